@@ -112,7 +112,7 @@ pub enum ResolveError {
     #[error("commit `{commit}` of {location} does not exist")]
     CommitNotFound { location: String, commit: String },
     /// Offline, and the cache lacks the module (or the needed commit of it).
-    #[error("offline: {module} is not in the module cache (needed {needed} of {url})")]
+    #[error("offline mode: {module} is not in the module cache (missing: {needed} of {url})")]
     NotCached {
         module: String,
         url: String,
@@ -336,7 +336,7 @@ pub fn resolve(
             .ok_or_else(|| ResolveError::NotCached {
                 module: reference.to_string(),
                 url: url.clone(),
-                needed: "its refs".to_owned(),
+                needed: "the tags and branches".to_owned(),
             })?,
     };
     let selection = select(reference, &refs)?;
