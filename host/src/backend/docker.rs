@@ -1,0 +1,442 @@
+//! The Docker implementation of [`Backend`], over bollard. The only module that knows
+//! bollard or the Docker API.
+//!
+//! Each exec step is one short-lived container: created from the parent snapshot with an
+//! explicit configuration, given the pending file edits with `put_archive`, attached
+//! before it starts (so no output is lost and stdout and stderr stay apart), waited for,
+//! committed as the snapshot image of the step, and removed. Every container carries
+//! [`MANAGED_LABEL`] and [`SESSION_LABEL`]; the ones still alive when the process stops
+//! (Ctrl-C, a failure) are removed by [`Backend::cleanup`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::body_full;
+use bollard::container::LogOutput;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CommitContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OnceCell;
+
+use super::{Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OutputSink, RunOutcome, RunSpec, SESSION_LABEL, Stream};
+
+/// A program path that never exists: containers that are only created (to receive
+/// archives, to be committed or read) need a command, and must never run one.
+const NEVER_RUN: &str = "/.tanto-never-run";
+
+/// Talks to the Docker daemon named by `DOCKER_HOST` (or the default socket).
+pub struct DockerBackend {
+    address: String,
+    session: String,
+    client: OnceCell<Docker>,
+    scratch: OnceCell<ImageInfo>,
+    /// Containers created and not yet removed, for cleanup on failure or Ctrl-C.
+    live: Mutex<HashSet<String>>,
+}
+
+impl DockerBackend {
+    /// A backend for the daemon at `DOCKER_HOST`. Connecting is lazy: commands that never
+    /// touch a container (`tanto functions`) work without a daemon.
+    pub fn new(session: impl Into<String>) -> Self {
+        let address = std::env::var("DOCKER_HOST").unwrap_or_default();
+        let address = if address.starts_with("unix://") || address.starts_with("tcp://") || address.starts_with("http") {
+            address
+        } else {
+            "unix:///var/run/docker.sock".to_string()
+        };
+        Self {
+            address,
+            session: session.into(),
+            client: OnceCell::new(),
+            scratch: OnceCell::new(),
+            live: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The connected client, with the API version negotiated down to the daemon's (Debian's
+    /// Engine 20.10 speaks API 1.41, older than bollard's default).
+    async fn client(&self) -> Result<&Docker, BackendError> {
+        self.client
+            .get_or_try_init(|| async {
+                let unreachable = |error: DockerError| BackendError::Unreachable {
+                    address: self.address.clone(),
+                    reason: error.to_string(),
+                };
+                let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+                docker.negotiate_version().await.map_err(unreachable)
+            })
+            .await
+    }
+
+    fn failed(&self, operation: impl Into<String>) -> impl FnOnce(DockerError) -> BackendError + '_ {
+        let operation = operation.into();
+        move |error| classify(&self.address, operation, error)
+    }
+
+    fn container_labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (MANAGED_LABEL.to_string(), "true".to_string()),
+            (SESSION_LABEL.to_string(), self.session.clone()),
+        ])
+    }
+
+    fn track(&self, id: &str) {
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(id.to_string());
+        }
+    }
+
+    async fn remove_container(&self, id: &str) {
+        let Ok(docker) = self.client().await else {
+            return;
+        };
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match docker.remove_container(id, Some(options)).await {
+            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+                if let Ok(mut live) = self.live.lock() {
+                    live.remove(id);
+                }
+            }
+            Err(error) => tracing::warn!(container = id, %error, "could not remove container"),
+        }
+    }
+
+    /// Creates a container that will never start, for receiving archives, committing or
+    /// reading paths.
+    async fn create_idle(&self, image: &str) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec![NEVER_RUN.to_string()]),
+            cmd: Some(Vec::new()),
+            labels: Some(self.container_labels()),
+            network_disabled: Some(true),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(None, body)
+            .await
+            .map_err(self.failed(format!("creating a container from {image}")))?;
+        self.track(&created.id);
+        Ok(created.id)
+    }
+
+    async fn upload(&self, id: &str, archives: &[Vec<u8>]) -> Result<(), BackendError> {
+        let docker = self.client().await?;
+        for archive in archives {
+            let options = UploadToContainerOptionsBuilder::default().path("/").build();
+            docker
+                .upload_to_container(id, Some(options), body_full(archive.clone().into()))
+                .await
+                .map_err(self.failed("copying files into the container"))?;
+        }
+        Ok(())
+    }
+
+    async fn commit_container(&self, id: &str, config: &ImageConfig, labels: &BTreeMap<String, String>) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let mut all_labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
+        all_labels.extend(labels.clone());
+        let body = ContainerConfig {
+            env: Some(config.env.clone()),
+            cmd: config.cmd.clone(),
+            entrypoint: config.entrypoint.clone(),
+            working_dir: config.workdir.clone(),
+            user: config.user.clone(),
+            labels: Some(all_labels),
+            ..Default::default()
+        };
+        let options = CommitContainerOptionsBuilder::default().container(id).pause(false).build();
+        let response = docker.commit_container(options, body).await.map_err(self.failed("committing the snapshot"))?;
+        Ok(response.id)
+    }
+
+    async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
+        let docker = self.client().await?;
+        self.upload(id, &spec.archives).await?;
+        let attach_options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .stdin(spec.stdin.is_some())
+            .build();
+        let mut attached = docker
+            .attach_container(id, Some(attach_options))
+            .await
+            .map_err(self.failed("attaching to the container"))?;
+        let started = Instant::now();
+        docker
+            .start_container(id, None)
+            .await
+            .map_err(self.failed(format!("starting {:?}", spec.command)))?;
+
+        let stdin = spec.stdin.clone();
+        let mut input = attached.input;
+        let feed = async move {
+            if let Some(bytes) = stdin {
+                // A command that exits without reading its input closes the pipe; that is
+                // its business, not an error of the step.
+                let _ = input.write_all(&bytes).await;
+                let _ = input.shutdown().await;
+            }
+        };
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let collect = async {
+            while let Some(chunk) = attached.output.next().await {
+                match chunk.map_err(self.failed("reading the command's output"))? {
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        sink.output(Stream::Stdout, &message);
+                        stdout.extend_from_slice(&message);
+                    }
+                    LogOutput::StdErr { message } => {
+                        sink.output(Stream::Stderr, &message);
+                        stderr.extend_from_slice(&message);
+                    }
+                    LogOutput::StdIn { .. } => {}
+                }
+            }
+            Ok::<(), BackendError>(())
+        };
+        let ((), collected) = tokio::join!(feed, collect);
+        collected?;
+
+        let exit_code = match docker.wait_container(id, None).try_collect::<Vec<_>>().await {
+            Ok(responses) => responses.last().map(|response| response.status_code).unwrap_or(0),
+            Err(DockerError::DockerContainerWaitError { code, .. }) => code,
+            Err(error) => return Err(self.failed("waiting for the command")(error)),
+        };
+        let duration = started.elapsed();
+
+        let commit = match spec.commit {
+            Commit::Always => true,
+            Commit::WhenExit(accepts) => accepts(exit_code),
+            Commit::Never => false,
+        };
+        let image = if commit {
+            Some(self.commit_container(id, &spec.config, &spec.snapshot_labels).await?)
+        } else {
+            None
+        };
+        Ok(RunOutcome {
+            exit_code,
+            stdout,
+            stderr,
+            image,
+            duration,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
+        let docker = self.client().await?;
+        match docker.inspect_image(address).await {
+            Ok(inspect) => return Ok(image_info(address, inspect)),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(error) => return Err(self.failed(format!("inspecting image {address}"))(error)),
+        }
+        tracing::info!(image = address, "pulling");
+        let options = CreateImageOptionsBuilder::default().from_image(address).build();
+        let mut pull = docker.create_image(Some(options), None, None);
+        while let Some(progress) = pull.next().await {
+            match progress {
+                Ok(info) => {
+                    if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
+                        return Err(BackendError::ImageNotFound {
+                            address: address.to_string(),
+                            reason: error,
+                        });
+                    }
+                }
+                Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => {
+                    return Err(BackendError::ImageNotFound {
+                        address: address.to_string(),
+                        reason: message,
+                    });
+                }
+                Err(error) => return Err(self.failed(format!("pulling image {address}"))(error)),
+            }
+        }
+        let inspect = docker.inspect_image(address).await.map_err(|error| BackendError::ImageNotFound {
+            address: address.to_string(),
+            reason: error.to_string(),
+        })?;
+        Ok(image_info(address, inspect))
+    }
+
+    async fn scratch_image(&self) -> Result<ImageInfo, BackendError> {
+        self.scratch
+            .get_or_try_init(|| async {
+                let docker = self.client().await?;
+                // `docker import` of an empty archive: the only way to get an empty image
+                // through the API without a registry.
+                let empty = tar::Builder::new(Vec::new()).into_inner().map_err(|error| BackendError::Failed {
+                    operation: "building an empty archive".into(),
+                    reason: error.to_string(),
+                })?;
+                let options = CreateImageOptionsBuilder::default().from_src("-").repo("tanto-scratch").tag("latest").build();
+                docker
+                    .create_image(Some(options), Some(body_full(empty.into())), None)
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .map_err(self.failed("creating the scratch image"))?;
+                let inspect = docker
+                    .inspect_image("tanto-scratch:latest")
+                    .await
+                    .map_err(self.failed("inspecting the scratch image"))?;
+                Ok(image_info("scratch", inspect))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
+        let docker = self.client().await?;
+        let Some((program, arguments)) = spec.command.split_first() else {
+            return Err(BackendError::Failed {
+                operation: "running a command".into(),
+                reason: "the command is empty".into(),
+            });
+        };
+        let binds: Vec<String> = spec
+            .mounts
+            .iter()
+            .map(|mount| match mount {
+                Mount::Bind { source, target, read_only } => format!("{}:{}:{}", source.display(), target, if *read_only { "ro" } else { "rw" }),
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(vec![program.clone()]),
+            cmd: Some(arguments.to_vec()),
+            env: Some(spec.config.env.clone()),
+            working_dir: spec.config.workdir.clone(),
+            user: spec.config.user.clone(),
+            labels: Some(self.container_labels()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            attach_stdin: Some(spec.stdin.is_some()),
+            open_stdin: Some(spec.stdin.is_some()),
+            stdin_once: Some(spec.stdin.is_some()),
+            tty: Some(false),
+            host_config: Some(HostConfig {
+                binds: (!binds.is_empty()).then_some(binds),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(None, body)
+            .await
+            .map_err(self.failed(format!("creating a container for {:?}", spec.command)))?;
+        self.track(&created.id);
+        let outcome = self.run_created(&created.id, &spec, sink).await;
+        self.remove_container(&created.id).await;
+        outcome
+    }
+
+    async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError> {
+        let id = self.create_idle(&spec.image).await?;
+        let result = async {
+            self.upload(&id, &spec.archives).await?;
+            self.commit_container(&id, &spec.config, &spec.snapshot_labels).await
+        }
+        .await;
+        self.remove_container(&id).await;
+        result
+    }
+
+    async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError> {
+        let id = self.create_idle(image).await?;
+        let result = async {
+            let docker = self.client().await?;
+            let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+            let mut archive = Vec::new();
+            let mut stream = docker.download_from_container(&id, Some(options));
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(bytes) => archive.extend_from_slice(&bytes),
+                    Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+                        return Err(BackendError::PathNotFound { path: path.to_string() });
+                    }
+                    Err(error) => return Err(self.failed(format!("reading {path}"))(error)),
+                }
+            }
+            Ok(archive)
+        }
+        .await;
+        self.remove_container(&id).await;
+        result
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
+        let docker = self.client().await?;
+        match docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+            Err(error) => Err(self.failed(format!("inspecting image {image}"))(error)),
+        }
+    }
+
+    async fn cleanup(&self) -> Result<(), BackendError> {
+        // Never connect just to clean up: no client means nothing was created.
+        let Some(docker) = self.client.get() else {
+            return Ok(());
+        };
+        let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
+        let filters = HashMap::from([("label".to_string(), vec![format!("{SESSION_LABEL}={}", self.session)])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        if let Ok(containers) = docker.list_containers(Some(options)).await {
+            doomed.extend(containers.into_iter().filter_map(|container| container.id));
+        }
+        for id in doomed {
+            self.remove_container(&id).await;
+        }
+        Ok(())
+    }
+}
+
+fn image_info(address: &str, inspect: bollard::models::ImageInspect) -> ImageInfo {
+    let config = inspect.config.unwrap_or_default();
+    ImageInfo {
+        id: inspect.id.unwrap_or_else(|| address.to_string()),
+        config: ImageConfig {
+            env: config.env.unwrap_or_default(),
+            workdir: config.working_dir.filter(|dir| !dir.is_empty()),
+            user: config.user.filter(|user| !user.is_empty()),
+            entrypoint: config.entrypoint.filter(|entrypoint| !entrypoint.is_empty()),
+            cmd: config.cmd.filter(|cmd| !cmd.is_empty()),
+            labels: config.labels.unwrap_or_default().into_iter().collect(),
+        },
+    }
+}
+
+/// Sorts a bollard error into "the daemon is not there" and "this operation failed".
+fn classify(address: &str, operation: String, error: DockerError) -> BackendError {
+    match &error {
+        DockerError::SocketNotFoundError(_) | DockerError::HyperLegacyError { .. } | DockerError::IOError { .. } | DockerError::RequestTimeoutError => {
+            BackendError::Unreachable {
+                address: address.to_string(),
+                reason: error.to_string(),
+            }
+        }
+        DockerError::DockerResponseServerError { message, .. } => BackendError::Failed {
+            operation,
+            reason: message.clone(),
+        },
+        _ => BackendError::Failed {
+            operation,
+            reason: error.to_string(),
+        },
+    }
+}

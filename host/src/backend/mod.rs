@@ -1,0 +1,144 @@
+//! The container backend: the one capability the engine needs from the outside world.
+//! [`Backend`] is implemented for Docker in [`docker`] (the only module that knows
+//! bollard) and by a fake in the engine's unit tests.
+
+pub mod docker;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// The label every container, volume and network tanto creates carries, so nothing is
+/// ever left behind that `tanto` cannot find.
+pub const MANAGED_LABEL: &str = "tanto.managed";
+/// The label naming the process (session) that created a container.
+pub const SESSION_LABEL: &str = "tanto.session";
+/// The label on snapshot images: the content key of the step that made them.
+pub const SNAPSHOT_LABEL: &str = "tanto.snapshot";
+
+/// An image the backend can start containers from.
+#[derive(Clone, Debug)]
+pub struct ImageInfo {
+    /// The backend's id for the image (`sha256:...` on Docker).
+    pub id: String,
+    pub config: ImageConfig,
+}
+
+/// The parts of an image's configuration tanto reads and writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    /// `NAME=value` entries; a bare `NAME` unsets a variable the parent image sets.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A mount for the duration of one step.
+#[derive(Clone, Debug)]
+pub enum Mount {
+    /// A host folder bind-mounted at `target`.
+    Bind {
+        source: std::path::PathBuf,
+        target: String,
+        read_only: bool,
+    },
+}
+
+/// One exec step: start from `image`, extract `archives` at `/` in order, run `command`
+/// with `config`, optionally commit the result.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    pub image: String,
+    pub archives: Vec<Vec<u8>>,
+    /// The configuration the command runs with, also written into the committed image.
+    pub config: ImageConfig,
+    /// The program and its arguments (the entrypoint is already applied or not).
+    pub command: Vec<String>,
+    pub stdin: Option<Vec<u8>>,
+    pub mounts: Vec<Mount>,
+    /// Labels for the committed snapshot image.
+    pub snapshot_labels: BTreeMap<String, String>,
+    pub commit: Commit,
+}
+
+/// Whether a step's result becomes an image.
+#[derive(Clone, Copy, Debug)]
+pub enum Commit {
+    /// Commit the container's filesystem as an image.
+    Always,
+    /// Commit only when the exit code satisfies the step's expectation.
+    WhenExit(fn(i64) -> bool),
+    Never,
+}
+
+/// What a step produced.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub exit_code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The committed image, when one was asked for.
+    pub image: Option<String>,
+    pub duration: Duration,
+}
+
+/// Makes an image from `image` plus `archives`, with `config`, without running anything.
+#[derive(Clone, Debug)]
+pub struct CommitSpec {
+    pub image: String,
+    pub archives: Vec<Vec<u8>>,
+    pub config: ImageConfig,
+    pub snapshot_labels: BTreeMap<String, String>,
+}
+
+/// Which stream a chunk of output came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Receives a step's output while it runs, for live progress.
+pub trait OutputSink: Send + Sync {
+    fn output(&self, stream: Stream, bytes: &[u8]);
+}
+
+/// Why the backend failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    /// The daemon could not be reached at all.
+    #[error("cannot connect to the Docker daemon at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    #[error("image {address:?} is not available locally and could not be pulled: {reason}")]
+    ImageNotFound { address: String, reason: String },
+    #[error("no such file or directory in the container: {path}")]
+    PathNotFound { path: String },
+    #[error("the step was cancelled")]
+    Cancelled,
+    #[error("{operation} failed: {reason}")]
+    Failed { operation: String, reason: String },
+}
+
+/// Runs container operations. Every container it creates is labelled with
+/// [`MANAGED_LABEL`] and removed when the operation ends, fails or is cancelled.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The local image for `address`, pulled when it is not present.
+    async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError>;
+    /// An empty image, for containers without a base (`scratch`).
+    async fn scratch_image(&self) -> Result<ImageInfo, BackendError>;
+    /// Runs one exec step.
+    async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError>;
+    /// Commits `archives` on top of an image without running a command.
+    async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError>;
+    /// A tar archive of `path` in `image` (its last component is the archive's top entry).
+    async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError>;
+    /// Whether an image still exists (snapshots can be pruned behind tanto's back).
+    async fn image_exists(&self, image: &str) -> Result<bool, BackendError>;
+    /// Removes every container this process created that is still there.
+    async fn cleanup(&self) -> Result<(), BackendError>;
+}

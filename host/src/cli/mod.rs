@@ -1,0 +1,296 @@
+//! The `tanto` command line. Each command parses its arguments into a settings struct
+//! and calls one function of [`crate::ops`]; errors are rendered in one place
+//! ([`report`]) with a hint and an exit code by kind.
+
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use self::report::{Hint, UsageError};
+use crate::engine::CacheMode;
+use crate::module::Sdk;
+use crate::ops::call::{CallSettings, OutputFormat};
+use crate::ops::init::InitSettings;
+use crate::ops::{ModuleLocation, Session, SessionSettings};
+use crate::telemetry::progress::{self, ProgressMode};
+
+/// Pipelines as WebAssembly modules, run on Docker, cached by content.
+#[derive(Parser, Debug)]
+#[command(name = "tanto", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+#[derive(Args, Debug)]
+struct GlobalArgs {
+    /// How to show progress on stderr.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    progress: ProgressMode,
+    /// More diagnostics on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new module.
+    Init(InitArgs),
+    /// List the functions of a module.
+    Functions(FunctionsArgs),
+    /// Call a function of a module: `tanto call FUNCTION --arg=value ...`.
+    Call(CallArgs),
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    /// The folder to create the module in.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// The language of the module.
+    #[arg(long, value_enum)]
+    sdk: SdkArg,
+    /// The module's name (default: the folder's name).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SdkArg {
+    Rust,
+}
+
+#[derive(Args, Debug)]
+struct ModuleArgs {
+    /// The module: a folder with a tanto.toml, or a .wasm component (default: the nearest
+    /// tanto.toml at or above the current folder).
+    #[arg(short = 'm', long = "mod", value_name = "PATH")]
+    module: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct FunctionsArgs {
+    #[command(flatten)]
+    module: ModuleArgs,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Run every step again instead of answering from the cache (results are still
+    /// recorded for the next run).
+    #[arg(long)]
+    no_cache: bool,
+    /// How many steps may run at once (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Guest CPU seconds per call; time waiting for containers does not count.
+    #[arg(long, value_name = "SECONDS")]
+    cpu_limit: Option<f64>,
+    /// Largest guest memory, in MiB.
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+struct CallArgs {
+    #[command(flatten)]
+    module: ModuleArgs,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Save a directory, file or string result to this path.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The function to call.
+    function: String,
+    /// The function's arguments: `--name=value` (see `tanto functions`).
+    #[arg(allow_hyphen_values = true, value_name = "ARGS")]
+    arguments: Vec<String>,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(report::EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    crate::telemetry::init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return report::render(&anyhow::anyhow!("cannot start the async runtime: {error}"));
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    // Blocking threads (file hashing, archive building) must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let Cli {
+        command,
+        global: GlobalArgs {
+            progress: progress_mode,
+            verbose: _,
+        },
+    } = cli;
+    match command {
+        Command::Init(args) => finish(init(args)),
+        Command::Functions(FunctionsArgs { module }) => {
+            let session = Session::new(SessionSettings::from_env(), progress::display(progress_mode));
+            let result = with_interrupt(&session, functions(&session, module)).await;
+            finish(result)
+        }
+        Command::Call(args) => {
+            let settings = match session_settings(&args.run) {
+                Ok(settings) => settings,
+                Err(error) => return report::render(&error),
+            };
+            let session = Session::new(settings, progress::display(progress_mode));
+            let result = with_interrupt(&session, call(&session, args)).await;
+            finish(result)
+        }
+    }
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => report::render(&error),
+    }
+}
+
+/// Runs `work`, stopping it on Ctrl-C; either way nothing is left on the backend.
+async fn with_interrupt<T>(session: &Session, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let result = tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::Error::new(report::Interrupted)),
+    };
+    session.close().await;
+    result
+}
+
+fn session_settings(run: &RunArgs) -> anyhow::Result<SessionSettings> {
+    let RunArgs {
+        no_cache,
+        jobs,
+        cpu_limit,
+        memory_limit,
+    } = run;
+    let mut settings = SessionSettings::from_env();
+    settings.cache_mode = if *no_cache { CacheMode::Refresh } else { CacheMode::Use };
+    if let Some(jobs) = jobs {
+        if *jobs == 0 {
+            anyhow::bail!(UsageError::new("--jobs must be at least 1"));
+        }
+        settings.parallelism = *jobs;
+    }
+    if let Some(seconds) = cpu_limit {
+        if !seconds.is_finite() || *seconds <= 0.0 {
+            anyhow::bail!(UsageError::new("--cpu-limit must be a positive number of seconds"));
+        }
+        settings.limits.cpu_time = Duration::from_secs_f64(*seconds);
+    }
+    if let Some(mib) = memory_limit {
+        settings.limits.memory_bytes = usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    }
+    Ok(settings)
+}
+
+fn location(module: ModuleArgs) -> anyhow::Result<ModuleLocation> {
+    let ModuleArgs { module } = module;
+    Ok(match module {
+        Some(path) => ModuleLocation::Path(path),
+        None => ModuleLocation::Search(std::env::current_dir()?),
+    })
+}
+
+fn init(args: InitArgs) -> anyhow::Result<()> {
+    let InitArgs { path, sdk, name } = args;
+    let sdk = match sdk {
+        SdkArg::Rust => Sdk::Rust,
+    };
+    let report = crate::ops::init::init(InitSettings { path, sdk, name })?;
+    eprintln!("Initialized module {:?} in {}", report.name, report.root.display());
+    eprintln!("Try: cd {} && tanto functions", report.root.display());
+    Ok(())
+}
+
+async fn functions(session: &Session, module: ModuleArgs) -> anyhow::Result<()> {
+    let loaded = session.load(&location(module)?).await?;
+    let schema = &loaded.schema;
+    let mut out = String::new();
+    if !schema.description.is_empty() {
+        out.push_str(&format!("{}\n\n", schema.description.trim()));
+    }
+    out.push_str(&crate::module::args::function_list(schema));
+    out.push('\n');
+    for function in &schema.functions {
+        out.push('\n');
+        out.push_str(&crate::module::args::usage(function));
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
+async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
+    let CallArgs {
+        module,
+        run: _,
+        mut output,
+        mut json,
+        function,
+        arguments,
+    } = args;
+    // Output flags may follow the function's own arguments, as in Dagger.
+    let mut function_arguments = Vec::new();
+    let mut iter = arguments.into_iter();
+    while let Some(argument) = iter.next() {
+        match argument.as_str() {
+            "--json" => json = true,
+            "-o" | "--output" => {
+                output = Some(
+                    iter.next()
+                        .map(PathBuf::from)
+                        .ok_or_else(|| UsageError::new(format!("{argument} needs a path")))?,
+                )
+            }
+            text if text.starts_with("--output=") => output = Some(PathBuf::from(&text["--output=".len()..])),
+            _ => function_arguments.push(argument),
+        }
+    }
+    let settings = CallSettings {
+        location: location(module)?,
+        function,
+        arguments: function_arguments,
+        output,
+        format: if json { OutputFormat::Json } else { OutputFormat::Text },
+        working_dir: std::env::current_dir()?,
+    };
+    let result = crate::ops::call::call(session, settings).await?;
+    print!("{}", result.stdout);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    if let Some(path) = result.saved {
+        eprintln!("Saved to {:?}", path.display().to_string());
+    }
+    Ok(())
+}

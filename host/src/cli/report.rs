@@ -1,0 +1,227 @@
+//! The one place errors are shown: `error: ...`, what the module printed when that helps,
+//! and a `hint: ...` saying what to do next. Errors are sorted into user errors, failed
+//! pipelines and internal bugs, each with its own exit code.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use crate::backend::BackendError;
+use crate::engine::EngineError;
+use crate::module::ManifestError;
+use crate::module::args::ArgumentError;
+use crate::module::build::BuildError;
+use crate::runtime::RuntimeError;
+
+/// A pipeline ran and failed (a command, the module itself).
+pub const EXIT_PIPELINE: u8 = 1;
+/// The user asked for something that cannot work (bad arguments, manifest, component,
+/// environment).
+pub const EXIT_USAGE: u8 = 2;
+/// A bug in tanto.
+pub const EXIT_INTERNAL: u8 = 70;
+/// Interrupted by Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// What the user can do about an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hint(pub String);
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A request that cannot work, with an optional hint.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub message: String,
+    pub hint: Option<Hint>,
+}
+
+impl UsageError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: Some(Hint(hint.into())),
+        }
+    }
+}
+
+/// The user pressed Ctrl-C.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: the pipeline was stopped and its containers removed")]
+pub struct Interrupted;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    User,
+    Pipeline,
+    Internal,
+    Interrupted,
+}
+
+struct Classified {
+    kind: Kind,
+    hint: Option<Hint>,
+    guest_log: Option<String>,
+}
+
+fn hint(text: impl Into<String>) -> Option<Hint> {
+    Some(Hint(text.into()))
+}
+
+const DOCKER_HINT: &str =
+    "start the Docker daemon (`scripts/setup` does it on a fresh machine) or point DOCKER_HOST at a running one; check with `docker info`";
+
+fn classify_engine(error: &EngineError) -> (Kind, Option<Hint>) {
+    match error {
+        EngineError::ExecFailed(_) => (Kind::Pipeline, None),
+        EngineError::Backend(BackendError::Unreachable { .. }) => (Kind::User, hint(DOCKER_HINT)),
+        EngineError::NotFound(message) if message.contains("could not be pulled") => (
+            Kind::Pipeline,
+            hint(
+                "the image is neither on this machine nor pullable: check the address, `docker pull` it, or build it locally (`docker image ls` lists what is here)",
+            ),
+        ),
+        EngineError::NotFound(_) | EngineError::InvalidArgument(_) | EngineError::Backend(_) => (Kind::Pipeline, None),
+        EngineError::Cancelled(_) => (Kind::Interrupted, None),
+        EngineError::Local(_) => (
+            Kind::Internal,
+            hint("a local file operation failed: check free space and permissions of the tanto cache (TANTO_CACHE_DIR)"),
+        ),
+    }
+}
+
+fn classify(error: &anyhow::Error) -> Classified {
+    for cause in error.chain() {
+        if let Some(usage) = cause.downcast_ref::<UsageError>() {
+            return Classified {
+                kind: Kind::User,
+                hint: usage.hint.clone(),
+                guest_log: None,
+            };
+        }
+        if cause.downcast_ref::<Interrupted>().is_some() {
+            return Classified {
+                kind: Kind::Interrupted,
+                hint: None,
+                guest_log: None,
+            };
+        }
+        if let Some(manifest) = cause.downcast_ref::<ManifestError>() {
+            let hint = match manifest {
+                ManifestError::NotFound { .. } => hint("create a module with `tanto init --sdk=rust`, or name one with `-m PATH`"),
+                ManifestError::Parse { .. } => hint("tanto.toml needs `name = \"...\"` and `sdk = \"rust\"`; fix the line shown above"),
+                ManifestError::Read { .. } => None,
+            };
+            return Classified {
+                kind: Kind::User,
+                hint,
+                guest_log: None,
+            };
+        }
+        if let Some(argument) = cause.downcast_ref::<ArgumentError>() {
+            let hint = match argument {
+                ArgumentError::UnknownFunction { .. } => hint("`tanto functions` lists the functions and their arguments"),
+                _ => None,
+            };
+            return Classified {
+                kind: Kind::User,
+                hint,
+                guest_log: None,
+            };
+        }
+        if let Some(build) = cause.downcast_ref::<BuildError>() {
+            let hint = match build {
+                BuildError::TargetMissing { .. } => hint("run `rustup target add wasm32-wasip2` (or `scripts/setup`)"),
+                BuildError::CargoMissing { .. } => hint("install Rust with rustup (https://rustup.rs), then `rustup target add wasm32-wasip2`"),
+                BuildError::CargoFailed { .. } => hint("fix the compile errors above, then call again"),
+                BuildError::NoArtifact { .. } => hint("set `[lib] crate-type = [\"cdylib\"]` in the module's Cargo.toml"),
+                BuildError::Io { .. } => None,
+            };
+            return Classified {
+                kind: Kind::User,
+                hint,
+                guest_log: None,
+            };
+        }
+        if let Some(runtime) = cause.downcast_ref::<RuntimeError>() {
+            let guest_log = runtime.guest_log().map(str::to_string);
+            let (kind, hint) = match runtime {
+                RuntimeError::NotWasm { .. } | RuntimeError::Invalid { .. } => (
+                    Kind::User,
+                    hint("a module is a WebAssembly component built with a tanto SDK (`tanto init --sdk=rust`)"),
+                ),
+                RuntimeError::CoreModule { .. } => (
+                    Kind::User,
+                    hint(
+                        "build for the wasm32-wasip2 target, which produces a component (`cargo build --target wasm32-wasip2`), not wasm32-unknown-unknown or wasm32-wasip1",
+                    ),
+                ),
+                RuntimeError::WrongWorld { .. } => (
+                    Kind::User,
+                    hint(
+                        "a tanto module imports `tanto:core/client@0.1.0` and exports `tanto:core/guest@0.1.0`; build it with tanto-sdk (`tanto init --sdk=rust`)",
+                    ),
+                ),
+                RuntimeError::CpuBudgetExceeded { .. } => (
+                    Kind::Pipeline,
+                    hint("if the module really needs more, raise the budget with --cpu-limit=SECONDS or `[limits] cpu-seconds` in tanto.toml"),
+                ),
+                RuntimeError::MemoryExceeded { .. } => (
+                    Kind::Pipeline,
+                    hint("if the module really needs more, raise the limit with --memory-limit=MIB or `[limits] memory-mib` in tanto.toml"),
+                ),
+                RuntimeError::Trap { .. } => (Kind::Pipeline, None),
+                RuntimeError::Pipeline(engine) => classify_engine(engine),
+                RuntimeError::Internal { .. } => (Kind::Internal, hint("this is a bug in tanto: please report it with the output of `-vv`")),
+            };
+            return Classified { kind, hint, guest_log };
+        }
+        if let Some(engine) = cause.downcast_ref::<EngineError>() {
+            let (kind, hint) = classify_engine(engine);
+            return Classified { kind, hint, guest_log: None };
+        }
+        if let Some(BackendError::Unreachable { .. }) = cause.downcast_ref::<BackendError>() {
+            return Classified {
+                kind: Kind::User,
+                hint: hint(DOCKER_HINT),
+                guest_log: None,
+            };
+        }
+    }
+    Classified {
+        kind: Kind::Internal,
+        hint: None,
+        guest_log: None,
+    }
+}
+
+/// Prints `error` to stderr and returns the exit code for its kind.
+pub fn render(error: &anyhow::Error) -> ExitCode {
+    let classified = classify(error);
+    let mut text = format!("error: {error:#}");
+    if let Some(log) = &classified.guest_log {
+        text.push_str("\n\nthe module printed:\n");
+        text.push_str(log.trim_end());
+    }
+    if let Some(hint) = &classified.hint {
+        text.push_str(&format!("\nhint: {hint}"));
+    }
+    eprintln!("{text}");
+    ExitCode::from(match classified.kind {
+        Kind::User => EXIT_USAGE,
+        Kind::Pipeline => EXIT_PIPELINE,
+        Kind::Internal => EXIT_INTERNAL,
+        Kind::Interrupted => EXIT_INTERRUPTED,
+    })
+}

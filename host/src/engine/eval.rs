@@ -1,0 +1,794 @@
+//! Evaluation of the graph: snapshots, exec steps, trees and files, each memoized by
+//! structural digest (single flight) and, for steps that touch the backend, cached on
+//! disk by content key.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use futures_util::future::{try_join, try_join_all};
+
+use super::cache::CachedStep;
+use super::digest::{Digest, Hasher};
+use super::objects::{ConfigEdits, Container, CopySource, DirKind, Directory, ExecNode, Expect, File, FileKind, FsKind, FsNode, MountSource, join_absolute};
+use super::progress::{Event, StepOutcome};
+use super::tree::{Entry, FileEntry, Filter, IgnoreFiles, Tree, normalize_relative};
+use super::{Engine, EngineError, ExecFailure, SingleFlight, display_command, tail};
+use crate::backend::{self, BackendError, CommitSpec, ImageConfig, OutputSink, RunSpec, Stream};
+
+type Eval<'a, T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send + 'a>>;
+
+/// A materialized root filesystem.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    /// The backend image holding it.
+    pub image: String,
+    /// Its content key.
+    pub key: Digest,
+    /// The configuration of the image the filesystem started from (`from`).
+    pub base: Arc<ImageConfig>,
+}
+
+/// A result of an exec step.
+#[derive(Clone, Debug)]
+pub(crate) struct ExecResult {
+    pub snapshot: Snapshot,
+    pub exit_code: i64,
+    pub stdout: Arc<[u8]>,
+    pub stderr: Arc<[u8]>,
+}
+
+/// A snapshot plus the copies not yet applied to it: an exec step applies them in its own
+/// container instead of committing an intermediate image.
+struct Pending {
+    base: Snapshot,
+    copies: Vec<PendingCopy>,
+    key: Digest,
+}
+
+struct PendingCopy {
+    /// Absolute, normalized.
+    destination: String,
+    content: CopyContent,
+}
+
+enum CopyContent {
+    Tree(Arc<Tree>),
+    File(FileEntry),
+}
+
+impl CopyContent {
+    fn digest(&self) -> Digest {
+        match self {
+            CopyContent::Tree(tree) => tree.digest(),
+            CopyContent::File(file) => {
+                let mut hasher = Hasher::new("copied-file");
+                hasher.u64(u64::from(file.mode)).digest(&file.hash);
+                hasher.finish()
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Memo {
+    snapshots: SingleFlightDefault<Snapshot>,
+    execs: SingleFlightDefault<ExecResult>,
+    trees: SingleFlightDefault<Arc<Tree>>,
+    files: SingleFlightDefault<FileEntry>,
+    images: SingleFlightDefault<String>,
+}
+
+struct SingleFlightDefault<T>(SingleFlight<T>);
+
+impl<T: Clone> Default for SingleFlightDefault<T> {
+    fn default() -> Self {
+        Self(SingleFlight::new())
+    }
+}
+
+/// `/`-rooted normal form of an absolute path.
+fn normalize_absolute(path: &str) -> Result<String, EngineError> {
+    Ok(format!("/{}", normalize_relative(path)?))
+}
+
+fn local_error(context: &str) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |error| EngineError::Local(format!("{context}: {error}"))
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineError> + Send + 'static) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| EngineError::Local(format!("a background task failed: {error}")))?
+}
+
+/// Forwards a running step's output to the progress sink.
+struct StepSink<'a> {
+    engine: &'a Engine,
+    id: u64,
+}
+
+impl OutputSink for StepSink<'_> {
+    fn output(&self, stream: Stream, bytes: &[u8]) {
+        self.engine.progress.event(Event::StepOutput { id: self.id, stream, bytes });
+    }
+}
+
+impl Engine {
+    fn step_id(&self) -> u64 {
+        self.next_step.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome) {
+        self.progress.event(Event::StepFinished { id, description, outcome });
+    }
+
+    // ---- root filesystems -------------------------------------------------------------
+
+    /// Materializes a root filesystem as a snapshot image.
+    pub(crate) fn eval_fs<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Snapshot> {
+        Box::pin(self.memo.snapshots.0.run(node.digest, move || async move {
+            match &node.kind {
+                FsKind::Scratch => {
+                    let image = self.backend.scratch_image().await?;
+                    let mut hasher = Hasher::new("scratch-snapshot");
+                    hasher.str(&image.id);
+                    Ok(Snapshot {
+                        image: image.id,
+                        key: hasher.finish(),
+                        base: Arc::new(image.config),
+                    })
+                }
+                FsKind::Image { address } => {
+                    let image = self.backend.resolve_image(address).await?;
+                    let mut hasher = Hasher::new("image-snapshot");
+                    hasher.str(&image.id);
+                    Ok(Snapshot {
+                        image: image.id,
+                        key: hasher.finish(),
+                        base: Arc::new(image.config),
+                    })
+                }
+                FsKind::Exec(exec) => Ok(self.eval_exec(exec).await?.snapshot),
+                FsKind::Copy { .. } => {
+                    let pending = self.eval_pending(node).await?;
+                    self.commit_pending(pending).await
+                }
+            }
+        }))
+    }
+
+    /// A root filesystem as a materialized base plus the copies still to apply.
+    fn eval_pending<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Pending> {
+        Box::pin(async move {
+            match &node.kind {
+                FsKind::Copy { parent, path, workdir, source } => {
+                    let (mut pending, content) = try_join(self.eval_pending(parent), self.eval_copy_source(source)).await?;
+                    let edits = ConfigEdits {
+                        workdir: workdir.clone(),
+                        ..Default::default()
+                    };
+                    let destination = normalize_absolute(&join_absolute(&edits.workdir_in(&pending.base.base), path))?;
+                    let mut hasher = Hasher::new("copy-key");
+                    hasher.digest(&pending.key).str(&destination).digest(&content.digest());
+                    pending.key = hasher.finish();
+                    pending.copies.push(PendingCopy { destination, content });
+                    Ok(pending)
+                }
+                _ => {
+                    let snapshot = self.eval_fs(node).await?;
+                    Ok(Pending {
+                        key: snapshot.key,
+                        base: snapshot,
+                        copies: Vec::new(),
+                    })
+                }
+            }
+        })
+    }
+
+    async fn eval_copy_source(&self, source: &CopySource) -> Result<CopyContent, EngineError> {
+        match source {
+            CopySource::Directory { directory, include, exclude } => {
+                let tree = self.eval_tree(directory).await?;
+                let filter = Filter::new(include, exclude)?;
+                Ok(CopyContent::Tree(if filter.is_empty() { tree } else { Arc::new(tree.filtered(&filter)) }))
+            }
+            CopySource::File { file, permissions } => {
+                let mut entry = self.eval_file(file).await?;
+                if let Some(mode) = permissions {
+                    entry.mode = *mode;
+                }
+                Ok(CopyContent::File(entry))
+            }
+        }
+    }
+
+    async fn archives(copies: Vec<PendingCopyRef>) -> Result<Vec<Vec<u8>>, EngineError> {
+        blocking(move || {
+            copies
+                .into_iter()
+                .map(|copy| match copy.content {
+                    CopyContentRef::Tree(tree) => Ok(tree.to_tar(&copy.destination)?),
+                    CopyContentRef::File(file) => file_archive(&copy.destination, &file),
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn commit_pending(&self, pending: Pending) -> Result<Snapshot, EngineError> {
+        if pending.copies.is_empty() {
+            return Ok(pending.base);
+        }
+        let key = pending.key;
+        let base = pending.base.base.clone();
+        if let Some(image) = self.cached_image(&key).await? {
+            return Ok(Snapshot { image, key, base });
+        }
+        let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
+        let image = self
+            .backend
+            .commit(CommitSpec {
+                image: pending.base.image.clone(),
+                archives,
+                config: (*base).clone(),
+                snapshot_labels: snapshot_labels(&key),
+            })
+            .await?;
+        self.record(
+            &key,
+            &CachedStep {
+                image: image.clone(),
+                exit_code: 0,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            },
+        );
+        Ok(Snapshot { image, key, base })
+    }
+
+    /// A recorded snapshot image for `key` that still exists.
+    async fn cached_image(&self, key: &Digest) -> Result<Option<String>, EngineError> {
+        Ok(self.cached_step(key).await?.map(|step| step.image))
+    }
+
+    async fn cached_step(&self, key: &Digest) -> Result<Option<CachedStep>, EngineError> {
+        if self.cache_mode == super::CacheMode::Refresh {
+            return Ok(None);
+        }
+        let Some(step) = self.store.get_step(key) else {
+            return Ok(None);
+        };
+        if self.backend.image_exists(&step.image).await? {
+            Ok(Some(step))
+        } else {
+            // Pruned behind our back: forget the record and run the step again.
+            self.store.remove_step(key);
+            Ok(None)
+        }
+    }
+
+    fn record(&self, key: &Digest, step: &CachedStep) {
+        if let Err(error) = self.store.put_step(key, step) {
+            tracing::warn!(%error, "could not record a step in the cache");
+        }
+    }
+
+    // ---- exec steps -------------------------------------------------------------------
+
+    pub(crate) fn eval_exec<'a>(&'a self, exec: &'a Arc<ExecNode>) -> Eval<'a, ExecResult> {
+        Box::pin(self.memo.execs.0.run(exec.digest, move || self.run_exec(exec)))
+    }
+
+    async fn run_exec(&self, exec: &Arc<ExecNode>) -> Result<ExecResult, EngineError> {
+        let mount_trees = try_join_all(exec.mounts.iter().map(|mount| async move {
+            match &mount.source {
+                MountSource::Directory(directory) => Ok::<_, EngineError>((mount.path.clone(), self.eval_tree(directory).await?)),
+            }
+        }));
+        let (pending, mount_trees) = try_join(self.eval_pending(&exec.rootfs), mount_trees).await?;
+        let config = exec.config.apply(&pending.base.base);
+        let workdir = config.workdir.clone().unwrap_or_else(|| "/".into());
+        let command = exec_command(&exec.args, &config, exec.options.use_entrypoint)?;
+        let mut mounts = Vec::new();
+        for (path, tree) in mount_trees {
+            mounts.push((normalize_absolute(&join_absolute(&workdir, &path))?, tree));
+        }
+
+        let mut hasher = Hasher::new("exec-key");
+        hasher
+            .digest(&pending.key)
+            .strs(&command)
+            .strs(&config.env)
+            .str(&workdir)
+            .opt_str(config.user.as_deref());
+        hasher.u64(mounts.len() as u64);
+        for (path, tree) in &mounts {
+            hasher.str(path).digest(&tree.digest());
+        }
+        hasher.str(match exec.options.expect {
+            Expect::Success => "success",
+            Expect::Failure => "failure",
+            Expect::Any => "any",
+        });
+        hasher.opt_str(exec.options.stdin.as_deref());
+        let key = hasher.finish();
+
+        let description = display_command(&command);
+        let id = self.step_id();
+        let base = pending.base.base.clone();
+        if let Some(step) = self.cached_step(&key).await? {
+            self.finish_step(id, &description, StepOutcome::Cached);
+            return Ok(ExecResult {
+                snapshot: Snapshot { image: step.image, key, base },
+                exit_code: step.exit_code,
+                stdout: step.stdout.into(),
+                stderr: step.stderr.into(),
+            });
+        }
+
+        let _permit = self
+            .steps
+            .acquire()
+            .await
+            .map_err(|_| EngineError::Cancelled("the engine is shutting down".into()))?;
+        self.progress.event(Event::StepStarted { id, description: &description });
+        let started = Instant::now();
+        let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, id).await;
+        match &result {
+            Ok(outcome) if exec.options.expect.allows(outcome.exit_code) => self.finish_step(id, &description, StepOutcome::Done(started.elapsed())),
+            _ => self.finish_step(id, &description, StepOutcome::Failed(started.elapsed())),
+        }
+        let outcome = result?;
+        if !exec.options.expect.allows(outcome.exit_code) {
+            return Err(EngineError::ExecFailed(Arc::new(ExecFailure {
+                command,
+                exit_code: outcome.exit_code,
+                stdout_tail: tail(&outcome.stdout, 20, 4096),
+                stderr_tail: tail(&outcome.stderr, 20, 4096),
+            })));
+        }
+        let image = outcome.image.ok_or_else(|| EngineError::Local("the backend committed no snapshot".into()))?;
+        let step = CachedStep {
+            image,
+            exit_code: outcome.exit_code,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+        };
+        self.record(&key, &step);
+        Ok(ExecResult {
+            snapshot: Snapshot { image: step.image, key, base },
+            exit_code: step.exit_code,
+            stdout: step.stdout.into(),
+            stderr: step.stderr.into(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_exec_on_backend(
+        &self,
+        exec: &ExecNode,
+        pending: &Pending,
+        config: ImageConfig,
+        command: Vec<String>,
+        mounts: &[(String, Arc<Tree>)],
+        key: Digest,
+        id: u64,
+    ) -> Result<backend::RunOutcome, EngineError> {
+        let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
+        // Mounted directories are written to a scratch folder per step, so whatever the
+        // command writes there is thrown away with it.
+        let mut mount_dirs = Vec::new();
+        let mut backend_mounts = Vec::new();
+        for (path, tree) in mounts {
+            let work = self.store.temp_dir().map_err(local_error("cannot create a mount folder"))?;
+            let tree = tree.clone();
+            let root = work.path().to_path_buf();
+            blocking(move || tree.write_to(&root).map_err(EngineError::from)).await?;
+            backend_mounts.push(backend::Mount::Bind {
+                source: work.path().to_path_buf(),
+                target: path.clone(),
+                read_only: false,
+            });
+            mount_dirs.push(work);
+        }
+        let expect = exec.options.expect;
+        let spec = RunSpec {
+            image: pending.base.image.clone(),
+            archives,
+            config,
+            command,
+            stdin: exec.options.stdin.clone().map(String::into_bytes),
+            mounts: backend_mounts,
+            snapshot_labels: snapshot_labels(&key),
+            commit: match expect {
+                Expect::Success => backend::Commit::WhenExit(|code| code == 0),
+                Expect::Failure => backend::Commit::WhenExit(|code| code != 0),
+                Expect::Any => backend::Commit::Always,
+            },
+        };
+        let sink = StepSink { engine: self, id };
+        let outcome = self.backend.run(spec, &sink).await;
+        for work in mount_dirs {
+            crate::util::remove_tree(&work.keep());
+        }
+        Ok(outcome?)
+    }
+
+    // ---- directories and files ------------------------------------------------------
+
+    pub(crate) fn eval_tree<'a>(&'a self, directory: &'a Directory) -> Eval<'a, Arc<Tree>> {
+        Box::pin(self.memo.trees.0.run(directory.digest(), move || async move {
+            match &directory.0.kind {
+                DirKind::Tree(tree) => Ok(tree.clone()),
+                DirKind::ContainerPath { rootfs, path, workdir } => {
+                    let snapshot = self.eval_fs(rootfs).await?;
+                    let edits = ConfigEdits {
+                        workdir: workdir.clone(),
+                        ..Default::default()
+                    };
+                    let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
+                    let extracted = self.extract(&snapshot, &absolute).await?;
+                    match extracted {
+                        Extracted::Directory(tree) => Ok(Arc::new(tree)),
+                        Extracted::File(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a file, not a directory"))),
+                    }
+                }
+                DirKind::Sub { parent, path } => Ok(Arc::new(self.eval_tree(parent).await?.subtree(path)?)),
+                DirKind::WithNewFile {
+                    parent,
+                    path,
+                    contents,
+                    permissions,
+                } => {
+                    let tree = (*self.eval_tree(parent).await?).clone();
+                    Ok(Arc::new(
+                        tree.with_file(path, FileEntry::from_bytes(contents.clone(), permissions.unwrap_or(0o644)))?,
+                    ))
+                }
+                DirKind::WithFile {
+                    parent,
+                    path,
+                    file,
+                    permissions,
+                } => {
+                    let (tree, mut entry) = try_join(self.eval_tree(parent), self.eval_file(file)).await?;
+                    if let Some(mode) = permissions {
+                        entry.mode = *mode;
+                    }
+                    Ok(Arc::new((*tree).clone().with_file(path, entry)?))
+                }
+                DirKind::WithDirectory {
+                    parent,
+                    path,
+                    source,
+                    include,
+                    exclude,
+                } => {
+                    let (tree, source) = try_join(self.eval_tree(parent), self.eval_tree(source)).await?;
+                    let filter = Filter::new(include, exclude)?;
+                    Ok(Arc::new((*tree).clone().with_tree(path, &source, &filter)?))
+                }
+                DirKind::Without { parent, path } => Ok(Arc::new((*self.eval_tree(parent).await?).clone().without(path)?)),
+            }
+        }))
+    }
+
+    pub(crate) fn eval_file<'a>(&'a self, file: &'a File) -> Eval<'a, FileEntry> {
+        Box::pin(self.memo.files.0.run(file.digest(), move || async move {
+            match &file.0.kind {
+                FileKind::InDirectory { directory, path } => Ok(self.eval_tree(directory).await?.file(path)?.clone()),
+                FileKind::InContainer { rootfs, path, workdir } => {
+                    let snapshot = self.eval_fs(rootfs).await?;
+                    let edits = ConfigEdits {
+                        workdir: workdir.clone(),
+                        ..Default::default()
+                    };
+                    let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
+                    match self.extract(&snapshot, &absolute).await? {
+                        Extracted::File(entry) => Ok(entry),
+                        Extracted::Directory(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a directory, not a file"))),
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Reads `path` out of a snapshot, through the on-disk tree cache.
+    async fn extract(&self, snapshot: &Snapshot, path: &str) -> Result<Extracted, EngineError> {
+        let mut hasher = Hasher::new("extract");
+        hasher.digest(&snapshot.key).str(path);
+        let key = hasher.finish();
+        let mut installed = self.store.tree_dir(&key);
+        if !installed.join("root").exists() {
+            let archive = self.backend.read_path(&snapshot.image, path).await?;
+            let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
+            let is_root = path == "/";
+            let work = blocking(move || {
+                unpack_top_entry(&archive, work.path(), is_root)?;
+                Ok(work)
+            })
+            .await?;
+            installed = self.store.install_tree(&key, work).map_err(local_error("cannot store an extracted tree"))?;
+        }
+        let root = installed.join("root");
+        let hash_cache = self.hash_cache.clone();
+        blocking(move || {
+            let metadata = std::fs::symlink_metadata(&root).map_err(local_error("cannot read an extracted tree"))?;
+            if metadata.is_dir() {
+                Ok(Extracted::Directory(Tree::from_host(
+                    &root,
+                    &Filter::default(),
+                    IgnoreFiles::None,
+                    &hash_cache,
+                )?))
+            } else {
+                Ok(Extracted::File(FileEntry::from_host(&root, &hash_cache)?))
+            }
+        })
+        .await
+    }
+
+    // ---- terminal operations ----------------------------------------------------------
+
+    fn last_exec(container: &Container) -> Result<&Arc<ExecNode>, EngineError> {
+        container
+            .0
+            .last_exec
+            .as_ref()
+            .ok_or_else(|| EngineError::InvalidArgument("no command has run in this container yet: call with-exec first".into()))
+    }
+
+    /// The standard output of the container's last command.
+    pub async fn stdout(&self, container: &Container) -> Result<String, EngineError> {
+        let result = self.eval_exec(Self::last_exec(container)?).await?;
+        Ok(String::from_utf8_lossy(&result.stdout).into_owned())
+    }
+
+    /// The standard error of the container's last command.
+    pub async fn stderr(&self, container: &Container) -> Result<String, EngineError> {
+        let result = self.eval_exec(Self::last_exec(container)?).await?;
+        Ok(String::from_utf8_lossy(&result.stderr).into_owned())
+    }
+
+    /// The exit code of the container's last command.
+    pub async fn exit_code(&self, container: &Container) -> Result<i64, EngineError> {
+        Ok(self.eval_exec(Self::last_exec(container)?).await?.exit_code)
+    }
+
+    /// Evaluates the container: every pending command runs and its root filesystem is
+    /// committed.
+    pub async fn sync(&self, container: &Container) -> Result<(), EngineError> {
+        let mounts = try_join_all(container.0.mounts.iter().map(|mount| async move {
+            match &mount.source {
+                MountSource::Directory(directory) => self.eval_tree(directory).await.map(|_| ()),
+            }
+        }));
+        try_join(self.eval_fs(&container.0.rootfs), mounts).await?;
+        Ok(())
+    }
+
+    /// Evaluates several containers concurrently.
+    pub async fn sync_all(&self, containers: &[Container]) -> Result<(), EngineError> {
+        try_join_all(containers.iter().map(|container| self.sync(container))).await?;
+        Ok(())
+    }
+
+    /// An image of the container with exactly its configuration (entrypoint, default
+    /// arguments, environment, working directory, user, labels), for the user to run.
+    pub async fn image(&self, container: &Container) -> Result<String, EngineError> {
+        self.memo
+            .images
+            .0
+            .run(container.digest(), || async {
+                let snapshot = self.eval_fs(&container.0.rootfs).await?;
+                let config = container.0.config.apply(&snapshot.base);
+                let mut hasher = Hasher::new("image-key");
+                hasher
+                    .digest(&snapshot.key)
+                    .strs(&config.env)
+                    .opt_str(config.workdir.as_deref())
+                    .opt_str(config.user.as_deref());
+                hasher
+                    .strs(config.entrypoint.as_deref().unwrap_or_default())
+                    .strs(config.cmd.as_deref().unwrap_or_default());
+                for (name, value) in &config.labels {
+                    hasher.str(name).str(value);
+                }
+                let key = hasher.finish();
+                if let Some(image) = self.cached_image(&key).await? {
+                    return Ok(image);
+                }
+                let image = self
+                    .backend
+                    .commit(CommitSpec {
+                        image: snapshot.image,
+                        archives: Vec::new(),
+                        config,
+                        snapshot_labels: snapshot_labels(&key),
+                    })
+                    .await?;
+                self.record(
+                    &key,
+                    &CachedStep {
+                        image: image.clone(),
+                        exit_code: 0,
+                        stdout: Vec::new(),
+                        stderr: Vec::new(),
+                    },
+                );
+                Ok(image)
+            })
+            .await
+    }
+
+    /// Names of the entries at `path` in the directory.
+    pub async fn entries(&self, directory: &Directory, path: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self.eval_tree(directory).await?.entries(path)?)
+    }
+
+    /// The content digest of the directory.
+    pub async fn directory_digest(&self, directory: &Directory) -> Result<Digest, EngineError> {
+        Ok(self.eval_tree(directory).await?.digest())
+    }
+
+    /// The evaluated tree of a directory.
+    pub async fn tree(&self, directory: &Directory) -> Result<Arc<Tree>, EngineError> {
+        self.eval_tree(directory).await
+    }
+
+    /// The file's bytes.
+    pub async fn contents(&self, file: &File) -> Result<Vec<u8>, EngineError> {
+        let entry = self.eval_file(file).await?;
+        blocking(move || entry.blob.read().map_err(local_error("cannot read the file"))).await
+    }
+
+    pub async fn size(&self, file: &File) -> Result<u64, EngineError> {
+        Ok(self.eval_file(file).await?.size)
+    }
+
+    /// `sha256` of the file's contents.
+    pub async fn file_digest(&self, file: &File) -> Result<Digest, EngineError> {
+        Ok(self.eval_file(file).await?.hash)
+    }
+
+    /// Writes the directory's content into `destination` on the host.
+    pub async fn export_directory(&self, directory: &Directory, destination: &Path) -> Result<(), EngineError> {
+        let tree = self.eval_tree(directory).await?;
+        let destination = destination.to_path_buf();
+        blocking(move || {
+            std::fs::create_dir_all(&destination).map_err(local_error("cannot create the destination folder"))?;
+            for (path, entry) in tree.iter() {
+                if matches!(entry, Entry::Symlink { .. } | Entry::File(_)) {
+                    let target = destination.join(path);
+                    if std::fs::symlink_metadata(&target).is_ok_and(|metadata| !metadata.is_dir()) {
+                        std::fs::remove_file(&target).map_err(local_error("cannot replace a file"))?;
+                    }
+                }
+            }
+            Ok(tree.write_to(&destination)?)
+        })
+        .await
+    }
+
+    /// Writes the file to `destination` on the host.
+    pub async fn export_file(&self, file: &File, destination: &Path) -> Result<(), EngineError> {
+        let entry = self.eval_file(file).await?;
+        let destination = destination.to_path_buf();
+        blocking(move || {
+            if let Some(parent) = destination.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(local_error("cannot create the destination folder"))?;
+            }
+            let bytes = entry.blob.read().map_err(local_error("cannot read the file"))?;
+            std::fs::write(&destination, bytes).map_err(local_error("cannot write the file"))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&destination, std::fs::Permissions::from_mode(entry.mode)).map_err(local_error("cannot set the file's mode"))
+        })
+        .await
+    }
+}
+
+/// Owned copies of pending copies, for archive building on a blocking thread.
+struct PendingCopyRef {
+    destination: String,
+    content: CopyContentRef,
+}
+
+enum CopyContentRef {
+    Tree(Arc<Tree>),
+    File(FileEntry),
+}
+
+impl From<&PendingCopy> for PendingCopyRef {
+    fn from(copy: &PendingCopy) -> Self {
+        Self {
+            destination: copy.destination.clone(),
+            content: match &copy.content {
+                CopyContent::Tree(tree) => CopyContentRef::Tree(tree.clone()),
+                CopyContent::File(file) => CopyContentRef::File(file.clone()),
+            },
+        }
+    }
+}
+
+enum Extracted {
+    Directory(Tree),
+    File(FileEntry),
+}
+
+fn snapshot_labels(key: &Digest) -> BTreeMap<String, String> {
+    BTreeMap::from([(backend::SNAPSHOT_LABEL.to_string(), key.to_string())])
+}
+
+/// The program and arguments an exec step runs: `args`, prefixed by the entrypoint when
+/// asked; with no `args`, the default arguments.
+fn exec_command(args: &[String], config: &ImageConfig, use_entrypoint: bool) -> Result<Vec<String>, EngineError> {
+    let mut command = Vec::new();
+    if use_entrypoint {
+        command.extend(config.entrypoint.clone().unwrap_or_default());
+    }
+    if args.is_empty() {
+        command.extend(config.cmd.clone().unwrap_or_default());
+    } else {
+        command.extend(args.iter().cloned());
+    }
+    if command.is_empty() {
+        return Err(EngineError::InvalidArgument(
+            "with-exec needs a command: the arguments are empty and the image has no default arguments".into(),
+        ));
+    }
+    Ok(command)
+}
+
+/// An archive holding one file at `destination`, with no entries for its parents.
+fn file_archive(destination: &str, file: &FileEntry) -> Result<Vec<u8>, EngineError> {
+    let relative = normalize_relative(destination)?;
+    let Some((parent, name)) = relative.rsplit_once('/').or(Some(("", relative.as_str()))) else {
+        return Err(EngineError::InvalidArgument(format!("invalid file path {destination:?}")));
+    };
+    if name.is_empty() {
+        return Err(EngineError::InvalidArgument(format!("{destination:?} names a directory, not a file")));
+    }
+    let tree = Tree::new().with_file(name, file.clone())?;
+    Ok(tree.to_tar(&format!("/{parent}"))?)
+}
+
+/// Unpacks the top entry of a Docker path archive into `work/root`.
+fn unpack_top_entry(archive: &[u8], work: &Path, is_root: bool) -> Result<(), EngineError> {
+    let unpacked = work.join("unpacked");
+    std::fs::create_dir_all(&unpacked).map_err(local_error("cannot create a work folder"))?;
+    let mut reader = tar::Archive::new(archive);
+    reader.set_preserve_permissions(true);
+    reader.set_preserve_mtime(false);
+    reader.set_unpack_xattrs(false);
+    reader
+        .unpack(&unpacked)
+        .map_err(local_error("cannot unpack the archive read from the container"))?;
+    let top = if is_root {
+        unpacked.clone()
+    } else {
+        let mut entries = std::fs::read_dir(&unpacked).map_err(local_error("cannot read the unpacked archive"))?;
+        match entries.next() {
+            Some(entry) => entry.map_err(local_error("cannot read the unpacked archive"))?.path(),
+            None => {
+                return Err(EngineError::NotFound("the container returned an empty archive".into()));
+            }
+        }
+    };
+    std::fs::rename(&top, work.join("root")).map_err(local_error("cannot move the unpacked archive"))?;
+    if !is_root {
+        crate::util::remove_tree(&unpacked);
+    }
+    Ok(())
+}
+
+impl From<&BackendError> for EngineError {
+    fn from(error: &BackendError) -> Self {
+        EngineError::from(error.clone())
+    }
+}

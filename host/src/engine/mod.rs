@@ -1,0 +1,242 @@
+//! The lazy operation graph and its evaluation: objects ([`Container`], [`Directory`],
+//! [`File`]) with structural digests, and an [`Engine`] that evaluates them on a
+//! [`Backend`](crate::backend::Backend) with single-flight memoization and a persistent
+//! cache keyed by content.
+//!
+//! Two kinds of digest are at work. A node's *structural digest* is known when the node is
+//! built (kind, arguments, input digests) and keys the in-process memo. A step's *content
+//! key* is known once its inputs are evaluated: it chains the resolved image id, the
+//! content digests of copied and mounted directories, and the step's own arguments, and
+//! keys the persistent cache. So a re-tagged base image or an edited source file changes
+//! the key of every step downstream, and nothing upstream.
+
+pub mod cache;
+pub mod digest;
+pub mod objects;
+pub mod progress;
+pub mod tree;
+
+mod eval;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OnceCell, Semaphore};
+
+pub use self::cache::CacheStore;
+pub use self::digest::Digest;
+pub use self::objects::{Container, Directory, ExecOptions, Expect, File};
+pub use self::progress::{Event, NoProgress, Progress, StepOutcome};
+use self::tree::{HashCache, TreeError};
+use crate::backend::{Backend, BackendError};
+
+/// Why a command failed, with the tails of its output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecFailure {
+    pub command: Vec<String>,
+    pub exit_code: i64,
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+}
+
+impl std::fmt::Display for ExecFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "command {} exited with code {}", display_command(&self.command), self.exit_code)?;
+        if !self.stderr_tail.trim().is_empty() {
+            write!(f, "\nstderr (last lines):\n{}", self.stderr_tail.trim_end())?;
+        } else if !self.stdout_tail.trim().is_empty() {
+            write!(f, "\nstdout (last lines):\n{}", self.stdout_tail.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// Shows a command the way a shell user would type it.
+pub fn display_command(command: &[String]) -> String {
+    command
+        .iter()
+        .map(|arg| {
+            if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
+                arg.clone()
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The last `lines` lines of `bytes`, at most `max_bytes` long, as text.
+pub(crate) fn tail(bytes: &[u8], lines: usize, max_bytes: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut start = text.len();
+    for _ in 0..=lines {
+        match text[..start].trim_end_matches('\n').rfind('\n') {
+            Some(index) => start = index + 1,
+            None => {
+                start = 0;
+                break;
+            }
+        }
+        if start == 0 {
+            break;
+        }
+    }
+    let mut tail = &text[start..];
+    if tail.len() > max_bytes {
+        let mut cut = tail.len() - max_bytes;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        tail = &tail[cut..];
+    }
+    tail.to_string()
+}
+
+/// An evaluation error. Cloneable because single-flight evaluation hands the same result
+/// to every waiter.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    ExecFailed(Arc<ExecFailure>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error(transparent)]
+    Backend(BackendError),
+    #[error("{0}")]
+    Cancelled(String),
+    /// The cache or a local file operation failed.
+    #[error("{0}")]
+    Local(String),
+}
+
+impl From<BackendError> for EngineError {
+    fn from(error: BackendError) -> Self {
+        match error {
+            BackendError::PathNotFound { .. } | BackendError::ImageNotFound { .. } => EngineError::NotFound(error.to_string()),
+            BackendError::Cancelled => EngineError::Cancelled(error.to_string()),
+            error => EngineError::Backend(error),
+        }
+    }
+}
+
+impl From<TreeError> for EngineError {
+    fn from(error: TreeError) -> Self {
+        match error {
+            TreeError::NotFound(_) => EngineError::NotFound(error.to_string()),
+            TreeError::Io { .. } => EngineError::Local(error.to_string()),
+            _ => EngineError::InvalidArgument(error.to_string()),
+        }
+    }
+}
+
+/// Whether the persistent cache answers steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Steps whose content key is recorded are not run again.
+    Use,
+    /// Every step runs; results are recorded for the next run (`--no-cache`).
+    Refresh,
+}
+
+/// How an [`Engine`] is set up.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    pub cache_root: PathBuf,
+    pub cache_mode: CacheMode,
+    /// How many steps may run on the backend at once.
+    pub parallelism: usize,
+}
+
+impl EngineSettings {
+    /// The cache at its default root, used; one step per core.
+    pub fn from_env() -> Self {
+        Self {
+            cache_root: CacheStore::default_root(),
+            cache_mode: CacheMode::Use,
+            parallelism: std::thread::available_parallelism().map(|count| count.get()).unwrap_or(2),
+        }
+    }
+}
+
+/// The shared slot of one in-flight or finished evaluation.
+type Flight<T> = Arc<OnceCell<Result<T, EngineError>>>;
+
+/// One result per key, computed once however many callers ask at the same time.
+pub(crate) struct SingleFlight<T> {
+    cells: Mutex<HashMap<Digest, Flight<T>>>,
+}
+
+impl<T: Clone> SingleFlight<T> {
+    fn new() -> Self {
+        Self {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) async fn run<F, Fut>(&self, key: Digest, compute: F) -> Result<T, EngineError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, EngineError>>,
+    {
+        let cell = {
+            let mut cells = self.cells.lock().map_err(|_| EngineError::Local("the evaluation memo is poisoned".into()))?;
+            cells.entry(key).or_default().clone()
+        };
+        cell.get_or_init(compute).await.clone()
+    }
+}
+
+/// Evaluates pipeline objects.
+pub struct Engine {
+    backend: Arc<dyn Backend>,
+    store: CacheStore,
+    hash_cache: Arc<HashCache>,
+    progress: Arc<dyn Progress>,
+    cache_mode: CacheMode,
+    steps: Semaphore,
+    memo: eval::Memo,
+    next_step: AtomicU64,
+}
+
+impl Engine {
+    pub fn new(backend: Arc<dyn Backend>, settings: EngineSettings, progress: Arc<dyn Progress>) -> Self {
+        let store = CacheStore::new(&settings.cache_root);
+        let hash_cache = Arc::new(HashCache::load(&settings.cache_root.join("hashes.json")));
+        Self {
+            backend,
+            store,
+            hash_cache,
+            progress,
+            cache_mode: settings.cache_mode,
+            steps: Semaphore::new(settings.parallelism.max(1)),
+            memo: eval::Memo::default(),
+            next_step: AtomicU64::new(1),
+        }
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn store(&self) -> &CacheStore {
+        &self.store
+    }
+
+    /// The file-hash cache, shared with whoever snapshots host directories.
+    pub fn hash_cache(&self) -> &HashCache {
+        &self.hash_cache
+    }
+
+    /// Saves what is worth keeping between runs (the file-hash cache).
+    pub fn persist(&self) {
+        if let Err(error) = self.hash_cache.save(&self.store.root().join("hashes.json")) {
+            tracing::debug!(%error, "could not save the file-hash cache");
+        }
+    }
+}

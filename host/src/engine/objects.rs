@@ -1,0 +1,709 @@
+//! The immutable objects of a pipeline: containers, directories and files.
+//!
+//! Each object is a node of a lazy graph with a structural [`Digest`] over its kind, its
+//! arguments and the digests of its inputs. Building a node never fails and never
+//! blocks; invalid arguments (a path that climbs above `/`, a bad glob) are reported
+//! when the node is evaluated, as the API contract requires.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::digest::{Digest, Hasher};
+use super::tree::Tree;
+use crate::backend::ImageConfig;
+
+/// Which exit codes of a command count as success.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expect {
+    #[default]
+    Success,
+    Failure,
+    Any,
+}
+
+impl Expect {
+    /// Whether `exit_code` satisfies this expectation.
+    pub fn allows(self, exit_code: i64) -> bool {
+        match self {
+            Expect::Success => exit_code == 0,
+            Expect::Failure => exit_code != 0,
+            Expect::Any => true,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Expect::Success => "success",
+            Expect::Failure => "failure",
+            Expect::Any => "any",
+        }
+    }
+}
+
+/// How `with_exec` runs its command.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    pub expect: Expect,
+    pub stdin: Option<String>,
+    pub use_entrypoint: bool,
+}
+
+/// Configuration changes made on top of the base image's configuration, which is only
+/// known once the image is resolved.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConfigEdits {
+    /// `None` removes a variable.
+    pub env: BTreeMap<String, Option<String>>,
+    /// Absolute, or relative to the base image's working directory.
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `Some(empty)` clears the base image's default arguments.
+    pub default_args: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ConfigEdits {
+    fn hash_into(&self, hasher: &mut Hasher) {
+        hasher.u64(self.env.len() as u64);
+        for (name, value) in &self.env {
+            hasher.str(name).opt_str(value.as_deref());
+        }
+        hasher.opt_str(self.workdir.as_deref()).opt_str(self.user.as_deref());
+        hash_opt_strs(hasher, self.entrypoint.as_deref());
+        hash_opt_strs(hasher, self.default_args.as_deref());
+        hasher.u64(self.labels.len() as u64);
+        for (name, value) in &self.labels {
+            hasher.str(name).str(value);
+        }
+    }
+
+    /// The effective configuration on top of `base`.
+    pub fn apply(&self, base: &ImageConfig) -> ImageConfig {
+        let mut env: Vec<String> = base.env.clone();
+        for (name, value) in &self.env {
+            env.retain(|entry| entry.split_once('=').map_or(entry.as_str(), |(key, _)| key) != name);
+            match value {
+                Some(value) => env.push(format!("{name}={value}")),
+                // A bare name makes Docker drop a variable the image sets.
+                None => env.push(name.clone()),
+            }
+        }
+        let mut labels = base.labels.clone();
+        labels.extend(self.labels.clone());
+        let entrypoint = self.entrypoint.clone().or_else(|| base.entrypoint.clone()).filter(|args| !args.is_empty());
+        let cmd = match &self.default_args {
+            Some(args) => Some(args.clone()).filter(|args| !args.is_empty()),
+            None => base.cmd.clone(),
+        };
+        ImageConfig {
+            env,
+            workdir: Some(self.workdir_in(base)),
+            user: self.user.clone().or_else(|| base.user.clone()),
+            entrypoint,
+            cmd,
+            labels,
+        }
+    }
+
+    /// The working directory on top of `base`: always absolute.
+    pub fn workdir_in(&self, base: &ImageConfig) -> String {
+        let base_dir = base.workdir.clone().unwrap_or_else(|| "/".to_string());
+        match &self.workdir {
+            None => base_dir,
+            Some(dir) => join_absolute(&base_dir, dir),
+        }
+    }
+}
+
+fn hash_opt_strs(hasher: &mut Hasher, values: Option<&[String]>) {
+    match values {
+        None => {
+            hasher.opt_str(None);
+        }
+        Some(values) => {
+            hasher.strs(values);
+        }
+    }
+}
+
+/// `path` made absolute against `base` (without normalizing `..`).
+pub(crate) fn join_absolute(base: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{}/{}", base.trim_end_matches('/'), path)
+    }
+}
+
+/// A container: a root filesystem, configuration edits, mounts and the last command.
+#[derive(Clone)]
+pub struct Container(pub(crate) Arc<ContainerNode>);
+
+pub(crate) struct ContainerNode {
+    pub digest: Digest,
+    pub rootfs: Arc<FsNode>,
+    pub config: ConfigEdits,
+    pub mounts: Vec<Mount>,
+    pub last_exec: Option<Arc<ExecNode>>,
+}
+
+/// A root filesystem state.
+pub(crate) struct FsNode {
+    pub digest: Digest,
+    pub kind: FsKind,
+}
+
+pub(crate) enum FsKind {
+    Scratch,
+    Image {
+        address: String,
+    },
+    Exec(Arc<ExecNode>),
+    /// Files copied on top of `parent`; `path` may be relative to `workdir`.
+    Copy {
+        parent: Arc<FsNode>,
+        path: String,
+        workdir: Option<String>,
+        source: CopySource,
+    },
+}
+
+pub(crate) enum CopySource {
+    Directory {
+        directory: Directory,
+        include: Vec<String>,
+        exclude: Vec<String>,
+    },
+    File {
+        file: File,
+        permissions: Option<u32>,
+    },
+}
+
+/// A command run on a root filesystem.
+pub(crate) struct ExecNode {
+    pub digest: Digest,
+    pub rootfs: Arc<FsNode>,
+    pub config: ConfigEdits,
+    pub mounts: Vec<Mount>,
+    pub args: Vec<String>,
+    pub options: ExecOptions,
+}
+
+/// Something mounted for the commands that follow, never part of the root filesystem.
+#[derive(Clone)]
+pub(crate) struct Mount {
+    /// Absolute, or relative to the working directory.
+    pub path: String,
+    pub source: MountSource,
+}
+
+#[derive(Clone)]
+pub(crate) enum MountSource {
+    Directory(Directory),
+}
+
+impl Mount {
+    fn hash_into(&self, hasher: &mut Hasher) {
+        hasher.str(&self.path);
+        match &self.source {
+            MountSource::Directory(directory) => hasher.str("directory").digest(&directory.digest()),
+        };
+    }
+}
+
+impl Container {
+    /// A container with an empty root filesystem.
+    pub fn scratch() -> Self {
+        let rootfs = Arc::new(FsNode {
+            digest: Hasher::new("scratch").finish(),
+            kind: FsKind::Scratch,
+        });
+        Self::assemble(rootfs, ConfigEdits::default(), Vec::new(), None)
+    }
+
+    fn assemble(rootfs: Arc<FsNode>, config: ConfigEdits, mounts: Vec<Mount>, last_exec: Option<Arc<ExecNode>>) -> Self {
+        let mut hasher = Hasher::new("container");
+        hasher.digest(&rootfs.digest);
+        config.hash_into(&mut hasher);
+        hasher.u64(mounts.len() as u64);
+        for mount in &mounts {
+            mount.hash_into(&mut hasher);
+        }
+        match &last_exec {
+            Some(exec) => hasher.digest(&exec.digest),
+            None => hasher.opt_str(None),
+        };
+        Self(Arc::new(ContainerNode {
+            digest: hasher.finish(),
+            rootfs,
+            config,
+            mounts,
+            last_exec,
+        }))
+    }
+
+    fn with_config(&self, edit: impl FnOnce(&mut ConfigEdits)) -> Self {
+        let mut config = self.0.config.clone();
+        edit(&mut config);
+        Self::assemble(self.0.rootfs.clone(), config, self.0.mounts.clone(), self.0.last_exec.clone())
+    }
+
+    fn with_rootfs(&self, rootfs: Arc<FsNode>) -> Self {
+        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), self.0.last_exec.clone())
+    }
+
+    /// The structural digest of this container.
+    pub fn digest(&self) -> Digest {
+        self.0.digest
+    }
+
+    /// This container's root filesystem replaced by the image at `address`; the image's
+    /// configuration replaces the configuration edits.
+    pub fn from(&self, address: &str) -> Self {
+        let digest = {
+            let mut hasher = Hasher::new("image");
+            hasher.str(address);
+            hasher.finish()
+        };
+        let rootfs = Arc::new(FsNode {
+            digest,
+            kind: FsKind::Image { address: address.to_string() },
+        });
+        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None)
+    }
+
+    /// This container after running `args`.
+    pub fn with_exec(&self, args: Vec<String>, options: ExecOptions) -> Self {
+        let mut hasher = Hasher::new("exec");
+        hasher.digest(&self.0.rootfs.digest);
+        self.0.config.hash_into(&mut hasher);
+        hasher.u64(self.0.mounts.len() as u64);
+        for mount in &self.0.mounts {
+            mount.hash_into(&mut hasher);
+        }
+        hasher
+            .strs(&args)
+            .str(options.expect.name())
+            .opt_str(options.stdin.as_deref())
+            .bool(options.use_entrypoint);
+        let exec = Arc::new(ExecNode {
+            digest: hasher.finish(),
+            rootfs: self.0.rootfs.clone(),
+            config: self.0.config.clone(),
+            mounts: self.0.mounts.clone(),
+            args,
+            options,
+        });
+        let rootfs_digest = {
+            let mut hasher = Hasher::new("exec-rootfs");
+            hasher.digest(&exec.digest);
+            hasher.finish()
+        };
+        let rootfs = Arc::new(FsNode {
+            digest: rootfs_digest,
+            kind: FsKind::Exec(exec.clone()),
+        });
+        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), Some(exec))
+    }
+
+    pub fn with_env_variable(&self, name: &str, value: &str) -> Self {
+        self.with_config(|config| {
+            config.env.insert(name.to_string(), Some(value.to_string()));
+        })
+    }
+
+    pub fn without_env_variable(&self, name: &str) -> Self {
+        self.with_config(|config| {
+            config.env.insert(name.to_string(), None);
+        })
+    }
+
+    pub fn with_workdir(&self, path: &str) -> Self {
+        self.with_config(|config| {
+            let joined = match &config.workdir {
+                Some(current) if !path.starts_with('/') => join_absolute(current, path),
+                _ => path.to_string(),
+            };
+            config.workdir = Some(joined);
+        })
+    }
+
+    pub fn with_user(&self, name: &str) -> Self {
+        self.with_config(|config| config.user = Some(name.to_string()))
+    }
+
+    /// Sets the entrypoint and clears the default arguments, as Dagger does: arguments
+    /// meant for the old entrypoint rarely suit the new one.
+    pub fn with_entrypoint(&self, args: Vec<String>) -> Self {
+        self.with_config(|config| {
+            config.entrypoint = Some(args);
+            config.default_args = Some(Vec::new());
+        })
+    }
+
+    pub fn with_default_args(&self, args: Vec<String>) -> Self {
+        self.with_config(|config| config.default_args = Some(args))
+    }
+
+    pub fn with_label(&self, name: &str, value: &str) -> Self {
+        self.with_config(|config| {
+            config.labels.insert(name.to_string(), value.to_string());
+        })
+    }
+
+    fn with_copy(&self, path: &str, source: CopySource) -> Self {
+        let mut hasher = Hasher::new("copy");
+        hasher.digest(&self.0.rootfs.digest).str(path).opt_str(self.0.config.workdir.as_deref());
+        match &source {
+            CopySource::Directory { directory, include, exclude } => hasher.str("directory").digest(&directory.digest()).strs(include).strs(exclude),
+            CopySource::File { file, permissions } => hasher.str("file").digest(&file.digest()).opt_u32(*permissions),
+        };
+        let rootfs = Arc::new(FsNode {
+            digest: hasher.finish(),
+            kind: FsKind::Copy {
+                parent: self.0.rootfs.clone(),
+                path: path.to_string(),
+                workdir: self.0.config.workdir.clone(),
+                source,
+            },
+        });
+        self.with_rootfs(rootfs)
+    }
+
+    pub fn with_directory(&self, path: &str, directory: &Directory, include: Vec<String>, exclude: Vec<String>) -> Self {
+        self.with_copy(
+            path,
+            CopySource::Directory {
+                directory: directory.clone(),
+                include,
+                exclude,
+            },
+        )
+    }
+
+    pub fn with_file(&self, path: &str, file: &File, permissions: Option<u32>) -> Self {
+        self.with_copy(
+            path,
+            CopySource::File {
+                file: file.clone(),
+                permissions,
+            },
+        )
+    }
+
+    pub fn with_new_file(&self, path: &str, contents: &str, permissions: Option<u32>) -> Self {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let file = Directory::empty().with_new_file(name, contents, permissions).file(name);
+        self.with_file(path, &file, permissions)
+    }
+
+    pub fn with_mounted_directory(&self, path: &str, directory: &Directory) -> Self {
+        let mut mounts = self.0.mounts.clone();
+        mounts.retain(|mount| mount.path != path);
+        mounts.push(Mount {
+            path: path.to_string(),
+            source: MountSource::Directory(directory.clone()),
+        });
+        mounts.sort_by(|a, b| a.path.cmp(&b.path));
+        Self::assemble(self.0.rootfs.clone(), self.0.config.clone(), mounts, self.0.last_exec.clone())
+    }
+
+    /// The file at `path` in this container's root filesystem.
+    pub fn file(&self, path: &str) -> File {
+        File::new(FileKind::InContainer {
+            rootfs: self.0.rootfs.clone(),
+            path: path.to_string(),
+            workdir: self.0.config.workdir.clone(),
+        })
+    }
+
+    /// The directory at `path` in this container's root filesystem.
+    pub fn directory(&self, path: &str) -> Directory {
+        Directory::new(DirKind::ContainerPath {
+            rootfs: self.0.rootfs.clone(),
+            path: path.to_string(),
+            workdir: self.0.config.workdir.clone(),
+        })
+    }
+}
+
+/// A directory tree.
+#[derive(Clone)]
+pub struct Directory(pub(crate) Arc<DirectoryNode>);
+
+pub(crate) struct DirectoryNode {
+    pub digest: Digest,
+    pub kind: DirKind,
+}
+
+pub(crate) enum DirKind {
+    /// A tree already known by content (a host directory, an empty directory).
+    Tree(Arc<Tree>),
+    ContainerPath {
+        rootfs: Arc<FsNode>,
+        path: String,
+        workdir: Option<String>,
+    },
+    Sub {
+        parent: Directory,
+        path: String,
+    },
+    WithNewFile {
+        parent: Directory,
+        path: String,
+        contents: Arc<[u8]>,
+        permissions: Option<u32>,
+    },
+    WithFile {
+        parent: Directory,
+        path: String,
+        file: File,
+        permissions: Option<u32>,
+    },
+    WithDirectory {
+        parent: Directory,
+        path: String,
+        source: Directory,
+        include: Vec<String>,
+        exclude: Vec<String>,
+    },
+    Without {
+        parent: Directory,
+        path: String,
+    },
+}
+
+impl Directory {
+    fn new(kind: DirKind) -> Self {
+        let mut hasher;
+        match &kind {
+            DirKind::Tree(tree) => {
+                hasher = Hasher::new("dir-tree");
+                hasher.digest(&tree.digest());
+            }
+            DirKind::ContainerPath { rootfs, path, workdir } => {
+                hasher = Hasher::new("dir-container");
+                hasher.digest(&rootfs.digest).str(path).opt_str(workdir.as_deref());
+            }
+            DirKind::Sub { parent, path } => {
+                hasher = Hasher::new("dir-sub");
+                hasher.digest(&parent.digest()).str(path);
+            }
+            DirKind::WithNewFile {
+                parent,
+                path,
+                contents,
+                permissions,
+            } => {
+                hasher = Hasher::new("dir-with-new-file");
+                hasher.digest(&parent.digest()).str(path).bytes(contents).opt_u32(*permissions);
+            }
+            DirKind::WithFile {
+                parent,
+                path,
+                file,
+                permissions,
+            } => {
+                hasher = Hasher::new("dir-with-file");
+                hasher.digest(&parent.digest()).str(path).digest(&file.digest()).opt_u32(*permissions);
+            }
+            DirKind::WithDirectory {
+                parent,
+                path,
+                source,
+                include,
+                exclude,
+            } => {
+                hasher = Hasher::new("dir-with-directory");
+                hasher.digest(&parent.digest()).str(path).digest(&source.digest()).strs(include).strs(exclude);
+            }
+            DirKind::Without { parent, path } => {
+                hasher = Hasher::new("dir-without");
+                hasher.digest(&parent.digest()).str(path);
+            }
+        }
+        Self(Arc::new(DirectoryNode { digest: hasher.finish(), kind }))
+    }
+
+    /// An empty directory.
+    pub fn empty() -> Self {
+        Self::from_tree(Tree::new())
+    }
+
+    /// A directory whose content is already known (a snapshot of a host directory).
+    pub fn from_tree(tree: Tree) -> Self {
+        Self::new(DirKind::Tree(Arc::new(tree)))
+    }
+
+    /// The structural digest (for trees known by content, a digest of the content).
+    pub fn digest(&self) -> Digest {
+        self.0.digest
+    }
+
+    pub fn file(&self, path: &str) -> File {
+        File::new(FileKind::InDirectory {
+            directory: self.clone(),
+            path: path.to_string(),
+        })
+    }
+
+    pub fn directory(&self, path: &str) -> Directory {
+        Self::new(DirKind::Sub {
+            parent: self.clone(),
+            path: path.to_string(),
+        })
+    }
+
+    pub fn with_new_file(&self, path: &str, contents: &str, permissions: Option<u32>) -> Directory {
+        Self::new(DirKind::WithNewFile {
+            parent: self.clone(),
+            path: path.to_string(),
+            contents: contents.as_bytes().into(),
+            permissions,
+        })
+    }
+
+    pub fn with_file(&self, path: &str, file: &File, permissions: Option<u32>) -> Directory {
+        Self::new(DirKind::WithFile {
+            parent: self.clone(),
+            path: path.to_string(),
+            file: file.clone(),
+            permissions,
+        })
+    }
+
+    pub fn with_directory(&self, path: &str, source: &Directory, include: Vec<String>, exclude: Vec<String>) -> Directory {
+        Self::new(DirKind::WithDirectory {
+            parent: self.clone(),
+            path: path.to_string(),
+            source: source.clone(),
+            include,
+            exclude,
+        })
+    }
+
+    pub fn without_file(&self, path: &str) -> Directory {
+        Self::new(DirKind::Without {
+            parent: self.clone(),
+            path: path.to_string(),
+        })
+    }
+}
+
+/// A file.
+#[derive(Clone)]
+pub struct File(pub(crate) Arc<FileNode>);
+
+pub(crate) struct FileNode {
+    pub digest: Digest,
+    pub kind: FileKind,
+}
+
+pub(crate) enum FileKind {
+    InDirectory {
+        directory: Directory,
+        path: String,
+    },
+    InContainer {
+        rootfs: Arc<FsNode>,
+        path: String,
+        workdir: Option<String>,
+    },
+}
+
+impl File {
+    fn new(kind: FileKind) -> Self {
+        let mut hasher;
+        match &kind {
+            FileKind::InDirectory { directory, path } => {
+                hasher = Hasher::new("file-in-directory");
+                hasher.digest(&directory.digest()).str(path);
+            }
+            FileKind::InContainer { rootfs, path, workdir } => {
+                hasher = Hasher::new("file-in-container");
+                hasher.digest(&rootfs.digest).str(path).opt_str(workdir.as_deref());
+            }
+        }
+        Self(Arc::new(FileNode { digest: hasher.finish(), kind }))
+    }
+
+    pub fn digest(&self) -> Digest {
+        self.0.digest
+    }
+
+    /// The file's name: the last component of its path. Known without evaluating.
+    pub fn name(&self) -> String {
+        let path = match &self.0.kind {
+            FileKind::InDirectory { path, .. } | FileKind::InContainer { path, .. } => path,
+        };
+        path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Container {
+        Container::scratch().from("busybox:latest")
+    }
+
+    #[test]
+    fn same_operations_give_the_same_digest() {
+        let first = base().with_env_variable("A", "1").with_exec(vec!["true".into()], ExecOptions::default());
+        let second = base().with_env_variable("A", "1").with_exec(vec!["true".into()], ExecOptions::default());
+        assert_eq!(first.digest(), second.digest());
+    }
+
+    #[test]
+    fn any_argument_changes_the_digest() {
+        let plain = base().with_exec(vec!["true".into()], ExecOptions::default());
+        let variants = [
+            base().with_exec(vec!["false".into()], ExecOptions::default()),
+            base().with_exec(
+                vec!["true".into()],
+                ExecOptions {
+                    expect: Expect::Any,
+                    ..Default::default()
+                },
+            ),
+            base().with_env_variable("A", "1").with_exec(vec!["true".into()], ExecOptions::default()),
+            base().with_workdir("/tmp").with_exec(vec!["true".into()], ExecOptions::default()),
+            base().with_new_file("/a", "x", None).with_exec(vec!["true".into()], ExecOptions::default()),
+        ];
+        for variant in variants {
+            assert_ne!(variant.digest(), plain.digest());
+        }
+    }
+
+    #[test]
+    fn directory_digest_follows_content() {
+        let first = Directory::empty().with_new_file("a.txt", "1", None);
+        let second = Directory::empty().with_new_file("a.txt", "1", None);
+        let third = Directory::empty().with_new_file("a.txt", "2", None);
+        assert_eq!(first.digest(), second.digest());
+        assert_ne!(first.digest(), third.digest());
+    }
+
+    #[test]
+    fn config_edits_apply_on_top_of_the_image() {
+        let image = ImageConfig {
+            env: vec!["PATH=/bin".into(), "REMOVED=1".into()],
+            workdir: Some("/srv".into()),
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
+        let container = base()
+            .with_env_variable("A", "1")
+            .without_env_variable("REMOVED")
+            .with_workdir("app")
+            .with_entrypoint(vec!["/bin/echo".into()]);
+        let config = container.0.config.apply(&image);
+        assert_eq!(config.env, vec!["PATH=/bin", "A=1", "REMOVED"]);
+        assert_eq!(config.workdir.as_deref(), Some("/srv/app"));
+        assert_eq!(config.entrypoint, Some(vec!["/bin/echo".to_string()]));
+        assert_eq!(config.cmd, None, "a new entrypoint clears the default arguments");
+    }
+}

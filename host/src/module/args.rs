@@ -1,0 +1,300 @@
+//! Typing command-line arguments (`--name=value`) from a function's schema: a directory
+//! argument takes a host path, a container an image address, a list comma-separated
+//! values.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
+use crate::engine::{Container, Directory};
+use crate::runtime::{Function, Kind, ModuleSchema, TypeRef, Value};
+
+/// Why the arguments of a call were rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgumentError {
+    #[error("module `{module}` has no function `{function}`\n\n{available}")]
+    UnknownFunction { module: String, function: String, available: String },
+    #[error("function `{function}` has no argument `--{argument}`\n\n{usage}")]
+    UnknownArgument { function: String, argument: String, usage: String },
+    #[error("function `{function}` needs `--{argument}`\n\n{usage}")]
+    Missing { function: String, argument: String, usage: String },
+    #[error("`--{argument}` was given twice")]
+    Duplicate { argument: String },
+    #[error("`--{argument}`: {reason}")]
+    BadValue { argument: String, reason: String },
+    #[error("`{text}` is not an argument: arguments look like `--name=value`")]
+    Malformed { text: String },
+}
+
+/// The functions of a module, one line each, for errors and `tanto functions`.
+pub fn function_list(schema: &ModuleSchema) -> String {
+    let width = schema.functions.iter().map(|function| function.name.len()).max().unwrap_or(0);
+    let mut text = String::from("Functions:\n");
+    for function in &schema.functions {
+        let summary = function.description.lines().next().unwrap_or_default();
+        text.push_str(&format!("  {:width$}  {}\n", function.name, summary));
+    }
+    text.trim_end().to_string()
+}
+
+/// A function's arguments, one line each.
+pub fn usage(function: &Function) -> String {
+    if function.arguments.is_empty() {
+        return format!("`{}` takes no arguments", function.name);
+    }
+    let rows: Vec<(String, String)> = function
+        .arguments
+        .iter()
+        .map(|argument| {
+            let left = format!("--{} {}", argument.name, argument.type_ref);
+            let mut right = argument.description.lines().next().unwrap_or_default().to_string();
+            if let Some(default) = &argument.default_value {
+                right = format!("{right} (default: {default})").trim().to_string();
+            } else if argument.is_required() {
+                right = format!("{right} (required)").trim().to_string();
+            }
+            (left, right)
+        })
+        .collect();
+    let width = rows.iter().map(|(left, _)| left.len()).max().unwrap_or(0);
+    let mut text = format!("Arguments of `{}`:\n", function.name);
+    for (left, right) in rows {
+        text.push_str(&format!("  {left:width$}  {right}\n"));
+    }
+    text.trim_end().to_string()
+}
+
+/// Finds a function by the name a user typed (`build-image` or `build_image`).
+pub fn find_function<'a>(schema: &'a ModuleSchema, name: &str) -> Result<&'a Function, ArgumentError> {
+    let wanted = name.replace('_', "-");
+    schema.function(&wanted).ok_or_else(|| ArgumentError::UnknownFunction {
+        module: schema.name.clone(),
+        function: name.to_string(),
+        available: function_list(schema),
+    })
+}
+
+/// Splits `--a=1 --b 2 --flag` into pairs; a flag without a value is `None`.
+pub fn split_raw(args: &[String]) -> Result<Vec<(String, Option<String>)>, ArgumentError> {
+    let mut pairs = Vec::new();
+    let mut index = 0;
+    while index < args.len() {
+        let text = &args[index];
+        let Some(name) = text.strip_prefix("--").filter(|name| !name.is_empty()) else {
+            return Err(ArgumentError::Malformed { text: text.clone() });
+        };
+        if let Some((name, value)) = name.split_once('=') {
+            pairs.push((name.to_string(), Some(value.to_string())));
+        } else if let Some(next) = args.get(index + 1).filter(|next| !next.starts_with("--")) {
+            pairs.push((name.to_string(), Some(next.clone())));
+            index += 1;
+        } else {
+            pairs.push((name.to_string(), None));
+        }
+        index += 1;
+    }
+    Ok(pairs)
+}
+
+/// Where relative paths in arguments are resolved, and the hash cache host directories
+/// are snapshotted with.
+pub struct ArgumentContext<'a> {
+    pub working_dir: PathBuf,
+    pub hash_cache: &'a HashCache,
+}
+
+/// Types `raw` pairs against `function`'s schema, filling in declared defaults.
+pub fn type_arguments(function: &Function, raw: &[(String, Option<String>)], context: &ArgumentContext<'_>) -> Result<Vec<(String, Value)>, ArgumentError> {
+    let mut typed = Vec::new();
+    for (name, _) in raw {
+        let normalized = name.replace('_', "-");
+        if !function.arguments.iter().any(|argument| argument.name == normalized) {
+            return Err(ArgumentError::UnknownArgument {
+                function: function.name.clone(),
+                argument: name.clone(),
+                usage: usage(function),
+            });
+        }
+        if raw.iter().filter(|(other, _)| other.replace('_', "-") == normalized).count() > 1 {
+            return Err(ArgumentError::Duplicate { argument: normalized });
+        }
+    }
+    for argument in &function.arguments {
+        let given = raw.iter().find(|(name, _)| name.replace('_', "-") == argument.name);
+        let value = match given {
+            Some((_, text)) => parse_value(&argument.name, argument.type_ref, text.as_deref(), context)?,
+            None => match &argument.default_value {
+                Some(default) => parse_default(&argument.name, argument.type_ref, default, context)?,
+                None if argument.type_ref.optional => continue,
+                None => {
+                    return Err(ArgumentError::Missing {
+                        function: function.name.clone(),
+                        argument: argument.name.clone(),
+                        usage: usage(function),
+                    });
+                }
+            },
+        };
+        typed.push((argument.name.clone(), value));
+    }
+    Ok(typed)
+}
+
+fn bad(argument: &str, reason: impl Into<String>) -> ArgumentError {
+    ArgumentError::BadValue {
+        argument: argument.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_value(argument: &str, type_ref: TypeRef, text: Option<&str>, context: &ArgumentContext<'_>) -> Result<Value, ArgumentError> {
+    let Some(text) = text else {
+        return if type_ref.kind == Kind::Boolean && !type_ref.is_list {
+            Ok(Value::Boolean(true))
+        } else {
+            Err(bad(argument, format!("expected a value of type {type_ref}")))
+        };
+    };
+    if type_ref.is_list {
+        let items = text.split(',').map(str::trim).filter(|item| !item.is_empty());
+        return Ok(Value::List(
+            items
+                .map(|item| parse_scalar(argument, type_ref.kind, item, context))
+                .collect::<Result<_, _>>()?,
+        ));
+    }
+    parse_scalar(argument, type_ref.kind, text, context)
+}
+
+fn parse_scalar(argument: &str, kind: Kind, text: &str, context: &ArgumentContext<'_>) -> Result<Value, ArgumentError> {
+    match kind {
+        Kind::String => Ok(Value::String(text.to_string())),
+        Kind::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(Value::Boolean(true)),
+            "false" | "no" | "0" => Ok(Value::Boolean(false)),
+            _ => Err(bad(argument, format!("expected true or false, got {text:?}"))),
+        },
+        Kind::Integer => text
+            .parse()
+            .map(Value::Integer)
+            .map_err(|_| bad(argument, format!("expected an integer, got {text:?}"))),
+        Kind::Float => text
+            .parse()
+            .map(Value::Float)
+            .map_err(|_| bad(argument, format!("expected a number, got {text:?}"))),
+        Kind::Container => {
+            if text.trim().is_empty() || text.contains(char::is_whitespace) {
+                return Err(bad(argument, format!("expected an image address such as busybox:latest, got {text:?}")));
+            }
+            Ok(Value::Container(Container::scratch().from(text)))
+        }
+        Kind::Directory => {
+            let path = resolve(&context.working_dir, text);
+            let tree = Tree::from_host(&path, &Filter::default(), IgnoreFiles::Honour, context.hash_cache).map_err(|error| bad(argument, error.to_string()))?;
+            Ok(Value::Directory(Directory::from_tree(tree)))
+        }
+        Kind::File => {
+            let path = resolve(&context.working_dir, text);
+            let entry = FileEntry::from_host(&path, context.hash_cache).map_err(|error| bad(argument, error.to_string()))?;
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".into());
+            let tree = Tree::new().with_file(&name, entry).map_err(|error| bad(argument, error.to_string()))?;
+            Ok(Value::File(Directory::from_tree(tree).file(&name)))
+        }
+        Kind::Void => Err(bad(argument, "an argument cannot be of type Void")),
+    }
+}
+
+fn parse_default(argument: &str, type_ref: TypeRef, default: &str, context: &ArgumentContext<'_>) -> Result<Value, ArgumentError> {
+    let json: serde_json::Value =
+        serde_json::from_str(default).map_err(|error| bad(argument, format!("the module declares an invalid default {default:?}: {error}")))?;
+    let text = match &json {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Bool(value) => value.to_string(),
+        serde_json::Value::Number(number) => number.to_string(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        serde_json::Value::Null => return Ok(Value::None),
+        serde_json::Value::Object(_) => {
+            return Err(bad(argument, format!("the module declares an unsupported default {default}")));
+        }
+    };
+    parse_value(argument, type_ref, Some(&text), context)
+}
+
+fn resolve(working_dir: &Path, text: &str) -> PathBuf {
+    let path = Path::new(text);
+    if path.is_absolute() { path.to_path_buf() } else { working_dir.join(path) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Argument;
+
+    fn function() -> Function {
+        let argument = |name: &str, kind, optional, default: Option<&str>| Argument {
+            name: name.into(),
+            description: format!("the {name}"),
+            type_ref: TypeRef {
+                kind,
+                is_list: false,
+                optional,
+            },
+            default_value: default.map(str::to_string),
+        };
+        Function {
+            name: "greet".into(),
+            description: "Greets.".into(),
+            arguments: vec![
+                argument("name", Kind::String, false, None),
+                argument("greeting", Kind::String, false, Some("\"hi\"")),
+                argument("count", Kind::Integer, true, None),
+                argument("loud", Kind::Boolean, false, Some("false")),
+            ],
+            return_type: TypeRef {
+                kind: Kind::String,
+                is_list: false,
+                optional: false,
+            },
+        }
+    }
+
+    fn typed(args: &[&str]) -> Result<Vec<(String, Value)>, ArgumentError> {
+        let cache = HashCache::default();
+        let context = ArgumentContext {
+            working_dir: PathBuf::from("/"),
+            hash_cache: &cache,
+        };
+        let raw = split_raw(&args.iter().map(|arg| arg.to_string()).collect::<Vec<_>>())?;
+        type_arguments(&function(), &raw, &context)
+    }
+
+    #[test]
+    fn types_values_and_fills_defaults() {
+        let values = typed(&["--name=tanto", "--count", "3", "--loud"]).unwrap();
+        let shown: Vec<String> = values.iter().map(|(name, value)| format!("{name}={value:?}")).collect();
+        assert_eq!(shown, vec!["name=\"tanto\"", "greeting=\"hi\"", "count=3", "loud=true"]);
+    }
+
+    #[test]
+    fn errors_list_the_arguments() {
+        let error = typed(&["--nmae=x"]).unwrap_err().to_string();
+        assert!(error.contains("no argument `--nmae`"), "{error}");
+        assert!(
+            error.contains("--name String") && error.contains("(required)") && error.contains("(default: \"hi\")"),
+            "{error}"
+        );
+        let error = typed(&[]).unwrap_err().to_string();
+        assert!(error.contains("needs `--name`"), "{error}");
+        let error = typed(&["--name=x", "--count=many"]).unwrap_err().to_string();
+        assert!(error.contains("expected an integer"), "{error}");
+    }
+}

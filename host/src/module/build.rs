@@ -1,0 +1,278 @@
+//! Building a module's component from source, only when its sources changed.
+//!
+//! After each build, a stamp records every input cargo reported in the artifact's
+//! dep-info file (the `.d` next to the `.wasm`, which lists each source file of the crate
+//! and of its path dependencies) plus the manifests and lockfile, with their sizes and
+//! modification times. The next call compares those stats — no cargo process, a few
+//! `stat` calls — and builds only if something moved.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Digest;
+
+/// The target modules are compiled for.
+pub const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot run `cargo` to build the module in {dir}: {source}")]
+    CargoMissing {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the Rust toolchain has no {WASM_TARGET} target")]
+    TargetMissing { output: String },
+    #[error("building the module in {dir} failed:\n{output}")]
+    CargoFailed { dir: PathBuf, output: String },
+    #[error("cargo built no WebAssembly component in {dir}: is the crate a `cdylib`?")]
+    NoArtifact { dir: PathBuf },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a build call did.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The component file.
+    pub wasm: PathBuf,
+    /// Whether cargo ran (false: the stamp showed nothing changed).
+    pub rebuilt: bool,
+    pub duration: Duration,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+struct Stamp {
+    version: u32,
+    wasm: PathBuf,
+    inputs: Vec<InputStat>,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
+struct InputStat {
+    path: PathBuf,
+    size: u64,
+    mtime_nanos: i128,
+}
+
+impl InputStat {
+    fn of(path: &Path) -> Option<Self> {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            path: path.to_path_buf(),
+            size: metadata.len(),
+            mtime_nanos: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
+        })
+    }
+}
+
+fn stamp_path(cache_root: &Path, source_dir: &Path) -> PathBuf {
+    let key = Digest::of_bytes(source_dir.as_os_str().as_encoded_bytes());
+    cache_root.join("builds").join(format!("{}.json", key.hex()))
+}
+
+/// Whether the stamp's inputs are all unchanged.
+fn fresh(stamp: &Stamp) -> bool {
+    stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input))
+}
+
+/// Builds the Rust module whose crate is in `source_dir`, unless nothing changed since
+/// the last build.
+pub fn build_rust_module(source_dir: &Path, cache_root: &Path) -> Result<Built, BuildError> {
+    let started = Instant::now();
+    let source_dir = std::path::absolute(source_dir).map_err(|source| BuildError::Io {
+        context: format!("cannot resolve {}", source_dir.display()),
+        source,
+    })?;
+    let stamp_file = stamp_path(cache_root, &source_dir);
+    if let Ok(bytes) = std::fs::read(&stamp_file)
+        && let Ok(stamp) = serde_json::from_slice::<Stamp>(&bytes)
+        && stamp.version == 1
+        && fresh(&stamp)
+    {
+        return Ok(Built {
+            wasm: stamp.wasm,
+            rebuilt: false,
+            duration: started.elapsed(),
+        });
+    }
+
+    let wasm = run_cargo(&source_dir)?;
+    let mut inputs = Vec::new();
+    let mut paths = dep_info_inputs(&wasm.with_extension("d"));
+    paths.push(source_dir.join("Cargo.toml"));
+    paths.push(source_dir.join(super::manifest::MANIFEST_NAME));
+    if let Some(lock) = source_dir.ancestors().map(|dir| dir.join("Cargo.lock")).find(|lock| lock.is_file()) {
+        paths.push(lock);
+    }
+    paths.push(wasm.clone());
+    for path in paths {
+        if let Some(stat) = InputStat::of(&path) {
+            inputs.push(stat);
+        }
+    }
+    let stamp = Stamp {
+        version: 1,
+        wasm: wasm.clone(),
+        inputs,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&stamp)
+        && let Err(error) = crate::util::write_atomic(&stamp_file, &bytes)
+    {
+        tracing::debug!(%error, "could not write the build stamp");
+    }
+    Ok(Built {
+        wasm,
+        rebuilt: true,
+        duration: started.elapsed(),
+    })
+}
+
+fn run_cargo(source_dir: &Path) -> Result<PathBuf, BuildError> {
+    tracing::info!(dir = %source_dir.display(), "building module");
+    let mut child = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"])
+        .current_dir(source_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| BuildError::CargoMissing {
+            dir: source_dir.to_path_buf(),
+            source,
+        })?;
+
+    // Cargo's progress goes to our stderr as it comes; it is also kept for the error.
+    let stderr = child.stderr.take();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut collected = String::new();
+        if let Some(stderr) = stderr {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                tracing::info!(target: "tanto::build", "{line}");
+                collected.push_str(&line);
+                collected.push('\n');
+            }
+        }
+        collected
+    });
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).map_err(|source| BuildError::Io {
+            context: "cannot read cargo's output".into(),
+            source,
+        })?;
+    }
+    let status = child.wait().map_err(|source| BuildError::Io {
+        context: "cannot wait for cargo".into(),
+        source,
+    })?;
+    let stderr = stderr_reader.join().unwrap_or_default();
+    if !status.success() {
+        if stderr.contains(WASM_TARGET)
+            && (stderr.contains("target may not be installed")
+                || stderr.contains("can't find crate for `core`")
+                || stderr.contains("can't find crate for `std`"))
+        {
+            return Err(BuildError::TargetMissing { output: stderr });
+        }
+        return Err(BuildError::CargoFailed {
+            dir: source_dir.to_path_buf(),
+            output: crate::engine::tail(stderr.as_bytes(), 40, 8192),
+        });
+    }
+
+    let manifest = source_dir.join("Cargo.toml");
+    let mut artifact = None;
+    for line in stdout.lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let is_ours = message["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path());
+        let wasm = message["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|name| name.as_str())
+            .find(|name| name.ends_with(".wasm"));
+        if let (true, Some(wasm)) = (is_ours, wasm) {
+            artifact = Some(PathBuf::from(wasm));
+        }
+    }
+    artifact.ok_or_else(|| BuildError::NoArtifact { dir: source_dir.to_path_buf() })
+}
+
+/// The input files listed in a Makefile-style dep-info file (`out: in1 in2 ...`).
+fn dep_info_inputs(path: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Some(first) = text.lines().next() else {
+        return Vec::new();
+    };
+    let Some((_, inputs)) = first.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    let mut current = String::new();
+    let mut chars = inputs.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                current.push(' ');
+                chars.next();
+            }
+            ' ' => {
+                if !current.is_empty() {
+                    paths.push(PathBuf::from(std::mem::take(&mut current)));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        paths.push(PathBuf::from(current));
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_dep_info_with_escaped_spaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.d");
+        std::fs::write(&path, "/t/x.wasm: /src/a.rs /src/my\\ file.rs\n\n/src/a.rs:\n").unwrap();
+        assert_eq!(dep_info_inputs(&path), vec![PathBuf::from("/src/a.rs"), PathBuf::from("/src/my file.rs")]);
+    }
+
+    #[test]
+    fn a_changed_input_makes_the_stamp_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lib.rs");
+        std::fs::write(&file, "a").unwrap();
+        let stamp = Stamp {
+            version: 1,
+            wasm: file.clone(),
+            inputs: vec![InputStat::of(&file).unwrap()],
+        };
+        assert!(fresh(&stamp));
+        std::fs::write(&file, "ab").unwrap();
+        assert!(!fresh(&stamp));
+    }
+}

@@ -1,0 +1,8 @@
+//! Modules as users see them: the `tanto.toml` manifest, building a module's component
+//! from source, and typing command-line arguments from a module's schema.
+
+pub mod args;
+pub mod build;
+pub mod manifest;
+
+pub use self::manifest::{MANIFEST_NAME, Manifest, ManifestError, Sdk, find_module_root};

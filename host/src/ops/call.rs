@@ -1,0 +1,168 @@
+//! `tanto call`: run one function of a module and render its result.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::session::{ModuleLocation, Session};
+use crate::engine::EngineError;
+use crate::module::args::{ArgumentContext, find_function, split_raw, type_arguments};
+use crate::runtime::{RuntimeError, Value};
+
+/// How a result is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Strings as they are, objects as `Kind@digest`.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// What to call.
+#[derive(Clone, Debug)]
+pub struct CallSettings {
+    pub location: ModuleLocation,
+    pub function: String,
+    /// `--name=value` arguments as typed.
+    pub arguments: Vec<String>,
+    /// Where to save a directory or file result.
+    pub output: Option<PathBuf>,
+    pub format: OutputFormat,
+    /// Where relative paths in arguments are resolved.
+    pub working_dir: PathBuf,
+}
+
+/// The rendered result.
+#[derive(Debug)]
+pub struct CallOutput {
+    /// What goes to stdout.
+    pub stdout: String,
+    /// Where a result was saved.
+    pub saved: Option<PathBuf>,
+}
+
+/// Runs the function and renders its result.
+pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<CallOutput> {
+    let CallSettings {
+        location,
+        function,
+        arguments,
+        output,
+        format,
+        working_dir,
+    } = settings;
+    let loaded = session.load(&location).await?;
+    let function = find_function(&loaded.schema, &function)?;
+    let raw = split_raw(&arguments)?;
+    let context = ArgumentContext {
+        working_dir,
+        hash_cache: session.pipeline.hash_cache(),
+    };
+    let typed = type_arguments(function, &raw, &context)?;
+    let value = loaded.runtime.invoke(&loaded.module, session.pipeline.clone(), &function.name, typed).await?;
+    render(session, value, output, format).await
+}
+
+async fn render(session: &Session, value: Value, output: Option<PathBuf>, format: OutputFormat) -> anyhow::Result<CallOutput> {
+    let pipeline = &session.pipeline;
+    let pipeline_error = |error: EngineError| anyhow::Error::new(RuntimeError::Pipeline(error));
+    if let Some(path) = output {
+        match &value {
+            Value::Directory(directory) => pipeline.export_directory(directory, &path).await.map_err(pipeline_error)?,
+            Value::File(file) => pipeline.export_file(file, &path).await.map_err(pipeline_error)?,
+            Value::String(text) => std::fs::write(&path, text).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?,
+            other => anyhow::bail!(crate::cli::UsageError::new(format!(
+                "-o saves a directory, a file or a string; this function returned {}",
+                kind_name(other)
+            ))),
+        }
+        return Ok(CallOutput {
+            stdout: String::new(),
+            saved: Some(path),
+        });
+    }
+    let stdout = match format {
+        OutputFormat::Text => render_text(session, &value).await.map_err(pipeline_error)?,
+        OutputFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&render_json(session, &value).await.map_err(pipeline_error)?)?;
+            text.push('\n');
+            text
+        }
+    };
+    Ok(CallOutput { stdout, saved: None })
+}
+
+fn kind_name(value: &Value) -> &'static str {
+    match value {
+        Value::None => "nothing",
+        Value::String(_) => "a string",
+        Value::Boolean(_) => "a boolean",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Container(_) => "a container",
+        Value::Directory(_) => "a directory",
+        Value::File(_) => "a file",
+        Value::List(_) => "a list",
+    }
+}
+
+fn render_text<'a>(session: &'a Session, value: &'a Value) -> std::pin::Pin<Box<dyn Future<Output = Result<String, EngineError>> + Send + 'a>> {
+    Box::pin(async move {
+        let pipeline = &session.pipeline;
+        Ok(match value {
+            Value::None => String::new(),
+            Value::String(text) => text.clone(),
+            Value::Boolean(value) => format!("{value}\n"),
+            Value::Integer(value) => format!("{value}\n"),
+            Value::Float(value) => format!("{value}\n"),
+            Value::Container(container) => {
+                pipeline.sync(container).await?;
+                format!("Container@{}\n", container.digest())
+            }
+            Value::Directory(directory) => format!("Directory@{}\n", pipeline.directory_digest(directory).await?),
+            Value::File(file) => format!("File@{}\n", pipeline.file_digest(file).await?),
+            Value::List(items) => {
+                let mut text = String::new();
+                for item in items {
+                    let rendered = render_text(session, item).await?;
+                    text.push_str(&rendered);
+                    if !rendered.ends_with('\n') {
+                        text.push('\n');
+                    }
+                }
+                text
+            }
+        })
+    })
+}
+
+fn render_json<'a>(session: &'a Session, value: &'a Value) -> std::pin::Pin<Box<dyn Future<Output = Result<serde_json::Value, EngineError>> + Send + 'a>> {
+    Box::pin(async move {
+        let pipeline = &session.pipeline;
+        Ok(match value {
+            Value::None => serde_json::Value::Null,
+            Value::String(text) => json!(text),
+            Value::Boolean(value) => json!(value),
+            Value::Integer(value) => json!(value),
+            Value::Float(value) => json!(value),
+            Value::Container(container) => {
+                let image = pipeline.image(container).await?;
+                json!({ "type": "container", "digest": container.digest().to_string(), "image": image })
+            }
+            Value::Directory(directory) => {
+                let tree = pipeline.tree(directory).await?;
+                json!({ "type": "directory", "digest": tree.digest().to_string(), "entries": tree.entries("").unwrap_or_default() })
+            }
+            Value::File(file) => {
+                json!({ "type": "file", "name": file.name(), "digest": pipeline.file_digest(file).await?.to_string(), "size": pipeline.size(file).await? })
+            }
+            Value::List(items) => {
+                let mut rendered = Vec::new();
+                for item in items {
+                    rendered.push(render_json(session, item).await?);
+                }
+                serde_json::Value::Array(rendered)
+            }
+        })
+    })
+}

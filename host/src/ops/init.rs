@@ -1,0 +1,217 @@
+//! `tanto init`: a new module that builds and runs as is, anywhere.
+//!
+//! The Rust SDK is vendored into the module (`sdk/`), from a copy embedded in this
+//! binary, as Dagger vendors its generated SDK code: a module made here builds on any
+//! machine with Rust and the `wasm32-wasip2` target, in any repository, without a
+//! checkout of tanto or a registry that publishes the SDK.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::UsageError;
+use crate::module::{MANIFEST_NAME, Manifest, Sdk};
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct InitSettings {
+    pub path: PathBuf,
+    pub sdk: Sdk,
+    pub name: Option<String>,
+}
+
+/// What was created.
+#[derive(Clone, Debug)]
+pub struct InitReport {
+    pub root: PathBuf,
+    pub name: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// The Rust SDK's sources, as `(path under sdk/, contents)`.
+pub const RUST_SDK_FILES: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../../guest-sdk/Cargo.toml")),
+    ("src/lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
+    ("src/error.rs", include_str!("../../../guest-sdk/src/error.rs")),
+    ("src/export.rs", include_str!("../../../guest-sdk/src/export.rs")),
+    ("src/objects.rs", include_str!("../../../guest-sdk/src/objects.rs")),
+    ("src/schema.rs", include_str!("../../../guest-sdk/src/schema.rs")),
+    ("src/value.rs", include_str!("../../../guest-sdk/src/value.rs")),
+    ("macros/Cargo.toml", include_str!("../../../guest-sdk/macros/Cargo.toml")),
+    ("macros/src/lib.rs", include_str!("../../../guest-sdk/macros/src/lib.rs")),
+    ("macros/src/types.rs", include_str!("../../../guest-sdk/macros/src/types.rs")),
+    ("wit/0.1.0/tanto.wit", include_str!("../../../wit/0.1.0/tanto.wit")),
+];
+
+/// Writes the vendored Rust SDK under `destination` (replacing an older copy).
+pub fn write_rust_sdk(destination: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (path, contents) in RUST_SDK_FILES {
+        let target = destination.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, contents)?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+fn struct_name(name: &str) -> String {
+    name.split(['-', '_'])
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A valid module name from a folder name: lowercase, `-` for anything else.
+fn name_from_folder(folder: &Path) -> String {
+    let raw = folder.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut name: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    name = name.trim_matches('-').to_string();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("module-{name}").trim_end_matches('-').to_string()
+    } else {
+        name
+    }
+}
+
+/// Creates a module in `settings.path`.
+pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
+    let InitSettings { path, sdk, name } = settings;
+    std::fs::create_dir_all(&path).map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?;
+    let root = std::path::absolute(&path)?;
+    if root.join(MANIFEST_NAME).exists() {
+        anyhow::bail!(UsageError::with_hint(
+            format!("{} already has a {MANIFEST_NAME}", root.display()),
+            "choose another folder, or call the existing module with `tanto call`"
+        ));
+    }
+    let name = name.unwrap_or_else(|| name_from_folder(&root));
+    let manifest = Manifest {
+        name: name.clone(),
+        sdk,
+        source: PathBuf::from("."),
+        limits: None,
+    };
+    // Validate the name the same way reading the manifest will.
+    Manifest::parse(&root.join(MANIFEST_NAME), &manifest.to_toml())
+        .map_err(|error| UsageError::with_hint(error.to_string(), "pass a name with letters, digits, `-` and `_`: --name=my-module"))?;
+    if root.join("Cargo.toml").exists() {
+        anyhow::bail!(UsageError::with_hint(
+            format!("{} already has a Cargo.toml", root.display()),
+            "create the module in a new folder: `tanto init --sdk=rust PATH`"
+        ));
+    }
+
+    let mut files = Vec::new();
+    let mut write = |relative: &str, contents: String| -> anyhow::Result<()> {
+        let target = root.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, contents).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", target.display()))?;
+        files.push(target);
+        Ok(())
+    };
+    write(MANIFEST_NAME, manifest.to_toml())?;
+    write("Cargo.toml", cargo_toml(&name))?;
+    write("src/lib.rs", lib_rs(&name))?;
+    write(".gitignore", "/target\n".to_string())?;
+    files.extend(write_rust_sdk(&root.join("sdk")).map_err(|error| anyhow::anyhow!("cannot write the SDK into {}: {error}", root.display()))?);
+    Ok(InitReport { root, name, files })
+}
+
+fn cargo_toml(name: &str) -> String {
+    format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+tanto-sdk = {{ path = "sdk" }}
+
+# A module is its own workspace, wherever it lives.
+[workspace]
+
+[profile.release]
+opt-level = "s"
+lto = true
+strip = true
+codegen-units = 1
+"#
+    )
+}
+
+fn lib_rs(name: &str) -> String {
+    let type_name = struct_name(name);
+    format!(
+        r#"//! The `{name}` tanto module.
+
+use tanto_sdk::{{Container, Directory, Result, dag}};
+
+#[derive(Default)]
+pub struct {type_name};
+
+/// Functions of the {name} module.
+#[tanto_sdk::module]
+impl {type_name} {{
+    /// Returns a container that echoes the given text.
+    pub fn container_echo(&self, text: String) -> Container {{
+        dag().container().from("busybox:latest").with_exec(["echo", text.as_str()])
+    }}
+
+    /// Returns the lines of the files in `directory` that match `pattern`.
+    pub fn grep_dir(&self, directory: Directory, pattern: String) -> Result<String> {{
+        dag()
+            .container()
+            .from("busybox:latest")
+            .with_mounted_directory("/mnt", &directory)
+            .with_workdir("/mnt")
+            .with_exec(["grep", "-R", pattern.as_str(), "."])
+            .stdout()
+    }}
+}}
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every source file of the SDK must be embedded, or `tanto init` writes a broken SDK.
+    #[test]
+    fn every_sdk_source_is_embedded() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
+        for folder in ["src", "macros/src"] {
+            for entry in std::fs::read_dir(sdk.join(folder)).unwrap() {
+                let path = entry.unwrap().path();
+                let relative = path.strip_prefix(&sdk).unwrap().to_string_lossy().into_owned();
+                assert!(
+                    RUST_SDK_FILES.iter().any(|(embedded, _)| *embedded == relative),
+                    "guest-sdk/{relative} is not in RUST_SDK_FILES"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_come_from_the_folder() {
+        assert_eq!(name_from_folder(Path::new("/x/My Module")), "my-module");
+        assert_eq!(name_from_folder(Path::new("/x/9lives")), "module-9lives");
+        assert_eq!(struct_name("my-cool_mod"), "MyCoolMod");
+    }
+}

@@ -1,0 +1,8 @@
+//! What the commands do, as library functions: each CLI command builds a settings
+//! struct and calls one function here.
+
+pub mod call;
+pub mod init;
+mod session;
+
+pub use self::session::{LoadedSchema, ModuleLocation, Session, SessionSettings};

@@ -1,0 +1,418 @@
+//! The host side of the tanto API: each WIT method maps onto an engine object method
+//! (builders) or an engine evaluation (terminals), and values cross the boundary here.
+
+use std::future::Future;
+use std::time::Instant;
+
+use wasmtime::component::{Resource, ResourceTable};
+
+use super::bindings::exports::tanto::core::guest;
+use super::bindings::tanto::core::{client, types};
+use super::sandbox::InvocationState;
+use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
+use crate::engine::{Container, Directory, EngineError, ExecOptions, Expect, File};
+
+/// A failure of the host itself (not of the pipeline): raised as a trap.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HostFault(pub String);
+
+type HostResult<T> = wasmtime::Result<T>;
+
+impl InvocationState {
+    fn push<T: Send + 'static>(&mut self, value: T) -> HostResult<Resource<T>> {
+        Ok(self.table.push(value)?)
+    }
+
+    fn get<T: Send + Clone + 'static>(&self, resource: &Resource<T>) -> HostResult<T> {
+        Ok(self.table.get(resource)?.clone())
+    }
+
+    /// Runs an evaluation, charging its time to the host rather than the guest's budget.
+    async fn evaluate<T, F>(&mut self, evaluation: impl FnOnce(std::sync::Arc<crate::engine::Engine>) -> F) -> HostResult<Result<T, types::Error>>
+    where
+        F: Future<Output = Result<T, EngineError>>,
+    {
+        let started = Instant::now();
+        let result = evaluation(self.pipeline.clone()).await;
+        self.cpu.add_host_time(started.elapsed());
+        Ok(result.map_err(|error| {
+            self.returned_errors.push(error.clone());
+            error_to_guest(error)
+        }))
+    }
+}
+
+/// Converts an engine error into the WIT `error` a guest can match on.
+pub(crate) fn error_to_guest(error: EngineError) -> types::Error {
+    match error {
+        EngineError::ExecFailed(failure) => types::Error::ExecFailed(types::ExecFailure {
+            command: failure.command.clone(),
+            exit_code: i32::try_from(failure.exit_code).unwrap_or(i32::MAX),
+            stdout_tail: failure.stdout_tail.clone(),
+            stderr_tail: failure.stderr_tail.clone(),
+        }),
+        EngineError::NotFound(message) => types::Error::NotFound(message),
+        EngineError::InvalidArgument(message) => types::Error::InvalidArgument(message),
+        EngineError::Backend(error) => types::Error::Backend(error.to_string()),
+        EngineError::Local(message) => types::Error::Backend(message),
+        EngineError::Cancelled(message) => types::Error::Cancelled(message),
+    }
+}
+
+/// Converts a guest's WIT `error` back into an engine error.
+pub(crate) fn error_from_guest(error: types::Error) -> EngineError {
+    match error {
+        types::Error::ExecFailed(failure) => EngineError::ExecFailed(std::sync::Arc::new(crate::engine::ExecFailure {
+            command: failure.command,
+            exit_code: i64::from(failure.exit_code),
+            stdout_tail: failure.stdout_tail,
+            stderr_tail: failure.stderr_tail,
+        })),
+        types::Error::NotFound(message) => EngineError::NotFound(message),
+        types::Error::InvalidArgument(message) => EngineError::InvalidArgument(message),
+        types::Error::Backend(message) => EngineError::Local(message),
+        types::Error::Cancelled(message) => EngineError::Cancelled(message),
+    }
+}
+
+fn exec_options(options: types::ExecOptions) -> ExecOptions {
+    ExecOptions {
+        expect: match options.expect {
+            types::Expect::Success => Expect::Success,
+            types::Expect::Failure => Expect::Failure,
+            types::Expect::Any => Expect::Any,
+        },
+        stdin: options.stdin,
+        use_entrypoint: options.use_entrypoint,
+    }
+}
+
+impl types::Host for InvocationState {}
+
+impl client::Host for InvocationState {
+    async fn container(&mut self) -> HostResult<Resource<Container>> {
+        self.push(Container::scratch())
+    }
+
+    async fn directory(&mut self) -> HostResult<Resource<Directory>> {
+        self.push(Directory::empty())
+    }
+}
+
+impl types::HostContainer for InvocationState {
+    async fn from(&mut self, this: Resource<Container>, address: String) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.from(&address);
+        self.push(container)
+    }
+
+    async fn with_exec(&mut self, this: Resource<Container>, args: Vec<String>, options: types::ExecOptions) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_exec(args, exec_options(options));
+        self.push(container)
+    }
+
+    async fn with_env_variable(&mut self, this: Resource<Container>, name: String, value: String) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_env_variable(&name, &value);
+        self.push(container)
+    }
+
+    async fn without_env_variable(&mut self, this: Resource<Container>, name: String) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.without_env_variable(&name);
+        self.push(container)
+    }
+
+    async fn with_workdir(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_workdir(&path);
+        self.push(container)
+    }
+
+    async fn with_user(&mut self, this: Resource<Container>, name: String) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_user(&name);
+        self.push(container)
+    }
+
+    async fn with_entrypoint(&mut self, this: Resource<Container>, args: Vec<String>) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_entrypoint(args);
+        self.push(container)
+    }
+
+    async fn with_default_args(&mut self, this: Resource<Container>, args: Vec<String>) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_default_args(args);
+        self.push(container)
+    }
+
+    async fn with_label(&mut self, this: Resource<Container>, name: String, value: String) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_label(&name, &value);
+        self.push(container)
+    }
+
+    async fn with_directory(
+        &mut self,
+        this: Resource<Container>,
+        path: String,
+        source: Resource<Directory>,
+        include: Vec<String>,
+        exclude: Vec<String>,
+    ) -> HostResult<Resource<Container>> {
+        let source = self.get(&source)?;
+        let container = self.get(&this)?.with_directory(&path, &source, include, exclude);
+        self.push(container)
+    }
+
+    async fn with_file(
+        &mut self,
+        this: Resource<Container>,
+        path: String,
+        source: Resource<File>,
+        permissions: Option<u32>,
+    ) -> HostResult<Resource<Container>> {
+        let source = self.get(&source)?;
+        let container = self.get(&this)?.with_file(&path, &source, permissions);
+        self.push(container)
+    }
+
+    async fn with_new_file(&mut self, this: Resource<Container>, path: String, contents: String, permissions: Option<u32>) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_new_file(&path, &contents, permissions);
+        self.push(container)
+    }
+
+    async fn with_mounted_directory(&mut self, this: Resource<Container>, path: String, source: Resource<Directory>) -> HostResult<Resource<Container>> {
+        let source = self.get(&source)?;
+        let container = self.get(&this)?.with_mounted_directory(&path, &source);
+        self.push(container)
+    }
+
+    async fn file(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<File>> {
+        let file = self.get(&this)?.file(&path);
+        self.push(file)
+    }
+
+    async fn directory(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Directory>> {
+        let directory = self.get(&this)?.directory(&path);
+        self.push(directory)
+    }
+
+    async fn stdout(&mut self, this: Resource<Container>) -> HostResult<Result<String, types::Error>> {
+        let container = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.stdout(&container).await }).await
+    }
+
+    async fn stderr(&mut self, this: Resource<Container>) -> HostResult<Result<String, types::Error>> {
+        let container = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.stderr(&container).await }).await
+    }
+
+    async fn exit_code(&mut self, this: Resource<Container>) -> HostResult<Result<i32, types::Error>> {
+        let container = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.exit_code(&container).await.map(|code| i32::try_from(code).unwrap_or(i32::MAX)) })
+            .await
+    }
+
+    async fn sync(&mut self, this: Resource<Container>) -> HostResult<Result<(), types::Error>> {
+        let container = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.sync(&container).await }).await
+    }
+
+    async fn drop(&mut self, this: Resource<Container>) -> HostResult<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}
+
+impl types::HostDirectory for InvocationState {
+    async fn entries(&mut self, this: Resource<Directory>, path: String) -> HostResult<Result<Vec<String>, types::Error>> {
+        let directory = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.entries(&directory, &path).await }).await
+    }
+
+    async fn file(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<File>> {
+        let file = self.get(&this)?.file(&path);
+        self.push(file)
+    }
+
+    async fn directory(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
+        let directory = self.get(&this)?.directory(&path);
+        self.push(directory)
+    }
+
+    async fn with_new_file(&mut self, this: Resource<Directory>, path: String, contents: String, permissions: Option<u32>) -> HostResult<Resource<Directory>> {
+        let directory = self.get(&this)?.with_new_file(&path, &contents, permissions);
+        self.push(directory)
+    }
+
+    async fn with_file(
+        &mut self,
+        this: Resource<Directory>,
+        path: String,
+        source: Resource<File>,
+        permissions: Option<u32>,
+    ) -> HostResult<Resource<Directory>> {
+        let source = self.get(&source)?;
+        let directory = self.get(&this)?.with_file(&path, &source, permissions);
+        self.push(directory)
+    }
+
+    async fn with_directory(
+        &mut self,
+        this: Resource<Directory>,
+        path: String,
+        source: Resource<Directory>,
+        include: Vec<String>,
+        exclude: Vec<String>,
+    ) -> HostResult<Resource<Directory>> {
+        let source = self.get(&source)?;
+        let directory = self.get(&this)?.with_directory(&path, &source, include, exclude);
+        self.push(directory)
+    }
+
+    async fn without_file(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
+        let directory = self.get(&this)?.without_file(&path);
+        self.push(directory)
+    }
+
+    async fn digest(&mut self, this: Resource<Directory>) -> HostResult<Result<String, types::Error>> {
+        let directory = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.directory_digest(&directory).await.map(|digest| digest.to_string()) })
+            .await
+    }
+
+    async fn drop(&mut self, this: Resource<Directory>) -> HostResult<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}
+
+impl types::HostFile for InvocationState {
+    async fn contents(&mut self, this: Resource<File>) -> HostResult<Result<String, types::Error>> {
+        let file = self.get(&this)?;
+        self.evaluate(|pipeline| async move {
+            let bytes = pipeline.contents(&file).await?;
+            String::from_utf8(bytes).map_err(|_| EngineError::InvalidArgument(format!("{} is not UTF-8 text", file.name())))
+        })
+        .await
+    }
+
+    async fn size(&mut self, this: Resource<File>) -> HostResult<Result<u64, types::Error>> {
+        let file = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.size(&file).await }).await
+    }
+
+    async fn name(&mut self, this: Resource<File>) -> HostResult<String> {
+        Ok(self.get(&this)?.name())
+    }
+
+    async fn digest(&mut self, this: Resource<File>) -> HostResult<Result<String, types::Error>> {
+        let file = self.get(&this)?;
+        self.evaluate(|pipeline| async move { pipeline.file_digest(&file).await.map(|digest| digest.to_string()) })
+            .await
+    }
+
+    async fn drop(&mut self, this: Resource<File>) -> HostResult<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}
+
+// ---- values and schemas ---------------------------------------------------------------
+
+fn kind_from_guest(kind: types::TypeKind) -> Kind {
+    match kind {
+        types::TypeKind::Void => Kind::Void,
+        types::TypeKind::String => Kind::String,
+        types::TypeKind::Boolean => Kind::Boolean,
+        types::TypeKind::Integer => Kind::Integer,
+        types::TypeKind::Float => Kind::Float,
+        types::TypeKind::Container => Kind::Container,
+        types::TypeKind::Directory => Kind::Directory,
+        types::TypeKind::File => Kind::File,
+    }
+}
+
+fn type_from_guest(type_ref: types::TypeRef) -> TypeRef {
+    TypeRef {
+        kind: kind_from_guest(type_ref.kind),
+        is_list: type_ref.is_list,
+        optional: type_ref.optional,
+    }
+}
+
+pub(crate) fn schema_from_guest(schema: guest::ModuleSchema) -> ModuleSchema {
+    ModuleSchema {
+        name: schema.name,
+        description: schema.description,
+        functions: schema
+            .functions
+            .into_iter()
+            .map(|function| Function {
+                name: function.name,
+                description: function.description,
+                arguments: function
+                    .arguments
+                    .into_iter()
+                    .map(|argument| Argument {
+                        name: argument.name,
+                        description: argument.description,
+                        type_ref: type_from_guest(argument.type_),
+                        default_value: argument.default_value,
+                    })
+                    .collect(),
+                return_type: type_from_guest(function.return_type),
+            })
+            .collect(),
+    }
+}
+
+fn item_to_guest(table: &mut ResourceTable, value: Value) -> wasmtime::Result<types::Item> {
+    Ok(match value {
+        Value::String(value) => types::Item::String(value),
+        Value::Boolean(value) => types::Item::Boolean(value),
+        Value::Integer(value) => types::Item::Integer(value),
+        Value::Float(value) => types::Item::Float(value),
+        Value::Container(container) => types::Item::Container(table.push(container)?),
+        Value::Directory(directory) => types::Item::Directory(table.push(directory)?),
+        Value::File(file) => types::Item::File(table.push(file)?),
+        Value::None | Value::List(_) => {
+            wasmtime::bail!("lists cannot hold absent values or other lists")
+        }
+    })
+}
+
+pub(crate) fn value_to_guest(table: &mut ResourceTable, value: Value) -> wasmtime::Result<types::Value> {
+    Ok(match value {
+        Value::None => types::Value::None,
+        Value::String(value) => types::Value::String(value),
+        Value::Boolean(value) => types::Value::Boolean(value),
+        Value::Integer(value) => types::Value::Integer(value),
+        Value::Float(value) => types::Value::Float(value),
+        Value::Container(container) => types::Value::Container(table.push(container)?),
+        Value::Directory(directory) => types::Value::Directory(table.push(directory)?),
+        Value::File(file) => types::Value::File(table.push(file)?),
+        Value::List(items) => types::Value::List(items.into_iter().map(|item| item_to_guest(table, item)).collect::<wasmtime::Result<_>>()?),
+    })
+}
+
+fn item_from_guest(table: &mut ResourceTable, item: types::Item) -> wasmtime::Result<Value> {
+    Ok(match item {
+        types::Item::String(value) => Value::String(value),
+        types::Item::Boolean(value) => Value::Boolean(value),
+        types::Item::Integer(value) => Value::Integer(value),
+        types::Item::Float(value) => Value::Float(value),
+        types::Item::Container(resource) => Value::Container(table.delete(resource)?),
+        types::Item::Directory(resource) => Value::Directory(table.delete(resource)?),
+        types::Item::File(resource) => Value::File(table.delete(resource)?),
+    })
+}
+
+pub(crate) fn value_from_guest(table: &mut ResourceTable, value: types::Value) -> wasmtime::Result<Value> {
+    Ok(match value {
+        types::Value::None => Value::None,
+        types::Value::String(value) => Value::String(value),
+        types::Value::Boolean(value) => Value::Boolean(value),
+        types::Value::Integer(value) => Value::Integer(value),
+        types::Value::Float(value) => Value::Float(value),
+        types::Value::Container(resource) => Value::Container(table.delete(resource)?),
+        types::Value::Directory(resource) => Value::Directory(table.delete(resource)?),
+        types::Value::File(resource) => Value::File(table.delete(resource)?),
+        types::Value::List(items) => Value::List(items.into_iter().map(|item| item_from_guest(table, item)).collect::<wasmtime::Result<_>>()?),
+    })
+}

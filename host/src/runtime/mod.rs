@@ -1,0 +1,306 @@
+//! The wasmtime side: one engine per process, compiled components cached on disk, and a
+//! fresh sandboxed store per invocation whose only door to the world is the tanto API.
+
+mod bindings;
+mod host;
+mod sandbox;
+pub mod values;
+
+use std::hash::{Hash, Hasher as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+
+use self::bindings::{Module as ModuleWorld, ModulePre};
+pub use self::sandbox::Limits;
+use self::sandbox::{InvocationState, SandboxError};
+pub use self::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
+use crate::engine::{Digest, Engine as Pipeline, EngineError};
+
+/// Why loading or running a module failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{path} is not a WebAssembly file (it does not start with the `\\0asm` magic bytes)")]
+    NotWasm { path: String },
+    #[error("{path} is a core WebAssembly module, not a component")]
+    CoreModule { path: String },
+    #[error("{path} is not a valid WebAssembly component: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("{path} was not built for tanto's `module` world: {reason}")]
+    WrongWorld { path: String, reason: String },
+    #[error("the module exceeded its CPU time budget of {limit:?} (time spent waiting for containers does not count)")]
+    CpuBudgetExceeded { limit: Duration, log: String },
+    #[error("the module exceeded its memory limit of {limit_mib} MiB")]
+    MemoryExceeded { limit_mib: u64, log: String },
+    #[error("the module crashed: {message}")]
+    Trap { message: String, log: String },
+    /// The module's function returned an error.
+    #[error("{0}")]
+    Pipeline(EngineError),
+    #[error("{context}: {reason}")]
+    Internal { context: String, reason: String },
+}
+
+impl RuntimeError {
+    /// What the guest wrote to stdout/stderr before it failed, if anything.
+    pub fn guest_log(&self) -> Option<&str> {
+        match self {
+            RuntimeError::CpuBudgetExceeded { log, .. } | RuntimeError::MemoryExceeded { log, .. } | RuntimeError::Trap { log, .. } => {
+                Some(log.as_str()).filter(|log| !log.trim().is_empty())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn internal(context: &str) -> impl FnOnce(wasmtime::Error) -> RuntimeError + '_ {
+    move |error| RuntimeError::Internal {
+        context: context.to_string(),
+        reason: format!("{error:#}"),
+    }
+}
+
+/// How the runtime is set up.
+#[derive(Clone, Debug)]
+pub struct RuntimeSettings {
+    /// Where compiled components are kept.
+    pub compiled_cache: PathBuf,
+    pub limits: Limits,
+}
+
+/// A wasmtime engine and linker shared by every invocation in the process.
+pub struct Runtime {
+    engine: wasmtime::Engine,
+    linker: Linker<InvocationState>,
+    compiled_cache: PathBuf,
+    fingerprint: String,
+    limits: Limits,
+}
+
+/// A loaded module, ready to instantiate in microseconds.
+#[derive(Clone)]
+pub struct LoadedModule {
+    pre: ModulePre<InvocationState>,
+    /// sha256 of the component's bytes.
+    pub digest: Digest,
+    /// How long loading took and whether the compiled cache answered.
+    pub load: LoadReport,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LoadReport {
+    pub duration: Duration,
+    pub compiled_cache_hit: bool,
+}
+
+/// How often the epoch advances: the granularity of the CPU budget.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+impl Runtime {
+    pub fn new(settings: RuntimeSettings) -> Result<Self, RuntimeError> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&config).map_err(internal("cannot create the wasmtime engine"))?;
+
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        let fingerprint = format!("{:016x}", hasher.finish());
+
+        let mut linker = Linker::new(&engine);
+        // WASI is linked so that std-based guests instantiate, but the context built for
+        // each store grants nothing (see `sandbox`).
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(internal("cannot link WASI"))?;
+        ModuleWorld::add_to_linker::<_, wasmtime::component::HasSelf<InvocationState>>(&mut linker, |state| state)
+            .map_err(internal("cannot link the tanto API"))?;
+
+        // The epoch only matters while a guest runs; a process-wide ticker that ends with
+        // the engine is enough.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("tanto-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|error| RuntimeError::Internal {
+                context: "cannot start the epoch ticker".into(),
+                reason: error.to_string(),
+            })?;
+
+        Ok(Self {
+            engine,
+            linker,
+            compiled_cache: settings.compiled_cache,
+            fingerprint,
+            limits: settings.limits,
+        })
+    }
+
+    /// Loads a component from `bytes` (named `path` in errors): checks it is a component
+    /// for the `module` world, compiling it only if the compiled cache has no copy.
+    pub fn load(&self, path: &Path, bytes: &[u8]) -> Result<LoadedModule, RuntimeError> {
+        let started = Instant::now();
+        let shown = path.display().to_string();
+        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+            return Err(RuntimeError::NotWasm { path: shown });
+        }
+        // A component's header has layer 1 in bytes 6..8; a core module has layer 0.
+        if bytes[6..8] == [0, 0] {
+            return Err(RuntimeError::CoreModule { path: shown });
+        }
+        let digest = Digest::of_bytes(bytes);
+        let compiled = self.compiled_cache.join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint));
+        let mut compiled_cache_hit = false;
+        let cached = if compiled.exists() {
+            // SAFETY: the file was written by `Component::serialize` of an engine with the
+            // same compatibility fingerprint (it is part of the name), atomically, under the
+            // user's own cache folder.
+            match unsafe { Component::deserialize_file(&self.engine, &compiled) } {
+                Ok(component) => {
+                    compiled_cache_hit = true;
+                    Some(component)
+                }
+                Err(error) => {
+                    tracing::debug!(%error, path = %compiled.display(), "ignoring an unusable compiled component");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = Component::from_binary(&self.engine, bytes).map_err(|error| RuntimeError::Invalid {
+                    path: shown.clone(),
+                    reason: format!("{error:#}"),
+                })?;
+                match component.serialize() {
+                    Ok(serialized) => {
+                        if let Err(error) = crate::util::write_atomic(&compiled, &serialized) {
+                            tracing::debug!(%error, "could not store the compiled component");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "could not serialize the compiled component")
+                    }
+                }
+                component
+            }
+        };
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|error| RuntimeError::WrongWorld {
+            path: shown.clone(),
+            reason: format!("{error:#}"),
+        })?;
+        let pre = ModulePre::new(instance_pre).map_err(|error| RuntimeError::WrongWorld {
+            path: shown,
+            reason: format!("{error:#}"),
+        })?;
+        Ok(LoadedModule {
+            pre,
+            digest,
+            load: LoadReport {
+                duration: started.elapsed(),
+                compiled_cache_hit,
+            },
+        })
+    }
+
+    fn store(&self, pipeline: Arc<Pipeline>) -> wasmtime::Store<InvocationState> {
+        let state = InvocationState::new(pipeline, self.limits.clone(), ResourceTable::new());
+        let mut store = wasmtime::Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|context| context.data().cpu.check().map(|()| wasmtime::UpdateDeadline::Continue(1)));
+        store
+    }
+
+    /// Asks the module what it offers.
+    pub async fn describe(&self, module: &LoadedModule, pipeline: Arc<Pipeline>) -> Result<ModuleSchema, RuntimeError> {
+        let mut store = self.store(pipeline);
+        let result = async {
+            let instance = module.pre.instantiate_async(&mut store).await?;
+            instance.tanto_core_guest().call_describe(&mut store).await
+        }
+        .await;
+        match result {
+            Ok(schema) => Ok(host::schema_from_guest(schema)),
+            Err(error) => Err(self.trap(&store, error)),
+        }
+    }
+
+    /// Runs `function` with `arguments` in a fresh sandbox.
+    pub async fn invoke(&self, module: &LoadedModule, pipeline: Arc<Pipeline>, function: &str, arguments: Vec<(String, Value)>) -> Result<Value, RuntimeError> {
+        let mut store = self.store(pipeline);
+        let guest_arguments = {
+            let table = &mut store.data_mut().table;
+            let mut converted = Vec::with_capacity(arguments.len());
+            for (name, value) in arguments {
+                converted.push((name, host::value_to_guest(table, value).map_err(internal("cannot pass an argument"))?));
+            }
+            converted
+        };
+        let result = async {
+            let instance = module.pre.instantiate_async(&mut store).await?;
+            instance.tanto_core_guest().call_invoke(&mut store, function, &guest_arguments).await
+        }
+        .await;
+        match result {
+            Ok(Ok(value)) => host::value_from_guest(&mut store.data_mut().table, value).map_err(internal("cannot read the result")),
+            Ok(Err(error)) => {
+                // The guest usually passes on an error the host gave it: recover its type.
+                let shown = format!("{error:?}");
+                let original = store
+                    .data()
+                    .returned_errors
+                    .iter()
+                    .rev()
+                    .find(|returned| format!("{:?}", host::error_to_guest((*returned).clone())) == shown)
+                    .cloned();
+                Err(RuntimeError::Pipeline(original.unwrap_or_else(|| host::error_from_guest(error))))
+            }
+            Err(error) => Err(self.trap(&store, error)),
+        }
+    }
+
+    /// Turns a trap into an error that says what the guest did.
+    fn trap(&self, store: &wasmtime::Store<InvocationState>, error: wasmtime::Error) -> RuntimeError {
+        let log = store.data().log();
+        match error.downcast_ref::<SandboxError>() {
+            Some(SandboxError::CpuBudgetExceeded { limit }) => {
+                return RuntimeError::CpuBudgetExceeded { limit: *limit, log };
+            }
+            Some(SandboxError::MemoryExceeded { limit_bytes }) => {
+                return RuntimeError::MemoryExceeded {
+                    limit_mib: (*limit_bytes as u64) >> 20,
+                    log,
+                };
+            }
+            None => {}
+        }
+        if store.data().memory.exceeded() {
+            return RuntimeError::MemoryExceeded {
+                limit_mib: (self.limits.memory_bytes as u64) >> 20,
+                log,
+            };
+        }
+        if let Some(pipeline) = error.downcast_ref::<host::HostFault>() {
+            return RuntimeError::Internal {
+                context: "the host failed".into(),
+                reason: pipeline.to_string(),
+            };
+        }
+        let message = match error.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => format!("{trap}"),
+            None => format!("{error:#}"),
+        };
+        RuntimeError::Trap { message, log }
+    }
+}

@@ -1,0 +1,36 @@
+//! Small file-system helpers shared across modules.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+pub(crate) use crate::engine::cache::write_atomic;
+
+/// Removes a folder tree, first making read-only folders writable (extracted snapshots
+/// can contain `0555` directories that would otherwise refuse removal).
+pub(crate) fn remove_tree(path: &Path) {
+    if fs::remove_dir_all(path).is_ok() {
+        return;
+    }
+    for entry in walk_dirs(path) {
+        let _ = fs::set_permissions(&entry, fs::Permissions::from_mode(0o755));
+    }
+    let _ = fs::remove_dir_all(path);
+}
+
+fn walk_dirs(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut index = 0;
+    while index < dirs.len() {
+        let _ = fs::set_permissions(&dirs[index], fs::Permissions::from_mode(0o755));
+        if let Ok(entries) = fs::read_dir(&dirs[index]) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        index += 1;
+    }
+    dirs
+}
