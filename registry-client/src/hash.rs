@@ -32,22 +32,12 @@ pub fn content_hash(dir: &Path) -> Result<String, HashError> {
     for (relative, path, kind) in entries {
         let (kind, mode, bytes) = match kind {
             EntryKind::File { executable } => {
-                let bytes = fs::read(&path).map_err(|source| HashError {
-                    path: path.clone(),
-                    source,
-                })?;
+                let bytes = fs::read(&path).map_err(|source| HashError { path: path.clone(), source })?;
                 ("file", if executable { "755" } else { "644" }, bytes)
             }
             EntryKind::Link => {
-                let target = fs::read_link(&path).map_err(|source| HashError {
-                    path: path.clone(),
-                    source,
-                })?;
-                (
-                    "link",
-                    "777",
-                    target.to_string_lossy().replace('\\', "/").into_bytes(),
-                )
+                let target = fs::read_link(&path).map_err(|source| HashError { path: path.clone(), source })?;
+                ("link", "777", target.to_string_lossy().replace('\\', "/").into_bytes())
             }
         };
         hasher.update(format!("{kind} {mode} {relative}\0{}\0", bytes.len()).as_bytes());
@@ -61,11 +51,7 @@ enum EntryKind {
     Link,
 }
 
-fn collect(
-    dir: &Path,
-    prefix: &str,
-    entries: &mut Vec<(String, PathBuf, EntryKind)>,
-) -> Result<(), HashError> {
+fn collect(dir: &Path, prefix: &str, entries: &mut Vec<(String, PathBuf, EntryKind)>) -> Result<(), HashError> {
     let read = fs::read_dir(dir).map_err(|source| HashError {
         path: dir.to_path_buf(),
         source,
@@ -80,15 +66,8 @@ fn collect(
             continue;
         }
         let path = entry.path();
-        let relative = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let metadata = fs::symlink_metadata(&path).map_err(|source| HashError {
-            path: path.clone(),
-            source,
-        })?;
+        let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let metadata = fs::symlink_metadata(&path).map_err(|source| HashError { path: path.clone(), source })?;
         let file_type = metadata.file_type();
         if file_type.is_symlink() {
             entries.push((relative, path, EntryKind::Link));

@@ -52,10 +52,7 @@ pub enum Hint {
 impl fmt::Display for Hint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Hint::CheckHost { host } => write!(
-                f,
-                "check the spelling of `{host}` and that this machine can resolve it (DNS, proxy settings)"
-            ),
+            Hint::CheckHost { host } => write!(f, "check the spelling of `{host}` and that this machine can resolve it (DNS, proxy settings)"),
             Hint::CheckCredentials { url } => write!(
                 f,
                 "check that {url} exists; if it is private, make sure plain `git ls-remote {url}` works: \
@@ -68,10 +65,7 @@ impl fmt::Display for Hint {
             ),
             Hint::AvailableVersions { versions } => {
                 if versions.is_empty() {
-                    write!(
-                        f,
-                        "the repository has no version tags (`vX.Y.Z`); depend on a branch or a commit instead"
-                    )
+                    write!(f, "the repository has no version tags (`vX.Y.Z`); depend on a branch or a commit instead")
                 } else {
                     write!(f, "available versions: {}", versions.join(", "))
                 }
@@ -80,29 +74,16 @@ impl fmt::Display for Hint {
                 f,
                 "a version is an exact tag (`v1.2.0`), a semver requirement (`^1.2`, `~1.4`, `1`), a branch or a commit"
             ),
-            Hint::FillCache => write!(
-                f,
-                "run once without offline mode so the module is fetched into the cache"
-            ),
+            Hint::FillCache => write!(f, "run once without offline mode so the module is fetched into the cache"),
             Hint::RunInstall => write!(f, "run `tanto install` to update tanto.lock"),
             Hint::RunUpdate { names } => {
                 if names.is_empty() {
-                    write!(
-                        f,
-                        "if the change is expected, run `tanto update` to accept it"
-                    )
+                    write!(f, "if the change is expected, run `tanto update` to accept it")
                 } else {
-                    write!(
-                        f,
-                        "if the change is expected, run `tanto update {}` to accept it",
-                        names.join(" ")
-                    )
+                    write!(f, "if the change is expected, run `tanto update {}` to accept it", names.join(" "))
                 }
             }
-            Hint::CheckSubpath { subpath } => write!(
-                f,
-                "check that `{subpath}` exists at that version and holds a tanto.toml"
-            ),
+            Hint::CheckSubpath { subpath } => write!(f, "check that `{subpath}` exists at that version and holds a tanto.toml"),
             Hint::CommitOrStash => write!(f, "commit or stash your changes, then publish again"),
             Hint::BumpVersion => {
                 write!(f, "released versions are immutable; publish a new version")
@@ -120,10 +101,7 @@ impl fmt::Display for Hint {
                 write!(f, "modules in tanto.lock: {}", names.join(", "))
             }
             Hint::UpgradeTanto => write!(f, "upgrade tanto to read this lockfile"),
-            Hint::RenameDependency => write!(
-                f,
-                "dependency names may contain only ASCII letters, digits, `-` and `_`"
-            ),
+            Hint::RenameDependency => write!(f, "dependency names may contain only ASCII letters, digits, `-` and `_`"),
         }
     }
 }

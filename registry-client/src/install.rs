@@ -41,9 +41,7 @@ use tracing::{debug, info};
 use crate::git::{FetchTarget, GitError, GitSource, RemoteRefs};
 use crate::hash::{HashError, content_hash};
 use crate::hint::Hint;
-use crate::lockfile::{
-    LockfileError, VerifyError, read_lockfile, verify_hash, verify_tag, write_lockfile,
-};
+use crate::lockfile::{LockfileError, VerifyError, read_lockfile, verify_hash, verify_tag, write_lockfile};
 use crate::manifest::{MANIFEST_NAME, ManifestError, read_dependencies};
 use crate::reference::{Reference, VersionKind, VersionSpec, is_commit_like};
 use crate::resolve::{Network, ResolveError, Resolved, ensure_commit, resolve};
@@ -189,23 +187,13 @@ pub enum InstallError {
     },
     /// A checkout could not be made.
     #[error("could not check out {dependency}: {error}")]
-    Checkout {
-        dependency: String,
-        error: Box<GitError>,
-    },
+    Checkout { dependency: String, error: Box<GitError> },
     /// A checkout could not be hashed.
     #[error("could not hash {dependency}: {error}")]
-    Hash {
-        dependency: String,
-        error: HashError,
-    },
+    Hash { dependency: String, error: HashError },
     /// The resolved folder is not a module.
     #[error("{dependency} is not a module: `{subpath}` at commit {commit} has no {MANIFEST_NAME}")]
-    NotAModule {
-        dependency: String,
-        subpath: String,
-        commit: String,
-    },
+    NotAModule { dependency: String, subpath: String, commit: String },
     /// A local dependency does not exist.
     #[error("local dependency {dependency} not found at `{}`", path.display())]
     LocalNotFound { dependency: String, path: PathBuf },
@@ -214,10 +202,7 @@ pub enum InstallError {
     LocalOutsideRepository { dependency: String, path: PathBuf },
     /// Locked mode, and the lock would change.
     #[error("`{}` is out of date with tanto.toml{}", path.display(), render_changes(report.as_deref()))]
-    LockOutOfDate {
-        path: PathBuf,
-        report: Option<Box<InstallReport>>,
-    },
+    LockOutOfDate { path: PathBuf, report: Option<Box<InstallReport>> },
     /// `update` named a module the lock does not have.
     #[error("`{name}` is not in tanto.lock")]
     UnknownModule { name: String, known: Vec<String> },
@@ -254,27 +239,17 @@ impl InstallError {
             InstallError::Resolve { error, .. } => error.hint(),
             InstallError::Checkout { error, .. } => error.hint(),
             InstallError::Hash { .. } => None,
-            InstallError::NotAModule { subpath, .. } => Some(Hint::CheckSubpath {
-                subpath: subpath.clone(),
-            }),
-            InstallError::LocalNotFound { .. } | InstallError::LocalOutsideRepository { .. } => {
-                None
-            }
+            InstallError::NotAModule { subpath, .. } => Some(Hint::CheckSubpath { subpath: subpath.clone() }),
+            InstallError::LocalNotFound { .. } | InstallError::LocalOutsideRepository { .. } => None,
             InstallError::LockOutOfDate { .. } => Some(Hint::RunInstall),
-            InstallError::UnknownModule { known, .. } => Some(Hint::KnownModules {
-                names: known.clone(),
-            }),
+            InstallError::UnknownModule { known, .. } => Some(Hint::KnownModules { names: known.clone() }),
         }
     }
 }
 
 /// Installs the dependencies of the module in `project_dir`: reads `tanto.toml` and
 /// `tanto.lock`, resolves, and writes the lock (see [`LockMode`]).
-pub fn install(
-    git: &dyn GitSource,
-    project_dir: &Path,
-    options: &InstallOptions,
-) -> Result<Installation, InstallError> {
+pub fn install(git: &dyn GitSource, project_dir: &Path, options: &InstallOptions) -> Result<Installation, InstallError> {
     let dependencies = read_dependencies(&project_dir.join(MANIFEST_NAME))?;
     let lockfile_path = project_dir.join(LOCKFILE_NAME);
     let existing = read_lockfile(&lockfile_path)?;
@@ -310,12 +285,7 @@ pub fn install(
 
 /// [`install`] with the named lock entries (names or ids; all when `names` is empty)
 /// moved to the newest version their specs allow. The report lists old → new.
-pub fn update(
-    git: &dyn GitSource,
-    project_dir: &Path,
-    names: &[String],
-    options: &InstallOptions,
-) -> Result<Installation, InstallError> {
+pub fn update(git: &dyn GitSource, project_dir: &Path, names: &[String], options: &InstallOptions) -> Result<Installation, InstallError> {
     let options = InstallOptions {
         update: if names.is_empty() {
             UpdateSelection::All
@@ -344,10 +314,7 @@ struct RunCache<'a> {
 
 impl GitSource for RunCache<'_> {
     fn list_remote_refs(&self, url: &str) -> Result<RemoteRefs, GitError> {
-        let mut memo = self
-            .remote_refs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut memo = self.remote_refs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(refs) = memo.get(url) {
             return Ok(refs.clone());
         }
@@ -436,9 +403,7 @@ fn is_released(entry: &LockedModule, update: &UpdateSelection) -> bool {
     match update {
         UpdateSelection::Nothing => false,
         UpdateSelection::All => true,
-        UpdateSelection::Modules(names) => names
-            .iter()
-            .any(|name| name == &entry.name || name == &entry.id()),
+        UpdateSelection::Modules(names) => names.iter().any(|name| name == &entry.name || name == &entry.id()),
     }
 }
 
@@ -456,22 +421,12 @@ pub fn resolve_graph(
     let existing = existing.unwrap_or(&empty);
     if let UpdateSelection::Modules(names) = &options.update {
         for name in names {
-            let known = existing
-                .modules
-                .iter()
-                .any(|entry| &entry.name == name || &entry.id() == name);
+            let known = existing.modules.iter().any(|entry| &entry.name == name || &entry.id() == name);
             if !known {
-                let mut known: Vec<String> = existing
-                    .modules
-                    .iter()
-                    .map(|entry| entry.name.clone())
-                    .collect();
+                let mut known: Vec<String> = existing.modules.iter().map(|entry| entry.name.clone()).collect();
                 known.sort();
                 known.dedup();
-                return Err(InstallError::UnknownModule {
-                    name: name.clone(),
-                    known,
-                });
+                return Err(InstallError::UnknownModule { name: name.clone(), known });
             }
         }
     }
@@ -545,19 +500,12 @@ impl Graph<'_> {
         }
     }
 
-    fn visit_local(
-        &mut self,
-        edge: Edge,
-        path: &Path,
-        queue: &mut VecDeque<Edge>,
-    ) -> Result<(), InstallError> {
+    fn visit_local(&mut self, edge: Edge, path: &Path, queue: &mut VecDeque<Edge>) -> Result<(), InstallError> {
         let joined = edge.base_dir.join(path);
-        let canonical = joined
-            .canonicalize()
-            .map_err(|_| InstallError::LocalNotFound {
-                dependency: edge.alias.clone(),
-                path: joined.clone(),
-            })?;
+        let canonical = joined.canonicalize().map_err(|_| InstallError::LocalNotFound {
+            dependency: edge.alias.clone(),
+            path: joined.clone(),
+        })?;
         if let Some(root) = &edge.checkout_root {
             let root = root.canonicalize().unwrap_or_else(|_| root.clone());
             if !canonical.starts_with(&root) {
@@ -583,9 +531,7 @@ impl Graph<'_> {
         let index = self.nodes.len();
         self.nodes.push(Node {
             name: edge.alias.clone(),
-            kind: NodeKind::Local {
-                path: canonical.clone(),
-            },
+            kind: NodeKind::Local { path: canonical.clone() },
             requirements: BTreeSet::new(),
             dependencies: BTreeSet::new(),
         });
@@ -629,11 +575,7 @@ impl Graph<'_> {
             .iter()
             .filter(|entry| entry.source == source && satisfies(entry, spec))
             .filter(|entry| !is_released(entry, &self.options.update))
-            .max_by(|a, b| {
-                a.version
-                    .cmp(&b.version)
-                    .then_with(|| b.commit.cmp(&a.commit))
-            });
+            .max_by(|a, b| a.version.cmp(&b.version).then_with(|| b.commit.cmp(&a.commit)));
 
         let (resolved, expected) = match pinned {
             Some(entry) => {
@@ -654,9 +596,7 @@ impl Graph<'_> {
                     Some(tag) => FetchTarget::Tag(tag.clone()),
                     None => FetchTarget::Commit(entry.commit.clone()),
                 };
-                let commit =
-                    ensure_commit(self.git, reference, &url, &entry.commit, &target, network)
-                        .map_err(|error| resolve_error(error, self))?;
+                let commit = ensure_commit(self.git, reference, &url, &entry.commit, &target, network).map_err(|error| resolve_error(error, self))?;
                 let resolved = Resolved {
                     reference: reference.clone(),
                     version: entry.version.clone(),
@@ -667,8 +607,7 @@ impl Graph<'_> {
                 (resolved, Some(entry))
             }
             None => {
-                let resolved = resolve(self.git, reference, network)
-                    .map_err(|error| resolve_error(error, self))?;
+                let resolved = resolve(self.git, reference, network).map_err(|error| resolve_error(error, self))?;
                 debug!(dependency = %edge.alias, %resolved, "resolved");
                 (resolved, None)
             }
@@ -683,13 +622,10 @@ impl Graph<'_> {
             self.link(edge.from, index, spec);
             return Ok(());
         }
-        let checkout =
-            self.git
-                .checkout(&url, &resolved.commit)
-                .map_err(|error| InstallError::Checkout {
-                    dependency: edge.alias.clone(),
-                    error: Box::new(error),
-                })?;
+        let checkout = self.git.checkout(&url, &resolved.commit).map_err(|error| InstallError::Checkout {
+            dependency: edge.alias.clone(),
+            error: Box::new(error),
+        })?;
         let subpath = reference.subpath().map(str::to_owned);
         let module_dir = match &subpath {
             Some(subpath) => checkout.join(subpath),
@@ -774,11 +710,7 @@ impl Graph<'_> {
             }
         }
         let dependency_ids = |node: &Node| -> Vec<String> {
-            let mut list: Vec<String> = node
-                .dependencies
-                .iter()
-                .map(|&index| ids[index].clone())
-                .collect();
+            let mut list: Vec<String> = node.dependencies.iter().map(|&index| ids[index].clone()).collect();
             list.sort();
             list
         };
@@ -799,9 +731,7 @@ impl Graph<'_> {
                     let git_dependencies: Vec<String> = node
                         .dependencies
                         .iter()
-                        .filter(|&&dependency| {
-                            matches!(self.nodes[dependency].kind, NodeKind::Git { .. })
-                        })
+                        .filter(|&&dependency| matches!(self.nodes[dependency].kind, NodeKind::Git { .. }))
                         .map(|&dependency| ids[dependency].clone())
                         .collect();
                     lockfile.modules.push(LockedModule {
@@ -848,10 +778,7 @@ impl Graph<'_> {
 fn entry_id(name: &str, resolved: &Resolved) -> String {
     match &resolved.version {
         Some(version) => format!("{name}@{version}"),
-        None => format!(
-            "{name}@{}",
-            &resolved.commit[..resolved.commit.len().min(12)]
-        ),
+        None => format!("{name}@{}", &resolved.commit[..resolved.commit.len().min(12)]),
     }
 }
 
@@ -882,13 +809,7 @@ impl ModuleSummary {
 
 impl fmt::Display for ModuleSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} ({})",
-            self.name,
-            self.describe_version(),
-            self.source
-        )
+        write!(f, "{} {} ({})", self.name, self.describe_version(), self.source)
     }
 }
 
@@ -912,10 +833,7 @@ fn compare(old: &Lockfile, new: &Lockfile) -> InstallReport {
     let mut old_left: Vec<&LockedModule> = old.modules.iter().collect();
     let mut new_left: Vec<&LockedModule> = Vec::new();
     for entry in &new.modules {
-        match old_left
-            .iter()
-            .position(|old| old.source == entry.source && old.commit == entry.commit)
-        {
+        match old_left.iter().position(|old| old.source == entry.source && old.commit == entry.commit) {
             Some(position) => {
                 old_left.remove(position);
                 report.unchanged.push(ModuleSummary::of(entry));
@@ -985,10 +903,7 @@ mod tests {
             FakeRepository::new()
                 .commit(
                     &commit(10),
-                    &[(
-                        "tanto.toml",
-                        "name = \"app\"\n[dependencies]\nlib = \"github.com/acme/lib@^2\"\n",
-                    )],
+                    &[("tanto.toml", "name = \"app\"\n[dependencies]\nlib = \"github.com/acme/lib@^2\"\n")],
                 )
                 .tag("v1.0.0", &commit(10)),
         );
@@ -999,10 +914,7 @@ mod tests {
         let mut dependencies = Dependencies::new();
         for (name, reference) in entries {
             dependencies
-                .insert(
-                    (*name).to_owned(),
-                    Reference::parse(reference).expect("reference"),
-                )
+                .insert((*name).to_owned(), Reference::parse(reference).expect("reference"))
                 .expect("name");
         }
         dependencies
@@ -1017,20 +929,8 @@ mod tests {
             ("lib", "github.com/acme/lib@^1"),
             ("lib-again", "github.com/acme/lib@~1.1"),
         ]);
-        let resolution = resolve_graph(
-            &git,
-            root.path(),
-            &dependencies,
-            None,
-            &InstallOptions::default(),
-        )
-        .expect("resolve");
-        let ids: Vec<String> = resolution
-            .lockfile
-            .modules
-            .iter()
-            .map(LockedModule::id)
-            .collect();
+        let resolution = resolve_graph(&git, root.path(), &dependencies, None, &InstallOptions::default()).expect("resolve");
+        let ids: Vec<String> = resolution.lockfile.modules.iter().map(LockedModule::id).collect();
         assert_eq!(ids, ["app@1.0.0", "lib@1.1.0", "lib@2.0.0"]);
         let lib1 = resolution.lockfile.find("lib@1.1.0").expect("lib 1");
         assert_eq!(lib1.requirements, ["^1", "~1.1"]);
@@ -1055,20 +955,16 @@ mod tests {
         let git = fake(root.path());
         let dependencies = deps(&[("lib", "github.com/acme/lib@^1")]);
         let options = InstallOptions::default();
-        let mut first =
-            resolve_graph(&git, root.path(), &dependencies, None, &options).expect("resolve");
+        let mut first = resolve_graph(&git, root.path(), &dependencies, None, &options).expect("resolve");
         // Pretend the lock was made when 1.0.0 was the newest.
         first.lockfile.modules[0].version = Some(Version::new(1, 0, 0));
         first.lockfile.modules[0].tag = Some("v1.0.0".into());
         first.lockfile.modules[0].commit = commit(1);
-        git.fetch(LIB, &FetchTarget::Tag("v1.0.0".into()))
-            .expect("fetch");
-        first.lockfile.modules[0].hash =
-            content_hash(&git.checkout(LIB, &commit(1)).expect("checkout")).expect("hash");
+        git.fetch(LIB, &FetchTarget::Tag("v1.0.0".into())).expect("fetch");
+        first.lockfile.modules[0].hash = content_hash(&git.checkout(LIB, &commit(1)).expect("checkout")).expect("hash");
         let lock = first.lockfile;
 
-        let kept = resolve_graph(&git, root.path(), &dependencies, Some(&lock), &options)
-            .expect("resolve");
+        let kept = resolve_graph(&git, root.path(), &dependencies, Some(&lock), &options).expect("resolve");
         assert_eq!(kept.lockfile, lock);
         assert_eq!(kept.report.unchanged.len(), 1);
 
@@ -1084,10 +980,7 @@ mod tests {
         )
         .expect("update");
         assert_eq!(updated.report.updated.len(), 1);
-        assert_eq!(
-            updated.report.updated[0].to_string(),
-            "lib 1.0.0 -> 1.1.0 (github.com/acme/lib)"
-        );
+        assert_eq!(updated.report.updated[0].to_string(), "lib 1.0.0 -> 1.1.0 (github.com/acme/lib)");
 
         let unknown = resolve_graph(
             &git,
@@ -1103,18 +996,8 @@ mod tests {
         assert!(matches!(unknown, InstallError::UnknownModule { .. }));
 
         // A changed requirement no longer matches the pin and moves it.
-        let moved = resolve_graph(
-            &git,
-            root.path(),
-            &deps(&[("lib", "github.com/acme/lib@^2")]),
-            Some(&lock),
-            &options,
-        )
-        .expect("resolve");
-        assert_eq!(
-            moved.report.updated[0].to_string(),
-            "lib 1.0.0 -> 2.0.0 (github.com/acme/lib)"
-        );
+        let moved = resolve_graph(&git, root.path(), &deps(&[("lib", "github.com/acme/lib@^2")]), Some(&lock), &options).expect("resolve");
+        assert_eq!(moved.report.updated[0].to_string(), "lib 1.0.0 -> 2.0.0 (github.com/acme/lib)");
     }
 
     #[test]
@@ -1133,14 +1016,7 @@ mod tests {
             dependencies: vec![],
         };
         let spec = |raw: &str| VersionSpec::parse(raw).expect("spec");
-        for yes in [
-            "^1",
-            "1.2.0",
-            "v1.2.0",
-            "sub/v1.2.0",
-            "~1.2",
-            &commit(7)[..9],
-        ] {
+        for yes in ["^1", "1.2.0", "v1.2.0", "sub/v1.2.0", "~1.2", &commit(7)[..9]] {
             assert!(satisfies(&entry, Some(&spec(yes))), "{yes}");
         }
         for no in ["^2", "1.2.1", "main"] {

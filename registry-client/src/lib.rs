@@ -10,10 +10,10 @@
 //!
 //! | module | what lives there |
 //! | --- | --- |
-//! | [`reference`] | parsing and printing references (host style, URLs, scp-like, local paths) and version specs |
+//! | [`reference`](mod@reference) | parsing and printing references (host style, URLs, scp-like, local paths) and version specs |
 //! | [`git`] | the [`git::GitSource`] trait; [`git::GitCli`] over the system `git` with the on-disk cache; [`git::FakeGit`] for tests |
 //! | [`resolve`] | choosing a tag, branch or commit for one reference ([`resolve::select`], [`resolve::resolve`]) |
-//! | [`install`] | the whole dependency graph: [`install::install`], [`install::update`], locked and offline modes, reports |
+//! | [`install`](mod@install) | the whole dependency graph: [`install::install`], [`install::update`], locked and offline modes, reports |
 //! | [`schema`] | serde types of `tanto.lock` and of `tanto.toml`'s `[dependencies]`, with no I/O |
 //! | [`lockfile`], [`manifest`] | reading and writing those files; lock verification |
 //! | [`hash`] | the content hash of a module tree |
@@ -64,10 +64,7 @@ pub mod resolve;
 pub mod schema;
 
 pub use hint::Hint;
-pub use install::{
-    InstallError, InstallOptions, InstallReport, Installation, LockMode, UpdateSelection, install,
-    update,
-};
+pub use install::{InstallError, InstallOptions, InstallReport, Installation, LockMode, UpdateSelection, install, update};
 pub use reference::{Reference, ReferenceError, VersionSpec};
 pub use resolve::{Network, Resolved};
 pub use schema::lock::{LockedModule, Lockfile};

@@ -68,10 +68,7 @@ pub fn read_lockfile(path: &Path) -> Result<Option<Lockfile>, LockfileError> {
 /// Parses lockfile text read from `path` (named in errors).
 pub fn parse_lockfile(path: &Path, text: &str) -> Result<Lockfile, LockfileError> {
     let lockfile = Lockfile::from_toml(text).map_err(|error| {
-        let (line, column) = error
-            .span()
-            .map(|span| line_column(text, span.start))
-            .unwrap_or((1, 1));
+        let (line, column) = error.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
         LockfileError::Parse {
             path: path.to_path_buf(),
             line,
@@ -95,12 +92,10 @@ pub fn parse_lockfile(path: &Path, text: &str) -> Result<Lockfile, LockfileError
 /// over the old one), so a crash leaves either the old or the new lockfile, never a
 /// truncated one.
 pub fn write_lockfile(path: &Path, lockfile: &Lockfile) -> Result<bool, LockfileError> {
-    let text = lockfile
-        .to_toml()
-        .map_err(|error| LockfileError::Serialize {
-            path: path.to_path_buf(),
-            message: error.to_string(),
-        })?;
+    let text = lockfile.to_toml().map_err(|error| LockfileError::Serialize {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })?;
     match fs::read(path) {
         Ok(existing) if existing == text.as_bytes() => return Ok(false),
         Ok(_) => {}
@@ -124,16 +119,11 @@ pub fn write_lockfile(path: &Path, lockfile: &Lockfile) -> Result<bool, Lockfile
     let temporary = directory.join(format!(".{file_name}.tmp-{}", crate::git::unique_suffix()));
     let io_error = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| LockfileError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| LockfileError::Io { action, path, source }
     };
     let result = (|| {
         let mut file = fs::File::create(&temporary).map_err(io_error("create", &temporary))?;
-        file.write_all(text.as_bytes())
-            .map_err(io_error("write", &temporary))?;
+        file.write_all(text.as_bytes()).map_err(io_error("write", &temporary))?;
         file.sync_all().map_err(io_error("sync", &temporary))?;
         fs::rename(&temporary, path).map_err(io_error("replace", path))
     })();
@@ -156,10 +146,7 @@ pub enum VerifyError {
         entry.commit,
         found.as_deref().map(|found| format!("commit {found}")).unwrap_or_else(|| "no such tag".to_owned())
     )]
-    TagMoved {
-        entry: Box<LockedModule>,
-        found: Option<String>,
-    },
+    TagMoved { entry: Box<LockedModule>, found: Option<String> },
     /// The checkout's content differs from the hash the lock recorded.
     #[error(
         "the content of {} ({}) at commit {} does not match tanto.lock: expected {}, found {found}",
@@ -175,40 +162,29 @@ pub enum VerifyError {
     },
     /// The checkout is at another commit than the lock recorded.
     #[error("{} ({}) is at commit {found}, but tanto.lock has commit {}", entry.id(), entry.source, entry.commit)]
-    CommitMismatch {
-        entry: Box<LockedModule>,
-        found: String,
-    },
+    CommitMismatch { entry: Box<LockedModule>, found: String },
     /// A component's digest differs from the one the lock recorded.
     #[error(
         "the component of {} does not match tanto.lock: expected {}, found {found}",
         entry.id(),
         entry.component.as_deref().unwrap_or_default()
     )]
-    ComponentMismatch {
-        entry: Box<LockedModule>,
-        found: String,
-    },
+    ComponentMismatch { entry: Box<LockedModule>, found: String },
     /// The checkout could not be hashed.
     #[error("could not verify {dependency}: {error}")]
-    Hash {
-        dependency: String,
-        error: HashError,
-    },
+    Hash { dependency: String, error: HashError },
 }
 
 impl VerifyError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<Hint> {
         match self {
-            VerifyError::TagMoved { entry, .. }
-            | VerifyError::CommitMismatch { entry, .. }
-            | VerifyError::ComponentMismatch { entry, .. } => Some(Hint::RunUpdate {
-                names: vec![entry.name.clone()],
-            }),
-            VerifyError::ContentMismatch { checkout, .. } => Some(Hint::RemoveCheckout {
-                path: checkout.clone(),
-            }),
+            VerifyError::TagMoved { entry, .. } | VerifyError::CommitMismatch { entry, .. } | VerifyError::ComponentMismatch { entry, .. } => {
+                Some(Hint::RunUpdate {
+                    names: vec![entry.name.clone()],
+                })
+            }
+            VerifyError::ContentMismatch { checkout, .. } => Some(Hint::RemoveCheckout { path: checkout.clone() }),
             VerifyError::Hash { .. } => None,
         }
     }
@@ -244,30 +220,19 @@ pub fn verify_tag(entry: &LockedModule, refs: &RemoteRefs) -> Result<(), VerifyE
 
 /// Checks a fresh checkout of a lock entry: the commit must be the locked one and the
 /// content hash of `module_dir` (the subpath inside the checkout) the locked hash.
-pub fn verify_checkout(
-    entry: &LockedModule,
-    commit: &str,
-    module_dir: &Path,
-) -> Result<(), VerifyError> {
+pub fn verify_checkout(entry: &LockedModule, commit: &str, module_dir: &Path) -> Result<(), VerifyError> {
     if commit != entry.commit {
         return Err(VerifyError::CommitMismatch {
             entry: Box::new(entry.clone()),
             found: commit.to_owned(),
         });
     }
-    let found = content_hash(module_dir).map_err(|error| VerifyError::Hash {
-        dependency: entry.id(),
-        error,
-    })?;
+    let found = content_hash(module_dir).map_err(|error| VerifyError::Hash { dependency: entry.id(), error })?;
     verify_hash(entry, &found, module_dir)
 }
 
 /// Compares an already computed content hash with the locked one.
-pub fn verify_hash(
-    entry: &LockedModule,
-    found: &str,
-    module_dir: &Path,
-) -> Result<(), VerifyError> {
+pub fn verify_hash(entry: &LockedModule, found: &str, module_dir: &Path) -> Result<(), VerifyError> {
     if found == entry.hash {
         return Ok(());
     }
@@ -323,31 +288,18 @@ mod tests {
         lock.modules[0].component = Some("sha256:11".into());
         assert!(write_lockfile(&path, &lock).expect("write changed"));
         // No temporary files are left behind.
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .expect("list")
-            .map(|entry| entry.expect("entry").file_name())
-            .collect();
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("list").map(|entry| entry.expect("entry").file_name()).collect();
         assert_eq!(names, ["tanto.lock"]);
-        assert_eq!(
-            read_lockfile(&dir.path().join("missing.lock")).expect("read"),
-            None
-        );
+        assert_eq!(read_lockfile(&dir.path().join("missing.lock")).expect("read"), None);
     }
 
     #[test]
     fn malformed_lockfiles_name_file_and_line() {
         let path = Path::new("/project/tanto.lock");
-        let error = parse_lockfile(
-            path,
-            "version = 1\n\n[[module]]\nname = \"x\"\ncommit = 5\n",
-        )
-        .expect_err("malformed");
+        let error = parse_lockfile(path, "version = 1\n\n[[module]]\nname = \"x\"\ncommit = 5\n").expect_err("malformed");
         insta::assert_snapshot!(error.to_string());
         let error = parse_lockfile(path, "version = 7\n").expect_err("future version");
-        assert!(matches!(
-            error,
-            LockfileError::UnsupportedVersion { found: 7, .. }
-        ));
+        assert!(matches!(error, LockfileError::UnsupportedVersion { found: 7, .. }));
     }
 
     #[test]
@@ -373,9 +325,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("tanto.toml"), "name = \"golang\"\n").expect("write");
         let error = verify_checkout(&entry, &entry.commit, dir.path()).expect_err("tampered");
-        assert!(
-            matches!(&error, VerifyError::ContentMismatch { entry, .. } if entry.hash == "sha256:00")
-        );
+        assert!(matches!(&error, VerifyError::ContentMismatch { entry, .. } if entry.hash == "sha256:00"));
         let mut good = entry.clone();
         good.hash = content_hash(dir.path()).expect("hash");
         verify_checkout(&good, &good.commit, dir.path()).expect("matches");

@@ -34,11 +34,7 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|last| last.chars().count() + 1)
-        .unwrap_or(1);
+    let column = before.rsplit('\n').next().map(|last| last.chars().count() + 1).unwrap_or(1);
     (line, column)
 }
 
@@ -50,10 +46,7 @@ pub fn read_dependencies(path: &Path) -> Result<Dependencies, ManifestError> {
         source,
     })?;
     parse_dependencies(&text).map_err(|error| {
-        let (line, column) = error
-            .span()
-            .map(|span| line_column(&text, span.start))
-            .unwrap_or((1, 1));
+        let (line, column) = error.span().map(|span| line_column(&text, span.start)).unwrap_or((1, 1));
         ManifestError::Parse {
             path: path.to_path_buf(),
             line,
@@ -81,9 +74,7 @@ mod tests {
             ManifestError::Parse { line, column, .. } => assert_eq!((*line, *column), (5, 7)),
             other => panic!("unexpected {other:?}"),
         }
-        let rendered = error
-            .to_string()
-            .replace(&dir.path().display().to_string(), "[DIR]");
+        let rendered = error.to_string().replace(&dir.path().display().to_string(), "[DIR]");
         insta::assert_snapshot!(rendered);
     }
 

@@ -67,20 +67,14 @@ pub enum PublishError {
     #[error("the repository has no remote `{remote}`")]
     NoRemote { remote: String },
     /// The remote's URL does not name a hosted repository.
-    #[error(
-        "remote `{remote}` ({url}) is not a hosted repository URL, so no reference can be derived from it"
-    )]
+    #[error("remote `{remote}` ({url}) is not a hosted repository URL, so no reference can be derived from it")]
     RemoteNotHosted { remote: String, url: String },
     /// Creating the tag failed.
     #[error("could not create tag `{tag}`: {error}")]
     Tag { tag: String, error: Box<GitError> },
     /// Pushing the tag failed (the local tag was removed again).
     #[error("could not push tag `{tag}` to `{remote}`: {error}")]
-    Push {
-        tag: String,
-        remote: String,
-        error: Box<GitError>,
-    },
+    Push { tag: String, remote: String, error: Box<GitError> },
     /// Another git command failed.
     #[error(transparent)]
     Git(#[from] GitError),
@@ -117,17 +111,11 @@ pub fn release_tag(subpath: Option<&str>, version: &Version) -> String {
 
 /// Tags the module in `module_dir` as `options.version` and pushes the tag (see the
 /// module docs).
-pub fn publish(
-    config: &GitConfig,
-    module_dir: &Path,
-    options: &PublishOptions,
-) -> Result<Published, PublishError> {
-    let module_dir = module_dir
-        .canonicalize()
-        .map_err(|source| PublishError::Io {
-            path: module_dir.to_path_buf(),
-            source,
-        })?;
+pub fn publish(config: &GitConfig, module_dir: &Path, options: &PublishOptions) -> Result<Published, PublishError> {
+    let module_dir = module_dir.canonicalize().map_err(|source| PublishError::Io {
+        path: module_dir.to_path_buf(),
+        source,
+    })?;
     if !module_dir.join(MANIFEST_NAME).is_file() {
         return Err(PublishError::NotAModule { path: module_dir });
     }
@@ -136,18 +124,14 @@ pub fn publish(
         config.run(&args, Some(dir), None)
     };
 
-    let toplevel = git(&["rev-parse", "--show-toplevel"], &module_dir).map_err(|error| {
-        PublishError::NotARepository {
-            path: module_dir.clone(),
-            error: Box::new(error),
-        }
+    let toplevel = git(&["rev-parse", "--show-toplevel"], &module_dir).map_err(|error| PublishError::NotARepository {
+        path: module_dir.clone(),
+        error: Box::new(error),
     })?;
-    let root = PathBuf::from(toplevel.trim())
-        .canonicalize()
-        .map_err(|source| PublishError::Io {
-            path: PathBuf::from(toplevel.trim()),
-            source,
-        })?;
+    let root = PathBuf::from(toplevel.trim()).canonicalize().map_err(|source| PublishError::Io {
+        path: PathBuf::from(toplevel.trim()),
+        source,
+    })?;
     let subpath = module_dir
         .strip_prefix(&root)
         .ok()
@@ -161,11 +145,7 @@ pub fn publish(
         .filter(|subpath| !subpath.is_empty());
 
     let status = git(&["status", "--porcelain"], &root)?;
-    let changes: Vec<String> = status
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
+    let changes: Vec<String> = status.lines().filter(|line| !line.trim().is_empty()).map(str::to_owned).collect();
     if !changes.is_empty() {
         return Err(PublishError::DirtyWorkTree { root, changes });
     }
@@ -173,12 +153,7 @@ pub fn publish(
     let tag = release_tag(subpath.as_deref(), &options.version);
     let tag_ref = format!("refs/tags/{tag}");
     let local = config.output(
-        &[
-            OsStr::new("rev-parse"),
-            OsStr::new("--verify"),
-            OsStr::new("--quiet"),
-            OsStr::new(&tag_ref),
-        ],
+        &[OsStr::new("rev-parse"), OsStr::new("--verify"), OsStr::new("--quiet"), OsStr::new(&tag_ref)],
         Some(&root),
         &[],
     )?;
@@ -196,19 +171,13 @@ pub fn publish(
         })?
         .trim()
         .to_owned();
-    let reference = release_reference(&remote_url, subpath.as_deref(), &options.version)
-        .ok_or_else(|| PublishError::RemoteNotHosted {
-            remote: options.remote.clone(),
-            url: remote_url.clone(),
-        })?;
+    let reference = release_reference(&remote_url, subpath.as_deref(), &options.version).ok_or_else(|| PublishError::RemoteNotHosted {
+        remote: options.remote.clone(),
+        url: remote_url.clone(),
+    })?;
 
     let on_remote = config.run(
-        &[
-            OsStr::new("ls-remote"),
-            OsStr::new("--tags"),
-            OsStr::new(&options.remote),
-            OsStr::new(&tag_ref),
-        ],
+        &[OsStr::new("ls-remote"), OsStr::new("--tags"), OsStr::new(&options.remote), OsStr::new(&tag_ref)],
         Some(&root),
         Some(&remote_url),
     )?;
@@ -224,21 +193,12 @@ pub fn publish(
         Some(subpath) => format!("Release {subpath} v{}", options.version),
         None => format!("Release v{}", options.version),
     };
-    git(
-        &["tag", "--annotate", "--message", &message, &tag, &commit],
-        &root,
-    )
-    .map_err(|error| PublishError::Tag {
+    git(&["tag", "--annotate", "--message", &message, &tag, &commit], &root).map_err(|error| PublishError::Tag {
         tag: tag.clone(),
         error: Box::new(error),
     })?;
     if let Err(error) = config.run(
-        &[
-            OsStr::new("push"),
-            OsStr::new("--quiet"),
-            OsStr::new(&options.remote),
-            OsStr::new(&tag_ref),
-        ],
+        &[OsStr::new("push"), OsStr::new("--quiet"), OsStr::new(&options.remote), OsStr::new(&tag_ref)],
         Some(&root),
         Some(&remote_url),
     ) {
@@ -264,11 +224,7 @@ pub fn publish(
 /// The reference users install for a release, derived from the remote URL as written:
 /// `host/owner/repo[/subpath]@vX.Y.Z` when the repository path has two segments, else
 /// the URL form with a `.git` marker so the repository boundary survives.
-pub fn release_reference(
-    remote_url: &str,
-    subpath: Option<&str>,
-    version: &Version,
-) -> Option<Reference> {
+pub fn release_reference(remote_url: &str, subpath: Option<&str>, version: &Version) -> Option<Reference> {
     let parsed = Reference::parse(remote_url).ok()?;
     let Source::Remote(remote) = parsed.source() else {
         return None;
@@ -285,11 +241,7 @@ pub fn release_reference(
     let repository = remote.repository();
     let text = if repository.path().matches('/').count() == 1 {
         match subpath {
-            Some(subpath) => format!(
-                "{}/{}/{subpath}@v{version}",
-                repository.host(),
-                repository.path()
-            ),
+            Some(subpath) => format!("{}/{}/{subpath}@v{version}", repository.host(), repository.path()),
             None => format!("{}/{}@v{version}", repository.host(), repository.path()),
         }
     } else {
@@ -310,17 +262,12 @@ mod tests {
     #[test]
     fn references_are_derived_from_remote_urls() {
         let version = Version::new(1, 2, 0);
-        let derive = |url: &str, subpath: Option<&str>| {
-            release_reference(url, subpath, &version).map(|reference| reference.to_string())
-        };
+        let derive = |url: &str, subpath: Option<&str>| release_reference(url, subpath, &version).map(|reference| reference.to_string());
         assert_eq!(
             derive("https://github.com/acme/mono", Some("mods/a")).as_deref(),
             Some("github.com/acme/mono/mods/a@v1.2.0")
         );
-        assert_eq!(
-            derive("git@github.com:acme/mono.git", None).as_deref(),
-            Some("github.com/acme/mono@v1.2.0")
-        );
+        assert_eq!(derive("git@github.com:acme/mono.git", None).as_deref(), Some("github.com/acme/mono@v1.2.0"));
         assert_eq!(
             derive("ssh://git@gitlab.com/group/sub/repo.git", Some("x")).as_deref(),
             Some("ssh://git@gitlab.com/group/sub/repo.git/x@v1.2.0")

@@ -156,17 +156,13 @@ pub enum ReferenceErrorKind {
     InvalidHost(String),
     #[error("`{0}` is not a valid port")]
     InvalidPort(String),
-    #[error(
-        "a reference cannot carry a password (it is written into tanto.lock); use a credential helper"
-    )]
+    #[error("a reference cannot carry a password (it is written into tanto.lock); use a credential helper")]
     CredentialsInUrl,
     #[error("the repository path is missing (expected owner/repo after the host)")]
     MissingRepository,
     #[error("`{0}` is not a valid path segment")]
     InvalidSegment(String),
-    #[error(
-        "`{0}` has no host; write `./{0}` for a local module or `host/owner/repo` for a remote one"
-    )]
+    #[error("`{0}` has no host; write `./{0}` for a local module or `host/owner/repo` for a remote one")]
     NoHost(String),
     #[error("the version after `@` is empty")]
     EmptyVersion,
@@ -177,10 +173,7 @@ pub enum ReferenceErrorKind {
 }
 
 fn error(input: &str, kind: ReferenceErrorKind) -> ReferenceError {
-    ReferenceError {
-        input: input.to_owned(),
-        kind,
-    }
+    ReferenceError { input: input.to_owned(), kind }
 }
 
 impl Reference {
@@ -194,10 +187,7 @@ impl Reference {
                 return Err(error(input, ReferenceErrorKind::Whitespace));
             }
             if let Some((_, version)) = input.rsplit_once('@') {
-                return Err(error(
-                    input,
-                    ReferenceErrorKind::LocalWithVersion(version.to_owned()),
-                ));
+                return Err(error(input, ReferenceErrorKind::LocalWithVersion(version.to_owned())));
             }
             return Ok(Reference {
                 source: Source::Local(PathBuf::from(input)),
@@ -224,20 +214,14 @@ impl Reference {
     pub fn from_parts(source: &str, version: Option<&str>) -> Result<Reference, ReferenceError> {
         let reference = Reference::parse(source)?;
         if let Some(existing) = &reference.version {
-            return Err(error(
-                source,
-                ReferenceErrorKind::VersionTwice(existing.raw.clone()),
-            ));
+            return Err(error(source, ReferenceErrorKind::VersionTwice(existing.raw.clone())));
         }
         match version {
             None => Ok(reference),
             Some(raw) => {
                 let input = format!("{source}@{raw}");
                 if reference.is_local() {
-                    return Err(error(
-                        &input,
-                        ReferenceErrorKind::LocalWithVersion(raw.to_owned()),
-                    ));
+                    return Err(error(&input, ReferenceErrorKind::LocalWithVersion(raw.to_owned())));
                 }
                 let version = VersionSpec::parse(raw).map_err(|kind| error(&input, kind))?;
                 Ok(reference.with_version(Some(version)))
@@ -257,10 +241,7 @@ impl Reference {
 
     /// The same source with another version spec.
     pub fn with_version(self, version: Option<VersionSpec>) -> Reference {
-        Reference {
-            source: self.source,
-            version,
-        }
+        Reference { source: self.source, version }
     }
 
     /// Whether this is a local path.
@@ -293,13 +274,7 @@ impl Reference {
         let last = match &self.source {
             Source::Remote(remote) => match &remote.subpath {
                 Some(subpath) => subpath.rsplit('/').next().unwrap_or(subpath).to_owned(),
-                None => remote
-                    .repository
-                    .path
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&remote.repository.path)
-                    .to_owned(),
+                None => remote.repository.path.rsplit('/').next().unwrap_or(&remote.repository.path).to_owned(),
             },
             Source::Local(path) => path
                 .file_name()
@@ -308,19 +283,9 @@ impl Reference {
         };
         let name: String = last
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
             .collect();
-        if name.is_empty() {
-            "module".to_owned()
-        } else {
-            name
-        }
+        if name.is_empty() { "module".to_owned() } else { name }
     }
 }
 
@@ -400,12 +365,7 @@ impl Repository {
     /// The URL handed to `git`.
     pub fn clone_url(&self) -> String {
         match self.scheme {
-            Scheme::HostPath => format!(
-                "https://{}/{}{}",
-                self.host,
-                self.path,
-                if self.dot_git { ".git" } else { "" }
-            ),
+            Scheme::HostPath => format!("https://{}/{}{}", self.host, self.path, if self.dot_git { ".git" } else { "" }),
             _ => self.to_string(),
         }
     }
@@ -429,11 +389,7 @@ impl Repository {
 impl fmt::Display for Repository {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let suffix = if self.dot_git { ".git" } else { "" };
-        let user = self
-            .user
-            .as_ref()
-            .map(|user| format!("{user}@"))
-            .unwrap_or_default();
+        let user = self.user.as_ref().map(|user| format!("{user}@")).unwrap_or_default();
         let port = self.port.map(|port| format!(":{port}")).unwrap_or_default();
         match self.scheme {
             Scheme::HostPath => write!(f, "{}/{}{suffix}", self.host, self.path),
@@ -445,11 +401,7 @@ impl fmt::Display for Repository {
                     Scheme::Git => "git",
                     _ => "ssh",
                 };
-                write!(
-                    f,
-                    "{scheme}://{user}{}{port}/{}{suffix}",
-                    self.host, self.path
-                )
+                write!(f, "{scheme}://{user}{}{port}/{}{suffix}", self.host, self.path)
             }
         }
     }
@@ -475,10 +427,7 @@ impl VersionSpec {
         } else {
             return Err(ReferenceErrorKind::InvalidVersion(raw.to_owned()));
         };
-        Ok(VersionSpec {
-            raw: raw.to_owned(),
-            kind,
-        })
+        Ok(VersionSpec { raw: raw.to_owned(), kind })
     }
 
     /// The spec exactly as written.
@@ -529,17 +478,11 @@ fn is_branch_name(text: &str) -> bool {
         && !text.contains("..")
         && !text.contains("//")
         && !text.contains("@{")
-        && !text
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c))
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c))
 }
 
 fn is_local(input: &str) -> bool {
-    input == "."
-        || input == ".."
-        || input.starts_with("./")
-        || input.starts_with("../")
-        || input.starts_with('/')
+    input == "." || input == ".." || input.starts_with("./") || input.starts_with("../") || input.starts_with('/')
 }
 
 /// Splits `source@version` at the last `@` that follows the start of the path, so a
@@ -547,10 +490,7 @@ fn is_local(input: &str) -> bool {
 fn split_version(input: &str) -> (&str, Option<&str>) {
     let path_start = if let Some(index) = input.find("://") {
         let after = index + 3;
-        input[after..]
-            .find('/')
-            .map(|slash| after + slash)
-            .unwrap_or(input.len())
+        input[after..].find('/').map(|slash| after + slash).unwrap_or(input.len())
     } else {
         scp_colon(input).unwrap_or_default()
     };
@@ -569,11 +509,7 @@ fn scp_colon(input: &str) -> Option<usize> {
         return None;
     }
     let colon = input.find(':')?;
-    if input[..colon].contains('/') {
-        None
-    } else {
-        Some(colon)
-    }
+    if input[..colon].contains('/') { None } else { Some(colon) }
 }
 
 fn parse_remote(source: &str) -> Result<RemoteSource, ReferenceErrorKind> {
@@ -592,9 +528,7 @@ fn parse_remote(source: &str) -> Result<RemoteSource, ReferenceErrorKind> {
         let (user, host_port) = split_user(authority)?;
         let (host, port) = match host_port.rsplit_once(':') {
             Some((host, port)) => {
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| ReferenceErrorKind::InvalidPort(port.to_owned()))?;
+                let port = port.parse::<u16>().map_err(|_| ReferenceErrorKind::InvalidPort(port.to_owned()))?;
                 (host, Some(port))
             }
             None => (host_port, None),
@@ -667,12 +601,7 @@ fn split_user(authority: &str) -> Result<(Option<String>, &str), ReferenceErrorK
             if user.contains(':') {
                 return Err(ReferenceErrorKind::CredentialsInUrl);
             }
-            if user.is_empty()
-                || user.starts_with('-')
-                || !user
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
+            if user.is_empty() || user.starts_with('-') || !user.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                 return Err(ReferenceErrorKind::InvalidSegment(user.to_owned()));
             }
             Ok((Some(user.to_owned()), host))
@@ -685,11 +614,7 @@ fn check_host(host: &str) -> Result<(), ReferenceErrorKind> {
     if host.is_empty() {
         return Err(ReferenceErrorKind::MissingHost);
     }
-    let valid = host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-        && !host.starts_with(['-', '.'])
-        && !host.ends_with(['-', '.']);
+    let valid = host.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) && !host.starts_with(['-', '.']) && !host.ends_with(['-', '.']);
     if valid {
         Ok(())
     } else {
@@ -698,11 +623,8 @@ fn check_host(host: &str) -> Result<(), ReferenceErrorKind> {
 }
 
 fn check_segment(segment: &str) -> Result<(), ReferenceErrorKind> {
-    let valid = !segment.is_empty()
-        && segment != "."
-        && segment != ".."
-        && !segment.contains('\\')
-        && !segment.chars().any(|c| c.is_whitespace() || c.is_control());
+    let valid =
+        !segment.is_empty() && segment != "." && segment != ".." && !segment.contains('\\') && !segment.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid {
         Ok(())
     } else {
@@ -728,10 +650,7 @@ fn split_repository_path(path: &str) -> Result<(String, bool, Option<String>), R
     for segment in &segments {
         check_segment(segment)?;
     }
-    let end = match segments
-        .iter()
-        .position(|segment| segment.len() > 4 && segment.ends_with(".git"))
-    {
+    let end = match segments.iter().position(|segment| segment.len() > 4 && segment.ends_with(".git")) {
         Some(index) => index + 1,
         None if segments.len() >= 2 => 2,
         None => return Err(ReferenceErrorKind::MissingRepository),
@@ -765,33 +684,21 @@ mod tests {
     #[test]
     fn host_style_reference_takes_the_first_three_segments_as_repository() {
         let reference = parse("github.com/acme/ci-modules/golang@v1.2.0");
-        assert_eq!(
-            reference.clone_url().as_deref(),
-            Some("https://github.com/acme/ci-modules")
-        );
+        assert_eq!(reference.clone_url().as_deref(), Some("https://github.com/acme/ci-modules"));
         assert_eq!(reference.subpath(), Some("golang"));
         let version = reference.version().expect("version");
         assert_eq!(version.as_str(), "v1.2.0");
-        assert_eq!(
-            version.kind(),
-            &VersionKind::Exact(semver::Version::new(1, 2, 0))
-        );
+        assert_eq!(version.kind(), &VersionKind::Exact(semver::Version::new(1, 2, 0)));
         assert_eq!(reference.default_name(), "golang");
 
         let deep = parse("gitlab.com/acme/ci/tools/go/lint");
         assert_eq!(deep.subpath(), Some("tools/go/lint"));
-        assert_eq!(
-            deep.clone_url().as_deref(),
-            Some("https://gitlab.com/acme/ci")
-        );
+        assert_eq!(deep.clone_url().as_deref(), Some("https://gitlab.com/acme/ci"));
         assert!(deep.version().is_none());
         assert_eq!(deep.default_name(), "lint");
 
         let root = parse("github.com/acme/hello.git");
-        assert_eq!(
-            root.clone_url().as_deref(),
-            Some("https://github.com/acme/hello.git")
-        );
+        assert_eq!(root.clone_url().as_deref(), Some("https://github.com/acme/hello.git"));
         assert_eq!(root.subpath(), None);
         assert_eq!(root.default_name(), "hello");
     }
@@ -799,57 +706,30 @@ mod tests {
     #[test]
     fn url_forms_parse() {
         let https = parse("https://github.com/acme/ci-modules.git/golang@^1.2");
-        assert_eq!(
-            https.clone_url().as_deref(),
-            Some("https://github.com/acme/ci-modules.git")
-        );
+        assert_eq!(https.clone_url().as_deref(), Some("https://github.com/acme/ci-modules.git"));
         assert_eq!(https.subpath(), Some("golang"));
-        assert!(matches!(
-            https.version().map(VersionSpec::kind),
-            Some(VersionKind::Requirement(_))
-        ));
+        assert!(matches!(https.version().map(VersionSpec::kind), Some(VersionKind::Requirement(_))));
 
         let nested = parse("https://gitlab.com/group/sub/repo.git/mods/x@main");
-        assert_eq!(
-            nested.clone_url().as_deref(),
-            Some("https://gitlab.com/group/sub/repo.git")
-        );
+        assert_eq!(nested.clone_url().as_deref(), Some("https://gitlab.com/group/sub/repo.git"));
         assert_eq!(nested.subpath(), Some("mods/x"));
-        assert_eq!(
-            nested.version().map(VersionSpec::kind),
-            Some(&VersionKind::Branch)
-        );
+        assert_eq!(nested.version().map(VersionSpec::kind), Some(&VersionKind::Branch));
 
         let ssh = parse("ssh://git@example.com:2222/acme/repo/sub@1a2b3c4");
-        assert_eq!(
-            ssh.clone_url().as_deref(),
-            Some("ssh://git@example.com:2222/acme/repo")
-        );
+        assert_eq!(ssh.clone_url().as_deref(), Some("ssh://git@example.com:2222/acme/repo"));
         assert_eq!(ssh.subpath(), Some("sub"));
-        assert_eq!(
-            ssh.version().map(VersionSpec::kind),
-            Some(&VersionKind::Commit)
-        );
+        assert_eq!(ssh.version().map(VersionSpec::kind), Some(&VersionKind::Commit));
 
         let scp = parse("git@github.com:acme/ci-modules.git/golang@~1.4");
-        assert_eq!(
-            scp.clone_url().as_deref(),
-            Some("git@github.com:acme/ci-modules.git")
-        );
+        assert_eq!(scp.clone_url().as_deref(), Some("git@github.com:acme/ci-modules.git"));
         assert_eq!(scp.subpath(), Some("golang"));
 
         let scp_without_version = parse("git@github.com:acme/ci-modules");
         assert!(scp_without_version.version().is_none());
-        assert_eq!(
-            scp_without_version.clone_url().as_deref(),
-            Some("git@github.com:acme/ci-modules")
-        );
+        assert_eq!(scp_without_version.clone_url().as_deref(), Some("git@github.com:acme/ci-modules"));
 
         let git = parse("git://127.0.0.1:9418/acme/repo@v1.0.0");
-        assert_eq!(
-            git.clone_url().as_deref(),
-            Some("git://127.0.0.1:9418/acme/repo")
-        );
+        assert_eq!(git.clone_url().as_deref(), Some("git://127.0.0.1:9418/acme/repo"));
     }
 
     #[test]
@@ -866,27 +746,15 @@ mod tests {
     #[test]
     fn version_specs_are_classified() {
         let kind = |raw: &str| VersionSpec::parse(raw).map(|spec| spec.kind().clone());
-        assert_eq!(
-            kind("1.2.0"),
-            Ok(VersionKind::Exact(semver::Version::new(1, 2, 0)))
-        );
+        assert_eq!(kind("1.2.0"), Ok(VersionKind::Exact(semver::Version::new(1, 2, 0))));
         assert!(matches!(kind("v1.5.0-rc.1"), Ok(VersionKind::Exact(v)) if !v.pre.is_empty()));
         for requirement in ["^1.2", "~1.4", "1", "v1", "1.2", ">=1.0, <2", "*", "=1.2.0"] {
-            assert!(
-                matches!(kind(requirement), Ok(VersionKind::Requirement(_))),
-                "{requirement}"
-            );
+            assert!(matches!(kind(requirement), Ok(VersionKind::Requirement(_))), "{requirement}");
         }
         for commit in ["1a2b3c4", "deadbeefcafe", &"a".repeat(40), "1234567"] {
             assert_eq!(kind(commit), Ok(VersionKind::Commit), "{commit}");
         }
-        for branch in [
-            "main",
-            "feature/x",
-            "release-1.x",
-            "abcdef",
-            &"a".repeat(41),
-        ] {
+        for branch in ["main", "feature/x", "release-1.x", "abcdef", &"a".repeat(41)] {
             assert_eq!(kind(branch), Ok(VersionKind::Branch), "{branch}");
         }
         for invalid in ["", "a b", "x..y", "-x", "x~1", "with:colon"] {
@@ -920,23 +788,12 @@ mod tests {
 
     #[test]
     fn from_parts_joins_source_and_version() {
-        let reference =
-            Reference::from_parts("github.com/acme/ci-modules/golang", Some("^1")).expect("parts");
-        assert_eq!(
-            reference.to_string(),
-            "github.com/acme/ci-modules/golang@^1"
-        );
-        let twice = Reference::from_parts("github.com/acme/x@v1.0.0", Some("^1"))
-            .expect_err("version twice");
-        assert_eq!(
-            twice.kind,
-            ReferenceErrorKind::VersionTwice("v1.0.0".into())
-        );
+        let reference = Reference::from_parts("github.com/acme/ci-modules/golang", Some("^1")).expect("parts");
+        assert_eq!(reference.to_string(), "github.com/acme/ci-modules/golang@^1");
+        let twice = Reference::from_parts("github.com/acme/x@v1.0.0", Some("^1")).expect_err("version twice");
+        assert_eq!(twice.kind, ReferenceErrorKind::VersionTwice("v1.0.0".into()));
         let local = Reference::from_parts("./x", Some("^1")).expect_err("local with version");
-        assert_eq!(
-            local.kind,
-            ReferenceErrorKind::LocalWithVersion("^1".into())
-        );
+        assert_eq!(local.kind, ReferenceErrorKind::LocalWithVersion("^1".into()));
     }
 
     #[test]
@@ -945,49 +802,22 @@ mod tests {
             ("", ReferenceErrorKind::Empty),
             ("mods/x", ReferenceErrorKind::NoHost("mods/x".into())),
             ("github.com/acme", ReferenceErrorKind::MissingRepository),
-            (
-                "ftp://example.com/a/b",
-                ReferenceErrorKind::UnsupportedScheme("ftp".into()),
-            ),
-            (
-                "https://user:secret@example.com/a/b",
-                ReferenceErrorKind::CredentialsInUrl,
-            ),
-            (
-                "./x@v1.0.0",
-                ReferenceErrorKind::LocalWithVersion("v1.0.0".into()),
-            ),
+            ("ftp://example.com/a/b", ReferenceErrorKind::UnsupportedScheme("ftp".into())),
+            ("https://user:secret@example.com/a/b", ReferenceErrorKind::CredentialsInUrl),
+            ("./x@v1.0.0", ReferenceErrorKind::LocalWithVersion("v1.0.0".into())),
             ("github.com/acme/x@", ReferenceErrorKind::EmptyVersion),
-            (
-                "github.com/acme/x@a..b",
-                ReferenceErrorKind::InvalidVersion("a..b".into()),
-            ),
-            (
-                "github.com/acme/x/../y",
-                ReferenceErrorKind::InvalidSegment("..".into()),
-            ),
-            (
-                "https://example.com:99999/a/b",
-                ReferenceErrorKind::InvalidPort("99999".into()),
-            ),
+            ("github.com/acme/x@a..b", ReferenceErrorKind::InvalidVersion("a..b".into())),
+            ("github.com/acme/x/../y", ReferenceErrorKind::InvalidSegment("..".into())),
+            ("https://example.com:99999/a/b", ReferenceErrorKind::InvalidPort("99999".into())),
             ("github.com/acme/x y", ReferenceErrorKind::Whitespace),
-            (
-                "https://example.com/repo",
-                ReferenceErrorKind::MissingRepository,
-            ),
+            ("https://example.com/repo", ReferenceErrorKind::MissingRepository),
         ];
         for (input, kind) in cases {
             assert_eq!(parse_error(input).kind, kind, "{input:?}");
         }
         insta::assert_snapshot!("no_host", parse_error("mods/x").to_string());
-        insta::assert_snapshot!(
-            "bad_version",
-            parse_error("github.com/acme/x@a..b").to_string()
-        );
-        insta::assert_snapshot!(
-            "credentials",
-            parse_error("https://user:secret@example.com/a/b").to_string()
-        );
+        insta::assert_snapshot!("bad_version", parse_error("github.com/acme/x@a..b").to_string());
+        insta::assert_snapshot!("credentials", parse_error("https://user:secret@example.com/a/b").to_string());
     }
 
     #[test]
@@ -996,8 +826,7 @@ mod tests {
         struct Holder {
             reference: Reference,
         }
-        let holder: Holder =
-            toml::from_str("reference = \"github.com/acme/x/y@^1\"").expect("deserialize");
+        let holder: Holder = toml::from_str("reference = \"github.com/acme/x/y@^1\"").expect("deserialize");
         assert_eq!(holder.reference.subpath(), Some("y"));
         let text = toml::to_string(&holder).expect("serialize");
         assert_eq!(text.trim(), "reference = \"github.com/acme/x/y@^1\"");

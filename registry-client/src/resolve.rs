@@ -65,17 +65,9 @@ pub struct Resolved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     /// A tag and the commit it peels to.
-    Tag {
-        name: String,
-        version: Option<Version>,
-        commit: String,
-    },
+    Tag { name: String, version: Option<Version>, commit: String },
     /// A branch and its head.
-    Branch {
-        name: String,
-        commit: String,
-        default: bool,
-    },
+    Branch { name: String, commit: String, default: bool },
     /// A commit id, possibly abbreviated, still to be verified.
     Commit { id: String },
 }
@@ -113,11 +105,7 @@ pub enum ResolveError {
     CommitNotFound { location: String, commit: String },
     /// Offline, and the cache lacks the module (or the needed commit of it).
     #[error("offline mode: {module} is not in the module cache (missing: {needed} of {url})")]
-    NotCached {
-        module: String,
-        url: String,
-        needed: String,
-    },
+    NotCached { module: String, url: String, needed: String },
     /// A local path has no versions to resolve.
     #[error("`{reference}` is a local path; only git references are resolved")]
     LocalReference { reference: String },
@@ -133,10 +121,7 @@ fn render_available(available: &[Version], total: usize) -> String {
     let list: Vec<String> = available.iter().map(Version::to_string).collect();
     let more = total.saturating_sub(available.len());
     if more > 0 {
-        format!(
-            "; available versions: {} (and {more} older)",
-            list.join(", ")
-        )
+        format!("; available versions: {} (and {more} older)", list.join(", "))
     } else {
         format!("; available versions: {}", list.join(", "))
     }
@@ -153,9 +138,7 @@ impl ResolveError {
                     Some(Hint::CheckVersionSpec)
                 }
             }
-            ResolveError::NotFound { .. } | ResolveError::CommitNotFound { .. } => {
-                Some(Hint::CheckVersionSpec)
-            }
+            ResolveError::NotFound { .. } | ResolveError::CommitNotFound { .. } => Some(Hint::CheckVersionSpec),
             ResolveError::NothingToResolve { .. } => Some(Hint::CheckVersionSpec),
             ResolveError::NotCached { .. } => Some(Hint::FillCache),
             ResolveError::LocalReference { .. } => None,
@@ -277,33 +260,25 @@ pub fn select(reference: &Reference, refs: &RemoteRefs) -> Result<Selection, Res
     }
     match spec.kind() {
         // 4. An exact version.
-        VersionKind::Exact(version) => tags
-            .iter()
-            .find(|tag| &tag.version == version)
-            .map(tag_selection)
-            .ok_or_else(|| {
-                let (available, total) = available(&tags);
-                ResolveError::NoMatchingVersion {
-                    location,
-                    spec: raw.to_owned(),
-                    available,
-                    total,
-                }
-            }),
+        VersionKind::Exact(version) => tags.iter().find(|tag| &tag.version == version).map(tag_selection).ok_or_else(|| {
+            let (available, total) = available(&tags);
+            ResolveError::NoMatchingVersion {
+                location,
+                spec: raw.to_owned(),
+                available,
+                total,
+            }
+        }),
         // 5. The highest version matching a requirement.
-        VersionKind::Requirement(requirement) => tags
-            .iter()
-            .find(|tag| requirement.matches(&tag.version))
-            .map(tag_selection)
-            .ok_or_else(|| {
-                let (available, total) = available(&tags);
-                ResolveError::NoMatchingVersion {
-                    location,
-                    spec: raw.to_owned(),
-                    available,
-                    total,
-                }
-            }),
+        VersionKind::Requirement(requirement) => tags.iter().find(|tag| requirement.matches(&tag.version)).map(tag_selection).ok_or_else(|| {
+            let (available, total) = available(&tags);
+            ResolveError::NoMatchingVersion {
+                location,
+                spec: raw.to_owned(),
+                available,
+                total,
+            }
+        }),
         VersionKind::Commit | VersionKind::Branch => Err(ResolveError::NotFound {
             location,
             spec: raw.to_owned(),
@@ -314,48 +289,31 @@ pub fn select(reference: &Reference, refs: &RemoteRefs) -> Result<Selection, Res
 /// Resolves `reference` to a commit and makes sure the cache holds it: lists the
 /// remote's refs (or the cache's, offline), applies [`select`], fetches what is missing
 /// and verifies the commit exists.
-pub fn resolve(
-    git: &dyn GitSource,
-    reference: &Reference,
-    network: Network,
-) -> Result<Resolved, ResolveError> {
-    let url = reference
-        .clone_url()
-        .ok_or_else(|| ResolveError::LocalReference {
-            reference: reference.to_string(),
-        })?;
+pub fn resolve(git: &dyn GitSource, reference: &Reference, network: Network) -> Result<Resolved, ResolveError> {
+    let url = reference.clone_url().ok_or_else(|| ResolveError::LocalReference {
+        reference: reference.to_string(),
+    })?;
     let git_error = |error: GitError| ResolveError::Git {
         reference: reference.to_string(),
         error,
     };
     let refs = match network {
         Network::Online => git.list_remote_refs(&url).map_err(git_error)?,
-        Network::Offline => git
-            .list_cached_refs(&url)
-            .map_err(git_error)?
-            .ok_or_else(|| ResolveError::NotCached {
-                module: reference.to_string(),
-                url: url.clone(),
-                needed: "the tags and branches".to_owned(),
-            })?,
+        Network::Offline => git.list_cached_refs(&url).map_err(git_error)?.ok_or_else(|| ResolveError::NotCached {
+            module: reference.to_string(),
+            url: url.clone(),
+            needed: "the tags and branches".to_owned(),
+        })?,
     };
     let selection = select(reference, &refs)?;
     debug!(%reference, ?selection, "selected");
     let (version, tag, branch, commit) = match selection {
-        Selection::Tag {
-            name,
-            version,
-            commit,
-        } => {
+        Selection::Tag { name, version, commit } => {
             let target = FetchTarget::Tag(name.clone());
             ensure_commit(git, reference, &url, &commit, &target, network)?;
             (version, Some(name), None, commit)
         }
-        Selection::Branch {
-            name,
-            commit,
-            default,
-        } => {
+        Selection::Branch { name, commit, default } => {
             let target = if default {
                 FetchTarget::DefaultBranch(name.clone())
             } else {
@@ -401,8 +359,7 @@ pub fn ensure_commit(
             FetchTarget::Tag(tag) => cached.tags.get(tag).is_some_and(|t| t.commit == commit),
             FetchTarget::Branch(branch) => cached.branches.get(branch).is_some_and(|c| c == commit),
             FetchTarget::DefaultBranch(branch) => {
-                cached.default_branch.as_deref() == Some(branch.as_str())
-                    && cached.branches.get(branch).is_some_and(|c| c == commit)
+                cached.default_branch.as_deref() == Some(branch.as_str()) && cached.branches.get(branch).is_some_and(|c| c == commit)
             }
             FetchTarget::Commit(_) => true,
         })
@@ -420,12 +377,10 @@ pub fn ensure_commit(
         });
     }
     git.fetch(url, target).map_err(git_error)?;
-    git.find_commit(url, commit)
-        .map_err(git_error)?
-        .ok_or_else(|| ResolveError::CommitNotFound {
-            location: reference.source().to_string(),
-            commit: commit.to_owned(),
-        })
+    git.find_commit(url, commit).map_err(git_error)?.ok_or_else(|| ResolveError::CommitNotFound {
+        location: reference.source().to_string(),
+        commit: commit.to_owned(),
+    })
 }
 
 impl fmt::Display for Resolved {
@@ -463,23 +418,14 @@ mod tests {
                     )
                 })
                 .collect(),
-            branches: branches
-                .iter()
-                .map(|(name, n)| ((*name).to_owned(), commit(*n)))
-                .collect(),
+            branches: branches.iter().map(|(name, n)| ((*name).to_owned(), commit(*n))).collect(),
             default_branch: Some("main".to_owned()),
         }
     }
 
     fn single_module() -> RemoteRefs {
         refs(
-            &[
-                ("v1.0.0", 1),
-                ("v1.2.0", 2),
-                ("v1.5.0-rc.1", 3),
-                ("v2.0.0", 4),
-                ("unrelated", 9),
-            ],
+            &[("v1.0.0", 1), ("v1.2.0", 2), ("v1.5.0-rc.1", 3), ("v2.0.0", 4), ("unrelated", 9)],
             &[("main", 5), ("feature/x", 6)],
         )
     }
@@ -504,10 +450,7 @@ mod tests {
         assert_eq!(selected_tag("github.com/acme/m@~1.0", &refs), "v1.0.0");
         assert_eq!(selected_tag("github.com/acme/m@>=1.0, <3", &refs), "v2.0.0");
         assert_eq!(selected_tag("github.com/acme/m@*", &refs), "v2.0.0");
-        assert_eq!(
-            selected_tag("github.com/acme/m@^1.5.0-rc.0", &refs),
-            "v1.5.0-rc.1"
-        );
+        assert_eq!(selected_tag("github.com/acme/m@^1.5.0-rc.0", &refs), "v1.5.0-rc.1");
         assert_eq!(selected_tag("github.com/acme/m", &refs), "v2.0.0");
     }
 
@@ -516,14 +459,8 @@ mod tests {
         let refs = single_module();
         assert_eq!(selected_tag("github.com/acme/m@v1.2.0", &refs), "v1.2.0");
         assert_eq!(selected_tag("github.com/acme/m@1.2.0", &refs), "v1.2.0");
-        assert_eq!(
-            selected_tag("github.com/acme/m@v1.5.0-rc.1", &refs),
-            "v1.5.0-rc.1"
-        );
-        assert_eq!(
-            selected_tag("github.com/acme/m@unrelated", &refs),
-            "unrelated"
-        );
+        assert_eq!(selected_tag("github.com/acme/m@v1.5.0-rc.1", &refs), "v1.5.0-rc.1");
+        assert_eq!(selected_tag("github.com/acme/m@unrelated", &refs), "unrelated");
     }
 
     #[test]
@@ -543,14 +480,9 @@ mod tests {
         );
         assert_eq!(
             select_str("github.com/acme/m@abcdef1", &refs).expect("commit"),
-            Selection::Commit {
-                id: "abcdef1".into()
-            }
+            Selection::Commit { id: "abcdef1".into() }
         );
-        assert!(matches!(
-            select_str("github.com/acme/m@nope", &refs),
-            Err(ResolveError::NotFound { .. })
-        ));
+        assert!(matches!(select_str("github.com/acme/m@nope", &refs), Err(ResolveError::NotFound { .. })));
     }
 
     #[test]
@@ -561,53 +493,27 @@ mod tests {
             select_str("github.com/acme/m@v1", &refs),
             Ok(Selection::Branch { name, .. }) if name == "v1"
         ));
-        assert_eq!(
-            selected_tag("github.com/acme/m@abcdef12", &refs),
-            "abcdef12"
-        );
+        assert_eq!(selected_tag("github.com/acme/m@abcdef12", &refs), "abcdef12");
     }
 
     #[test]
     fn monorepo_prefixed_tags_win_over_root_tags() {
         let refs = refs(
-            &[
-                ("v9.0.0", 9),
-                ("mods/a/v1.0.0", 1),
-                ("mods/a/v1.1.0", 2),
-                ("mods/b/v2.0.0", 3),
-            ],
+            &[("v9.0.0", 9), ("mods/a/v1.0.0", 1), ("mods/a/v1.1.0", 2), ("mods/b/v2.0.0", 3)],
             &[("main", 5)],
         );
-        assert_eq!(
-            selected_tag("github.com/acme/mono/mods/a@^1", &refs),
-            "mods/a/v1.1.0"
-        );
-        assert_eq!(
-            selected_tag("github.com/acme/mono/mods/a", &refs),
-            "mods/a/v1.1.0"
-        );
-        assert_eq!(
-            selected_tag("github.com/acme/mono/mods/a@v1.0.0", &refs),
-            "mods/a/v1.0.0"
-        );
-        assert_eq!(
-            selected_tag("github.com/acme/mono/mods/a@mods/a/v1.0.0", &refs),
-            "mods/a/v1.0.0"
-        );
-        assert_eq!(
-            selected_tag("github.com/acme/mono/mods/b", &refs),
-            "mods/b/v2.0.0"
-        );
+        assert_eq!(selected_tag("github.com/acme/mono/mods/a@^1", &refs), "mods/a/v1.1.0");
+        assert_eq!(selected_tag("github.com/acme/mono/mods/a", &refs), "mods/a/v1.1.0");
+        assert_eq!(selected_tag("github.com/acme/mono/mods/a@v1.0.0", &refs), "mods/a/v1.0.0");
+        assert_eq!(selected_tag("github.com/acme/mono/mods/a@mods/a/v1.0.0", &refs), "mods/a/v1.0.0");
+        assert_eq!(selected_tag("github.com/acme/mono/mods/b", &refs), "mods/b/v2.0.0");
         // The root tag does not count once prefixed tags exist ...
         assert!(matches!(
             select_str("github.com/acme/mono/mods/a@^9", &refs),
             Err(ResolveError::NoMatchingVersion { .. })
         ));
         // ... but versions a module without prefixed tags.
-        assert_eq!(
-            selected_tag("github.com/acme/mono/mods/c@^9", &refs),
-            "v9.0.0"
-        );
+        assert_eq!(selected_tag("github.com/acme/mono/mods/c@^9", &refs), "v9.0.0");
     }
 
     #[test]
@@ -660,16 +566,10 @@ mod tests {
 
         // A commit that does not exist is reported after fetching.
         let missing = Reference::parse("github.com/acme/m@abcdef1").expect("reference");
-        assert!(matches!(
-            resolve(&git, &missing, Network::Online),
-            Err(ResolveError::CommitNotFound { .. })
-        ));
+        assert!(matches!(resolve(&git, &missing, Network::Online), Err(ResolveError::CommitNotFound { .. })));
         // Offline, an uncached repository names the module.
         let other = Reference::parse("github.com/acme/other@^1").expect("reference");
         let error = resolve(&git, &other, Network::Offline).expect_err("not cached");
-        assert!(
-            error.to_string().contains("github.com/acme/other@^1"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("github.com/acme/other@^1"), "{error}");
     }
 }

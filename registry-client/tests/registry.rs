@@ -29,23 +29,13 @@ fn caret_one_picks_the_highest_stable_1x() {
     let fixture = Fixture::new();
     let commits = fixture.standard();
     let git = fixture.git_cli();
-    let resolved = resolve(
-        &git,
-        &reference("github.com/acme/single@^1"),
-        Network::Online,
-    )
-    .expect("resolve");
+    let resolved = resolve(&git, &reference("github.com/acme/single@^1"), Network::Online).expect("resolve");
     assert_eq!(resolved.tag.as_deref(), Some("v1.2.0"));
     assert_eq!(resolved.version, Some(semver::Version::new(1, 2, 0)));
     // v1.2.0 is annotated: the commit is the peeled one, not the tag object.
     assert_eq!(resolved.commit, commits.v1_2);
-    let checkout = git
-        .checkout("https://github.com/acme/single", &resolved.commit)
-        .expect("checkout");
-    assert_eq!(
-        fs::read_to_string(checkout.join("src/lib.rs")).expect("read"),
-        "// 1.2.0\n"
-    );
+    let checkout = git.checkout("https://github.com/acme/single", &resolved.commit).expect("checkout");
+    assert_eq!(fs::read_to_string(checkout.join("src/lib.rs")).expect("read"), "// 1.2.0\n");
     assert!(!checkout.join(".git").exists());
 }
 
@@ -57,10 +47,7 @@ fn exact_versions_branches_and_commits() {
     let online = |text: &str| resolve(&git, &reference(text), Network::Online);
 
     let exact = online("github.com/acme/single@v1.2.0").expect("exact");
-    assert_eq!(
-        (exact.tag.as_deref(), exact.commit.as_str()),
-        (Some("v1.2.0"), commits.v1_2.as_str())
-    );
+    assert_eq!((exact.tag.as_deref(), exact.commit.as_str()), (Some("v1.2.0"), commits.v1_2.as_str()));
     let without_v = online("github.com/acme/single@1.0.0").expect("exact without v");
     assert_eq!(without_v.commit, commits.v1_0);
     let pre = online("github.com/acme/single@v1.5.0-rc.1").expect("pre-release");
@@ -81,10 +68,7 @@ fn exact_versions_branches_and_commits() {
     let full = online(&format!("github.com/acme/single@{}", commits.v1_0)).expect("full commit");
     assert_eq!(full.commit, commits.v1_0);
     let missing = online("github.com/acme/single@0123456789abcdef").expect_err("no such commit");
-    assert!(
-        matches!(missing, ResolveError::CommitNotFound { .. }),
-        "{missing}"
-    );
+    assert!(matches!(missing, ResolveError::CommitNotFound { .. }), "{missing}");
 }
 
 #[test]
@@ -92,29 +76,14 @@ fn monorepo_prefixed_tags_win_over_the_root_tag() {
     let fixture = Fixture::new();
     let commits = fixture.standard();
     let git = fixture.git_cli();
-    let a = resolve(
-        &git,
-        &reference("github.com/acme/mono/mods/a@^1"),
-        Network::Online,
-    )
-    .expect("resolve a");
+    let a = resolve(&git, &reference("github.com/acme/mono/mods/a@^1"), Network::Online).expect("resolve a");
     assert_eq!(a.tag.as_deref(), Some("mods/a/v1.1.0"));
     assert_eq!(a.commit, commits.mono_2);
     assert_ne!(a.commit, commits.mono_root);
-    let b = resolve(
-        &git,
-        &reference("github.com/acme/mono/mods/b"),
-        Network::Online,
-    )
-    .expect("resolve b");
-    assert_eq!(
-        (b.tag.as_deref(), b.commit.as_str()),
-        (Some("mods/b/v2.0.0"), commits.mono_1.as_str())
-    );
+    let b = resolve(&git, &reference("github.com/acme/mono/mods/b"), Network::Online).expect("resolve b");
+    assert_eq!((b.tag.as_deref(), b.commit.as_str()), (Some("mods/b/v2.0.0"), commits.mono_1.as_str()));
     // The same URL shares one bare repository and one checkout per commit.
-    let checkout = git
-        .checkout("https://github.com/acme/mono", &a.commit)
-        .expect("checkout");
+    let checkout = git.checkout("https://github.com/acme/mono", &a.commit).expect("checkout");
     assert!(checkout.join("mods/a/main.py").is_file());
     let databases = fs::read_dir(fixture.cache.join("git/db"))
         .expect("db dir")
@@ -134,32 +103,16 @@ fn install_resolves_transitive_dependencies_and_writes_the_lock_once() {
     );
     let installation = install(&git, &project, &InstallOptions::default()).expect("install");
     assert!(installation.lockfile_changed);
-    let ids: Vec<String> = installation
-        .resolution
-        .lockfile
-        .modules
-        .iter()
-        .map(|module| module.id())
-        .collect();
+    let ids: Vec<String> = installation.resolution.lockfile.modules.iter().map(|module| module.id()).collect();
     assert_eq!(ids, ["a@1.1.0", "app@1.0.0", "lib@1.2.0", "single2@2.0.0"]);
     let report = &installation.resolution.report;
     assert_eq!(report.added.len(), 4);
     assert_eq!(report.duplicates.len(), 1, "{report:?}");
     assert_eq!(report.duplicates[0].ids, ["lib@1.2.0", "single2@2.0.0"]);
-    let app = installation
-        .resolution
-        .modules
-        .iter()
-        .find(|module| module.id == "app@1.0.0")
-        .expect("app");
+    let app = installation.resolution.modules.iter().find(|module| module.id == "app@1.0.0").expect("app");
     assert_eq!(app.dependencies, ["lib@1.2.0"]);
     assert!(app.path.join("tanto.toml").is_file());
-    let a = installation
-        .resolution
-        .modules
-        .iter()
-        .find(|module| module.id == "a@1.1.0")
-        .expect("a");
+    let a = installation.resolution.modules.iter().find(|module| module.id == "a@1.1.0").expect("a");
     assert!(a.path.ends_with("mods/a"));
 
     let text = fs::read_to_string(project.join("tanto.lock")).expect("lock");
@@ -169,10 +122,7 @@ fn install_resolves_transitive_dependencies_and_writes_the_lock_once() {
     assert!(!again.lockfile_changed);
     assert_eq!(again.resolution.report.unchanged.len(), 4);
     assert!(again.resolution.report.added.is_empty());
-    assert_eq!(
-        fs::read_to_string(project.join("tanto.lock")).expect("lock"),
-        text
-    );
+    assert_eq!(fs::read_to_string(project.join("tanto.lock")).expect("lock"), text);
 }
 
 #[test]
@@ -180,10 +130,7 @@ fn update_moves_a_requirement_to_a_newly_pushed_version() {
     let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project(
-        "update",
-        "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n",
-    );
+    let project = fixture.project("update", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     install(&git, &project, &InstallOptions::default()).expect("install");
 
     // A new release appears upstream.
@@ -196,29 +143,15 @@ fn update_moves_a_requirement_to_a_newly_pushed_version() {
     // Install keeps the pin ...
     let kept = install(&git, &project, &InstallOptions::default()).expect("install");
     assert!(!kept.lockfile_changed);
-    assert_eq!(
-        kept.resolution.lockfile.modules[0].version,
-        Some(semver::Version::new(1, 2, 0))
-    );
+    assert_eq!(kept.resolution.lockfile.modules[0].version, Some(semver::Version::new(1, 2, 0)));
 
     // ... update moves it and reports old -> new.
-    let updated = update(
-        &git,
-        &project,
-        &["lib".to_owned()],
-        &InstallOptions::default(),
-    )
-    .expect("update");
+    let updated = update(&git, &project, &["lib".to_owned()], &InstallOptions::default()).expect("update");
     assert!(updated.lockfile_changed);
     let report = &updated.resolution.report;
     assert_eq!(report.updated.len(), 1);
-    assert_eq!(
-        report.updated[0].to_string(),
-        "lib 1.2.0 -> 1.3.0 (github.com/acme/single)"
-    );
-    let lock = read_lockfile(&project.join("tanto.lock"))
-        .expect("read")
-        .expect("lock");
+    assert_eq!(report.updated[0].to_string(), "lib 1.2.0 -> 1.3.0 (github.com/acme/single)");
+    let lock = read_lockfile(&project.join("tanto.lock")).expect("read").expect("lock");
     assert_eq!(lock.modules[0].commit, v1_3);
     assert_eq!(lock.modules[0].tag.as_deref(), Some("v1.3.0"));
 }
@@ -228,10 +161,7 @@ fn locked_mode_fails_when_the_lock_would_change() {
     let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project(
-        "locked",
-        "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n",
-    );
+    let project = fixture.project("locked", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     let locked = InstallOptions {
         lock_mode: LockMode::Locked,
         ..InstallOptions::default()
@@ -254,10 +184,7 @@ fn locked_mode_fails_when_the_lock_would_change() {
     let rendered = fixture.redact(&render(&error, error.hint()));
     assert!(rendered.contains("tanto install"), "{rendered}");
     insta::assert_snapshot!(rendered);
-    assert_eq!(
-        fs::read_to_string(project.join("tanto.lock")).expect("lock"),
-        before
-    );
+    assert_eq!(fs::read_to_string(project.join("tanto.lock")).expect("lock"), before);
 }
 
 #[test]
@@ -265,10 +192,7 @@ fn a_moved_tag_is_an_error_naming_dependency_and_commits() {
     let fixture = Fixture::new();
     let commits = fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project(
-        "moved",
-        "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n",
-    );
+    let project = fixture.project("moved", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     install(&git, &project, &InstallOptions::default()).expect("install");
 
     let single = fixture.repository_handle("single");
@@ -287,9 +211,7 @@ fn a_moved_tag_is_an_error_naming_dependency_and_commits() {
         }
         other => panic!("expected a moved tag, got {other:?}"),
     }
-    let rendered = render(&error, error.hint())
-        .replace(&commits.v1_2, "[LOCKED]")
-        .replace(&moved, "[MOVED]");
+    let rendered = render(&error, error.hint()).replace(&commits.v1_2, "[LOCKED]").replace(&moved, "[MOVED]");
     insta::assert_snapshot!(rendered);
 }
 
@@ -298,10 +220,7 @@ fn a_tampered_checkout_is_an_error() {
     let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project(
-        "tampered",
-        "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n",
-    );
+    let project = fixture.project("tampered", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     let installation = install(&git, &project, &InstallOptions::default()).expect("install");
     let module = &installation.resolution.modules[0];
     fs::write(module.path.join("src/lib.rs"), "// evil\n").expect("tamper");
@@ -342,10 +261,7 @@ fn offline_mode_works_from_the_cache_and_names_what_is_missing() {
     fs::remove_file(project.join("tanto.lock")).expect("remove lock");
     let from_cache = install(&git, &project, &offline).expect("offline without lock");
     assert_eq!(from_cache.resolution.lockfile, online.resolution.lockfile);
-    assert_eq!(
-        fs::read_to_string(project.join("tanto.lock")).expect("lock"),
-        lock_text
-    );
+    assert_eq!(fs::read_to_string(project.join("tanto.lock")).expect("lock"), lock_text);
 
     // A module the cache never saw: the error names it.
     fs::write(
@@ -355,19 +271,11 @@ fn offline_mode_works_from_the_cache_and_names_what_is_missing() {
     .expect("edit manifest");
     let error = install(&git, &project, &offline).expect_err("not cached");
     let rendered = fixture.redact(&render(&error, error.hint()));
-    assert!(
-        rendered.contains("github.com/acme/mono/mods/a@^1"),
-        "{rendered}"
-    );
+    assert!(rendered.contains("github.com/acme/mono/mods/a@^1"), "{rendered}");
     insta::assert_snapshot!(rendered);
 
     // Online, the daemon being gone is a network error with its own hint.
-    let error = resolve(
-        &git,
-        &reference("github.com/acme/mono/mods/a@^1"),
-        Network::Online,
-    )
-    .expect_err("daemon stopped");
+    let error = resolve(&git, &reference("github.com/acme/mono/mods/a@^1"), Network::Online).expect_err("daemon stopped");
     assert!(
         matches!(&error, ResolveError::Git { error, .. } if error.failure_kind() == Some(&FailureKind::NetworkUnreachable)),
         "{error}"
@@ -384,31 +292,22 @@ fn publish_creates_and_pushes_the_prefixed_tag() {
         version: semver::Version::new(1, 2, 0),
         remote: "origin".to_owned(),
     };
-    let published =
-        publish(&fixture.git_config(), &mono.work.join("mods/a"), &options).expect("publish");
+    let published = publish(&fixture.git_config(), &mono.work.join("mods/a"), &options).expect("publish");
     assert_eq!(published.tag, "mods/a/v1.2.0");
     assert_eq!(published.commit, head);
     assert_eq!(published.subpath.as_deref(), Some("mods/a"));
     assert_eq!(published.remote_url, "https://github.com/acme/mono");
-    assert_eq!(
-        published.reference.to_string(),
-        "github.com/acme/mono/mods/a@v1.2.0"
-    );
-    assert_eq!(
-        mono.served_tag("mods/a/v1.2.0").as_deref(),
-        Some(head.as_str())
-    );
+    assert_eq!(published.reference.to_string(), "github.com/acme/mono/mods/a@v1.2.0");
+    assert_eq!(mono.served_tag("mods/a/v1.2.0").as_deref(), Some(head.as_str()));
     let tag_type = fixture.git(&mono.bare, &["cat-file", "-t", "refs/tags/mods/a/v1.2.0"]);
     assert_eq!(tag_type, "tag", "the release tag is annotated");
 
     // Users can install what was published.
-    let resolved = resolve(&fixture.git_cli(), &published.reference, Network::Online)
-        .expect("resolve published");
+    let resolved = resolve(&fixture.git_cli(), &published.reference, Network::Online).expect("resolve published");
     assert_eq!(resolved.commit, head);
 
     // Publishing the same version again is refused.
-    let again = publish(&fixture.git_config(), &mono.work.join("mods/a"), &options)
-        .expect_err("tag exists");
+    let again = publish(&fixture.git_config(), &mono.work.join("mods/a"), &options).expect_err("tag exists");
     assert!(matches!(again, PublishError::TagExists { .. }), "{again}");
 
     // So is a dirty work tree, and nothing is tagged.
@@ -422,10 +321,7 @@ fn publish_creates_and_pushes_the_prefixed_tag() {
         },
     )
     .expect_err("dirty");
-    assert!(
-        matches!(dirty, PublishError::DirtyWorkTree { .. }),
-        "{dirty}"
-    );
+    assert!(matches!(dirty, PublishError::DirtyWorkTree { .. }), "{dirty}");
     assert_eq!(dirty.hint(), Some(Hint::CommitOrStash));
     assert_eq!(mono.served_tag("mods/b/v2.1.0"), None);
 
@@ -441,10 +337,7 @@ fn publish_creates_and_pushes_the_prefixed_tag() {
     )
     .expect("publish root module");
     assert_eq!(root_release.tag, "v1.1.0");
-    assert_eq!(
-        root_release.reference.to_string(),
-        "github.com/acme/app@v1.1.0"
-    );
+    assert_eq!(root_release.reference.to_string(), "github.com/acme/app@v1.1.0");
     assert!(app.served_tag("v1.1.0").is_some());
 }
 
@@ -469,10 +362,7 @@ fn unknown_host_missing_repository_and_missing_version_are_clear() {
         ),
         "{unknown_host}"
     );
-    insta::assert_snapshot!(
-        "unknown_host",
-        fixture.redact(&render(&unknown_host, unknown_host.hint()))
-    );
+    insta::assert_snapshot!("unknown_host", fixture.redact(&render(&unknown_host, unknown_host.hint())));
 
     let missing_repository = online("github.com/acme/nope@^1").expect_err("missing repository");
     assert!(
@@ -488,20 +378,13 @@ fn unknown_host_missing_repository_and_missing_version_are_clear() {
         ),
         "{missing_repository}"
     );
-    insta::assert_snapshot!(
-        "missing_repository",
-        fixture.redact(&render(&missing_repository, missing_repository.hint()))
-    );
+    insta::assert_snapshot!("missing_repository", fixture.redact(&render(&missing_repository, missing_repository.hint())));
 
     let missing_version = online("github.com/acme/single@^3").expect_err("missing version");
-    insta::assert_snapshot!(
-        "missing_version",
-        fixture.redact(&render(&missing_version, missing_version.hint()))
-    );
+    insta::assert_snapshot!("missing_version", fixture.redact(&render(&missing_version, missing_version.hint())));
 
     let closed = common::free_port();
-    let unreachable =
-        online(&format!("git://127.0.0.1:{closed}/acme/single@^1")).expect_err("nothing listens");
+    let unreachable = online(&format!("git://127.0.0.1:{closed}/acme/single@^1")).expect_err("nothing listens");
     assert!(
         matches!(
             &unreachable,

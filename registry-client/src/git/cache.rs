@@ -55,26 +55,17 @@ impl CacheLayout {
 
     /// The bare repository caching `url`.
     pub fn database(&self, url: &str) -> PathBuf {
-        self.root
-            .join("git")
-            .join("db")
-            .join(Self::repository_key(url))
+        self.root.join("git").join("db").join(Self::repository_key(url))
     }
 
     /// The lock file guarding [`CacheLayout::database`].
     pub fn database_lock(&self, url: &str) -> PathBuf {
-        self.root
-            .join("git")
-            .join("db")
-            .join(format!("{}.lock", Self::repository_key(url)))
+        self.root.join("git").join("db").join(format!("{}.lock", Self::repository_key(url)))
     }
 
     /// The folder holding the checkouts of `url`.
     pub fn checkouts(&self, url: &str) -> PathBuf {
-        self.root
-            .join("git")
-            .join("checkouts")
-            .join(Self::repository_key(url))
+        self.root.join("git").join("checkouts").join(Self::repository_key(url))
     }
 
     /// The checkout of `commit` of `url`.
@@ -103,10 +94,7 @@ mod tests {
         let b = CacheLayout::repository_key("https://github.com/acme/ci-modules.git");
         assert!(a.starts_with("github.com-acme-ci-modules-"), "{a}");
         assert_ne!(a, b);
-        assert_eq!(
-            a,
-            CacheLayout::repository_key("https://github.com/acme/ci-modules")
-        );
+        assert_eq!(a, CacheLayout::repository_key("https://github.com/acme/ci-modules"));
         let layout = CacheLayout::new("/cache");
         assert_eq!(
             layout.checkout("https://github.com/acme/ci-modules", "abc"),

@@ -80,12 +80,7 @@ impl GitConfig {
     }
 
     /// Runs git and collects its output; fails only when git cannot be started.
-    pub(crate) fn output(
-        &self,
-        args: &[&OsStr],
-        current_dir: Option<&Path>,
-        extra_env: &[(&str, &OsStr)],
-    ) -> Result<Finished, GitError> {
+    pub(crate) fn output(&self, args: &[&OsStr], current_dir: Option<&Path>, extra_env: &[(&str, &OsStr)]) -> Result<Finished, GitError> {
         let command_line = self.describe(args);
         debug!(command = %command_line, "running git");
         let mut command = Command::new(&self.program);
@@ -115,12 +110,7 @@ impl GitConfig {
 
     /// Runs git and returns its stdout; a non-zero exit becomes [`GitError::Failed`]
     /// classified from stderr.
-    pub(crate) fn run(
-        &self,
-        args: &[&OsStr],
-        current_dir: Option<&Path>,
-        url: Option<&str>,
-    ) -> Result<String, GitError> {
+    pub(crate) fn run(&self, args: &[&OsStr], current_dir: Option<&Path>, url: Option<&str>) -> Result<String, GitError> {
         self.run_with_env(args, current_dir, url, &[])
     }
 
@@ -132,11 +122,7 @@ impl GitConfig {
         extra_env: &[(&str, &OsStr)],
     ) -> Result<String, GitError> {
         let finished = self.output(args, current_dir, extra_env)?;
-        if finished.success {
-            Ok(finished.stdout)
-        } else {
-            Err(failed(finished, url))
-        }
+        if finished.success { Ok(finished.stdout) } else { Err(failed(finished, url)) }
     }
 }
 
@@ -163,9 +149,7 @@ pub(crate) fn classify(stderr: &str, url: Option<&str>) -> FailureKind {
         "no address associated with hostname",
         "unable to look up",
     ]) {
-        FailureKind::UnknownHost {
-            host: url.and_then(url_host),
-        }
+        FailureKind::UnknownHost { host: url.and_then(url_host) }
     } else if any(&[
         "repository not found",
         "does not appear to be a git repository",
@@ -217,25 +201,13 @@ pub(crate) fn url_host(url: &str) -> Option<String> {
 /// A name no other process or thread uses, for temporary siblings of cache entries.
 pub(crate) fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}-{}-{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.subsec_nanos()).unwrap_or(0);
+    format!("{}-{}-{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> GitError + use<> {
     let path = path.to_path_buf();
-    move |source| GitError::Io {
-        action,
-        path,
-        source,
-    }
+    move |source| GitError::Io { action, path, source }
 }
 
 /// The real [`GitSource`]: the system `git` command plus an on-disk cache (see
@@ -244,6 +216,12 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 /// Concurrency: changes to one bare repository happen under a file lock, so two tanto
 /// processes can share a cache; checkouts are built in a temporary sibling and renamed
 /// into place, so a checkout directory that exists is always complete.
+///
+/// Checkouts are written with `read-tree` + `checkout-index` into the temporary folder,
+/// using a private index file: unlike `git worktree add`, that leaves no metadata in
+/// the bare repository pointing at a path that is renamed afterwards, and unlike
+/// `git archive | tar -x` it needs no second program and ignores `export-ignore`, so
+/// the tree is exactly the commit's.
 #[derive(Debug, Clone)]
 pub struct GitCli {
     config: GitConfig,
@@ -302,10 +280,7 @@ impl GitCli {
         if database.join("HEAD").is_file() {
             return Ok(database);
         }
-        let parent = database
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.cache.root().to_path_buf());
+        let parent = database.parent().map(Path::to_path_buf).unwrap_or_else(|| self.cache.root().to_path_buf());
         fs::create_dir_all(&parent).map_err(io_error("create directory", &parent))?;
         if database.exists() {
             // Left over from an interrupted creation (no HEAD): start again.
@@ -313,12 +288,7 @@ impl GitCli {
         }
         let temporary = parent.join(format!(".tmp-{}", unique_suffix()));
         self.config.run(
-            &[
-                OsStr::new("init"),
-                OsStr::new("--bare"),
-                OsStr::new("--quiet"),
-                temporary.as_os_str(),
-            ],
+            &[OsStr::new("init"), OsStr::new("--bare"), OsStr::new("--quiet"), temporary.as_os_str()],
             None,
             None,
         )?;
@@ -326,12 +296,7 @@ impl GitCli {
         Ok(database)
     }
 
-    fn fetch_refspecs(
-        &self,
-        database: &Path,
-        url: &str,
-        refspecs: &[&str],
-    ) -> Result<(), GitError> {
+    fn fetch_refspecs(&self, database: &Path, url: &str, refspecs: &[&str]) -> Result<(), GitError> {
         let git_dir = git_dir_arg(database);
         let mut args: Vec<&OsStr> = vec![
             git_dir.as_os_str(),
@@ -346,11 +311,7 @@ impl GitCli {
     }
 
     fn fetch_everything(&self, database: &Path, url: &str) -> Result<(), GitError> {
-        self.fetch_refspecs(
-            database,
-            url,
-            &["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
-        )
+        self.fetch_refspecs(database, url, &["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"])
     }
 }
 
@@ -416,12 +377,7 @@ impl GitSource for GitCli {
             }
         }
         let head = self.config.output(
-            &[
-                git_dir.as_os_str(),
-                OsStr::new("symbolic-ref"),
-                OsStr::new("--quiet"),
-                OsStr::new("HEAD"),
-            ],
+            &[git_dir.as_os_str(), OsStr::new("symbolic-ref"), OsStr::new("--quiet"), OsStr::new("HEAD")],
             None,
             &[],
         )?;
@@ -454,12 +410,7 @@ impl GitSource for GitCli {
                 let git_dir = git_dir_arg(&database);
                 let head = format!("refs/heads/{branch}");
                 self.config.run(
-                    &[
-                        git_dir.as_os_str(),
-                        OsStr::new("symbolic-ref"),
-                        OsStr::new("HEAD"),
-                        OsStr::new(&head),
-                    ],
+                    &[git_dir.as_os_str(), OsStr::new("symbolic-ref"), OsStr::new("HEAD"), OsStr::new(&head)],
                     None,
                     Some(url),
                 )?;
@@ -469,14 +420,8 @@ impl GitSource for GitCli {
                 let refspec = format!("{commit}:refs/tanto/commits/{commit}");
                 match self.fetch_refspecs(&database, url, &[&refspec]) {
                     Ok(()) => Ok(()),
-                    Err(GitError::Failed {
-                        kind: FailureKind::Other,
-                        ..
-                    }) => {
-                        debug!(
-                            url,
-                            commit, "server refused the commit id; fetching all refs"
-                        );
+                    Err(GitError::Failed { kind: FailureKind::Other, .. }) => {
+                        debug!(url, commit, "server refused the commit id; fetching all refs");
                         self.fetch_everything(&database, url)
                     }
                     Err(error) => Err(error),
@@ -539,12 +484,7 @@ impl GitSource for GitCli {
         let result = self
             .config
             .run_with_env(
-                &[
-                    git_dir.as_os_str(),
-                    work_tree.as_os_str(),
-                    OsStr::new("read-tree"),
-                    OsStr::new(commit),
-                ],
+                &[git_dir.as_os_str(), work_tree.as_os_str(), OsStr::new("read-tree"), OsStr::new(commit)],
                 None,
                 Some(url),
                 &index_env,
@@ -598,40 +538,25 @@ mod tests {
     fn failures_are_classified() {
         let url = Some("https://nope.invalid/a/b");
         assert_eq!(
-            classify(
-                "fatal: unable to access 'https://nope.invalid/a/b/': Could not resolve host: nope.invalid",
-                url
-            ),
+            classify("fatal: unable to access 'https://nope.invalid/a/b/': Could not resolve host: nope.invalid", url),
             FailureKind::UnknownHost {
                 host: Some("nope.invalid".into())
             }
         );
         assert_eq!(
-            classify(
-                "fatal: remote error: access denied or repository not exported: /a/b",
-                url
-            ),
+            classify("fatal: remote error: access denied or repository not exported: /a/b", url),
             FailureKind::RepositoryNotFound
         );
         assert_eq!(
-            classify(
-                "remote: Repository not found.\nfatal: repository 'https://github.com/a/b/' not found",
-                url
-            ),
+            classify("remote: Repository not found.\nfatal: repository 'https://github.com/a/b/' not found", url),
             FailureKind::RepositoryNotFound
         );
         assert_eq!(
-            classify(
-                "fatal: could not read Username for 'https://github.com': terminal prompts disabled",
-                url
-            ),
+            classify("fatal: could not read Username for 'https://github.com': terminal prompts disabled", url),
             FailureKind::RepositoryNotFound
         );
         assert_eq!(
-            classify(
-                "fatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused",
-                url
-            ),
+            classify("fatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused", url),
             FailureKind::NetworkUnreachable
         );
         assert_eq!(classify("fatal: bad object", url), FailureKind::Other);
@@ -639,17 +564,8 @@ mod tests {
 
     #[test]
     fn hosts_are_read_from_urls() {
-        assert_eq!(
-            url_host("https://github.com/a/b").as_deref(),
-            Some("github.com")
-        );
-        assert_eq!(
-            url_host("ssh://git@example.com:2222/a/b").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(
-            url_host("git@github.com:a/b").as_deref(),
-            Some("github.com")
-        );
+        assert_eq!(url_host("https://github.com/a/b").as_deref(), Some("github.com"));
+        assert_eq!(url_host("ssh://git@example.com:2222/a/b").as_deref(), Some("example.com"));
+        assert_eq!(url_host("git@github.com:a/b").as_deref(), Some("github.com"));
     }
 }

@@ -46,9 +46,7 @@ impl FakeRepository {
 
     /// Adds a branch.
     pub fn branch(mut self, name: &str, commit: &str) -> FakeRepository {
-        self.refs
-            .branches
-            .insert(name.to_owned(), commit.to_owned());
+        self.refs.branches.insert(name.to_owned(), commit.to_owned());
         self
     }
 
@@ -85,9 +83,7 @@ impl FakeGit {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Serves `repository` at `url` (replacing what was there: a way to move tags).
@@ -120,21 +116,13 @@ impl GitSource for FakeGit {
     }
 
     fn list_cached_refs(&self, url: &str) -> Result<Option<RemoteRefs>, GitError> {
-        Ok(self
-            .state()
-            .cached
-            .get(url)
-            .map(|repository| repository.refs.clone()))
+        Ok(self.state().cached.get(url).map(|repository| repository.refs.clone()))
     }
 
     fn fetch(&self, url: &str, target: &FetchTarget) -> Result<(), GitError> {
         let mut state = self.state();
         state.fetches.push((url.to_owned(), target.clone()));
-        let remote = state
-            .remotes
-            .get(url)
-            .cloned()
-            .ok_or_else(|| Self::not_found(url))?;
+        let remote = state.remotes.get(url).cloned().ok_or_else(|| Self::not_found(url))?;
         let cached = state.cached.entry(url.to_owned()).or_default();
         let mut copy_commit = |commit: &str| {
             if let Some(files) = remote.commits.get(commit) {
@@ -173,11 +161,7 @@ impl GitSource for FakeGit {
         let Some(cached) = state.cached.get(url) else {
             return Ok(None);
         };
-        let matches: Vec<&String> = cached
-            .commits
-            .keys()
-            .filter(|id| id.starts_with(commit))
-            .collect();
+        let matches: Vec<&String> = cached.commits.keys().filter(|id| id.starts_with(commit)).collect();
         match matches.as_slice() {
             [one] => Ok(Some((*one).clone())),
             [] => Ok(None),

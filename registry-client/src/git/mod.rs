@@ -58,8 +58,7 @@ impl RemoteRefs {
             let (oid, name) = (oid.trim(), name.trim());
             if let Some(target) = oid.strip_prefix("ref: ") {
                 if name == "HEAD" {
-                    refs.default_branch =
-                        target.trim().strip_prefix("refs/heads/").map(str::to_owned);
+                    refs.default_branch = target.trim().strip_prefix("refs/heads/").map(str::to_owned);
                 }
                 continue;
             }
@@ -107,8 +106,9 @@ pub enum FetchTarget {
 /// Access to git repositories, by URL.
 ///
 /// Implementations keep fetched objects in a cache so that the same (URL, commit) is
-/// fetched once, and so that offline mode can work from it.
-pub trait GitSource {
+/// fetched once, and so that offline mode can work from it. They are `Send + Sync` so
+/// the host can resolve from a blocking task of its async runtime.
+pub trait GitSource: Send + Sync {
     /// Tags and branches the remote advertises now.
     fn list_remote_refs(&self, url: &str) -> Result<RemoteRefs, GitError>;
 

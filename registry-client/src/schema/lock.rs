@@ -150,11 +150,7 @@ impl LockedModule {
     pub fn id(&self) -> String {
         match &self.version {
             Some(version) => format!("{}@{version}", self.name),
-            None => format!(
-                "{}@{}",
-                self.name,
-                &self.commit[..self.commit.len().min(12)]
-            ),
+            None => format!("{}@{}", self.name, &self.commit[..self.commit.len().min(12)]),
         }
     }
 }

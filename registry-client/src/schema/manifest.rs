@@ -44,9 +44,7 @@ impl Dependencies {
 
     /// The dependencies, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Reference)> {
-        self.0
-            .iter()
-            .map(|(name, reference)| (name.as_str(), reference))
+        self.0.iter().map(|(name, reference)| (name.as_str(), reference))
     }
 
     /// The reference of one dependency.
@@ -67,10 +65,7 @@ impl Dependencies {
 
 /// Whether `name` may name a dependency.
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl Serialize for Dependencies {
@@ -89,15 +84,11 @@ impl<'de> Deserialize<'de> for DependencyValue {
             type Value = DependencyValue;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "a reference string (\"github.com/owner/repo/subpath@^1\") or a table { source = \"...\", version = \"...\" }",
-                )
+                f.write_str("a reference string (\"github.com/owner/repo/subpath@^1\") or a table { source = \"...\", version = \"...\" }")
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<DependencyValue, E> {
-                Reference::parse(value)
-                    .map(DependencyValue)
-                    .map_err(E::custom)
+                Reference::parse(value).map(DependencyValue).map_err(E::custom)
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DependencyValue, A::Error> {
@@ -183,11 +174,7 @@ local = "./mods/local"
             Some("github.com/acme/ci-modules/lint@main")
         );
         assert!(dependencies.get("local").is_some_and(Reference::is_local));
-        assert!(
-            parse_dependencies("name = \"x\"\n")
-                .expect("parse")
-                .is_empty()
-        );
+        assert!(parse_dependencies("name = \"x\"\n").expect("parse").is_empty());
     }
 
     #[test]
@@ -198,9 +185,7 @@ local = "./mods/local"
             #[serde(default)]
             dependencies: Dependencies,
         }
-        let manifest: HostManifest =
-            toml::from_str("name = \"x\"\n[dependencies]\na = \"github.com/o/r@v1.0.0\"\n")
-                .expect("parse");
+        let manifest: HostManifest = toml::from_str("name = \"x\"\n[dependencies]\na = \"github.com/o/r@v1.0.0\"\n").expect("parse");
         assert_eq!(manifest.dependencies.len(), 1);
         let text = toml::to_string(&manifest).expect("serialize");
         assert!(text.contains("a = \"github.com/o/r@v1.0.0\""), "{text}");
@@ -212,13 +197,9 @@ local = "./mods/local"
         let error = parse_dependencies(text).expect_err("bad reference");
         let span = error.span().expect("span");
         assert_eq!(text[..span.start].lines().count(), 5);
-        let error = parse_dependencies("[dependencies]\n\"a b\" = \"github.com/o/r\"\n")
-            .expect_err("bad name");
+        let error = parse_dependencies("[dependencies]\n\"a b\" = \"github.com/o/r\"\n").expect_err("bad name");
         assert!(error.message().contains("not a valid dependency name"));
-        let error = parse_dependencies(
-            "[dependencies]\na = { source = \"github.com/o/r\", ver = \"1\" }\n",
-        )
-        .expect_err("unknown field");
+        let error = parse_dependencies("[dependencies]\na = { source = \"github.com/o/r\", ver = \"1\" }\n").expect_err("unknown field");
         assert!(error.message().contains("ver"), "{}", error.message());
     }
 }

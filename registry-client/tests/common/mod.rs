@@ -26,12 +26,8 @@ impl Daemon {
     /// `git daemon` would run `git-daemon` as a child and killing it would orphan the
     /// server, so the `git-daemon` program from `git --exec-path` is started directly.
     pub fn start(base: &Path) -> Daemon {
-        let exec_path = Command::new("git")
-            .arg("--exec-path")
-            .output()
-            .expect("git --exec-path");
-        let program =
-            PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
+        let exec_path = Command::new("git").arg("--exec-path").output().expect("git --exec-path");
+        let program = PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new(&program)
@@ -167,20 +163,8 @@ impl Fixture {
         fs::create_dir_all(&bare).expect("mkdir");
         self.git(&work, &["init", "--quiet"]);
         self.git(&bare, &["init", "--quiet", "--bare"]);
-        self.git(
-            &work,
-            &[
-                "remote",
-                "add",
-                "origin",
-                &format!("https://github.com/acme/{name}"),
-            ],
-        );
-        Repo {
-            fixture: self,
-            work,
-            bare,
-        }
+        self.git(&work, &["remote", "add", "origin", &format!("https://github.com/acme/{name}")]);
+        Repo { fixture: self, work, bare }
     }
 
     /// The repository `acme/<name>` made earlier by [`Fixture::repository`].
@@ -208,9 +192,7 @@ impl Fixture {
     /// Replaces what varies between runs (paths, ports, commits, hashes) in `text`.
     pub fn redact(&self, text: &str) -> String {
         let root = self.root.path().display().to_string();
-        let text = text
-            .replace(&root, "[ROOT]")
-            .replace(&format!(":{}", self.port), ":[PORT]");
+        let text = text.replace(&root, "[ROOT]").replace(&format!(":{}", self.port), ":[PORT]");
         redact_hex(&text)
     }
 
@@ -258,10 +240,7 @@ impl Fixture {
         mono.push();
 
         let app = self.repository("app");
-        app.write(
-            "tanto.toml",
-            "name = \"app\"\n\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n",
-        );
+        app.write("tanto.toml", "name = \"app\"\n\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
         let app_1 = app.commit("app 1.0.0");
         app.annotated_tag("v1.0.0");
         app.push();
@@ -337,25 +316,14 @@ impl Repo<'_> {
     /// tags move there too).
     pub fn push(&self) {
         let bare = self.bare.display().to_string();
-        self.git(&[
-            "push",
-            "--quiet",
-            "--force",
-            &bare,
-            "refs/heads/*:refs/heads/*",
-            "refs/tags/*:refs/tags/*",
-        ]);
+        self.git(&["push", "--quiet", "--force", &bare, "refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"]);
     }
 
     /// Whether the served repository has this tag, and its peeled commit.
     pub fn served_tag(&self, name: &str) -> Option<String> {
         let output = self.fixture.git(
             &self.bare,
-            &[
-                "for-each-ref",
-                "--format=%(*objectname) %(objectname)",
-                &format!("refs/tags/{name}"),
-            ],
+            &["for-each-ref", "--format=%(*objectname) %(objectname)", &format!("refs/tags/{name}")],
         );
         // The peeled commit for an annotated tag, else the only id printed.
         output.split_whitespace().next().map(str::to_owned)
