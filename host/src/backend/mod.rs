@@ -142,3 +142,6 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes every container this process created that is still there.
     async fn cleanup(&self) -> Result<(), BackendError>;
 }
+
+#[cfg(test)]
+pub(crate) mod fake;

@@ -1,0 +1,174 @@
+//! An in-memory [`Backend`] for the engine's unit tests. Images are trees; commands are a
+//! tiny language: `echo ARGS...`, `write PATH TEXT`, `cat PATH`, `exit CODE`,
+//! `sleep MILLIS`, `env`, `pwd`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, OutputSink, RunOutcome, RunSpec, Stream};
+use crate::engine::tree::{FileEntry, Filter, Tree};
+
+#[derive(Default)]
+pub struct FakeBackend {
+    images: Mutex<HashMap<String, Tree>>,
+    next_image: AtomicUsize,
+    /// Every command run, in order.
+    pub commands: Mutex<Vec<Vec<String>>>,
+    pub commits: AtomicUsize,
+    /// How many commands are running right now, and the most ever at once.
+    running: AtomicUsize,
+    pub max_running: AtomicUsize,
+}
+
+impl FakeBackend {
+    pub fn runs(&self) -> usize {
+        self.commands.lock().unwrap().len()
+    }
+
+    pub fn forget_images(&self) {
+        self.images.lock().unwrap().clear();
+    }
+
+    fn store(&self, tree: Tree) -> String {
+        let id = format!("sha256:fake{}", self.next_image.fetch_add(1, Ordering::SeqCst));
+        self.images.lock().unwrap().insert(id.clone(), tree);
+        id
+    }
+
+    fn tree(&self, image: &str) -> Result<Tree, BackendError> {
+        self.images.lock().unwrap().get(image).cloned().ok_or_else(|| BackendError::Failed {
+            operation: "fake".into(),
+            reason: format!("no image {image}"),
+        })
+    }
+}
+
+fn apply_archive(mut tree: Tree, archive: &[u8]) -> Tree {
+    let mut reader = tar::Archive::new(archive);
+    for entry in reader.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+        let mode = entry.header().mode().unwrap();
+        if entry.header().entry_type().is_dir() {
+            tree = tree.with_tree(&path, &Tree::new(), &Filter::default()).unwrap();
+        } else {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            tree = tree.with_file(&path, FileEntry::from_bytes(bytes, mode)).unwrap();
+        }
+    }
+    tree
+}
+
+#[async_trait]
+impl Backend for FakeBackend {
+    async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
+        if address.starts_with("missing") {
+            return Err(BackendError::ImageNotFound {
+                address: address.into(),
+                reason: "not in the fake".into(),
+            });
+        }
+        let id = format!("sha256:base-{address}");
+        self.images.lock().unwrap().entry(id.clone()).or_default();
+        Ok(ImageInfo {
+            id,
+            config: ImageConfig {
+                env: vec!["PATH=/bin".into()],
+                ..Default::default()
+            },
+        })
+    }
+
+    async fn scratch_image(&self) -> Result<ImageInfo, BackendError> {
+        self.resolve_image("scratch").await
+    }
+
+    async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        self.commands.lock().unwrap().push(spec.command.clone());
+        let mut tree = self.tree(&spec.image)?;
+        for archive in &spec.archives {
+            tree = apply_archive(tree, archive);
+        }
+        let (mut stdout, mut stderr, mut exit_code) = (Vec::new(), Vec::new(), 0);
+        let args = &spec.command;
+        match args[0].as_str() {
+            "echo" => stdout = format!("{}\n", args[1..].join(" ")).into_bytes(),
+            "write" => tree = tree.with_file(&args[1], FileEntry::from_bytes(args[2].clone().into_bytes(), 0o644)).unwrap(),
+            "cat" => match tree.file(&args[1]) {
+                Ok(file) => stdout = file.blob.read().unwrap(),
+                Err(error) => {
+                    stderr = error.to_string().into_bytes();
+                    exit_code = 1;
+                }
+            },
+            "exit" => {
+                stderr = b"failing on purpose\n".to_vec();
+                exit_code = args[1].parse().unwrap();
+            }
+            "sleep" => tokio::time::sleep(Duration::from_millis(args[1].parse().unwrap())).await,
+            "env" => stdout = spec.config.env.join("\n").into_bytes(),
+            "pwd" => stdout = spec.config.workdir.clone().unwrap_or_default().into_bytes(),
+            other => {
+                stderr = format!("{other}: not found").into_bytes();
+                exit_code = 127;
+            }
+        }
+        sink.output(Stream::Stdout, &stdout);
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let commit = match spec.commit {
+            Commit::Always => true,
+            Commit::WhenExit(accepts) => accepts(exit_code),
+            Commit::Never => false,
+        };
+        let image = commit.then(|| {
+            self.commits.fetch_add(1, Ordering::SeqCst);
+            self.store(tree)
+        });
+        Ok(RunOutcome {
+            exit_code,
+            stdout,
+            stderr,
+            image,
+            duration: Duration::ZERO,
+        })
+    }
+
+    async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError> {
+        let mut tree = self.tree(&spec.image)?;
+        for archive in &spec.archives {
+            tree = apply_archive(tree, archive);
+        }
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Ok(self.store(tree))
+    }
+
+    async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError> {
+        let tree = self.tree(image)?;
+        let relative = path.trim_start_matches('/');
+        let name = relative.rsplit('/').next().unwrap_or(relative);
+        let not_found = || BackendError::PathNotFound { path: path.to_string() };
+        let wrapped = if let Ok(file) = tree.file(relative) {
+            Tree::new().with_file(name, file.clone()).unwrap()
+        } else {
+            let subtree = tree.subtree(relative).map_err(|_| not_found())?;
+            Tree::new().with_tree(name, &subtree, &Filter::default()).unwrap()
+        };
+        Ok(wrapped.to_tar("/").unwrap())
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
+        Ok(self.images.lock().unwrap().contains_key(image))
+    }
+
+    async fn cleanup(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! The engine against the fake backend: laziness, caching, invalidation, single flight,
+//! concurrency and error reporting.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::*;
+use crate::backend::fake::FakeBackend;
+
+fn args(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| word.to_string()).collect()
+}
+
+struct Fixture {
+    backend: Arc<FakeBackend>,
+    cache: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            backend: Arc::new(FakeBackend::default()),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A fresh engine (a new process, as far as memoization goes) over the same cache.
+    fn engine(&self) -> Engine {
+        self.engine_with(CacheMode::Use, 4)
+    }
+
+    fn engine_with(&self, cache_mode: CacheMode, parallelism: usize) -> Engine {
+        let settings = EngineSettings {
+            cache_root: self.cache.path().to_path_buf(),
+            cache_mode,
+            parallelism,
+        };
+        Engine::new(self.backend.clone(), settings, Arc::new(NoProgress))
+    }
+}
+
+fn base() -> Container {
+    Container::scratch().from("base")
+}
+
+#[tokio::test]
+async fn builders_run_nothing_until_a_terminal_method() {
+    let fixture = Fixture::new();
+    let engine = fixture.engine();
+    let container = base().with_exec(args(&["echo", "hi"]), ExecOptions::default());
+    assert_eq!(fixture.backend.runs(), 0);
+    assert_eq!(engine.stdout(&container).await.unwrap(), "hi\n");
+    assert_eq!(engine.exit_code(&container).await.unwrap(), 0);
+    assert_eq!(fixture.backend.runs(), 1, "stdout and exit-code share one evaluation");
+}
+
+#[tokio::test]
+async fn a_second_process_answers_from_the_cache() {
+    let fixture = Fixture::new();
+    let pipeline = || {
+        let mut container = base();
+        for step in 0..5 {
+            container = container.with_exec(args(&["write", &format!("step{step}"), "x"]), ExecOptions::default());
+        }
+        container.with_exec(args(&["echo", "done"]), ExecOptions::default())
+    };
+    assert_eq!(fixture.engine().stdout(&pipeline()).await.unwrap(), "done\n");
+    assert_eq!(fixture.backend.runs(), 6);
+    assert_eq!(fixture.engine().stdout(&pipeline()).await.unwrap(), "done\n");
+    assert_eq!(fixture.backend.runs(), 6, "nothing ran the second time");
+    let refreshed = fixture.engine_with(CacheMode::Refresh, 4);
+    refreshed.stdout(&pipeline()).await.unwrap();
+    assert_eq!(fixture.backend.runs(), 12, "--no-cache runs everything");
+}
+
+#[tokio::test]
+async fn a_pruned_snapshot_is_rebuilt() {
+    let fixture = Fixture::new();
+    let container = base()
+        .with_exec(args(&["write", "a", "1"]), ExecOptions::default())
+        .with_exec(args(&["cat", "a"]), ExecOptions::default());
+    fixture.engine().stdout(&container).await.unwrap();
+    fixture.backend.forget_images();
+    assert_eq!(fixture.engine().stdout(&container).await.unwrap(), "1");
+    assert_eq!(fixture.backend.runs(), 4);
+}
+
+#[tokio::test]
+async fn changing_an_input_reruns_only_what_depends_on_it() {
+    let fixture = Fixture::new();
+    let source = |text: &str| {
+        Directory::empty()
+            .with_new_file("src/main.txt", text, None)
+            .with_new_file("README", "docs", None)
+    };
+    let pipeline = |text: &str| {
+        base()
+            .with_exec(args(&["write", "toolchain", "installed"]), ExecOptions::default())
+            .with_directory("/app", &source(text), vec!["src/**".into()], vec![])
+            .with_exec(args(&["cat", "app/src/main.txt"]), ExecOptions::default())
+    };
+    assert_eq!(fixture.engine().stdout(&pipeline("v1")).await.unwrap(), "v1");
+    assert_eq!(fixture.backend.runs(), 2);
+    assert_eq!(fixture.engine().stdout(&pipeline("v2")).await.unwrap(), "v2");
+    let commands = fixture.backend.commands.lock().unwrap().clone();
+    assert_eq!(commands.len(), 3, "only the step after the copy ran again: {commands:?}");
+    assert_eq!(commands[2], args(&["cat", "app/src/main.txt"]));
+
+    // A change outside the include filter changes nothing downstream.
+    let excluded = base()
+        .with_exec(args(&["write", "toolchain", "installed"]), ExecOptions::default())
+        .with_directory("/app", &source("v2").with_new_file("README", "other docs", None), vec!["src/**".into()], vec![])
+        .with_exec(args(&["cat", "app/src/main.txt"]), ExecOptions::default());
+    fixture.engine().stdout(&excluded).await.unwrap();
+    assert_eq!(fixture.backend.runs(), 3);
+}
+
+#[tokio::test]
+async fn identical_requests_in_flight_run_once() {
+    let fixture = Fixture::new();
+    let engine = fixture.engine();
+    let container = base()
+        .with_exec(args(&["sleep", "50"]), ExecOptions::default())
+        .with_exec(args(&["echo", "x"]), ExecOptions::default());
+    let same = container.clone();
+    let (first, second) = tokio::join!(engine.stdout(&container), engine.stdout(&same));
+    assert_eq!(first.unwrap(), second.unwrap());
+    assert_eq!(fixture.backend.runs(), 2);
+}
+
+#[tokio::test]
+async fn independent_branches_run_concurrently_within_the_limit() {
+    let fixture = Fixture::new();
+    let branches: Vec<Container> = (0..3)
+        .map(|index| base().with_exec(args(&["sleep", "100", &index.to_string()]), ExecOptions::default()))
+        .collect();
+    fixture.engine_with(CacheMode::Use, 2).sync_all(&branches).await.unwrap();
+    assert_eq!(fixture.backend.max_running.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn expectations_decide_success() {
+    let fixture = Fixture::new();
+    let engine = fixture.engine();
+    let failing = base().with_exec(args(&["exit", "3"]), ExecOptions::default());
+    match engine.stdout(&failing).await.unwrap_err() {
+        EngineError::ExecFailed(failure) => {
+            assert_eq!(failure.exit_code, 3);
+            assert_eq!(failure.command, args(&["exit", "3"]));
+            assert_eq!(failure.stderr_tail, "failing on purpose\n");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let expected = base().with_exec(
+        args(&["exit", "3"]),
+        ExecOptions {
+            expect: Expect::Failure,
+            ..Default::default()
+        },
+    );
+    assert_eq!(engine.exit_code(&expected).await.unwrap(), 3);
+    let succeeded = base().with_exec(
+        args(&["echo"]),
+        ExecOptions {
+            expect: Expect::Failure,
+            ..Default::default()
+        },
+    );
+    assert!(matches!(engine.exit_code(&succeeded).await, Err(EngineError::ExecFailed(_))));
+}
+
+#[tokio::test]
+async fn files_and_directories_read_from_snapshots() {
+    let fixture = Fixture::new();
+    let engine = fixture.engine();
+    let container = base()
+        .with_new_file("/etc/app.conf", "port=80", Some(0o600))
+        .with_exec(args(&["write", "out/result.txt", "42"]), ExecOptions::default());
+    let file = container.file("/out/result.txt");
+    assert_eq!(engine.contents(&file).await.unwrap(), b"42");
+    assert_eq!(engine.size(&file).await.unwrap(), 2);
+    assert_eq!(file.name(), "result.txt");
+    assert_eq!(engine.entries(&container.directory("/"), "").await.unwrap(), vec!["etc/", "out/"]);
+    assert_eq!(engine.contents(&container.file("/etc/app.conf")).await.unwrap(), b"port=80");
+    assert!(matches!(engine.contents(&container.file("/nope")).await, Err(EngineError::NotFound(_))));
+    assert!(matches!(
+        engine.entries(&container.directory("/../x"), "").await,
+        Err(EngineError::InvalidArgument(_))
+    ));
+}
+
+#[tokio::test]
+async fn config_edits_reach_the_command() {
+    let fixture = Fixture::new();
+    let engine = fixture.engine();
+    let container = base()
+        .with_env_variable("GREETING", "hi")
+        .with_workdir("/srv")
+        .with_exec(args(&["env"]), ExecOptions::default());
+    assert_eq!(engine.stdout(&container).await.unwrap(), "PATH=/bin\nGREETING=hi");
+    let container = container.with_exec(args(&["pwd"]), ExecOptions::default());
+    assert_eq!(engine.stdout(&container).await.unwrap(), "/srv");
+}
+
+#[tokio::test]
+async fn a_missing_image_is_not_found() {
+    let fixture = Fixture::new();
+    let container = Container::scratch().from("missing:1").with_exec(args(&["echo"]), ExecOptions::default());
+    let error = fixture.engine().stdout(&container).await.unwrap_err();
+    assert!(
+        matches!(error, EngineError::NotFound(ref message) if message.contains("missing:1")),
+        "{error:?}"
+    );
+}
