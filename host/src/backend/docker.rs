@@ -26,7 +26,10 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
-use super::{Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OutputSink, RunOutcome, RunSpec, SESSION_LABEL, Stream};
+use super::{
+    Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, RunOutcome, RunSpec, SESSION_LABEL,
+    Stream,
+};
 
 /// A program path that never exists: containers that are only created (to receive
 /// archives, to be committed or read) need a command, and must never run one.
@@ -36,6 +39,7 @@ const NEVER_RUN: &str = "/.tanto-never-run";
 pub struct DockerBackend {
     address: String,
     session: String,
+    owner: String,
     client: OnceCell<Docker>,
     scratch: OnceCell<ImageInfo>,
     /// Containers created and not yet removed, for cleanup on failure or Ctrl-C.
@@ -52,9 +56,18 @@ impl DockerBackend {
         } else {
             "unix:///var/run/docker.sock".to_string()
         };
+        let owner = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_nanos())
+                .unwrap_or_default()
+        );
         Self {
             address,
             session: session.into(),
+            owner,
             client: OnceCell::new(),
             scratch: OnceCell::new(),
             live: Mutex::new(HashSet::new()),
@@ -159,27 +172,18 @@ impl DockerBackend {
         Ok(response.id)
     }
 
-    async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
+    /// Feeds stdin, collects stdout and stderr apart until the command ends, and returns
+    /// its exit code with them.
+    async fn collect(
+        &self,
+        id: &str,
+        attached: bollard::container::AttachContainerResults,
+        stdin: Option<Vec<u8>>,
+        sink: &dyn OutputSink,
+    ) -> Result<(i64, Vec<u8>, Vec<u8>), BackendError> {
         let docker = self.client().await?;
-        self.upload(id, &spec.archives).await?;
-        let attach_options = AttachContainerOptionsBuilder::default()
-            .stream(true)
-            .stdout(true)
-            .stderr(true)
-            .stdin(spec.stdin.is_some())
-            .build();
-        let mut attached = docker
-            .attach_container(id, Some(attach_options))
-            .await
-            .map_err(self.failed("attaching to the container"))?;
-        let started = Instant::now();
-        docker
-            .start_container(id, None)
-            .await
-            .map_err(self.failed(format!("starting {:?}", spec.command)))?;
-
-        let stdin = spec.stdin.clone();
         let mut input = attached.input;
+        let mut output = attached.output;
         let feed = async move {
             if let Some(bytes) = stdin {
                 // A command that exits without reading its input closes the pipe; that is
@@ -191,7 +195,7 @@ impl DockerBackend {
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         let collect = async {
-            while let Some(chunk) = attached.output.next().await {
+            while let Some(chunk) = output.next().await {
                 match chunk.map_err(self.failed("reading the command's output"))? {
                     LogOutput::StdOut { message } | LogOutput::Console { message } => {
                         sink.output(Stream::Stdout, &message);
@@ -208,11 +212,37 @@ impl DockerBackend {
         };
         let ((), collected) = tokio::join!(feed, collect);
         collected?;
-
         let exit_code = match docker.wait_container(id, None).try_collect::<Vec<_>>().await {
             Ok(responses) => responses.last().map(|response| response.status_code).unwrap_or(0),
             Err(DockerError::DockerContainerWaitError { code, .. }) => code,
             Err(error) => return Err(self.failed("waiting for the command")(error)),
+        };
+        Ok((exit_code, stdout, stderr))
+    }
+
+    async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
+        let docker = self.client().await?;
+        self.upload(id, &spec.archives).await?;
+        let attach_options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .stdin(spec.stdin.is_some())
+            .build();
+        let attached = docker
+            .attach_container(id, Some(attach_options))
+            .await
+            .map_err(self.failed("attaching to the container"))?;
+        let started = Instant::now();
+        let (exit_code, stdout, stderr) = match docker.start_container(id, None).await {
+            Ok(()) => self.collect(id, attached, spec.stdin.clone(), sink).await?,
+            // The runtime could not start the command (not found, not executable, unknown
+            // user): that is the command failing, as a shell reports it, with exit 127.
+            Err(DockerError::DockerResponseServerError { message, .. }) if message.contains("OCI runtime") => {
+                sink.output(Stream::Stderr, message.as_bytes());
+                (127, Vec::new(), format!("{message}\n").into_bytes())
+            }
+            Err(error) => return Err(self.failed(format!("starting {:?}", spec.command))(error)),
         };
         let duration = started.elapsed();
 
@@ -394,7 +424,7 @@ impl Backend for DockerBackend {
             return Ok(());
         };
         let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
-        let filters = HashMap::from([("label".to_string(), vec![format!("{SESSION_LABEL}={}", self.session)])]);
+        let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         if let Ok(containers) = docker.list_containers(Some(options)).await {
             doomed.extend(containers.into_iter().filter_map(|container| container.id));

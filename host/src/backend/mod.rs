@@ -12,8 +12,12 @@ use async_trait::async_trait;
 /// The label every container, volume and network tanto creates carries, so nothing is
 /// ever left behind that `tanto` cannot find.
 pub const MANAGED_LABEL: &str = "tanto.managed";
-/// The label naming the process (session) that created a container.
+/// The label naming the session that created a container (one process, or a group of
+/// processes that tooling runs under one `TANTO_SESSION`).
 pub const SESSION_LABEL: &str = "tanto.session";
+/// The label naming the one process that created a container: what that process's
+/// cleanup sweeps, so it never touches a sibling's running steps.
+pub const OWNER_LABEL: &str = "tanto.owner";
 /// The label on snapshot images: the content key of the step that made them.
 pub const SNAPSHOT_LABEL: &str = "tanto.snapshot";
 

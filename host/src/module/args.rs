@@ -30,10 +30,20 @@ pub fn function_list(schema: &ModuleSchema) -> String {
     let width = schema.functions.iter().map(|function| function.name.len()).max().unwrap_or(0);
     let mut text = String::from("Functions:\n");
     for function in &schema.functions {
-        let summary = function.description.lines().next().unwrap_or_default();
-        text.push_str(&format!("  {:width$}  {}\n", function.name, summary));
+        text.push_str(&format!("  {:width$}  {}\n", function.name, summary(&function.description)));
     }
     text.trim_end().to_string()
+}
+
+/// The first paragraph of a description, on one line.
+fn summary(description: &str) -> String {
+    description
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A function's arguments, one line each.
@@ -46,7 +56,7 @@ pub fn usage(function: &Function) -> String {
         .iter()
         .map(|argument| {
             let left = format!("--{} {}", argument.name, argument.type_ref);
-            let mut right = argument.description.lines().next().unwrap_or_default().to_string();
+            let mut right = summary(&argument.description);
             if let Some(default) = &argument.default_value {
                 right = format!("{right} (default: {default})").trim().to_string();
             } else if argument.is_required() {

@@ -230,7 +230,7 @@ impl types::HostDirectory for InvocationState {
         self.push(file)
     }
 
-    async fn directory(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
+    async fn subdirectory(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
         let directory = self.get(&this)?.directory(&path);
         self.push(directory)
     }

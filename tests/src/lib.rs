@@ -1,0 +1,174 @@
+//! Shared fixtures for tanto's integration tests: the `tanto` binary with an isolated
+//! cache and session, the test guests built from source, Docker helpers and base images.
+//!
+//! Every test runs tanto against the machine's real Docker daemon. Each [`Tanto`] gets
+//! its own cache folder and session label, so tests run in parallel and each can check
+//! that it left no container behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The component of test guest `name` (a folder of tests/guests), built by build.rs.
+pub fn guest_wasm(name: &str) -> PathBuf {
+    let path = Path::new(env!("TANTO_TEST_GUESTS_WASM")).join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.is_file(), "missing guest component {}", path.display());
+    path
+}
+
+/// The source folder of test guest `name`.
+pub fn guest_dir(name: &str) -> PathBuf {
+    Path::new(env!("TANTO_TEST_GUESTS_DIR")).join(name)
+}
+
+/// The `tanto` binary cargo built for this test run.
+pub fn tanto_bin() -> PathBuf {
+    // Integration tests live in target/<profile>/deps; the binary one level up.
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("tanto");
+    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p tanto` (cargo test --workspace does)", bin.display());
+    bin
+}
+
+/// Runs `docker ARGS` and returns its stdout; panics with stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().expect("the docker client runs");
+    assert!(output.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Makes sure the daemon answers and `busybox:latest` exists (made locally from Debian's
+/// busybox-static when it cannot be pulled).
+pub fn ensure_docker() {
+    static READY: Once = Once::new();
+    READY.call_once(|| {
+        let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().expect("the docker client runs");
+        assert!(info.status.success(), "the Docker daemon does not answer: run scripts/setup first");
+        let status = Command::new(repo_root().join("scripts/make-busybox-image")).arg("busybox:latest").status().expect("make-busybox-image runs");
+        assert!(status.success(), "cannot make busybox:latest");
+    });
+}
+
+/// What a `tanto` run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self { code: output.status.code(), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    }
+
+    /// Panics, showing both streams, unless the run succeeded.
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, Some(0), "tanto failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Panics unless the run failed with `code`.
+    #[track_caller]
+    pub fn failure(self, code: i32) -> Self {
+        assert_eq!(self.code, Some(code), "expected exit code {code}:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A `tanto` with its own cache folder and session label.
+pub struct Tanto {
+    pub cache: tempfile::TempDir,
+    pub session: String,
+    envs: Vec<(String, String)>,
+}
+
+impl Default for Tanto {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tanto {
+    pub fn new() -> Self {
+        ensure_docker();
+        let session = format!("test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        Self { cache: tempfile::tempdir().expect("tempdir"), session, envs: Vec::new() }
+    }
+
+    /// Another tanto sharing this one's cache (a second process on the same machine).
+    pub fn sharing_cache(&self) -> Command {
+        self.command()
+    }
+
+    /// Sets an environment variable for every run.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.into(), value.into()));
+        self
+    }
+
+    /// A `tanto` command with this fixture's environment and plain progress.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(tanto_bin());
+        command.env("TANTO_CACHE_DIR", self.cache.path()).env("TANTO_SESSION", &self.session).env_remove("TANTO_LOG").arg("--progress=plain");
+        for (name, value) in &self.envs {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// Runs `tanto ARGS` in `dir`.
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).current_dir(dir).output().expect("tanto runs"))
+    }
+
+    /// Runs `tanto ARGS` in the repository root.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_in(&repo_root(), args)
+    }
+
+    /// `tanto call -m GUEST FUNCTION ARGS` against a test guest's component.
+    pub fn call_guest(&self, guest: &str, function: &str, args: &[&str]) -> Run {
+        let wasm = guest_wasm(guest);
+        let mut all = vec!["call", "-m", wasm.to_str().expect("utf-8 path"), function];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    /// Panics if any container, volume or network of this session is still there.
+    #[track_caller]
+    pub fn assert_no_leftovers(&self) {
+        let filter = format!("label=tanto.session={}", self.session);
+        let containers = docker(&["ps", "-aq", "--filter", &filter]);
+        assert!(containers.trim().is_empty(), "containers left behind by {}: {containers}", self.session);
+        let volumes = docker(&["volume", "ls", "-q", "--filter", &filter]);
+        assert!(volumes.trim().is_empty(), "volumes left behind by {}: {volumes}", self.session);
+    }
+
+    /// How many containers this session created so far, from Docker's event log.
+    pub fn containers_created(&self, since: &str) -> usize {
+        let filter = format!("label=tanto.session={}", self.session);
+        let until = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 1);
+        docker(&["events", "--since", since, "--until", &until, "--filter", "type=container", "--filter", "event=create", "--filter", &filter, "--format", "{{.ID}}"])
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .count()
+    }
+}
+
+/// The current time as Docker's `--since` wants it.
+pub fn docker_now() -> String {
+    format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs())
+}
