@@ -34,7 +34,10 @@ fn main() {
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the test guests failed (is the wasm32-wasip2 target installed? run scripts/setup)");
+    assert!(
+        status.success(),
+        "building the test guests failed (is the wasm32-wasip2 target installed? run scripts/setup)"
+    );
 
     let wasm_dir = target_dir.join("wasm32-wasip2/release");
     let mut macro_body = String::new();

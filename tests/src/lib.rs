@@ -35,7 +35,11 @@ pub fn tanto_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let bin = profile_dir.join("tanto");
-    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p tanto` (cargo test --workspace does)", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p tanto` (cargo test --workspace does)",
+        bin.display()
+    );
     bin
 }
 
@@ -51,9 +55,15 @@ pub fn docker(args: &[&str]) -> String {
 pub fn ensure_docker() {
     static READY: Once = Once::new();
     READY.call_once(|| {
-        let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().expect("the docker client runs");
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .expect("the docker client runs");
         assert!(info.status.success(), "the Docker daemon does not answer: run scripts/setup first");
-        let status = Command::new(repo_root().join("scripts/make-busybox-image")).arg("busybox:latest").status().expect("make-busybox-image runs");
+        let status = Command::new(repo_root().join("scripts/make-busybox-image"))
+            .arg("busybox:latest")
+            .status()
+            .expect("make-busybox-image runs");
         assert!(status.success(), "cannot make busybox:latest");
     });
 }
@@ -68,7 +78,11 @@ pub struct Run {
 
 impl Run {
     fn from(output: Output) -> Self {
-        Self { code: output.status.code(), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 
     /// Panics, showing both streams, unless the run succeeded.
@@ -81,7 +95,13 @@ impl Run {
     /// Panics unless the run failed with `code`.
     #[track_caller]
     pub fn failure(self, code: i32) -> Self {
-        assert_eq!(self.code, Some(code), "expected exit code {code}:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -105,7 +125,11 @@ impl Tanto {
     pub fn new() -> Self {
         ensure_docker();
         let session = format!("test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-        Self { cache: tempfile::tempdir().expect("tempdir"), session, envs: Vec::new() }
+        Self {
+            cache: tempfile::tempdir().expect("tempdir"),
+            session,
+            envs: Vec::new(),
+        }
     }
 
     /// Another tanto sharing this one's cache (a second process on the same machine).
@@ -122,7 +146,11 @@ impl Tanto {
     /// A `tanto` command with this fixture's environment and plain progress.
     pub fn command(&self) -> Command {
         let mut command = Command::new(tanto_bin());
-        command.env("TANTO_CACHE_DIR", self.cache.path()).env("TANTO_SESSION", &self.session).env_remove("TANTO_LOG").arg("--progress=plain");
+        command
+            .env("TANTO_CACHE_DIR", self.cache.path())
+            .env("TANTO_SESSION", &self.session)
+            .env_remove("TANTO_LOG")
+            .arg("--progress=plain");
         for (name, value) in &self.envs {
             command.env(name, value);
         }
@@ -160,15 +188,35 @@ impl Tanto {
     /// How many containers this session created so far, from Docker's event log.
     pub fn containers_created(&self, since: &str) -> usize {
         let filter = format!("label=tanto.session={}", self.session);
-        let until = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 1);
-        docker(&["events", "--since", since, "--until", &until, "--filter", "type=container", "--filter", "event=create", "--filter", &filter, "--format", "{{.ID}}"])
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .count()
+        let until = format!(
+            "{}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 1
+        );
+        docker(&[
+            "events",
+            "--since",
+            since,
+            "--until",
+            &until,
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.ID}}",
+        ])
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .count()
     }
 }
 
 /// The current time as Docker's `--since` wants it.
 pub fn docker_now() -> String {
-    format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs())
+    format!(
+        "{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+    )
 }

@@ -298,6 +298,9 @@ impl Runtime {
             };
         }
         let message = match error.downcast_ref::<wasmtime::Trap>() {
+            // Rust's panic handler prints its message to stderr and then aborts with an
+            // `unreachable` trap; say what happened rather than how.
+            Some(_) if log.contains("panicked at") => "the module panicked (its message is below)".to_string(),
             Some(trap) => format!("{trap}"),
             None => format!("{error:#}"),
         };

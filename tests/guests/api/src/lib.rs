@@ -1,0 +1,165 @@
+//! Exercises every method of the tanto API, each function returning what a test can
+//! compare byte for byte.
+
+use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, Result, dag};
+
+const IMAGE: &str = "busybox:latest";
+
+fn busybox() -> Container {
+    dag().container().from(IMAGE)
+}
+
+fn expect_from(name: &str) -> Result<Expect> {
+    match name {
+        "success" => Ok(Expect::Success),
+        "failure" => Ok(Expect::Failure),
+        "any" => Ok(Expect::Any),
+        other => Err(Error::msg(format!("unknown expectation {other:?}"))),
+    }
+}
+
+#[derive(Default)]
+struct Api;
+
+/// Every corner of the API.
+#[tanto_sdk::module]
+impl Api {
+    /// The environment of a command after setting `name` and removing `HOME`.
+    pub fn env_vars(&self, name: String, value: String) -> Result<String> {
+        busybox().with_env_variable(&name, &value).with_env_variable("HOME", "/set-then-removed").without_env_variable("HOME").with_exec(["env"]).stdout()
+    }
+
+    /// The working directory a command sees.
+    pub fn workdir(&self, path: String) -> Result<String> {
+        busybox().with_exec(["mkdir", "-p", path.as_str()]).with_workdir(&path).with_exec(["pwd"]).stdout()
+    }
+
+    /// `id` run as `name`.
+    pub fn user(&self, name: String) -> Result<String> {
+        busybox().with_user(&name).with_exec(["id"]).stdout()
+    }
+
+    /// A command run through an entrypoint.
+    pub fn entrypoint(&self) -> Result<String> {
+        busybox()
+            .with_entrypoint(["echo", "from-entrypoint"])
+            .with_exec_opts(["argument"], ExecOptions { use_entrypoint: true, ..Default::default() })
+            .stdout()
+    }
+
+    /// A container with every piece of image configuration set, for its committed image.
+    pub fn configured(&self) -> Container {
+        busybox()
+            .with_env_variable("APP_MODE", "production")
+            .with_workdir("/srv")
+            .with_user("1000")
+            .with_entrypoint(["/bin/sh", "-c"])
+            .with_default_args(["echo configured"])
+            .with_label("org.opencontainers.image.title", "tanto-test")
+            .with_label("tanto.test", "yes")
+    }
+
+    /// A new file's mode, size and contents.
+    pub fn new_file(&self, contents: String) -> Result<String> {
+        busybox()
+            .with_new_file_permissions("/data/hello.txt", contents.as_str(), 0o600)
+            .with_exec(["sh", "-c", "stat -c '%a %s' /data/hello.txt && cat /data/hello.txt"])
+            .stdout()
+    }
+
+    /// The files of `source` copied with include/exclude filters, as `find` lists them.
+    pub fn copy_filtered(&self, source: Directory, include: Vec<String>, exclude: Vec<String>) -> Result<String> {
+        busybox()
+            .with_directory_filtered("/src", &source, Filter::new().include(include).exclude(exclude))
+            .with_exec(["sh", "-c", "cd /src && find . -type f | sort"])
+            .stdout()
+    }
+
+    /// A file written by a command, read back with `file(path).contents()`.
+    pub fn read_file(&self, text: String) -> Result<String> {
+        let container = busybox().with_exec(["sh", "-c", "mkdir -p /out && printf '%s' \"$0\" > /out/result.txt", text.as_str()]);
+        let file = container.file("/out/result.txt");
+        Ok(format!("{} {} {}", file.name(), file.size()?, file.contents()?))
+    }
+
+    /// The entries of a directory made by a command, read back with `directory(path)`.
+    pub fn read_dir(&self) -> Result<Vec<String>> {
+        busybox().with_exec(["sh", "-c", "mkdir -p /out/sub && touch /out/a.txt /out/b.txt /out/sub/c.txt"]).directory("/out").entries(".")
+    }
+
+    /// A directory built with every directory operation, for `-o` to export.
+    pub fn build_dir(&self, source: Directory) -> Result<Directory> {
+        let copied = busybox().with_exec(["sh", "-c", "echo from-container > /made.txt"]).file("/made.txt");
+        Ok(dag()
+            .directory()
+            .with_new_file("notes/new.txt", "new file\n")
+            .with_new_file_permissions("bin/run.sh", "#!/bin/sh\necho run\n", 0o755)
+            .with_file("copied.txt", &copied)
+            .with_directory("tree", &source)
+            .without_file("tree/drop.txt"))
+    }
+
+    /// A subdirectory's entries and a file's digest from a directory.
+    pub fn inspect_dir(&self, source: Directory) -> Result<String> {
+        let sub = source.directory("sub");
+        let file = sub.file("c.txt");
+        Ok(format!("{:?} {} {}", sub.entries(".")?, file.digest()?, source.digest()?))
+    }
+
+    /// The exit code of a command that prints to both streams and exits 3.
+    pub fn fail(&self, expect: String) -> Result<i64> {
+        let code = busybox()
+            .with_exec_opts(["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"], ExecOptions { expect: expect_from(&expect)?, ..Default::default() })
+            .exit_code()?;
+        Ok(i64::from(code))
+    }
+
+    /// The stdout and stderr of a failing command, with expect = any.
+    pub fn streams(&self) -> Result<String> {
+        let container = busybox().with_exec_opts(["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"], ExecOptions { expect: Expect::Any, ..Default::default() });
+        Ok(format!("out={} err={}", container.stdout()?.trim(), container.stderr()?.trim()))
+    }
+
+    /// A failing command's error, caught and described by the module.
+    pub fn catch(&self) -> Result<String> {
+        match busybox().with_exec(["sh", "-c", "echo broken >&2; exit 7"]).sync() {
+            Err(Error::ExecFailed { exit_code, stderr_tail, command, .. }) => Ok(format!("caught {exit_code} from {} with {}", command.join(" "), stderr_tail.trim())),
+            Err(other) => Err(other),
+            Ok(()) => Err(Error::msg("the command should have failed")),
+        }
+    }
+
+    /// `text` fed to `cat` on standard input.
+    pub fn stdin(&self, text: String) -> Result<String> {
+        busybox().with_exec_opts(["cat"], ExecOptions { stdin: Some(text), ..Default::default() }).stdout()
+    }
+
+    /// A command run in an image that exists nowhere.
+    pub fn missing_image(&self) -> Result<String> {
+        dag().container().from("tanto-test/no-such-image:1").with_exec(["true"]).stdout()
+    }
+
+    /// A program that does not exist.
+    pub fn missing_program(&self) -> Result<String> {
+        busybox().with_exec(["no-such-program"]).stdout()
+    }
+
+    /// A mounted directory read by a command, and the mount point's contents in the
+    /// container's filesystem afterwards (a mount is not part of the snapshot).
+    pub fn mounted(&self, source: Directory) -> Result<String> {
+        let container = busybox().with_mounted_directory("/mnt/src", &source).with_exec(["sh", "-c", "cat /mnt/src/a.txt && touch /mnt/src/written-by-command"]);
+        let seen = container.stdout()?;
+        let after = container.directory("/mnt").entries(".")?;
+        Ok(format!("{} {:?}", seen.trim(), after))
+    }
+
+    /// Sleeps `seconds` in a container: guest CPU time stays near zero.
+    pub fn sleep(&self, seconds: i64) -> Result<String> {
+        busybox().with_exec(["sleep", &seconds.to_string()]).with_exec(["echo", "slept"]).stdout()
+    }
+
+    /// Containers and directories passed in and out: `base` gets `marker` and is returned.
+    pub fn pass_through(&self, base: Container, marker: String) -> Container {
+        base.with_new_file("/marker.txt", marker)
+    }
+}
