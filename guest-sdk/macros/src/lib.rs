@@ -1,0 +1,614 @@
+// The `#[tanto_sdk::module]` attribute. Its documentation for module authors is on the
+// re-export in `tanto-sdk` (`tanto_sdk::module`), where its examples can be tested.
+//
+// The attribute reads an inherent `impl` block, checks that every `pub fn` in it can be
+// exported (receiver, argument and return types, defaults), and emits, next to the
+// block with its `#[arg]` attributes removed:
+//
+// * an implementation of `tanto_sdk::Module` whose `describe` returns the schema built
+//   from the names, doc comments and types, and whose `invoke` reads the arguments and
+//   calls the method;
+// * the two `#[no_mangle]` functions that the SDK's component export calls.
+//
+// Errors point at the part of the code to change and say what is accepted instead. The
+// block is emitted even when it has errors, so that they are the only ones reported.
+
+mod types;
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, FnArg, ImplItem, ImplItemFn, ItemImpl, Lit, LitStr, Pat, ReceiverKind, ReturnType, Safety, Type, Visibility};
+
+use crate::types::{ReturnShape, Shape};
+
+#[proc_macro_attribute]
+pub fn module(attribute: TokenStream, item: TokenStream) -> TokenStream {
+    let attribute = TokenStream2::from(attribute);
+    let item = TokenStream2::from(item);
+    let mut block = match syn::parse2::<ItemImpl>(item.clone()) {
+        Ok(block) => block,
+        Err(error) => {
+            // The item stays, so that its other uses do not add errors of their own.
+            let error = syn::Error::new(error.span(), "`#[tanto_sdk::module]` goes on an `impl` block: `impl MyModule { ... }`").into_compile_error();
+            return quote!(#item #error).into();
+        }
+    };
+    let mut errors = Errors::default();
+    if !attribute.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            attribute,
+            "`#[tanto_sdk::module]` takes no arguments: the module's name is its crate's \
+             name and its description is the doc comment of the `impl` block",
+        ));
+    }
+    let functions = exported_functions(&mut block, &mut errors);
+    let glue = if errors.is_empty() {
+        module_glue(&block, &functions)
+    } else {
+        TokenStream2::new()
+    };
+    let errors = errors.into_compile_errors();
+    quote! {
+        #block
+        #glue
+        #errors
+    }
+    .into()
+}
+
+/// Every error found, reported together so that one build shows them all.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(errors) => errors.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn append(&mut self, other: Errors) {
+        if let Some(error) = other.0 {
+            self.push(error);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn into_compile_errors(self) -> TokenStream2 {
+        self.0.map(syn::Error::into_compile_error).unwrap_or_default()
+    }
+}
+
+/// An exported function, as read from its `pub fn`.
+struct Function {
+    ident: syn::Ident,
+    name: String,
+    description: String,
+    has_receiver: bool,
+    arguments: Vec<Argument>,
+    return_shape: ReturnShape,
+    return_type: Option<Type>,
+}
+
+/// An argument of an exported function.
+struct Argument {
+    name: String,
+    description: String,
+    ty: Type,
+    shape: Shape,
+    default: Option<types::DefaultValue>,
+}
+
+/// Reads the exported functions of `block`, removing the `#[arg]` attributes it finds,
+/// and checks the block itself.
+fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function> {
+    if let Some((trait_path, _)) = &block.trait_ {
+        errors.push(syn::Error::new_spanned(
+            trait_path,
+            "`#[tanto_sdk::module]` goes on an inherent `impl` block (`impl MyModule { ... }`), \
+             not on a trait implementation",
+        ));
+    }
+    if !block.generics.params.is_empty() || block.generics.where_clause.is_some() {
+        errors.push(syn::Error::new_spanned(
+            &block.generics,
+            "a module type cannot be generic: the host creates it with `Default::default()`",
+        ));
+    }
+    if !matches!(*block.self_ty, Type::Path(_)) {
+        errors.push(syn::Error::new_spanned(
+            &block.self_ty,
+            "a module is a named type that implements `Default` (`struct MyModule;`)",
+        ));
+    }
+
+    let mut functions: Vec<Function> = Vec::new();
+    for item in &mut block.items {
+        let ImplItem::Fn(method) = item else { continue };
+        if !matches!(method.vis, Visibility::Public(_)) {
+            // Helpers stay private; only their `#[arg]` attributes are an error.
+            for input in &mut method.sig.inputs {
+                if let FnArg::Typed(argument) = input {
+                    for attribute in take_arg_attributes(&mut argument.attrs) {
+                        errors.push(syn::Error::new_spanned(
+                            attribute,
+                            "`#[arg]` describes arguments of exported functions, which are \
+                             `pub fn`s",
+                        ));
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(function) = exported_function(method, errors) else {
+            continue;
+        };
+        if let Some(previous) = functions.iter().find(|other| other.name == function.name) {
+            errors.push(syn::Error::new_spanned(
+                &function.ident,
+                format!("`{}` and `{}` are both exported as `{}`", previous.ident, function.ident, function.name),
+            ));
+            continue;
+        }
+        functions.push(function);
+    }
+    functions
+}
+
+/// Reads one `pub fn`, or reports why it cannot be exported.
+fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option<Function> {
+    let mut errors = Errors::default();
+    let signature = &mut method.sig;
+    if let Some(asyncness) = &signature.asyncness {
+        errors.push(syn::Error::new_spanned(
+            asyncness,
+            "an exported function cannot be `async`: the pipeline API blocks until a result \
+             is ready, so write a plain `fn`",
+        ));
+    }
+    if let Safety::Unsafe(unsafety) = &signature.safety {
+        errors.push(syn::Error::new_spanned(
+            unsafety,
+            "an exported function cannot be `unsafe`: the host calls it with any arguments \
+             that match its schema",
+        ));
+    }
+    if let Some(abi) = &signature.abi {
+        errors.push(syn::Error::new_spanned(abi, "an exported function has the Rust ABI: remove the `extern`"));
+    }
+    if !signature.generics.params.is_empty() || signature.generics.where_clause.is_some() {
+        errors.push(syn::Error::new_spanned(
+            &signature.generics,
+            "an exported function cannot be generic: its schema declares one type for each \
+             argument",
+        ));
+    }
+
+    let mut has_receiver = false;
+    let mut arguments: Vec<Argument> = Vec::new();
+    for input in &mut signature.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                has_receiver = true;
+                let shared_reference = matches!(receiver.kind, ReceiverKind::Reference(_, _, None));
+                if !shared_reference || receiver.mutability.is_some() {
+                    errors.push(syn::Error::new_spanned(
+                        receiver,
+                        "an exported function takes `&self` or no receiver: each call gets a \
+                         new module value, so changes to it would be lost",
+                    ));
+                }
+            }
+            FnArg::Typed(typed) => {
+                let arg_attributes = take_arg_attributes(&mut typed.attrs);
+                let ident = match &*typed.pat {
+                    Pat::Ident(pattern) if pattern.by_ref.is_none() && pattern.subpat.is_none() => pattern.ident.clone(),
+                    other => {
+                        errors.push(syn::Error::new_spanned(
+                            other,
+                            "an exported function's argument needs a plain name \
+                             (`source: Directory`): it is the argument's name in the schema",
+                        ));
+                        continue;
+                    }
+                };
+                let shape = match types::argument_shape(&typed.ty) {
+                    Ok(shape) => shape,
+                    Err(error) => {
+                        errors.push(error);
+                        continue;
+                    }
+                };
+                let options = match ArgOptions::parse(&arg_attributes) {
+                    Ok(options) => options,
+                    Err(error) => {
+                        errors.push(error);
+                        continue;
+                    }
+                };
+                let default = match &options.default {
+                    Some(value) => match types::default_value(value, shape) {
+                        Ok(default) => Some(default),
+                        Err(error) => {
+                            errors.push(error);
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                let name = kebab_case(&ident);
+                if arguments.iter().any(|other| other.name == name) {
+                    errors.push(syn::Error::new_spanned(&ident, format!("two arguments are exported as `{name}`")));
+                    continue;
+                }
+                arguments.push(Argument {
+                    name,
+                    description: options.description.map(|text| text.value()).unwrap_or_default(),
+                    ty: (*typed.ty).clone(),
+                    shape,
+                    default,
+                });
+            }
+        }
+    }
+
+    let (return_shape, return_type) = match &signature.output {
+        ReturnType::Default => (ReturnShape::Unit, None),
+        ReturnType::Type(_, ty) => match types::return_shape(ty) {
+            Ok(shape) => (shape, Some((**ty).clone())),
+            Err(error) => {
+                errors.push(error);
+                (ReturnShape::Unit, None)
+            }
+        },
+    };
+
+    if !errors.is_empty() {
+        all_errors.append(errors);
+        return None;
+    }
+    Some(Function {
+        name: kebab_case(&signature.ident),
+        ident: signature.ident.clone(),
+        description: documentation(&method.attrs),
+        has_receiver,
+        arguments,
+        return_shape,
+        return_type,
+    })
+}
+
+/// Removes the `#[arg(...)]` attributes from `attributes` and returns them.
+fn take_arg_attributes(attributes: &mut Vec<Attribute>) -> Vec<Attribute> {
+    let (arg, others) = std::mem::take(attributes).into_iter().partition(|attribute| attribute.path().is_ident("arg"));
+    *attributes = others;
+    arg
+}
+
+/// What an argument's `#[arg(description = "...", default = ...)]` says.
+#[derive(Default)]
+struct ArgOptions {
+    description: Option<LitStr>,
+    default: Option<Expr>,
+}
+
+impl ArgOptions {
+    fn parse(attributes: &[Attribute]) -> syn::Result<Self> {
+        let mut options = ArgOptions::default();
+        for attribute in attributes {
+            attribute.parse_nested_meta(|meta| {
+                if meta.path.is_ident("description") {
+                    if options.description.is_some() {
+                        return Err(meta.error("`description` is given twice"));
+                    }
+                    options.description = Some(meta.value()?.parse()?);
+                } else if meta.path.is_ident("default") {
+                    if options.default.is_some() {
+                        return Err(meta.error("`default` is given twice"));
+                    }
+                    options.default = Some(meta.value()?.parse()?);
+                } else {
+                    return Err(meta.error(
+                        "unknown `#[arg]` option: `#[arg]` takes `description = \"...\"` and \
+                         `default = <literal>`",
+                    ));
+                }
+                Ok(())
+            })?;
+        }
+        Ok(options)
+    }
+}
+
+/// A Rust name in kebab-case, as the schema and the CLI spell it: `build_image` →
+/// `build-image`, `r#type` → `type`, `fetchURL` → `fetch-url`.
+fn kebab_case(ident: &syn::Ident) -> String {
+    let text = ident.to_string();
+    let text = text.strip_prefix("r#").unwrap_or(&text);
+    let mut kebab = String::with_capacity(text.len() + 4);
+    let mut previous: Option<char> = None;
+    for character in text.chars() {
+        if character == '_' {
+            if !kebab.is_empty() && !kebab.ends_with('-') {
+                kebab.push('-');
+            }
+        } else {
+            let starts_word = character.is_uppercase() && previous.is_some_and(|previous| previous.is_lowercase() || previous.is_ascii_digit());
+            if starts_word && !kebab.is_empty() && !kebab.ends_with('-') {
+                kebab.push('-');
+            }
+            kebab.extend(character.to_lowercase());
+        }
+        previous = Some(character);
+    }
+    while kebab.ends_with('-') {
+        kebab.pop();
+    }
+    kebab
+}
+
+/// The text of the doc comments in `attributes`: one leading space removed from each
+/// line (the one after `///`), lines joined with `\n`, blank lines around removed.
+fn documentation(attributes: &[Attribute]) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for attribute in attributes {
+        if !attribute.path().is_ident("doc") {
+            continue;
+        }
+        let syn::Meta::NameValue(name_value) = &attribute.meta else {
+            continue;
+        };
+        // `#[doc = include_str!(...)]` and other computed docs are not readable here.
+        let Expr::Lit(syn::ExprLit { lit: Lit::Str(text), .. }) = &name_value.value else {
+            continue;
+        };
+        // `split`, not `lines`: an empty `///` line is `#[doc = ""]`, which has no lines
+        // but is a paragraph break.
+        for line in text.value().split('\n') {
+            let line = line.strip_prefix(' ').unwrap_or(line);
+            lines.push(line.trim_end().to_owned());
+        }
+    }
+    let first = lines.iter().position(|line| !line.is_empty());
+    let last = lines.iter().rposition(|line| !line.is_empty());
+    match (first, last) {
+        (Some(first), Some(last)) => lines[first..=last].join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The `tanto_sdk::Module` implementation and the exported symbols for `block`.
+fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
+    let self_ty = &block.self_ty;
+    let module_description = documentation(&block.attrs);
+    let function_names: Vec<&str> = functions.iter().map(|function| function.name.as_str()).collect();
+    let schemas = functions.iter().map(function_schema);
+    let function_parameter = hygienic("function");
+    let arguments_parameter = hygienic("arguments");
+    let invocations = functions.iter().map(|function| invocation(function, &arguments_parameter));
+    let default_span = self_ty.span();
+    let new_module = quote_spanned! {default_span=>
+        <#self_ty as ::core::default::Default>::default()
+    };
+
+    quote! {
+        const _: () = {
+            impl ::tanto_sdk::Module for #self_ty {
+                fn describe() -> ::tanto_sdk::schema::ModuleSchema {
+                    ::tanto_sdk::schema::ModuleSchema {
+                        name: ::std::string::String::from(::core::env!("CARGO_PKG_NAME")),
+                        description: ::std::string::String::from(#module_description),
+                        functions: ::std::vec![#(#schemas),*],
+                    }
+                }
+
+                fn invoke(
+                    &self,
+                    #function_parameter: &str,
+                    #arguments_parameter: ::std::vec::Vec<(::std::string::String, ::tanto_sdk::value::Value)>,
+                ) -> ::tanto_sdk::Result<::tanto_sdk::value::Value> {
+                    match #function_parameter {
+                        #(#invocations)*
+                        _ => ::core::result::Result::Err(
+                            ::tanto_sdk::__private::Arguments::unknown_function(
+                                ::core::env!("CARGO_PKG_NAME"),
+                                #function_parameter,
+                                &[#(#function_names),*],
+                            ),
+                        ),
+                    }
+                }
+            }
+
+            // Called by the SDK's component export, which declares these two symbols;
+            // see `tanto_sdk::Module`.
+            #[unsafe(no_mangle)]
+            fn __tanto_module_describe() -> ::tanto_sdk::schema::ModuleSchema {
+                <#self_ty as ::tanto_sdk::Module>::describe()
+            }
+
+            #[unsafe(no_mangle)]
+            fn __tanto_module_invoke(
+                #function_parameter: &str,
+                #arguments_parameter: ::std::vec::Vec<(::std::string::String, ::tanto_sdk::value::Value)>,
+            ) -> ::tanto_sdk::Result<::tanto_sdk::value::Value> {
+                let module: #self_ty = #new_module;
+                ::tanto_sdk::Module::invoke(&module, #function_parameter, #arguments_parameter)
+            }
+        };
+    }
+}
+
+/// An identifier of the generated code, hygienic so that it cannot clash with the names
+/// of a module's arguments.
+fn hygienic(name: &str) -> syn::Ident {
+    syn::Ident::new(name, Span::mixed_site())
+}
+
+/// The `tanto_sdk::schema::FunctionSchema` expression of `function`.
+fn function_schema(function: &Function) -> TokenStream2 {
+    let name = &function.name;
+    let description = &function.description;
+    let arguments = function.arguments.iter().map(|argument| {
+        let name = &argument.name;
+        let description = &argument.description;
+        let ty = &argument.ty;
+        let default_value = match &argument.default {
+            Some(default) => {
+                let json = &default.json;
+                quote!(::core::option::Option::Some(::std::string::String::from(#json)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let type_ref = quote_spanned! {ty.span()=>
+            <#ty as ::tanto_sdk::value::Typed>::type_ref()
+        };
+        quote! {
+            ::tanto_sdk::schema::ArgumentSchema {
+                name: ::std::string::String::from(#name),
+                description: ::std::string::String::from(#description),
+                type_ref: #type_ref,
+                default_value: #default_value,
+            }
+        }
+    });
+    let returned_type = match (&function.return_shape, &function.return_type) {
+        (ReturnShape::Fallible { value_type }, _) => Some(&**value_type),
+        (ReturnShape::Value, Some(ty)) => Some(ty),
+        (ReturnShape::Unit, _) | (ReturnShape::Value, None) => None,
+    };
+    let return_type = match returned_type {
+        Some(ty) => quote_spanned! {ty.span()=>
+            <#ty as ::tanto_sdk::value::Typed>::type_ref()
+        },
+        None => quote!(<() as ::tanto_sdk::value::Typed>::type_ref()),
+    };
+    quote! {
+        ::tanto_sdk::schema::FunctionSchema {
+            name: ::std::string::String::from(#name),
+            description: ::std::string::String::from(#description),
+            arguments: ::std::vec![#(#arguments),*],
+            return_type: #return_type,
+        }
+    }
+}
+
+/// The `match` arm of `invoke` that runs `function`.
+fn invocation(function: &Function, arguments_parameter: &syn::Ident) -> TokenStream2 {
+    let name = &function.name;
+    let ident = &function.ident;
+    let reader = hygienic("reader");
+    let result = hygienic("result");
+    let locals: Vec<syn::Ident> = (0..function.arguments.len())
+        .map(|index| format_ident!("argument_{}", index, span = Span::mixed_site()))
+        .collect();
+    let reads = function.arguments.iter().zip(&locals).map(|(argument, local)| {
+        let argument_name = &argument.name;
+        let ty = &argument.ty;
+        let read = if argument.shape.optional {
+            quote!(#reader.optional(#argument_name)?)
+        } else if let Some(default) = &argument.default {
+            let expression = &default.expression;
+            quote! {
+                match #reader.optional(#argument_name)? {
+                    ::core::option::Option::Some(value) => value,
+                    ::core::option::Option::None => #expression,
+                }
+            }
+        } else {
+            quote!(#reader.required(#argument_name)?)
+        };
+        quote_spanned! {ty.span()=> let #local: #ty = #read; }
+    });
+    let argument_names = function.arguments.iter().map(|argument| argument.name.as_str());
+    let call = if function.has_receiver {
+        quote!(self.#ident(#(#locals),*))
+    } else {
+        quote!(Self::#ident(#(#locals),*))
+    };
+    let into_value = match &function.return_shape {
+        ReturnShape::Fallible { .. } => quote! {
+            match #result {
+                ::core::result::Result::Ok(value) => ::core::result::Result::Ok(
+                    ::tanto_sdk::value::IntoValue::into_value(value),
+                ),
+                ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                    ::core::convert::Into::<::tanto_sdk::Error>::into(error),
+                ),
+            }
+        },
+        ReturnShape::Unit | ReturnShape::Value => quote! {
+            ::core::result::Result::Ok(::tanto_sdk::value::IntoValue::into_value(#result))
+        },
+    };
+    quote! {
+        #name => {
+            let mut #reader = ::tanto_sdk::__private::Arguments::new(#name, #arguments_parameter);
+            #(#reads)*
+            #reader.finish(&[#(#argument_names),*])?;
+            let #result = #call;
+            #into_value
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn names_become_kebab_case() {
+        let cases = [
+            (parse_quote!(hello), "hello"),
+            (parse_quote!(build_image), "build-image"),
+            (parse_quote!(src_dir), "src-dir"),
+            (parse_quote!(r#type), "type"),
+            (parse_quote!(with__double), "with-double"),
+            (parse_quote!(_leading), "leading"),
+            (parse_quote!(fetchURL), "fetch-url"),
+            (parse_quote!(sha256_sum), "sha256-sum"),
+        ];
+        for (ident, expected) in cases {
+            let ident: syn::Ident = ident;
+            assert_eq!(kebab_case(&ident), expected, "{ident}");
+        }
+    }
+
+    #[test]
+    fn doc_comments_lose_the_leading_space_and_surrounding_blank_lines() {
+        let attributes: Vec<Attribute> = vec![
+            parse_quote!(#[doc = ""]),
+            parse_quote!(#[doc = " Builds the image."]),
+            parse_quote!(#[doc = ""]),
+            parse_quote!(#[doc = "   Indented  "]),
+            parse_quote!(#[inline]),
+            parse_quote!(#[doc = " "]),
+        ];
+        assert_eq!(documentation(&attributes), "Builds the image.\n\n  Indented");
+        assert_eq!(documentation(&[]), "");
+    }
+
+    #[test]
+    fn arg_attributes_are_removed_and_read() {
+        let mut attributes: Vec<Attribute> = vec![
+            parse_quote!(#[allow(unused)]),
+            parse_quote!(#[arg(description = "who to greet", default = "world")]),
+        ];
+        let taken = take_arg_attributes(&mut attributes);
+        assert_eq!(attributes.len(), 1);
+        let options = ArgOptions::parse(&taken).map_err(|error| error.to_string());
+        let options = match options {
+            Ok(options) => options,
+            Err(error) => panic!("{error}"),
+        };
+        assert_eq!(options.description.map(|text| text.value()).as_deref(), Some("who to greet"));
+        assert!(matches!(options.default, Some(Expr::Lit(_))));
+    }
+}

@@ -1,0 +1,203 @@
+//! How a module's functions reach the host.
+//!
+//! The component's `guest` export lives here, in the SDK, so that wit-bindgen's export
+//! machinery stays private. It cannot know the module's type, so it calls two functions
+//! by symbol name, `__tanto_module_describe` and `__tanto_module_invoke`, which
+//! `#[tanto_sdk::module]` defines in the module's crate (the way `getrandom` links a
+//! custom backend). The linker joins the two when it builds the module's `cdylib`. A
+//! crate without `#[tanto_sdk::module]` fails to build instead of exporting a module that
+//! offers nothing (the component encoder reports `failed to resolve import
+//! env::__tanto_module_describe`), and a crate with two fails to compile.
+
+use crate::error::{Error, Result};
+use crate::schema::ModuleSchema;
+use crate::value::{FromValue, Value};
+
+/// A module: the functions of a `#[tanto_sdk::module]` block, with their schema.
+///
+/// `#[tanto_sdk::module]` implements it, and calls `invoke` on a new
+/// `Default::default()` value for each invocation. A module author calls it only to test
+/// a module's schema and argument handling natively:
+///
+/// ```
+/// use tanto_sdk::Module;
+/// use tanto_sdk::value::Value;
+///
+/// #[derive(Default)]
+/// struct Hello;
+///
+/// #[tanto_sdk::module]
+/// impl Hello {
+///     /// Greets `name`.
+///     pub fn greet(&self, #[arg(default = "world")] name: String) -> String {
+///         format!("hello, {name}")
+///     }
+/// }
+///
+/// assert_eq!(Hello::describe().functions[0].name, "greet");
+/// let greeting = Hello.invoke("greet", vec![("name".into(), Value::String("ada".into()))])?;
+/// assert!(matches!(greeting, Value::String(text) if text == "hello, ada"));
+/// # Ok::<(), tanto_sdk::Error>(())
+/// ```
+pub trait Module {
+    /// What the module offers: its functions, their documented and typed arguments, and
+    /// their return types.
+    fn describe() -> ModuleSchema;
+
+    /// Runs `function` (its kebab-case name) with named `arguments`.
+    ///
+    /// Fails with [`Error::NotFound`] naming the functions there are when `function` is
+    /// not one of them, and with [`Error::InvalidArgument`] when an argument is missing,
+    /// unknown or of the wrong type.
+    fn invoke(&self, function: &str, arguments: Vec<(String, Value)>) -> Result<Value>;
+}
+
+/// The arguments of one invocation, read one by one by the code `#[tanto_sdk::module]`
+/// generates, with errors that name the function and the argument.
+#[doc(hidden)]
+pub struct Arguments {
+    function: &'static str,
+    given: Vec<(String, Option<Value>)>,
+}
+
+impl Arguments {
+    /// The `arguments` given to `function` (its kebab-case name).
+    pub fn new(function: &'static str, arguments: Vec<(String, Value)>) -> Self {
+        Arguments {
+            function,
+            given: arguments.into_iter().map(|(name, value)| (name, Some(value))).collect(),
+        }
+    }
+
+    /// The argument `name`, failing when it is absent or `none`.
+    pub fn required<T: FromValue>(&mut self, name: &str) -> Result<T> {
+        match self.optional(name)? {
+            Some(value) => Ok(value),
+            None => Err(Error::InvalidArgument(format!(
+                "function `{}`: missing required argument `{name}`",
+                self.function
+            ))),
+        }
+    }
+
+    /// The argument `name`, `None` when it is absent or `none`.
+    pub fn optional<T: FromValue>(&mut self, name: &str) -> Result<Option<T>> {
+        let value = self
+            .given
+            .iter_mut()
+            .find(|(given_name, value)| given_name == name && value.is_some())
+            .and_then(|(_, value)| value.take());
+        match value {
+            None | Some(Value::None) => Ok(None),
+            Some(value) => T::from_value(value)
+                .map(Some)
+                .map_err(|mismatch| Error::InvalidArgument(format!("function `{}`: argument `{name}`: {mismatch}", self.function))),
+        }
+    }
+
+    /// Fails when an argument was not read: a name the function does not take, or a
+    /// name given twice. Neither is ignored, since a caller who made either mistake would
+    /// get a result computed from other arguments than they meant.
+    pub fn finish(self, accepted: &[&str]) -> Result<()> {
+        let Some((name, _)) = self.given.iter().find(|(_, value)| value.is_some()) else {
+            return Ok(());
+        };
+        let message = if accepted.contains(&name.as_str()) {
+            format!("function `{}`: argument `{name}` is given more than once", self.function)
+        } else if accepted.is_empty() {
+            format!("function `{}` takes no arguments, but got `{name}`", self.function)
+        } else {
+            format!("function `{}` has no argument `{name}`; it takes: {}", self.function, accepted.join(", "))
+        };
+        Err(Error::InvalidArgument(message))
+    }
+
+    /// The error for a `function` the module does not offer.
+    pub fn unknown_function(module: &str, function: &str, offered: &[&str]) -> Error {
+        if offered.is_empty() {
+            Error::NotFound(format!("module `{module}` has no function `{function}`: it offers none"))
+        } else {
+            Error::NotFound(format!("module `{module}` has no function `{function}`; it offers: {}", offered.join(", ")))
+        }
+    }
+}
+
+/// The component's `guest` export: forwards to the functions `#[tanto_sdk::module]`
+/// defines in the module's crate. Compiled for wasm only, where the module's `cdylib`
+/// defines them; native builds (tests, `cargo check`) never reference the symbols.
+#[cfg(target_arch = "wasm32")]
+mod component {
+    use crate::bindings::exports::tanto::core::guest::{Guest, ModuleSchema};
+    use crate::bindings::tanto::core::types::{Error, Value};
+
+    unsafe extern "Rust" {
+        /// Defined by `#[tanto_sdk::module]`: the module's schema.
+        fn __tanto_module_describe() -> crate::schema::ModuleSchema;
+        /// Defined by `#[tanto_sdk::module]`: runs one function on a new module value.
+        fn __tanto_module_invoke(function: &str, arguments: Vec<(String, crate::value::Value)>) -> crate::Result<crate::value::Value>;
+    }
+
+    struct Component;
+
+    impl Guest for Component {
+        fn describe() -> ModuleSchema {
+            // SAFETY: `#[tanto_sdk::module]` defines the symbol with exactly this
+            // signature, and it is the only way to define it.
+            unsafe { __tanto_module_describe() }.into()
+        }
+
+        fn invoke(function: String, arguments: Vec<(String, Value)>) -> Result<Value, Error> {
+            let arguments = arguments.into_iter().map(|(name, value)| (name, value.into())).collect();
+            // SAFETY: as in `describe`.
+            unsafe { __tanto_module_invoke(&function, arguments) }.map(Into::into).map_err(Into::into)
+        }
+    }
+
+    crate::bindings::export!(Component with_types_in crate::bindings);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments(values: Vec<(&str, Value)>) -> Arguments {
+        Arguments::new("greet", values.into_iter().map(|(name, value)| (name.to_owned(), value)).collect())
+    }
+
+    #[test]
+    fn reads_required_and_optional_arguments() -> Result<()> {
+        let mut given = arguments(vec![("name", Value::String("ada".into())), ("loud", Value::None)]);
+        assert_eq!(given.required::<String>("name")?, "ada");
+        assert_eq!(given.optional::<bool>("loud")?, None);
+        assert_eq!(given.optional::<i64>("count")?, None);
+        given.finish(&["name", "loud", "count"])
+    }
+
+    #[test]
+    fn missing_and_mistyped_arguments_name_function_and_argument() {
+        let mut given = arguments(vec![("count", Value::String("three".into()))]);
+        let missing = given.required::<String>("name").unwrap_err();
+        assert_eq!(missing, Error::InvalidArgument("function `greet`: missing required argument `name`".into()));
+        let mistyped = given.required::<i64>("count").unwrap_err();
+        assert_eq!(
+            mistyped,
+            Error::InvalidArgument("function `greet`: argument `count`: expected integer, got string".into())
+        );
+    }
+
+    #[test]
+    fn unknown_and_repeated_arguments_are_rejected() {
+        let given = arguments(vec![("nme", Value::String("ada".into()))]);
+        assert_eq!(
+            given.finish(&["name", "loud"]).unwrap_err(),
+            Error::InvalidArgument("function `greet` has no argument `nme`; it takes: name, loud".into())
+        );
+
+        let mut given = arguments(vec![("name", Value::String("ada".into())), ("name", Value::String("bob".into()))]);
+        assert!(given.required::<String>("name").is_ok());
+        assert_eq!(
+            given.finish(&["name"]).unwrap_err(),
+            Error::InvalidArgument("function `greet`: argument `name` is given more than once".into())
+        );
+    }
+}

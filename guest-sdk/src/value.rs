@@ -1,0 +1,381 @@
+//! Values passed to and returned by module functions, and the traits that convert Rust
+//! types to and from them.
+//!
+//! `#[tanto_sdk::module]` uses these traits to read a function's arguments and to return
+//! its result, so a module author rarely names them. They are implemented for exactly the
+//! types the contract can carry:
+//!
+//! | Rust type | WIT type |
+//! |---|---|
+//! | `String`, `bool`, `i64`, `f64` | `string`, `boolean`, `integer`, `float` |
+//! | [`Container`], [`Directory`], [`File`] | `container`, `directory`, `file` |
+//! | `Vec<T>` of one of the above | `list<T>` |
+//! | `Option<T>` of one of the above (lists included) | `option<T>` |
+//! | `()` (return values only) | `void` |
+
+use crate::bindings::tanto::core::types as wit;
+use crate::schema::{TypeKind, TypeRef};
+use crate::{Container, Directory, File};
+
+/// A value passed to or returned by a module function.
+#[derive(Debug)]
+pub enum Value {
+    /// No value: an absent optional or a function's empty result.
+    None,
+    /// A string.
+    String(String),
+    /// A boolean.
+    Boolean(bool),
+    /// An integer.
+    Integer(i64),
+    /// A floating point number.
+    Float(f64),
+    /// A container.
+    Container(Container),
+    /// A directory.
+    Directory(Directory),
+    /// A file.
+    File(File),
+    /// A list of elements, all of one kind for the values a function accepts.
+    List(Vec<Item>),
+}
+
+/// An element of a [`Value::List`]. Lists hold scalars and objects, never other lists or
+/// absent values.
+#[derive(Debug)]
+pub enum Item {
+    /// A string.
+    String(String),
+    /// A boolean.
+    Boolean(bool),
+    /// An integer.
+    Integer(i64),
+    /// A floating point number.
+    Float(f64),
+    /// A container.
+    Container(Container),
+    /// A directory.
+    Directory(Directory),
+    /// A file.
+    File(File),
+}
+
+impl Value {
+    /// What this value is, as named in messages about mismatched values (`string`,
+    /// `list`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::None => "none",
+            Value::String(_) => "string",
+            Value::Boolean(_) => "boolean",
+            Value::Integer(_) => "integer",
+            Value::Float(_) => "float",
+            Value::Container(_) => "container",
+            Value::Directory(_) => "directory",
+            Value::File(_) => "file",
+            Value::List(_) => "list",
+        }
+    }
+}
+
+impl Item {
+    /// What this element is, as named in messages about mismatched values.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Item::String(_) => "string",
+            Item::Boolean(_) => "boolean",
+            Item::Integer(_) => "integer",
+            Item::Float(_) => "float",
+            Item::Container(_) => "container",
+            Item::Directory(_) => "directory",
+            Item::File(_) => "file",
+        }
+    }
+}
+
+/// A value did not have the type it was read as.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected}, got {found}")]
+pub struct TypeMismatch {
+    /// The type that was expected.
+    pub expected: TypeRef,
+    /// What was found instead (`boolean`, `list with a string element`, ...).
+    pub found: String,
+}
+
+impl From<TypeMismatch> for crate::Error {
+    /// The mismatch as an [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+    fn from(mismatch: TypeMismatch) -> Self {
+        crate::Error::InvalidArgument(mismatch.to_string())
+    }
+}
+
+/// A Rust type with a counterpart in the contract: gives the [`TypeRef`] that a module's
+/// schema declares for it.
+pub trait Typed {
+    /// The type as the module's schema declares it.
+    fn type_ref() -> TypeRef;
+}
+
+/// Converts a Rust value into a [`Value`] a module function returns.
+pub trait IntoValue: Typed {
+    /// The value as the contract carries it.
+    fn into_value(self) -> Value;
+}
+
+/// Reads a Rust value from a [`Value`] a module function was given.
+pub trait FromValue: Typed + Sized {
+    /// The value, or why it does not have this type.
+    fn from_value(value: Value) -> Result<Self, TypeMismatch>;
+}
+
+/// A type that can be an element of a list: a scalar or an object, never a list or an
+/// `Option`, because the contract's lists hold only those.
+pub trait Element: Sized {
+    /// The element's kind.
+    const KIND: TypeKind;
+
+    /// The element as a list item.
+    fn into_item(self) -> Item;
+
+    /// The element read from a list item, or the kind the item has instead.
+    fn from_item(item: Item) -> Result<Self, &'static str>;
+}
+
+/// A type whose values are always present, so that `Option` of it is meaningful: the
+/// [`Element`] types and lists of them. `Option<Option<T>>` has no counterpart in the
+/// contract, which has a single `none`.
+pub trait Required: Typed {}
+
+/// Implements the value traits for a scalar or object type that is both a value and an
+/// element of the contract, under the same variant name in `value` and `item`.
+macro_rules! element_type {
+    ($($rust:ty => $variant:ident,)*) => {$(
+        impl Element for $rust {
+            const KIND: TypeKind = TypeKind::$variant;
+
+            fn into_item(self) -> Item {
+                Item::$variant(self)
+            }
+
+            fn from_item(item: Item) -> Result<Self, &'static str> {
+                match item {
+                    Item::$variant(inner) => Ok(inner),
+                    other => Err(other.kind_name()),
+                }
+            }
+        }
+
+        impl Typed for $rust {
+            fn type_ref() -> TypeRef {
+                TypeRef::of(TypeKind::$variant)
+            }
+        }
+
+        impl Required for $rust {}
+
+        impl IntoValue for $rust {
+            fn into_value(self) -> Value {
+                Value::$variant(self)
+            }
+        }
+
+        impl FromValue for $rust {
+            fn from_value(value: Value) -> Result<Self, TypeMismatch> {
+                match value {
+                    Value::$variant(inner) => Ok(inner),
+                    other => Err(TypeMismatch {
+                        expected: Self::type_ref(),
+                        found: other.kind_name().to_owned(),
+                    }),
+                }
+            }
+        }
+    )*};
+}
+
+element_type! {
+    String => String,
+    bool => Boolean,
+    i64 => Integer,
+    f64 => Float,
+    Container => Container,
+    Directory => Directory,
+    File => File,
+}
+
+impl<T: Element> Typed for Vec<T> {
+    fn type_ref() -> TypeRef {
+        TypeRef::of(T::KIND).list()
+    }
+}
+
+impl<T: Element> Required for Vec<T> {}
+
+impl<T: Element> IntoValue for Vec<T> {
+    fn into_value(self) -> Value {
+        Value::List(self.into_iter().map(Element::into_item).collect())
+    }
+}
+
+impl<T: Element> FromValue for Vec<T> {
+    fn from_value(value: Value) -> Result<Self, TypeMismatch> {
+        match value {
+            Value::List(items) => items
+                .into_iter()
+                .map(T::from_item)
+                .collect::<Result<Vec<T>, &'static str>>()
+                .map_err(|found| TypeMismatch {
+                    expected: Self::type_ref(),
+                    found: format!("list with {} {found} element", article(found)),
+                }),
+            other => Err(TypeMismatch {
+                expected: Self::type_ref(),
+                found: other.kind_name().to_owned(),
+            }),
+        }
+    }
+}
+
+/// `a` or `an`, whichever reads right before `word`.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
+impl<T: Required> Typed for Option<T> {
+    fn type_ref() -> TypeRef {
+        T::type_ref().optional()
+    }
+}
+
+impl<T: Required + IntoValue> IntoValue for Option<T> {
+    fn into_value(self) -> Value {
+        match self {
+            Some(inner) => inner.into_value(),
+            None => Value::None,
+        }
+    }
+}
+
+impl<T: Required + FromValue> FromValue for Option<T> {
+    fn from_value(value: Value) -> Result<Self, TypeMismatch> {
+        match value {
+            Value::None => Ok(None),
+            present => T::from_value(present).map(Some).map_err(|mismatch| TypeMismatch {
+                expected: Self::type_ref(),
+                found: mismatch.found,
+            }),
+        }
+    }
+}
+
+impl Typed for () {
+    fn type_ref() -> TypeRef {
+        TypeRef::of(TypeKind::Void)
+    }
+}
+
+impl IntoValue for () {
+    fn into_value(self) -> Value {
+        Value::None
+    }
+}
+
+impl From<wit::Item> for Item {
+    fn from(item: wit::Item) -> Self {
+        match item {
+            wit::Item::String(inner) => Item::String(inner),
+            wit::Item::Boolean(inner) => Item::Boolean(inner),
+            wit::Item::Integer(inner) => Item::Integer(inner),
+            wit::Item::Float(inner) => Item::Float(inner),
+            wit::Item::Container(inner) => Item::Container(Container::from_wit(inner)),
+            wit::Item::Directory(inner) => Item::Directory(Directory::from_wit(inner)),
+            wit::Item::File(inner) => Item::File(File::from_wit(inner)),
+        }
+    }
+}
+
+impl From<Item> for wit::Item {
+    fn from(item: Item) -> Self {
+        match item {
+            Item::String(inner) => wit::Item::String(inner),
+            Item::Boolean(inner) => wit::Item::Boolean(inner),
+            Item::Integer(inner) => wit::Item::Integer(inner),
+            Item::Float(inner) => wit::Item::Float(inner),
+            Item::Container(inner) => wit::Item::Container(inner.into_wit()),
+            Item::Directory(inner) => wit::Item::Directory(inner.into_wit()),
+            Item::File(inner) => wit::Item::File(inner.into_wit()),
+        }
+    }
+}
+
+impl From<wit::Value> for Value {
+    fn from(value: wit::Value) -> Self {
+        match value {
+            wit::Value::None => Value::None,
+            wit::Value::String(inner) => Value::String(inner),
+            wit::Value::Boolean(inner) => Value::Boolean(inner),
+            wit::Value::Integer(inner) => Value::Integer(inner),
+            wit::Value::Float(inner) => Value::Float(inner),
+            wit::Value::Container(inner) => Value::Container(Container::from_wit(inner)),
+            wit::Value::Directory(inner) => Value::Directory(Directory::from_wit(inner)),
+            wit::Value::File(inner) => Value::File(File::from_wit(inner)),
+            wit::Value::List(items) => Value::List(items.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+impl From<Value> for wit::Value {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::None => wit::Value::None,
+            Value::String(inner) => wit::Value::String(inner),
+            Value::Boolean(inner) => wit::Value::Boolean(inner),
+            Value::Integer(inner) => wit::Value::Integer(inner),
+            Value::Float(inner) => wit::Value::Float(inner),
+            Value::Container(inner) => wit::Value::Container(inner.into_wit()),
+            Value::Directory(inner) => wit::Value::Directory(inner.into_wit()),
+            Value::File(inner) => wit::Value::File(inner.into_wit()),
+            Value::List(items) => wit::Value::List(items.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_round_trip() {
+        assert_eq!(String::from_value("a".to_owned().into_value()), Ok("a".to_owned()));
+        assert_eq!(bool::from_value(true.into_value()), Ok(true));
+        assert_eq!(i64::from_value((-3_i64).into_value()), Ok(-3));
+        assert_eq!(f64::from_value(1.5_f64.into_value()), Ok(1.5));
+        assert_eq!(Vec::<i64>::from_value(vec![1_i64, 2].into_value()), Ok(vec![1, 2]));
+        assert_eq!(Option::<Vec<String>>::from_value(Value::None), Ok(None::<Vec<String>>));
+        assert!(matches!(().into_value(), Value::None));
+        assert!(matches!(None::<bool>.into_value(), Value::None));
+    }
+
+    #[test]
+    fn type_refs_follow_the_rust_type() {
+        assert_eq!(String::type_ref(), TypeRef::of(TypeKind::String));
+        assert_eq!(<()>::type_ref(), TypeRef::of(TypeKind::Void));
+        assert_eq!(Option::<Vec<Directory>>::type_ref(), TypeRef::of(TypeKind::Directory).list().optional());
+        assert_eq!(Vec::<File>::type_ref(), TypeRef::of(TypeKind::File).list());
+        assert_eq!(Option::<Container>::type_ref(), TypeRef::of(TypeKind::Container).optional());
+    }
+
+    #[test]
+    fn mismatches_name_both_types() {
+        let mismatch = i64::from_value(Value::Boolean(true)).unwrap_err();
+        assert_eq!(mismatch.to_string(), "expected integer, got boolean");
+
+        let list = Value::List(vec![Item::String("a".into()), Item::Integer(1)]);
+        let mismatch = Vec::<String>::from_value(list).unwrap_err();
+        assert_eq!(mismatch.to_string(), "expected list<string>, got list with an integer element");
+
+        let mismatch = Option::<String>::from_value(Value::Float(1.0)).unwrap_err();
+        assert_eq!(mismatch.to_string(), "expected option<string>, got float");
+    }
+}
