@@ -45,7 +45,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert!(parse_port("80").is_ok());
 /// assert!(matches!(parse_port("http"), Err(Error::InvalidArgument(_))));
 /// ```
+///
+/// Later versions of the contract add variants, so a `match` on it ends with a
+/// catch-all arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A command ended with an exit code its [`Expect`](crate::Expect) did not allow.
     #[error("{}", describe_exec_failure(.command, .exit_code, .stderr_tail))]

@@ -49,8 +49,10 @@ pub struct ArgumentSchema {
     pub default_value: Option<String>,
 }
 
-/// The element type of a value or argument.
+/// The element type of a value or argument. Later versions of the contract add kinds
+/// (secrets, cache volumes, services).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TypeKind {
     /// No value: what a function returning `()` returns.
     Void,

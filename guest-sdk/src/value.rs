@@ -17,8 +17,10 @@ use crate::bindings::tanto::core::types as wit;
 use crate::schema::{TypeKind, TypeRef};
 use crate::{Container, Directory, File};
 
-/// A value passed to or returned by a module function.
+/// A value passed to or returned by a module function. Later versions of the contract
+/// add kinds of values.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Value {
     /// No value: an absent optional or a function's empty result.
     None,
@@ -43,6 +45,7 @@ pub enum Value {
 /// An element of a [`Value::List`]. Lists hold scalars and objects, never other lists or
 /// absent values.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Item {
     /// A string.
     String(String),
