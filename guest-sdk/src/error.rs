@@ -29,7 +29,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// # Ok::<(), Error>(())
 /// ```
 ///
-/// A module's own failures become [`Error::InvalidArgument`] through [`Error::msg`],
+/// A module's own failures become [`Error::Failed`] through [`Error::msg`],
 /// `From<String>` and `From<&str>`, so `?` works on them:
 ///
 /// ```
@@ -43,7 +43,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///     Ok(port)
 /// }
 /// assert!(parse_port("80").is_ok());
-/// assert!(matches!(parse_port("http"), Err(Error::InvalidArgument(_))));
+/// assert!(matches!(parse_port("http"), Err(Error::Failed(_))));
 /// ```
 ///
 /// Later versions of the contract add variants, so a `match` on it ends with a
@@ -66,8 +66,7 @@ pub enum Error {
     /// A path, image or function does not exist.
     #[error("not found: {0}")]
     NotFound(String),
-    /// An argument or value was rejected. Also the variant of a module's own failures
-    /// ([`Error::msg`]), since the 0.1 contract has no variant of its own for them.
+    /// An argument or value was rejected.
     #[error("{0}")]
     InvalidArgument(String),
     /// The container backend failed (Docker unreachable, commit failed, ...).
@@ -76,29 +75,32 @@ pub enum Error {
     /// The operation was cancelled (Ctrl-C, a deadline).
     #[error("cancelled: {0}")]
     Cancelled(String),
+    /// A module's own failure ([`Error::msg`], `?` on a `String` or `&str` error).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl Error {
-    /// A module's own failure with `message`, reported as [`Error::InvalidArgument`].
+    /// A module's own failure with `message`, reported as [`Error::Failed`].
     ///
     /// Takes anything `Display`, so `.map_err(Error::msg)?` turns the errors of other
     /// crates (parsers, formatters, ...) into this one.
     pub fn msg(message: impl Display) -> Self {
-        Error::InvalidArgument(message.to_string())
+        Error::Failed(message.to_string())
     }
 }
 
 impl From<String> for Error {
     /// A module's own failure, as [`Error::msg`].
     fn from(message: String) -> Self {
-        Error::InvalidArgument(message)
+        Error::Failed(message)
     }
 }
 
 impl From<&str> for Error {
     /// A module's own failure, as [`Error::msg`].
     fn from(message: &str) -> Self {
-        Error::InvalidArgument(message.to_owned())
+        Error::Failed(message.to_owned())
     }
 }
 
@@ -115,6 +117,7 @@ impl From<wit::Error> for Error {
             wit::Error::InvalidArgument(message) => Error::InvalidArgument(message),
             wit::Error::Backend(message) => Error::Backend(message),
             wit::Error::Cancelled(message) => Error::Cancelled(message),
+            wit::Error::Failed(message) => Error::Failed(message),
         }
     }
 }
@@ -137,6 +140,7 @@ impl From<Error> for wit::Error {
             Error::InvalidArgument(message) => wit::Error::InvalidArgument(message),
             Error::Backend(message) => wit::Error::Backend(message),
             Error::Cancelled(message) => wit::Error::Cancelled(message),
+            Error::Failed(message) => wit::Error::Failed(message),
         }
     }
 }
@@ -206,10 +210,10 @@ mod tests {
     }
 
     #[test]
-    fn module_failures_are_invalid_arguments() {
-        assert_eq!(Error::msg(format_args!("bad {}", 1)), Error::InvalidArgument("bad 1".into()));
-        assert_eq!(Error::from("bad"), Error::InvalidArgument("bad".into()));
-        assert_eq!(Error::from(String::from("bad")), Error::InvalidArgument("bad".into()));
+    fn module_failures_are_failed() {
+        assert_eq!(Error::msg(format_args!("bad {}", 1)), Error::Failed("bad 1".into()));
+        assert_eq!(Error::from("bad"), Error::Failed("bad".into()));
+        assert_eq!(Error::from(String::from("bad")), Error::Failed("bad".into()));
     }
 
     #[test]

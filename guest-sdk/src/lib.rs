@@ -69,7 +69,7 @@ pub mod value;
 
 pub use error::{Error, Result};
 pub use export::Module;
-pub use objects::{Client, Container, Directory, ExecOptions, Expect, File, Filter, dag};
+pub use objects::{CacheVolume, Client, Container, Directory, ExecOptions, Expect, File, Filter, Sharing, dag};
 
 /// Exports the `pub fn`s of an `impl` block as the module's functions.
 ///

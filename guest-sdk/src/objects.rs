@@ -38,6 +38,67 @@ impl Client {
     pub fn directory(&self) -> Directory {
         Directory(wit_client::directory())
     }
+
+    /// The cache volume named `key`: a persistent folder kept between runs (a package
+    /// manager's download cache, a compiler's incremental cache), created on first use.
+    /// Mount it with [`Container::with_mounted_cache`].
+    pub fn cache_volume(&self, key: impl Into<String>) -> CacheVolume {
+        CacheVolume(wit_client::cache_volume(&key.into()))
+    }
+
+    /// Evaluates all `containers` at once and waits for them: a module runs on one
+    /// thread, so this is how independent branches of a pipeline run in parallel. Fails
+    /// with the first error.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::dag;
+    ///
+    /// let base = dag().container().from("busybox:latest");
+    /// let lint = base.with_exec(["sh", "-c", "echo lint"]);
+    /// let test = base.with_exec(["sh", "-c", "echo test"]);
+    /// dag().sync_all([&lint, &test])?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    pub fn sync_all<'a>(&self, containers: impl IntoIterator<Item = &'a Container>) -> Result<()> {
+        let handles: Vec<&wit::Container> = containers.into_iter().map(|container| &container.0).collect();
+        Ok(wit_client::sync_all(&handles)?)
+    }
+}
+
+/// A persistent volume for caches, from [`Client::cache_volume`]. Its key, never its
+/// contents, is part of a step's identity, so a warm cache speeds a step up without
+/// changing what is cached about it.
+#[derive(Debug)]
+pub struct CacheVolume(wit::CacheVolume);
+
+impl CacheVolume {
+    /// The key the volume was made with.
+    pub fn key(&self) -> String {
+        self.0.key()
+    }
+}
+
+/// How concurrent users of one [`CacheVolume`] share it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Sharing {
+    /// Every user mounts the same volume at the same time (the default; fine for caches
+    /// whose tools lock on their own, like cargo's or Go's).
+    #[default]
+    Shared,
+    /// Each concurrent user gets a volume of its own.
+    Private,
+    /// Users take turns: one at a time.
+    Locked,
+}
+
+impl From<Sharing> for wit::Sharing {
+    fn from(sharing: Sharing) -> Self {
+        match sharing {
+            Sharing::Shared => wit::Sharing::Shared,
+            Sharing::Private => wit::Sharing::Private,
+            Sharing::Locked => wit::Sharing::Locked,
+        }
+    }
 }
 
 /// A container: a root filesystem, its configuration and the commands run on it.
@@ -272,6 +333,28 @@ impl Container {
     /// The directory at `path` in this container.
     pub fn directory(&self, path: impl Into<String>) -> Directory {
         Directory(self.0.directory(&path.into()))
+    }
+
+    /// This container with `cache` mounted at `path` for the commands that follow,
+    /// shared with other users as `sharing` says.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::{Sharing, dag};
+    ///
+    /// let build = dag()
+    ///     .container()
+    ///     .from("golang:1.22")
+    ///     .with_mounted_cache("/root/go/pkg/mod", &dag().cache_volume("go-mod"), Sharing::Shared)
+    ///     .with_exec(["go", "build", "./..."]);
+    /// ```
+    pub fn with_mounted_cache(&self, path: impl Into<String>, cache: &CacheVolume, sharing: Sharing) -> Container {
+        Container(self.0.with_mounted_cache(&path.into(), &cache.0, sharing.into()))
+    }
+
+    /// This container with an empty in-memory file system (tmpfs) at `path` for the
+    /// commands that follow.
+    pub fn with_mounted_temp(&self, path: impl Into<String>) -> Container {
+        Container(self.0.with_mounted_temp(&path.into()))
     }
 
     /// The standard output of the last command. Runs every pending command.

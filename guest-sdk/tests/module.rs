@@ -191,7 +191,7 @@ fn invoke_converts_lists_options_and_unit() -> Result<()> {
 #[test]
 fn invoke_returns_the_function_error() {
     let error = invoke("fail-with", vec![("message", string("on purpose"))]).unwrap_err();
-    assert_eq!(error, Error::InvalidArgument("on purpose".to_owned()));
+    assert_eq!(error, Error::Failed("on purpose".to_owned()));
 }
 
 #[test]

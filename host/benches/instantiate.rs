@@ -23,7 +23,13 @@ fn main() {
     };
     let bytes = std::fs::read(&component).expect("the component is readable");
     let path = std::path::Path::new(&component);
-    let runtime_for = |cache: &std::path::Path| Runtime::new(RuntimeSettings { compiled_cache: cache.to_path_buf(), limits: Limits::default() }).expect("runtime");
+    let runtime_for = |cache: &std::path::Path| {
+        Runtime::new(RuntimeSettings {
+            compiled_cache: cache.to_path_buf(),
+            limits: Limits::default(),
+        })
+        .expect("runtime")
+    };
 
     // Compiling from scratch: a new, empty compiled cache each time.
     let mut compiles = Vec::new();
@@ -50,7 +56,11 @@ fn main() {
 
     // A fresh store, instantiation and a `describe` call, as every invocation does.
     let scratch = tempfile::tempdir().expect("tempdir");
-    let settings = EngineSettings { cache_root: scratch.path().to_path_buf(), cache_mode: CacheMode::Use, parallelism: 1 };
+    let settings = EngineSettings {
+        cache_root: scratch.path().to_path_buf(),
+        cache_mode: CacheMode::Use,
+        parallelism: 1,
+    };
     let pipeline = Arc::new(Engine::new(Arc::new(DockerBackend::new("bench")), settings, Arc::new(NoProgress)));
     let module = runtime.load(path, &bytes).expect("the component loads");
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
@@ -67,6 +77,13 @@ fn main() {
     let load = median(loads);
     let instantiate = median(instantiations);
     println!("compile from scratch: {:.2} ms (median of 5)", compile.as_secs_f64() * 1e3);
-    println!("load from compiled cache: {:.3} ms (median of 50), {:.0}x faster than compiling", load.as_secs_f64() * 1e3, compile.as_secs_f64() / load.as_secs_f64());
-    println!("instantiate + describe in a fresh sandbox: {:.1} µs (median of 200)", instantiate.as_secs_f64() * 1e6);
+    println!(
+        "load from compiled cache: {:.3} ms (median of 50), {:.0}x faster than compiling",
+        load.as_secs_f64() * 1e3,
+        compile.as_secs_f64() / load.as_secs_f64()
+    );
+    println!(
+        "instantiate + describe in a fresh sandbox: {:.1} µs (median of 200)",
+        instantiate.as_secs_f64() * 1e6
+    );
 }

@@ -213,6 +213,14 @@ impl Tanto {
     }
 }
 
+impl Drop for Tanto {
+    /// Removes the snapshot images and cache volumes this fixture's cache made: they live
+    /// in the daemon, outside the temporary cache folder.
+    fn drop(&mut self) {
+        let _ = self.command().args(["cache", "prune", "--all", "--volumes"]).output();
+    }
+}
+
 /// The current time as Docker's `--since` wants it.
 pub fn docker_now() -> String {
     format!(

@@ -427,3 +427,371 @@ fn a_missing_or_malformed_manifest_is_reported() {
     let run = tanto.run_in(empty.path(), &["call", "hello"]).failure(2);
     assert!(run.stderr.contains("line 2"), "{}", run.stderr);
 }
+
+// ---- the cache, parallel evaluation and cache volumes ------------------------------
+
+mod cache {
+    //! The content-addressed cache, parallel evaluation and cache volumes, against the real
+    //! Docker daemon: steps counted with Docker's event log and with tanto's progress lines.
+
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use tanto_tests::{Tanto, docker, docker_now, guest_wasm};
+
+    fn write(dir: &Path, path: &str, contents: &str) {
+        let target = dir.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, contents).unwrap();
+    }
+
+    /// `(status, command)` for each finished step in `--progress=plain` output.
+    fn steps(stderr: &str) -> Vec<(String, String)> {
+        stderr
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix('[')?.split_once("] ")?.1;
+                let (status, command) = rest.split_once(' ')?;
+                match status {
+                    "CACHED" => Some(("CACHED".to_string(), command.to_string())),
+                    "DONE" | "FAILED" => Some((status.to_string(), command.split_once(' ')?.1.to_string())),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    fn ran(stderr: &str) -> Vec<String> {
+        steps(stderr)
+            .into_iter()
+            .filter(|(status, _)| status == "DONE")
+            .map(|(_, command)| command)
+            .collect()
+    }
+
+    fn unique(name: &str) -> String {
+        format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        )
+    }
+
+    fn cache_call(tanto: &Tanto, function: &str, args: &[&str]) -> tanto_tests::Run {
+        tanto.call_guest("cache", function, args)
+    }
+
+    #[test]
+    fn a_second_run_creates_no_container_and_returns_the_same_bytes() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "bee\n");
+        let source_arg = format!("--source={}", source.path().display());
+
+        let since = docker_now();
+        let first = cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        assert_eq!(ran(&first.stderr).len(), 5, "{}", first.stderr);
+        let created_first = tanto.containers_created(&since);
+        assert!(created_first >= 5, "the first run ran five steps in containers, saw {created_first}");
+
+        std::thread::sleep(Duration::from_millis(1100));
+        let since = docker_now();
+        let second = cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        assert_eq!(second.stdout, first.stdout, "byte-identical output");
+        assert_eq!(tanto.containers_created(&since), 0, "the second run created no container:\n{}", second.stderr);
+        assert!(steps(&second.stderr).iter().all(|(status, _)| status == "CACHED"), "{}", second.stderr);
+        assert_eq!(steps(&second.stderr).len(), 5);
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn changing_one_input_file_reruns_exactly_the_steps_that_depend_on_it() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "bee\n");
+        write(source.path(), "unrelated.txt", "not copied\n");
+        let source_arg = format!("--source={}", source.path().display());
+        cache_call(&tanto, "five-steps", &[&source_arg]).success();
+
+        // A file no step copies: nothing runs.
+        write(source.path(), "unrelated.txt", "changed\n");
+        let run = cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        assert!(ran(&run.stderr).is_empty(), "{}", run.stderr);
+
+        // b.txt feeds the last two steps only.
+        write(source.path(), "b.txt", "bee bee\n");
+        let run = cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        assert_eq!(
+            ran(&run.stderr),
+            vec![
+                "sh -c 'wc -c < /work/b.txt > /work/b.count'",
+                "sh -c 'cat /toolchain /work/a.twice /work/b.count'"
+            ],
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.ends_with("8\n"), "{}", run.stdout);
+
+        // a.txt feeds every step after the toolchain.
+        write(source.path(), "a.txt", &unique("a2"));
+        let run = cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        assert_eq!(ran(&run.stderr).len(), 4, "{}", run.stderr);
+        assert!(!ran(&run.stderr).iter().any(|command| command.contains("toolchain >")), "{}", run.stderr);
+
+        // A file ignored by .gitignore is not part of the directory at all.
+        write(source.path(), ".gitignore", "ignored.log\n");
+        cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        write(source.path(), "ignored.log", "noise");
+        let run = cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        assert!(ran(&run.stderr).is_empty(), "{}", run.stderr);
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn no_cache_runs_every_step_again() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "b");
+        let source_arg = format!("--source={}", source.path().display());
+        let wasm = guest_wasm("cache");
+        cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        let run = tanto
+            .run(&["call", "-m", wasm.to_str().unwrap(), "--no-cache", "five-steps", &source_arg])
+            .success();
+        assert_eq!(ran(&run.stderr).len(), 5, "{}", run.stderr);
+    }
+
+    #[test]
+    fn two_processes_at_once_share_the_cache_safely() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "b");
+        let source_arg = format!("--source={}", source.path().display());
+        let wasm = guest_wasm("cache");
+        let spawn = || {
+            tanto
+                .command()
+                .args(["call", "-m", wasm.to_str().unwrap(), "five-steps", &source_arg])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(), spawn());
+        let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+        assert_eq!(first.stdout, second.stdout);
+        // The index is intact: a third run answers everything from it.
+        let third = cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        assert_eq!(third.stdout.as_bytes(), first.stdout.as_slice());
+        assert!(ran(&third.stderr).is_empty(), "{}", third.stderr);
+        let du = tanto.run(&["cache", "du"]).success();
+        assert!(du.stdout.contains("steps"), "{}", du.stdout);
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn a_cache_volume_keeps_data_between_pipelines() {
+        let tanto = Tanto::new();
+        let key = unique("volume");
+        assert_eq!(
+            cache_call(&tanto, "volume-write", &[&format!("--key={key}"), "--value=kept between runs"])
+                .success()
+                .stdout,
+            "written\n"
+        );
+        let read = cache_call(&tanto, "volume-read", &[&format!("--key={key}"), &format!("--nonce={}", unique("n"))]).success();
+        assert_eq!(read.stdout, "kept between runs\n");
+        let volumes = docker(&["volume", "ls", "-q", "--filter", &format!("label=tanto.cache-volume={key}")]);
+        assert_eq!(volumes.lines().count(), 1, "one labelled volume: {volumes}");
+        let pruned = tanto.run(&["cache", "prune", "--volumes"]).success();
+        assert!(pruned.stdout.contains("Removed 1 cache volumes"), "{}", pruned.stdout);
+        assert!(
+            docker(&["volume", "ls", "-q", "--filter", &format!("label=tanto.cache-volume={key}")])
+                .trim()
+                .is_empty()
+        );
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn private_volumes_give_each_concurrent_user_its_own() {
+        let tanto = Tanto::new();
+        let wasm = guest_wasm("cache");
+        let users = |sharing: &str| {
+            let run = tanto
+                .run(&[
+                    "call",
+                    "-m",
+                    wasm.to_str().unwrap(),
+                    "-j",
+                    "2",
+                    "volume-users",
+                    &format!("--key={}", unique("users")),
+                    &format!("--sharing={sharing}"),
+                    &format!("--nonce={}", unique("n")),
+                ])
+                .success();
+            run.stdout.lines().map(str::to_string).collect::<Vec<_>>()
+        };
+        // Each job counts the markers it sees while the other job runs too.
+        assert_eq!(users("private"), vec!["1", "1"], "no private user sees another's marker");
+        assert!(users("shared").contains(&"2".to_string()), "shared users see each other's markers");
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn locked_volumes_serialise_their_users() {
+        let tanto = Tanto::new();
+        let wasm = guest_wasm("cache");
+        let log = |sharing: &str| {
+            tanto
+                .run(&[
+                    "call",
+                    "-m",
+                    wasm.to_str().unwrap(),
+                    "-j",
+                    "2",
+                    "volume-log",
+                    &format!("--key={}", unique("log")),
+                    &format!("--sharing={sharing}"),
+                    &format!("--nonce={}", unique("n")),
+                ])
+                .success()
+                .stdout
+        };
+        let locked = log("locked");
+        let lines: Vec<&str> = locked.lines().collect();
+        assert_eq!(lines.len(), 4, "{locked}");
+        assert!(
+            lines[0].starts_with("start-") && lines[1] == lines[0].replace("start", "end"),
+            "one user at a time:\n{locked}"
+        );
+        assert!(
+            lines[2].starts_with("start-") && lines[3] == lines[2].replace("start", "end"),
+            "one user at a time:\n{locked}"
+        );
+        let shared = log("shared");
+        assert!(
+            shared.lines().nth(1).is_some_and(|line| line.starts_with("start-")),
+            "shared users overlap:\n{shared}"
+        );
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn sync_all_runs_independent_steps_concurrently() {
+        let tanto = Tanto::new();
+        let wasm = guest_wasm("cache");
+        // Three steps at once needs a limit of at least three (the default is the number of
+        // cores, two on the CI machine).
+        // Compile the component first: the assertion is about the steps, not the compiler.
+        tanto.run(&["functions", "-m", wasm.to_str().unwrap()]).success();
+        let started = Instant::now();
+        let run = tanto
+            .run(&[
+                "call",
+                "-m",
+                wasm.to_str().unwrap(),
+                "-j",
+                "3",
+                "parallel-sleeps",
+                "--count=3",
+                "--seconds=2",
+                &format!("--nonce={}", unique("n")),
+            ])
+            .success();
+        let elapsed = started.elapsed();
+        assert_eq!(run.stdout, "3 done");
+        assert!(elapsed < Duration::from_millis(4500), "three 2 s steps took {elapsed:?}, not run concurrently");
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn a_temp_mount_is_tmpfs_and_not_committed() {
+        let tanto = Tanto::new();
+        assert_eq!(cache_call(&tanto, "temp", &[]).success().stdout, "1 []");
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn prune_removes_what_it_reports_and_nothing_a_running_pipeline_holds() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "b");
+        let source_arg = format!("--source={}", source.path().display());
+        cache_call(&tanto, "five-steps", &[&source_arg]).success();
+        // A first `hold` run records its first step; the second run below answers that step
+        // from the cache, then holds it while it sleeps.
+        cache_call(&tanto, "hold", &["--seconds=0", "--marker=warm"]).success();
+        let wasm = guest_wasm("cache");
+        let holder = tanto
+            .command()
+            .args([
+                "call",
+                "-m",
+                wasm.to_str().unwrap(),
+                "hold",
+                "--seconds=6",
+                &format!("--marker={}", unique("m")),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+
+        let before = tanto.run(&["cache", "du"]).success().stdout;
+        let pruned = tanto.run(&["cache", "prune", "--all"]).success().stdout;
+        let after = tanto.run(&["cache", "du"]).success().stdout;
+        let count = |text: &str, word: &str| -> usize {
+            text.lines()
+                .find(|line| line.trim_start().starts_with(word))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+                .unwrap()
+        };
+        let removed: usize = pruned.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(pruned.contains("Kept"), "the running pipeline's entries are kept:\n{pruned}");
+        assert_eq!(
+            count(&before, "steps") - removed,
+            count(&after, "steps"),
+            "prune removed what it reported:\n{before}\n{pruned}\n{after}"
+        );
+        assert!(count(&after, "steps") >= 1, "{after}");
+
+        let held = holder.wait_with_output().unwrap();
+        assert!(
+            held.status.success(),
+            "the running pipeline finished: {}",
+            String::from_utf8_lossy(&held.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&held.stdout), "held\n");
+        // Now nothing holds them: they go.
+        tanto.run(&["cache", "prune", "--all"]).success();
+        assert_eq!(count(&tanto.run(&["cache", "du"]).success().stdout, "steps"), 0);
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn cache_prune_by_age_and_size() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "b");
+        cache_call(&tanto, "five-steps", &[&format!("--source={}", source.path().display())]).success();
+        let kept = tanto.run(&["cache", "prune", "--older-than=1h"]).success();
+        assert!(kept.stdout.starts_with("Removed 0 steps"), "{}", kept.stdout);
+        let bad = tanto.run(&["cache", "prune", "--keep-storage=lots"]).failure(2);
+        assert!(bad.stderr.contains("not a size"), "{}", bad.stderr);
+        let shrunk = tanto.run(&["cache", "prune", "--keep-storage=0"]).success();
+        assert!(shrunk.stdout.starts_with("Removed 5 steps"), "{}", shrunk.stdout);
+    }
+}

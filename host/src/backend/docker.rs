@@ -98,6 +98,7 @@ impl DockerBackend {
         HashMap::from([
             (MANAGED_LABEL.to_string(), "true".to_string()),
             (SESSION_LABEL.to_string(), self.session.clone()),
+            (OWNER_LABEL.to_string(), self.owner.clone()),
         ])
     }
 
@@ -338,13 +339,17 @@ impl Backend for DockerBackend {
                 reason: "the command is empty".into(),
             });
         };
-        let binds: Vec<String> = spec
-            .mounts
-            .iter()
-            .map(|mount| match mount {
-                Mount::Bind { source, target, read_only } => format!("{}:{}:{}", source.display(), target, if *read_only { "ro" } else { "rw" }),
-            })
-            .collect();
+        let mut binds = Vec::new();
+        let mut tmpfs = HashMap::new();
+        for mount in &spec.mounts {
+            match mount {
+                Mount::Bind { source, target, read_only } => binds.push(format!("{}:{}:{}", source.display(), target, if *read_only { "ro" } else { "rw" })),
+                Mount::Volume { name, target } => binds.push(format!("{name}:{target}:rw")),
+                Mount::Tmpfs { target } => {
+                    tmpfs.insert(target.clone(), String::new());
+                }
+            }
+        }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: Some(vec![program.clone()]),
@@ -361,6 +366,7 @@ impl Backend for DockerBackend {
             tty: Some(false),
             host_config: Some(HostConfig {
                 binds: (!binds.is_empty()).then_some(binds),
+                tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 ..Default::default()
             }),
             ..Default::default()
@@ -415,6 +421,58 @@ impl Backend for DockerBackend {
             Ok(_) => Ok(true),
             Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
             Err(error) => Err(self.failed(format!("inspecting image {image}"))(error)),
+        }
+    }
+
+    async fn ensure_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), BackendError> {
+        let docker = self.client().await?;
+        let mut all_labels: HashMap<String, String> = labels.clone().into_iter().collect();
+        all_labels.insert(MANAGED_LABEL.to_string(), "true".to_string());
+        // Creating a volume that exists is a no-op that returns it.
+        let options = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(all_labels),
+            ..Default::default()
+        };
+        docker.create_volume(options).await.map_err(self.failed(format!("creating volume {name}")))?;
+        Ok(())
+    }
+
+    async fn volume_exists(&self, name: &str) -> Result<bool, BackendError> {
+        let docker = self.client().await?;
+        match docker.inspect_volume(name).await {
+            Ok(_) => Ok(true),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+            Err(error) => Err(self.failed(format!("inspecting volume {name}"))(error)),
+        }
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<bool, BackendError> {
+        let docker = self.client().await?;
+        match docker.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+            Ok(()) => Ok(true),
+            Err(DockerError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(false),
+            Err(error) => Err(self.failed(format!("removing volume {name}"))(error)),
+        }
+    }
+
+    async fn layer_size(&self, image: &str) -> Result<u64, BackendError> {
+        let docker = self.client().await?;
+        let history = docker
+            .image_history(image)
+            .await
+            .map_err(self.failed(format!("reading the history of {image}")))?;
+        Ok(history.first().map(|layer| u64::try_from(layer.size).unwrap_or(0)).unwrap_or(0))
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<bool, BackendError> {
+        let docker = self.client().await?;
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(false).build();
+        match docker.remove_image(image, Some(options), None).await {
+            Ok(_) => Ok(true),
+            // Gone already, or still needed by a container or a child snapshot.
+            Err(DockerError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(false),
+            Err(error) => Err(self.failed(format!("removing image {image}"))(error)),
         }
     }
 

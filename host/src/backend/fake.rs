@@ -168,6 +168,26 @@ impl Backend for FakeBackend {
         Ok(self.images.lock().unwrap().contains_key(image))
     }
 
+    async fn ensure_volume(&self, _name: &str, _labels: &std::collections::BTreeMap<String, String>) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    async fn volume_exists(&self, _name: &str) -> Result<bool, BackendError> {
+        Ok(false)
+    }
+
+    async fn remove_volume(&self, _name: &str) -> Result<bool, BackendError> {
+        Ok(true)
+    }
+
+    async fn layer_size(&self, image: &str) -> Result<u64, BackendError> {
+        Ok(self.tree(image)?.size())
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<bool, BackendError> {
+        Ok(self.images.lock().unwrap().remove(image).is_some())
+    }
+
     async fn cleanup(&self) -> Result<(), BackendError> {
         Ok(())
     }

@@ -20,6 +20,8 @@ pub const SESSION_LABEL: &str = "tanto.session";
 pub const OWNER_LABEL: &str = "tanto.owner";
 /// The label on snapshot images: the content key of the step that made them.
 pub const SNAPSHOT_LABEL: &str = "tanto.snapshot";
+/// The label on cache volumes: the volume's key.
+pub const CACHE_VOLUME_LABEL: &str = "tanto.cache-volume";
 
 /// An image the backend can start containers from.
 #[derive(Clone, Debug)]
@@ -50,6 +52,10 @@ pub enum Mount {
         target: String,
         read_only: bool,
     },
+    /// A named volume (made with [`Backend::ensure_volume`]) mounted at `target`.
+    Volume { name: String, target: String },
+    /// An empty tmpfs at `target`.
+    Tmpfs { target: String },
 }
 
 /// One exec step: start from `image`, extract `archives` at `/` in order, run `command`
@@ -143,6 +149,17 @@ pub trait Backend: Send + Sync + 'static {
     async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError>;
     /// Whether an image still exists (snapshots can be pruned behind tanto's back).
     async fn image_exists(&self, image: &str) -> Result<bool, BackendError>;
+    /// Creates the named volume with `labels` unless it exists.
+    async fn ensure_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), BackendError>;
+    /// Whether a volume exists.
+    async fn volume_exists(&self, name: &str) -> Result<bool, BackendError>;
+    /// Removes a volume; `Ok(false)` when it is in use or gone.
+    async fn remove_volume(&self, name: &str) -> Result<bool, BackendError>;
+    /// The size in bytes of an image's own top layer (what committing it added).
+    async fn layer_size(&self, image: &str) -> Result<u64, BackendError>;
+    /// Removes an image; `Ok(false)` when it is gone already or still needed (a running
+    /// container, a child image).
+    async fn remove_image(&self, image: &str) -> Result<bool, BackendError>;
     /// Removes every container this process created that is still there.
     async fn cleanup(&self) -> Result<(), BackendError>;
 }

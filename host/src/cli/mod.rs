@@ -46,6 +46,34 @@ enum Command {
     Functions(FunctionsArgs),
     /// Call a function of a module: `tanto call FUNCTION --arg=value ...`.
     Call(CallArgs),
+    /// Inspect and prune the cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// Show what the cache holds.
+    Du,
+    /// Remove cached steps, trees and compiled modules (and cache volumes with
+    /// --volumes). With no selection, removes everything.
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+struct PruneArgs {
+    /// Remove everything.
+    #[arg(long)]
+    all: bool,
+    /// Remove least recently used entries until the cache is at most SIZE (`10GB`).
+    #[arg(long, value_name = "SIZE")]
+    keep_storage: Option<String>,
+    /// Remove entries not used for DURATION (`24h`, `7d`).
+    #[arg(long, value_name = "DURATION")]
+    older_than: Option<String>,
+    /// Also remove the cache volumes made through this cache.
+    #[arg(long)]
+    volumes: bool,
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +186,11 @@ async fn run(cli: Cli) -> ExitCode {
             let result = with_interrupt(&session, functions(&session, module)).await;
             finish(result)
         }
+        Command::Cache(command) => {
+            let session = Session::new(SessionSettings::from_env(), progress::display(ProgressMode::Quiet));
+            let result = with_interrupt(&session, cache(&session, command)).await;
+            finish(result)
+        }
         Command::Call(args) => {
             let settings = match session_settings(&args.run) {
                 Ok(settings) => settings,
@@ -168,6 +201,84 @@ async fn run(cli: Cli) -> ExitCode {
             finish(result)
         }
     }
+}
+
+async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
+    use crate::ops::cache::{PruneSettings, human_age, human_bytes, parse_duration, parse_size, prune, usage};
+    let store = session.pipeline.store();
+    let backend = session.pipeline.backend().as_ref();
+    match command {
+        CacheCommand::Du => {
+            let usage = usage(store, backend).await;
+            let max = crate::ops::cache::max_size_from_env().map_err(UsageError::new)?;
+            println!("Cache at {} (ceiling {}, TANTO_CACHE_MAX_SIZE)", store.root().display(), human_bytes(max));
+            println!(
+                "  steps       {:>6}  {:>10}  snapshot images and recorded outputs",
+                usage.steps,
+                human_bytes(usage.step_bytes)
+            );
+            println!(
+                "  trees       {:>6}  {:>10}  files and directories read from containers",
+                usage.trees,
+                human_bytes(usage.tree_bytes)
+            );
+            println!(
+                "  components  {:>6}  {:>10}  compiled modules",
+                usage.components,
+                human_bytes(usage.component_bytes)
+            );
+            println!(
+                "  volumes     {:>6}  {:>10}  cache volumes (removed only by prune --volumes)",
+                usage.volumes, ""
+            );
+            println!("  total               {:>10}", human_bytes(usage.total()));
+            match (usage.oldest, usage.newest) {
+                (Some(oldest), Some(newest)) => println!("  last used: oldest {}, newest {}", human_age(oldest), human_age(newest)),
+                _ => println!("  empty"),
+            }
+        }
+        CacheCommand::Prune(PruneArgs {
+            all,
+            keep_storage,
+            older_than,
+            volumes,
+        }) => {
+            let keep_storage = keep_storage
+                .map(|text| parse_size(&text))
+                .transpose()
+                .map_err(|error| UsageError::new(format!("--keep-storage: {error}")))?;
+            let older_than = older_than
+                .map(|text| parse_duration(&text))
+                .transpose()
+                .map_err(|error| UsageError::new(format!("--older-than: {error}")))?;
+            let all = all || (keep_storage.is_none() && older_than.is_none());
+            let report = prune(
+                store,
+                backend,
+                &PruneSettings {
+                    all,
+                    keep_storage,
+                    older_than,
+                    volumes,
+                },
+            )
+            .await;
+            println!(
+                "Removed {} steps, {} trees and {} compiled modules: {}",
+                report.steps,
+                report.trees,
+                report.components,
+                human_bytes(report.bytes())
+            );
+            if !report.volumes.is_empty() {
+                println!("Removed {} cache volumes: {}", report.volumes.len(), report.volumes.join(", "));
+            }
+            if report.kept_in_use > 0 {
+                println!("Kept {} entries in use by running pipelines", report.kept_in_use);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {

@@ -92,7 +92,7 @@ fn classify_engine(error: &EngineError) -> (Kind, Option<Hint>) {
                 "the image is neither on this machine nor pullable: check the address, `docker pull` it, or build it locally (`docker image ls` lists what is here)",
             ),
         ),
-        EngineError::NotFound(_) | EngineError::InvalidArgument(_) | EngineError::Backend(_) => (Kind::Pipeline, None),
+        EngineError::NotFound(_) | EngineError::InvalidArgument(_) | EngineError::Backend(_) | EngineError::Failed(_) => (Kind::Pipeline, None),
         EngineError::Cancelled(_) => (Kind::Interrupted, None),
         EngineError::Local(_) => (
             Kind::Internal,

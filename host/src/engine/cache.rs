@@ -11,6 +11,7 @@
 //! sees a complete entry or none, and two processes writing the same key both leave a
 //! valid entry (the later rename wins; both describe the same step).
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,10 @@ struct EntryHeader {
     stdout_len: u64,
     stderr_len: u64,
     created: u64,
+    /// Bytes of the snapshot's own layer, measured lazily (by `du`, `prune` or the
+    /// automatic ceiling) to keep Docker calls off the step's path.
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 const ENTRY_VERSION: u32 = 1;
@@ -109,10 +114,8 @@ impl CacheStore {
             exit_code: step.exit_code,
             stdout_len: step.stdout.len() as u64,
             stderr_len: step.stderr.len() as u64,
-            created: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|elapsed| elapsed.as_secs())
-                .unwrap_or_default(),
+            created: unix_now(),
+            size: None,
         };
         let mut bytes = serde_json::to_vec(&header).map_err(io::Error::other)?;
         bytes.push(b'\n');
@@ -121,9 +124,144 @@ impl CacheStore {
         crate::util::write_atomic(&self.entry_path(key), &bytes)
     }
 
+    /// Marks step `key` as used now (for least-recently-used pruning).
+    pub fn touch_step(&self, key: &Digest) {
+        if let Ok(file) = fs::File::options().append(true).open(self.entry_path(key)) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+    }
+
+    /// Every recorded step, with what is known of its size and use.
+    pub fn steps(&self) -> Vec<StepRecord> {
+        let mut steps = Vec::new();
+        for bucket in read_dir_paths(&self.root.join("ops")) {
+            for path in read_dir_paths(&bucket) {
+                let Some(key) = path.file_stem().and_then(|stem| stem.to_str()).and_then(|stem| stem.parse::<Digest>().ok()) else {
+                    continue;
+                };
+                let Ok(bytes) = fs::read(&path) else { continue };
+                let Some(newline) = bytes.iter().position(|byte| *byte == b'\n') else {
+                    continue;
+                };
+                let Ok(header) = serde_json::from_slice::<EntryHeader>(&bytes[..newline]) else {
+                    continue;
+                };
+                let last_used = fs::metadata(&path).and_then(|metadata| metadata.modified()).unwrap_or(UNIX_EPOCH);
+                steps.push(StepRecord {
+                    key,
+                    image: header.image,
+                    size: header.size,
+                    created: header.created,
+                    last_used,
+                    record_bytes: bytes.len() as u64,
+                });
+            }
+        }
+        steps
+    }
+
+    /// Records the measured layer size of step `key`, keeping its last-use time.
+    pub fn set_step_size(&self, key: &Digest, size: u64) {
+        let path = self.entry_path(key);
+        let Ok(bytes) = fs::read(&path) else { return };
+        let Some(newline) = bytes.iter().position(|byte| *byte == b'\n') else {
+            return;
+        };
+        let Ok(mut header) = serde_json::from_slice::<EntryHeader>(&bytes[..newline]) else {
+            return;
+        };
+        let last_used = fs::metadata(&path).and_then(|metadata| metadata.modified()).ok();
+        header.size = Some(size);
+        let Ok(mut rewritten) = serde_json::to_vec(&header) else { return };
+        rewritten.extend_from_slice(&bytes[newline..]);
+        if write_atomic(&path, &rewritten).is_ok()
+            && let (Some(time), Ok(file)) = (last_used, fs::File::options().append(true).open(&path))
+        {
+            let _ = file.set_modified(time);
+        }
+    }
+
+    /// Every extracted tree.
+    pub fn trees(&self) -> Vec<TreeRecord> {
+        read_dir_paths(&self.root.join("trees"))
+            .into_iter()
+            .filter_map(|path| {
+                let key = path.file_name()?.to_str()?.parse::<Digest>().ok()?;
+                let last_used = fs::metadata(&path).and_then(|metadata| metadata.modified()).unwrap_or(UNIX_EPOCH);
+                Some(TreeRecord {
+                    key,
+                    size: folder_size(&path),
+                    last_used,
+                    path,
+                })
+            })
+            .collect()
+    }
+
+    /// Compiled components.
+    pub fn components(&self) -> Vec<FileRecord> {
+        read_dir_paths(&self.root.join("components"))
+            .into_iter()
+            .filter_map(|path| {
+                let metadata = fs::metadata(&path).ok()?;
+                Some(FileRecord {
+                    size: metadata.len(),
+                    last_used: metadata.modified().unwrap_or(UNIX_EPOCH),
+                    path,
+                })
+            })
+            .collect()
+    }
+
+    /// Cache volumes made through this cache.
+    pub fn volumes(&self) -> Vec<VolumeRecord> {
+        read_dir_paths(&self.root.join("volumes"))
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+            .filter_map(|path| {
+                let value: serde_json::Value = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
+                Some(VolumeRecord {
+                    name: value["name"].as_str()?.to_string(),
+                    key: value["key"].as_str()?.to_string(),
+                    path,
+                })
+            })
+            .collect()
+    }
+
+    /// Keys that running processes hold (and cleans up the pins of finished ones).
+    pub fn pinned_keys(&self) -> HashSet<Digest> {
+        let mut keys = HashSet::new();
+        for path in read_dir_paths(&self.root.join("pins")) {
+            let Ok(file) = fs::File::open(&path) else { continue };
+            match file.try_lock_shared() {
+                // Nobody holds it: the process that wrote it is gone.
+                Ok(()) => {
+                    let _ = fs::remove_file(&path);
+                }
+                Err(_) => {
+                    let text = fs::read_to_string(&path).unwrap_or_default();
+                    keys.extend(text.lines().filter_map(|line| line.parse::<Digest>().ok()));
+                }
+            }
+        }
+        keys
+    }
+
     /// Forgets step `key` (its snapshot image is gone).
     pub fn remove_step(&self, key: &Digest) {
         let _ = fs::remove_file(self.entry_path(key));
+    }
+
+    /// Records that cache volume `name` (for `key`) was made through this cache, so that
+    /// `tanto cache prune --volumes` finds it.
+    pub fn record_volume(&self, name: &str, key: &str) -> io::Result<()> {
+        let path = self.root.join("volumes").join(format!("{name}.json"));
+        if path.exists() {
+            return Ok(());
+        }
+        let record = serde_json::json!({ "name": name, "key": key });
+        write_atomic(&path, record.to_string().as_bytes())
     }
 
     /// The folder holding the extracted tree `key` (it may not exist).
@@ -151,6 +289,110 @@ impl CacheStore {
             }
         }
     }
+}
+
+/// A recorded step.
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    pub key: Digest,
+    pub image: String,
+    /// Bytes of the snapshot layer, when measured.
+    pub size: Option<u64>,
+    /// Milliseconds since the epoch.
+    pub created: u64,
+    pub last_used: SystemTime,
+    /// Bytes of the record itself (outputs included).
+    pub record_bytes: u64,
+}
+
+/// An extracted tree.
+#[derive(Clone, Debug)]
+pub struct TreeRecord {
+    pub key: Digest,
+    pub size: u64,
+    pub last_used: SystemTime,
+    pub path: PathBuf,
+}
+
+/// A cached file (a compiled component).
+#[derive(Clone, Debug)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    pub size: u64,
+    pub last_used: SystemTime,
+}
+
+/// A cache volume made through this cache.
+#[derive(Clone, Debug)]
+pub struct VolumeRecord {
+    pub name: String,
+    pub key: String,
+    pub path: PathBuf,
+}
+
+/// The keys one process uses, in a file it holds locked while it lives, so that a
+/// concurrent `tanto cache prune` leaves them alone.
+pub struct Pins {
+    file: std::sync::Mutex<fs::File>,
+    path: PathBuf,
+}
+
+impl Pins {
+    /// Opens this process's pin file under `<root>/pins`.
+    pub fn create(store: &CacheStore, owner: &str) -> io::Result<Self> {
+        let dir = store.root.join("pins");
+        fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{owner}.pins"));
+        let file = fs::File::options().create(true).append(true).open(&path)?;
+        file.lock()?;
+        Ok(Self {
+            file: std::sync::Mutex::new(file),
+            path,
+        })
+    }
+
+    /// Declares `key` in use by this process.
+    pub fn pin(&self, key: &Digest) {
+        if let Ok(mut file) = self.file.lock() {
+            let _ = writeln!(file, "{key}");
+        }
+    }
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Milliseconds since the epoch: fine enough to order a parent snapshot before its child.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+fn read_dir_paths(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|entry| entry.path()).collect())
+        .unwrap_or_default()
+}
+
+/// The bytes of the regular files under `path`.
+pub(crate) fn folder_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in read_dir_paths(&dir) {
+            match fs::symlink_metadata(&entry) {
+                Ok(metadata) if metadata.is_dir() => stack.push(entry),
+                Ok(metadata) if metadata.is_file() => total += metadata.len(),
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.

@@ -14,7 +14,9 @@ use futures_util::future::{try_join, try_join_all};
 
 use super::cache::CachedStep;
 use super::digest::{Digest, Hasher};
-use super::objects::{ConfigEdits, Container, CopySource, DirKind, Directory, ExecNode, Expect, File, FileKind, FsKind, FsNode, MountSource, join_absolute};
+use super::objects::{
+    ConfigEdits, Container, CopySource, DirKind, Directory, ExecNode, Expect, File, FileKind, FsKind, FsNode, MountSource, Sharing, join_absolute,
+};
 use super::progress::{Event, StepOutcome};
 use super::tree::{Entry, FileEntry, Filter, IgnoreFiles, Tree, normalize_relative};
 use super::{Engine, EngineError, ExecFailure, SingleFlight, display_command, tail};
@@ -261,10 +263,14 @@ impl Engine {
         if self.cache_mode == super::CacheMode::Refresh {
             return Ok(None);
         }
+        // Pinned before it is checked, so a concurrent prune either sees the pin or has
+        // already removed the image (and the check below notices).
+        self.pin(key);
         let Some(step) = self.store.get_step(key) else {
             return Ok(None);
         };
         if self.backend.image_exists(&step.image).await? {
+            self.store.touch_step(key);
             Ok(Some(step))
         } else {
             // Pruned behind our back: forget the record and run the step again.
@@ -274,6 +280,8 @@ impl Engine {
     }
 
     fn record(&self, key: &Digest, step: &CachedStep) {
+        self.pin(key);
+        self.grew.store(true, Ordering::Relaxed);
         if let Err(error) = self.store.put_step(key, step) {
             tracing::warn!(%error, "could not record a step in the cache");
         }
@@ -286,18 +294,24 @@ impl Engine {
     }
 
     async fn run_exec(&self, exec: &Arc<ExecNode>) -> Result<ExecResult, EngineError> {
-        let mount_trees = try_join_all(exec.mounts.iter().map(|mount| async move {
-            match &mount.source {
-                MountSource::Directory(directory) => Ok::<_, EngineError>((mount.path.clone(), self.eval_tree(directory).await?)),
-            }
+        let mount_sources = try_join_all(exec.mounts.iter().map(|mount| async move {
+            let resolved = match &mount.source {
+                MountSource::Directory(directory) => ResolvedMount::Directory(self.eval_tree(directory).await?),
+                MountSource::Cache { volume, sharing } => ResolvedMount::Cache {
+                    key: volume.key().to_string(),
+                    sharing: *sharing,
+                },
+                MountSource::Temp => ResolvedMount::Temp,
+            };
+            Ok::<_, EngineError>((mount.path.clone(), resolved))
         }));
-        let (pending, mount_trees) = try_join(self.eval_pending(&exec.rootfs), mount_trees).await?;
+        let (pending, mount_sources) = try_join(self.eval_pending(&exec.rootfs), mount_sources).await?;
         let config = exec.config.apply(&pending.base.base);
         let workdir = config.workdir.clone().unwrap_or_else(|| "/".into());
         let command = exec_command(&exec.args, &config, exec.options.use_entrypoint)?;
         let mut mounts = Vec::new();
-        for (path, tree) in mount_trees {
-            mounts.push((normalize_absolute(&join_absolute(&workdir, &path))?, tree));
+        for (path, source) in mount_sources {
+            mounts.push((normalize_absolute(&join_absolute(&workdir, &path))?, source));
         }
 
         let mut hasher = Hasher::new("exec-key");
@@ -308,8 +322,14 @@ impl Engine {
             .str(&workdir)
             .opt_str(config.user.as_deref());
         hasher.u64(mounts.len() as u64);
-        for (path, tree) in &mounts {
-            hasher.str(path).digest(&tree.digest());
+        for (path, source) in &mounts {
+            hasher.str(path);
+            match source {
+                ResolvedMount::Directory(tree) => hasher.str("directory").digest(&tree.digest()),
+                // The key, never the contents: a cache volume is an accelerator, not an input.
+                ResolvedMount::Cache { key, sharing } => hasher.str("cache").str(key).str(sharing.name()),
+                ResolvedMount::Temp => hasher.str("temp"),
+            };
         }
         hasher.str(match exec.options.expect {
             Expect::Success => "success",
@@ -376,7 +396,7 @@ impl Engine {
         pending: &Pending,
         config: ImageConfig,
         command: Vec<String>,
-        mounts: &[(String, Arc<Tree>)],
+        mounts: &[(String, ResolvedMount)],
         key: Digest,
         id: u64,
     ) -> Result<backend::RunOutcome, EngineError> {
@@ -385,17 +405,33 @@ impl Engine {
         // command writes there is thrown away with it.
         let mut mount_dirs = Vec::new();
         let mut backend_mounts = Vec::new();
-        for (path, tree) in mounts {
-            let work = self.store.temp_dir().map_err(local_error("cannot create a mount folder"))?;
-            let tree = tree.clone();
-            let root = work.path().to_path_buf();
-            blocking(move || tree.write_to(&root).map_err(EngineError::from)).await?;
-            backend_mounts.push(backend::Mount::Bind {
-                source: work.path().to_path_buf(),
-                target: path.clone(),
-                read_only: false,
-            });
-            mount_dirs.push(work);
+        // Held until the step ends: they keep `locked` volumes exclusive and `private`
+        // instances to this step.
+        let mut volume_locks = Vec::new();
+        for (path, source) in mounts {
+            match source {
+                ResolvedMount::Directory(tree) => {
+                    let work = self.store.temp_dir().map_err(local_error("cannot create a mount folder"))?;
+                    let tree = tree.clone();
+                    let root = work.path().to_path_buf();
+                    blocking(move || tree.write_to(&root).map_err(EngineError::from)).await?;
+                    backend_mounts.push(backend::Mount::Bind {
+                        source: work.path().to_path_buf(),
+                        target: path.clone(),
+                        read_only: false,
+                    });
+                    mount_dirs.push(work);
+                }
+                ResolvedMount::Cache { key, sharing } => {
+                    let (name, lock) = self.acquire_volume(key, *sharing).await?;
+                    let labels = BTreeMap::from([(backend::CACHE_VOLUME_LABEL.to_string(), key.clone())]);
+                    self.backend.ensure_volume(&name, &labels).await?;
+                    self.store.record_volume(&name, key).map_err(local_error("cannot record a cache volume"))?;
+                    backend_mounts.push(backend::Mount::Volume { name, target: path.clone() });
+                    volume_locks.extend(lock);
+                }
+                ResolvedMount::Temp => backend_mounts.push(backend::Mount::Tmpfs { target: path.clone() }),
+            }
         }
         let expect = exec.options.expect;
         let spec = RunSpec {
@@ -418,6 +454,42 @@ impl Engine {
             crate::util::remove_tree(&work.keep());
         }
         Ok(outcome?)
+    }
+
+    /// The volume a step mounts for cache `key`, and the lock that keeps it the step's
+    /// own while it runs. File locks work between processes and within one (each open
+    /// file is locked on its own), so the sharing modes hold for every `tanto` on the
+    /// machine.
+    async fn acquire_volume(&self, key: &str, sharing: Sharing) -> Result<(String, Option<std::fs::File>), EngineError> {
+        let base = format!("tanto-cache-{}", &Digest::of_bytes(key.as_bytes()).hex()[..20]);
+        let locks = self.store.root().join("volumes");
+        std::fs::create_dir_all(&locks).map_err(local_error("cannot create the volume lock folder"))?;
+        match sharing {
+            Sharing::Shared => Ok((base, None)),
+            Sharing::Locked => {
+                let path = locks.join(format!("{base}.lock"));
+                let file = blocking(move || {
+                    let file = std::fs::File::create(&path).map_err(local_error("cannot open a volume lock"))?;
+                    file.lock().map_err(local_error("cannot lock a cache volume"))?;
+                    Ok(file)
+                })
+                .await?;
+                Ok((base, Some(file)))
+            }
+            Sharing::Private => {
+                // The first instance nobody holds; instance 0 is the volume itself.
+                for instance in 0..256 {
+                    let name = if instance == 0 { base.clone() } else { format!("{base}-{instance}") };
+                    let file = std::fs::File::create(locks.join(format!("{name}.private.lock"))).map_err(local_error("cannot open a volume lock"))?;
+                    match file.try_lock() {
+                        Ok(()) => return Ok((name, Some(file))),
+                        Err(std::fs::TryLockError::WouldBlock) => continue,
+                        Err(std::fs::TryLockError::Error(error)) => return Err(local_error("cannot lock a cache volume")(error)),
+                    }
+                }
+                Err(EngineError::Local(format!("more than 256 concurrent private users of cache volume {key:?}")))
+            }
+        }
     }
 
     // ---- directories and files ------------------------------------------------------
@@ -504,8 +576,14 @@ impl Engine {
         let mut hasher = Hasher::new("extract");
         hasher.digest(&snapshot.key).str(path);
         let key = hasher.finish();
+        self.pin(&key);
         let mut installed = self.store.tree_dir(&key);
-        if !installed.join("root").exists() {
+        if installed.join("root").exists() {
+            if let Ok(dir) = std::fs::File::open(&installed) {
+                let _ = dir.set_modified(std::time::SystemTime::now());
+            }
+        } else {
+            self.grew.store(true, Ordering::Relaxed);
             let archive = self.backend.read_path(&snapshot.image, path).await?;
             let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
             let is_root = path == "/";
@@ -567,6 +645,7 @@ impl Engine {
         let mounts = try_join_all(container.0.mounts.iter().map(|mount| async move {
             match &mount.source {
                 MountSource::Directory(directory) => self.eval_tree(directory).await.map(|_| ()),
+                MountSource::Cache { .. } | MountSource::Temp => Ok(()),
             }
         }));
         try_join(self.eval_fs(&container.0.rootfs), mounts).await?;
@@ -714,6 +793,13 @@ impl From<&PendingCopy> for PendingCopyRef {
             },
         }
     }
+}
+
+/// A mount with its source evaluated.
+enum ResolvedMount {
+    Directory(Arc<Tree>),
+    Cache { key: String, sharing: Sharing },
+    Temp,
 }
 
 enum Extracted {

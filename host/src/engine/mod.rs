@@ -28,7 +28,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use self::cache::CacheStore;
 pub use self::digest::Digest;
-pub use self::objects::{Container, Directory, ExecOptions, Expect, File};
+pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Sharing};
 pub use self::progress::{Event, NoProgress, Progress, StepOutcome};
 use self::tree::{HashCache, TreeError};
 use crate::backend::{Backend, BackendError};
@@ -110,6 +110,9 @@ pub enum EngineError {
     Backend(BackendError),
     #[error("{0}")]
     Cancelled(String),
+    /// A module's own failure, passed through from its function.
+    #[error("{0}")]
+    Failed(String),
     /// The cache or a local file operation failed.
     #[error("{0}")]
     Local(String),
@@ -167,6 +170,18 @@ impl EngineSettings {
 /// The shared slot of one in-flight or finished evaluation.
 type Flight<T> = Arc<OnceCell<Result<T, EngineError>>>;
 
+/// A name unique to this process among all processes on the machine.
+fn owner_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default()
+    )
+}
+
 /// One result per key, computed once however many callers ask at the same time.
 pub(crate) struct SingleFlight<T> {
     cells: Mutex<HashMap<Digest, Flight<T>>>,
@@ -202,6 +217,11 @@ pub struct Engine {
     steps: Semaphore,
     memo: eval::Memo,
     next_step: AtomicU64,
+    /// Keys this process uses, visible to a concurrent `tanto cache prune`.
+    pins: Option<cache::Pins>,
+    /// Whether this process added anything to the cache (the size ceiling is checked only
+    /// then).
+    grew: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -217,6 +237,10 @@ impl Engine {
             steps: Semaphore::new(settings.parallelism.max(1)),
             memo: eval::Memo::default(),
             next_step: AtomicU64::new(1),
+            pins: cache::Pins::create(&CacheStore::new(&settings.cache_root), &owner_id())
+                .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
+                .ok(),
+            grew: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -231,6 +255,17 @@ impl Engine {
     /// The file-hash cache, shared with whoever snapshots host directories.
     pub fn hash_cache(&self) -> &HashCache {
         &self.hash_cache
+    }
+
+    /// Whether this process recorded new entries in the cache.
+    pub fn cache_grew(&self) -> bool {
+        self.grew.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn pin(&self, key: &Digest) {
+        if let Some(pins) = &self.pins {
+            pins.pin(key);
+        }
     }
 
     /// Saves what is worth keeping between runs (the file-hash cache).

@@ -202,6 +202,13 @@ pub(crate) struct Mount {
 #[derive(Clone)]
 pub(crate) enum MountSource {
     Directory(Directory),
+    /// A persistent cache volume: its key, not its contents, is part of the identity.
+    Cache {
+        volume: CacheVolume,
+        sharing: Sharing,
+    },
+    /// An empty tmpfs.
+    Temp,
 }
 
 impl Mount {
@@ -209,7 +216,42 @@ impl Mount {
         hasher.str(&self.path);
         match &self.source {
             MountSource::Directory(directory) => hasher.str("directory").digest(&directory.digest()),
+            MountSource::Cache { volume, sharing } => hasher.str("cache").str(volume.key()).str(sharing.name()),
+            MountSource::Temp => hasher.str("temp"),
         };
+    }
+}
+
+/// How concurrent users of one cache volume share it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sharing {
+    #[default]
+    Shared,
+    Private,
+    Locked,
+}
+
+impl Sharing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sharing::Shared => "shared",
+            Sharing::Private => "private",
+            Sharing::Locked => "locked",
+        }
+    }
+}
+
+/// A persistent cache volume, named by its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheVolume(Arc<str>);
+
+impl CacheVolume {
+    pub fn new(key: &str) -> Self {
+        Self(key.into())
+    }
+
+    pub fn key(&self) -> &str {
+        &self.0
     }
 }
 
@@ -399,15 +441,33 @@ impl Container {
         self.with_file(path, &file, permissions)
     }
 
-    pub fn with_mounted_directory(&self, path: &str, directory: &Directory) -> Self {
+    fn with_mount(&self, path: &str, source: MountSource) -> Self {
         let mut mounts = self.0.mounts.clone();
         mounts.retain(|mount| mount.path != path);
         mounts.push(Mount {
             path: path.to_string(),
-            source: MountSource::Directory(directory.clone()),
+            source,
         });
         mounts.sort_by(|a, b| a.path.cmp(&b.path));
         Self::assemble(self.0.rootfs.clone(), self.0.config.clone(), mounts, self.0.last_exec.clone())
+    }
+
+    pub fn with_mounted_directory(&self, path: &str, directory: &Directory) -> Self {
+        self.with_mount(path, MountSource::Directory(directory.clone()))
+    }
+
+    pub fn with_mounted_cache(&self, path: &str, volume: &CacheVolume, sharing: Sharing) -> Self {
+        self.with_mount(
+            path,
+            MountSource::Cache {
+                volume: volume.clone(),
+                sharing,
+            },
+        )
+    }
+
+    pub fn with_mounted_temp(&self, path: &str) -> Self {
+        self.with_mount(path, MountSource::Temp)
     }
 
     /// The file at `path` in this container's root filesystem.

@@ -143,8 +143,10 @@ crate-type = ["cdylib"]
 [dependencies]
 tanto-sdk = {{ path = "sdk" }}
 
-# A module is its own workspace, wherever it lives.
+# A module is its own workspace, wherever it lives; the vendored SDK is a dependency,
+# not a member (its dev-dependencies stay out of this module's Cargo.lock).
 [workspace]
+exclude = ["sdk"]
 
 [profile.release]
 opt-level = "s"

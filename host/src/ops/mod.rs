@@ -1,6 +1,7 @@
 //! What the commands do, as library functions: each CLI command builds a settings
 //! struct and calls one function here.
 
+pub mod cache;
 pub mod call;
 pub mod init;
 mod session;

@@ -22,16 +22,23 @@ pub struct SessionSettings {
     pub parallelism: usize,
     /// Limits for modules that do not set their own in `tanto.toml`.
     pub limits: Limits,
+    /// The cache is pruned back under this size after a run that grew it past it.
+    pub max_cache_size: u64,
 }
 
 impl SessionSettings {
     pub fn from_env() -> Self {
         let engine = EngineSettings::from_env();
+        let max_cache_size = super::cache::max_size_from_env().unwrap_or_else(|error| {
+            tracing::warn!("{error}; using the default ceiling");
+            super::cache::DEFAULT_MAX_SIZE
+        });
         Self {
             cache_root: engine.cache_root,
             cache_mode: engine.cache_mode,
             parallelism: engine.parallelism,
             limits: Limits::default(),
+            max_cache_size,
         }
     }
 }
@@ -65,14 +72,18 @@ pub struct Session {
 
 impl Session {
     pub fn new(settings: SessionSettings, progress: Arc<dyn Progress>) -> Self {
-        let session_id = format!(
-            "{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0)
-        );
+        // TANTO_SESSION lets tooling (a CI job, the test suite) find what one invocation
+        // made; by default every process is its own session.
+        let session_id = std::env::var("TANTO_SESSION").ok().filter(|id| !id.is_empty()).unwrap_or_else(|| {
+            format!(
+                "{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or(0)
+            )
+        });
         let backend = Arc::new(DockerBackend::new(session_id));
         let engine_settings = EngineSettings {
             cache_root: settings.cache_root.clone(),

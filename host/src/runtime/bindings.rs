@@ -10,5 +10,6 @@ wasmtime::component::bindgen!({
         "tanto:core/types.container": crate::engine::Container,
         "tanto:core/types.directory": crate::engine::Directory,
         "tanto:core/types.file": crate::engine::File,
+        "tanto:core/types.cache-volume": crate::engine::CacheVolume,
     },
 });

@@ -10,7 +10,7 @@ use super::bindings::exports::tanto::core::guest;
 use super::bindings::tanto::core::{client, types};
 use super::sandbox::InvocationState;
 use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
-use crate::engine::{Container, Directory, EngineError, ExecOptions, Expect, File};
+use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, Sharing};
 
 /// A failure of the host itself (not of the pipeline): raised as a trap.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +57,7 @@ pub(crate) fn error_to_guest(error: EngineError) -> types::Error {
         EngineError::Backend(error) => types::Error::Backend(error.to_string()),
         EngineError::Local(message) => types::Error::Backend(message),
         EngineError::Cancelled(message) => types::Error::Cancelled(message),
+        EngineError::Failed(message) => types::Error::Failed(message),
     }
 }
 
@@ -73,6 +74,7 @@ pub(crate) fn error_from_guest(error: types::Error) -> EngineError {
         types::Error::InvalidArgument(message) => EngineError::InvalidArgument(message),
         types::Error::Backend(message) => EngineError::Local(message),
         types::Error::Cancelled(message) => EngineError::Cancelled(message),
+        types::Error::Failed(message) => EngineError::Failed(message),
     }
 }
 
@@ -90,6 +92,25 @@ fn exec_options(options: types::ExecOptions) -> ExecOptions {
 
 impl types::Host for InvocationState {}
 
+impl types::HostCacheVolume for InvocationState {
+    async fn key(&mut self, this: Resource<CacheVolume>) -> HostResult<String> {
+        Ok(self.get(&this)?.key().to_string())
+    }
+
+    async fn drop(&mut self, this: Resource<CacheVolume>) -> HostResult<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}
+
+fn sharing(sharing: types::Sharing) -> Sharing {
+    match sharing {
+        types::Sharing::Shared => Sharing::Shared,
+        types::Sharing::Private => Sharing::Private,
+        types::Sharing::Locked => Sharing::Locked,
+    }
+}
+
 impl client::Host for InvocationState {
     async fn container(&mut self) -> HostResult<Resource<Container>> {
         self.push(Container::scratch())
@@ -97,6 +118,15 @@ impl client::Host for InvocationState {
 
     async fn directory(&mut self) -> HostResult<Resource<Directory>> {
         self.push(Directory::empty())
+    }
+
+    async fn cache_volume(&mut self, key: String) -> HostResult<Resource<CacheVolume>> {
+        self.push(CacheVolume::new(&key))
+    }
+
+    async fn sync_all(&mut self, containers: Vec<Resource<Container>>) -> HostResult<Result<(), types::Error>> {
+        let containers = containers.iter().map(|container| self.get(container)).collect::<HostResult<Vec<_>>>()?;
+        self.evaluate(|pipeline| async move { pipeline.sync_all(&containers).await }).await
     }
 }
 
@@ -179,6 +209,23 @@ impl types::HostContainer for InvocationState {
     async fn with_mounted_directory(&mut self, this: Resource<Container>, path: String, source: Resource<Directory>) -> HostResult<Resource<Container>> {
         let source = self.get(&source)?;
         let container = self.get(&this)?.with_mounted_directory(&path, &source);
+        self.push(container)
+    }
+
+    async fn with_mounted_cache(
+        &mut self,
+        this: Resource<Container>,
+        path: String,
+        cache: Resource<CacheVolume>,
+        mode: types::Sharing,
+    ) -> HostResult<Resource<Container>> {
+        let volume = self.get(&cache)?;
+        let container = self.get(&this)?.with_mounted_cache(&path, &volume, sharing(mode));
+        self.push(container)
+    }
+
+    async fn with_mounted_temp(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Container>> {
+        let container = self.get(&this)?.with_mounted_temp(&path);
         self.push(container)
     }
 

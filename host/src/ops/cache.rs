@@ -1,0 +1,358 @@
+//! `tanto cache du` and `tanto cache prune`, and the automatic size ceiling that keeps
+//! the cache from ever filling the disk.
+//!
+//! What the cache holds: snapshot images of steps (in Docker), their records, trees
+//! extracted from snapshots and compiled components (under the cache root), and cache
+//! volumes (in Docker, removed only when asked). Pruning goes least recently used
+//! first, newest snapshot first among equals (a child snapshot before its parent, which
+//! Docker would refuse to remove first), and never touches what a running `tanto` has
+//! pinned.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use crate::backend::Backend;
+use crate::engine::CacheStore;
+
+/// The default ceiling of the cache: snapshots plus extracted trees plus components.
+pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
+
+/// The size ceiling from `TANTO_CACHE_MAX_SIZE` (`10GB`, `512MiB`, ...), or the default.
+pub fn max_size_from_env() -> Result<u64, String> {
+    match std::env::var("TANTO_CACHE_MAX_SIZE") {
+        Ok(text) if !text.trim().is_empty() => parse_size(&text).map_err(|error| format!("TANTO_CACHE_MAX_SIZE: {error}")),
+        _ => Ok(DEFAULT_MAX_SIZE),
+    }
+}
+
+/// Parses `10GB`, `512MiB`, `2g`, `1048576` into bytes. Decimal and binary units are both
+/// read as binary (`1GB` = 2^30), as Docker does.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("{text:?} is not a size such as 10GB or 512MiB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?} in {text:?} (use B, KB, MB, GB or TB)")),
+    };
+    Ok((number * factor as f64) as u64)
+}
+
+/// Parses `90s`, `30m`, `24h`, `7d`, `2w` into a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 24h or 7d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        other => return Err(format!("unknown duration unit {other:?} in {text:?} (use s, m, h, d or w)")),
+    };
+    Ok(Duration::from_secs(number * seconds))
+}
+
+/// Bytes for people: `1.5 GB`, `12.0 MB`, `800 B`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// How long ago, for people: `5s`, `3m`, `2h`, `4d`.
+pub fn human_age(time: SystemTime) -> String {
+    let seconds = SystemTime::now().duration_since(time).unwrap_or_default().as_secs();
+    match seconds {
+        0..60 => format!("{seconds}s ago"),
+        60..3600 => format!("{}m ago", seconds / 60),
+        3600..86_400 => format!("{}h ago", seconds / 3600),
+        _ => format!("{}d ago", seconds / 86_400),
+    }
+}
+
+/// What the cache holds.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pub steps: usize,
+    /// Bytes of the snapshot layers.
+    pub step_bytes: u64,
+    pub trees: usize,
+    pub tree_bytes: u64,
+    pub components: usize,
+    pub component_bytes: u64,
+    pub volumes: usize,
+    pub oldest: Option<SystemTime>,
+    pub newest: Option<SystemTime>,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.step_bytes + self.tree_bytes + self.component_bytes
+    }
+}
+
+/// Measures the snapshot layers whose size is not recorded yet.
+async fn measure_steps(store: &CacheStore, backend: &dyn Backend) -> Vec<crate::engine::cache::StepRecord> {
+    let mut steps = store.steps();
+    for step in &mut steps {
+        if step.size.is_none() {
+            match backend.layer_size(&step.image).await {
+                Ok(size) => {
+                    store.set_step_size(&step.key, size);
+                    step.size = Some(size);
+                }
+                Err(error) => tracing::debug!(%error, image = %step.image, "cannot measure a snapshot"),
+            }
+        }
+    }
+    steps
+}
+
+/// What the cache at `store` holds. Measuring snapshots needs the backend.
+pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
+    let steps = measure_steps(store, backend).await;
+    let trees = store.trees();
+    let components = store.components();
+    let times = steps.iter().map(|step| step.last_used).chain(trees.iter().map(|tree| tree.last_used));
+    Usage {
+        steps: steps.len(),
+        step_bytes: steps.iter().map(|step| step.size.unwrap_or(0) + step.record_bytes).sum(),
+        trees: trees.len(),
+        tree_bytes: trees.iter().map(|tree| tree.size).sum(),
+        components: components.len(),
+        component_bytes: components.iter().map(|component| component.size).sum(),
+        volumes: store.volumes().len(),
+        oldest: times.clone().min(),
+        newest: times.max(),
+    }
+}
+
+/// What to remove.
+#[derive(Clone, Debug, Default)]
+pub struct PruneSettings {
+    /// Everything (but cache volumes, unless `volumes`).
+    pub all: bool,
+    /// Remove least recently used entries until the cache is at most this big.
+    pub keep_storage: Option<u64>,
+    /// Remove entries not used for this long.
+    pub older_than: Option<Duration>,
+    /// Also remove cache volumes made through this cache.
+    pub volumes: bool,
+}
+
+/// What a prune removed and what it left because it is in use.
+#[derive(Debug, Default)]
+pub struct PruneReport {
+    pub steps: usize,
+    pub step_bytes: u64,
+    pub trees: usize,
+    pub tree_bytes: u64,
+    pub components: usize,
+    pub component_bytes: u64,
+    pub volumes: Vec<String>,
+    /// Entries kept because a running `tanto` holds them or Docker still needs them.
+    pub kept_in_use: usize,
+}
+
+impl PruneReport {
+    pub fn bytes(&self) -> u64 {
+        self.step_bytes + self.tree_bytes + self.component_bytes
+    }
+}
+
+enum Candidate {
+    Step(crate::engine::cache::StepRecord),
+    Tree(crate::engine::cache::TreeRecord),
+    Component(crate::engine::cache::FileRecord),
+}
+
+impl Candidate {
+    fn last_used(&self) -> SystemTime {
+        match self {
+            Candidate::Step(step) => step.last_used,
+            Candidate::Tree(tree) => tree.last_used,
+            Candidate::Component(component) => component.last_used,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            Candidate::Step(step) => step.size.unwrap_or(0) + step.record_bytes,
+            Candidate::Tree(tree) => tree.size,
+            Candidate::Component(component) => component.size,
+        }
+    }
+
+    fn created(&self) -> u64 {
+        match self {
+            Candidate::Step(step) => step.created,
+            _ => 0,
+        }
+    }
+}
+
+/// Removes what `settings` selects from the cache at `store`.
+pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSettings) -> PruneReport {
+    let mut candidates: Vec<Candidate> = measure_steps(store, backend).await.into_iter().map(Candidate::Step).collect();
+    candidates.extend(store.trees().into_iter().map(Candidate::Tree));
+    candidates.extend(store.components().into_iter().map(Candidate::Component));
+    // Least recently used first; among equals the newest step first, so children go
+    // before the parents Docker would otherwise refuse to remove.
+    candidates.sort_by(|a, b| a.last_used().cmp(&b.last_used()).then(b.created().cmp(&a.created())));
+
+    let total: u64 = candidates.iter().map(Candidate::size).sum();
+    let now = SystemTime::now();
+    let mut remaining = total;
+    let mut selected = Vec::new();
+    for candidate in candidates {
+        let too_old = settings
+            .older_than
+            .is_some_and(|age| now.duration_since(candidate.last_used()).unwrap_or_default() >= age);
+        let over_budget = settings.keep_storage.is_some_and(|limit| remaining > limit);
+        if settings.all || too_old || over_budget {
+            remaining = remaining.saturating_sub(candidate.size());
+            selected.push(candidate);
+        }
+    }
+    // Children before parents, whatever their use times.
+    selected.sort_by_key(|candidate| std::cmp::Reverse(candidate.created()));
+
+    let mut report = PruneReport::default();
+    let mut steps = Vec::new();
+    for candidate in selected {
+        // Read again right before each removal: a pipeline that started meanwhile may
+        // have pinned the entry.
+        let pinned: HashSet<_> = store.pinned_keys();
+        match candidate {
+            Candidate::Step(step) => steps.push(step),
+            Candidate::Tree(tree) => {
+                if pinned.contains(&tree.key) {
+                    report.kept_in_use += 1;
+                    continue;
+                }
+                crate::util::remove_tree(&tree.path);
+                report.trees += 1;
+                report.tree_bytes += tree.size;
+            }
+            Candidate::Component(component) => {
+                if std::fs::remove_file(&component.path).is_ok() {
+                    report.components += 1;
+                    report.component_bytes += component.size;
+                }
+            }
+        }
+    }
+    // Docker refuses to remove a snapshot while a child snapshot exists; children are
+    // tried first, and what is refused is tried again once a pass removed something.
+    loop {
+        let mut refused = Vec::new();
+        let before = report.steps;
+        for step in steps {
+            if store.pinned_keys().contains(&step.key) {
+                report.kept_in_use += 1;
+                continue;
+            }
+            match backend.remove_image(&step.image).await {
+                Ok(removed) => {
+                    // A record whose image is gone (removed now, or before) goes too.
+                    if removed || !backend.image_exists(&step.image).await.unwrap_or(true) {
+                        store.remove_step(&step.key);
+                        report.steps += 1;
+                        report.step_bytes += step.size.unwrap_or(0) + step.record_bytes;
+                    } else {
+                        refused.push(step);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, image = %step.image, "cannot remove a snapshot");
+                    report.kept_in_use += 1;
+                }
+            }
+        }
+        if refused.is_empty() || report.steps == before {
+            // Still needed by a running container or by a child outside the selection.
+            report.kept_in_use += refused.len();
+            break;
+        }
+        steps = refused;
+    }
+    if settings.volumes {
+        for volume in store.volumes() {
+            match backend.remove_volume(&volume.name).await {
+                Ok(true) => {
+                    let _ = std::fs::remove_file(&volume.path);
+                    report.volumes.push(volume.name);
+                }
+                // In use by a running step: it stays, and so does its record.
+                Ok(false) if volume_exists_elsewhere(backend, &volume.name).await => report.kept_in_use += 1,
+                Ok(false) => {
+                    let _ = std::fs::remove_file(&volume.path);
+                }
+                Err(error) => tracing::warn!(%error, volume = %volume.name, "cannot remove a cache volume"),
+            }
+        }
+    }
+    report
+}
+
+/// Whether a volume that could not be removed still exists (in use) rather than gone.
+async fn volume_exists_elsewhere(backend: &dyn Backend, name: &str) -> bool {
+    backend.volume_exists(name).await.unwrap_or(true)
+}
+
+/// Brings the cache under `max_size` if it grew past it, removing the least recently used
+/// entries down to 80% of the ceiling so the next runs do not prune again at once.
+pub async fn enforce_ceiling(store: &CacheStore, backend: &dyn Backend, max_size: u64) -> Option<PruneReport> {
+    let used = usage(store, backend).await.total();
+    if used <= max_size {
+        return None;
+    }
+    let settings = PruneSettings {
+        keep_storage: Some(max_size / 10 * 8),
+        ..Default::default()
+    };
+    let report = prune(store, backend, &settings).await;
+    tracing::info!(
+        removed = report.steps + report.trees + report.components,
+        bytes = report.bytes(),
+        "the cache passed its ceiling; pruned"
+    );
+    Some(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("10GB").unwrap(), 10 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5k").unwrap(), 1536);
+        assert_eq!(parse_size("42").unwrap(), 42);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(human_bytes(1536), "1.5 KB");
+        assert_eq!(human_bytes(800), "800 B");
+    }
+}

@@ -1,0 +1,121 @@
+//! Pipelines for the cache tests: multi-step builds over a source directory, cache
+//! volumes under each sharing mode, and parallel branches.
+
+use tanto_sdk::{Container, Directory, Error, Result, Sharing, dag};
+
+fn busybox() -> Container {
+    dag().container().from("busybox:latest")
+}
+
+fn sharing_from(name: &str) -> Result<Sharing> {
+    match name {
+        "shared" => Ok(Sharing::Shared),
+        "private" => Ok(Sharing::Private),
+        "locked" => Ok(Sharing::Locked),
+        other => Err(Error::msg(format!("unknown sharing {other:?}"))),
+    }
+}
+
+#[derive(Default)]
+struct Cache;
+
+/// Pipelines whose steps the cache tests count.
+#[tanto_sdk::module]
+impl Cache {
+    /// Five steps: a toolchain step that ignores the source, then the source's `a.txt`
+    /// and `b.txt` copied in one at a time, each followed by steps that read it.
+    pub fn five_steps(&self, source: Directory) -> Result<String> {
+        busybox()
+            .with_exec(["sh", "-c", "echo toolchain > /toolchain"])
+            .with_file("/work/a.txt", &source.file("a.txt"))
+            .with_exec(["sh", "-c", "wc -c < /work/a.txt > /work/a.count"])
+            .with_exec(["sh", "-c", "cat /work/a.count /work/a.count > /work/a.twice"])
+            .with_file("/work/b.txt", &source.file("b.txt"))
+            .with_exec(["sh", "-c", "wc -c < /work/b.txt > /work/b.count"])
+            .with_exec(["sh", "-c", "cat /toolchain /work/a.twice /work/b.count"])
+            .stdout()
+    }
+
+    /// Writes `value` into cache volume `key` at /cache/value.
+    pub fn volume_write(&self, key: String, value: String) -> Result<String> {
+        busybox()
+            .with_mounted_cache("/cache", &dag().cache_volume(key), Sharing::Shared)
+            .with_exec(["sh", "-c", "echo \"$0\" > /cache/value && echo written", value.as_str()])
+            .stdout()
+    }
+
+    /// Reads /cache/value from cache volume `key` (`nonce` makes the step new).
+    pub fn volume_read(&self, key: String, nonce: String) -> Result<String> {
+        busybox()
+            .with_mounted_cache("/cache", &dag().cache_volume(key), Sharing::Shared)
+            .with_env_variable("NONCE", nonce)
+            .with_exec(["cat", "/cache/value"])
+            .stdout()
+    }
+
+    /// Two jobs at once on cache volume `key` with `sharing`: each leaves a marker, waits,
+    /// and counts the markers it sees (1: a volume of its own; 2: shared).
+    pub fn volume_users(&self, key: String, sharing: String, nonce: String) -> Result<Vec<String>> {
+        let cache = dag().cache_volume(key);
+        let sharing = sharing_from(&sharing)?;
+        let jobs: Vec<Container> = ["first", "second"]
+            .iter()
+            .map(|job| {
+                busybox()
+                    .with_mounted_cache("/cache", &cache, sharing)
+                    .with_env_variable("NONCE", nonce.as_str())
+                    .with_exec(["sh", "-c", "touch /cache/$0 && sleep 1.5 && ls /cache | grep -c -e first -e second; rm /cache/$0", job])
+            })
+            .collect();
+        dag().sync_all(&jobs)?;
+        jobs.iter().map(|job| job.stdout().map(|output| output.trim().to_string())).collect()
+    }
+
+    /// Two jobs at once on cache volume `key` with `sharing`, each logging its start and
+    /// end; returns the log in the order written.
+    pub fn volume_log(&self, key: String, sharing: String, nonce: String) -> Result<String> {
+        let cache = dag().cache_volume(key);
+        let sharing = sharing_from(&sharing)?;
+        let jobs: Vec<Container> = ["a", "b"]
+            .iter()
+            .map(|job| {
+                busybox()
+                    .with_mounted_cache("/cache", &cache, sharing)
+                    .with_env_variable("NONCE", nonce.as_str())
+                    .with_exec(["sh", "-c", "echo start-$0 >> /cache/log && sleep 1 && echo end-$0 >> /cache/log", job])
+            })
+            .collect();
+        dag().sync_all(&jobs)?;
+        busybox()
+            .with_mounted_cache("/cache", &cache, sharing)
+            .with_env_variable("NONCE", nonce.as_str())
+            .with_exec(["sh", "-c", "cat /cache/log && rm /cache/log"])
+            .stdout()
+    }
+
+    /// `count` independent steps that each sleep `seconds`, run with sync-all.
+    pub fn parallel_sleeps(&self, count: i64, seconds: i64, nonce: String) -> Result<String> {
+        let jobs: Vec<Container> = (0..count)
+            .map(|index| busybox().with_env_variable("NONCE", nonce.as_str()).with_exec(["sh", "-c", &format!("sleep {seconds} && echo {index}")]))
+            .collect();
+        dag().sync_all(&jobs)?;
+        Ok(format!("{} done", jobs.len()))
+    }
+
+    /// A tmpfs at /scratch: writable, empty, and not in the snapshot afterwards.
+    pub fn temp(&self) -> Result<String> {
+        let container = busybox().with_mounted_temp("/scratch").with_exec(["sh", "-c", "echo hi > /scratch/file && mount | grep -c ' /scratch type tmpfs'"]);
+        let mounted = container.stdout()?;
+        let after = container.directory("/scratch").entries(".")?;
+        Ok(format!("{} {:?}", mounted.trim(), after))
+    }
+
+    /// Sleeps `seconds` after a cached step, holding its cache entries while it runs.
+    pub fn hold(&self, seconds: i64, marker: String) -> Result<String> {
+        busybox()
+            .with_exec(["sh", "-c", "echo held > /held"])
+            .with_env_variable("MARKER", marker)
+            .with_exec(["sh", "-c", &format!("sleep {seconds} && cat /held")])
+            .stdout()
+    }
+}
