@@ -44,6 +44,8 @@ pub struct DockerBackend {
     scratch: OnceCell<ImageInfo>,
     /// Containers created and not yet removed, for cleanup on failure or Ctrl-C.
     live: Mutex<HashSet<String>>,
+    /// Operations that talked to the daemon, for timing reports.
+    round_trips: std::sync::atomic::AtomicUsize,
 }
 
 impl DockerBackend {
@@ -71,12 +73,19 @@ impl DockerBackend {
             client: OnceCell::new(),
             scratch: OnceCell::new(),
             live: Mutex::new(HashSet::new()),
+            round_trips: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many daemon operations this backend made (each one or a few API requests).
+    pub fn round_trips(&self) -> usize {
+        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The connected client, with the API version negotiated down to the daemon's (Debian's
     /// Engine 20.10 speaks API 1.41, older than bollard's default).
     async fn client(&self) -> Result<&Docker, BackendError> {
+        self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.client
             .get_or_try_init(|| async {
                 let unreachable = |error: DockerError| BackendError::Unreachable {

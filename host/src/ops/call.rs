@@ -59,8 +59,17 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
         hash_cache: session.pipeline.hash_cache(),
     };
     let typed = type_arguments(function, &raw, &context)?;
+    let started = std::time::Instant::now();
+    let round_trips = session.backend.round_trips();
     let value = loaded.runtime.invoke(&loaded.module, session.pipeline.clone(), &function.name, typed).await?;
-    render(session, value, output, format).await
+    let rendered = render(session, value, output, format).await;
+    tracing::debug!(
+        target: "tanto::timing",
+        "call: invoked and rendered in {:.1} ms with {} Docker operations",
+        started.elapsed().as_secs_f64() * 1e3,
+        session.backend.round_trips() - round_trips
+    );
+    rendered
 }
 
 async fn render(session: &Session, value: Value, output: Option<PathBuf>, format: OutputFormat) -> anyhow::Result<CallOutput> {

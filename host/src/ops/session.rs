@@ -130,11 +130,20 @@ impl Session {
                 limits.memory_bytes = usize::try_from(mib << 20).unwrap_or(usize::MAX);
             }
         }
+        let located = started.elapsed();
         let runtime = self.runtime(limits)?;
         let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read the component {}", wasm.display()))?;
         let module = runtime.load(&wasm, &bytes)?;
+        let loaded = started.elapsed();
         let schema = runtime.describe(&module, self.pipeline.clone()).await?;
-        tracing::debug!(elapsed = ?started.elapsed(), load = ?module.load, "module ready");
+        tracing::debug!(
+            target: "tanto::timing",
+            "module: found and build checked in {:.1} ms, component loaded in {:.1} ms ({}), described in {:.2} ms",
+            located.as_secs_f64() * 1e3,
+            (loaded - located).as_secs_f64() * 1e3,
+            if module.load.compiled_cache_hit { "compiled cache hit" } else { "compiled now" },
+            (started.elapsed() - loaded).as_secs_f64() * 1e3
+        );
         Ok(LoadedSchema {
             root,
             manifest,
@@ -147,10 +156,12 @@ impl Session {
 
     /// Removes whatever this session left on the backend and saves caches.
     pub async fn close(&self) {
+        let started = Instant::now();
         self.pipeline.persist();
         if let Err(error) = self.backend.cleanup().await {
             tracing::warn!(%error, "cleanup failed");
         }
+        tracing::debug!(target: "tanto::timing", "close: caches saved and backend cleaned in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     }
 }
 

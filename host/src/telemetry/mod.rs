@@ -18,6 +18,7 @@ pub fn init_tracing(verbosity: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(verbosity > 1)
         .without_time()
         .try_init();
