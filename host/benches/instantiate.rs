@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tanto::backend::docker::DockerBackend;
 use tanto::engine::{CacheMode, Engine, EngineSettings, NoProgress};
-use tanto::runtime::{Limits, Runtime, RuntimeSettings};
+use tanto::runtime::{Callable, Limits, NoDependencies, Runtime, RuntimeSettings};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -24,11 +24,12 @@ fn main() {
     let bytes = std::fs::read(&component).expect("the component is readable");
     let path = std::path::Path::new(&component);
     let runtime_for = |cache: &std::path::Path| {
-        Runtime::new(RuntimeSettings {
-            compiled_cache: cache.to_path_buf(),
-            limits: Limits::default(),
-        })
-        .expect("runtime")
+        Arc::new(
+            Runtime::new(RuntimeSettings {
+                compiled_cache: cache.to_path_buf(),
+            })
+            .expect("runtime"),
+        )
     };
 
     // Compiling from scratch: a new, empty compiled cache each time.
@@ -63,12 +64,17 @@ fn main() {
     };
     let pipeline = Arc::new(Engine::new(Arc::new(DockerBackend::new("bench")), settings, Arc::new(NoProgress)));
     let module = runtime.load(path, &bytes).expect("the component loads");
+    let callable = Callable {
+        module,
+        limits: Limits::default(),
+        dependencies: Arc::new(NoDependencies),
+    };
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
     let mut instantiations = Vec::new();
     tokio.block_on(async {
         for _ in 0..200 {
             let started = Instant::now();
-            runtime.describe(&module, pipeline.clone()).await.expect("describe");
+            runtime.describe(&callable, pipeline.clone()).await.expect("describe");
             instantiations.push(started.elapsed());
         }
     });

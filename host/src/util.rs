@@ -6,6 +6,13 @@ use std::path::Path;
 
 pub(crate) use crate::engine::cache::write_atomic;
 
+/// Copies `from` to `to` through a temporary file and a rename, so `to` is complete or
+/// absent.
+pub(crate) fn copy_atomic(from: &Path, to: &Path) -> std::io::Result<()> {
+    let bytes = fs::read(from)?;
+    write_atomic(to, &bytes)
+}
+
 /// Removes a folder tree, first making read-only folders writable (extracted snapshots
 /// can contain `0555` directories that would otherwise refuse removal).
 pub(crate) fn remove_tree(path: &Path) {

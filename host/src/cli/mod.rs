@@ -17,6 +17,9 @@ use crate::ops::call::{CallSettings, OutputFormat};
 use crate::ops::init::InitSettings;
 use crate::ops::{ModuleLocation, Session, SessionSettings};
 use crate::telemetry::progress::{self, ProgressMode};
+use tanto_registry::install::LockMode;
+use tanto_registry::reference::Reference;
+use tanto_registry::resolve::Network;
 
 /// Pipelines as WebAssembly modules, run on Docker, cached by content.
 #[derive(Parser, Debug)]
@@ -36,6 +39,12 @@ struct GlobalArgs {
     /// More diagnostics on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Use only what is in the local cache: no network for modules and dependencies.
+    #[arg(long, global = true)]
+    offline: bool,
+    /// Fail instead of changing tanto.lock.
+    #[arg(long, global = true)]
+    locked: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,22 +186,31 @@ async fn run(cli: Cli) -> ExitCode {
         global: GlobalArgs {
             progress: progress_mode,
             verbose: _,
+            offline,
+            locked,
         },
     } = cli;
+    let network = if offline { Network::Offline } else { Network::Online };
+    // `--locked` matters to the commands that could change tanto.lock; calls never do.
+    let _lock_mode = if locked { LockMode::Locked } else { LockMode::Write };
+    let base_settings = || SessionSettings {
+        network,
+        ..SessionSettings::from_env()
+    };
     match command {
         Command::Init(args) => finish(init(args)),
         Command::Functions(FunctionsArgs { module }) => {
-            let session = Session::new(SessionSettings::from_env(), progress::display(progress_mode));
+            let session = Session::new(base_settings(), progress::display(progress_mode));
             let result = with_interrupt(&session, functions(&session, module)).await;
             finish(result)
         }
         Command::Cache(command) => {
-            let session = Session::new(SessionSettings::from_env(), progress::display(ProgressMode::Quiet));
+            let session = Session::new(base_settings(), progress::display(ProgressMode::Quiet));
             let result = with_interrupt(&session, cache(&session, command)).await;
             finish(result)
         }
         Command::Call(args) => {
-            let settings = match session_settings(&args.run) {
+            let settings = match session_settings(&args.run, base_settings()) {
                 Ok(settings) => settings,
                 Err(error) => return report::render(&error),
             };
@@ -298,14 +316,13 @@ async fn with_interrupt<T>(session: &Session, work: impl Future<Output = anyhow:
     result
 }
 
-fn session_settings(run: &RunArgs) -> anyhow::Result<SessionSettings> {
+fn session_settings(run: &RunArgs, mut settings: SessionSettings) -> anyhow::Result<SessionSettings> {
     let RunArgs {
         no_cache,
         jobs,
         cpu_limit,
         memory_limit,
     } = run;
-    let mut settings = SessionSettings::from_env();
     settings.cache_mode = if *no_cache { CacheMode::Refresh } else { CacheMode::Use };
     if let Some(jobs) = jobs {
         if *jobs == 0 {
@@ -328,7 +345,19 @@ fn session_settings(run: &RunArgs) -> anyhow::Result<SessionSettings> {
 fn location(module: ModuleArgs) -> anyhow::Result<ModuleLocation> {
     let ModuleArgs { module } = module;
     Ok(match module {
-        Some(path) => ModuleLocation::Path(path),
+        // An existing path is a local module; anything else must be a module reference.
+        Some(path) if path.exists() => ModuleLocation::Path(path),
+        Some(path) => {
+            let text = path.to_string_lossy();
+            match Reference::parse(&text) {
+                Ok(reference) if !reference.is_local() => ModuleLocation::Remote(reference),
+                Ok(_) => anyhow::bail!(UsageError::with_hint(
+                    format!("no module at {}", path.display()),
+                    "check the path, or give a module reference such as github.com/owner/repo/module@v1.0.0"
+                )),
+                Err(error) => anyhow::bail!(UsageError::new(format!("{} is neither a path nor a module reference: {error}", path.display()))),
+            }
+        }
         None => ModuleLocation::Search(std::env::current_dir()?),
     })
 }

@@ -181,7 +181,13 @@ fn classify(error: &anyhow::Error) -> Classified {
                     Kind::Pipeline,
                     hint("if the module really needs more, raise the limit with --memory-limit=MIB or `[limits] memory-mib` in tanto.toml"),
                 ),
-                RuntimeError::Trap { .. } => (Kind::Pipeline, None),
+                RuntimeError::Trap { .. } | RuntimeError::CallDepth { .. } => (Kind::Pipeline, None),
+                RuntimeError::UnknownDependency { .. } => (
+                    Kind::Pipeline,
+                    hint("declare it under [dependencies] in tanto.toml with `tanto install REF --name NAME`"),
+                ),
+                RuntimeError::LockOutOfDate { .. } => (Kind::User, hint("run `tanto install` to bring tanto.lock up to date")),
+                RuntimeError::Dependency { .. } => (Kind::User, None),
                 RuntimeError::Pipeline(engine) => classify_engine(engine),
                 RuntimeError::Internal { .. } => (Kind::Internal, hint("this is a bug in tanto: please report it with the output of `-vv`")),
             };

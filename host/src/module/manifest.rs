@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tanto_registry::schema::manifest::Dependencies;
 
 /// The manifest file name.
 pub const MANIFEST_NAME: &str = "tanto.toml";
@@ -42,8 +43,15 @@ pub struct Manifest {
     /// The folder with the module's sources (its `Cargo.toml`), relative to the manifest.
     #[serde(default = "default_source", skip_serializing_if = "is_default_source")]
     pub source: PathBuf,
+    /// A prebuilt component shipped with the module (relative to the manifest), used
+    /// instead of building from source; `tanto.lock` pins its sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsManifest>,
+    /// Other modules this one calls, by the name it calls them with.
+    #[serde(default, skip_serializing_if = "Dependencies::is_empty")]
+    pub dependencies: Dependencies,
 }
 
 fn default_source() -> PathBuf {

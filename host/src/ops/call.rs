@@ -61,7 +61,7 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
     let typed = type_arguments(function, &raw, &context)?;
     let started = std::time::Instant::now();
     let round_trips = session.backend.round_trips();
-    let value = loaded.runtime.invoke(&loaded.module, session.pipeline.clone(), &function.name, typed).await?;
+    let value = loaded.runtime.invoke(&loaded.callable, session.pipeline.clone(), &function.name, typed).await?;
     let rendered = render(session, value, output, format).await;
     tracing::debug!(
         target: "tanto::timing",

@@ -99,7 +99,9 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
         name: name.clone(),
         sdk,
         source: PathBuf::from("."),
+        component: None,
         limits: None,
+        dependencies: Default::default(),
     };
     // Validate the name the same way reading the manifest will.
     Manifest::parse(&root.join(MANIFEST_NAME), &manifest.to_toml())

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod call;
+pub mod deps;
 pub mod init;
 mod session;
 

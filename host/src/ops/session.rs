@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use super::deps::{DependencySettings, ModuleDependencies, checkout_remote, component_of, limits_of};
 use crate::backend::Backend;
 use crate::backend::docker::DockerBackend;
 use crate::engine::{CacheMode, Engine, EngineSettings, Progress};
 use crate::module::build::build_rust_module;
 use crate::module::{Manifest, Sdk, find_module_root};
-use crate::runtime::{Limits, LoadedModule, ModuleSchema, Runtime, RuntimeSettings};
+use crate::runtime::{Callable, Limits, ModuleSchema, NoDependencies, Runtime, RuntimeSettings};
+use tanto_registry::reference::Reference;
+use tanto_registry::resolve::Network;
 
 /// How a session is set up.
 #[derive(Clone, Debug)]
@@ -24,6 +27,8 @@ pub struct SessionSettings {
     pub limits: Limits,
     /// The cache is pruned back under this size after a run that grew it past it.
     pub max_cache_size: u64,
+    /// `Offline`: dependencies and remote modules come from the local cache only.
+    pub network: Network,
 }
 
 impl SessionSettings {
@@ -39,6 +44,7 @@ impl SessionSettings {
             parallelism: engine.parallelism,
             limits: Limits::default(),
             max_cache_size,
+            network: Network::Online,
         }
     }
 }
@@ -50,13 +56,15 @@ pub enum ModuleLocation {
     Search(PathBuf),
     /// A module folder or a `.wasm` component file.
     Path(PathBuf),
+    /// A module in a git repository (`github.com/acme/ci/golang@^1`).
+    Remote(Reference),
 }
 
 /// A module loaded and described.
 pub struct LoadedSchema {
     pub root: PathBuf,
     pub manifest: Option<Manifest>,
-    pub module: LoadedModule,
+    pub callable: Callable,
     pub schema: ModuleSchema,
     pub runtime: Arc<Runtime>,
     /// Time spent building (zero when the build stamp was fresh).
@@ -68,6 +76,7 @@ pub struct Session {
     pub settings: SessionSettings,
     pub backend: Arc<DockerBackend>,
     pub pipeline: Arc<Engine>,
+    runtime: std::sync::OnceLock<Arc<Runtime>>,
 }
 
 impl Session {
@@ -91,15 +100,31 @@ impl Session {
             parallelism: settings.parallelism,
         };
         let pipeline = Arc::new(Engine::new(backend.clone() as Arc<dyn Backend>, engine_settings, progress));
-        Self { settings, backend, pipeline }
+        Self {
+            settings,
+            backend,
+            pipeline,
+            runtime: std::sync::OnceLock::new(),
+        }
     }
 
-    fn runtime(&self, limits: Limits) -> anyhow::Result<Arc<Runtime>> {
-        let runtime = Runtime::new(RuntimeSettings {
+    /// The process's one wasmtime runtime, made on first use.
+    pub fn runtime(&self) -> anyhow::Result<Arc<Runtime>> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime.clone());
+        }
+        let runtime = Arc::new(Runtime::new(RuntimeSettings {
             compiled_cache: self.settings.cache_root.join("components"),
-            limits,
-        })?;
-        Ok(Arc::new(runtime))
+        })?);
+        Ok(self.runtime.get_or_init(|| runtime).clone())
+    }
+
+    fn dependency_settings(&self) -> DependencySettings {
+        DependencySettings {
+            cache_root: self.settings.cache_root.clone(),
+            network: self.settings.network,
+            limits: self.settings.limits.clone(),
+        }
     }
 
     /// Finds, builds (if its sources changed), loads and describes a module.
@@ -120,34 +145,59 @@ impl Session {
                 let (wasm, build_time) = build(&root, &manifest, &self.settings.cache_root)?;
                 (root, Some(manifest), wasm, build_time)
             }
+            ModuleLocation::Remote(reference) => {
+                let settings = self.dependency_settings();
+                let reference = reference.clone();
+                let root = tokio::task::spawn_blocking(move || checkout_remote(&reference, &settings)).await??;
+                let manifest = Manifest::read(&root)?;
+                let built = Instant::now();
+                let (root_for_build, manifest_for_build, cache_root) = (root.clone(), manifest.clone(), self.settings.cache_root.clone());
+                let commit = root.ancestors().find_map(|dir| {
+                    dir.file_name()
+                        .and_then(|name| name.to_str())
+                        .filter(|name| name.len() == 40)
+                        .map(str::to_string)
+                });
+                let wasm = tokio::task::spawn_blocking(move || {
+                    component_of(
+                        &root_for_build,
+                        &manifest_for_build,
+                        commit.map(|commit| (commit, root_for_build.clone())),
+                        None,
+                        &cache_root,
+                    )
+                })
+                .await??;
+                (root, Some(manifest), wasm, built.elapsed())
+            }
         };
-        let mut limits = self.settings.limits.clone();
-        if let Some(module_limits) = manifest.as_ref().and_then(|manifest| manifest.limits.as_ref()) {
-            if let Some(seconds) = module_limits.cpu_seconds {
-                limits.cpu_time = Duration::from_secs_f64(seconds.max(0.0));
-            }
-            if let Some(mib) = module_limits.memory_mib {
-                limits.memory_bytes = usize::try_from(mib << 20).unwrap_or(usize::MAX);
-            }
-        }
+        let (limits, dependencies) = match &manifest {
+            Some(manifest) => (
+                limits_of(manifest, &self.settings.limits),
+                ModuleDependencies::for_project(&root, manifest, self.dependency_settings()),
+            ),
+            None => (self.settings.limits.clone(), Arc::new(NoDependencies) as Arc<dyn crate::runtime::Dependencies>),
+        };
         let located = started.elapsed();
-        let runtime = self.runtime(limits)?;
+        let runtime = self.runtime()?;
         let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read the component {}", wasm.display()))?;
         let module = runtime.load(&wasm, &bytes)?;
         let loaded = started.elapsed();
-        let schema = runtime.describe(&module, self.pipeline.clone()).await?;
+        let compiled_cache_hit = module.load.compiled_cache_hit;
+        let callable = Callable { module, limits, dependencies };
+        let schema = runtime.describe(&callable, self.pipeline.clone()).await?;
         tracing::debug!(
             target: "tanto::timing",
             "module: found and build checked in {:.1} ms, component loaded in {:.1} ms ({}), described in {:.2} ms",
             located.as_secs_f64() * 1e3,
             (loaded - located).as_secs_f64() * 1e3,
-            if module.load.compiled_cache_hit { "compiled cache hit" } else { "compiled now" },
+            if compiled_cache_hit { "compiled cache hit" } else { "compiled now" },
             (started.elapsed() - loaded).as_secs_f64() * 1e3
         );
         Ok(LoadedSchema {
             root,
             manifest,
-            module,
+            callable,
             schema,
             runtime,
             build_time,

@@ -124,6 +124,41 @@ impl client::Host for InvocationState {
         self.push(CacheVolume::new(&key))
     }
 
+    async fn call(&mut self, module: String, function: String, arguments: Vec<(String, types::Value)>) -> HostResult<Result<types::Value, types::Error>> {
+        let mut host_arguments = Vec::with_capacity(arguments.len());
+        for (name, value) in arguments {
+            host_arguments.push((name, value_from_guest(&mut self.table, value)?));
+        }
+        let started = Instant::now();
+        let runtime = self.runtime.clone();
+        let result = async {
+            let callable = self.dependencies.load(&runtime, &module).await?;
+            runtime
+                .invoke_at(&callable, self.pipeline.clone(), &function, host_arguments, self.depth + 1)
+                .await
+        }
+        .await;
+        // The callee's time is the host's, as far as this module's budget goes.
+        self.cpu.add_host_time(started.elapsed());
+        match result {
+            Ok(value) => Ok(Ok(value_to_guest(&mut self.table, value)?)),
+            Err(super::RuntimeError::Pipeline(error)) => {
+                self.returned_errors.push(error.clone());
+                Ok(Err(error_to_guest(error)))
+            }
+            Err(error @ super::RuntimeError::UnknownDependency { .. }) => Ok(Err(types::Error::NotFound(error.to_string()))),
+            // The callee trapped or could not be loaded: the caller gets a readable error
+            // it can handle, and keeps running.
+            Err(error) => {
+                let mut message = format!("module `{module}` failed: {error}");
+                if let Some(log) = error.guest_log() {
+                    message.push_str(&format!("\n{}", log.trim_end()));
+                }
+                Ok(Err(types::Error::Failed(message)))
+            }
+        }
+    }
+
     async fn sync_all(&mut self, containers: Vec<Resource<Container>>) -> HostResult<Result<(), types::Error>> {
         let containers = containers.iter().map(|container| self.get(container)).collect::<HostResult<Vec<_>>>()?;
         self.evaluate(|pipeline| async move { pipeline.sync_all(&containers).await }).await

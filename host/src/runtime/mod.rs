@@ -36,6 +36,14 @@ pub enum RuntimeError {
     MemoryExceeded { limit_mib: u64, log: String },
     #[error("the module crashed: {message}")]
     Trap { message: String, log: String },
+    #[error("this module has no dependency named `{name}`{}", if declared.is_empty() { " (it declares none in tanto.toml)".to_string() } else { format!("; it declares: {}", declared.join(", ")) })]
+    UnknownDependency { name: String, declared: Vec<String> },
+    #[error("{message}")]
+    Dependency { message: String },
+    #[error("{reason}")]
+    LockOutOfDate { reason: String },
+    #[error("module calls nest deeper than {limit}: is there a cycle between modules?")]
+    CallDepth { limit: u32 },
     /// The module's function returned an error.
     #[error("{0}")]
     Pipeline(EngineError),
@@ -67,7 +75,6 @@ fn internal(context: &str) -> impl FnOnce(wasmtime::Error) -> RuntimeError + '_ 
 pub struct RuntimeSettings {
     /// Where compiled components are kept.
     pub compiled_cache: PathBuf,
-    pub limits: Limits,
 }
 
 /// A wasmtime engine and linker shared by every invocation in the process.
@@ -76,7 +83,45 @@ pub struct Runtime {
     linker: Linker<InvocationState>,
     compiled_cache: PathBuf,
     fingerprint: String,
-    limits: Limits,
+}
+
+/// How deep module-to-module calls may nest: deeper is a cycle or a runaway.
+const MAX_CALL_DEPTH: u32 = 16;
+
+/// Where a module's dependencies come from: the runtime asks, the caller (which knows
+/// manifests, locks and builds) answers.
+#[async_trait::async_trait]
+pub trait Dependencies: Send + Sync {
+    /// The dependency a module calls `name`, ready to invoke.
+    async fn load(&self, runtime: &Arc<Runtime>, name: &str) -> Result<Callable, RuntimeError>;
+    /// The names the module may call, for error messages.
+    fn names(&self) -> Vec<String>;
+}
+
+/// A module without dependencies.
+pub struct NoDependencies;
+
+#[async_trait::async_trait]
+impl Dependencies for NoDependencies {
+    async fn load(&self, _runtime: &Arc<Runtime>, name: &str) -> Result<Callable, RuntimeError> {
+        Err(RuntimeError::UnknownDependency {
+            name: name.to_string(),
+            declared: Vec::new(),
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A loaded module with what its invocations run with.
+#[derive(Clone)]
+pub struct Callable {
+    pub module: LoadedModule,
+    pub limits: Limits,
+    /// The modules it may call.
+    pub dependencies: Arc<dyn Dependencies>,
 }
 
 /// A loaded module, ready to instantiate in microseconds.
@@ -139,7 +184,6 @@ impl Runtime {
             linker,
             compiled_cache: settings.compiled_cache,
             fingerprint,
-            limits: settings.limits,
         })
     }
 
@@ -213,8 +257,15 @@ impl Runtime {
         })
     }
 
-    fn store(&self, pipeline: Arc<Pipeline>) -> wasmtime::Store<InvocationState> {
-        let state = InvocationState::new(pipeline, self.limits.clone(), ResourceTable::new());
+    fn store(self: &Arc<Self>, pipeline: Arc<Pipeline>, callable: &Callable, depth: u32) -> wasmtime::Store<InvocationState> {
+        let state = InvocationState::new(
+            pipeline,
+            callable.limits.clone(),
+            ResourceTable::new(),
+            self.clone(),
+            callable.dependencies.clone(),
+            depth,
+        );
         let mut store = wasmtime::Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(1);
@@ -223,55 +274,78 @@ impl Runtime {
     }
 
     /// Asks the module what it offers.
-    pub async fn describe(&self, module: &LoadedModule, pipeline: Arc<Pipeline>) -> Result<ModuleSchema, RuntimeError> {
-        let mut store = self.store(pipeline);
+    pub async fn describe(self: &Arc<Self>, callable: &Callable, pipeline: Arc<Pipeline>) -> Result<ModuleSchema, RuntimeError> {
+        let mut store = self.store(pipeline, callable, 0);
         let result = async {
-            let instance = module.pre.instantiate_async(&mut store).await?;
+            let instance = callable.module.pre.instantiate_async(&mut store).await?;
             instance.tanto_core_guest().call_describe(&mut store).await
         }
         .await;
         match result {
             Ok(schema) => Ok(host::schema_from_guest(schema)),
-            Err(error) => Err(self.trap(&store, error)),
+            Err(error) => Err(self.trap(&store, &callable.limits, error)),
         }
     }
 
     /// Runs `function` with `arguments` in a fresh sandbox.
-    pub async fn invoke(&self, module: &LoadedModule, pipeline: Arc<Pipeline>, function: &str, arguments: Vec<(String, Value)>) -> Result<Value, RuntimeError> {
-        let mut store = self.store(pipeline);
-        let guest_arguments = {
-            let table = &mut store.data_mut().table;
-            let mut converted = Vec::with_capacity(arguments.len());
-            for (name, value) in arguments {
-                converted.push((name, host::value_to_guest(table, value).map_err(internal("cannot pass an argument"))?));
+    pub async fn invoke(
+        self: &Arc<Self>,
+        callable: &Callable,
+        pipeline: Arc<Pipeline>,
+        function: &str,
+        arguments: Vec<(String, Value)>,
+    ) -> Result<Value, RuntimeError> {
+        self.invoke_at(callable, pipeline, function, arguments, 0).await
+    }
+
+    /// [`Runtime::invoke`] at a call depth (module-to-module calls nest).
+    pub(crate) fn invoke_at<'a>(
+        self: &'a Arc<Self>,
+        callable: &'a Callable,
+        pipeline: Arc<Pipeline>,
+        function: &'a str,
+        arguments: Vec<(String, Value)>,
+        depth: u32,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Value, RuntimeError>> + Send + 'a>> {
+        Box::pin(async move {
+            if depth > MAX_CALL_DEPTH {
+                return Err(RuntimeError::CallDepth { limit: MAX_CALL_DEPTH });
             }
-            converted
-        };
-        let result = async {
-            let instance = module.pre.instantiate_async(&mut store).await?;
-            instance.tanto_core_guest().call_invoke(&mut store, function, &guest_arguments).await
-        }
-        .await;
-        match result {
-            Ok(Ok(value)) => host::value_from_guest(&mut store.data_mut().table, value).map_err(internal("cannot read the result")),
-            Ok(Err(error)) => {
-                // The guest usually passes on an error the host gave it: recover its type.
-                let shown = format!("{error:?}");
-                let original = store
-                    .data()
-                    .returned_errors
-                    .iter()
-                    .rev()
-                    .find(|returned| format!("{:?}", host::error_to_guest((*returned).clone())) == shown)
-                    .cloned();
-                Err(RuntimeError::Pipeline(original.unwrap_or_else(|| host::error_from_guest(error))))
+            let mut store = self.store(pipeline, callable, depth);
+            let guest_arguments = {
+                let table = &mut store.data_mut().table;
+                let mut converted = Vec::with_capacity(arguments.len());
+                for (name, value) in arguments {
+                    converted.push((name, host::value_to_guest(table, value).map_err(internal("cannot pass an argument"))?));
+                }
+                converted
+            };
+            let result = async {
+                let instance = callable.module.pre.instantiate_async(&mut store).await?;
+                instance.tanto_core_guest().call_invoke(&mut store, function, &guest_arguments).await
             }
-            Err(error) => Err(self.trap(&store, error)),
-        }
+            .await;
+            match result {
+                Ok(Ok(value)) => host::value_from_guest(&mut store.data_mut().table, value).map_err(internal("cannot read the result")),
+                Ok(Err(error)) => {
+                    // The guest usually passes on an error the host gave it: recover its type.
+                    let shown = format!("{error:?}");
+                    let original = store
+                        .data()
+                        .returned_errors
+                        .iter()
+                        .rev()
+                        .find(|returned| format!("{:?}", host::error_to_guest((*returned).clone())) == shown)
+                        .cloned();
+                    Err(RuntimeError::Pipeline(original.unwrap_or_else(|| host::error_from_guest(error))))
+                }
+                Err(error) => Err(self.trap(&store, &callable.limits, error)),
+            }
+        })
     }
 
     /// Turns a trap into an error that says what the guest did.
-    fn trap(&self, store: &wasmtime::Store<InvocationState>, error: wasmtime::Error) -> RuntimeError {
+    fn trap(&self, store: &wasmtime::Store<InvocationState>, limits: &Limits, error: wasmtime::Error) -> RuntimeError {
         let log = store.data().log();
         match error.downcast_ref::<SandboxError>() {
             Some(SandboxError::CpuBudgetExceeded { limit }) => {
@@ -287,7 +361,7 @@ impl Runtime {
         }
         if store.data().memory.exceeded() {
             return RuntimeError::MemoryExceeded {
-                limit_mib: (self.limits.memory_bytes as u64) >> 20,
+                limit_mib: (limits.memory_bytes as u64) >> 20,
                 log,
             };
         }

@@ -97,6 +97,11 @@ pub struct InvocationState {
     /// Errors handed to the guest, so that when the guest passes one back as its own
     /// result the host still knows what it was (an unreachable daemon, say).
     pub returned_errors: Vec<crate::engine::EngineError>,
+    /// For calls to other modules: the runtime, what this module may call, and how deep
+    /// in a chain of calls this invocation is.
+    pub runtime: Arc<super::Runtime>,
+    pub dependencies: Arc<dyn super::Dependencies>,
+    pub depth: u32,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -105,7 +110,14 @@ pub struct InvocationState {
 const LOG_CAPACITY: usize = 4 << 20;
 
 impl InvocationState {
-    pub fn new(pipeline: Arc<Pipeline>, limits: super::Limits, table: ResourceTable) -> Self {
+    pub fn new(
+        pipeline: Arc<Pipeline>,
+        limits: super::Limits,
+        table: ResourceTable,
+        runtime: Arc<super::Runtime>,
+        dependencies: Arc<dyn super::Dependencies>,
+        depth: u32,
+    ) -> Self {
         let stdout = MemoryOutputPipe::new(LOG_CAPACITY);
         let stderr = MemoryOutputPipe::new(LOG_CAPACITY);
         // Nothing is granted: no preopened directories, no environment, no arguments, no
@@ -131,6 +143,9 @@ impl InvocationState {
                 exceeded: false,
             },
             returned_errors: Vec::new(),
+            runtime,
+            dependencies,
+            depth,
             stdout,
             stderr,
         }
