@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
@@ -29,17 +30,27 @@ pub fn guest_dir(name: &str) -> PathBuf {
     Path::new(env!("TANTO_TEST_GUESTS_DIR")).join(name)
 }
 
-/// The `tanto` binary cargo built for this test run.
+/// The `tanto` binary of this build profile, built once if it is missing: cargo builds
+/// a package's binaries only for that package's own tests, and tanto's live here.
 pub fn tanto_bin() -> PathBuf {
+    static BUILT: Once = Once::new();
     // Integration tests live in target/<profile>/deps; the binary one level up.
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let bin = profile_dir.join("tanto");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build -p tanto` (cargo test --workspace does)",
-        bin.display()
-    );
+    BUILT.call_once(|| {
+        if !bin.is_file() {
+            let release = profile_dir.file_name().is_some_and(|name| name == "release");
+            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cargo.args(["build", "-p", "tanto", "--bin", "tanto"]).current_dir(repo_root());
+            if release {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().expect("cargo runs");
+            assert!(status.success(), "cannot build the tanto binary");
+        }
+    });
+    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p tanto`", bin.display());
     bin
 }
 
