@@ -63,6 +63,25 @@ impl Client {
         let handles: Vec<&wit::Container> = containers.into_iter().map(|container| &container.0).collect();
         Ok(wit_client::sync_all(&handles)?)
     }
+
+    /// Calls `function` of the dependency this module declares as `module` in its
+    /// `tanto.toml`, with named arguments, and converts its result to `T`.
+    ///
+    /// The dependency runs in a sandbox of its own; containers, directories and files
+    /// pass to it and back by handle. Usually called through the typed API that
+    /// `tanto develop` generates (`dag().hello().hello(...)`) rather than directly.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::value::IntoValue;
+    ///
+    /// let greeting: String = tanto_sdk::dag().call("hello", "hello", vec![("name", "ada".to_string().into_value())])?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    pub fn call<T: crate::value::FromValue>(&self, module: &str, function: &str, arguments: Vec<(&str, crate::value::Value)>) -> Result<T> {
+        let arguments: Vec<(String, wit::Value)> = arguments.into_iter().map(|(name, value)| (name.to_owned(), value.into())).collect();
+        let value = wit_client::call(module, function, arguments)?;
+        T::from_value(value.into()).map_err(|mismatch| crate::Error::Failed(format!("module `{module}`, function `{function}`: {mismatch}")))
+    }
 }
 
 /// A persistent volume for caches, from [`Client::cache_volume`]. Its key, never its

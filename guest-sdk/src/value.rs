@@ -284,6 +284,19 @@ impl IntoValue for () {
     }
 }
 
+/// The result of a dependency's function that returns nothing.
+impl FromValue for () {
+    fn from_value(value: Value) -> Result<Self, TypeMismatch> {
+        match value {
+            Value::None => Ok(()),
+            other => Err(TypeMismatch {
+                expected: Self::type_ref(),
+                found: other.kind_name().to_owned(),
+            }),
+        }
+    }
+}
+
 impl From<wit::Item> for Item {
     fn from(item: wit::Item) -> Self {
         match item {

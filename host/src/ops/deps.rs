@@ -204,11 +204,8 @@ async fn resolve_locked(context: Arc<Context>) -> Result<Arc<Graph>, RuntimeErro
     tokio::task::spawn_blocking(move || {
         let lock_path = context.project_root.join(LOCKFILE_NAME);
         let existing = read_lockfile(&lock_path).map_err(|error| dependency_error("cannot read tanto.lock", error))?;
-        let Some(existing) = existing else {
-            return Err(RuntimeError::LockOutOfDate {
-                reason: format!("{} declares dependencies but has no tanto.lock", context.project_root.display()),
-            });
-        };
+        // Local dependencies need no lock; git ones do (checked below).
+        let existing = existing.unwrap_or_default();
         let git = git_source(&context.settings.cache_root);
         let options = |network| InstallOptions {
             network,
@@ -225,7 +222,7 @@ async fn resolve_locked(context: Arc<Context>) -> Result<Arc<Graph>, RuntimeErro
         };
         if resolution.lockfile != existing {
             return Err(RuntimeError::LockOutOfDate {
-                reason: "tanto.lock does not match the dependencies in tanto.toml".into(),
+                reason: "tanto.lock is missing or does not match the dependencies in tanto.toml".into(),
             });
         }
         Ok(Arc::new(Graph {

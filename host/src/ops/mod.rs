@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod call;
 pub mod deps;
+pub mod develop;
 pub mod init;
 mod session;
 

@@ -1,0 +1,283 @@
+//! `tanto develop`: typed APIs for a module's dependencies, generated from their schemas.
+//!
+//! For a Rust module this writes `src/dependencies.rs`: a `Dependencies` trait that adds
+//! one method per dependency to `dag()`, and per dependency a struct whose methods are
+//! the dependency's functions with Rust types, so a module writes
+//! `dag().hello().hello(Some("ada".into()))?` and the compiler checks the call. Like
+//! Dagger's generated client code, the file belongs in version control; it is rewritten
+//! only when its content changes.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::deps::ModuleDependencies;
+use super::session::Session;
+use crate::module::Manifest;
+use crate::runtime::{Function, Kind, ModuleSchema, TypeRef};
+
+/// The generated file, relative to the module's source folder.
+pub const BINDINGS_FILE: &str = "src/dependencies.rs";
+
+/// What `develop` did.
+#[derive(Debug)]
+pub struct DevelopReport {
+    pub path: PathBuf,
+    pub dependencies: Vec<String>,
+    pub changed: bool,
+    /// Whether `src/lib.rs` already declares `mod dependencies;`.
+    pub declared: bool,
+}
+
+/// Regenerates the dependency bindings of the module at `root`.
+pub async fn develop(session: &Session, root: &Path) -> anyhow::Result<DevelopReport> {
+    let manifest = Manifest::read(root)?;
+    let runtime = session.runtime()?;
+    let dependencies = ModuleDependencies::for_project(
+        root,
+        &manifest,
+        super::deps::DependencySettings {
+            cache_root: session.settings.cache_root.clone(),
+            network: session.settings.network,
+            limits: session.settings.limits.clone(),
+        },
+    );
+    let mut schemas = Vec::new();
+    for (name, _) in manifest.dependencies.iter() {
+        let callable = dependencies.load(&runtime, name).await?;
+        let schema = runtime.describe(&callable, session.pipeline.clone()).await?;
+        schemas.push((name.to_string(), schema));
+    }
+    let source = if manifest.source == Path::new(".") {
+        root.to_path_buf()
+    } else {
+        root.join(&manifest.source)
+    };
+    let path = source.join(BINDINGS_FILE);
+    let generated = rust_bindings(&schemas);
+    let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str());
+    if changed {
+        crate::util::write_atomic(&path, generated.as_bytes()).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+    }
+    let declared = std::fs::read_to_string(source.join("src/lib.rs")).is_ok_and(|text| text.contains("mod dependencies"));
+    Ok(DevelopReport {
+        path,
+        dependencies: schemas.into_iter().map(|(name, _)| name).collect(),
+        changed,
+        declared,
+    })
+}
+
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
+    "where", "while", "abstract", "become", "box", "do", "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+];
+
+/// A kebab- or snake-case name as a Rust identifier.
+fn identifier(name: &str) -> String {
+    let snake = name.replace('-', "_");
+    if KEYWORDS.contains(&snake.as_str()) { format!("r#{snake}") } else { snake }
+}
+
+fn type_name(name: &str) -> String {
+    name.split(['-', '_'])
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn rust_type(type_ref: TypeRef) -> String {
+    let element = match type_ref.kind {
+        Kind::Void => "()",
+        Kind::String => "String",
+        Kind::Boolean => "bool",
+        Kind::Integer => "i64",
+        Kind::Float => "f64",
+        Kind::Container => "Container",
+        Kind::Directory => "Directory",
+        Kind::File => "File",
+    };
+    let listed = if type_ref.is_list { format!("Vec<{element}>") } else { element.to_string() };
+    if type_ref.optional { format!("Option<{listed}>") } else { listed }
+}
+
+fn doc(text: &str, indent: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.is_empty() {
+                format!("{indent}///\n")
+            } else {
+                format!("{indent}/// {line}\n")
+            }
+        })
+        .collect()
+}
+
+fn function_binding(dependency: &str, function: &Function) -> String {
+    let mut out = String::new();
+    let description = if function.description.is_empty() {
+        format!("Calls `{}` of `{dependency}`.", function.name)
+    } else {
+        function.description.clone()
+    };
+    out.push_str(&doc(&description, "    "));
+    let mut parameters = Vec::new();
+    let mut pushes = String::new();
+    for argument in &function.arguments {
+        let name = identifier(&argument.name);
+        // An argument with a default is optional to the caller: `None` leaves it out and
+        // the dependency applies its own default.
+        let optional = argument.type_ref.optional || argument.default_value.is_some();
+        let declared = TypeRef { optional, ..argument.type_ref };
+        parameters.push(format!("{name}: {}", rust_type(declared)));
+        if optional {
+            let _ = writeln!(
+                pushes,
+                "        if let Some(value) = {name} {{\n            arguments.push((\"{}\", value.into_value()));\n        }}",
+                argument.name
+            );
+        } else {
+            let _ = writeln!(pushes, "        arguments.push((\"{}\", {name}.into_value()));", argument.name);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "    pub fn {}(&self, {}) -> Result<{}> {{",
+        identifier(&function.name),
+        parameters.join(", "),
+        rust_type(function.return_type)
+    );
+    if function.arguments.is_empty() {
+        out.push_str("        let arguments = Vec::new();\n");
+    } else {
+        out.push_str("        let mut arguments: Vec<(&str, Value)> = Vec::new();\n");
+        out.push_str(&pushes);
+    }
+    let _ = writeln!(out, "        dag().call(\"{dependency}\", \"{}\", arguments)\n    }}", function.name);
+    out.replace("(&self, )", "(&self)")
+}
+
+/// The Rust source of the bindings for `dependencies` (name as declared, schema).
+pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> String {
+    let mut out = String::from(
+        "//! Typed APIs of this module's dependencies, generated by `tanto develop` from their\n\
+         //! schemas. Do not edit by hand: run `tanto develop` after changing dependencies.\n\n\
+         #![allow(dead_code, unused_imports, clippy::all)]\n\n\
+         use tanto_sdk::value::{IntoValue, Value};\n\
+         use tanto_sdk::{Client, Container, Directory, File, Result, dag};\n\n\
+         /// One method per dependency on `dag()`: `dag().NAME()`.\n\
+         pub trait Dependencies {\n",
+    );
+    for (name, schema) in dependencies {
+        let summary = if schema.description.is_empty() {
+            format!("The `{name}` module.")
+        } else {
+            schema.description.clone()
+        };
+        out.push_str(&doc(&summary, "    "));
+        let _ = writeln!(out, "    fn {}(&self) -> {};", identifier(name), type_name(name));
+    }
+    out.push_str("}\n\nimpl Dependencies for Client {\n");
+    for (name, _) in dependencies {
+        let _ = writeln!(
+            out,
+            "    fn {}(&self) -> {} {{\n        {} {{ _private: () }}\n    }}",
+            identifier(name),
+            type_name(name),
+            type_name(name)
+        );
+    }
+    out.push_str("}\n");
+    for (name, schema) in dependencies {
+        out.push('\n');
+        let summary = if schema.description.is_empty() {
+            format!("The `{name}` module ({}).", schema.name)
+        } else {
+            schema.description.clone()
+        };
+        out.push_str(&doc(&summary, ""));
+        let _ = writeln!(out, "pub struct {} {{\n    _private: (),\n}}\n", type_name(name));
+        let _ = writeln!(out, "impl {} {{", type_name(name));
+        let bindings: Vec<String> = schema.functions.iter().map(|function| function_binding(name, function)).collect();
+        out.push_str(&bindings.join("\n"));
+        out.push_str("}\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Argument;
+
+    #[test]
+    fn generates_typed_methods_with_optional_defaults() {
+        let string = TypeRef {
+            kind: Kind::String,
+            is_list: false,
+            optional: false,
+        };
+        let schema = ModuleSchema {
+            name: "hello".into(),
+            description: "Greetings.".into(),
+            functions: vec![
+                Function {
+                    name: "greet".into(),
+                    description: "Greets.".into(),
+                    arguments: vec![
+                        Argument {
+                            name: "greeting".into(),
+                            description: String::new(),
+                            type_ref: string,
+                            default_value: Some("\"hi\"".into()),
+                        },
+                        Argument {
+                            name: "name".into(),
+                            description: String::new(),
+                            type_ref: string,
+                            default_value: None,
+                        },
+                    ],
+                    return_type: string,
+                },
+                Function {
+                    name: "build-image".into(),
+                    description: String::new(),
+                    arguments: vec![Argument {
+                        name: "type".into(),
+                        description: String::new(),
+                        type_ref: TypeRef {
+                            kind: Kind::Container,
+                            is_list: true,
+                            optional: false,
+                        },
+                        default_value: None,
+                    }],
+                    return_type: TypeRef {
+                        kind: Kind::Container,
+                        is_list: false,
+                        optional: false,
+                    },
+                },
+            ],
+        };
+        let code = rust_bindings(&[("my-hello".into(), schema)]);
+        assert!(code.contains("fn my_hello(&self) -> MyHello;"), "{code}");
+        assert!(
+            code.contains("pub fn greet(&self, greeting: Option<String>, name: String) -> Result<String> {"),
+            "{code}"
+        );
+        assert!(code.contains("if let Some(value) = greeting {"), "{code}");
+        assert!(
+            code.contains("pub fn build_image(&self, r#type: Vec<Container>) -> Result<Container> {"),
+            "{code}"
+        );
+        assert!(code.contains("dag().call(\"my-hello\", \"build-image\", arguments)"), "{code}");
+    }
+}
