@@ -160,6 +160,9 @@ impl Tanto {
         command
             .env("TANTO_CACHE_DIR", self.cache.path())
             .env("TANTO_SESSION", &self.session)
+            // Modules the tests build share one cargo target folder, so their
+            // dependencies compile once for the whole suite.
+            .env("CARGO_TARGET_DIR", repo_root().join("target/test-modules"))
             .env_remove("TANTO_LOG")
             .arg("--progress=plain");
         for (name, value) in &self.envs {
@@ -238,4 +241,36 @@ pub fn docker_now() -> String {
         "{}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
     )
+}
+
+/// Writes a Rust module named `name` into `dir`: tanto.toml (with `dependencies`, as
+/// `(name, reference)` pairs), a Cargo.toml that uses this checkout's SDK, and
+/// `src/lib.rs`. The release profile is light (no LTO) to keep test builds quick.
+pub fn write_module(dir: &Path, name: &str, lib_rs: &str, dependencies: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir.join("src")).expect("module folder");
+    let mut manifest = format!("name = \"{name}\"\nsdk = \"rust\"\n");
+    if !dependencies.is_empty() {
+        manifest.push_str("\n[dependencies]\n");
+        for (dependency, reference) in dependencies {
+            manifest.push_str(&format!("{dependency} = \"{reference}\"\n"));
+        }
+    }
+    std::fs::write(dir.join("tanto.toml"), manifest).expect("tanto.toml");
+    let sdk = repo_root().join("guest-sdk");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\ntanto-sdk = {{ path = \"{}\" }}\n\n[workspace]\n\n[profile.release]\nopt-level = 1\n",
+            sdk.display()
+        ),
+    )
+    .expect("Cargo.toml");
+    std::fs::write(dir.join("src/lib.rs"), lib_rs).expect("lib.rs");
+    if !dir.join("src/dependencies.rs").exists() {
+        std::fs::write(
+            dir.join("src/dependencies.rs"),
+            "pub trait Dependencies {}\nimpl Dependencies for tanto_sdk::Client {}\n",
+        )
+        .expect("dependencies.rs");
+    }
 }

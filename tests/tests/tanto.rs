@@ -795,3 +795,103 @@ mod cache {
         assert!(shrunk.stdout.starts_with("Removed 5 steps"), "{}", shrunk.stdout);
     }
 }
+
+// ---- modules calling modules ------------------------------------------------------------
+
+mod dependencies {
+    use super::*;
+    use tanto_tests::write_module;
+
+    pub const LIB: &str = r#"
+mod dependencies;
+use tanto_sdk::{Container, Result};
+
+#[derive(Default)]
+pub struct Lib;
+
+/// Decorates containers.
+#[tanto_sdk::module]
+impl Lib {
+    /// `base` with /decorated.txt holding `text`.
+    pub fn decorate(&self, base: Container, text: String) -> Container {
+        base.with_new_file("/decorated.txt", format!("decorated: {text}\n")).with_label("decorated", "yes")
+    }
+
+    /// Shouts `word`.
+    pub fn shout(&self, #[arg(default = "hey")] word: String) -> Result<String> {
+        Ok(word.to_uppercase())
+    }
+
+    /// Panics, to show a dependency's crash is an error its caller can handle.
+    pub fn crash(&self) -> Result<String> {
+        panic!("lib crashed on purpose")
+    }
+}
+"#;
+
+    pub const APP: &str = r#"
+mod dependencies;
+use dependencies::Dependencies;
+use tanto_sdk::{Error, Result, dag};
+
+#[derive(Default)]
+pub struct App;
+
+/// Builds with help from lib.
+#[tanto_sdk::module]
+impl App {
+    /// Builds a container, has lib decorate it, and reads both files back.
+    pub fn build(&self, text: String) -> Result<String> {
+        let base = dag().container().from("busybox:latest").with_exec(["sh", "-c", "echo built by app > /app.txt"]);
+        let decorated = dag().lib().decorate(base, text)?;
+        let combined = decorated.with_exec(["sh", "-c", "cat /app.txt /decorated.txt"]).stdout()?;
+        Ok(format!("{combined}{}\n", dag().lib().shout(None)?))
+    }
+
+    /// Calls lib's crashing function and reports what it got.
+    pub fn survive(&self) -> Result<String> {
+        match dag().lib().crash() {
+            Err(Error::Failed(message)) if message.contains("lib crashed on purpose") => Ok("the caller survived".to_string()),
+            other => Err(Error::msg(format!("unexpected: {other:?}"))),
+        }
+    }
+
+    /// Calls a module it never declared.
+    pub fn undeclared(&self) -> Result<String> {
+        dag().call("ghost", "boo", Vec::new())
+    }
+}
+"#;
+
+    #[test]
+    fn a_module_calls_its_dependency_with_objects_by_handle() {
+        let tanto = Tanto::new();
+        let workspace = tempfile::tempdir().unwrap();
+        let lib = workspace.path().join("lib");
+        let app = workspace.path().join("app");
+        write_module(&lib, "lib", LIB, &[]);
+        write_module(&app, "app", APP, &[("lib", "../lib")]);
+
+        let developed = tanto.run_in(&app, &["develop"]).success();
+        assert!(developed.stderr.contains("1 dependencies: lib"), "{}", developed.stderr);
+        let bindings = std::fs::read_to_string(app.join("src/dependencies.rs")).unwrap();
+        assert!(
+            bindings.contains("pub fn decorate(&self, base: Container, text: String) -> Result<Container>"),
+            "{bindings}"
+        );
+        assert!(bindings.contains("pub fn shout(&self, word: Option<String>) -> Result<String>"), "{bindings}");
+
+        let run = tanto.run_in(&app, &["call", "build", "--text=hello"]).success();
+        assert_eq!(run.stdout, "built by app\ndecorated: hello\nHEY\n");
+        // Each module ran in its own sandbox: the dependency's crash reached the caller as
+        // an error, and the caller went on.
+        assert_eq!(tanto.run_in(&app, &["call", "survive"]).success().stdout, "the caller survived");
+        let undeclared = tanto.run_in(&app, &["call", "undeclared"]).failure(1);
+        assert!(
+            undeclared.stderr.contains("no dependency named `ghost`; it declares: lib"),
+            "{}",
+            undeclared.stderr
+        );
+        tanto.assert_no_leftovers();
+    }
+}
