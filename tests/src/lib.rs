@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+pub mod git;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -2,6 +2,7 @@
 //! and calls one function of [`crate::ops`]; errors are rendered in one place
 //! ([`report`]) with a hint and an exit code by kind.
 
+mod lock;
 mod report;
 
 use std::path::PathBuf;
@@ -15,6 +16,8 @@ use crate::engine::CacheMode;
 use crate::module::Sdk;
 use crate::ops::call::{CallSettings, OutputFormat};
 use crate::ops::init::InitSettings;
+use crate::ops::install::{InstallSettings, LockSettings, NewDependency, UninstallSettings, UpdateSettings};
+use crate::ops::publish::PublishSettings;
 use crate::ops::{ModuleLocation, Session, SessionSettings};
 use crate::telemetry::progress::{self, ProgressMode};
 use tanto_registry::install::LockMode;
@@ -55,9 +58,60 @@ enum Command {
     Functions(FunctionsArgs),
     /// Call a function of a module: `tanto call FUNCTION --arg=value ...`.
     Call(CallArgs),
+    /// Add a module to tanto.toml and pin it in tanto.lock; without REF, install what
+    /// tanto.toml declares.
+    Install(InstallArgs),
+    /// Remove a dependency from tanto.toml and tanto.lock.
+    Uninstall(UninstallArgs),
+    /// Move dependencies to the newest versions their requirements allow.
+    Update(UpdateArgs),
+    /// Release this module: tag the current commit `vX.Y.Z` (`subpath/vX.Y.Z` in a
+    /// monorepo) and push the tag.
+    Publish(PublishArgs),
     /// Inspect and prune the cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+}
+
+#[derive(Args, Debug)]
+struct InstallArgs {
+    /// The module: `host/owner/repo[/subpath][@version]` (a version is a tag `v1.2.0`,
+    /// a requirement `^1.2`, a branch or a commit) or a local path. Without a version,
+    /// the newest release is added as `@^X.Y.Z`.
+    #[arg(value_name = "REF")]
+    reference: Option<String>,
+    /// The name the module is called by (default: the last segment of REF).
+    #[arg(long, requires = "reference")]
+    name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct UninstallArgs {
+    /// The dependency's name in tanto.toml.
+    name: String,
+}
+
+#[derive(Args, Debug)]
+struct UpdateArgs {
+    /// The dependencies to update (names or `name@version` ids); all when none.
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct PublishArgs {
+    /// The version to release, `X.Y.Z` (required: tanto.toml has no version, the tag is
+    /// the version, and a released tag can never be taken back).
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_release_version)]
+    version: semver::Version,
+    /// The git remote to push the tag to.
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    remote: String,
+}
+
+/// `1.2.0` or `v1.2.0`.
+fn parse_release_version(text: &str) -> Result<semver::Version, String> {
+    semver::Version::parse(text.strip_prefix('v').unwrap_or(text)).map_err(|error| format!("`{text}` is not a version X.Y.Z: {error}"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,13 +246,25 @@ async fn run(cli: Cli) -> ExitCode {
     } = cli;
     let network = if offline { Network::Offline } else { Network::Online };
     // `--locked` matters to the commands that could change tanto.lock; calls never do.
-    let _lock_mode = if locked { LockMode::Locked } else { LockMode::Write };
+    let lock_mode = if locked { LockMode::Locked } else { LockMode::Write };
     let base_settings = || SessionSettings {
         network,
         ..SessionSettings::from_env()
     };
+    let lock_settings = || -> anyhow::Result<LockSettings> {
+        Ok(LockSettings {
+            working_dir: std::env::current_dir()?,
+            cache_root: SessionSettings::from_env().cache_root,
+            network,
+            lock_mode,
+        })
+    };
     match command {
         Command::Init(args) => finish(init(args)),
+        Command::Install(args) => finish(install(lock_settings, args).await),
+        Command::Uninstall(UninstallArgs { name }) => finish(uninstall(lock_settings, name).await),
+        Command::Update(UpdateArgs { names }) => finish(update(lock_settings, names).await),
+        Command::Publish(args) => finish(publish(args).await),
         Command::Functions(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
             let result = with_interrupt(&session, functions(&session, module)).await;
@@ -219,6 +285,47 @@ async fn run(cli: Cli) -> ExitCode {
             finish(result)
         }
     }
+}
+
+async fn install(lock: impl FnOnce() -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
+    let InstallArgs { reference, name } = args;
+    let add = match reference {
+        Some(text) => Some(NewDependency {
+            reference: Reference::parse(&text)?,
+            name,
+        }),
+        None => None,
+    };
+    let outcome = crate::ops::install::install(InstallSettings { lock: lock()?, add }).await?;
+    eprintln!("{}", lock::install_summary(&outcome));
+    Ok(())
+}
+
+async fn uninstall(lock: impl FnOnce() -> anyhow::Result<LockSettings>, name: String) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::uninstall(UninstallSettings { lock: lock()?, name }).await?;
+    eprintln!("{}", lock::install_summary(&outcome));
+    Ok(())
+}
+
+async fn update(lock: impl FnOnce() -> anyhow::Result<LockSettings>, names: Vec<String>) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::update(UpdateSettings { lock: lock()?, names }).await?;
+    eprintln!("{}", lock::update_summary(&outcome));
+    Ok(())
+}
+
+async fn publish(args: PublishArgs) -> anyhow::Result<()> {
+    let PublishArgs { version, remote } = args;
+    let settings = PublishSettings {
+        working_dir: std::env::current_dir()?,
+        cache_root: SessionSettings::from_env().cache_root,
+        version,
+        remote,
+    };
+    let published = crate::ops::publish::publish(settings).await?;
+    eprintln!("Published {} (commit {}) to {}", published.tag, published.commit, published.remote_url);
+    eprintln!("Install it with: tanto install {}", published.reference);
+    println!("{}", published.reference);
+    Ok(())
 }
 
 async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {

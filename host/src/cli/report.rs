@@ -10,7 +10,10 @@ use crate::engine::EngineError;
 use crate::module::ManifestError;
 use crate::module::args::ArgumentError;
 use crate::module::build::BuildError;
+use crate::ops::install::DependencyError;
+use crate::ops::publish::PublishCheckError;
 use crate::runtime::RuntimeError;
+use tanto_registry::Hint as RegistryHint;
 
 /// A pipeline ran and failed (a command, the module itself).
 pub const EXIT_PIPELINE: u8 = 1;
@@ -101,8 +104,94 @@ fn classify_engine(error: &EngineError) -> (Kind, Option<Hint>) {
     }
 }
 
+/// The CLI's wording of the registry's hints: most read the same everywhere, a few name
+/// the flag or command that fixes things here.
+fn registry_hint(hint: Option<RegistryHint>) -> Option<Hint> {
+    let hint = hint?;
+    Some(Hint(match hint {
+        RegistryHint::FillCache => "run `tanto install` without --offline once, so the module is fetched into the cache".to_owned(),
+        RegistryHint::CheckNetwork { url } => {
+            format!("check the network connection to {url} (proxy, firewall), or pass --offline if the cache already holds the module")
+        }
+        RegistryHint::KnownModules { names } if names.is_empty() => "tanto.lock lists no modules yet: run `tanto install` first".to_owned(),
+        other => other.to_string(),
+    }))
+}
+
+/// Errors of module references, resolution, tanto.lock and publishing: all are the
+/// user's to fix (a name, a version, the network, the repository), never tanto bugs.
+fn classify_registry(cause: &(dyn std::error::Error + 'static)) -> Option<Option<Hint>> {
+    use tanto_registry::{git, install, lockfile, manifest, publish, reference, resolve};
+    if let Some(error) = cause.downcast_ref::<install::InstallError>() {
+        return Some(registry_hint(error.hint()));
+    }
+    if let Some(error) = cause.downcast_ref::<resolve::ResolveError>() {
+        return Some(registry_hint(error.hint()));
+    }
+    if let Some(error) = cause.downcast_ref::<git::GitError>() {
+        return Some(registry_hint(error.hint()));
+    }
+    if let Some(error) = cause.downcast_ref::<lockfile::LockfileError>() {
+        return Some(registry_hint(error.hint()));
+    }
+    if let Some(error) = cause.downcast_ref::<lockfile::VerifyError>() {
+        return Some(registry_hint(error.hint()));
+    }
+    if let Some(error) = cause.downcast_ref::<publish::PublishError>() {
+        return Some(registry_hint(error.hint()));
+    }
+    if let Some(error) = cause.downcast_ref::<tanto_registry::Error>() {
+        return Some(registry_hint(error.hint()));
+    }
+    if cause.downcast_ref::<manifest::ManifestError>().is_some() || cause.downcast_ref::<reference::ReferenceError>().is_some() {
+        // The message already shows the line, or the accepted forms.
+        return Some(None);
+    }
+    None
+}
+
+fn classify_dependency(error: &DependencyError) -> Option<Hint> {
+    match error {
+        DependencyError::InvalidName { .. } => registry_hint(Some(RegistryHint::RenameDependency)),
+        DependencyError::NameTaken { name, requested, .. } => hint(format!(
+            "install it under another name with `tanto install {requested} --name NAME`, or run `tanto uninstall {name}` first"
+        )),
+        DependencyError::NotInstalled { installed, .. } if installed.is_empty() => hint("tanto.toml declares no dependencies"),
+        DependencyError::NotInstalled { installed, .. } => hint(format!("installed dependencies: {}", installed.join(", "))),
+        DependencyError::UpdateLocked { .. } => hint("run `tanto update` without --locked to accept the new versions"),
+        DependencyError::DependencyManifest { .. } | DependencyError::ComponentMissing { .. } => {
+            hint("this release of the module is unusable: depend on another version, or ask its maintainer to fix it")
+        }
+        DependencyError::Edit { .. } => None,
+    }
+}
+
+fn classify_publish_check(error: &PublishCheckError) -> Option<Hint> {
+    match error {
+        PublishCheckError::ComponentMissing { .. } => hint("build the component, or fix `component = \"...\"` in tanto.toml"),
+        PublishCheckError::ComponentNotCommitted { component } => hint(format!(
+            "commit it (`git add -f {}` if git ignores it), then publish again",
+            component.display()
+        )),
+    }
+}
+
 fn classify(error: &anyhow::Error) -> Classified {
     for cause in error.chain() {
+        let user_error = |hint| Classified {
+            kind: Kind::User,
+            hint,
+            guest_log: None,
+        };
+        if let Some(dependency) = cause.downcast_ref::<DependencyError>() {
+            return user_error(classify_dependency(dependency));
+        }
+        if let Some(check) = cause.downcast_ref::<PublishCheckError>() {
+            return user_error(classify_publish_check(check));
+        }
+        if let Some(hint) = classify_registry(cause) {
+            return user_error(hint);
+        }
         if let Some(usage) = cause.downcast_ref::<UsageError>() {
             return Classified {
                 kind: Kind::User,
@@ -120,7 +209,9 @@ fn classify(error: &anyhow::Error) -> Classified {
         if let Some(manifest) = cause.downcast_ref::<ManifestError>() {
             let hint = match manifest {
                 ManifestError::NotFound { .. } => hint("create a module with `tanto init --sdk=rust`, or name one with `-m PATH`"),
-                ManifestError::Parse { .. } => hint("tanto.toml needs `name = \"...\"` and `sdk = \"rust\"`; fix the line shown above"),
+                ManifestError::Parse { .. } => {
+                    hint("fix the line shown above; a tanto.toml has `name = \"...\"`, `sdk = \"rust\"` and optionally `[dependencies]` of module references")
+                }
                 ManifestError::Read { .. } => None,
             };
             return Classified {
@@ -215,7 +306,8 @@ fn classify(error: &anyhow::Error) -> Classified {
 /// Prints `error` to stderr and returns the exit code for its kind.
 pub fn render(error: &anyhow::Error) -> ExitCode {
     let classified = classify(error);
-    let mut text = format!("error: {error:#}");
+    // Some messages (TOML's) end in a newline; the hint follows on the next line anyway.
+    let mut text = format!("error: {}", format!("{error:#}").trim_end());
     if let Some(log) = &classified.guest_log {
         text.push_str("\n\nthe module printed:\n");
         text.push_str(log.trim_end());

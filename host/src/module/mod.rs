@@ -1,8 +1,10 @@
-//! Modules as users see them: the `tanto.toml` manifest, building a module's component
-//! from source, and typing command-line arguments from a module's schema.
+//! Modules as users see them: the `tanto.toml` manifest (and editing its dependencies in
+//! place), building a module's component from source, and typing command-line arguments
+//! from a module's schema.
 
 pub mod args;
 pub mod build;
+pub mod edit;
 pub mod manifest;
 
 pub use self::manifest::{MANIFEST_NAME, Manifest, ManifestError, Sdk, find_module_root};

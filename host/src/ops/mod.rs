@@ -6,6 +6,8 @@ pub mod call;
 pub mod deps;
 pub mod develop;
 pub mod init;
+pub mod install;
+pub mod publish;
 mod session;
 
 pub use self::session::{LoadedSchema, ModuleLocation, Session, SessionSettings};
