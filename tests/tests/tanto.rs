@@ -382,6 +382,37 @@ fn other_world() {
 }
 
 #[test]
+fn ctrl_c_stops_the_pipeline_and_removes_its_containers() {
+    let tanto = Tanto::new();
+    let wasm = guest_wasm("api");
+    let started = std::time::Instant::now();
+    let child = tanto
+        .command()
+        .args(["call", "-m", wasm.to_str().unwrap(), "sleep", "--seconds=60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let filter = format!("label=tanto.session={}", tanto.session);
+    let running = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !docker(&["ps", "-q", "--filter", &filter]).trim().is_empty()
+    });
+    assert!(running, "the step's container never started");
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("interrupted"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(50), "Ctrl-C did not stop the 60 s step");
+    tanto.assert_no_leftovers();
+}
+
+#[test]
 fn a_file_that_is_not_wasm_is_refused() {
     let tanto = Tanto::new();
     let dir = tempfile::tempdir().unwrap();
@@ -777,6 +808,39 @@ mod cache {
         // Now nothing holds them: they go.
         tanto.run(&["cache", "prune", "--all"]).success();
         assert_eq!(count(&tanto.run(&["cache", "du"]).success().stdout, "steps"), 0);
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn the_automatic_ceiling_prunes_after_a_run_that_passes_it() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "b");
+        let source_arg = format!("--source={}", source.path().display());
+        let wasm = guest_wasm("cache");
+        tanto.run(&["call", "-m", wasm.to_str().unwrap(), "five-steps", &source_arg]).success();
+        let count = |text: &str| -> usize {
+            text.lines()
+                .find(|line| line.trim_start().starts_with("steps"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(count(&tanto.run(&["cache", "du"]).success().stdout), 5);
+        // A ceiling below what the cache holds: the run that grows it prunes it back,
+        // least recently used first.
+        let limited = tanto
+            .command()
+            .env("TANTO_CACHE_MAX_SIZE", "1")
+            .args(["call", "-m", wasm.to_str().unwrap(), "--no-cache", "five-steps", &source_arg])
+            .output()
+            .unwrap();
+        assert!(limited.status.success(), "{}", String::from_utf8_lossy(&limited.stderr));
+        let du = tanto.run(&["cache", "du"]).success().stdout;
+        assert_eq!(count(&du), 0, "{du}");
+        assert!(du.contains("components       0"), "{du}");
         tanto.assert_no_leftovers();
     }
 

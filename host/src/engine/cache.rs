@@ -124,10 +124,13 @@ impl CacheStore {
         crate::util::write_atomic(&self.entry_path(key), &bytes)
     }
 
-    /// Marks step `key` as used now (for least-recently-used pruning).
-    pub fn touch_step(&self, key: &Digest) {
+    /// Marks step `key` as used by the run that started at `run_started`. Every entry a
+    /// run uses gets the same time, so least-recently-used pruning treats a run's steps as
+    /// one generation and can order them children first (Docker removes a parent
+    /// snapshot only after its children).
+    pub fn touch_step(&self, key: &Digest, run_started: SystemTime) {
         if let Ok(file) = fs::File::options().append(true).open(self.entry_path(key)) {
-            let _ = file.set_modified(SystemTime::now());
+            let _ = file.set_modified(run_started);
         }
     }
 

@@ -270,7 +270,7 @@ impl Engine {
             return Ok(None);
         };
         if self.backend.image_exists(&step.image).await? {
-            self.store.touch_step(key);
+            self.store.touch_step(key, self.run_started);
             Ok(Some(step))
         } else {
             // Pruned behind our back: forget the record and run the step again.
@@ -279,10 +279,21 @@ impl Engine {
         }
     }
 
+    /// Removes the snapshot a re-run (`--no-cache`) replaces, which nothing else refers
+    /// to; Docker keeps it if a child snapshot still needs it.
+    async fn forget_superseded(&self, key: &Digest, image: &str) {
+        if let Some(previous) = self.store.get_step(key)
+            && previous.image != image
+            && let Err(error) = self.backend.remove_image(&previous.image).await
+        {
+            tracing::debug!(%error, image = %previous.image, "cannot remove a superseded snapshot");
+        }
+    }
+
     fn record(&self, key: &Digest, step: &CachedStep) {
         self.pin(key);
         self.grew.store(true, Ordering::Relaxed);
-        if let Err(error) = self.store.put_step(key, step) {
+        if let Err(error) = self.store.put_step(key, step).inspect(|()| self.store.touch_step(key, self.run_started)) {
             tracing::warn!(%error, "could not record a step in the cache");
         }
     }
@@ -374,6 +385,7 @@ impl Engine {
             })));
         }
         let image = outcome.image.ok_or_else(|| EngineError::Local("the backend committed no snapshot".into()))?;
+        self.forget_superseded(&key, &image).await;
         let step = CachedStep {
             image,
             exit_code: outcome.exit_code,
@@ -580,7 +592,7 @@ impl Engine {
         let mut installed = self.store.tree_dir(&key);
         if installed.join("root").exists() {
             if let Ok(dir) = std::fs::File::open(&installed) {
-                let _ = dir.set_modified(std::time::SystemTime::now());
+                let _ = dir.set_modified(self.run_started);
             }
         } else {
             self.grew.store(true, Ordering::Relaxed);

@@ -217,8 +217,11 @@ pub struct Engine {
     steps: Semaphore,
     memo: eval::Memo,
     next_step: AtomicU64,
-    /// Keys this process uses, visible to a concurrent `tanto cache prune`.
-    pins: Option<cache::Pins>,
+    /// Keys this process uses, visible to a concurrent `tanto cache prune`; released
+    /// when the run is over.
+    pins: std::sync::Mutex<Option<cache::Pins>>,
+    /// When this run started: the last-use time of every cache entry it touches.
+    run_started: std::time::SystemTime,
     /// Whether this process added anything to the cache (the size ceiling is checked only
     /// then).
     grew: std::sync::atomic::AtomicBool,
@@ -237,10 +240,13 @@ impl Engine {
             steps: Semaphore::new(settings.parallelism.max(1)),
             memo: eval::Memo::default(),
             next_step: AtomicU64::new(1),
-            pins: cache::Pins::create(&CacheStore::new(&settings.cache_root), &owner_id())
-                .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
-                .ok(),
+            pins: std::sync::Mutex::new(
+                cache::Pins::create(&CacheStore::new(&settings.cache_root), &owner_id())
+                    .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
+                    .ok(),
+            ),
             grew: std::sync::atomic::AtomicBool::new(false),
+            run_started: std::time::SystemTime::now(),
         }
     }
 
@@ -263,8 +269,18 @@ impl Engine {
     }
 
     pub(crate) fn pin(&self, key: &Digest) {
-        if let Some(pins) = &self.pins {
+        if let Ok(pins) = self.pins.lock()
+            && let Some(pins) = pins.as_ref()
+        {
             pins.pin(key);
+        }
+    }
+
+    /// Lets go of everything this process pinned: the run is over, and what it used is
+    /// now fair game for pruning like anything else.
+    pub fn release_pins(&self) {
+        if let Ok(mut pins) = self.pins.lock() {
+            pins.take();
         }
     }
 

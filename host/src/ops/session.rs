@@ -211,6 +211,12 @@ impl Session {
         if let Err(error) = self.backend.cleanup().await {
             tracing::warn!(%error, "cleanup failed");
         }
+        // The run is over: what it used may go like anything else if the cache grew past
+        // its ceiling (least recently used first, so this run's entries go last).
+        self.pipeline.release_pins();
+        if self.pipeline.cache_grew() {
+            super::cache::enforce_ceiling(self.pipeline.store(), self.pipeline.backend().as_ref(), self.settings.max_cache_size).await;
+        }
         tracing::debug!(target: "tanto::timing", "close: caches saved and backend cleaned in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     }
 }
