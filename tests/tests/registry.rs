@@ -410,6 +410,17 @@ fn publish_tags_and_pushes_and_the_release_installs() {
     assert!(run.stderr.contains("hint: commit or stash your changes"), "{}", run.stderr);
     assert_eq!(repo.served_tag("mods/lint/v1.0.1"), None);
 
+    // A prebuilt component git ignores would be missing from every checkout of the tag.
+    repo.git(&["checkout", "--quiet", "--", "."]);
+    fs::remove_file(repo.work.join("mods/lint/NOTES")).expect("remove NOTES");
+    repo.module("mods/fmt", "fmt", "unreleased", &[]);
+    repo.write(".gitignore", "*.wasm\n");
+    repo.git(&["add", "mods/fmt/tanto.toml", ".gitignore"]);
+    repo.git(&["commit", "--quiet", "--message", "fmt without its component"]);
+    let run = tanto.run_in(&repo.work.join("mods/fmt"), &["publish", "--version", "0.1.0"]).failure(2);
+    insta::assert_snapshot!("publish_uncommitted_component", snapshot(&server, &tanto, &run));
+    assert_eq!(repo.served_tag("mods/fmt/v0.1.0"), None);
+
     // Another module installs what was published.
     let project = server.project("consumer", APP);
     tanto.run_in(&project, &["install", &published]).success();
@@ -458,4 +469,27 @@ fn a_malformed_manifest_names_file_and_line() {
     assert!(run.stderr.contains("tanto.toml"), "{}", run.stderr);
     assert!(run.stderr.contains("line 6"), "{}", run.stderr);
     insta::assert_snapshot!("malformed_manifest", snapshot(&server, &tanto, &run));
+}
+
+#[test]
+fn a_local_path_is_written_relative_to_the_manifest_and_never_locked() {
+    let server = GitServer::start();
+    server.single_module();
+    let tanto = server.tanto();
+    let project = server.project("local", APP);
+    let helper = project.join("mods/helper");
+    fs::create_dir_all(&helper).expect("mkdir");
+    fs::copy(tanto_tests::guest_wasm("api"), helper.join("module.wasm")).expect("copy component");
+    fs::write(
+        helper.join("tanto.toml"),
+        "name = \"helper\"\nsdk = \"rust\"\ncomponent = \"module.wasm\"\n\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n",
+    )
+    .expect("write helper manifest");
+
+    // Given relative to where the user stands (a subfolder of the project).
+    tanto.run_in(&project.join("mods"), &["install", "./helper"]).success();
+    assert_eq!(manifest(&project), format!("{APP}\n[dependencies]\nhelper = \"./mods/helper\"\n"));
+    // The local module is followed (its git dependency is locked) but not locked itself.
+    let names: Vec<String> = lock_entries(&project).into_iter().map(|entry| entry.name).collect();
+    assert_eq!(names, ["lib"]);
 }
