@@ -96,12 +96,6 @@ pub struct GitServer {
     port: u16,
 }
 
-impl Default for GitServer {
-    fn default() -> Self {
-        Self::start()
-    }
-}
-
 impl GitServer {
     /// A new server with no repositories.
     pub fn start() -> GitServer {

@@ -125,6 +125,17 @@ fn install_of_a_requirement_picks_the_highest_stable_match() {
     let run = tanto.run_in(&project, &["install"]).success();
     assert!(run.stderr.contains("tanto.lock is up to date (1 module)"), "{}", run.stderr);
     assert_eq!(fs::read(project.join("tanto.lock")).expect("lock"), lock_before);
+
+    // Installing the same module with another requirement replaces the entry.
+    let run = tanto.run_in(&project, &["install", "github.com/acme/single@^2"]).success();
+    insta::assert_snapshot!("install_replace", snapshot(&server, &tanto, &run));
+    assert_eq!(manifest(&project), format!("{APP}\n[dependencies]\nsingle = \"github.com/acme/single@^2\"\n"));
+    let entries = lock_entries(&project);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (entries[0].version.as_deref(), entries[0].commit.as_str()),
+        (Some("2.0.0"), single.v2_0.as_str())
+    );
 }
 
 #[test]

@@ -20,18 +20,22 @@ pub(super) fn install_summary(outcome: &LockOutcome) -> String {
     let report = &outcome.report;
     lines.extend(change_lines(report));
     if outcome.lockfile_changed {
-        lines.push(format!(
-            "Updated tanto.lock: {} added, {} updated, {} removed, {} unchanged",
-            report.added.len(),
-            report.updated.len(),
-            report.removed.len(),
-            report.unchanged.len()
-        ));
+        lines.push(counts(report));
     } else {
         lines.push(format!("tanto.lock is up to date ({})", modules(outcome.lockfile.modules.len())));
     }
     lines.extend(duplicate_notes(report));
     lines.join("\n")
+}
+
+fn counts(report: &InstallReport) -> String {
+    format!(
+        "Updated tanto.lock: {} added, {} updated, {} removed, {} unchanged",
+        report.added.len(),
+        report.updated.len(),
+        report.removed.len(),
+        report.unchanged.len()
+    )
 }
 
 /// The report of `tanto update`: `name old → new` per module that moved.
@@ -41,7 +45,7 @@ pub(super) fn update_summary(outcome: &LockOutcome) -> String {
     if lines.is_empty() {
         lines.push(format!("Everything is up to date ({})", modules(outcome.lockfile.modules.len())));
     } else {
-        lines.push(format!("Updated tanto.lock: {} updated", report.updated.len()));
+        lines.push(counts(report));
     }
     lines.extend(duplicate_notes(report));
     lines.join("\n")

@@ -180,12 +180,14 @@ pub async fn update(settings: UpdateSettings) -> anyhow::Result<LockOutcome> {
     Ok(outcome)
 }
 
-/// Runs after `tanto.toml` and `tanto.lock` were written successfully by `install`,
-/// `uninstall` or `update` (also when nothing changed, so a project whose generated
-/// files are stale is repaired by a plain `tanto install`). The one place for work that
-/// follows a lock change, such as regenerating typed dependency bindings.
+/// Runs once `tanto.toml` and `tanto.lock` on disk agree, after `install`, `uninstall`
+/// or `update` wrote them (or, with nothing to change or `--locked`, verified them), so
+/// a plain `tanto install` also repairs stale generated files. The one place for work
+/// that follows the lock, such as regenerating typed dependency bindings; a failure
+/// here leaves both files written.
 async fn lock_written(_outcome: &LockOutcome) -> anyhow::Result<()> {
-    // HOOK(develop): regenerate the typed dependency bindings here.
+    // HOOK(develop): regenerate the typed dependency bindings here
+    // (`_outcome.project_root` is the module; `_outcome.lockfile` what was pinned).
     Ok(())
 }
 
