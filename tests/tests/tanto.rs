@@ -958,4 +958,53 @@ impl App {
         );
         tanto.assert_no_leftovers();
     }
+
+    /// `lib` as a git repository served on 127.0.0.1, released as v1.0.0, built from
+    /// source wherever it is installed.
+    fn served_lib(server: &tanto_tests::git::GitServer) {
+        let repo = server.repository("lib");
+        write_module(&repo.work, "lib", LIB, &[]);
+        std::fs::write(repo.work.join(".gitignore"), "/target\n").unwrap();
+        repo.commit("lib");
+        repo.annotated_tag("v1.0.0");
+        repo.push();
+    }
+
+    #[test]
+    fn a_git_dependency_is_installed_built_once_per_commit_and_called() {
+        let server = tanto_tests::git::GitServer::start();
+        let tanto = server.tanto();
+        served_lib(&server);
+        let workspace = tempfile::tempdir().unwrap();
+        let app = workspace.path().join("app");
+        write_module(&app, "app", APP, &[]);
+
+        // install writes tanto.toml and tanto.lock and regenerates the typed API.
+        let installed = tanto.run_in(&app, &["install", "github.com/acme/lib@^1"]).success();
+        assert!(installed.stderr.contains("+ lib 1.0.0"), "{}", installed.stderr);
+        let bindings = std::fs::read_to_string(app.join("src/dependencies.rs")).unwrap();
+        assert!(bindings.contains("fn lib(&self) -> Lib;"), "{bindings}");
+        let lock = std::fs::read_to_string(app.join("tanto.lock")).unwrap();
+        assert!(lock.contains("version = \"1.0.0\"") && lock.contains("commit = "), "{lock}");
+
+        let run = tanto.run_in(&app, &["call", "build", "--text=from git"]).success();
+        assert_eq!(run.stdout, "built by app\ndecorated: from git\nHEY\n");
+        // Built once for its commit, subpath and toolchain; the next call reuses it.
+        assert_eq!(std::fs::read_dir(tanto.cache.path().join("modules")).unwrap().count(), 1);
+        let started = std::time::Instant::now();
+        tanto.run_in(&app, &["call", "build", "--text=again"]).success();
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the second call rebuilt the dependency");
+        assert_eq!(std::fs::read_dir(tanto.cache.path().join("modules")).unwrap().count(), 1);
+
+        // A module can be called straight from its reference.
+        let remote = tanto
+            .run_in(workspace.path(), &["call", "-m", "github.com/acme/lib@v1.0.0", "shout", "--word=remote"])
+            .success();
+        assert_eq!(remote.stdout, "REMOTE");
+        let missing = tanto
+            .run_in(workspace.path(), &["call", "-m", "github.com/acme/nothing-here@v1.0.0", "shout"])
+            .failure(2);
+        assert!(missing.stderr.contains("github.com/acme/nothing-here"), "{}", missing.stderr);
+        tanto.assert_no_leftovers();
+    }
 }

@@ -58,6 +58,8 @@ enum Command {
     Functions(FunctionsArgs),
     /// Call a function of a module: `tanto call FUNCTION --arg=value ...`.
     Call(CallArgs),
+    /// Regenerate the typed APIs of a module's dependencies (src/dependencies.rs).
+    Develop(FunctionsArgs),
     /// Add a module to tanto.toml and pin it in tanto.lock; without REF, install what
     /// tanto.toml declares.
     Install(InstallArgs),
@@ -261,9 +263,18 @@ async fn run(cli: Cli) -> ExitCode {
     };
     match command {
         Command::Init(args) => finish(init(args)),
-        Command::Install(args) => finish(install(lock_settings, args).await),
-        Command::Uninstall(UninstallArgs { name }) => finish(uninstall(lock_settings, name).await),
-        Command::Update(UpdateArgs { names }) => finish(update(lock_settings, names).await),
+        Command::Install(args) => {
+            let session = Session::new(base_settings(), progress::display(progress_mode));
+            finish(with_interrupt(&session, install(&session, lock_settings, args)).await)
+        }
+        Command::Uninstall(UninstallArgs { name }) => {
+            let session = Session::new(base_settings(), progress::display(progress_mode));
+            finish(with_interrupt(&session, uninstall(&session, lock_settings, name)).await)
+        }
+        Command::Update(UpdateArgs { names }) => {
+            let session = Session::new(base_settings(), progress::display(progress_mode));
+            finish(with_interrupt(&session, update(&session, lock_settings, names)).await)
+        }
         Command::Publish(args) => finish(publish(args).await),
         Command::Functions(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
@@ -273,6 +284,11 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Cache(command) => {
             let session = Session::new(base_settings(), progress::display(ProgressMode::Quiet));
             let result = with_interrupt(&session, cache(&session, command)).await;
+            finish(result)
+        }
+        Command::Develop(FunctionsArgs { module }) => {
+            let session = Session::new(base_settings(), progress::display(progress_mode));
+            let result = with_interrupt(&session, develop(&session, module)).await;
             finish(result)
         }
         Command::Call(args) => {
@@ -287,7 +303,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn install(lock: impl FnOnce() -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
+async fn install(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
     let InstallArgs { reference, name } = args;
     let add = match reference {
         Some(text) => Some(NewDependency {
@@ -296,19 +312,19 @@ async fn install(lock: impl FnOnce() -> anyhow::Result<LockSettings>, args: Inst
         }),
         None => None,
     };
-    let outcome = crate::ops::install::install(InstallSettings { lock: lock()?, add }).await?;
+    let outcome = crate::ops::install::install(session, InstallSettings { lock: lock()?, add }).await?;
     eprintln!("{}", lock::install_summary(&outcome));
     Ok(())
 }
 
-async fn uninstall(lock: impl FnOnce() -> anyhow::Result<LockSettings>, name: String) -> anyhow::Result<()> {
-    let outcome = crate::ops::install::uninstall(UninstallSettings { lock: lock()?, name }).await?;
+async fn uninstall(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, name: String) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::uninstall(session, UninstallSettings { lock: lock()?, name }).await?;
     eprintln!("{}", lock::install_summary(&outcome));
     Ok(())
 }
 
-async fn update(lock: impl FnOnce() -> anyhow::Result<LockSettings>, names: Vec<String>) -> anyhow::Result<()> {
-    let outcome = crate::ops::install::update(UpdateSettings { lock: lock()?, names }).await?;
+async fn update(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, names: Vec<String>) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::update(session, UpdateSettings { lock: lock()?, names }).await?;
     eprintln!("{}", lock::update_summary(&outcome));
     Ok(())
 }
@@ -477,6 +493,26 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     let report = crate::ops::init::init(InitSettings { path, sdk, name })?;
     eprintln!("Initialized module {:?} in {}", report.name, report.root.display());
     eprintln!("Try: cd {} && tanto functions", report.root.display());
+    Ok(())
+}
+
+async fn develop(session: &Session, module: ModuleArgs) -> anyhow::Result<()> {
+    let root = match location(module)? {
+        ModuleLocation::Path(path) => crate::module::find_module_root(&path)?,
+        ModuleLocation::Search(start) => crate::module::find_module_root(&start)?,
+        ModuleLocation::Remote(reference) => anyhow::bail!(UsageError::new(format!("develop works on a local module, not {reference}"))),
+    };
+    let report = crate::ops::develop::develop(session, &root).await?;
+    let verb = if report.changed { "Wrote" } else { "Up to date:" };
+    eprintln!(
+        "{verb} {} ({} dependencies: {})",
+        report.path.display(),
+        report.dependencies.len(),
+        report.dependencies.join(", ")
+    );
+    if !report.declared {
+        eprintln!("hint: add `mod dependencies; use dependencies::Dependencies;` to src/lib.rs to call them as dag().NAME()");
+    }
     Ok(())
 }
 

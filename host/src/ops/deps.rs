@@ -117,12 +117,7 @@ impl ModuleDependencies {
                     .modules
                     .values()
                     .filter(|module| module.source == source)
-                    .max_by_key(|module| {
-                        graph
-                            .lockfile
-                            .find(&module.id)
-                            .is_some_and(|entry| entry.requirements.iter().any(|written| *written == spec))
-                    })
+                    .max_by_key(|module| graph.lockfile.find(&module.id).is_some_and(|entry| entry.requirements.contains(&spec)))
                     .map(|module| Target::Git(module.clone()))
                     .ok_or_else(unknown)
             }

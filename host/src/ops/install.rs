@@ -28,9 +28,10 @@ use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tanto_registry::schema::manifest::is_valid_name;
 
 use super::deps::git_source;
+use super::session::Session;
 use crate::engine::Digest;
 use crate::module::edit::{EditError, remove_dependency, set_dependency};
-use crate::module::{MANIFEST_NAME, Manifest, find_module_root};
+use crate::module::{MANIFEST_NAME, Manifest, Sdk, find_module_root};
 
 /// What every command that may change `tanto.lock` needs.
 #[derive(Clone, Debug)]
@@ -158,25 +159,25 @@ fn render_updates(report: &InstallReport) -> String {
 
 /// `tanto install`: adds `settings.add` to `tanto.toml` when given, then resolves and
 /// writes `tanto.lock`.
-pub async fn install(settings: InstallSettings) -> anyhow::Result<LockOutcome> {
+pub async fn install(session: &Session, settings: InstallSettings) -> anyhow::Result<LockOutcome> {
     let outcome = blocking(move || install_blocking(settings)).await?;
-    lock_written(&outcome).await?;
+    lock_written(session, &outcome).await?;
     Ok(outcome)
 }
 
 /// `tanto uninstall`: removes a dependency from `tanto.toml` and re-resolves the lock
 /// (modules only it needed leave the lock).
-pub async fn uninstall(settings: UninstallSettings) -> anyhow::Result<LockOutcome> {
+pub async fn uninstall(session: &Session, settings: UninstallSettings) -> anyhow::Result<LockOutcome> {
     let outcome = blocking(move || uninstall_blocking(settings)).await?;
-    lock_written(&outcome).await?;
+    lock_written(session, &outcome).await?;
     Ok(outcome)
 }
 
 /// `tanto update`: moves the named (or all) lock entries to the newest versions their
 /// requirements allow.
-pub async fn update(settings: UpdateSettings) -> anyhow::Result<LockOutcome> {
+pub async fn update(session: &Session, settings: UpdateSettings) -> anyhow::Result<LockOutcome> {
     let outcome = blocking(move || update_blocking(settings)).await?;
-    lock_written(&outcome).await?;
+    lock_written(session, &outcome).await?;
     Ok(outcome)
 }
 
@@ -185,9 +186,20 @@ pub async fn update(settings: UpdateSettings) -> anyhow::Result<LockOutcome> {
 /// a plain `tanto install` also repairs stale generated files. The one place for work
 /// that follows the lock, such as regenerating typed dependency bindings; a failure
 /// here leaves both files written.
-async fn lock_written(_outcome: &LockOutcome) -> anyhow::Result<()> {
-    // HOOK(develop): regenerate the typed dependency bindings here
-    // (`_outcome.project_root` is the module; `_outcome.lockfile` what was pinned).
+async fn lock_written(session: &Session, outcome: &LockOutcome) -> anyhow::Result<()> {
+    // The typed dependency APIs follow the dependencies: regenerated for Rust modules that
+    // keep them (`tanto init` scaffolds src/dependencies.rs), never forced on others.
+    let manifest = Manifest::read(&outcome.project_root)?;
+    let source = if manifest.source == Path::new(".") {
+        outcome.project_root.clone()
+    } else {
+        outcome.project_root.join(&manifest.source)
+    };
+    if manifest.sdk == Sdk::Rust && source.join(super::develop::BINDINGS_FILE).is_file() {
+        super::develop::develop(session, &outcome.project_root)
+            .await
+            .context("tanto.toml and tanto.lock are written, but regenerating src/dependencies.rs failed (fix it, then run `tanto develop`)")?;
+    }
     Ok(())
 }
 
