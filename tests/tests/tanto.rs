@@ -959,12 +959,15 @@ impl App {
         tanto.assert_no_leftovers();
     }
 
-    /// `lib` as a git repository served on 127.0.0.1, released as v1.0.0, built from
-    /// source wherever it is installed.
-    fn served_lib(server: &tanto_tests::git::GitServer) {
+    /// `lib` made by `tanto init` (the SDK vendored, nothing pointing into this
+    /// checkout), pushed to its own git repository served on 127.0.0.1 and released as
+    /// v1.0.0: it must build wherever it is installed.
+    fn served_lib(server: &tanto_tests::git::GitServer, tanto: &Tanto) {
         let repo = server.repository("lib");
-        write_module(&repo.work, "lib", LIB, &[]);
-        std::fs::write(repo.work.join(".gitignore"), "/target\n").unwrap();
+        tanto.run_in(&repo.work, &["init", ".", "--sdk=rust", "--name=lib"]).success();
+        std::fs::write(repo.work.join("src/lib.rs"), LIB).unwrap();
+        let cargo_toml = std::fs::read_to_string(repo.work.join("Cargo.toml")).unwrap();
+        assert!(!cargo_toml.contains(&repo_root().display().to_string()), "{cargo_toml}");
         repo.commit("lib");
         repo.annotated_tag("v1.0.0");
         repo.push();
@@ -974,7 +977,7 @@ impl App {
     fn a_git_dependency_is_installed_built_once_per_commit_and_called() {
         let server = tanto_tests::git::GitServer::start();
         let tanto = server.tanto();
-        served_lib(&server);
+        served_lib(&server, &tanto);
         let workspace = tempfile::tempdir().unwrap();
         let app = workspace.path().join("app");
         write_module(&app, "app", APP, &[]);
