@@ -13,6 +13,19 @@ pub(crate) fn copy_atomic(from: &Path, to: &Path) -> std::io::Result<()> {
     write_atomic(to, &bytes)
 }
 
+/// A name unique to this process among all processes on the machine, now and later
+/// (pids are reused; the start time makes it unique).
+pub(crate) fn process_unique_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default()
+    )
+}
+
 /// Removes a folder tree, first making read-only folders writable (extracted snapshots
 /// can contain `0555` directories that would otherwise refuse removal).
 pub(crate) fn remove_tree(path: &Path) {

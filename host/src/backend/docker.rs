@@ -58,14 +58,7 @@ impl DockerBackend {
         } else {
             "unix:///var/run/docker.sock".to_string()
         };
-        let owner = format!(
-            "{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|elapsed| elapsed.as_nanos())
-                .unwrap_or_default()
-        );
+        let owner = crate::util::process_unique_id();
         Self {
             address,
             session: session.into(),

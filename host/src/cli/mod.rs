@@ -355,24 +355,24 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
             println!("Cache at {} (ceiling {}, TANTO_CACHE_MAX_SIZE)", store.root().display(), human_bytes(max));
             println!(
                 "  steps       {:>6}  {:>10}  snapshot images and recorded outputs",
-                usage.steps,
-                human_bytes(usage.step_bytes)
+                usage.held.steps,
+                human_bytes(usage.held.step_bytes)
             );
             println!(
                 "  trees       {:>6}  {:>10}  files and directories read from containers",
-                usage.trees,
-                human_bytes(usage.tree_bytes)
+                usage.held.trees,
+                human_bytes(usage.held.tree_bytes)
             );
             println!(
                 "  components  {:>6}  {:>10}  compiled modules",
-                usage.components,
-                human_bytes(usage.component_bytes)
+                usage.held.components,
+                human_bytes(usage.held.component_bytes)
             );
             println!(
                 "  volumes     {:>6}  {:>10}  cache volumes (removed only by prune --volumes)",
                 usage.volumes, ""
             );
-            println!("  total               {:>10}", human_bytes(usage.total()));
+            println!("  total               {:>10}", human_bytes(usage.held.bytes()));
             match (usage.oldest, usage.newest) {
                 (Some(oldest), Some(newest)) => println!("  last used: oldest {}, newest {}", human_age(oldest), human_age(newest)),
                 _ => println!("  empty"),
@@ -406,10 +406,10 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
             .await;
             println!(
                 "Removed {} steps, {} trees and {} compiled modules: {}",
-                report.steps,
-                report.trees,
-                report.components,
-                human_bytes(report.bytes())
+                report.removed.steps,
+                report.removed.trees,
+                report.removed.components,
+                human_bytes(report.removed.bytes())
             );
             if !report.volumes.is_empty() {
                 println!("Removed {} cache volumes: {}", report.volumes.len(), report.volumes.join(", "));

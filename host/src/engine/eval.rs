@@ -234,16 +234,24 @@ impl Engine {
         }
         let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
         let image = self
-            .backend
-            .commit(CommitSpec {
-                image: pending.base.image.clone(),
-                archives,
-                config: (*base).clone(),
-                snapshot_labels: snapshot_labels(&key),
-            })
+            .commit_snapshot(
+                &key,
+                CommitSpec {
+                    image: pending.base.image.clone(),
+                    archives,
+                    config: (*base).clone(),
+                    snapshot_labels: snapshot_labels(&key),
+                },
+            )
             .await?;
+        Ok(Snapshot { image, key, base })
+    }
+
+    /// Commits `spec` (no command runs) and records the image as the snapshot of `key`.
+    async fn commit_snapshot(&self, key: &Digest, spec: CommitSpec) -> Result<String, EngineError> {
+        let image = self.backend.commit(spec).await?;
         self.record(
-            &key,
+            key,
             &CachedStep {
                 image: image.clone(),
                 exit_code: 0,
@@ -251,7 +259,7 @@ impl Engine {
                 stderr: Vec::new(),
             },
         );
-        Ok(Snapshot { image, key, base })
+        Ok(image)
     }
 
     /// A recorded snapshot image for `key` that still exists.
@@ -696,23 +704,16 @@ impl Engine {
                     return Ok(image);
                 }
                 let image = self
-                    .backend
-                    .commit(CommitSpec {
-                        image: snapshot.image,
-                        archives: Vec::new(),
-                        config,
-                        snapshot_labels: snapshot_labels(&key),
-                    })
+                    .commit_snapshot(
+                        &key,
+                        CommitSpec {
+                            image: snapshot.image,
+                            archives: Vec::new(),
+                            config,
+                            snapshot_labels: snapshot_labels(&key),
+                        },
+                    )
                     .await?;
-                self.record(
-                    &key,
-                    &CachedStep {
-                        image: image.clone(),
-                        exit_code: 0,
-                        stdout: Vec::new(),
-                        stderr: Vec::new(),
-                    },
-                );
                 Ok(image)
             })
             .await

@@ -170,18 +170,6 @@ impl EngineSettings {
 /// The shared slot of one in-flight or finished evaluation.
 type Flight<T> = Arc<OnceCell<Result<T, EngineError>>>;
 
-/// A name unique to this process among all processes on the machine.
-fn owner_id() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_nanos())
-            .unwrap_or_default()
-    )
-}
-
 /// One result per key, computed once however many callers ask at the same time.
 pub(crate) struct SingleFlight<T> {
     cells: Mutex<HashMap<Digest, Flight<T>>>,
@@ -241,7 +229,7 @@ impl Engine {
             memo: eval::Memo::default(),
             next_step: AtomicU64::new(1),
             pins: std::sync::Mutex::new(
-                cache::Pins::create(&CacheStore::new(&settings.cache_root), &owner_id())
+                cache::Pins::create(&CacheStore::new(&settings.cache_root), &crate::util::process_unique_id())
                     .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
                     .ok(),
             ),

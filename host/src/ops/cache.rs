@@ -87,25 +87,35 @@ pub fn human_age(time: SystemTime) -> String {
     }
 }
 
-/// What the cache holds.
-#[derive(Debug, Default)]
-pub struct Usage {
+/// Entries and bytes by kind: what the cache holds, or what a prune removed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
     pub steps: usize,
-    /// Bytes of the snapshot layers.
+    /// Bytes of the snapshot layers and their records.
     pub step_bytes: u64,
     pub trees: usize,
     pub tree_bytes: u64,
     pub components: usize,
     pub component_bytes: u64,
+}
+
+impl Tally {
+    pub fn bytes(&self) -> u64 {
+        self.step_bytes + self.tree_bytes + self.component_bytes
+    }
+
+    pub fn entries(&self) -> usize {
+        self.steps + self.trees + self.components
+    }
+}
+
+/// What the cache holds.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pub held: Tally,
     pub volumes: usize,
     pub oldest: Option<SystemTime>,
     pub newest: Option<SystemTime>,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.step_bytes + self.tree_bytes + self.component_bytes
-    }
 }
 
 /// Measures the snapshot layers whose size is not recorded yet.
@@ -132,12 +142,14 @@ pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
     let components = store.components();
     let times = steps.iter().map(|step| step.last_used).chain(trees.iter().map(|tree| tree.last_used));
     Usage {
-        steps: steps.len(),
-        step_bytes: steps.iter().map(|step| step.size.unwrap_or(0) + step.record_bytes).sum(),
-        trees: trees.len(),
-        tree_bytes: trees.iter().map(|tree| tree.size).sum(),
-        components: components.len(),
-        component_bytes: components.iter().map(|component| component.size).sum(),
+        held: Tally {
+            steps: steps.len(),
+            step_bytes: steps.iter().map(|step| step.size.unwrap_or(0) + step.record_bytes).sum(),
+            trees: trees.len(),
+            tree_bytes: trees.iter().map(|tree| tree.size).sum(),
+            components: components.len(),
+            component_bytes: components.iter().map(|component| component.size).sum(),
+        },
         volumes: store.volumes().len(),
         oldest: times.clone().min(),
         newest: times.max(),
@@ -160,21 +172,10 @@ pub struct PruneSettings {
 /// What a prune removed and what it left because it is in use.
 #[derive(Debug, Default)]
 pub struct PruneReport {
-    pub steps: usize,
-    pub step_bytes: u64,
-    pub trees: usize,
-    pub tree_bytes: u64,
-    pub components: usize,
-    pub component_bytes: u64,
+    pub removed: Tally,
     pub volumes: Vec<String>,
     /// Entries kept because a running `tanto` holds them or Docker still needs them.
     pub kept_in_use: usize,
-}
-
-impl PruneReport {
-    pub fn bytes(&self) -> u64 {
-        self.step_bytes + self.tree_bytes + self.component_bytes
-    }
 }
 
 enum Candidate {
@@ -248,13 +249,13 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
                     continue;
                 }
                 crate::util::remove_tree(&tree.path);
-                report.trees += 1;
-                report.tree_bytes += tree.size;
+                report.removed.trees += 1;
+                report.removed.tree_bytes += tree.size;
             }
             Candidate::Component(component) => {
                 if std::fs::remove_file(&component.path).is_ok() {
-                    report.components += 1;
-                    report.component_bytes += component.size;
+                    report.removed.components += 1;
+                    report.removed.component_bytes += component.size;
                 }
             }
         }
@@ -263,7 +264,7 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
     // tried first, and what is refused is tried again once a pass removed something.
     loop {
         let mut refused = Vec::new();
-        let before = report.steps;
+        let before = report.removed.steps;
         for step in steps {
             if store.pinned_keys().contains(&step.key) {
                 report.kept_in_use += 1;
@@ -274,8 +275,8 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
                     // A record whose image is gone (removed now, or before) goes too.
                     if removed || !backend.image_exists(&step.image).await.unwrap_or(true) {
                         store.remove_step(&step.key);
-                        report.steps += 1;
-                        report.step_bytes += step.size.unwrap_or(0) + step.record_bytes;
+                        report.removed.steps += 1;
+                        report.removed.step_bytes += step.size.unwrap_or(0) + step.record_bytes;
                     } else {
                         refused.push(step);
                     }
@@ -286,7 +287,7 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
                 }
             }
         }
-        if refused.is_empty() || report.steps == before {
+        if refused.is_empty() || report.removed.steps == before {
             // Still needed by a running container or by a child outside the selection.
             report.kept_in_use += refused.len();
             break;
@@ -320,7 +321,7 @@ async fn volume_exists_elsewhere(backend: &dyn Backend, name: &str) -> bool {
 /// Brings the cache under `max_size` if it grew past it, removing the least recently used
 /// entries down to 80% of the ceiling so the next runs do not prune again at once.
 pub async fn enforce_ceiling(store: &CacheStore, backend: &dyn Backend, max_size: u64) -> Option<PruneReport> {
-    let used = usage(store, backend).await.total();
+    let used = usage(store, backend).await.held.bytes();
     if used <= max_size {
         return None;
     }
@@ -330,8 +331,8 @@ pub async fn enforce_ceiling(store: &CacheStore, backend: &dyn Backend, max_size
     };
     let report = prune(store, backend, &settings).await;
     tracing::info!(
-        removed = report.steps + report.trees + report.components,
-        bytes = report.bytes(),
+        removed = report.removed.entries(),
+        bytes = report.removed.bytes(),
         "the cache passed its ceiling; pruned"
     );
     Some(report)

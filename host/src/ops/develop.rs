@@ -79,7 +79,8 @@ fn identifier(name: &str) -> String {
     if KEYWORDS.contains(&snake.as_str()) { format!("r#{snake}") } else { snake }
 }
 
-fn type_name(name: &str) -> String {
+/// A kebab- or snake-case name in CamelCase, for a Rust type.
+pub(crate) fn type_name(name: &str) -> String {
     name.split(['-', '_'])
         .filter(|part| !part.is_empty())
         .map(|part| {

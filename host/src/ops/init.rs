@@ -55,19 +55,6 @@ pub fn write_rust_sdk(destination: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-fn struct_name(name: &str) -> String {
-    name.split(['-', '_'])
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 /// A valid module name from a folder name: lowercase, `-` for anything else.
 fn name_from_folder(folder: &Path) -> String {
     let raw = folder.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
@@ -161,7 +148,7 @@ codegen-units = 1
 }
 
 fn lib_rs(name: &str) -> String {
-    let type_name = struct_name(name);
+    let type_name = super::develop::type_name(name);
     format!(
         r#"//! The `{name}` tanto module.
 
@@ -222,6 +209,6 @@ mod tests {
     fn names_come_from_the_folder() {
         assert_eq!(name_from_folder(Path::new("/x/My Module")), "my-module");
         assert_eq!(name_from_folder(Path::new("/x/9lives")), "module-9lives");
-        assert_eq!(struct_name("my-cool_mod"), "MyCoolMod");
+        assert_eq!(super::super::develop::type_name("my-cool_mod"), "MyCoolMod");
     }
 }

@@ -83,16 +83,10 @@ impl Session {
     pub fn new(settings: SessionSettings, progress: Arc<dyn Progress>) -> Self {
         // TANTO_SESSION lets tooling (a CI job, the test suite) find what one invocation
         // made; by default every process is its own session.
-        let session_id = std::env::var("TANTO_SESSION").ok().filter(|id| !id.is_empty()).unwrap_or_else(|| {
-            format!(
-                "{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis())
-                    .unwrap_or(0)
-            )
-        });
+        let session_id = std::env::var("TANTO_SESSION")
+            .ok()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(crate::util::process_unique_id);
         let backend = Arc::new(DockerBackend::new(session_id));
         let engine_settings = EngineSettings {
             cache_root: settings.cache_root.clone(),
