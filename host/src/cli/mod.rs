@@ -369,6 +369,10 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
                 human_bytes(usage.held.component_bytes)
             );
             println!(
+                "  git                 {:>10}  fetched repositories and checkouts of dependencies",
+                human_bytes(usage.held.git_bytes)
+            );
+            println!(
                 "  volumes     {:>6}  {:>10}  cache volumes (removed only by prune --volumes)",
                 usage.volumes, ""
             );
@@ -411,6 +415,9 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
                 report.removed.components,
                 human_bytes(report.removed.bytes())
             );
+            if report.removed.git_bytes > 0 {
+                println!("Removed the git cache: {}", human_bytes(report.removed.git_bytes));
+            }
             if !report.volumes.is_empty() {
                 println!("Removed {} cache volumes: {}", report.volumes.len(), report.volumes.join(", "));
             }

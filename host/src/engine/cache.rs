@@ -202,9 +202,12 @@ impl CacheStore {
     }
 
     /// Compiled components.
+    /// Compiled components (`components/`) and components built from the source of git
+    /// dependencies (`modules/`).
     pub fn components(&self) -> Vec<FileRecord> {
         read_dir_paths(&self.root.join("components"))
             .into_iter()
+            .chain(read_dir_paths(&self.root.join("modules")))
             .filter_map(|path| {
                 let metadata = fs::metadata(&path).ok()?;
                 Some(FileRecord {
@@ -214,6 +217,16 @@ impl CacheStore {
                 })
             })
             .collect()
+    }
+
+    /// The git cache (bare repositories and checkouts by commit): its size in bytes.
+    pub fn git_bytes(&self) -> u64 {
+        folder_size(&self.root.join("git"))
+    }
+
+    /// Removes the git cache; the next install or call fetches again.
+    pub fn remove_git(&self) {
+        crate::util::remove_tree(&self.root.join("git"));
     }
 
     /// Cache volumes made through this cache.

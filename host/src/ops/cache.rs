@@ -97,11 +97,13 @@ pub struct Tally {
     pub tree_bytes: u64,
     pub components: usize,
     pub component_bytes: u64,
+    /// Bytes of fetched repositories and their checkouts.
+    pub git_bytes: u64,
 }
 
 impl Tally {
     pub fn bytes(&self) -> u64 {
-        self.step_bytes + self.tree_bytes + self.component_bytes
+        self.step_bytes + self.tree_bytes + self.component_bytes + self.git_bytes
     }
 
     pub fn entries(&self) -> usize {
@@ -149,6 +151,7 @@ pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
             tree_bytes: trees.iter().map(|tree| tree.size).sum(),
             components: components.len(),
             component_bytes: components.iter().map(|component| component.size).sum(),
+            git_bytes: store.git_bytes(),
         },
         volumes: store.volumes().len(),
         oldest: times.clone().min(),
@@ -293,6 +296,12 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
             break;
         }
         steps = refused;
+    }
+    // Fetched repositories go only with everything else: least-recently-used pruning
+    // cannot see inside them, and refetching is what makes them cheap to drop.
+    if settings.all {
+        report.removed.git_bytes = store.git_bytes();
+        store.remove_git();
     }
     if settings.volumes {
         for volume in store.volumes() {
