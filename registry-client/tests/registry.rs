@@ -5,7 +5,8 @@ mod common;
 
 use std::fs;
 
-use common::{Fixture, redact_hex};
+use common::Fixture;
+use tanto_git_fixtures::{Abbreviated, free_port, redact_hex};
 use tanto_registry::git::{FailureKind, GitError, GitSource};
 use tanto_registry::install::{InstallError, InstallOptions, LockMode, install, update};
 use tanto_registry::lockfile::{VerifyError, read_lockfile};
@@ -97,7 +98,7 @@ fn install_resolves_transitive_dependencies_and_writes_the_lock_once() {
     let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project(
+    let project = fixture.host.project(
         "transitive",
         "name = \"project\"\n\n[dependencies]\napp = \"github.com/acme/app@^1\"\na = { source = \"github.com/acme/mono/mods/a\", version = \"^1\" }\nsingle2 = \"github.com/acme/single@^2\"\n",
     );
@@ -116,7 +117,7 @@ fn install_resolves_transitive_dependencies_and_writes_the_lock_once() {
     assert!(a.path.ends_with("mods/a"));
 
     let text = fs::read_to_string(project.join("tanto.lock")).expect("lock");
-    insta::assert_snapshot!(redact_hex(&text));
+    insta::assert_snapshot!(redact_hex(&text, Abbreviated::Keep));
 
     let again = install(&git, &project, &InstallOptions::default()).expect("install again");
     assert!(!again.lockfile_changed);
@@ -130,11 +131,13 @@ fn update_moves_a_requirement_to_a_newly_pushed_version() {
     let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project("update", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
+    let project = fixture
+        .host
+        .project("update", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     install(&git, &project, &InstallOptions::default()).expect("install");
 
     // A new release appears upstream.
-    let single = fixture.repository_handle("single");
+    let single = fixture.host.existing_repository("single");
     single.write("src/lib.rs", "// 1.3.0\n");
     let v1_3 = single.commit("1.3.0");
     single.annotated_tag("v1.3.0");
@@ -161,7 +164,9 @@ fn locked_mode_fails_when_the_lock_would_change() {
     let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project("locked", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
+    let project = fixture
+        .host
+        .project("locked", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     let locked = InstallOptions {
         lock_mode: LockMode::Locked,
         ..InstallOptions::default()
@@ -192,10 +197,12 @@ fn a_moved_tag_is_an_error_naming_dependency_and_commits() {
     let fixture = Fixture::new();
     let commits = fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project("moved", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
+    let project = fixture
+        .host
+        .project("moved", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     install(&git, &project, &InstallOptions::default()).expect("install");
 
-    let single = fixture.repository_handle("single");
+    let single = fixture.host.existing_repository("single");
     single.git(&["checkout", "--quiet", "v1.2.0"]);
     single.write("src/lib.rs", "// 1.2.0, rewritten\n");
     let moved = single.commit("sneaky");
@@ -220,7 +227,9 @@ fn a_tampered_checkout_is_an_error() {
     let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project("tampered", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
+    let project = fixture
+        .host
+        .project("tampered", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     let installation = install(&git, &project, &InstallOptions::default()).expect("install");
     let module = &installation.resolution.modules[0];
     fs::write(module.path.join("src/lib.rs"), "// evil\n").expect("tamper");
@@ -238,10 +247,10 @@ fn a_tampered_checkout_is_an_error() {
 
 #[test]
 fn offline_mode_works_from_the_cache_and_names_what_is_missing() {
-    let mut fixture = Fixture::new();
+    let fixture = Fixture::new();
     fixture.standard();
     let git = fixture.git_cli();
-    let project = fixture.project(
+    let project = fixture.host.project(
         "offline",
         "name = \"project\"\n[dependencies]\napp = \"github.com/acme/app@^1\"\nfeature = \"github.com/acme/single@feature\"\n",
     );
@@ -249,7 +258,7 @@ fn offline_mode_works_from_the_cache_and_names_what_is_missing() {
     let lock_text = fs::read_to_string(project.join("tanto.lock")).expect("lock");
 
     // Nothing answers on the network any more.
-    fixture.stop_daemon();
+    fixture.host.stop();
     let offline = InstallOptions {
         network: Network::Offline,
         ..InstallOptions::default()
@@ -286,7 +295,7 @@ fn offline_mode_works_from_the_cache_and_names_what_is_missing() {
 fn publish_creates_and_pushes_the_prefixed_tag() {
     let fixture = Fixture::new();
     fixture.standard();
-    let mono = fixture.repository_handle("mono");
+    let mono = fixture.host.existing_repository("mono");
     let head = mono.git(&["rev-parse", "HEAD"]);
     let options = PublishOptions {
         version: semver::Version::new(1, 2, 0),
@@ -299,7 +308,7 @@ fn publish_creates_and_pushes_the_prefixed_tag() {
     assert_eq!(published.remote_url, "https://github.com/acme/mono");
     assert_eq!(published.reference.to_string(), "github.com/acme/mono/mods/a@v1.2.0");
     assert_eq!(mono.served_tag("mods/a/v1.2.0").as_deref(), Some(head.as_str()));
-    let tag_type = fixture.git(&mono.bare, &["cat-file", "-t", "refs/tags/mods/a/v1.2.0"]);
+    let tag_type = fixture.host.git(&mono.bare, &["cat-file", "-t", "refs/tags/mods/a/v1.2.0"]);
     assert_eq!(tag_type, "tag", "the release tag is annotated");
 
     // Users can install what was published.
@@ -326,7 +335,7 @@ fn publish_creates_and_pushes_the_prefixed_tag() {
     assert_eq!(mono.served_tag("mods/b/v2.1.0"), None);
 
     // A module at the root of its repository gets a plain vX.Y.Z tag.
-    let app = fixture.repository_handle("app");
+    let app = fixture.host.existing_repository("app");
     let root_release = publish(
         &fixture.git_config(),
         &app.work,
@@ -383,7 +392,7 @@ fn unknown_host_missing_repository_and_missing_version_are_clear() {
     let missing_version = online("github.com/acme/single@^3").expect_err("missing version");
     insta::assert_snapshot!("missing_version", fixture.redact(&render(&missing_version, missing_version.hint())));
 
-    let closed = common::free_port();
+    let closed = free_port();
     let unreachable = online(&format!("git://127.0.0.1:{closed}/acme/single@^1")).expect_err("nothing listens");
     assert!(
         matches!(

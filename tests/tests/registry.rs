@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 
 use tanto_tests::Tanto;
-use tanto_tests::git::GitServer;
+use tanto_tests::git::{GitServer, WriteModule};
 
 /// An empty project: a module with no dependencies.
 const APP: &str = "# The app.\nname = \"app\"\nsdk = \"rust\"\n";
