@@ -509,6 +509,16 @@ mod cache {
         )
     }
 
+    /// A source folder for `five-steps`: a unique `a.txt` (so no other run's cache answers
+    /// its steps) and a `b.txt`; with the `--source=` argument naming it.
+    fn five_steps_source() -> (tempfile::TempDir, String) {
+        let source = tempfile::tempdir().unwrap();
+        write(source.path(), "a.txt", &unique("a"));
+        write(source.path(), "b.txt", "bee\n");
+        let source_arg = format!("--source={}", source.path().display());
+        (source, source_arg)
+    }
+
     fn cache_call(tanto: &Tanto, function: &str, args: &[&str]) -> tanto_tests::Run {
         tanto.call_guest("cache", function, args)
     }
@@ -516,10 +526,7 @@ mod cache {
     #[test]
     fn a_second_run_creates_no_container_and_returns_the_same_bytes() {
         let tanto = Tanto::new();
-        let source = tempfile::tempdir().unwrap();
-        write(source.path(), "a.txt", &unique("a"));
-        write(source.path(), "b.txt", "bee\n");
-        let source_arg = format!("--source={}", source.path().display());
+        let (_source, source_arg) = five_steps_source();
 
         let since = docker_now();
         let first = cache_call(&tanto, "five-steps", &[&source_arg]).success();
@@ -540,11 +547,8 @@ mod cache {
     #[test]
     fn changing_one_input_file_reruns_exactly_the_steps_that_depend_on_it() {
         let tanto = Tanto::new();
-        let source = tempfile::tempdir().unwrap();
-        write(source.path(), "a.txt", &unique("a"));
-        write(source.path(), "b.txt", "bee\n");
+        let (source, source_arg) = five_steps_source();
         write(source.path(), "unrelated.txt", "not copied\n");
-        let source_arg = format!("--source={}", source.path().display());
         cache_call(&tanto, "five-steps", &[&source_arg]).success();
 
         // A file no step copies: nothing runs.
@@ -584,10 +588,7 @@ mod cache {
     #[test]
     fn no_cache_runs_every_step_again() {
         let tanto = Tanto::new();
-        let source = tempfile::tempdir().unwrap();
-        write(source.path(), "a.txt", &unique("a"));
-        write(source.path(), "b.txt", "b");
-        let source_arg = format!("--source={}", source.path().display());
+        let (_source, source_arg) = five_steps_source();
         let wasm = guest_wasm("cache");
         cache_call(&tanto, "five-steps", &[&source_arg]).success();
         let run = tanto
@@ -599,10 +600,7 @@ mod cache {
     #[test]
     fn two_processes_at_once_share_the_cache_safely() {
         let tanto = Tanto::new();
-        let source = tempfile::tempdir().unwrap();
-        write(source.path(), "a.txt", &unique("a"));
-        write(source.path(), "b.txt", "b");
-        let source_arg = format!("--source={}", source.path().display());
+        let (_source, source_arg) = five_steps_source();
         let wasm = guest_wasm("cache");
         let spawn = || {
             tanto
@@ -754,10 +752,7 @@ mod cache {
     #[test]
     fn prune_removes_what_it_reports_and_nothing_a_running_pipeline_holds() {
         let tanto = Tanto::new();
-        let source = tempfile::tempdir().unwrap();
-        write(source.path(), "a.txt", &unique("a"));
-        write(source.path(), "b.txt", "b");
-        let source_arg = format!("--source={}", source.path().display());
+        let (_source, source_arg) = five_steps_source();
         cache_call(&tanto, "five-steps", &[&source_arg]).success();
         // A first `hold` run records its first step; the second run below answers that step
         // from the cache, then holds it while it sleeps.
@@ -814,10 +809,7 @@ mod cache {
     #[test]
     fn the_automatic_ceiling_prunes_after_a_run_that_passes_it() {
         let tanto = Tanto::new();
-        let source = tempfile::tempdir().unwrap();
-        write(source.path(), "a.txt", &unique("a"));
-        write(source.path(), "b.txt", "b");
-        let source_arg = format!("--source={}", source.path().display());
+        let (_source, source_arg) = five_steps_source();
         let wasm = guest_wasm("cache");
         tanto.run(&["call", "-m", wasm.to_str().unwrap(), "five-steps", &source_arg]).success();
         let count = |text: &str| -> usize {
@@ -847,10 +839,8 @@ mod cache {
     #[test]
     fn cache_prune_by_age_and_size() {
         let tanto = Tanto::new();
-        let source = tempfile::tempdir().unwrap();
-        write(source.path(), "a.txt", &unique("a"));
-        write(source.path(), "b.txt", "b");
-        cache_call(&tanto, "five-steps", &[&format!("--source={}", source.path().display())]).success();
+        let (_source, source_arg) = five_steps_source();
+        cache_call(&tanto, "five-steps", &[&source_arg]).success();
         let kept = tanto.run(&["cache", "prune", "--older-than=1h"]).success();
         assert!(kept.stdout.starts_with("Removed 0 steps"), "{}", kept.stdout);
         let bad = tanto.run(&["cache", "prune", "--keep-storage=lots"]).failure(2);
