@@ -252,7 +252,6 @@ impl DockerBackend {
         let commit = match spec.commit {
             Commit::Always => true,
             Commit::WhenExit(accepts) => accepts(exit_code),
-            Commit::Never => false,
         };
         let image = if commit {
             Some(self.commit_container(id, &spec.config, &spec.snapshot_labels).await?)

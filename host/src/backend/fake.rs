@@ -126,7 +126,6 @@ impl Backend for FakeBackend {
         let commit = match spec.commit {
             Commit::Always => true,
             Commit::WhenExit(accepts) => accepts(exit_code),
-            Commit::Never => false,
         };
         let image = commit.then(|| {
             self.commits.fetch_add(1, Ordering::SeqCst);

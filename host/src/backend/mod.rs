@@ -82,7 +82,6 @@ pub enum Commit {
     Always,
     /// Commit only when the exit code satisfies the step's expectation.
     WhenExit(fn(i64) -> bool),
-    Never,
 }
 
 /// What a step produced.
