@@ -101,6 +101,24 @@ fn init_makes_a_module_that_builds_and_runs_anywhere() {
     let data = format!("--directory={}", workspace.path().join("data").display());
     let run = tanto.run_in(&module, &["call", "grep-dir", &data, "--pattern=needle"]).success();
     assert_eq!(run.stdout, "./notes.txt:needle here\n");
+    // The module is rebuilt only when its sources change.
+    let component = repo_root().join("target/test-modules/wasm32-wasip2/release/my_pipeline.wasm");
+    let built = std::fs::metadata(&component).unwrap().modified().unwrap();
+    tanto.run_in(&module, &["call", "container-echo", "--text=unchanged"]).success();
+    assert_eq!(
+        std::fs::metadata(&component).unwrap().modified().unwrap(),
+        built,
+        "an unchanged module was rebuilt"
+    );
+    let lib_rs = std::fs::read_to_string(module.join("src/lib.rs")).unwrap();
+    std::fs::write(module.join("src/lib.rs"), format!("{lib_rs}\n// edited\n")).unwrap();
+    tanto.run_in(&module, &["call", "container-echo", "--text=edited"]).success();
+    assert_ne!(
+        std::fs::metadata(&component).unwrap().modified().unwrap(),
+        built,
+        "an edited module was not rebuilt"
+    );
+
     let again = tanto.run_in(&module, &["init", ".", "--sdk=rust"]).failure(2);
     assert!(again.stderr.contains("already has a tanto.toml"), "{}", again.stderr);
     tanto.assert_no_leftovers();
