@@ -87,27 +87,24 @@ fn check_prebuilt(root: &Path, component: &Path) -> Result<(), PublishCheckError
     }
     // `--error-unmatch` fails for a file git does not track. Outside a work tree it
     // fails too; the registry's publish then reports the missing repository itself.
-    let tracked = Command::new("git")
-        .args(["ls-files", "--error-unmatch", "--"])
-        .arg(component)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    let in_work_tree = Command::new("git")
-        .args(["rev-parse", "--is-inside-work-tree"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
+    let tracked = git_succeeds(root, &["ls-files".as_ref(), "--error-unmatch".as_ref(), "--".as_ref(), component.as_os_str()]);
+    let in_work_tree = git_succeeds(root, &["rev-parse".as_ref(), "--is-inside-work-tree".as_ref()]);
     if in_work_tree && !tracked {
         return Err(PublishCheckError::ComponentNotCommitted {
             component: component.to_path_buf(),
         });
     }
     Ok(())
+}
+
+/// Whether `git ARGS` run quietly in `dir` succeeds.
+fn git_succeeds(dir: &Path, args: &[&std::ffi::OsStr]) -> bool {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
