@@ -332,6 +332,7 @@ fn publish_creates_and_pushes_the_prefixed_tag() {
     assert_eq!(published.subpath.as_deref(), Some("mods/a"));
     assert_eq!(published.remote_url, "https://github.com/acme/mono");
     assert_eq!(published.reference.to_string(), "github.com/acme/mono/mods/a@v1.2.0");
+    assert_eq!(published.install_reference().to_string(), "github.com/acme/mono/mods/a@^1.2.0");
     assert_eq!(mono.served_tag("mods/a/v1.2.0").as_deref(), Some(head.as_str()));
     let tag_type = fixture.host.git(&mono.bare, &["cat-file", "-t", "refs/tags/mods/a/v1.2.0"]);
     assert_eq!(tag_type, "tag", "the release tag is annotated");

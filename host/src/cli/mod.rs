@@ -339,7 +339,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     };
     let published = crate::ops::publish::publish(settings).await?;
     eprintln!("Published {} (commit {}) to {}", published.tag, published.commit, published.remote_url);
-    eprintln!("Install it with: tanto install {}", published.reference);
+    eprintln!("Install it with: tanto install {}", published.install_reference());
     println!("{}", published.reference);
     Ok(())
 }
