@@ -1171,7 +1171,11 @@ mod tests {
         let git = fake(root.path());
         // An untagged commit, depended on by id.
         git.set_repository(LIB, git.repository(LIB).commit(&commit(5), &[("tanto.toml", "name = \"lib\"\n# work\n")]));
-        let dependencies = deps(&[("app", "github.com/acme/app@^1"), ("lib", "github.com/acme/lib@v1.0.0"), ("head", "github.com/acme/lib@0505050")]);
+        let dependencies = deps(&[
+            ("app", "github.com/acme/app@^1"),
+            ("lib", "github.com/acme/lib@v1.0.0"),
+            ("head", "github.com/acme/lib@0505050"),
+        ]);
         let options = InstallOptions::default();
         let first = resolve_graph(&git, root.path(), &dependencies, None, &options).expect("resolve online");
 
@@ -1186,7 +1190,11 @@ mod tests {
         assert_eq!(disconnected.attempts.lock().expect("attempts").as_slice(), [] as [String; 0]);
 
         // What the lock does not determine goes to the network (and fails here).
-        let more = deps(&[("app", "github.com/acme/app@^1"), ("lib", "github.com/acme/lib@v1.0.0"), ("lib1", "github.com/acme/lib@~1.1")]);
+        let more = deps(&[
+            ("app", "github.com/acme/app@^1"),
+            ("lib", "github.com/acme/lib@v1.0.0"),
+            ("lib1", "github.com/acme/lib@~1.1"),
+        ]);
         let error = resolve_graph(&disconnected, root.path(), &more, Some(&first.lockfile), &options).expect_err("lib ~1.1 is not locked");
         assert!(matches!(&error, InstallError::Resolve { dependency, .. } if dependency == "lib1"), "{error}");
         assert_eq!(disconnected.attempts.lock().expect("attempts").as_slice(), [format!("ls-remote {LIB}")]);
@@ -1221,7 +1229,10 @@ mod tests {
         assert_eq!(lock.modules[0].commit, commit(2));
 
         // v1.1.0 is re-tagged upstream.
-        let moved = git.repository(LIB).commit(&commit(4), &[("tanto.toml", "name = \"lib\"\n# 1.1, again\n")]).tag("v1.1.0", &commit(4));
+        let moved = git
+            .repository(LIB)
+            .commit(&commit(4), &[("tanto.toml", "name = \"lib\"\n# 1.1, again\n")])
+            .tag("v1.1.0", &commit(4));
         git.set_repository(LIB, moved.clone());
         let kept = resolve_graph(&git, root.path(), &dependencies, Some(&lock), &options).expect("the cache holds the locked commit");
         assert_eq!(kept.lockfile, lock);
@@ -1272,7 +1283,10 @@ mod tests {
             FakeRepository::new()
                 .commit(
                     &commit(21),
-                    &[("tanto.toml", &module("b", &[("lib", "github.com/acme/lib@^1"), ("a", "github.com/acme/cycle-a@^1")]))],
+                    &[(
+                        "tanto.toml",
+                        &module("b", &[("lib", "github.com/acme/lib@^1"), ("a", "github.com/acme/cycle-a@^1")]),
+                    )],
                 )
                 .tag("v1.0.0", &commit(21)),
         );
@@ -1323,7 +1337,14 @@ mod tests {
                 .commit(&commit(24), &[("tanto.toml", &module("itself", &[("old", "github.com/acme/itself@^1")]))])
                 .tag("v2.0.0", &commit(24)),
         );
-        let resolution = resolve_graph(&git, root.path(), &deps(&[("tool", "github.com/acme/itself@^2")]), None, &InstallOptions::default()).expect("no cycle");
+        let resolution = resolve_graph(
+            &git,
+            root.path(),
+            &deps(&[("tool", "github.com/acme/itself@^2")]),
+            None,
+            &InstallOptions::default(),
+        )
+        .expect("no cycle");
         let ids: Vec<String> = resolution.lockfile.modules.iter().map(LockedModule::id).collect();
         assert_eq!(ids, ["old@1.0.0", "tool@2.0.0"]);
     }

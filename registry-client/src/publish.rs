@@ -313,9 +313,15 @@ mod tests {
             .install_reference()
             .to_string()
         };
-        assert_eq!(suggested("https://github.com/acme/mono", Some("mods/a"), "1.2.0"), "github.com/acme/mono/mods/a@^1.2.0");
+        assert_eq!(
+            suggested("https://github.com/acme/mono", Some("mods/a"), "1.2.0"),
+            "github.com/acme/mono/mods/a@^1.2.0"
+        );
         assert_eq!(suggested("git@github.com:acme/tools.git", None, "0.3.1"), "github.com/acme/tools@^0.3.1");
-        assert_eq!(suggested("https://github.com/acme/tools", None, "2.0.0-rc.1+build.5"), "github.com/acme/tools@^2.0.0-rc.1");
+        assert_eq!(
+            suggested("https://github.com/acme/tools", None, "2.0.0-rc.1+build.5"),
+            "github.com/acme/tools@^2.0.0-rc.1"
+        );
         assert_eq!(
             suggested("ssh://git@gitlab.com/group/sub/repo.git", Some("x"), "1.0.0"),
             "ssh://git@gitlab.com/group/sub/repo.git/x@^1.0.0"
