@@ -579,10 +579,11 @@ impl Graph<'_> {
         let location = match &node.kind {
             NodeKind::Git { source, resolved, .. } => {
                 let short = &resolved.commit[..resolved.commit.len().min(12)];
-                let version = match (&resolved.version, &resolved.branch) {
-                    (Some(version), _) => version.to_string(),
-                    (None, Some(branch)) => format!("{branch}@{short}"),
-                    (None, None) => short.to_owned(),
+                // As `ModuleSummary::describe_version` reads a lock entry.
+                let version = match (&resolved.version, &resolved.tag, &resolved.branch) {
+                    (Some(version), _, _) => version.to_string(),
+                    (None, Some(name), _) | (None, None, Some(name)) => format!("{name}@{short}"),
+                    (None, None, None) => short.to_owned(),
                 };
                 format!("{version} ({source})")
             }
