@@ -47,6 +47,8 @@ pub enum Hint {
     KnownModules { names: Vec<String> },
     /// A dependency name can only hold letters, digits, `-` and `_`.
     RenameDependency,
+    /// Modules depend on each other in a circle.
+    BreakCycle,
 }
 
 impl fmt::Display for Hint {
@@ -102,6 +104,10 @@ impl fmt::Display for Hint {
             }
             Hint::UpgradeTanto => write!(f, "upgrade tanto to read this lockfile"),
             Hint::RenameDependency => write!(f, "dependency names may contain only ASCII letters, digits, `-` and `_`"),
+            Hint::BreakCycle => write!(
+                f,
+                "a module cannot depend on itself, directly or through other modules: remove one dependency of the cycle from its tanto.toml (for a published module, ask its maintainer)"
+            ),
         }
     }
 }

@@ -10,8 +10,16 @@
 //! * **Pins are honoured.** A dependency whose source is in the lock, with a locked
 //!   entry that still satisfies its version spec (same tag, branch or commit, or a
 //!   version the requirement matches), keeps that entry's commit; only `update`
-//!   moves it. Online, a kept entry that followed a tag is checked against the
-//!   remote: a tag that now points elsewhere is an error, never a silent change.
+//!   moves it.
+//! * **The lock and the cache come first.** A kept entry whose commit the cache holds
+//!   is used without asking the network, as cargo builds from `Cargo.lock` and its
+//!   caches: an install that the lock fully determines works with no network and
+//!   without `--offline`. Only what the lock does not determine (a new or changed
+//!   dependency, an entry released by `update`) or the cache does not hold is asked
+//!   of the remote. A kept entry that followed a tag and has to be fetched is first
+//!   checked against the remote: a tag that now points elsewhere is an error, never
+//!   a silent change (a tag moving upstream never changes what a warm cache installs
+//!   either: the locked commit is used; `update` shows and accepts the move).
 //!   Every checkout of a kept entry is hashed and compared with the lock.
 //! * **One entry per (source, commit).** Dependents that land on the same source and
 //!   commit share one entry (and one fetch and checkout); its `requirements` list
@@ -206,6 +214,30 @@ pub enum InstallError {
     /// `update` named a module the lock does not have.
     #[error("`{name}` is not in tanto.lock")]
     UnknownModule { name: String, known: Vec<String> },
+    /// Modules depend on each other in a circle. `cycle` starts and ends with the same
+    /// module; each depends on the next.
+    #[error("the dependencies form a cycle: {}{}", render_cycle_names(cycle), render_cycle_edges(cycle))]
+    Cycle { cycle: Vec<CycleMember> },
+}
+
+/// A module of a dependency cycle, as the error names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleMember {
+    /// The dependency name it was first met under.
+    pub name: String,
+    /// `1.2.0 (github.com/acme/lib)` for a git module, `(./mods/x)` for a local one.
+    pub location: String,
+}
+
+fn render_cycle_names(cycle: &[CycleMember]) -> String {
+    cycle.iter().map(|member| member.name.as_str()).collect::<Vec<_>>().join(" → ")
+}
+
+fn render_cycle_edges(cycle: &[CycleMember]) -> String {
+    cycle
+        .windows(2)
+        .map(|pair| format!("\n  {} {} depends on {}", pair[0].name, pair[0].location, pair[1].name))
+        .collect()
 }
 
 fn render_changes(report: Option<&InstallReport>) -> String {
@@ -243,6 +275,7 @@ impl InstallError {
             InstallError::LocalNotFound { .. } | InstallError::LocalOutsideRepository { .. } => None,
             InstallError::LockOutOfDate { .. } => Some(Hint::RunInstall),
             InstallError::UnknownModule { known, .. } => Some(Hint::KnownModules { names: known.clone() }),
+            InstallError::Cycle { .. } => Some(Hint::BreakCycle),
         }
     }
 }
@@ -455,6 +488,9 @@ pub fn resolve_graph(
     while let Some(edge) = queue.pop_front() {
         graph.visit(edge, &mut queue)?;
     }
+    if let Some(cycle) = graph.find_cycle() {
+        return Err(InstallError::Cycle { cycle });
+    }
     Ok(graph.finish())
 }
 
@@ -483,10 +519,79 @@ impl Graph<'_> {
         if let Some(spec) = spec {
             self.nodes[to].requirements.insert(spec.as_str().to_owned());
         }
-        if let Some(from) = from
-            && from != to
-        {
+        // A module that depends on its own commit is kept as a self-edge: a cycle of one,
+        // refused by `find_cycle` like any other.
+        if let Some(from) = from {
             self.nodes[from].dependencies.insert(to);
+        }
+    }
+
+    /// The first dependency cycle in discovery order, if any.
+    ///
+    /// Refused, as cargo refuses cyclic packages: a module's schema and typed API come
+    /// from its dependencies', which a cycle makes circular, and calls between modules
+    /// of a cycle could recurse without end. A cycle is always a mistake in some
+    /// manifest, so the error names every module on it.
+    fn find_cycle(&self) -> Option<Vec<CycleMember>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            OnPath,
+            Done,
+        }
+        let mut marks = vec![Mark::New; self.nodes.len()];
+        for start in 0..self.nodes.len() {
+            if marks[start] != Mark::New {
+                continue;
+            }
+            // Depth-first, iteratively: the path so far, each node with the
+            // dependencies it still has to visit.
+            let mut path: Vec<(usize, std::collections::btree_set::Iter<'_, usize>)> = vec![(start, self.nodes[start].dependencies.iter())];
+            marks[start] = Mark::OnPath;
+            while let Some((node, next)) = path.last_mut() {
+                let node = *node;
+                match next.next() {
+                    Some(&dependency) => match marks[dependency] {
+                        Mark::New => {
+                            marks[dependency] = Mark::OnPath;
+                            path.push((dependency, self.nodes[dependency].dependencies.iter()));
+                        }
+                        Mark::OnPath => {
+                            let from = path.iter().position(|(index, _)| *index == dependency).unwrap_or(0);
+                            let mut cycle: Vec<CycleMember> = path[from..].iter().map(|(index, _)| self.cycle_member(*index)).collect();
+                            cycle.push(self.cycle_member(dependency));
+                            return Some(cycle);
+                        }
+                        Mark::Done => {}
+                    },
+                    None => {
+                        marks[node] = Mark::Done;
+                        path.pop();
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn cycle_member(&self, index: usize) -> CycleMember {
+        let node = &self.nodes[index];
+        let location = match &node.kind {
+            NodeKind::Git { source, resolved, .. } => {
+                let short = &resolved.commit[..resolved.commit.len().min(12)];
+                // As `ModuleSummary::describe_version` reads a lock entry.
+                let version = match (&resolved.version, &resolved.tag, &resolved.branch) {
+                    (Some(version), _, _) => version.to_string(),
+                    (None, Some(name), _) | (None, None, Some(name)) => format!("{name}@{short}"),
+                    (None, None, None) => short.to_owned(),
+                };
+                format!("{version} ({source})")
+            }
+            NodeKind::Local { path } => format!("({})", path.display()),
+        };
+        CycleMember {
+            name: node.name.clone(),
+            location,
         }
     }
 
@@ -580,23 +685,32 @@ impl Graph<'_> {
         let (resolved, expected) = match pinned {
             Some(entry) => {
                 debug!(dependency = %edge.alias, id = %entry.id(), "keeping locked version");
-                if network == Network::Online && entry.tag.is_some() {
-                    let refs = self.git.list_remote_refs(&url).map_err(|error| {
-                        resolve_error(
-                            ResolveError::Git {
-                                reference: reference.to_string(),
-                                error,
-                            },
-                            self,
-                        )
-                    })?;
-                    verify_tag(entry, &refs)?;
-                }
-                let target = match &entry.tag {
-                    Some(tag) => FetchTarget::Tag(tag.clone()),
-                    None => FetchTarget::Commit(entry.commit.clone()),
+                let git_error = |error: GitError, graph: &Self| {
+                    resolve_error(
+                        ResolveError::Git {
+                            reference: reference.to_string(),
+                            error,
+                        },
+                        graph,
+                    )
                 };
-                let commit = ensure_commit(self.git, reference, &url, &entry.commit, &target, network).map_err(|error| resolve_error(error, self))?;
+                // The lock names the commit: when the cache holds it, the network has
+                // nothing to add (see "Pins are honoured" in the module docs).
+                let cached = self.git.find_commit(&url, &entry.commit).map_err(|error| git_error(error, self))?;
+                let commit = match cached {
+                    Some(commit) => commit,
+                    None => {
+                        if network == Network::Online && entry.tag.is_some() {
+                            let refs = self.git.list_remote_refs(&url).map_err(|error| git_error(error, self))?;
+                            verify_tag(entry, &refs)?;
+                        }
+                        let target = match &entry.tag {
+                            Some(tag) => FetchTarget::Tag(tag.clone()),
+                            None => FetchTarget::Commit(entry.commit.clone()),
+                        };
+                        ensure_commit(self.git, reference, &url, &entry.commit, &target, network).map_err(|error| resolve_error(error, self))?
+                    }
+                };
                 let resolved = Resolved {
                     reference: reference.clone(),
                     version: entry.version.clone(),
@@ -813,16 +927,29 @@ impl fmt::Display for ModuleSummary {
     }
 }
 
+impl ModuleUpdate {
+    /// `1.2.0 → 1.3.0`; when only the commit changed (a tag moved upstream and
+    /// `update` accepted it), `1.2.0 moved 1a2b3c4 → 5d6e7f8`, so the move is never
+    /// reported as "no change".
+    pub fn describe_change(&self) -> String {
+        let old = self.old.describe_version();
+        let new = self.new.describe_version();
+        if old == new && self.old.commit != self.new.commit {
+            format!("{new} moved {} → {}", short_commit(&self.old.commit), short_commit(&self.new.commit))
+        } else {
+            format!("{old} → {new}")
+        }
+    }
+}
+
+/// The 7-digit abbreviation git shows by default.
+fn short_commit(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
 impl fmt::Display for ModuleUpdate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} -> {} ({})",
-            self.new.name,
-            self.old.describe_version(),
-            self.new.describe_version(),
-            self.new.source
-        )
+        write!(f, "{} {} ({})", self.new.name, self.describe_change(), self.new.source)
     }
 }
 
@@ -876,6 +1003,8 @@ fn compare(old: &Lockfile, new: &Lockfile) -> InstallReport {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::git::{FakeGit, FakeRepository};
 
@@ -980,7 +1109,7 @@ mod tests {
         )
         .expect("update");
         assert_eq!(updated.report.updated.len(), 1);
-        assert_eq!(updated.report.updated[0].to_string(), "lib 1.0.0 -> 1.1.0 (github.com/acme/lib)");
+        assert_eq!(updated.report.updated[0].to_string(), "lib 1.0.0 → 1.1.0 (github.com/acme/lib)");
 
         let unknown = resolve_graph(
             &git,
@@ -997,7 +1126,228 @@ mod tests {
 
         // A changed requirement no longer matches the pin and moves it.
         let moved = resolve_graph(&git, root.path(), &deps(&[("lib", "github.com/acme/lib@^2")]), Some(&lock), &options).expect("resolve");
-        assert_eq!(moved.report.updated[0].to_string(), "lib 1.0.0 -> 2.0.0 (github.com/acme/lib)");
+        assert_eq!(moved.report.updated[0].to_string(), "lib 1.0.0 → 2.0.0 (github.com/acme/lib)");
+    }
+
+    /// The fake's cache with the network gone: every remote operation fails as an
+    /// unreachable host does, and is counted.
+    struct Disconnected<'a> {
+        cache: &'a FakeGit,
+        attempts: Mutex<Vec<String>>,
+    }
+
+    impl Disconnected<'_> {
+        fn unreachable(&self, command: &str, url: &str) -> GitError {
+            self.attempts.lock().expect("attempts").push(format!("{command} {url}"));
+            GitError::Failed {
+                command: format!("git {command} {url}"),
+                url: Some(url.to_owned()),
+                kind: crate::git::FailureKind::NetworkUnreachable,
+                stderr: "fatal: unable to connect: Network is unreachable".to_owned(),
+            }
+        }
+    }
+
+    impl GitSource for Disconnected<'_> {
+        fn list_remote_refs(&self, url: &str) -> Result<RemoteRefs, GitError> {
+            Err(self.unreachable("ls-remote", url))
+        }
+        fn list_cached_refs(&self, url: &str) -> Result<Option<RemoteRefs>, GitError> {
+            self.cache.list_cached_refs(url)
+        }
+        fn fetch(&self, url: &str, _target: &FetchTarget) -> Result<(), GitError> {
+            Err(self.unreachable("fetch", url))
+        }
+        fn find_commit(&self, url: &str, commit: &str) -> Result<Option<String>, GitError> {
+            self.cache.find_commit(url, commit)
+        }
+        fn checkout(&self, url: &str, commit: &str) -> Result<PathBuf, GitError> {
+            self.cache.checkout(url, commit)
+        }
+    }
+
+    #[test]
+    fn a_complete_lock_and_a_warm_cache_need_no_network() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let git = fake(root.path());
+        // An untagged commit, depended on by id.
+        git.set_repository(LIB, git.repository(LIB).commit(&commit(5), &[("tanto.toml", "name = \"lib\"\n# work\n")]));
+        let dependencies = deps(&[
+            ("app", "github.com/acme/app@^1"),
+            ("lib", "github.com/acme/lib@v1.0.0"),
+            ("head", "github.com/acme/lib@0505050"),
+        ]);
+        let options = InstallOptions::default();
+        let first = resolve_graph(&git, root.path(), &dependencies, None, &options).expect("resolve online");
+
+        // Online mode, no network: the lock determines every commit and the cache holds them.
+        let disconnected = Disconnected {
+            cache: &git,
+            attempts: Mutex::new(Vec::new()),
+        };
+        let again = resolve_graph(&disconnected, root.path(), &dependencies, Some(&first.lockfile), &options).expect("resolve from lock and cache");
+        assert_eq!(again.lockfile, first.lockfile);
+        assert_eq!(again.report.unchanged.len(), 4);
+        assert_eq!(disconnected.attempts.lock().expect("attempts").as_slice(), [] as [String; 0]);
+
+        // What the lock does not determine goes to the network (and fails here).
+        let more = deps(&[
+            ("app", "github.com/acme/app@^1"),
+            ("lib", "github.com/acme/lib@v1.0.0"),
+            ("lib1", "github.com/acme/lib@~1.1"),
+        ]);
+        let error = resolve_graph(&disconnected, root.path(), &more, Some(&first.lockfile), &options).expect_err("lib ~1.1 is not locked");
+        assert!(matches!(&error, InstallError::Resolve { dependency, .. } if dependency == "lib1"), "{error}");
+        assert_eq!(disconnected.attempts.lock().expect("attempts").as_slice(), [format!("ls-remote {LIB}")]);
+
+        // So does what the cache does not hold: a cold cache fetches the locked commits,
+        // checking first that the tags still point at them.
+        let cold = FakeGit::new(root.path().join("cold"));
+        cold.set_repository(LIB, git.repository(LIB));
+        cold.set_repository(APP, git.repository(APP));
+        let fetched = resolve_graph(&cold, root.path(), &dependencies, Some(&first.lockfile), &options).expect("resolve into a cold cache");
+        assert_eq!(fetched.lockfile, first.lockfile);
+        let mut targets: Vec<FetchTarget> = cold.fetches().into_iter().map(|(_, target)| target).collect();
+        targets.sort_by_key(|target| format!("{target:?}"));
+        assert_eq!(
+            targets,
+            [
+                FetchTarget::Commit(commit(5)),
+                FetchTarget::Tag("v1.0.0".into()),
+                FetchTarget::Tag("v1.0.0".into()),
+                FetchTarget::Tag("v2.0.0".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_moved_tag_is_kept_from_the_cache_refused_when_fetched_and_shown_by_update() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let git = fake(root.path());
+        let dependencies = deps(&[("lib", "github.com/acme/lib@^1")]);
+        let options = InstallOptions::default();
+        let lock = resolve_graph(&git, root.path(), &dependencies, None, &options).expect("resolve").lockfile;
+        assert_eq!(lock.modules[0].commit, commit(2));
+
+        // v1.1.0 is re-tagged upstream.
+        let moved = git
+            .repository(LIB)
+            .commit(&commit(4), &[("tanto.toml", "name = \"lib\"\n# 1.1, again\n")])
+            .tag("v1.1.0", &commit(4));
+        git.set_repository(LIB, moved.clone());
+        let kept = resolve_graph(&git, root.path(), &dependencies, Some(&lock), &options).expect("the cache holds the locked commit");
+        assert_eq!(kept.lockfile, lock);
+
+        let cold = FakeGit::new(root.path().join("cold"));
+        cold.set_repository(LIB, moved);
+        let error = resolve_graph(&cold, root.path(), &dependencies, Some(&lock), &options).expect_err("fetching a moved tag");
+        assert!(matches!(error, InstallError::Verify(VerifyError::TagMoved { .. })), "{error}");
+
+        let updated = resolve_graph(
+            &git,
+            root.path(),
+            &dependencies,
+            Some(&lock),
+            &InstallOptions {
+                update: UpdateSelection::All,
+                ..InstallOptions::default()
+            },
+        )
+        .expect("update accepts the move");
+        assert_eq!(updated.report.updated.len(), 1);
+        assert_eq!(updated.report.updated[0].describe_change(), "1.1.0 moved 0202020 → 0404040");
+        assert_eq!(updated.report.updated[0].to_string(), "lib 1.1.0 moved 0202020 → 0404040 (github.com/acme/lib)");
+    }
+
+    fn module(name: &str, dependencies: &[(&str, &str)]) -> String {
+        let mut manifest = format!("name = \"{name}\"\n[dependencies]\n");
+        for (alias, reference) in dependencies {
+            manifest.push_str(&format!("{alias} = \"{reference}\"\n"));
+        }
+        manifest
+    }
+
+    #[test]
+    fn dependency_cycles_are_refused_naming_the_cycle() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let git = fake(root.path());
+        let a = "https://github.com/acme/cycle-a";
+        let b = "https://github.com/acme/cycle-b";
+        git.set_repository(
+            a,
+            FakeRepository::new()
+                .commit(&commit(20), &[("tanto.toml", &module("a", &[("b", "github.com/acme/cycle-b@^1")]))])
+                .tag("v1.0.0", &commit(20)),
+        );
+        git.set_repository(
+            b,
+            FakeRepository::new()
+                .commit(
+                    &commit(21),
+                    &[(
+                        "tanto.toml",
+                        &module("b", &[("lib", "github.com/acme/lib@^1"), ("a", "github.com/acme/cycle-a@^1")]),
+                    )],
+                )
+                .tag("v1.0.0", &commit(21)),
+        );
+        let cycle_of = |dependencies: &Dependencies| match resolve_graph(&git, root.path(), dependencies, None, &InstallOptions::default()) {
+            Err(error @ InstallError::Cycle { .. }) => error,
+            other => panic!("expected a cycle, got {other:?}"),
+        };
+        let error = cycle_of(&deps(&[("a", "github.com/acme/cycle-a@^1")]));
+        let InstallError::Cycle { cycle } = &error else { unreachable!() };
+        let names: Vec<&str> = cycle.iter().map(|member| member.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "a"]);
+        assert_eq!(error.hint(), Some(Hint::BreakCycle));
+        insta::assert_snapshot!("cycle", format!("error: {error}\nhint: {}", Hint::BreakCycle));
+
+        // Entering the cycle through b names it from b.
+        let error = cycle_of(&deps(&[("lib", "github.com/acme/lib@^1"), ("b", "github.com/acme/cycle-b@^1")]));
+        assert!(error.to_string().starts_with("the dependencies form a cycle: b → a → b\n"), "{error}");
+
+        // A module that depends on its own release.
+        let itself = "https://github.com/acme/itself";
+        git.set_repository(
+            itself,
+            FakeRepository::new()
+                .commit(&commit(22), &[("tanto.toml", &module("itself", &[("me", "github.com/acme/itself@^1")]))])
+                .tag("v1.0.0", &commit(22)),
+        );
+        let error = cycle_of(&deps(&[("tool", "github.com/acme/itself@^1")]));
+        assert_eq!(
+            error.to_string(),
+            "the dependencies form a cycle: tool → tool\n  tool 1.0.0 (github.com/acme/itself) depends on tool"
+        );
+
+        // Local modules.
+        let project = root.path().join("project");
+        for (name, dependency) in [("x", "../y"), ("y", "../x")] {
+            fs::create_dir_all(project.join(name)).expect("mkdir");
+            fs::write(project.join(name).join("tanto.toml"), module(name, &[("next", dependency)])).expect("write");
+        }
+        let error = cycle_of(&deps(&[("x", "./project/x")]));
+        assert!(error.to_string().starts_with("the dependencies form a cycle: x → next → x\n"), "{error}");
+
+        // A major of a module depending on another major of itself is no cycle.
+        git.set_repository(
+            itself,
+            FakeRepository::new()
+                .commit(&commit(23), &[("tanto.toml", &module("itself", &[]))])
+                .tag("v1.0.0", &commit(23))
+                .commit(&commit(24), &[("tanto.toml", &module("itself", &[("old", "github.com/acme/itself@^1")]))])
+                .tag("v2.0.0", &commit(24)),
+        );
+        let resolution = resolve_graph(
+            &git,
+            root.path(),
+            &deps(&[("tool", "github.com/acme/itself@^2")]),
+            None,
+            &InstallOptions::default(),
+        )
+        .expect("no cycle");
+        let ids: Vec<String> = resolution.lockfile.modules.iter().map(LockedModule::id).collect();
+        assert_eq!(ids, ["old@1.0.0", "tool@2.0.0"]);
     }
 
     #[test]

@@ -23,11 +23,13 @@
 //! # How resolution flows
 //!
 //! ```text
-//! tanto.toml [dependencies] ──► Reference ──► GitSource::list_remote_refs (git ls-remote)
-//!                                                  │   (offline: refs of the bare cache)
-//!                                                  ▼
-//!                   tanto.lock pin still satisfied? ──yes──► verify tag, keep commit
-//!                                   │ no (or update)
+//! tanto.toml [dependencies] ──► Reference
+//!                                   ▼
+//!                   tanto.lock pin still satisfied? ──yes──► commit in the cache? ──yes──► keep it (no network)
+//!                                   │ no (or update)             │ no
+//!                                   │                  verify tag (git ls-remote), fetch, keep commit
+//!                                   ▼
+//!              GitSource::list_remote_refs (git ls-remote; offline: refs of the bare cache)
 //!                                   ▼
 //!                  resolve::select: tag > branch > commit > exact version > requirement
 //!                                   ▼

@@ -7,7 +7,8 @@
 //!
 //! [`publish`] refuses a dirty work tree (the tag must describe exactly what is
 //! committed) and an existing tag (released versions are immutable), creates the tag,
-//! pushes it, and returns the reference users install. Building the module before
+//! pushes it, and returns the release's reference (and, as
+//! [`Published::install_reference`], the caret requirement to suggest to users). Building the module before
 //! publishing, and notifying an index, are the host's job.
 
 use std::ffi::OsStr;
@@ -19,7 +20,7 @@ use tracing::info;
 use crate::git::{GitConfig, GitError};
 use crate::hint::Hint;
 use crate::manifest::MANIFEST_NAME;
-use crate::reference::{Reference, Source};
+use crate::reference::{Reference, Source, VersionKind, VersionSpec};
 
 /// What to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +44,32 @@ pub struct Published {
     pub subpath: Option<String>,
     /// The remote's URL as configured (`remote.<name>.url`, before `insteadOf`).
     pub remote_url: String,
-    /// What users write to install this release
-    /// (`github.com/owner/repo/subpath@vX.Y.Z`).
+    /// This release, exactly (`github.com/owner/repo/subpath@vX.Y.Z`).
     pub reference: Reference,
+}
+
+impl Published {
+    /// What to suggest users install: a caret requirement on this release
+    /// (`github.com/owner/repo/subpath@^X.Y.Z`). An exact tag is a pin `tanto update`
+    /// never moves; the caret takes later compatible releases, as `cargo add` writes.
+    pub fn install_reference(&self) -> Reference {
+        let version = self.reference.version().and_then(|spec| match spec.kind() {
+            VersionKind::Exact(version) => Some(version),
+            _ => None,
+        });
+        let Some(version) = version else {
+            return self.reference.clone();
+        };
+        // Build metadata has no meaning in a requirement.
+        let requirement = semver::Version {
+            build: semver::BuildMetadata::EMPTY,
+            ..version.clone()
+        };
+        match VersionSpec::parse(&format!("^{requirement}")) {
+            Ok(spec) => self.reference.clone().with_version(Some(spec)),
+            Err(_) => self.reference.clone(),
+        }
+    }
 }
 
 /// Why a release could not be published.
@@ -275,6 +299,33 @@ mod tests {
         assert_eq!(derive("/srv/git/repo", None), None);
         assert_eq!(derive("file:///srv/git/repo", None), None);
         assert_eq!(release_tag(Some("mods/a"), &version), "mods/a/v1.2.0");
+
+        let suggested = |url: &str, subpath: Option<&str>, version: &str| {
+            let version = Version::parse(version).expect("version");
+            Published {
+                tag: release_tag(subpath, &version),
+                commit: "0".repeat(40),
+                repository_root: PathBuf::from("/repo"),
+                subpath: subpath.map(str::to_owned),
+                remote_url: url.to_owned(),
+                reference: release_reference(url, subpath, &version).expect("reference"),
+            }
+            .install_reference()
+            .to_string()
+        };
+        assert_eq!(
+            suggested("https://github.com/acme/mono", Some("mods/a"), "1.2.0"),
+            "github.com/acme/mono/mods/a@^1.2.0"
+        );
+        assert_eq!(suggested("git@github.com:acme/tools.git", None, "0.3.1"), "github.com/acme/tools@^0.3.1");
+        assert_eq!(
+            suggested("https://github.com/acme/tools", None, "2.0.0-rc.1+build.5"),
+            "github.com/acme/tools@^2.0.0-rc.1"
+        );
+        assert_eq!(
+            suggested("ssh://git@gitlab.com/group/sub/repo.git", Some("x"), "1.0.0"),
+            "ssh://git@gitlab.com/group/sub/repo.git/x@^1.0.0"
+        );
         assert_eq!(release_tag(None, &version), "v1.2.0");
     }
 }

@@ -146,6 +146,12 @@ pub enum ReferenceErrorKind {
     Empty,
     #[error("a reference cannot contain whitespace or control characters")]
     Whitespace,
+    /// Leading or trailing whitespace, usually from quoting or copying. Refused rather
+    /// than trimmed: the text is written into tanto.toml as given, and a version spec
+    /// with a trailing space would otherwise read as a requirement (`v1.0.0 ` as
+    /// `^1.0.0`) and lock another version than the tag asked for.
+    #[error("remove the whitespace around `{trimmed}`")]
+    SurroundingWhitespace { trimmed: String },
     #[error("a local path takes no version (drop `@{0}`)")]
     LocalWithVersion(String),
     #[error("unsupported URL scheme `{0}://` (use https, http, git or ssh)")]
@@ -179,8 +185,12 @@ fn error(input: &str, kind: ReferenceErrorKind) -> ReferenceError {
 impl Reference {
     /// Parses any of the accepted forms (see the module docs).
     pub fn parse(input: &str) -> Result<Reference, ReferenceError> {
-        if input.is_empty() {
+        if input.trim().is_empty() {
             return Err(error(input, ReferenceErrorKind::Empty));
+        }
+        if input.trim() != input {
+            let trimmed = input.trim().to_owned();
+            return Err(error(input, ReferenceErrorKind::SurroundingWhitespace { trimmed }));
         }
         if is_local(input) {
             if input.chars().any(char::is_control) {
@@ -410,8 +420,14 @@ impl fmt::Display for Repository {
 impl VersionSpec {
     /// Reads a version spec (the text after `@`). See [`VersionKind`] for the rule.
     pub fn parse(raw: &str) -> Result<VersionSpec, ReferenceErrorKind> {
-        if raw.is_empty() {
+        if raw.trim().is_empty() {
             return Err(ReferenceErrorKind::EmptyVersion);
+        }
+        // semver reads `1.0.0 ` as the requirement `^1.0.0`: whitespace around a spec
+        // must never change what it selects.
+        if raw.trim() != raw {
+            let trimmed = raw.trim().to_owned();
+            return Err(ReferenceErrorKind::SurroundingWhitespace { trimmed });
         }
         if raw.chars().any(char::is_control) {
             return Err(ReferenceErrorKind::InvalidVersion(raw.to_owned()));
@@ -811,6 +827,7 @@ mod tests {
             ("https://example.com:99999/a/b", ReferenceErrorKind::InvalidPort("99999".into())),
             ("github.com/acme/x y", ReferenceErrorKind::Whitespace),
             ("https://example.com/repo", ReferenceErrorKind::MissingRepository),
+            ("   ", ReferenceErrorKind::Empty),
         ];
         for (input, kind) in cases {
             assert_eq!(parse_error(input).kind, kind, "{input:?}");
@@ -818,6 +835,34 @@ mod tests {
         insta::assert_snapshot!("no_host", parse_error("mods/x").to_string());
         insta::assert_snapshot!("bad_version", parse_error("github.com/acme/x@a..b").to_string());
         insta::assert_snapshot!("credentials", parse_error("https://user:secret@example.com/a/b").to_string());
+    }
+
+    #[test]
+    fn whitespace_around_a_reference_or_version_is_refused() {
+        let around = |trimmed: &str| ReferenceErrorKind::SurroundingWhitespace { trimmed: trimmed.into() };
+        for (input, trimmed) in [
+            // semver alone would read `v1.0.0 ` as `^1.0.0` and lock the newest 1.x.
+            ("github.com/acme/lib@v1.0.0 ", "github.com/acme/lib@v1.0.0"),
+            (" github.com/acme/lib@^1", "github.com/acme/lib@^1"),
+            ("github.com/acme/lib\t", "github.com/acme/lib"),
+            ("./mods/x ", "./mods/x"),
+            ("git@github.com:acme/lib.git@main\n", "git@github.com:acme/lib.git@main"),
+        ] {
+            assert_eq!(parse_error(input).kind, around(trimmed), "{input:?}");
+        }
+        // Whitespace inside the version, as in `tanto install 'github.com/acme/lib@ 1.0.0'`.
+        assert_eq!(parse_error("github.com/acme/lib@ 1.0.0").kind, around("1.0.0"));
+        for raw in ["v1.0.0 ", " ^1", "main\t", "1.0.0\n"] {
+            assert_eq!(VersionSpec::parse(raw), Err(around(raw.trim())), "{raw:?}");
+        }
+        let parts = Reference::from_parts("github.com/acme/lib", Some("v1.0.0 ")).expect_err("version with a space");
+        assert_eq!(parts.kind, around("v1.0.0"));
+        // Whitespace between the comparators of a requirement is part of it.
+        assert!(matches!(
+            VersionSpec::parse(">=1.0, <2").map(|spec| spec.kind().clone()),
+            Ok(VersionKind::Requirement(_))
+        ));
+        insta::assert_snapshot!("surrounding_whitespace", parse_error("github.com/acme/lib@v1.0.0 ").to_string());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fs;
 
 use common::Fixture;
 use tanto_git_fixtures::{Abbreviated, free_port, redact_hex};
-use tanto_registry::git::{FailureKind, GitError, GitSource};
+use tanto_registry::git::{CacheLayout, FailureKind, GitCli, GitError, GitSource};
 use tanto_registry::install::{InstallError, InstallOptions, LockMode, install, update};
 use tanto_registry::lockfile::{VerifyError, read_lockfile};
 use tanto_registry::publish::{PublishError, PublishOptions, publish};
@@ -153,7 +153,7 @@ fn update_moves_a_requirement_to_a_newly_pushed_version() {
     assert!(updated.lockfile_changed);
     let report = &updated.resolution.report;
     assert_eq!(report.updated.len(), 1);
-    assert_eq!(report.updated[0].to_string(), "lib 1.2.0 -> 1.3.0 (github.com/acme/single)");
+    assert_eq!(report.updated[0].to_string(), "lib 1.2.0 → 1.3.0 (github.com/acme/single)");
     let lock = read_lockfile(&project.join("tanto.lock")).expect("read").expect("lock");
     assert_eq!(lock.modules[0].commit, v1_3);
     assert_eq!(lock.modules[0].tag.as_deref(), Some("v1.3.0"));
@@ -201,6 +201,7 @@ fn a_moved_tag_is_an_error_naming_dependency_and_commits() {
         .host
         .project("moved", "name = \"project\"\n[dependencies]\nlib = \"github.com/acme/single@^1\"\n");
     install(&git, &project, &InstallOptions::default()).expect("install");
+    let lock_before = fs::read_to_string(project.join("tanto.lock")).expect("lock");
 
     let single = fixture.host.existing_repository("single");
     single.git(&["checkout", "--quiet", "v1.2.0"]);
@@ -209,7 +210,14 @@ fn a_moved_tag_is_an_error_naming_dependency_and_commits() {
     single.move_tag("v1.2.0");
     single.push();
 
-    let error = install(&git, &project, &InstallOptions::default()).expect_err("moved tag");
+    // Where the cache holds the locked commit, the lock decides: the move changes nothing.
+    let kept = install(&git, &project, &InstallOptions::default()).expect("warm cache");
+    assert_eq!(kept.resolution.lockfile.modules[0].commit, commits.v1_2);
+    assert_eq!(fs::read_to_string(project.join("tanto.lock")).expect("lock"), lock_before);
+
+    // Where it has to be fetched (another machine, a cleared cache), the move is an error.
+    let cold = GitCli::new(fixture.git_config(), CacheLayout::new(fixture.host.root().join("cold-cache")));
+    let error = install(&cold, &project, &InstallOptions::default()).expect_err("moved tag");
     match &error {
         InstallError::Verify(VerifyError::TagMoved { entry, found }) => {
             assert_eq!(entry.name, "lib");
@@ -220,6 +228,17 @@ fn a_moved_tag_is_an_error_naming_dependency_and_commits() {
     }
     let rendered = render(&error, error.hint()).replace(&commits.v1_2, "[LOCKED]").replace(&moved, "[MOVED]");
     insta::assert_snapshot!(rendered);
+    assert_eq!(fs::read_to_string(project.join("tanto.lock")).expect("lock"), lock_before);
+
+    // `update` accepts it, and says from which commit to which.
+    let updated = update(&git, &project, &["lib".to_owned()], &InstallOptions::default()).expect("update");
+    let report = &updated.resolution.report;
+    assert_eq!(report.updated.len(), 1, "{report:?}");
+    assert_eq!(
+        report.updated[0].to_string(),
+        format!("lib 1.2.0 moved {} → {} (github.com/acme/single)", &commits.v1_2[..7], &moved[..7])
+    );
+    assert_eq!(updated.resolution.lockfile.modules[0].commit, moved);
 }
 
 #[test]
@@ -266,6 +285,12 @@ fn offline_mode_works_from_the_cache_and_names_what_is_missing() {
     let from_lock = install(&git, &project, &offline).expect("offline with lock");
     assert_eq!(from_lock.resolution.lockfile, online.resolution.lockfile);
 
+    // Online mode needs no network either: the lock determines every commit (a tag, a
+    // branch and a transitive dependency) and the cache holds them, as with cargo.
+    let online_again = install(&git, &project, &InstallOptions::default()).expect("a complete lock and a warm cache");
+    assert!(!online_again.lockfile_changed);
+    assert_eq!(online_again.resolution.report.unchanged.len(), 3);
+
     // Without the lock, resolution uses the refs of the cached bare repositories.
     fs::remove_file(project.join("tanto.lock")).expect("remove lock");
     let from_cache = install(&git, &project, &offline).expect("offline without lock");
@@ -307,6 +332,7 @@ fn publish_creates_and_pushes_the_prefixed_tag() {
     assert_eq!(published.subpath.as_deref(), Some("mods/a"));
     assert_eq!(published.remote_url, "https://github.com/acme/mono");
     assert_eq!(published.reference.to_string(), "github.com/acme/mono/mods/a@v1.2.0");
+    assert_eq!(published.install_reference().to_string(), "github.com/acme/mono/mods/a@^1.2.0");
     assert_eq!(mono.served_tag("mods/a/v1.2.0").as_deref(), Some(head.as_str()));
     let tag_type = fixture.host.git(&mono.bare, &["cat-file", "-t", "refs/tags/mods/a/v1.2.0"]);
     assert_eq!(tag_type, "tag", "the release tag is annotated");

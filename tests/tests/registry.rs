@@ -360,12 +360,114 @@ fn a_moved_tag_is_refused_naming_dependency_and_commits() {
     repo.push();
     assert_eq!(repo.served_tag("v1.2.0").as_deref(), Some(moved_to.as_str()));
 
-    let run = tanto.run_in(&project, &["install"]).failure(2);
+    // The cache holds the locked commit: the lock decides, and the move changes nothing.
+    let run = tanto.run_in(&project, &["install"]).success();
+    assert!(run.stderr.contains("tanto.lock is up to date (1 module)"), "{}", run.stderr);
+    assert_eq!(fs::read(project.join("tanto.lock")).expect("lock"), lock_before);
+
+    // Another machine (an empty cache) has to fetch it, and refuses the moved tag.
+    let elsewhere = server.tanto();
+    let run = elsewhere.run_in(&project, &["install"]).failure(2);
     assert!(run.stderr.contains("single@1.2.0"), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("tanto.lock has commit {}", single.v1_2)), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("now has commit {moved_to}")), "{}", run.stderr);
-    insta::assert_snapshot!("moved_tag", snapshot(&server, &tanto, &run));
+    insta::assert_snapshot!("moved_tag", snapshot(&server, &elsewhere, &run));
     assert_eq!(fs::read(project.join("tanto.lock")).expect("lock"), lock_before);
+
+    // `tanto update` accepts the move and shows both commits.
+    let run = tanto.run_in(&project, &["update"]).success();
+    let line = format!("~ single 1.2.0 moved {} → {} (github.com/acme/single)", &single.v1_2[..7], &moved_to[..7]);
+    assert!(run.stderr.contains(&line), "{}", run.stderr);
+    insta::assert_snapshot!("moved_tag_update", snapshot(&server, &tanto, &run));
+    let entry = &lock_entries(&project)[0];
+    assert_eq!((entry.version.as_deref(), entry.commit.as_str()), (Some("1.2.0"), moved_to.as_str()));
+    elsewhere.run_in(&project, &["install", "--locked"]).success();
+}
+
+#[test]
+fn install_with_a_complete_lock_and_a_warm_cache_needs_no_network() {
+    let server = GitServer::start();
+    let single = server.single_module();
+    let app_commit = server.dependent_module();
+    let tanto = server.tanto();
+    let project = server.project(
+        "no-network",
+        &format!("{APP}\n[dependencies]\napp = \"github.com/acme/app@^1\"\nfeat = \"github.com/acme/single@feature\"\n"),
+    );
+    tanto.run_in(&project, &["install"]).success();
+    let lock_before = fs::read(project.join("tanto.lock")).expect("lock");
+
+    // The network is gone; neither --offline nor anything else is said.
+    server.stop();
+    let run = tanto.run_in(&project, &["install"]).success();
+    insta::assert_snapshot!("no_network_install", snapshot(&server, &tanto, &run));
+    assert_eq!(fs::read(project.join("tanto.lock")).expect("lock"), lock_before);
+    tanto.run_in(&project, &["install", "--locked"]).success();
+    let commits: Vec<(String, String)> = lock_entries(&project).into_iter().map(|entry| (entry.name, entry.commit)).collect();
+    assert_eq!(
+        commits,
+        [
+            ("app".to_owned(), app_commit),
+            ("feat".to_owned(), single.feature.clone()),
+            ("lib".to_owned(), single.v1_2.clone()),
+        ]
+    );
+
+    // What the lock does not determine still needs the network, and says so.
+    let run = tanto.run_in(&project, &["install", "github.com/acme/single@^2"]).failure(2);
+    assert!(run.stderr.contains("github.com/acme/single@^2"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: check the network connection"), "{}", run.stderr);
+    assert_eq!(fs::read(project.join("tanto.lock")).expect("lock"), lock_before);
+}
+
+#[test]
+fn a_dependency_cycle_is_refused_naming_the_cycle() {
+    let server = GitServer::start();
+    for (name, dependency) in [("cycle-a", "github.com/acme/cycle-b@^1"), ("cycle-b", "github.com/acme/cycle-a@^1")] {
+        let repo = server.repository(name);
+        repo.module("", name, "1.0.0", &[(if name == "cycle-a" { "b" } else { "a" }, dependency)]);
+        repo.commit("1.0.0");
+        repo.annotated_tag("v1.0.0");
+        repo.push();
+    }
+    let tanto = server.tanto();
+    let project = server.project("cycle", APP);
+
+    let run = tanto.run_in(&project, &["install", "github.com/acme/cycle-a@^1", "--name", "a"]).failure(2);
+    assert!(run.stderr.contains("the dependencies form a cycle: a → b → a"), "{}", run.stderr);
+    insta::assert_snapshot!("cycle", snapshot(&server, &tanto, &run));
+    assert_eq!(manifest(&project), APP);
+    assert!(!project.join("tanto.lock").exists());
+}
+
+#[test]
+fn a_reference_with_whitespace_around_it_is_refused() {
+    let server = GitServer::start();
+    server.single_module();
+    let tanto = server.tanto();
+    let project = server.project("whitespace", APP);
+
+    // Read leniently, `v1.0.0 ` would be the requirement ^1.0.0 and lock 1.2.0.
+    let run = tanto.run_in(&project, &["install", "github.com/acme/single@v1.0.0 "]).failure(2);
+    insta::assert_snapshot!("whitespace_argument", snapshot(&server, &tanto, &run));
+    assert_eq!(manifest(&project), APP);
+    assert!(!project.join("tanto.lock").exists());
+
+    // In tanto.toml, the error points at the line.
+    fs::write(
+        project.join("tanto.toml"),
+        format!("{APP}\n[dependencies]\nsingle = \"github.com/acme/single@v1.0.0 \"\n"),
+    )
+    .expect("write tanto.toml");
+    let run = tanto.run_in(&project, &["install"]).failure(2);
+    assert!(run.stderr.contains("line 6"), "{}", run.stderr);
+    insta::assert_snapshot!("whitespace_manifest", snapshot(&server, &tanto, &run));
+    assert!(!project.join("tanto.lock").exists());
+
+    // Written as meant, it is the tag.
+    fs::write(project.join("tanto.toml"), APP).expect("write tanto.toml");
+    tanto.run_in(&project, &["install", "github.com/acme/single@v1.0.0"]).success();
+    assert_eq!(lock_entries(&project)[0].version.as_deref(), Some("1.0.0"));
 }
 
 #[test]
@@ -406,8 +508,16 @@ fn publish_tags_and_pushes_and_the_release_installs() {
 
     let run = tanto.run_in(&module_dir, &["publish", "--version", "1.0.0"]).success();
     insta::assert_snapshot!("publish", snapshot(&server, &tanto, &run));
+    // stdout names the release exactly; the suggestion is a caret requirement, which
+    // `tanto update` moves to later compatible releases.
     assert_eq!(run.stdout, "github.com/acme/tools/mods/lint@v1.0.0\n");
-    let published = run.stdout.trim().to_owned();
+    let suggested = run
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("Install it with: tanto install "))
+        .expect("a suggestion")
+        .to_owned();
+    assert_eq!(suggested, "github.com/acme/tools/mods/lint@^1.0.0");
     assert_eq!(repo.served_tag("mods/lint/v1.0.0").as_deref(), Some(head.as_str()));
     assert_eq!(repo.served_tag("v1.0.0"), None);
 
@@ -432,13 +542,14 @@ fn publish_tags_and_pushes_and_the_release_installs() {
     insta::assert_snapshot!("publish_uncommitted_component", snapshot(&server, &tanto, &run));
     assert_eq!(repo.served_tag("mods/fmt/v0.1.0"), None);
 
-    // Another module installs what was published.
+    // Another module installs what was suggested.
     let project = server.project("consumer", APP);
-    tanto.run_in(&project, &["install", &published]).success();
+    tanto.run_in(&project, &["install", &suggested]).success();
     let entry = &lock_entries(&project)[0];
     assert_eq!(entry.tag.as_deref(), Some("mods/lint/v1.0.0"));
     assert_eq!(entry.commit, head);
     assert_eq!(entry.name, "lint");
+    assert_eq!(manifest(&project), format!("{APP}\n[dependencies]\nlint = \"{suggested}\"\n"));
 }
 
 #[test]

@@ -38,7 +38,8 @@ fn counts(report: &InstallReport) -> String {
     )
 }
 
-/// The report of `tanto update`: `name old → new` per module that moved.
+/// The report of `tanto update`: `name old → new` per module that moved (with both
+/// commits when a tag moved and only the commit changed).
 pub(super) fn update_summary(outcome: &LockOutcome) -> String {
     let report = &outcome.report;
     let mut lines = change_lines(report);
@@ -64,13 +65,7 @@ fn change_lines(report: &InstallReport) -> Vec<String> {
         lines.push(format!("  + {} {} ({})", added.name, added.describe_version(), added.source));
     }
     for update in &report.updated {
-        lines.push(format!(
-            "  ~ {} {} → {} ({})",
-            update.new.name,
-            update.old.describe_version(),
-            update.new.describe_version(),
-            update.new.source
-        ));
+        lines.push(format!("  ~ {} {} ({})", update.new.name, update.describe_change(), update.new.source));
     }
     for removed in &report.removed {
         lines.push(format!("  - {} {} ({})", removed.name, removed.describe_version(), removed.source));

@@ -59,6 +59,8 @@ enum Command {
     /// Call a function of a module: `tanto call FUNCTION --arg=value ...`.
     Call(CallArgs),
     /// Regenerate the typed APIs of a module's dependencies (src/dependencies.rs).
+    /// `install`, `update` and `uninstall` do it too; this is for a local dependency
+    /// whose functions changed, a newer tanto, or a deleted file.
     Develop(FunctionsArgs),
     /// Add a module to tanto.toml and pin it in tanto.lock; without REF, install what
     /// tanto.toml declares.
@@ -339,7 +341,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     };
     let published = crate::ops::publish::publish(settings).await?;
     eprintln!("Published {} (commit {}) to {}", published.tag, published.commit, published.remote_url);
-    eprintln!("Install it with: tanto install {}", published.reference);
+    eprintln!("Install it with: tanto install {}", published.install_reference());
     println!("{}", published.reference);
     Ok(())
 }

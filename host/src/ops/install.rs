@@ -145,14 +145,7 @@ fn render_updates(report: &InstallReport) -> String {
     let lines: Vec<String> = report
         .updated
         .iter()
-        .map(|update| {
-            format!(
-                "\n  would update {} {} → {}",
-                update.new.name,
-                update.old.describe_version(),
-                update.new.describe_version()
-            )
-        })
+        .map(|update| format!("\n  would update {} {}", update.new.name, update.describe_change()))
         .collect();
     if lines.is_empty() { String::new() } else { format!(":{}", lines.concat()) }
 }

@@ -91,6 +91,12 @@ impl FakeGit {
         self.state().remotes.insert(url.to_owned(), repository);
     }
 
+    /// The remote repository at `url` as it now is (empty when there is none), to
+    /// change it and set it again.
+    pub fn repository(&self, url: &str) -> FakeRepository {
+        self.state().remotes.get(url).cloned().unwrap_or_default()
+    }
+
     /// Every fetch made so far, in order.
     pub fn fetches(&self) -> Vec<(String, FetchTarget)> {
         self.state().fetches.clone()
