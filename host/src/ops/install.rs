@@ -27,10 +27,11 @@ use tanto_registry::resolve::{Network, resolve};
 use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tanto_registry::schema::manifest::is_valid_name;
 
-use super::deps::git_source;
+use super::deps::{BuildSettings, CheckoutError, GitModule, Origin, check_checkout, checkout_root, component_of, git_source, inside_checkout, read_dependency_manifest};
 use super::session::Session;
 use crate::engine::Digest;
 use crate::module::edit::{EditError, remove_dependency, set_dependency};
+use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{MANIFEST_NAME, Manifest, Sdk, find_module_root};
 
 /// What every command that may change `tanto.lock` needs.
@@ -44,6 +45,8 @@ pub struct LockSettings {
     pub network: Network,
     /// `Locked`: fail instead of changing `tanto.lock`.
     pub lock_mode: LockMode,
+    /// Whether a third-party module may be built unconfined when no sandbox can be made.
+    pub unsandboxed_builds: UnsandboxedBuilds,
 }
 
 /// `tanto install [REF] [--name NAME]`.
@@ -100,6 +103,16 @@ pub struct LockOutcome {
     /// Whether `tanto.lock` was written.
     pub lockfile_changed: bool,
     pub manifest_change: ManifestChange,
+    /// How the component of each git module was obtained, in lock order.
+    pub components: Vec<ModuleComponent>,
+}
+
+/// How one git module's component was obtained by `install`, `update` or `uninstall`.
+#[derive(Clone, Debug)]
+pub struct ModuleComponent {
+    /// The lock id (`name@version`).
+    pub id: String,
+    pub origin: Origin,
 }
 
 /// A request about dependencies that cannot work as asked.
@@ -129,6 +142,9 @@ pub enum DependencyError {
         #[source]
         error: crate::module::ManifestError,
     },
+    /// A dependency's checkout names or links to something outside it.
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
     /// A dependency declares a prebuilt component that its folder lacks.
     #[error("dependency {id} declares the prebuilt component `{}`, but its folder has no such file", component.display())]
     ComponentMissing { id: String, component: PathBuf },
@@ -418,6 +434,7 @@ struct InMemory {
     existing: Option<Lockfile>,
     lockfile: Lockfile,
     report: InstallReport,
+    modules: Vec<InstalledModule>,
 }
 
 fn resolve_in_memory(project: &Project, manifest: &Manifest, settings: &LockSettings, update: UpdateSelection) -> anyhow::Result<InMemory> {
@@ -441,6 +458,7 @@ fn resolve_in_memory(project: &Project, manifest: &Manifest, settings: &LockSett
         existing,
         lockfile,
         report: resolution.report,
+        modules: resolution.modules,
     })
 }
 
@@ -461,6 +479,9 @@ fn sync(project: &Project, edited: Option<String>, change: ManifestChange, setti
         }
         .into());
     }
+    // Components before any file is written: a module that cannot be built (or whose
+    // checkout points outside itself) leaves tanto.toml and tanto.lock as they were.
+    let components = obtain_components(&resolved, settings)?;
     if let Some(text) = &edited {
         crate::util::write_atomic(&project.manifest_path, text.as_bytes()).with_context(|| format!("cannot write {}", project.manifest_path.display()))?;
     }
@@ -487,17 +508,53 @@ fn sync(project: &Project, edited: Option<String>, change: ManifestChange, setti
         report: resolved.report,
         lockfile_changed,
         manifest_change: change,
+        components,
     })
+}
+
+/// The component of every git module of the resolution: its prebuilt one (checked
+/// against the sha256 just pinned), or one built from source in the sandbox (once per
+/// commit: later calls find it in the cache).
+fn obtain_components(resolved: &InMemory, settings: &LockSettings) -> anyhow::Result<Vec<ModuleComponent>> {
+    let build = BuildSettings {
+        network: settings.network,
+        unsandboxed: settings.unsandboxed_builds,
+    };
+    let mut modules: Vec<&InstalledModule> = resolved.modules.iter().collect();
+    modules.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut components = Vec::new();
+    for module in modules {
+        let manifest = read_dependency_manifest(&module.path, &module.id)?;
+        let git = GitModule {
+            name: module.id.clone(),
+            commit: module.commit.clone(),
+            path: module.path.clone(),
+        };
+        let entry = resolved.lockfile.find(&module.id);
+        let obtained = component_of(&module.path, &manifest, Some(&git), entry, &settings.cache_root, build)
+            .with_context(|| format!("cannot obtain the component of {}", module.id))?;
+        components.push(ModuleComponent {
+            id: module.id.clone(),
+            origin: obtained.origin,
+        });
+    }
+    Ok(components)
 }
 
 /// Records the sha256 of every prebuilt component in the lock (see the module docs).
 fn record_components(lockfile: &mut Lockfile, modules: &[InstalledModule]) -> Result<(), DependencyError> {
     for module in modules {
-        let manifest = Manifest::read(&module.path).map_err(|error| DependencyError::DependencyManifest { id: module.id.clone(), error })?;
+        // Third-party files: nothing in the checkout may lead out of it, and nothing is
+        // read before that is known.
+        check_checkout(&module.path, &module.id)?;
+        let manifest_path = inside_checkout(&checkout_root(&module.path), &module.path, "manifest", Path::new(MANIFEST_NAME), &module.id)?;
+        let manifest = Manifest::read(manifest_path.parent().unwrap_or(&module.path))
+            .map_err(|error| DependencyError::DependencyManifest { id: module.id.clone(), error })?;
         let Some(component) = &manifest.component else {
             continue;
         };
-        let bytes = std::fs::read(module.path.join(component)).map_err(|_| DependencyError::ComponentMissing {
+        let component_path = inside_checkout(&checkout_root(&module.path), &module.path, "component", component, &module.id)?;
+        let bytes = std::fs::read(component_path).map_err(|_| DependencyError::ComponentMissing {
             id: module.id.clone(),
             component: component.clone(),
         })?;
