@@ -401,7 +401,10 @@ pub fn component_of(
             (Some(checkout), Some(module)) => inside_checkout(checkout, root, "component", component, &module.name)?,
             _ => root.join(component),
         };
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read the prebuilt component {}", path.display()))?;
+        let bytes = std::fs::read(&path).with_context(|| {
+            let module = git.map(|module| format!(" of {}", module.name)).unwrap_or_default();
+            format!("cannot read the prebuilt component{module} {}", path.display())
+        })?;
         let digest = Digest::of_bytes(&bytes).to_string();
         if let Some(entry) = entry {
             verify_component(entry, &digest)?;

@@ -531,8 +531,7 @@ fn obtain_components(resolved: &InMemory, settings: &LockSettings) -> anyhow::Re
             path: module.path.clone(),
         };
         let entry = resolved.lockfile.find(&module.id);
-        let obtained = component_of(&module.path, &manifest, Some(&git), entry, &settings.cache_root, build)
-            .with_context(|| format!("cannot obtain the component of {}", module.id))?;
+        let obtained = component_of(&module.path, &manifest, Some(&git), entry, &settings.cache_root, build)?;
         components.push(ModuleComponent {
             id: module.id.clone(),
             origin: obtained.origin,
