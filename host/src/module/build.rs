@@ -204,6 +204,15 @@ pub fn build_third_party(
             let inside = Path::new(BUILD_DIR).join("src").join(crate_dir);
             let wasm = run_build(command, &inside.join("Cargo.toml"), Path::new(module))?;
             let wasm = super::sandbox::host_path(work, &wasm).ok_or_else(|| BuildError::NoArtifact { dir: module.into() })?;
+            // The build could leave links in its folder: the component read back must be
+            // a file of that folder, not a host file a link leads to.
+            let inside = match (wasm.canonicalize(), work.canonicalize()) {
+                (Ok(real), Ok(root)) => real.starts_with(root) && real.is_file(),
+                _ => false,
+            };
+            if !inside {
+                return Err(BuildError::NoArtifact { dir: module.into() });
+            }
             Ok((wasm, Confinement::Sandbox))
         }
         None => {

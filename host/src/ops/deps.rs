@@ -260,7 +260,8 @@ impl Dependencies for ModuleDependencies {
                 commit: module.commit.clone(),
                 path: module.path.clone(),
             }),
-            Target::Local(_) => None,
+            // A local path met inside a git checkout is part of a third-party repository.
+            Target::Local(module) => inside_git_checkout(&self.context.settings.cache_root, &module.path, &module.name),
         };
         let manifest = match &git_module {
             Some(module) => read_dependency_manifest(&root, &module.name).map_err(|error| dependency_error(&format!("dependency `{name}`"), format!("{error:#}")))?,
@@ -462,6 +463,24 @@ pub fn component_of(
     })
 }
 
+/// The module at `path` as third-party code, when `path` lies in a git checkout of the
+/// cache (a local path dependency declared by a git module): it is built like the
+/// repository it belongs to, never on the host.
+pub fn inside_git_checkout(cache_root: &Path, path: &Path, name: &str) -> Option<GitModule> {
+    let checkouts = cache_root.join("git").join("checkouts");
+    let checkouts = checkouts.canonicalize().unwrap_or(checkouts);
+    if !path.starts_with(&checkouts) {
+        return None;
+    }
+    let checkout = checkout_root(path);
+    let commit = checkout.file_name()?.to_str()?.to_owned();
+    Some(GitModule {
+        name: name.to_owned(),
+        commit,
+        path: path.to_path_buf(),
+    })
+}
+
 /// A path in a dependency's checkout that points outside it.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckoutError {
@@ -649,4 +668,79 @@ pub fn checkout_remote(reference: &Reference, settings: &DependencySettings) -> 
         .find(|module| module.name == reference.default_name())
         .map(|module| module.path)
         .ok_or_else(|| dependency_error(&format!("cannot fetch {reference}"), "it resolved to no module"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkout folder named by a commit, as the cache lays them out, with a module in
+    /// `mods/a` and a host folder beside it.
+    fn layout() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let checkout = dir.path().join("checkouts").join("a".repeat(40));
+        std::fs::create_dir_all(checkout.join("mods/a/src")).unwrap();
+        std::fs::create_dir_all(checkout.join("shared")).unwrap();
+        let host = dir.path().join("host");
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::write(host.join("secret"), "host secret").unwrap();
+        (dir, checkout, host)
+    }
+
+    #[test]
+    fn manifest_paths_stay_inside_the_checkout() {
+        let (_dir, checkout, host) = layout();
+        let module = checkout.join("mods/a");
+        assert_eq!(checkout_root(&module), checkout);
+        let inside = |path: &str| inside_checkout(&checkout, &module, "source", Path::new(path), "a@1.0.0");
+        assert_eq!(inside(".").unwrap(), module);
+        assert_eq!(inside("../../shared").unwrap(), checkout.join("shared"));
+        for refused in ["/etc/passwd", "../../..", "../../../host/secret", "src/../../../../host"] {
+            assert!(
+                matches!(inside(refused), Err(CheckoutError::OutsideCheckout { .. })),
+                "{refused} was accepted"
+            );
+        }
+        // A link inside that leads out is refused once resolved.
+        std::os::unix::fs::symlink(&host, module.join("out")).unwrap();
+        assert!(matches!(inside("out/secret"), Err(CheckoutError::OutsideCheckout { .. })));
+        std::os::unix::fs::symlink("../../shared", module.join("in")).unwrap();
+        assert_eq!(inside("in").unwrap(), module.join("in"));
+    }
+
+    #[test]
+    fn links_out_of_a_checkout_refuse_it_and_links_inside_are_copied_as_links() {
+        let (dir, checkout, host) = layout();
+        let module = checkout.join("mods/a");
+        std::fs::write(module.join("src/lib.rs"), "// lib").unwrap();
+        std::os::unix::fs::symlink("lib.rs", module.join("src/alias.rs")).unwrap();
+        std::os::unix::fs::symlink("../../shared", module.join("shared")).unwrap();
+        let copy = dir.path().join("copy");
+        std::fs::create_dir_all(&copy).unwrap();
+        copy_tree(&checkout, &checkout, &copy, "a@1.0.0").unwrap();
+        assert_eq!(std::fs::read_link(copy.join("mods/a/src/alias.rs")).unwrap(), Path::new("lib.rs"));
+        assert_eq!(std::fs::read_to_string(copy.join("mods/a/src/alias.rs")).unwrap(), "// lib");
+        check_checkout(&module, "a@1.0.0").unwrap();
+
+        // `deep` leads inside; `src/through-link` is inside lexically (src/deep/../../.. is
+        // the checkout) but physically climbs out through `deep`.
+        std::os::unix::fs::symlink("../../../shared", module.join("src/deep")).unwrap();
+        for (name, target) in [
+            ("absolute", host.join("secret")),
+            ("climbing", PathBuf::from("../../../../host/secret")),
+            ("through-link", PathBuf::from("deep/../../..")),
+        ] {
+            let link = module.join("src").join(name);
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let error = check_checkout(&module, "a@1.0.0").unwrap_err();
+            assert!(
+                matches!(&error, CheckoutError::SymlinkOutside { module, .. } if module == "a@1.0.0"),
+                "{name}: {error}"
+            );
+            let fresh = dir.path().join(format!("copy-{name}"));
+            std::fs::create_dir_all(&fresh).unwrap();
+            assert!(copy_tree(&checkout, &checkout, &fresh, "a@1.0.0").is_err(), "{name}");
+            std::fs::remove_file(&link).unwrap();
+        }
+    }
 }

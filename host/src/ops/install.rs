@@ -27,7 +27,7 @@ use tanto_registry::resolve::{Network, resolve};
 use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tanto_registry::schema::manifest::is_valid_name;
 
-use super::deps::{BuildSettings, CheckoutError, GitModule, Origin, check_checkout, checkout_root, component_of, git_source, inside_checkout, read_dependency_manifest};
+use super::deps::{BuildSettings, CheckoutError, GitModule, Origin, check_checkout, checkout_root, component_of, git_source, inside_checkout, inside_git_checkout, read_dependency_manifest};
 use super::session::Session;
 use crate::engine::Digest;
 use crate::module::edit::{EditError, remove_dependency, set_dependency};
@@ -435,6 +435,7 @@ struct InMemory {
     lockfile: Lockfile,
     report: InstallReport,
     modules: Vec<InstalledModule>,
+    local_modules: Vec<tanto_registry::install::LocalModule>,
 }
 
 fn resolve_in_memory(project: &Project, manifest: &Manifest, settings: &LockSettings, update: UpdateSelection) -> anyhow::Result<InMemory> {
@@ -459,6 +460,7 @@ fn resolve_in_memory(project: &Project, manifest: &Manifest, settings: &LockSett
         lockfile,
         report: resolution.report,
         modules: resolution.modules,
+        local_modules: resolution.local_modules,
     })
 }
 
@@ -520,20 +522,31 @@ fn obtain_components(resolved: &InMemory, settings: &LockSettings) -> anyhow::Re
         network: settings.network,
         unsandboxed: settings.unsandboxed_builds,
     };
-    let mut modules: Vec<&InstalledModule> = resolved.modules.iter().collect();
-    modules.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut components = Vec::new();
-    for module in modules {
-        let manifest = read_dependency_manifest(&module.path, &module.id)?;
-        let git = GitModule {
+    let mut modules: Vec<GitModule> = resolved
+        .modules
+        .iter()
+        .map(|module| GitModule {
             name: module.id.clone(),
             commit: module.commit.clone(),
             path: module.path.clone(),
-        };
-        let entry = resolved.lockfile.find(&module.id);
-        let obtained = component_of(&module.path, &manifest, Some(&git), entry, &settings.cache_root, build)?;
+        })
+        .collect();
+    modules.sort_by(|a, b| a.name.cmp(&b.name));
+    // Local paths inside a git module's repository are third-party code too.
+    modules.extend(
+        resolved
+            .local_modules
+            .iter()
+            .filter_map(|module| inside_git_checkout(&settings.cache_root, &module.path, &module.name)),
+    );
+    let mut components = Vec::new();
+    for module in modules {
+        check_checkout(&module.path, &module.name)?;
+        let manifest = read_dependency_manifest(&module.path, &module.name)?;
+        let entry = resolved.lockfile.find(&module.name);
+        let obtained = component_of(&module.path, &manifest, Some(&module), entry, &settings.cache_root, build)?;
         components.push(ModuleComponent {
-            id: module.id.clone(),
+            id: module.name,
             origin: obtained.origin,
         });
     }
