@@ -91,9 +91,7 @@ fn main() {{
 /// `tanto init` for the SDK, then the files above, and a Cargo.lock resolved from the
 /// local crate cache so the fetch downloads nothing new.
 fn write_source_module(tanto: &Tanto, repo: &Repository, build_script: &str) {
-    tanto
-        .run_in(&repo.work, &["init", "--sdk=rust", "--name", "probe", "."])
-        .success();
+    tanto.run_in(&repo.work, &["init", "--sdk=rust", "--name", "probe", "."]).success();
     repo.write("Cargo.toml", CARGO_TOML);
     repo.write("src/lib.rs", LIB_RS);
     fs::remove_file(repo.work.join("src/dependencies.rs")).expect("remove the generated bindings");
@@ -170,11 +168,7 @@ fn a_build_script_of_a_dependency_cannot_touch_the_host() {
     }
     // Installing again finds the component built once.
     let run = tanto.run_in(&project, &["install"]).success();
-    assert!(
-        run.stderr.contains("probe@1.0.0: built from source in the sandbox (cached)"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("probe@1.0.0: built from source in the sandbox (cached)"), "{}", run.stderr);
 }
 
 /// A module at `v1.0.0` of repository `name` whose tanto.toml is `manifest`, with the
@@ -187,6 +181,9 @@ fn hostile_module(server: &GitServer, name: &str, manifest: &str, setup: impl Fn
     repo.annotated_tag("v1.0.0");
     repo.push();
 }
+
+/// What a hostile case adds to its repository's work tree.
+type Setup<'a> = Box<dyn FnOnce(&Repository) + 'a>;
 
 #[test]
 fn a_dependency_manifest_cannot_name_host_paths() {
@@ -209,7 +206,7 @@ fn a_dependency_manifest_cannot_name_host_paths() {
 
     let module = |component_or_source: &str| format!("name = \"hostile\"\nsdk = \"rust\"\n{component_or_source}\n");
     let depth = "../".repeat(host.path().components().count() + 8);
-    let cases: Vec<(&str, String, Box<dyn FnOnce(&Repository)>)> = vec![
+    let cases: Vec<(&str, String, Setup)> = vec![
         ("component_absolute", module(&format!("component = {:?}", host_wasm)), Box::new(|_| {})),
         (
             "component_climbing",
@@ -237,18 +234,14 @@ fn a_dependency_manifest_cannot_name_host_paths() {
         let repo_name = name.replace('_', "-");
         hostile_module(&server, &repo_name, &manifest, setup);
         let project = server.project(name, APP);
-        let run = tanto
-            .run_in(&project, &["install", &format!("github.com/acme/{repo_name}@^1")])
-            .failure(2);
+        let run = tanto.run_in(&project, &["install", &format!("github.com/acme/{repo_name}@^1")]).failure(2);
         assert!(run.stderr.contains(&format!("dependency {repo_name}@1.0.0: ")), "{name}: {}", run.stderr);
         insta::assert_snapshot!(name, snapshot(&server, &tanto, &run, host.path()));
         assert!(!project.join("tanto.lock").exists(), "{name}: the lock was written");
         assert_eq!(fs::read_to_string(project.join("tanto.toml")).expect("tanto.toml"), APP, "{name}");
 
         // Called directly, it is refused the same way.
-        let run = tanto
-            .run(&["call", "-m", &format!("github.com/acme/{repo_name}@v1.0.0"), "probe"])
-            .failure(2);
+        let run = tanto.run(&["call", "-m", &format!("github.com/acme/{repo_name}@v1.0.0"), "probe"]).failure(2);
         assert!(!run.stderr.contains(&host_digest), "{name}: {}", run.stderr);
         assert!(run.stderr.contains("outside its repository"), "{name}: {}", run.stderr);
     }
@@ -286,9 +279,7 @@ fn a_dependency_whose_sources_link_to_host_files_is_refused() {
 
     let project = server.project("app", APP);
     for (version, name) in [("v1.0.0", "symlink_absolute"), ("v1.1.0", "symlink_relative")] {
-        let run = tanto
-            .run_in(&project, &["install", &format!("github.com/acme/linked@{version}")])
-            .failure(2);
+        let run = tanto.run_in(&project, &["install", &format!("github.com/acme/linked@{version}")]).failure(2);
         insta::assert_snapshot!(name, snapshot(&server, &tanto, &run, host.path()));
         assert!(run.stderr.contains("src/lib.rs"), "{}", run.stderr);
         assert!(!project.join("tanto.lock").exists());
@@ -314,10 +305,7 @@ fn without_a_sandbox_a_source_build_is_refused_unless_allowed() {
         .find(|path| path.is_file())
         .expect("git is installed");
     std::os::unix::fs::symlink(git, bin.path().join("git")).expect("symlink git");
-    let tanto = server
-        .tanto()
-        .env("PATH", &bin.path().display().to_string())
-        .env("RUSTC", "rustc");
+    let tanto = server.tanto().env("PATH", &bin.path().display().to_string()).env("RUSTC", "rustc");
     let project = server.project("app", APP);
 
     let run = tanto.run_in(&project, &["install", "github.com/acme/probe@^1"]).failure(2);

@@ -49,7 +49,8 @@ fn component_lines(outcome: &LockOutcome) -> Vec<String> {
                     cached: true,
                 } => "built from source in the sandbox (cached)",
                 Origin::Built {
-                    confinement: Confinement::Host, ..
+                    confinement: Confinement::Host,
+                    ..
                 } => "built from source on this machine, NOT sandboxed (--allow-unsandboxed-builds)",
                 Origin::Local => "built from source on this machine (a local module)",
             };

@@ -245,13 +245,14 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let Cli {
         command,
-        global: GlobalArgs {
-            progress: progress_mode,
-            verbose: _,
-            offline,
-            locked,
-            allow_unsandboxed_builds,
-        },
+        global:
+            GlobalArgs {
+                progress: progress_mode,
+                verbose: _,
+                offline,
+                locked,
+                allow_unsandboxed_builds,
+            },
     } = cli;
     let unsandboxed_builds = if allow_unsandboxed_builds {
         UnsandboxedBuilds::Allow

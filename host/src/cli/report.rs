@@ -162,9 +162,7 @@ fn classify_dependency(error: &DependencyError) -> Option<Hint> {
         DependencyError::NotInstalled { installed, .. } if installed.is_empty() => hint("tanto.toml declares no dependencies"),
         DependencyError::NotInstalled { installed, .. } => hint(format!("installed dependencies: {}", installed.join(", "))),
         DependencyError::UpdateLocked { .. } => hint("run `tanto update` without --locked to accept the new versions"),
-        DependencyError::DependencyManifest { .. } | DependencyError::ComponentMissing { .. } | DependencyError::Checkout(_) => {
-            hint(UNUSABLE_RELEASE)
-        }
+        DependencyError::DependencyManifest { .. } | DependencyError::ComponentMissing { .. } | DependencyError::Checkout(_) => hint(UNUSABLE_RELEASE),
         DependencyError::Edit { .. } => None,
     }
 }

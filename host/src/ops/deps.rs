@@ -264,7 +264,9 @@ impl Dependencies for ModuleDependencies {
             Target::Local(module) => inside_git_checkout(&self.context.settings.cache_root, &module.path, &module.name),
         };
         let manifest = match &git_module {
-            Some(module) => read_dependency_manifest(&root, &module.name).map_err(|error| dependency_error(&format!("dependency `{name}`"), format!("{error:#}")))?,
+            Some(module) => {
+                read_dependency_manifest(&root, &module.name).map_err(|error| dependency_error(&format!("dependency `{name}`"), format!("{error:#}")))?
+            }
             None => Manifest::read(&root).map_err(|error| dependency_error(&format!("dependency `{name}`"), error))?,
         };
         let settings = self.context.settings.clone();
@@ -696,10 +698,7 @@ mod tests {
         assert_eq!(inside(".").unwrap(), module);
         assert_eq!(inside("../../shared").unwrap(), checkout.join("shared"));
         for refused in ["/etc/passwd", "../../..", "../../../host/secret", "src/../../../../host"] {
-            assert!(
-                matches!(inside(refused), Err(CheckoutError::OutsideCheckout { .. })),
-                "{refused} was accepted"
-            );
+            assert!(matches!(inside(refused), Err(CheckoutError::OutsideCheckout { .. })), "{refused} was accepted");
         }
         // A link inside that leads out is refused once resolved.
         std::os::unix::fs::symlink(&host, module.join("out")).unwrap();

@@ -27,7 +27,10 @@ use tanto_registry::resolve::{Network, resolve};
 use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tanto_registry::schema::manifest::is_valid_name;
 
-use super::deps::{BuildSettings, CheckoutError, GitModule, Origin, check_checkout, checkout_root, component_of, git_source, inside_checkout, inside_git_checkout, read_dependency_manifest};
+use super::deps::{
+    BuildSettings, CheckoutError, GitModule, Origin, check_checkout, checkout_root, component_of, git_source, inside_checkout, inside_git_checkout,
+    read_dependency_manifest,
+};
 use super::session::Session;
 use crate::engine::Digest;
 use crate::module::edit::{EditError, remove_dependency, set_dependency};

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::deps::{DependencySettings, GitModule, ModuleDependencies, checkout_remote, component_of, limits_of, read_dependency_manifest};
-use crate::module::sandbox::UnsandboxedBuilds;
 use crate::backend::Backend;
 use crate::backend::docker::DockerBackend;
 use crate::engine::{CacheMode, Engine, EngineSettings, Progress};
 use crate::module::build::build_rust_module;
+use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{Manifest, Sdk, find_module_root};
 use crate::runtime::{Callable, Limits, ModuleSchema, NoDependencies, Runtime, RuntimeSettings};
 use tanto_registry::reference::Reference;
