@@ -268,10 +268,9 @@ fn run_cargo(source_dir: &Path) -> Result<PathBuf, BuildError> {
 }
 
 /// Runs a prepared `cargo build` (see [`BUILD_ARGS`]) and returns the component it
-/// reported for the crate whose manifest is `manifest` (as cargo sees that path); `dir`
-/// names the module in errors.
-fn run_build(mut command: Command, manifest: &Path, dir: &Path) -> Result<PathBuf, BuildError> {
-    let source_dir = dir;
+/// reported for the crate whose manifest is `manifest` (as cargo sees that path);
+/// `source_dir` names the module in errors.
+fn run_build(mut command: Command, manifest: &Path, source_dir: &Path) -> Result<PathBuf, BuildError> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

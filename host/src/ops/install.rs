@@ -16,6 +16,13 @@
 //! built from source gets no component digest: the build is a function of the pinned
 //! sources and the local toolchain, and recording one machine's compiler output would
 //! make `--locked` fail on every other machine.
+//!
+//! # Components
+//!
+//! Before writing anything, every git module's component is obtained, and the outcome
+//! tells how: the prebuilt one (inside its checkout, and pinned), or one built from
+//! source in the sandbox ([`crate::module::sandbox`]), never on the host unless the user
+//! allowed it. A checkout with a path or symlink leading out of it is refused.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -106,7 +113,7 @@ pub struct LockOutcome {
     /// Whether `tanto.lock` was written.
     pub lockfile_changed: bool,
     pub manifest_change: ManifestChange,
-    /// How the component of each git module was obtained, in lock order.
+    /// How the component of each git module was obtained, by lock id.
     pub components: Vec<ModuleComponent>,
 }
 
