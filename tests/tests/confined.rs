@@ -321,3 +321,44 @@ fn without_a_sandbox_a_source_build_is_refused_unless_allowed() {
     assert!(run.stderr.contains("cannot build probe@1.0.0: cannot run `rustc`"), "{}", run.stderr);
     assert!(!project.join("tanto.lock").exists());
 }
+
+#[test]
+fn cargo_sees_no_host_crate_a_dependency_names() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let host = tempfile::tempdir().expect("tempdir");
+    let host_crate = host.path().join("hostcrate");
+    fs::create_dir_all(host_crate.join("src")).expect("mkdir");
+    fs::write(
+        host_crate.join("Cargo.toml"),
+        "[package]\nname = \"hostcrate\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    )
+    .expect("write Cargo.toml");
+    fs::write(host_crate.join("src/lib.rs"), "pub const SECRET: &str = \"host secret\";\n").expect("write lib.rs");
+
+    // A source module whose Cargo.toml pulls a crate from a host folder: even the fetch,
+    // which runs before the build, sees nothing of the host.
+    let repo = server.repository("pathdep");
+    write_source_module(&tanto, &repo, "fn main() {}\n");
+    let cargo_toml = CARGO_TOML.replace(
+        "tanto-sdk = { path = \"sdk\" }",
+        &format!("tanto-sdk = {{ path = \"sdk\" }}\nhostcrate = {{ path = {:?} }}", host_crate),
+    );
+    repo.write("Cargo.toml", &cargo_toml);
+    fs::remove_file(repo.work.join("Cargo.lock")).expect("remove Cargo.lock");
+    repo.commit("pathdep 1.0.0");
+    repo.annotated_tag("v1.0.0");
+    repo.push();
+
+    let project = server.project("app", APP);
+    let run = tanto.run_in(&project, &["install", "github.com/acme/pathdep@^1"]).failure(2);
+    assert!(run.stderr.contains("cannot fetch the crates of pathdep@1.0.0"), "{}", run.stderr);
+    assert!(run.stderr.contains("hostcrate"), "{}", run.stderr);
+    assert!(!project.join("tanto.lock").exists());
+    let mut entries: Vec<String> = fs::read_dir(&host_crate)
+        .expect("read the host crate")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["Cargo.toml", "src"]);
+}

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use tanto_registry::resolve::Network;
 
-use super::sandbox::{BUILD_DIR, Sandbox, Toolchain, UnsandboxedBuilds};
+use super::sandbox::{BUILD_DIR, Phase, Sandbox, Toolchain, UnsandboxedBuilds};
 use crate::engine::Digest;
 
 /// The target modules are compiled for.
@@ -161,8 +161,8 @@ pub enum Confinement {
 }
 
 /// Builds a third-party module without letting its code touch the host: its crates are
-/// fetched first (`cargo fetch` runs no crate code), then it is built offline in the
-/// sandbox. `work` is a private folder holding `src/`, a copy of the module's checkout;
+/// fetched first (`cargo fetch` runs no crate code, and runs confined too), then it is
+/// built offline in the sandbox. `work` is a private folder holding `src/`, a copy of the module's checkout;
 /// the crate is at `src/<crate_dir>`. `module` names it in messages.
 ///
 /// Without a usable sandbox this refuses, unless `unsandboxed` allows a host build.
@@ -191,16 +191,18 @@ pub fn build_third_party(
         reason,
     })?;
     let manifest = work.join("src").join(crate_dir).join("Cargo.toml");
-    fetch(&toolchain, work, &manifest, module, network)?;
+    fetch(sandbox.as_ref(), &toolchain, work, crate_dir, module, network)?;
     tracing::info!(%module, sandboxed = sandbox.is_some(), "building a third-party module");
     let mut args: Vec<&str> = BUILD_ARGS.to_vec();
     args.push("--offline");
     match sandbox {
         Some(sandbox) => {
-            let command = sandbox.cargo(&toolchain, work, crate_dir, &args).map_err(|source| BuildError::Io {
-                context: format!("cannot prepare the build folder {}", work.display()),
-                source,
-            })?;
+            let command = sandbox
+                .cargo(Phase::Build, &toolchain, work, crate_dir, &args)
+                .map_err(|source| BuildError::Io {
+                    context: format!("cannot prepare the build folder {}", work.display()),
+                    source,
+                })?;
             let inside = Path::new(BUILD_DIR).join("src").join(crate_dir);
             let wasm = run_build(command, &inside.join("Cargo.toml"), Path::new(module))?;
             let wasm = super::sandbox::host_path(work, &wasm).ok_or_else(|| BuildError::NoArtifact { dir: module.into() })?;
@@ -227,23 +229,47 @@ pub fn build_third_party(
     }
 }
 
-/// `cargo fetch` of a third-party crate into the user's crate cache, run from `work`
-/// (outside the checkout) so that cargo reads none of the module's own configuration
+/// `cargo fetch` of a third-party crate into the user's crate cache: in the sandbox's
+/// fetch phase, or (unsandboxed builds allowed) on the host. Either way it runs from
+/// above the checkout, so cargo reads none of the module's own configuration
 /// (`.cargo/config.toml` can name programs to run) and rustup none of its toolchain files.
-fn fetch(toolchain: &Toolchain, work: &Path, manifest: &Path, module: &str, network: Network) -> Result<(), BuildError> {
-    let mut command = Command::new(toolchain.cargo());
-    command
-        .arg("fetch")
-        .arg("--manifest-path")
-        .arg(manifest)
-        .current_dir(work)
-        .env("RUSTC", toolchain.sysroot.join("bin/rustc"))
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .stdin(Stdio::null());
+fn fetch(sandbox: Option<&Sandbox>, toolchain: &Toolchain, work: &Path, crate_dir: &Path, module: &str, network: Network) -> Result<(), BuildError> {
+    let mut args = vec!["fetch"];
     if network == Network::Offline {
-        command.arg("--offline");
+        args.push("--offline");
     }
+    args.push("--manifest-path");
+    let mut command = match sandbox {
+        Some(sandbox) => {
+            // Sandbox paths are made of `/build/src` and the checkout's own (UTF-8) names.
+            let inside = Path::new(BUILD_DIR)
+                .join("src")
+                .join(crate_dir)
+                .join("Cargo.toml")
+                .to_string_lossy()
+                .into_owned();
+            args.push(&inside);
+            sandbox
+                .cargo(Phase::Fetch, toolchain, work, crate_dir, &args)
+                .map_err(|source| BuildError::Io {
+                    context: format!("cannot prepare the build folder {}", work.display()),
+                    source,
+                })?
+        }
+        None => {
+            let mut command = Command::new(toolchain.cargo());
+            command
+                .args(&args)
+                .arg(work.join("src").join(crate_dir).join("Cargo.toml"))
+                .current_dir(work)
+                .env("RUSTC", toolchain.sysroot.join("bin/rustc"))
+                .env_remove("RUSTC_WRAPPER")
+                .env_remove("RUSTC_WORKSPACE_WRAPPER");
+            command
+        }
+    };
+    command.stdin(Stdio::null());
+
     let output = command.output().map_err(|source| BuildError::CargoMissing {
         dir: work.to_path_buf(),
         source,

@@ -13,9 +13,12 @@
 //!   the only place it can write,
 //! * an empty `/tmp`, a minimal `/dev` and `/proc`.
 //!
-//! Its crates are fetched before, outside, by `cargo fetch` (which runs no crate code),
-//! so the confined build runs offline. The paths inside are the same for every build, so
-//! what the build prints never names host folders.
+//! Its crates are fetched before by `cargo fetch`, which runs no crate code, in a sandbox
+//! of its own ([`Phase::Fetch`]) that differs from the build's in two ways only: it shares
+//! the network, and it writes the crate cache (cargo verifies every crate's checksum). So
+//! even a manifest naming `git = "file:///home/you/private"` or `path = "/etc"` sees
+//! nothing of the host. The build ([`Phase::Build`]) then runs offline. The paths inside
+//! are the same for every build, so what the build prints never names host folders.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,38 @@ pub enum UnsandboxedBuilds {
     /// Build on the host, with the user's privileges (`--allow-unsandboxed-builds`).
     Allow,
 }
+
+/// The two steps of a confined build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `cargo fetch`: network shared, crate cache writable, run from `/build` (above the
+    /// checkout, so cargo reads none of the module's `.cargo/config.toml`).
+    Fetch,
+    /// `cargo build`: no network, crate cache read-only, run in the crate's folder.
+    Build,
+}
+
+/// Host files the fetch needs to reach crates.io: name resolution and TLS roots.
+const NETWORK_FILES: &[&str] = &[
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/pki",
+];
+
+/// Proxy settings the fetch keeps from the user's environment.
+const PROXY_VARIABLES: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "CARGO_HTTP_PROXY",
+    "CARGO_HTTP_CAINFO",
+];
 
 /// A working bubblewrap on this machine.
 #[derive(Clone, Debug)]
@@ -118,9 +153,9 @@ impl Sandbox {
     }
 
     /// `cargo ARGS` in the crate at `crate_dir` (relative to `work/src`), confined as the
-    /// module docs say. `work` holds `src/` (the private copy of the checkout), and gets
-    /// `target/` and `cargo-home/`.
-    pub fn cargo(&self, toolchain: &Toolchain, work: &Path, crate_dir: &Path, args: &[&str]) -> std::io::Result<Command> {
+    /// module docs say for `phase`. `work` holds `src/` (the private copy of the
+    /// checkout), and gets `target/` and `cargo-home/`.
+    pub fn cargo(&self, phase: Phase, toolchain: &Toolchain, work: &Path, crate_dir: &Path, args: &[&str]) -> std::io::Result<Command> {
         let private_home = work.join("cargo-home");
         std::fs::create_dir_all(&private_home)?;
         std::fs::create_dir_all(work.join("target"))?;
@@ -128,6 +163,14 @@ impl Sandbox {
         command
             .args(["--unshare-all", "--die-with-parent", "--new-session"])
             .args(["--ro-bind", "/usr", "/usr"]);
+        if phase == Phase::Fetch {
+            command.arg("--share-net");
+            for file in NETWORK_FILES {
+                if Path::new(file).exists() {
+                    command.args(["--ro-bind", file, file]);
+                }
+            }
+        }
         // Run by root, bwrap keeps the capabilities (in the sandbox's user namespace)
         // unless told; an unprivileged user has none to drop.
         if running_as_root() {
@@ -160,16 +203,44 @@ impl Sandbox {
         command.arg("--bind").arg(&private_home).arg(CARGO_HOME_DIR);
         for cache in ["registry", "git"] {
             let path = toolchain.cargo_home.join(cache);
-            if path.is_dir() {
-                command.arg("--ro-bind").arg(&path).arg(Path::new(CARGO_HOME_DIR).join(cache));
+            let inside = Path::new(CARGO_HOME_DIR).join(cache);
+            match phase {
+                Phase::Fetch => {
+                    std::fs::create_dir_all(&path)?;
+                    command.arg("--bind").arg(&path).arg(inside);
+                }
+                Phase::Build if path.is_dir() => {
+                    command.arg("--ro-bind").arg(&path).arg(inside);
+                }
+                Phase::Build => {}
             }
         }
+        // The user's own cargo settings (a registry mirror, say) hold for the fetch; their
+        // credentials stay out.
+        let user_config = toolchain.cargo_home.join("config.toml");
+        if phase == Phase::Fetch && user_config.is_file() {
+            command.arg("--ro-bind").arg(&user_config).arg(Path::new(CARGO_HOME_DIR).join("config.toml"));
+        }
+        let working_dir = match phase {
+            Phase::Fetch => PathBuf::from(BUILD_DIR),
+            Phase::Build => Path::new(BUILD_DIR).join("src").join(crate_dir),
+        };
         let mut path_var = OsString::from(toolchain.sysroot.join("bin"));
         path_var.push(":/usr/bin:/bin");
+        command.arg("--chdir").arg(working_dir).arg("--clearenv");
+        match phase {
+            Phase::Fetch => {
+                for name in PROXY_VARIABLES {
+                    if let Some(value) = std::env::var_os(name) {
+                        command.arg("--setenv").arg(name).arg(value);
+                    }
+                }
+            }
+            Phase::Build => {
+                command.args(["--setenv", "CARGO_NET_OFFLINE", "true"]);
+            }
+        }
         command
-            .arg("--chdir")
-            .arg(Path::new(BUILD_DIR).join("src").join(crate_dir))
-            .arg("--clearenv")
             .arg("--setenv")
             .arg("PATH")
             .arg(path_var)
@@ -177,7 +248,6 @@ impl Sandbox {
             .args(["--setenv", "TMPDIR", "/tmp"])
             .args(["--setenv", "CARGO_HOME", CARGO_HOME_DIR])
             .args(["--setenv", "CARGO_TARGET_DIR", "/build/target"])
-            .args(["--setenv", "CARGO_NET_OFFLINE", "true"])
             .args(["--setenv", "CARGO_TERM_COLOR", "never"])
             .arg("--setenv")
             .arg("RUSTC")
