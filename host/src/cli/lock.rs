@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use tanto_registry::install::{InstallReport, ModuleSummary};
 
+use crate::module::build::Confinement;
+use crate::ops::deps::Origin;
 use crate::ops::install::{LockOutcome, ManifestChange};
 
 /// The report of `tanto install` and `tanto uninstall`.
@@ -25,7 +27,36 @@ pub(super) fn install_summary(outcome: &LockOutcome) -> String {
         lines.push(format!("tanto.lock is up to date ({})", modules(outcome.lockfile.modules.len())));
     }
     lines.extend(duplicate_notes(report));
+    lines.extend(component_lines(outcome));
     lines.join("\n")
+}
+
+/// How each git module's component was obtained: the user sees whether third-party code
+/// was built, and where.
+fn component_lines(outcome: &LockOutcome) -> Vec<String> {
+    outcome
+        .components
+        .iter()
+        .map(|component| {
+            let how = match &component.origin {
+                Origin::Prebuilt { .. } => "prebuilt component, sha256 pinned in tanto.lock",
+                Origin::Built {
+                    confinement: Confinement::Sandbox,
+                    cached: false,
+                } => "built from source in the sandbox (no network, read-only toolchain)",
+                Origin::Built {
+                    confinement: Confinement::Sandbox,
+                    cached: true,
+                } => "built from source in the sandbox (cached)",
+                Origin::Built {
+                    confinement: Confinement::Host,
+                    ..
+                } => "built from source on this machine, NOT sandboxed (--allow-unsandboxed-builds)",
+                Origin::Local => "built from source on this machine (a local module)",
+            };
+            format!("  {}: {how}", component.id)
+        })
+        .collect()
 }
 
 fn counts(report: &InstallReport) -> String {
@@ -49,6 +80,7 @@ pub(super) fn update_summary(outcome: &LockOutcome) -> String {
         lines.push(counts(report));
     }
     lines.extend(duplicate_notes(report));
+    lines.extend(component_lines(outcome));
     lines.join("\n")
 }
 

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 pub use self::report::{Hint, UsageError};
 use crate::engine::CacheMode;
 use crate::module::Sdk;
+use crate::module::sandbox::UnsandboxedBuilds;
 use crate::ops::call::{CallSettings, OutputFormat};
 use crate::ops::init::InitSettings;
 use crate::ops::install::{InstallSettings, LockSettings, NewDependency, UninstallSettings, UpdateSettings};
@@ -48,6 +49,11 @@ struct GlobalArgs {
     /// Fail instead of changing tanto.lock.
     #[arg(long, global = true)]
     locked: bool,
+    /// Build third-party modules from source even when no sandbox (bubblewrap) can be
+    /// made: their build scripts and proc-macros then run on this machine with your
+    /// privileges. Without it, such a build is refused.
+    #[arg(long, global = true)]
+    allow_unsandboxed_builds: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,18 +247,26 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let Cli {
         command,
-        global: GlobalArgs {
-            progress: progress_mode,
-            verbose: _,
-            offline,
-            locked,
-        },
+        global:
+            GlobalArgs {
+                progress: progress_mode,
+                verbose: _,
+                offline,
+                locked,
+                allow_unsandboxed_builds,
+            },
     } = cli;
+    let unsandboxed_builds = if allow_unsandboxed_builds {
+        UnsandboxedBuilds::Allow
+    } else {
+        UnsandboxedBuilds::Refuse
+    };
     let network = if offline { Network::Offline } else { Network::Online };
     // `--locked` matters to the commands that could change tanto.lock; calls never do.
     let lock_mode = if locked { LockMode::Locked } else { LockMode::Write };
     let base_settings = || SessionSettings {
         network,
+        unsandboxed_builds,
         ..SessionSettings::from_env()
     };
     let lock_settings = || -> anyhow::Result<LockSettings> {
@@ -261,6 +275,7 @@ async fn run(cli: Cli) -> ExitCode {
             cache_root: SessionSettings::from_env().cache_root,
             network,
             lock_mode,
+            unsandboxed_builds,
         })
     };
     match command {

@@ -10,6 +10,7 @@ use crate::engine::EngineError;
 use crate::module::ManifestError;
 use crate::module::args::ArgumentError;
 use crate::module::build::BuildError;
+use crate::ops::deps::CheckoutError;
 use crate::ops::install::DependencyError;
 use crate::ops::publish::PublishCheckError;
 use crate::runtime::RuntimeError;
@@ -150,6 +151,8 @@ fn classify_registry(cause: &(dyn std::error::Error + 'static)) -> Option<Option
     None
 }
 
+const UNUSABLE_RELEASE: &str = "this release of the module is unusable: depend on another version, or ask its maintainer to fix it";
+
 fn classify_dependency(error: &DependencyError) -> Option<Hint> {
     match error {
         DependencyError::InvalidName { .. } => registry_hint(Some(RegistryHint::RenameDependency)),
@@ -159,9 +162,7 @@ fn classify_dependency(error: &DependencyError) -> Option<Hint> {
         DependencyError::NotInstalled { installed, .. } if installed.is_empty() => hint("tanto.toml declares no dependencies"),
         DependencyError::NotInstalled { installed, .. } => hint(format!("installed dependencies: {}", installed.join(", "))),
         DependencyError::UpdateLocked { .. } => hint("run `tanto update` without --locked to accept the new versions"),
-        DependencyError::DependencyManifest { .. } | DependencyError::ComponentMissing { .. } => {
-            hint("this release of the module is unusable: depend on another version, or ask its maintainer to fix it")
-        }
+        DependencyError::DependencyManifest { .. } | DependencyError::ComponentMissing { .. } | DependencyError::Checkout(_) => hint(UNUSABLE_RELEASE),
         DependencyError::Edit { .. } => None,
     }
 }
@@ -185,6 +186,9 @@ fn classify(error: &anyhow::Error) -> Classified {
         };
         if let Some(dependency) = cause.downcast_ref::<DependencyError>() {
             return user_error(classify_dependency(dependency));
+        }
+        if cause.downcast_ref::<CheckoutError>().is_some() {
+            return user_error(hint(UNUSABLE_RELEASE));
         }
         if let Some(check) = cause.downcast_ref::<PublishCheckError>() {
             return user_error(classify_publish_check(check));
@@ -237,6 +241,11 @@ fn classify(error: &anyhow::Error) -> Classified {
                 BuildError::CargoMissing { .. } => hint("install Rust with rustup (https://rustup.rs), then `rustup target add wasm32-wasip2`"),
                 BuildError::CargoFailed { .. } => hint("fix the compile errors above, then call again"),
                 BuildError::NoArtifact { .. } => hint("set `[lib] crate-type = [\"cdylib\"]` in the module's Cargo.toml"),
+                BuildError::SandboxUnavailable { .. } => hint(
+                    "install bubblewrap (`apt-get install bubblewrap`; `scripts/setup` does it), or pass --allow-unsandboxed-builds to run the module's build scripts on this machine with your privileges",
+                ),
+                BuildError::Toolchain { .. } => hint("install Rust with rustup (https://rustup.rs), then `rustup target add wasm32-wasip2`"),
+                BuildError::FetchFailed { .. } => hint("check the network connection to crates.io, or run without --offline once"),
                 BuildError::Io { .. } => None,
             };
             return Classified {

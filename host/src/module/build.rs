@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use tanto_registry::resolve::Network;
+
+use super::sandbox::{BUILD_DIR, Phase, Sandbox, Toolchain, UnsandboxedBuilds};
 use crate::engine::Digest;
 
 /// The target modules are compiled for.
@@ -34,6 +37,15 @@ pub enum BuildError {
     CargoFailed { dir: PathBuf, output: String },
     #[error("cargo built no WebAssembly component in {dir}: is the crate a `cdylib`?")]
     NoArtifact { dir: PathBuf },
+    /// A third-party module must be built, and no sandbox can be made here.
+    #[error("cannot build {module} from source in a sandbox: {reason}")]
+    SandboxUnavailable { module: String, reason: String },
+    /// The Rust toolchain to build a third-party module with could not be found.
+    #[error("cannot build {module}: {reason}")]
+    Toolchain { module: String, reason: String },
+    /// `cargo fetch` could not download a third-party module's crates.
+    #[error("cannot fetch the crates of {module}:\n{output}")]
+    FetchFailed { module: String, output: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -139,11 +151,153 @@ pub fn build_rust_module(source_dir: &Path, cache_root: &Path) -> Result<Built, 
     })
 }
 
+/// Where a third-party module's build ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confinement {
+    /// In the sandbox (see [`super::sandbox`]).
+    Sandbox,
+    /// On the host, unconfined: no sandbox could be made, and the user allowed it.
+    Host,
+}
+
+/// Builds a third-party module without letting its code touch the host: its crates are
+/// fetched first (`cargo fetch` runs no crate code, and runs confined too), then it is
+/// built offline in the sandbox. `work` is a private folder holding `src/`, a copy of the module's checkout;
+/// the crate is at `src/<crate_dir>`. `module` names it in messages.
+///
+/// Without a usable sandbox this refuses, unless `unsandboxed` allows a host build.
+pub fn build_third_party(
+    work: &Path,
+    crate_dir: &Path,
+    module: &str,
+    network: Network,
+    unsandboxed: UnsandboxedBuilds,
+) -> Result<(PathBuf, Confinement), BuildError> {
+    let sandbox = match Sandbox::probe() {
+        Ok(sandbox) => Some(sandbox),
+        Err(reason) if unsandboxed == UnsandboxedBuilds::Allow => {
+            tracing::warn!(%module, %reason, "no sandbox: building on the host, as --allow-unsandboxed-builds allows");
+            None
+        }
+        Err(reason) => {
+            return Err(BuildError::SandboxUnavailable {
+                module: module.to_owned(),
+                reason,
+            });
+        }
+    };
+    let toolchain = Toolchain::find(work).map_err(|reason| BuildError::Toolchain {
+        module: module.to_owned(),
+        reason,
+    })?;
+    let manifest = work.join("src").join(crate_dir).join("Cargo.toml");
+    fetch(sandbox.as_ref(), &toolchain, work, crate_dir, module, network)?;
+    tracing::info!(%module, sandboxed = sandbox.is_some(), "building a third-party module");
+    let mut args: Vec<&str> = BUILD_ARGS.to_vec();
+    args.push("--offline");
+    match sandbox {
+        Some(sandbox) => {
+            let command = sandbox
+                .cargo(Phase::Build, &toolchain, work, crate_dir, &args)
+                .map_err(|source| BuildError::Io {
+                    context: format!("cannot prepare the build folder {}", work.display()),
+                    source,
+                })?;
+            let inside = Path::new(BUILD_DIR).join("src").join(crate_dir);
+            let wasm = run_build(command, &inside.join("Cargo.toml"), Path::new(module))?;
+            let wasm = super::sandbox::host_path(work, &wasm).ok_or_else(|| BuildError::NoArtifact { dir: module.into() })?;
+            // The build could leave links in its folder: the component read back must be
+            // a file of that folder, not a host file a link leads to.
+            let inside = match (wasm.canonicalize(), work.canonicalize()) {
+                (Ok(real), Ok(root)) => real.starts_with(root) && real.is_file(),
+                _ => false,
+            };
+            if !inside {
+                return Err(BuildError::NoArtifact { dir: module.into() });
+            }
+            Ok((wasm, Confinement::Sandbox))
+        }
+        None => {
+            let mut command = Command::new(toolchain.cargo());
+            command
+                .args(&args)
+                .current_dir(work.join("src").join(crate_dir))
+                .env("CARGO_TARGET_DIR", work.join("target"))
+                .env("RUSTC", toolchain.sysroot.join("bin/rustc"));
+            Ok((run_build(command, &manifest, Path::new(module))?, Confinement::Host))
+        }
+    }
+}
+
+/// `cargo fetch` of a third-party crate into the user's crate cache: in the sandbox's
+/// fetch phase, or (unsandboxed builds allowed) on the host. Either way it runs from
+/// above the checkout, so cargo reads none of the module's own configuration
+/// (`.cargo/config.toml` can name programs to run) and rustup none of its toolchain files.
+fn fetch(sandbox: Option<&Sandbox>, toolchain: &Toolchain, work: &Path, crate_dir: &Path, module: &str, network: Network) -> Result<(), BuildError> {
+    let mut args = vec!["fetch"];
+    if network == Network::Offline {
+        args.push("--offline");
+    }
+    args.push("--manifest-path");
+    let mut command = match sandbox {
+        Some(sandbox) => {
+            // Sandbox paths are made of `/build/src` and the checkout's own (UTF-8) names.
+            let inside = Path::new(BUILD_DIR)
+                .join("src")
+                .join(crate_dir)
+                .join("Cargo.toml")
+                .to_string_lossy()
+                .into_owned();
+            args.push(&inside);
+            sandbox
+                .cargo(Phase::Fetch, toolchain, work, crate_dir, &args)
+                .map_err(|source| BuildError::Io {
+                    context: format!("cannot prepare the build folder {}", work.display()),
+                    source,
+                })?
+        }
+        None => {
+            let mut command = Command::new(toolchain.cargo());
+            command
+                .args(&args)
+                .arg(work.join("src").join(crate_dir).join("Cargo.toml"))
+                .current_dir(work)
+                .env("RUSTC", toolchain.sysroot.join("bin/rustc"))
+                .env_remove("RUSTC_WRAPPER")
+                .env_remove("RUSTC_WORKSPACE_WRAPPER");
+            command
+        }
+    };
+    command.stdin(Stdio::null());
+
+    let output = command.output().map_err(|source| BuildError::CargoMissing {
+        dir: work.to_path_buf(),
+        source,
+    })?;
+    if !output.status.success() {
+        return Err(BuildError::FetchFailed {
+            module: module.to_owned(),
+            output: crate::engine::tail(&output.stderr, 40, 8192),
+        });
+    }
+    Ok(())
+}
+
+/// What `cargo build` is asked, wherever it runs.
+const BUILD_ARGS: [&str; 5] = ["build", "--release", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"];
+
 fn run_cargo(source_dir: &Path) -> Result<PathBuf, BuildError> {
     tracing::info!(dir = %source_dir.display(), "building module");
-    let mut child = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"])
-        .current_dir(source_dir)
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.args(BUILD_ARGS).current_dir(source_dir);
+    run_build(command, &source_dir.join("Cargo.toml"), source_dir)
+}
+
+/// Runs a prepared `cargo build` (see [`BUILD_ARGS`]) and returns the component it
+/// reported for the crate whose manifest is `manifest` (as cargo sees that path);
+/// `source_dir` names the module in errors.
+fn run_build(mut command: Command, manifest: &Path, source_dir: &Path) -> Result<PathBuf, BuildError> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -192,7 +346,6 @@ fn run_cargo(source_dir: &Path) -> Result<PathBuf, BuildError> {
         });
     }
 
-    let manifest = source_dir.join("Cargo.toml");
     let mut artifact = None;
     for line in stdout.lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -201,7 +354,7 @@ fn run_cargo(source_dir: &Path) -> Result<PathBuf, BuildError> {
         if message["reason"] != "compiler-artifact" {
             continue;
         }
-        let is_ours = message["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path());
+        let is_ours = message["manifest_path"].as_str().map(Path::new) == Some(manifest);
         let wasm = message["filenames"]
             .as_array()
             .into_iter()

@@ -6,5 +6,6 @@ pub mod args;
 pub mod build;
 pub mod edit;
 pub mod manifest;
+pub mod sandbox;
 
 pub use self::manifest::{MANIFEST_NAME, Manifest, ManifestError, Sdk, find_module_root};

@@ -20,8 +20,11 @@ use tanto_registry::resolve::Network;
 use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tokio::sync::OnceCell;
 
+use anyhow::Context as _;
+
 use crate::engine::Digest;
-use crate::module::build::build_rust_module;
+use crate::module::build::{Confinement, build_rust_module, build_third_party};
+use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{Manifest, Sdk};
 use crate::runtime::{Callable, Dependencies, Limits, Runtime, RuntimeError};
 
@@ -33,6 +36,18 @@ pub struct DependencySettings {
     pub network: Network,
     /// Limits for modules that set none.
     pub limits: Limits,
+    /// Whether a third-party module may be built unconfined when no sandbox can be made.
+    pub unsandboxed: UnsandboxedBuilds,
+}
+
+impl DependencySettings {
+    /// How third-party modules are built.
+    pub fn build(&self) -> BuildSettings {
+        BuildSettings {
+            network: self.network,
+            unsandboxed: self.unsandboxed,
+        }
+    }
 }
 
 /// The system `git` over the shared cache, with the process environment (credential
@@ -239,25 +254,38 @@ impl Dependencies for ModuleDependencies {
             Target::Git(module) => (module.path.clone(), Scope::Git(module.id.clone()), graph.lockfile.find(&module.id).cloned()),
             Target::Local(module) => (module.path.clone(), Scope::Local(module.path.clone()), None),
         };
-        let manifest = Manifest::read(&root).map_err(|error| dependency_error(&format!("dependency `{name}`"), error))?;
-        let settings = self.context.settings.clone();
-        let target_commit = match &target {
-            Target::Git(module) => Some((module.commit.clone(), module.path.clone())),
-            Target::Local(_) => None,
+        let git_module = match &target {
+            Target::Git(module) => Some(GitModule {
+                name: module.id.clone(),
+                commit: module.commit.clone(),
+                path: module.path.clone(),
+            }),
+            // A local path met inside a git checkout is part of a third-party repository.
+            Target::Local(module) => inside_git_checkout(&self.context.settings.cache_root, &module.path, &module.name),
         };
+        let manifest = match &git_module {
+            Some(module) => {
+                read_dependency_manifest(&root, &module.name).map_err(|error| dependency_error(&format!("dependency `{name}`"), format!("{error:#}")))?
+            }
+            None => Manifest::read(&root).map_err(|error| dependency_error(&format!("dependency `{name}`"), error))?,
+        };
+        let settings = self.context.settings.clone();
         let manifest_for_build = manifest.clone();
         let root_for_build = root.clone();
         let wasm = tokio::task::spawn_blocking(move || {
             component_of(
                 &root_for_build,
                 &manifest_for_build,
-                target_commit,
+                git_module.as_ref(),
                 pinned_component.as_ref(),
                 &settings.cache_root,
+                settings.build(),
             )
         })
         .await
-        .map_err(|error| dependency_error("building a dependency stopped", error))??;
+        .map_err(|error| dependency_error("building a dependency stopped", error))?
+        .map_err(|error| dependency_error(&format!("dependency `{name}`"), format!("{error:#}")))?
+        .wasm;
         let module = {
             let cached = self.context.loaded.lock().ok().and_then(|loaded| loaded.get(&wasm).cloned());
             match cached {
@@ -319,57 +347,269 @@ fn toolchain_id() -> &'static str {
     })
 }
 
+/// How a module's component was obtained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The prebuilt component the module ships, with its sha256 (checked against the
+    /// lock's pin when there is one).
+    Prebuilt { digest: String },
+    /// A third-party module built from source (now, or earlier and taken from the cache).
+    Built { confinement: Confinement, cached: bool },
+    /// The user's own (local) module, built on the host as cargo does.
+    Local,
+}
+
+/// A module's component and how it was obtained.
+#[derive(Clone, Debug)]
+pub struct Obtained {
+    pub wasm: PathBuf,
+    pub origin: Origin,
+}
+
+/// What a git dependency is, for building it: where it was checked out, at which commit.
+#[derive(Clone, Debug)]
+pub struct GitModule {
+    /// The lock id or the reference: how messages name it.
+    pub name: String,
+    pub commit: String,
+    /// The module's folder inside its checkout.
+    pub path: PathBuf,
+}
+
+/// How third-party modules are built.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildSettings {
+    /// `Offline`: their crates come from the local crate cache only.
+    pub network: Network,
+    pub unsandboxed: UnsandboxedBuilds,
+}
+
 /// The component of a module: its prebuilt one (checked against the lock's pin), or one
-/// built from source. Git modules are built once per (commit, subpath, toolchain), from
-/// a copy of the checkout so the cached tree stays exactly what the lock hashed.
+/// built from source. Git modules are third-party code: everything their manifest names
+/// must lie inside their checkout, and they are built once per (commit, subpath,
+/// toolchain), in the sandbox, from a private copy of the checkout (see
+/// [`build_third_party`]). A local module (`git` is `None`) is the user's own and builds
+/// on the host.
 pub fn component_of(
     root: &Path,
     manifest: &Manifest,
-    git: Option<(String, PathBuf)>,
+    git: Option<&GitModule>,
     entry: Option<&tanto_registry::schema::lock::LockedModule>,
     cache_root: &Path,
-) -> Result<PathBuf, RuntimeError> {
+    build: BuildSettings,
+) -> anyhow::Result<Obtained> {
+    let checkout = git.map(|module| checkout_root(&module.path));
     if let Some(component) = &manifest.component {
-        let path = root.join(component);
-        let bytes = std::fs::read(&path).map_err(|error| dependency_error(&format!("cannot read the prebuilt component {}", path.display()), error))?;
+        let path = match (&checkout, git) {
+            (Some(checkout), Some(module)) => inside_checkout(checkout, root, "component", component, &module.name)?,
+            _ => root.join(component),
+        };
+        let bytes = std::fs::read(&path).with_context(|| {
+            let module = git.map(|module| format!(" of {}", module.name)).unwrap_or_default();
+            format!("cannot read the prebuilt component{module} {}", path.display())
+        })?;
+        let digest = Digest::of_bytes(&bytes).to_string();
         if let Some(entry) = entry {
-            verify_component(entry, &Digest::of_bytes(&bytes).to_string()).map_err(|error| RuntimeError::Dependency { message: error.to_string() })?;
+            verify_component(entry, &digest)?;
         }
-        return Ok(path);
+        return Ok(Obtained {
+            wasm: path,
+            origin: Origin::Prebuilt { digest },
+        });
     }
     match manifest.sdk {
         Sdk::Rust => {}
     }
-    let Some((commit, module_path)) = git else {
-        let built = build_rust_module(&root.join(&manifest.source), cache_root)
-            .map_err(|error| dependency_error(&format!("cannot build {}", root.display()), error))?;
-        return Ok(built.wasm);
+    let (Some(module), Some(checkout)) = (git, checkout) else {
+        let built = build_rust_module(&root.join(&manifest.source), cache_root).with_context(|| format!("cannot build {}", root.display()))?;
+        return Ok(Obtained {
+            wasm: built.wasm,
+            origin: Origin::Local,
+        });
     };
-    let checkout = checkout_root(&module_path);
-    let subpath = module_path.strip_prefix(&checkout).unwrap_or(Path::new("")).to_path_buf();
-    let key = Digest::of_bytes(format!("{commit}\0{}\0{}", subpath.display(), toolchain_id()).as_bytes()).hex();
-    let component = cache_root.join("modules").join(format!("{key}.wasm"));
-    if component.is_file() {
-        return Ok(component);
+    let source = inside_checkout(&checkout, root, "source", &manifest.source, &module.name)?;
+    let crate_dir = source.strip_prefix(&checkout).unwrap_or(Path::new("")).to_path_buf();
+    let subpath = module.path.strip_prefix(&checkout).unwrap_or(Path::new("")).to_path_buf();
+    let key = Digest::of_bytes(format!("{}\0{}\0{}", module.commit, subpath.display(), toolchain_id()).as_bytes()).hex();
+    let component = |confinement| {
+        let suffix = match confinement {
+            Confinement::Sandbox => "",
+            Confinement::Host => "-unsandboxed",
+        };
+        cache_root.join("modules").join(format!("{key}{suffix}.wasm"))
+    };
+    for confinement in [Confinement::Sandbox, Confinement::Host] {
+        if component(confinement).is_file() {
+            return Ok(Obtained {
+                wasm: component(confinement),
+                origin: Origin::Built { confinement, cached: true },
+            });
+        }
     }
     let work = tempfile::Builder::new()
         .prefix("build-")
         .tempdir_in({
             let dir = cache_root.join("tmp");
-            std::fs::create_dir_all(&dir).map_err(|error| dependency_error("cannot create a build folder", error))?;
+            std::fs::create_dir_all(&dir).context("cannot create a build folder")?;
             dir
         })
-        .map_err(|error| dependency_error("cannot create a build folder", error))?;
-    copy_tree(&checkout, work.path()).map_err(|error| dependency_error(&format!("cannot copy {}", checkout.display()), error))?;
-    let source = work.path().join(&subpath).join(&manifest.source);
-    let built = build_rust_module(&source, &work.path().join(".tanto-build"))
-        .map_err(|error| dependency_error(&format!("cannot build the dependency at {}", module_path.display()), error))?;
-    crate::util::copy_atomic(&built.wasm, &component).map_err(|error| dependency_error("cannot store the built component", error))?;
-    Ok(component)
+        .context("cannot create a build folder")?;
+    let copy = work.path().join("src");
+    std::fs::create_dir_all(&copy).context("cannot create a build folder")?;
+    copy_tree(&checkout, &checkout, &copy, &module.name)?;
+    let (wasm, confinement) = build_third_party(work.path(), &crate_dir, &module.name, build.network, build.unsandboxed)?;
+    crate::util::copy_atomic(&wasm, &component(confinement)).context("cannot store the built component")?;
+    Ok(Obtained {
+        wasm: component(confinement),
+        origin: Origin::Built { confinement, cached: false },
+    })
+}
+
+/// The module at `path` as third-party code, when `path` lies in a git checkout of the
+/// cache (a local path dependency declared by a git module): it is built like the
+/// repository it belongs to, never on the host.
+pub fn inside_git_checkout(cache_root: &Path, path: &Path, name: &str) -> Option<GitModule> {
+    let checkouts = cache_root.join("git").join("checkouts");
+    let checkouts = checkouts.canonicalize().unwrap_or(checkouts);
+    if !path.starts_with(&checkouts) {
+        return None;
+    }
+    let checkout = checkout_root(path);
+    let commit = checkout.file_name()?.to_str()?.to_owned();
+    Some(GitModule {
+        name: name.to_owned(),
+        commit,
+        path: path.to_path_buf(),
+    })
+}
+
+/// A path in a dependency's checkout that points outside it.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// Its `tanto.toml` names a path outside its repository.
+    #[error("dependency {module}: `{field} = \"{}\"` in its tanto.toml points outside its repository; refusing to use it", path.display())]
+    OutsideCheckout { module: String, field: &'static str, path: PathBuf },
+    /// A symlink in its repository points outside it.
+    #[error("dependency {module}: `{}` is a symlink to `{}`, outside its repository; refusing to use it", path.display(), target.display())]
+    SymlinkOutside { module: String, path: PathBuf, target: PathBuf },
+    #[error("dependency {module}: cannot read {}: {source}", path.display())]
+    Io {
+        module: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `relative`, a path the manifest of the dependency in `module_dir` names, resolved
+/// inside its `checkout` both lexically and after following symlinks; anything else is
+/// refused before it is read.
+pub fn inside_checkout(checkout: &Path, module_dir: &Path, field: &'static str, relative: &Path, module: &str) -> Result<PathBuf, CheckoutError> {
+    let outside = || CheckoutError::OutsideCheckout {
+        module: module.to_owned(),
+        field,
+        path: relative.to_path_buf(),
+    };
+    if relative.is_absolute() {
+        return Err(outside());
+    }
+    let joined = normalize(&module_dir.join(relative));
+    if !joined.starts_with(checkout) {
+        return Err(outside());
+    }
+    if let Ok(real) = joined.canonicalize() {
+        let root = checkout.canonicalize().map_err(|source| CheckoutError::Io {
+            module: module.to_owned(),
+            path: checkout.to_path_buf(),
+            source,
+        })?;
+        if !real.starts_with(&root) {
+            return Err(outside());
+        }
+    }
+    Ok(joined)
+}
+
+/// Reads the manifest of the git dependency in `module_dir`, refusing a `tanto.toml` that
+/// is a symlink out of its checkout.
+pub fn read_dependency_manifest(module_dir: &Path, module: &str) -> anyhow::Result<Manifest> {
+    let checkout = checkout_root(module_dir);
+    inside_checkout(&checkout, module_dir, "manifest", Path::new(crate::module::MANIFEST_NAME), module)?;
+    Ok(Manifest::read(module_dir)?)
+}
+
+/// Refuses the checkout of a dependency if any symlink in it points outside it.
+pub fn check_checkout(module_dir: &Path, module: &str) -> Result<(), CheckoutError> {
+    let checkout = checkout_root(module_dir);
+    walk_checkout(&checkout, &checkout, module, &mut |_, _| Ok(()))
+}
+
+/// Removes `.` and folds `..` without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normalized = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normalized.pop();
+            }
+            other => normalized.push(other),
+        }
+    }
+    normalized
+}
+
+/// Visits every entry under `dir` (skipping `.git` and `target`) after checking that a
+/// symlink stays inside `checkout`: its target must be relative, stay inside lexically,
+/// and, when it exists, resolve inside.
+fn walk_checkout(
+    checkout: &Path,
+    dir: &Path,
+    module: &str,
+    visit: &mut dyn FnMut(&Path, std::fs::FileType) -> Result<(), CheckoutError>,
+) -> Result<(), CheckoutError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CheckoutError::Io {
+            module: module.to_owned(),
+            path,
+            source,
+        }
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io(dir))?.collect::<Result<_, _>>().map_err(io(dir))?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() && (entry.file_name() == ".git" || entry.file_name() == "target") {
+            continue;
+        }
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&path).map_err(io(&path))?;
+            let refused = || CheckoutError::SymlinkOutside {
+                module: module.to_owned(),
+                path: path.strip_prefix(checkout).unwrap_or(&path).to_path_buf(),
+                target: target.clone(),
+            };
+            if target.is_absolute() || !normalize(&dir.join(&target)).starts_with(checkout) {
+                return Err(refused());
+            }
+            if let Ok(real) = path.canonicalize()
+                && !checkout.canonicalize().is_ok_and(|root| real.starts_with(root))
+            {
+                return Err(refused());
+            }
+        }
+        visit(&path, kind)?;
+        if kind.is_dir() {
+            walk_checkout(checkout, &path, module, visit)?;
+        }
+    }
+    Ok(())
 }
 
 /// The root of the git checkout holding `path` (checkouts hold whole repositories).
-fn checkout_root(path: &Path) -> PathBuf {
+pub(crate) fn checkout_root(path: &Path) -> PathBuf {
     path.ancestors()
         .find(|dir| {
             dir.parent()
@@ -387,24 +627,25 @@ fn is_commit_dir(dir: &Path) -> bool {
         .is_some_and(|name| name.len() == 40 && name.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type()?;
+/// Copies the checkout `from` (whose root is `checkout`) to `to`, refusing it whole if a
+/// symlink in it points outside: the copy is all its build will see.
+fn copy_tree(checkout: &Path, from: &Path, to: &Path, module: &str) -> Result<(), CheckoutError> {
+    walk_checkout(checkout, from, module, &mut |path, kind| {
+        let relative = path.strip_prefix(from).unwrap_or(path);
+        let target = to.join(relative);
+        let io = |source| CheckoutError::Io {
+            module: module.to_owned(),
+            path: path.to_path_buf(),
+            source,
+        };
         if kind.is_dir() {
-            if entry.file_name() == ".git" || entry.file_name() == "target" {
-                continue;
-            }
-            std::fs::create_dir_all(&target)?;
-            copy_tree(&entry.path(), &target)?;
+            std::fs::create_dir_all(&target).map_err(io)
         } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
+            std::os::unix::fs::symlink(std::fs::read_link(path).map_err(io)?, &target).map_err(io)
         } else {
-            std::fs::copy(entry.path(), &target)?;
+            std::fs::copy(path, &target).map(drop).map_err(io)
         }
-    }
-    Ok(())
+    })
 }
 
 /// A remote reference given to `tanto call -m`, resolved and checked out: the module
@@ -429,4 +670,76 @@ pub fn checkout_remote(reference: &Reference, settings: &DependencySettings) -> 
         .find(|module| module.name == reference.default_name())
         .map(|module| module.path)
         .ok_or_else(|| dependency_error(&format!("cannot fetch {reference}"), "it resolved to no module"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkout folder named by a commit, as the cache lays them out, with a module in
+    /// `mods/a` and a host folder beside it.
+    fn layout() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let checkout = dir.path().join("checkouts").join("a".repeat(40));
+        std::fs::create_dir_all(checkout.join("mods/a/src")).unwrap();
+        std::fs::create_dir_all(checkout.join("shared")).unwrap();
+        let host = dir.path().join("host");
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::write(host.join("secret"), "host secret").unwrap();
+        (dir, checkout, host)
+    }
+
+    #[test]
+    fn manifest_paths_stay_inside_the_checkout() {
+        let (_dir, checkout, host) = layout();
+        let module = checkout.join("mods/a");
+        assert_eq!(checkout_root(&module), checkout);
+        let inside = |path: &str| inside_checkout(&checkout, &module, "source", Path::new(path), "a@1.0.0");
+        assert_eq!(inside(".").unwrap(), module);
+        assert_eq!(inside("../../shared").unwrap(), checkout.join("shared"));
+        for refused in ["/etc/passwd", "../../..", "../../../host/secret", "src/../../../../host"] {
+            assert!(matches!(inside(refused), Err(CheckoutError::OutsideCheckout { .. })), "{refused} was accepted");
+        }
+        // A link inside that leads out is refused once resolved.
+        std::os::unix::fs::symlink(&host, module.join("out")).unwrap();
+        assert!(matches!(inside("out/secret"), Err(CheckoutError::OutsideCheckout { .. })));
+        std::os::unix::fs::symlink("../../shared", module.join("in")).unwrap();
+        assert_eq!(inside("in").unwrap(), module.join("in"));
+    }
+
+    #[test]
+    fn links_out_of_a_checkout_refuse_it_and_links_inside_are_copied_as_links() {
+        let (dir, checkout, host) = layout();
+        let module = checkout.join("mods/a");
+        std::fs::write(module.join("src/lib.rs"), "// lib").unwrap();
+        std::os::unix::fs::symlink("lib.rs", module.join("src/alias.rs")).unwrap();
+        std::os::unix::fs::symlink("../../shared", module.join("shared")).unwrap();
+        let copy = dir.path().join("copy");
+        std::fs::create_dir_all(&copy).unwrap();
+        copy_tree(&checkout, &checkout, &copy, "a@1.0.0").unwrap();
+        assert_eq!(std::fs::read_link(copy.join("mods/a/src/alias.rs")).unwrap(), Path::new("lib.rs"));
+        assert_eq!(std::fs::read_to_string(copy.join("mods/a/src/alias.rs")).unwrap(), "// lib");
+        check_checkout(&module, "a@1.0.0").unwrap();
+
+        // `deep` leads inside; `src/through-link` is inside lexically (src/deep/../../.. is
+        // the checkout) but physically climbs out through `deep`.
+        std::os::unix::fs::symlink("../../../shared", module.join("src/deep")).unwrap();
+        for (name, target) in [
+            ("absolute", host.join("secret")),
+            ("climbing", PathBuf::from("../../../../host/secret")),
+            ("through-link", PathBuf::from("deep/../../..")),
+        ] {
+            let link = module.join("src").join(name);
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let error = check_checkout(&module, "a@1.0.0").unwrap_err();
+            assert!(
+                matches!(&error, CheckoutError::SymlinkOutside { module, .. } if module == "a@1.0.0"),
+                "{name}: {error}"
+            );
+            let fresh = dir.path().join(format!("copy-{name}"));
+            std::fs::create_dir_all(&fresh).unwrap();
+            assert!(copy_tree(&checkout, &checkout, &fresh, "a@1.0.0").is_err(), "{name}");
+            std::fs::remove_file(&link).unwrap();
+        }
+    }
 }

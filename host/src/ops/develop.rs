@@ -39,6 +39,7 @@ pub async fn develop(session: &Session, root: &Path) -> anyhow::Result<DevelopRe
             cache_root: session.settings.cache_root.clone(),
             network: session.settings.network,
             limits: session.settings.limits.clone(),
+            unsandboxed: session.settings.unsandboxed_builds,
         },
     );
     let mut schemas = Vec::new();

@@ -16,6 +16,13 @@
 //! built from source gets no component digest: the build is a function of the pinned
 //! sources and the local toolchain, and recording one machine's compiler output would
 //! make `--locked` fail on every other machine.
+//!
+//! # Components
+//!
+//! Before writing anything, every git module's component is obtained, and the outcome
+//! tells how: the prebuilt one (inside its checkout, and pinned), or one built from
+//! source in the sandbox ([`crate::module::sandbox`]), never on the host unless the user
+//! allowed it. A checkout with a path or symlink leading out of it is refused.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -27,10 +34,14 @@ use tanto_registry::resolve::{Network, resolve};
 use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tanto_registry::schema::manifest::is_valid_name;
 
-use super::deps::git_source;
+use super::deps::{
+    BuildSettings, CheckoutError, GitModule, Origin, check_checkout, checkout_root, component_of, git_source, inside_checkout, inside_git_checkout,
+    read_dependency_manifest,
+};
 use super::session::Session;
 use crate::engine::Digest;
 use crate::module::edit::{EditError, remove_dependency, set_dependency};
+use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{MANIFEST_NAME, Manifest, Sdk, find_module_root};
 
 /// What every command that may change `tanto.lock` needs.
@@ -44,6 +55,8 @@ pub struct LockSettings {
     pub network: Network,
     /// `Locked`: fail instead of changing `tanto.lock`.
     pub lock_mode: LockMode,
+    /// Whether a third-party module may be built unconfined when no sandbox can be made.
+    pub unsandboxed_builds: UnsandboxedBuilds,
 }
 
 /// `tanto install [REF] [--name NAME]`.
@@ -100,6 +113,16 @@ pub struct LockOutcome {
     /// Whether `tanto.lock` was written.
     pub lockfile_changed: bool,
     pub manifest_change: ManifestChange,
+    /// How the component of each git module was obtained, by lock id.
+    pub components: Vec<ModuleComponent>,
+}
+
+/// How one git module's component was obtained by `install`, `update` or `uninstall`.
+#[derive(Clone, Debug)]
+pub struct ModuleComponent {
+    /// The lock id (`name@version`).
+    pub id: String,
+    pub origin: Origin,
 }
 
 /// A request about dependencies that cannot work as asked.
@@ -129,6 +152,9 @@ pub enum DependencyError {
         #[source]
         error: crate::module::ManifestError,
     },
+    /// A dependency's checkout names or links to something outside it.
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
     /// A dependency declares a prebuilt component that its folder lacks.
     #[error("dependency {id} declares the prebuilt component `{}`, but its folder has no such file", component.display())]
     ComponentMissing { id: String, component: PathBuf },
@@ -411,6 +437,8 @@ struct InMemory {
     existing: Option<Lockfile>,
     lockfile: Lockfile,
     report: InstallReport,
+    modules: Vec<InstalledModule>,
+    local_modules: Vec<tanto_registry::install::LocalModule>,
 }
 
 fn resolve_in_memory(project: &Project, manifest: &Manifest, settings: &LockSettings, update: UpdateSelection) -> anyhow::Result<InMemory> {
@@ -434,6 +462,8 @@ fn resolve_in_memory(project: &Project, manifest: &Manifest, settings: &LockSett
         existing,
         lockfile,
         report: resolution.report,
+        modules: resolution.modules,
+        local_modules: resolution.local_modules,
     })
 }
 
@@ -454,6 +484,9 @@ fn sync(project: &Project, edited: Option<String>, change: ManifestChange, setti
         }
         .into());
     }
+    // Components before any file is written: a module that cannot be built (or whose
+    // checkout points outside itself) leaves tanto.toml and tanto.lock as they were.
+    let components = obtain_components(&resolved, settings)?;
     if let Some(text) = &edited {
         crate::util::write_atomic(&project.manifest_path, text.as_bytes()).with_context(|| format!("cannot write {}", project.manifest_path.display()))?;
     }
@@ -480,17 +513,63 @@ fn sync(project: &Project, edited: Option<String>, change: ManifestChange, setti
         report: resolved.report,
         lockfile_changed,
         manifest_change: change,
+        components,
     })
+}
+
+/// The component of every git module of the resolution: its prebuilt one (checked
+/// against the sha256 just pinned), or one built from source in the sandbox (once per
+/// commit: later calls find it in the cache).
+fn obtain_components(resolved: &InMemory, settings: &LockSettings) -> anyhow::Result<Vec<ModuleComponent>> {
+    let build = BuildSettings {
+        network: settings.network,
+        unsandboxed: settings.unsandboxed_builds,
+    };
+    let mut modules: Vec<GitModule> = resolved
+        .modules
+        .iter()
+        .map(|module| GitModule {
+            name: module.id.clone(),
+            commit: module.commit.clone(),
+            path: module.path.clone(),
+        })
+        .collect();
+    modules.sort_by(|a, b| a.name.cmp(&b.name));
+    // Local paths inside a git module's repository are third-party code too.
+    modules.extend(
+        resolved
+            .local_modules
+            .iter()
+            .filter_map(|module| inside_git_checkout(&settings.cache_root, &module.path, &module.name)),
+    );
+    let mut components = Vec::new();
+    for module in modules {
+        check_checkout(&module.path, &module.name)?;
+        let manifest = read_dependency_manifest(&module.path, &module.name)?;
+        let entry = resolved.lockfile.find(&module.name);
+        let obtained = component_of(&module.path, &manifest, Some(&module), entry, &settings.cache_root, build)?;
+        components.push(ModuleComponent {
+            id: module.name,
+            origin: obtained.origin,
+        });
+    }
+    Ok(components)
 }
 
 /// Records the sha256 of every prebuilt component in the lock (see the module docs).
 fn record_components(lockfile: &mut Lockfile, modules: &[InstalledModule]) -> Result<(), DependencyError> {
     for module in modules {
-        let manifest = Manifest::read(&module.path).map_err(|error| DependencyError::DependencyManifest { id: module.id.clone(), error })?;
+        // Third-party files: nothing in the checkout may lead out of it, and nothing is
+        // read before that is known.
+        check_checkout(&module.path, &module.id)?;
+        let manifest_path = inside_checkout(&checkout_root(&module.path), &module.path, "manifest", Path::new(MANIFEST_NAME), &module.id)?;
+        let manifest = Manifest::read(manifest_path.parent().unwrap_or(&module.path))
+            .map_err(|error| DependencyError::DependencyManifest { id: module.id.clone(), error })?;
         let Some(component) = &manifest.component else {
             continue;
         };
-        let bytes = std::fs::read(module.path.join(component)).map_err(|_| DependencyError::ComponentMissing {
+        let component_path = inside_checkout(&checkout_root(&module.path), &module.path, "component", component, &module.id)?;
+        let bytes = std::fs::read(component_path).map_err(|_| DependencyError::ComponentMissing {
             id: module.id.clone(),
             component: component.clone(),
         })?;

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::deps::{DependencySettings, ModuleDependencies, checkout_remote, component_of, limits_of};
+use super::deps::{DependencySettings, GitModule, ModuleDependencies, checkout_remote, component_of, limits_of, read_dependency_manifest};
 use crate::backend::Backend;
 use crate::backend::docker::DockerBackend;
 use crate::engine::{CacheMode, Engine, EngineSettings, Progress};
 use crate::module::build::build_rust_module;
+use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{Manifest, Sdk, find_module_root};
 use crate::runtime::{Callable, Limits, ModuleSchema, NoDependencies, Runtime, RuntimeSettings};
 use tanto_registry::reference::Reference;
@@ -29,6 +30,9 @@ pub struct SessionSettings {
     pub max_cache_size: u64,
     /// `Offline`: dependencies and remote modules come from the local cache only.
     pub network: Network,
+    /// Whether third-party modules may be built unconfined when no sandbox can be made
+    /// (`--allow-unsandboxed-builds`).
+    pub unsandboxed_builds: UnsandboxedBuilds,
 }
 
 impl SessionSettings {
@@ -45,6 +49,7 @@ impl SessionSettings {
             limits: Limits::default(),
             max_cache_size,
             network: Network::Online,
+            unsandboxed_builds: UnsandboxedBuilds::Refuse,
         }
     }
 }
@@ -118,6 +123,7 @@ impl Session {
             cache_root: self.settings.cache_root.clone(),
             network: self.settings.network,
             limits: self.settings.limits.clone(),
+            unsandboxed: self.settings.unsandboxed_builds,
         }
     }
 
@@ -141,9 +147,10 @@ impl Session {
             }
             ModuleLocation::Remote(reference) => {
                 let settings = self.dependency_settings();
+                let name = reference.to_string();
                 let reference = reference.clone();
                 let root = tokio::task::spawn_blocking(move || checkout_remote(&reference, &settings)).await??;
-                let manifest = Manifest::read(&root)?;
+                let manifest = read_dependency_manifest(&root, &name)?;
                 let built = Instant::now();
                 let (root_for_build, manifest_for_build, cache_root) = (root.clone(), manifest.clone(), self.settings.cache_root.clone());
                 let commit = root.ancestors().find_map(|dir| {
@@ -152,16 +159,17 @@ impl Session {
                         .filter(|name| name.len() == 40)
                         .map(str::to_string)
                 });
-                let wasm = tokio::task::spawn_blocking(move || {
-                    component_of(
-                        &root_for_build,
-                        &manifest_for_build,
-                        commit.map(|commit| (commit, root_for_build.clone())),
-                        None,
-                        &cache_root,
-                    )
+                let build_settings = self.dependency_settings().build();
+                let obtained = tokio::task::spawn_blocking(move || {
+                    let git = commit.map(|commit| GitModule {
+                        name,
+                        commit,
+                        path: root_for_build.clone(),
+                    });
+                    component_of(&root_for_build, &manifest_for_build, git.as_ref(), None, &cache_root, build_settings)
                 })
                 .await??;
+                let wasm = obtained.wasm;
                 (root, Some(manifest), wasm, built.elapsed())
             }
         };

@@ -1,0 +1,364 @@
+//! Third-party modules never touch the host while tanto obtains them: a git dependency
+//! built from source runs its build scripts in the sandbox (no network, no host file
+//! outside its checkout), and everything its manifest names stays inside its checkout.
+//!
+//! Each module here is a real git repository served on 127.0.0.1 (see
+//! `tanto_tests::git`), installed and called through the `tanto` binary.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::path::Path;
+
+use tanto_tests::git::{GitServer, Repository};
+use tanto_tests::{Tanto, guest_wasm};
+
+/// An empty project: a module with no dependencies.
+const APP: &str = "name = \"app\"\nsdk = \"rust\"\n";
+
+/// The crate of a source module: the vendored SDK `tanto init` writes, a profile that
+/// builds fast (one sandboxed build per test, not a release build), and a build script.
+const CARGO_TOML: &str = r#"[package]
+name = "probe"
+version = "1.0.0"
+edition = "2024"
+publish = false
+build = "build.rs"
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+tanto-sdk = { path = "sdk" }
+
+[workspace]
+exclude = ["sdk"]
+
+[profile.release]
+opt-level = 0
+debug = false
+lto = false
+codegen-units = 256
+incremental = false
+"#;
+
+/// The module reports what its build script could do.
+const LIB_RS: &str = r#"//! Reports what its build script saw.
+use tanto_sdk::Result;
+
+#[derive(Default)]
+pub struct Probe;
+
+/// Functions of the probe module.
+#[tanto_sdk::module]
+impl Probe {
+    /// What the build script could do on the machine that built this module.
+    pub fn probe(&self) -> Result<String> {
+        Ok(env!("PROBE").to_string())
+    }
+}
+"#;
+
+/// A build script that tries to write a host file, read another and connect to a port
+/// on 127.0.0.1, and records each outcome in the module (ignoring failures, as a hostile
+/// script would).
+fn build_rs(victim: &Path, secret: &Path, port: u16) -> String {
+    format!(
+        r#"use std::time::Duration;
+
+fn outcome<T>(result: std::io::Result<T>, done: &str) -> String {{
+    match result {{
+        Ok(_) => done.to_string(),
+        Err(error) => format!("refused ({{:?}})", error.kind()),
+    }}
+}}
+
+fn main() {{
+    let write = outcome(std::fs::write({victim:?}, "written by build.rs"), "WRITTEN");
+    let read = match std::fs::read_to_string({secret:?}) {{
+        Ok(text) => format!("READ {{text}}"),
+        Err(error) => format!("refused ({{:?}})", error.kind()),
+    }};
+    let address = "127.0.0.1:{port}".parse().expect("an address");
+    let connect = outcome(std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5)), "CONNECTED");
+    println!("cargo:rustc-env=PROBE=write: {{write}}; read: {{read}}; connect: {{connect}}");
+}}
+"#
+    )
+}
+
+/// Writes a Rust source module `probe` (no prebuilt component) into `repo`'s work tree:
+/// `tanto init` for the SDK, then the files above, and a Cargo.lock resolved from the
+/// local crate cache so the fetch downloads nothing new.
+fn write_source_module(tanto: &Tanto, repo: &Repository, build_script: &str) {
+    tanto.run_in(&repo.work, &["init", "--sdk=rust", "--name", "probe", "."]).success();
+    repo.write("Cargo.toml", CARGO_TOML);
+    repo.write("src/lib.rs", LIB_RS);
+    fs::remove_file(repo.work.join("src/dependencies.rs")).expect("remove the generated bindings");
+    repo.write("build.rs", build_script);
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["generate-lockfile", "--offline"])
+        .current_dir(&repo.work)
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo generate-lockfile failed");
+}
+
+fn snapshot(server: &GitServer, tanto: &Tanto, run: &tanto_tests::Run, host_dir: &Path) -> String {
+    let text = format!("exit: {:?}\n--- stdout\n{}--- stderr\n{}", run.code, run.stdout, run.stderr);
+    let host_dir = host_dir.display().to_string();
+    // Climbing paths spell the host folder without its leading `/`, after `../`s.
+    let text = redact_climbing(&text, host_dir.trim_start_matches('/')).replace(&host_dir, "[HOST]");
+    server.redact(tanto, &text)
+}
+
+/// Replaces `../../…/<host_dir>` with `[../…]/[HOST]`.
+fn redact_climbing(text: &str, host_dir: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("../") {
+        out.push_str(&rest[..start]);
+        let run = rest[start..].len() - rest[start..].trim_start_matches("../").len();
+        out.push_str("[../…]/");
+        rest = &rest[start + run..];
+        if let Some(after) = rest.strip_prefix(host_dir) {
+            out.push_str("[HOST]");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn a_build_script_of_a_dependency_cannot_touch_the_host() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let host = tempfile::tempdir().expect("tempdir");
+    let victim = host.path().join("written-by-build-rs");
+    let secret = host.path().join("secret.txt");
+    fs::write(&secret, "host secret").expect("write the secret");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on 127.0.0.1");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("address").port();
+
+    let repo = server.repository("probe");
+    write_source_module(&tanto, &repo, &build_rs(&victim, &secret, port));
+    repo.commit("probe 1.0.0");
+    repo.annotated_tag("v1.0.0");
+    repo.push();
+
+    let project = server.project("app", APP);
+    let run = tanto.run_in(&project, &["install", "github.com/acme/probe@^1"]).success();
+    insta::assert_snapshot!("install_built_in_sandbox", snapshot(&server, &tanto, &run, host.path()));
+    let lock = fs::read_to_string(project.join("tanto.lock")).expect("tanto.lock");
+    assert!(!lock.contains("component ="), "a component built here is not pinned:\n{lock}");
+
+    // The module works, and says what its build script could do: nothing.
+    let run = tanto.run(&["call", "-m", "github.com/acme/probe@v1.0.0", "probe"]).success();
+    assert_eq!(
+        run.stdout.trim(),
+        "write: refused (NotFound); read: refused (NotFound); connect: refused (ConnectionRefused)"
+    );
+    assert!(!victim.exists(), "the build script wrote {}", victim.display());
+    match listener.accept() {
+        Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the build script reached 127.0.0.1:{port}: {other:?}"),
+    }
+    // Installing again finds the component built once.
+    let run = tanto.run_in(&project, &["install"]).success();
+    assert!(run.stderr.contains("probe@1.0.0: built from source in the sandbox (cached)"), "{}", run.stderr);
+}
+
+/// A module at `v1.0.0` of repository `name` whose tanto.toml is `manifest`, with the
+/// extra files `setup` adds to its work tree.
+fn hostile_module(server: &GitServer, name: &str, manifest: &str, setup: impl FnOnce(&Repository)) {
+    let repo = server.repository(name);
+    repo.write("tanto.toml", manifest);
+    setup(&repo);
+    repo.commit("hostile");
+    repo.annotated_tag("v1.0.0");
+    repo.push();
+}
+
+/// What a hostile case adds to its repository's work tree.
+type Setup<'a> = Box<dyn FnOnce(&Repository) + 'a>;
+
+#[test]
+fn a_dependency_manifest_cannot_name_host_paths() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let host = tempfile::tempdir().expect("tempdir");
+    // A host crate a hostile `source` points at: building it would write target/ and
+    // Cargo.lock here.
+    let host_crate = host.path().join("crate");
+    fs::create_dir_all(host_crate.join("src")).expect("mkdir");
+    fs::write(host_crate.join("Cargo.toml"), CARGO_TOML).expect("write Cargo.toml");
+    fs::write(host_crate.join("src/lib.rs"), "").expect("write lib.rs");
+    // A host component a hostile `component` points at: its sha256 must not reach the lock.
+    let host_wasm = host.path().join("host.wasm");
+    fs::copy(guest_wasm("api"), &host_wasm).expect("copy a component");
+    let host_digest = {
+        let output = std::process::Command::new("sha256sum").arg(&host_wasm).output().expect("sha256sum");
+        String::from_utf8_lossy(&output.stdout).split_whitespace().next().expect("digest").to_owned()
+    };
+
+    let module = |component_or_source: &str| format!("name = \"hostile\"\nsdk = \"rust\"\n{component_or_source}\n");
+    let depth = "../".repeat(host.path().components().count() + 8);
+    let cases: Vec<(&str, String, Setup)> = vec![
+        ("component_absolute", module(&format!("component = {:?}", host_wasm)), Box::new(|_| {})),
+        (
+            "component_climbing",
+            module(&format!("component = \"{depth}{}\"", host_wasm.display().to_string().trim_start_matches('/'))),
+            Box::new(|_| {}),
+        ),
+        (
+            "component_symlink",
+            module("component = \"module.wasm\""),
+            Box::new(|repo: &Repository| std::os::unix::fs::symlink(&host_wasm, repo.work.join("module.wasm")).expect("symlink")),
+        ),
+        ("source_absolute", module(&format!("source = {:?}", host_crate)), Box::new(|_| {})),
+        (
+            "source_climbing",
+            module(&format!("source = \"{depth}{}\"", host_crate.display().to_string().trim_start_matches('/'))),
+            Box::new(|_| {}),
+        ),
+        (
+            "source_symlink",
+            module("source = \"crate\""),
+            Box::new(|repo: &Repository| std::os::unix::fs::symlink(&host_crate, repo.work.join("crate")).expect("symlink")),
+        ),
+    ];
+    for (name, manifest, setup) in cases {
+        let repo_name = name.replace('_', "-");
+        hostile_module(&server, &repo_name, &manifest, setup);
+        let project = server.project(name, APP);
+        let run = tanto.run_in(&project, &["install", &format!("github.com/acme/{repo_name}@^1")]).failure(2);
+        assert!(run.stderr.contains(&format!("dependency {repo_name}@1.0.0: ")), "{name}: {}", run.stderr);
+        insta::assert_snapshot!(name, snapshot(&server, &tanto, &run, host.path()));
+        assert!(!project.join("tanto.lock").exists(), "{name}: the lock was written");
+        assert_eq!(fs::read_to_string(project.join("tanto.toml")).expect("tanto.toml"), APP, "{name}");
+
+        // Called directly, it is refused the same way.
+        let run = tanto.run(&["call", "-m", &format!("github.com/acme/{repo_name}@v1.0.0"), "probe"]).failure(2);
+        assert!(!run.stderr.contains(&host_digest), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains("outside its repository"), "{name}: {}", run.stderr);
+    }
+    // Nothing was built in, or written to, the host crate.
+    let mut entries: Vec<String> = fs::read_dir(&host_crate)
+        .expect("read the host crate")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["Cargo.toml", "src"]);
+}
+
+#[test]
+fn a_dependency_whose_sources_link_to_host_files_is_refused() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let host = tempfile::tempdir().expect("tempdir");
+    let host_source = host.path().join("secret.rs");
+    fs::write(&host_source, "pub const SECRET: &str = \"host secret\";\n").expect("write a host file");
+
+    let repo = server.repository("linked");
+    write_source_module(&tanto, &repo, "fn main() {}\n");
+    fs::remove_file(repo.work.join("src/lib.rs")).expect("remove lib.rs");
+    std::os::unix::fs::symlink(&host_source, repo.work.join("src/lib.rs")).expect("symlink");
+    repo.commit("lib.rs is a host file");
+    repo.annotated_tag("v1.0.0");
+    // A relative link that climbs out is refused the same way.
+    fs::remove_file(repo.work.join("src/lib.rs")).expect("remove the link");
+    let depth = "../".repeat(repo.work.components().count() + 4);
+    let relative = format!("{depth}{}", host_source.display().to_string().trim_start_matches('/'));
+    std::os::unix::fs::symlink(&relative, repo.work.join("src/lib.rs")).expect("symlink");
+    repo.commit("lib.rs climbs to a host file");
+    repo.annotated_tag("v1.1.0");
+    repo.push();
+
+    let project = server.project("app", APP);
+    for (version, name) in [("v1.0.0", "symlink_absolute"), ("v1.1.0", "symlink_relative")] {
+        let run = tanto.run_in(&project, &["install", &format!("github.com/acme/linked@{version}")]).failure(2);
+        insta::assert_snapshot!(name, snapshot(&server, &tanto, &run, host.path()));
+        assert!(run.stderr.contains("src/lib.rs"), "{}", run.stderr);
+        assert!(!project.join("tanto.lock").exists());
+        let run = tanto.run(&["call", "-m", &format!("github.com/acme/linked@{version}"), "probe"]).failure(2);
+        assert!(run.stderr.contains("is a symlink to"), "{}", run.stderr);
+        assert!(!run.stderr.contains("host secret"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn without_a_sandbox_a_source_build_is_refused_unless_allowed() {
+    let server = GitServer::start();
+    let repo = server.repository("probe");
+    write_source_module(&server.tanto(), &repo, "fn main() {}\n");
+    repo.commit("probe 1.0.0");
+    repo.annotated_tag("v1.0.0");
+    repo.push();
+
+    // A PATH with git alone: no bubblewrap, and no Rust toolchain either.
+    let bin = tempfile::tempdir().expect("tempdir");
+    let git = std::env::split_paths(&std::env::var_os("PATH").expect("PATH"))
+        .map(|dir| dir.join("git"))
+        .find(|path| path.is_file())
+        .expect("git is installed");
+    std::os::unix::fs::symlink(git, bin.path().join("git")).expect("symlink git");
+    let tanto = server.tanto().env("PATH", &bin.path().display().to_string()).env("RUSTC", "rustc");
+    let project = server.project("app", APP);
+
+    let run = tanto.run_in(&project, &["install", "github.com/acme/probe@^1"]).failure(2);
+    insta::assert_snapshot!("no_sandbox", snapshot(&server, &tanto, &run, bin.path()));
+    assert!(!project.join("tanto.lock").exists());
+    assert_eq!(fs::read_to_string(project.join("tanto.toml")).expect("tanto.toml"), APP);
+
+    // The flag gets past the refusal: the build then looks for the toolchain this PATH
+    // lacks (rather than building, which the sandboxed test above covers).
+    let run = tanto
+        .run_in(&project, &["--allow-unsandboxed-builds", "install", "github.com/acme/probe@^1"])
+        .failure(2);
+    assert!(run.stderr.contains("cannot build probe@1.0.0: cannot run `rustc`"), "{}", run.stderr);
+    assert!(!project.join("tanto.lock").exists());
+}
+
+#[test]
+fn cargo_sees_no_host_crate_a_dependency_names() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let host = tempfile::tempdir().expect("tempdir");
+    let host_crate = host.path().join("hostcrate");
+    fs::create_dir_all(host_crate.join("src")).expect("mkdir");
+    fs::write(
+        host_crate.join("Cargo.toml"),
+        "[package]\nname = \"hostcrate\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    )
+    .expect("write Cargo.toml");
+    fs::write(host_crate.join("src/lib.rs"), "pub const SECRET: &str = \"host secret\";\n").expect("write lib.rs");
+
+    // A source module whose Cargo.toml pulls a crate from a host folder: even the fetch,
+    // which runs before the build, sees nothing of the host.
+    let repo = server.repository("pathdep");
+    write_source_module(&tanto, &repo, "fn main() {}\n");
+    let cargo_toml = CARGO_TOML.replace(
+        "tanto-sdk = { path = \"sdk\" }",
+        &format!("tanto-sdk = {{ path = \"sdk\" }}\nhostcrate = {{ path = {:?} }}", host_crate),
+    );
+    repo.write("Cargo.toml", &cargo_toml);
+    fs::remove_file(repo.work.join("Cargo.lock")).expect("remove Cargo.lock");
+    repo.commit("pathdep 1.0.0");
+    repo.annotated_tag("v1.0.0");
+    repo.push();
+
+    let project = server.project("app", APP);
+    let run = tanto.run_in(&project, &["install", "github.com/acme/pathdep@^1"]).failure(2);
+    assert!(run.stderr.contains("cannot fetch the crates of pathdep@1.0.0"), "{}", run.stderr);
+    assert!(run.stderr.contains("hostcrate"), "{}", run.stderr);
+    assert!(!project.join("tanto.lock").exists());
+    let mut entries: Vec<String> = fs::read_dir(&host_crate)
+        .expect("read the host crate")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["Cargo.toml", "src"]);
+}
