@@ -59,11 +59,13 @@ impl Limits {
 
     /// A CPU budget from a number of seconds.
     pub fn cpu_time_from_seconds(seconds: f64) -> Result<Duration, LimitError> {
+        // `1e300` as written, not its three hundred digits.
+        let shown = if seconds.abs() >= 1e9 { format!("{seconds:e}") } else { format!("{seconds}") };
         if !seconds.is_finite() || seconds <= 0.0 {
-            return Err(LimitError(format!("`{seconds}` is not a positive number of seconds")));
+            return Err(LimitError(format!("`{shown}` is not a positive number of seconds")));
         }
         if seconds > MAX_SECONDS {
-            return Err(LimitError(format!("`{seconds}` seconds is more than the maximum of {MAX_SECONDS} (a week)")));
+            return Err(LimitError(format!("`{shown}` seconds is more than the maximum of {MAX_SECONDS} (a week)")));
         }
         Ok(Duration::from_secs_f64(seconds))
     }
@@ -286,5 +288,54 @@ impl WasiView for InvocationState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_lowers_limits_and_never_raises_them() {
+        let granted = Limits {
+            memory_bytes: 64 << 20,
+            cpu_time: Duration::from_secs(2),
+            timeout: Duration::from_secs(60),
+        };
+        let raised = granted.lowered_by(Some(Duration::from_secs(3600)), Some(4096 << 20), Some(Duration::from_secs(7200)));
+        assert_eq!(raised, granted);
+        let lowered = granted.lowered_by(Some(Duration::from_secs(1)), Some(32 << 20), Some(Duration::from_secs(5)));
+        assert_eq!(
+            lowered,
+            Limits {
+                memory_bytes: 32 << 20,
+                cpu_time: Duration::from_secs(1),
+                timeout: Duration::from_secs(5),
+            }
+        );
+        assert_eq!(granted.lowered_by(None, None, None), granted);
+    }
+
+    #[test]
+    fn timeouts_are_read_with_units() {
+        assert_eq!(Limits::timeout_from_text("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(Limits::timeout_from_text("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(Limits::timeout_from_text("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(Limits::timeout_from_text("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(Limits::timeout_from_text("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["", "0s", "-1s", "1.5h", "8d", "18446744073709551615h", "soon"] {
+            assert!(Limits::timeout_from_text(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_seconds_and_memory_are_bounded() {
+        assert_eq!(Limits::cpu_time_from_seconds(0.5), Ok(Duration::from_millis(500)));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(Limits::cpu_time_from_seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Limits::memory_bytes_from_mib(64), Ok(64 << 20));
+        assert!(Limits::memory_bytes_from_mib(0).is_err());
+        assert!(Limits::memory_bytes_from_mib(u64::MAX).is_err());
     }
 }
