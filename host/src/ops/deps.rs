@@ -30,7 +30,7 @@ pub struct DependencySettings {
     pub cache_root: PathBuf,
     /// `Offline`: only the local cache; a missing module is an error.
     pub network: Network,
-    /// Limits for modules that set none.
+    /// The limits the caller grants; a module's own `[limits]` can only lower them.
     pub limits: Limits,
 }
 
