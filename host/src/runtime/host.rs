@@ -56,7 +56,7 @@ impl InvocationState {
         let result = evaluation(self.pipeline.clone()).await;
         self.cpu.add_host_call(started.elapsed(), process_cpu_time().saturating_sub(cpu_started));
         Ok(result.map_err(|error| {
-            self.returned_errors.push(error.clone());
+            self.remember_error(error.clone());
             error_to_guest(error)
         }))
     }
@@ -182,7 +182,7 @@ impl client::Host for InvocationState {
         match result {
             Ok(value) => Ok(Ok(value_to_guest(&mut self.table, value)?)),
             Err(super::RuntimeError::Pipeline(error)) => {
-                self.returned_errors.push(error.clone());
+                self.remember_error(error.clone());
                 Ok(Err(error_to_guest(error)))
             }
             Err(error @ super::RuntimeError::UnknownDependency { .. }) => Ok(Err(types::Error::NotFound(error.to_string()))),

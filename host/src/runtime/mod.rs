@@ -395,8 +395,7 @@ impl Runtime {
                     // The guest usually passes on an error the host gave it: recover its type.
                     let original = store
                         .data()
-                        .returned_errors
-                        .iter()
+                        .returned_errors()
                         .rev()
                         .find(|returned| host::same_error(&host::error_to_guest((*returned).clone()), &error))
                         .cloned();

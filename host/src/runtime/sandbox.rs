@@ -217,7 +217,9 @@ pub struct InvocationState {
     pub memory: MemoryLimit,
     /// Errors handed to the guest, so that when the guest passes one back as its own
     /// result the host still knows what it was (an unreachable daemon, say).
-    pub returned_errors: Vec<crate::engine::EngineError>,
+    /// Only the latest [`RETURNED_ERRORS_KEPT`] are kept: a module failing a call in a
+    /// loop must not grow this without bound.
+    returned_errors: Recent<crate::engine::EngineError>,
     /// For calls to other modules: the runtime, what this module may call, and how deep
     /// in a chain of calls this invocation is.
     pub runtime: Arc<super::Runtime>,
@@ -225,6 +227,36 @@ pub struct InvocationState {
     pub depth: u32,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
+}
+
+/// How many of the errors handed to the guest are remembered; a module passes on the one
+/// it just got.
+const RETURNED_ERRORS_KEPT: usize = 64;
+
+/// The latest few items of a sequence.
+struct Recent<T> {
+    items: std::collections::VecDeque<T>,
+    capacity: usize,
+}
+
+impl<T> Recent<T> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            items: std::collections::VecDeque::new(),
+            capacity,
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        if self.items.len() == self.capacity {
+            self.items.pop_front();
+        }
+        self.items.push_back(item);
+    }
+
+    fn iter(&self) -> std::collections::vec_deque::Iter<'_, T> {
+        self.items.iter()
+    }
 }
 
 /// The most guest output kept per stream.
@@ -265,13 +297,23 @@ impl InvocationState {
                 exceeded: false,
                 host: HostMemory::default(),
             },
-            returned_errors: Vec::new(),
+            returned_errors: Recent::new(RETURNED_ERRORS_KEPT),
             runtime,
             dependencies,
             depth,
             stdout,
             stderr,
         }
+    }
+
+    /// Remembers an error handed to the guest.
+    pub fn remember_error(&mut self, error: crate::engine::EngineError) {
+        self.returned_errors.push(error);
+    }
+
+    /// The errors handed to the guest, the latest last.
+    pub fn returned_errors(&self) -> impl DoubleEndedIterator<Item = &crate::engine::EngineError> {
+        self.returned_errors.iter()
     }
 
     /// What the guest wrote to stdout and stderr.
@@ -314,6 +356,15 @@ mod tests {
             }
         );
         assert_eq!(granted.lowered_by(None, None, None), granted);
+    }
+
+    #[test]
+    fn only_the_latest_errors_are_remembered() {
+        let mut recent = Recent::new(3);
+        for item in 0..10 {
+            recent.push(item);
+        }
+        assert_eq!(recent.iter().copied().collect::<Vec<_>>(), [7, 8, 9]);
     }
 
     #[test]
