@@ -6,6 +6,10 @@
 //! from it still uses. A dropped object's charge therefore moves to one of its live
 //! children, and is given back only when none is left: the bytes a module can reach are
 //! always charged to a live object, counted once.
+//!
+//! Going over the limit traps, as running out of linear memory does: the module is
+//! stopped with [`super::RuntimeError::HostMemoryExceeded`] rather than handed an error
+//! it could ignore while still holding everything.
 
 use std::collections::HashMap;
 
