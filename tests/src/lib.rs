@@ -182,6 +182,48 @@ impl Tanto {
         self.run_in(&repo_root(), args)
     }
 
+    /// Runs `tanto ARGS` in the repository root under `/usr/bin/time`, returning the run
+    /// and tanto's peak resident memory (VmHWM) in KiB.
+    pub fn run_measured(&self, args: &[&str]) -> (Run, u64) {
+        let report = tempfile::NamedTempFile::new().expect("a temporary file");
+        let tanto = self.command();
+        let mut command = Command::new("/usr/bin/time");
+        command.arg("-f").arg("%M").arg("-o").arg(report.path()).arg(tanto.get_program());
+        command.args(tanto.get_args()).args(args).current_dir(repo_root());
+        for (name, value) in tanto.get_envs() {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let run = Run::from(command.output().expect("/usr/bin/time runs"));
+        let text = std::fs::read_to_string(report.path()).expect("/usr/bin/time wrote its report");
+        // The report may start with "Command exited with non-zero status N".
+        let peak = text
+            .lines()
+            .filter_map(|line| line.trim().parse::<u64>().ok())
+            .next_back()
+            .unwrap_or_else(|| panic!("no peak memory in /usr/bin/time's report: {text}"));
+        (run, peak)
+    }
+
+    /// Starts `tanto ARGS` in the repository root without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command()
+            .args(args)
+            .current_dir(repo_root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tanto starts")
+    }
+
+    /// The ids of this session's running containers.
+    pub fn running_containers(&self) -> Vec<String> {
+        let filter = format!("label=tanto.session={}", self.session);
+        docker(&["ps", "-q", "--filter", &filter]).lines().map(str::to_string).collect()
+    }
+
     /// `tanto call -m GUEST FUNCTION ARGS` against a test guest's component.
     pub fn call_guest(&self, guest: &str, function: &str, args: &[&str]) -> Run {
         let wasm = guest_wasm(guest);
@@ -234,6 +276,32 @@ impl Drop for Tanto {
     fn drop(&mut self) {
         let _ = self.command().args(["cache", "prune", "--all", "--volumes"]).output();
     }
+}
+
+/// Sends `signal` (`INT`, `TERM`, `HUP`) to a process.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {} failed", child.id());
+}
+
+/// Waits for `child` at most `limit`, killing it (SIGKILL) if it is still running then;
+/// returns the run and whether it ended on its own.
+pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) -> (Run, bool) {
+    let started = std::time::Instant::now();
+    let mut ended = true;
+    while child.try_wait().expect("try_wait").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            ended = false;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (Run::from(child.wait_with_output().expect("tanto's output")), ended)
 }
 
 /// The current time as Docker's `--since` wants it.

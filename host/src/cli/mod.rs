@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use self::report::{Hint, UsageError};
+pub use self::report::{Hint, Signal, UsageError};
 use crate::engine::CacheMode;
 use crate::module::Sdk;
 use crate::module::sandbox::UnsandboxedBuilds;
@@ -20,6 +20,7 @@ use crate::ops::init::InitSettings;
 use crate::ops::install::{InstallSettings, LockSettings, NewDependency, UninstallSettings, UpdateSettings};
 use crate::ops::publish::PublishSettings;
 use crate::ops::{ModuleLocation, Session, SessionSettings};
+use crate::runtime::Limits;
 use crate::telemetry::progress::{self, ProgressMode};
 use tanto_registry::install::LockMode;
 use tanto_registry::reference::Reference;
@@ -193,9 +194,14 @@ struct RunArgs {
     /// Guest CPU seconds per call; time waiting for containers does not count.
     #[arg(long, value_name = "SECONDS")]
     cpu_limit: Option<f64>,
-    /// Largest guest memory, in MiB.
+    /// Most memory a module may make tanto hold, in MiB: its own memory plus the host
+    /// objects it creates.
     #[arg(long, value_name = "MIB")]
     memory_limit: Option<u64>,
+    /// Wall-clock limit of one module invocation, waiting for containers included
+    /// (`90s`, `30m`, `2h`; default 1h).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -256,6 +262,12 @@ async fn run(cli: Cli) -> ExitCode {
                 allow_unsandboxed_builds,
             },
     } = cli;
+    // Installed first, so that from here on no signal kills tanto without its cleanup.
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(error) => return report::render(&error),
+    };
+    let signals = &mut signals;
     let unsandboxed_builds = if allow_unsandboxed_builds {
         UnsandboxedBuilds::Allow
     } else {
@@ -279,33 +291,33 @@ async fn run(cli: Cli) -> ExitCode {
         })
     };
     match command {
-        Command::Init(args) => finish(init(args)),
+        Command::Init(args) => finish(with_interrupt(signals, None, async { init(args) }).await),
         Command::Install(args) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(&session, install(&session, lock_settings, args)).await)
+            finish(with_interrupt(signals, Some(&session), install(&session, lock_settings, args)).await)
         }
         Command::Uninstall(UninstallArgs { name }) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(&session, uninstall(&session, lock_settings, name)).await)
+            finish(with_interrupt(signals, Some(&session), uninstall(&session, lock_settings, name)).await)
         }
         Command::Update(UpdateArgs { names }) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(&session, update(&session, lock_settings, names)).await)
+            finish(with_interrupt(signals, Some(&session), update(&session, lock_settings, names)).await)
         }
-        Command::Publish(args) => finish(publish(args).await),
+        Command::Publish(args) => finish(with_interrupt(signals, None, publish(args)).await),
         Command::Functions(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
-            let result = with_interrupt(&session, functions(&session, module)).await;
+            let result = with_interrupt(signals, Some(&session), functions(&session, module)).await;
             finish(result)
         }
         Command::Cache(command) => {
             let session = Session::new(base_settings(), progress::display(ProgressMode::Quiet));
-            let result = with_interrupt(&session, cache(&session, command)).await;
+            let result = with_interrupt(signals, Some(&session), cache(&session, command)).await;
             finish(result)
         }
         Command::Develop(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
-            let result = with_interrupt(&session, develop(&session, module)).await;
+            let result = with_interrupt(signals, Some(&session), develop(&session, module)).await;
             finish(result)
         }
         Command::Call(args) => {
@@ -314,7 +326,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(error) => return report::render(&error),
             };
             let session = Session::new(settings, progress::display(progress_mode));
-            let result = with_interrupt(&session, call(&session, args)).await;
+            let result = with_interrupt(signals, Some(&session), call(&session, args)).await;
             finish(result)
         }
     }
@@ -453,13 +465,47 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Runs `work`, stopping it on Ctrl-C; either way nothing is left on the backend.
-async fn with_interrupt<T>(session: &Session, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+/// SIGINT, SIGTERM and SIGHUP, caught for the whole life of the process.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind: SignalKind| signal(kind).map_err(|error| anyhow::anyhow!("cannot install a signal handler: {error}"));
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+            hang_up: install(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next of the three to arrive.
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.interrupt.recv() => Signal::Interrupt,
+            _ = self.terminate.recv() => Signal::Terminate,
+            _ = self.hang_up.recv() => Signal::HangUp,
+        }
+    }
+}
+
+/// Runs `work`, stopping it at the first signal; either way the session is closed, so
+/// nothing is left on the backend. Signals that arrive during the cleanup wait for it.
+async fn with_interrupt<T>(signals: &mut Signals, session: Option<&Session>, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     let result = tokio::select! {
+        // Checked first at every wake-up: `work` may always be ready again (a module
+        // computing yields at each epoch tick), and must not starve the signal.
+        biased;
+        signal = signals.next() => Err(anyhow::Error::new(report::Interrupted(signal))),
         result = work => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::Error::new(report::Interrupted)),
     };
-    session.close().await;
+    if let Some(session) = session {
+        session.close().await;
+    }
     result
 }
 
@@ -469,6 +515,7 @@ fn session_settings(run: &RunArgs, mut settings: SessionSettings) -> anyhow::Res
         jobs,
         cpu_limit,
         memory_limit,
+        timeout,
     } = run;
     settings.cache_mode = if *no_cache { CacheMode::Refresh } else { CacheMode::Use };
     if let Some(jobs) = jobs {
@@ -478,13 +525,13 @@ fn session_settings(run: &RunArgs, mut settings: SessionSettings) -> anyhow::Res
         settings.parallelism = *jobs;
     }
     if let Some(seconds) = cpu_limit {
-        if !seconds.is_finite() || *seconds <= 0.0 {
-            anyhow::bail!(UsageError::new("--cpu-limit must be a positive number of seconds"));
-        }
-        settings.limits.cpu_time = Duration::from_secs_f64(*seconds);
+        settings.limits.cpu_time = Limits::cpu_time_from_seconds(*seconds).map_err(|error| UsageError::new(format!("--cpu-limit: {error}")))?;
     }
     if let Some(mib) = memory_limit {
-        settings.limits.memory_bytes = usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        settings.limits.memory_bytes = Limits::memory_bytes_from_mib(*mib).map_err(|error| UsageError::new(format!("--memory-limit: {error}")))?;
+    }
+    if let Some(text) = timeout {
+        settings.limits.timeout = Limits::timeout_from_text(text).map_err(|error| UsageError::new(format!("--timeout: {error}")))?;
     }
     Ok(settings)
 }

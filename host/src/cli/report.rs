@@ -23,7 +23,7 @@ pub const EXIT_PIPELINE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// A bug in tanto.
 pub const EXIT_INTERNAL: u8 = 70;
-/// Interrupted by Ctrl-C.
+/// Interrupted by Ctrl-C (SIGINT): 128 + the signal's number, as shells report it.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// What the user can do about an error.
@@ -60,17 +60,48 @@ impl UsageError {
     }
 }
 
-/// The user pressed Ctrl-C.
+/// A signal that stops tanto: each is handled the same way (the run stops, what it
+/// made is removed), and tanto exits with 128 + the signal's number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Ctrl-C.
+    Interrupt,
+    /// What CI systems and `kill` send to cancel.
+    Terminate,
+    /// The terminal went away.
+    HangUp,
+}
+
+impl Signal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+            Signal::HangUp => "SIGHUP",
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        128 + match self {
+            Signal::HangUp => 1,
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+        }
+    }
+}
+
+/// A signal stopped the run.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted: the pipeline was stopped and its containers removed")]
-pub struct Interrupted;
+#[error("interrupted by {}: the pipeline was stopped and its containers removed", .0.name())]
+pub struct Interrupted(pub Signal);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     User,
     Pipeline,
     Internal,
-    Interrupted,
+    /// With the exit code of the signal.
+    Interrupted(u8),
 }
 
 struct Classified {
@@ -97,7 +128,7 @@ fn classify_engine(error: &EngineError) -> (Kind, Option<Hint>) {
             ),
         ),
         EngineError::NotFound(_) | EngineError::InvalidArgument(_) | EngineError::Backend(_) | EngineError::Failed(_) => (Kind::Pipeline, None),
-        EngineError::Cancelled(_) => (Kind::Interrupted, None),
+        EngineError::Cancelled(_) => (Kind::Interrupted(EXIT_INTERRUPTED), None),
         EngineError::Local(_) => (
             Kind::Internal,
             hint("a local file operation failed: check free space and permissions of the tanto cache (TANTO_CACHE_DIR)"),
@@ -203,9 +234,9 @@ fn classify(error: &anyhow::Error) -> Classified {
                 guest_log: None,
             };
         }
-        if cause.downcast_ref::<Interrupted>().is_some() {
+        if let Some(Interrupted(signal)) = cause.downcast_ref::<Interrupted>() {
             return Classified {
-                kind: Kind::Interrupted,
+                kind: Kind::Interrupted(signal.exit_code()),
                 hint: None,
                 guest_log: None,
             };
@@ -217,6 +248,9 @@ fn classify(error: &anyhow::Error) -> Classified {
                     hint("fix the line shown above; a tanto.toml has `name = \"...\"`, `sdk = \"rust\"` and optionally `[dependencies]` of module references")
                 }
                 ManifestError::Read { .. } => None,
+                ManifestError::InvalidLimit { .. } => hint(
+                    "`[limits]` takes cpu-seconds (a positive number), memory-mib (1 to 65536) and timeout (`90s`, `30m`, `2h`, at most 7d); each can only lower what the caller grants",
+                ),
             };
             return Classified {
                 kind: Kind::User,
@@ -275,11 +309,31 @@ fn classify(error: &anyhow::Error) -> Classified {
                 ),
                 RuntimeError::CpuBudgetExceeded { .. } => (
                     Kind::Pipeline,
-                    hint("if the module really needs more, raise the budget with --cpu-limit=SECONDS or `[limits] cpu-seconds` in tanto.toml"),
+                    hint(
+                        "if the module really needs more, raise the budget with --cpu-limit=SECONDS (a module's `[limits]` in tanto.toml can lower it, never raise it)",
+                    ),
                 ),
                 RuntimeError::MemoryExceeded { .. } => (
                     Kind::Pipeline,
-                    hint("if the module really needs more, raise the limit with --memory-limit=MIB or `[limits] memory-mib` in tanto.toml"),
+                    hint(
+                        "if the module really needs more, raise the limit with --memory-limit=MIB (a module's `[limits]` in tanto.toml can lower it, never raise it)",
+                    ),
+                ),
+                RuntimeError::HostMemoryExceeded { .. } => (
+                    Kind::Pipeline,
+                    hint(
+                        "drop objects the module no longer needs (and keep big strings out of keys and arguments), or raise the limit with --memory-limit=MIB",
+                    ),
+                ),
+                RuntimeError::TooManyObjects { .. } => (Kind::Pipeline, hint("drop objects the module no longer needs")),
+                RuntimeError::Timeout { .. } => (
+                    Kind::Pipeline,
+                    hint("if the module really needs longer, raise the limit with --timeout=DURATION (`2h`)"),
+                ),
+                RuntimeError::StackOverflow { .. } => (Kind::Pipeline, hint("look for a recursion without end in the module")),
+                RuntimeError::TooMuchData { .. } => (
+                    Kind::Pipeline,
+                    hint("hand big data over in pieces, or as files a container makes rather than strings"),
                 ),
                 RuntimeError::Trap { .. } | RuntimeError::CallDepth { .. } => (Kind::Pipeline, None),
                 RuntimeError::UnknownDependency { .. } => (
@@ -329,6 +383,6 @@ pub fn render(error: &anyhow::Error) -> ExitCode {
         Kind::User => EXIT_USAGE,
         Kind::Pipeline => EXIT_PIPELINE,
         Kind::Internal => EXIT_INTERNAL,
-        Kind::Interrupted => EXIT_INTERRUPTED,
+        Kind::Interrupted(code) => code,
     })
 }

@@ -2,8 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use tanto_registry::schema::manifest::Dependencies;
+
+use crate::runtime::Limits;
 
 /// The manifest file name.
 pub const MANIFEST_NAME: &str = "tanto.toml";
@@ -23,14 +27,58 @@ impl std::fmt::Display for Sdk {
     }
 }
 
-/// Limits of the module's sandbox, overriding the defaults.
+/// Limits the module sets on its own sandbox. They can only lower what the caller grants
+/// (its flags or the defaults), never raise it: the effective limit is the smaller.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct LimitsManifest {
     /// Guest CPU seconds per call (time waiting for containers is not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_seconds: Option<f64>,
-    /// Maximum linear memory, in MiB.
+    /// Most memory the module may make the host hold, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u64>,
+    /// Wall-clock limit of one call (`90s`, `30m`, `2h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// A `[limits]` value that is not a usable limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidLimit {
+    /// The key, as written in tanto.toml.
+    pub key: &'static str,
+    pub reason: String,
+}
+
+/// The limits of a `[limits]` table, checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModuleLimits {
+    pub cpu_time: Option<Duration>,
+    pub memory_bytes: Option<usize>,
+    pub timeout: Option<Duration>,
+}
+
+impl LimitsManifest {
+    /// The limits as durations and bytes, or the first key whose value is unusable
+    /// (negative, not a number, infinite, absurdly large).
+    pub fn checked(&self) -> Result<ModuleLimits, InvalidLimit> {
+        let invalid = |key: &'static str| {
+            move |error: crate::runtime::LimitError| InvalidLimit {
+                key,
+                reason: error.to_string(),
+            }
+        };
+        Ok(ModuleLimits {
+            cpu_time: self
+                .cpu_seconds
+                .map(Limits::cpu_time_from_seconds)
+                .transpose()
+                .map_err(invalid("cpu-seconds"))?,
+            memory_bytes: self.memory_mib.map(Limits::memory_bytes_from_mib).transpose().map_err(invalid("memory-mib"))?,
+            timeout: self.timeout.as_deref().map(Limits::timeout_from_text).transpose().map_err(invalid("timeout"))?,
+        })
+    }
 }
 
 /// The contents of `tanto.toml`.
@@ -73,6 +121,8 @@ pub enum ManifestError {
     },
     #[error("{path} is not a valid tanto.toml:\n{message}")]
     Parse { path: PathBuf, message: String },
+    #[error("{path}: `[limits] {key}`: {reason}")]
+    InvalidLimit { path: PathBuf, key: &'static str, reason: String },
     #[error("no tanto.toml in {start} or any folder above it")]
     NotFound { start: PathBuf },
 }
@@ -89,6 +139,13 @@ impl Manifest {
                 path: path.to_path_buf(),
                 message: format!("`name = {:?}`: a module name uses letters, digits, `-` and `_` only", manifest.name),
             });
+        }
+        if let Some(limits) = &manifest.limits {
+            limits.checked().map_err(|InvalidLimit { key, reason }| ManifestError::InvalidLimit {
+                path: path.to_path_buf(),
+                key,
+                reason,
+            })?;
         }
         Ok(manifest)
     }
@@ -140,5 +197,68 @@ mod tests {
         assert!(message.contains("cobol"), "{message}");
         let error = Manifest::parse(Path::new("tanto.toml"), "name = \"hello\"\nsdk = \"rust\"\nbogus = 1\n").unwrap_err();
         assert!(error.to_string().contains("bogus"));
+    }
+
+    fn limits_error(limits: &str) -> String {
+        let text = format!("name = \"hello\"\nsdk = \"rust\"\n\n[limits]\n{limits}\n");
+        match Manifest::parse(Path::new("mod/tanto.toml"), &text) {
+            Err(error @ ManifestError::InvalidLimit { .. }) => error.to_string(),
+            other => panic!("{limits}: expected an invalid limit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unusable_limits_are_refused_naming_the_file_and_key() {
+        assert_eq!(
+            limits_error("cpu-seconds = 1e300"),
+            "mod/tanto.toml: `[limits] cpu-seconds`: `1e300` seconds is more than the maximum of 604800 (a week)"
+        );
+        assert_eq!(
+            limits_error("cpu-seconds = -1.0"),
+            "mod/tanto.toml: `[limits] cpu-seconds`: `-1` is not a positive number of seconds"
+        );
+        assert_eq!(
+            limits_error("cpu-seconds = nan"),
+            "mod/tanto.toml: `[limits] cpu-seconds`: `NaN` is not a positive number of seconds"
+        );
+        assert_eq!(
+            limits_error("cpu-seconds = inf"),
+            "mod/tanto.toml: `[limits] cpu-seconds`: `inf` is not a positive number of seconds"
+        );
+        assert_eq!(
+            limits_error("memory-mib = 0"),
+            "mod/tanto.toml: `[limits] memory-mib`: `0` MiB leaves no memory at all: give at least 1"
+        );
+        assert_eq!(
+            limits_error("memory-mib = 18446744073709551615"),
+            "mod/tanto.toml: `[limits] memory-mib`: `18446744073709551615` MiB is more than the maximum of 65536 (64 GiB)"
+        );
+        assert_eq!(
+            limits_error("timeout = \"99999999999999999999d\""),
+            "mod/tanto.toml: `[limits] timeout`: `99999999999999999999d` is not a duration such as 90s, 30m or 2h"
+        );
+        assert_eq!(
+            limits_error("timeout = \"9999999d\""),
+            "mod/tanto.toml: `[limits] timeout`: `9999999d` is more than the maximum of 7d"
+        );
+        // Negative numbers of MiB are not numbers of MiB at all: TOML's error shows the line.
+        let error = Manifest::parse(Path::new("t"), "name = \"a\"\nsdk = \"rust\"\n[limits]\nmemory-mib = -5\n").unwrap_err();
+        assert!(matches!(error, ManifestError::Parse { .. }) && error.to_string().contains("line 4"), "{error}");
+    }
+
+    #[test]
+    fn usable_limits_are_read() {
+        let text = "name = \"a\"\nsdk = \"rust\"\n[limits]\ncpu-seconds = 2.5\nmemory-mib = 64\ntimeout = \"90s\"\n";
+        let manifest = Manifest::parse(Path::new("t"), text).unwrap();
+        let limits = manifest.limits.as_ref().unwrap().checked().unwrap();
+        assert_eq!(
+            limits,
+            ModuleLimits {
+                cpu_time: Some(Duration::from_millis(2500)),
+                memory_bytes: Some(64 << 20),
+                timeout: Some(Duration::from_secs(90)),
+            }
+        );
+        assert_eq!(Manifest::parse(Path::new("t"), &manifest.to_toml()).unwrap(), manifest);
     }
 }

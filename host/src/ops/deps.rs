@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use tanto_registry::git::{CacheLayout, GitCli, GitConfig};
 use tanto_registry::install::{InstallOptions, InstalledModule, LocalModule, LockMode, UpdateSelection, resolve_graph};
@@ -34,7 +33,7 @@ pub struct DependencySettings {
     pub cache_root: PathBuf,
     /// `Offline`: only the local cache; a missing module is an error.
     pub network: Network,
-    /// Limits for modules that set none.
+    /// The limits the caller grants; a module's own `[limits]` can only lower them.
     pub limits: Limits,
     /// Whether a third-party module may be built unconfined when no sandbox can be made.
     pub unsandboxed: UnsandboxedBuilds,
@@ -318,18 +317,15 @@ impl Dependencies for ModuleDependencies {
     }
 }
 
-/// The sandbox limits of a module: its manifest's, else `defaults`.
-pub fn limits_of(manifest: &Manifest, defaults: &Limits) -> Limits {
-    let mut limits = defaults.clone();
-    if let Some(module_limits) = &manifest.limits {
-        if let Some(seconds) = module_limits.cpu_seconds {
-            limits.cpu_time = Duration::from_secs_f64(seconds.max(0.0));
-        }
-        if let Some(mib) = module_limits.memory_mib {
-            limits.memory_bytes = usize::try_from(mib << 20).unwrap_or(usize::MAX);
-        }
+/// The sandbox limits of a module: the caller's `granted` limits (its flags, or the
+/// defaults), lowered by the module's own `[limits]` where those are smaller. A module
+/// never raises its limits. The manifest's values were checked when it was read; one
+/// that is still unusable is ignored, which leaves the caller's limit.
+pub fn limits_of(manifest: &Manifest, granted: &Limits) -> Limits {
+    match manifest.limits.as_ref().map(|limits| limits.checked()) {
+        Some(Ok(own)) => granted.lowered_by(own.cpu_time, own.memory_bytes, own.timeout),
+        Some(Err(_)) | None => granted.clone(),
     }
-    limits
 }
 
 /// An identity of the Rust toolchain, so components built by another compiler are not

@@ -24,7 +24,8 @@ pub struct SessionSettings {
     pub cache_root: PathBuf,
     pub cache_mode: CacheMode,
     pub parallelism: usize,
-    /// Limits for modules that do not set their own in `tanto.toml`.
+    /// The limits the caller grants (flags or defaults); a module's own `[limits]` in
+    /// `tanto.toml` can only lower them.
     pub limits: Limits,
     /// The cache is pruned back under this size after a run that grew it past it.
     pub max_cache_size: u64,

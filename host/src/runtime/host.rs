@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use wasmtime::component::{Resource, ResourceTable};
 
+use super::accounting::{HostObject, OBJECT_BYTES};
 use super::bindings::exports::tanto::core::guest;
 use super::bindings::tanto::core::{client, types};
-use super::sandbox::InvocationState;
+use super::sandbox::{InvocationState, MAX_OBJECTS, SandboxError, process_cpu_time};
 use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
 use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, Sharing};
 
@@ -20,24 +21,42 @@ pub struct HostFault(pub String);
 type HostResult<T> = wasmtime::Result<T>;
 
 impl InvocationState {
-    fn push<T: Send + 'static>(&mut self, value: T) -> HostResult<Resource<T>> {
-        Ok(self.table.push(value)?)
+    /// The one place the host makes an object for the module: `guest_bytes` is what the
+    /// module handed over for it (strings, file contents), `parents` the objects it was
+    /// derived from; both are charged against the module's memory limit.
+    fn push<T: HostObject + Send + 'static>(&mut self, value: T, guest_bytes: usize, parents: &[u32]) -> HostResult<Resource<T>> {
+        if self.memory.host.objects() >= MAX_OBJECTS {
+            return Err(wasmtime::Error::new(SandboxError::TooManyObjects { limit: MAX_OBJECTS }));
+        }
+        let bytes = OBJECT_BYTES.saturating_add(guest_bytes).saturating_add(value.copied_bytes());
+        let resource = self.table.push(value)?;
+        self.memory.charge(resource.rep(), bytes, parents)?;
+        Ok(resource)
+    }
+
+    /// The module dropped an object: the table forgets it and its bytes are given back.
+    fn release<T: Send + 'static>(&mut self, resource: Resource<T>) -> HostResult<()> {
+        self.memory.host.release(resource.rep());
+        self.table.delete(resource)?;
+        Ok(())
     }
 
     fn get<T: Send + Clone + 'static>(&self, resource: &Resource<T>) -> HostResult<T> {
         Ok(self.table.get(resource)?.clone())
     }
 
-    /// Runs an evaluation, charging its time to the host rather than the guest's budget.
+    /// Runs an evaluation: the time it spends waiting (for containers, the daemon) is the
+    /// host's, the CPU time it spends is charged to the guest's budget.
     async fn evaluate<T, F>(&mut self, evaluation: impl FnOnce(std::sync::Arc<crate::engine::Engine>) -> F) -> HostResult<Result<T, types::Error>>
     where
         F: Future<Output = Result<T, EngineError>>,
     {
         let started = Instant::now();
+        let cpu_started = process_cpu_time();
         let result = evaluation(self.pipeline.clone()).await;
-        self.cpu.add_host_time(started.elapsed());
+        self.cpu.add_host_call(started.elapsed(), process_cpu_time().saturating_sub(cpu_started));
         Ok(result.map_err(|error| {
-            self.returned_errors.push(error.clone());
+            self.remember_error(error.clone());
             error_to_guest(error)
         }))
     }
@@ -61,6 +80,22 @@ pub(crate) fn error_to_guest(error: EngineError) -> types::Error {
     }
 }
 
+/// Whether two WIT errors are the same value (the bindings derive no equality).
+pub(crate) fn same_error(left: &types::Error, right: &types::Error) -> bool {
+    use types::Error as E;
+    match (left, right) {
+        (E::ExecFailed(left), E::ExecFailed(right)) => {
+            left.command == right.command && left.exit_code == right.exit_code && left.stdout_tail == right.stdout_tail && left.stderr_tail == right.stderr_tail
+        }
+        (E::NotFound(left), E::NotFound(right))
+        | (E::InvalidArgument(left), E::InvalidArgument(right))
+        | (E::Backend(left), E::Backend(right))
+        | (E::Cancelled(left), E::Cancelled(right))
+        | (E::Failed(left), E::Failed(right)) => left == right,
+        _ => false,
+    }
+}
+
 /// Converts a guest's WIT `error` back into an engine error.
 pub(crate) fn error_from_guest(error: types::Error) -> EngineError {
     match error {
@@ -76,6 +111,11 @@ pub(crate) fn error_from_guest(error: types::Error) -> EngineError {
         types::Error::Cancelled(message) => EngineError::Cancelled(message),
         types::Error::Failed(message) => EngineError::Failed(message),
     }
+}
+
+/// The bytes of a list of strings the module handed over.
+fn strings(items: &[String]) -> usize {
+    items.iter().map(String::len).sum()
 }
 
 fn exec_options(options: types::ExecOptions) -> ExecOptions {
@@ -98,8 +138,7 @@ impl types::HostCacheVolume for InvocationState {
     }
 
     async fn drop(&mut self, this: Resource<CacheVolume>) -> HostResult<()> {
-        self.table.delete(this)?;
-        Ok(())
+        self.release(this)
     }
 }
 
@@ -113,15 +152,15 @@ fn sharing(sharing: types::Sharing) -> Sharing {
 
 impl client::Host for InvocationState {
     async fn container(&mut self) -> HostResult<Resource<Container>> {
-        self.push(Container::scratch())
+        self.push(Container::scratch(), 0, &[])
     }
 
     async fn directory(&mut self) -> HostResult<Resource<Directory>> {
-        self.push(Directory::empty())
+        self.push(Directory::empty(), 0, &[])
     }
 
     async fn cache_volume(&mut self, key: String) -> HostResult<Resource<CacheVolume>> {
-        self.push(CacheVolume::new(&key))
+        self.push(CacheVolume::new(&key), key.len(), &[])
     }
 
     async fn call(&mut self, module: String, function: String, arguments: Vec<(String, types::Value)>) -> HostResult<Result<types::Value, types::Error>> {
@@ -143,7 +182,7 @@ impl client::Host for InvocationState {
         match result {
             Ok(value) => Ok(Ok(value_to_guest(&mut self.table, value)?)),
             Err(super::RuntimeError::Pipeline(error)) => {
-                self.returned_errors.push(error.clone());
+                self.remember_error(error.clone());
                 Ok(Err(error_to_guest(error)))
             }
             Err(error @ super::RuntimeError::UnknownDependency { .. }) => Ok(Err(types::Error::NotFound(error.to_string()))),
@@ -168,47 +207,51 @@ impl client::Host for InvocationState {
 impl types::HostContainer for InvocationState {
     async fn from(&mut self, this: Resource<Container>, address: String) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.from(&address);
-        self.push(container)
+        self.push(container, address.len(), &[this.rep()])
     }
 
     async fn with_exec(&mut self, this: Resource<Container>, args: Vec<String>, options: types::ExecOptions) -> HostResult<Resource<Container>> {
+        let stdin = options.stdin.as_ref().map_or(0, String::len);
+        let guest_bytes = strings(&args) + stdin;
         let container = self.get(&this)?.with_exec(args, exec_options(options));
-        self.push(container)
+        self.push(container, guest_bytes, &[this.rep()])
     }
 
     async fn with_env_variable(&mut self, this: Resource<Container>, name: String, value: String) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.with_env_variable(&name, &value);
-        self.push(container)
+        self.push(container, name.len() + value.len(), &[this.rep()])
     }
 
     async fn without_env_variable(&mut self, this: Resource<Container>, name: String) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.without_env_variable(&name);
-        self.push(container)
+        self.push(container, name.len(), &[this.rep()])
     }
 
     async fn with_workdir(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.with_workdir(&path);
-        self.push(container)
+        self.push(container, path.len(), &[this.rep()])
     }
 
     async fn with_user(&mut self, this: Resource<Container>, name: String) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.with_user(&name);
-        self.push(container)
+        self.push(container, name.len(), &[this.rep()])
     }
 
     async fn with_entrypoint(&mut self, this: Resource<Container>, args: Vec<String>) -> HostResult<Resource<Container>> {
+        let guest_bytes = strings(&args);
         let container = self.get(&this)?.with_entrypoint(args);
-        self.push(container)
+        self.push(container, guest_bytes, &[this.rep()])
     }
 
     async fn with_default_args(&mut self, this: Resource<Container>, args: Vec<String>) -> HostResult<Resource<Container>> {
+        let guest_bytes = strings(&args);
         let container = self.get(&this)?.with_default_args(args);
-        self.push(container)
+        self.push(container, guest_bytes, &[this.rep()])
     }
 
     async fn with_label(&mut self, this: Resource<Container>, name: String, value: String) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.with_label(&name, &value);
-        self.push(container)
+        self.push(container, name.len() + value.len(), &[this.rep()])
     }
 
     async fn with_directory(
@@ -219,9 +262,11 @@ impl types::HostContainer for InvocationState {
         include: Vec<String>,
         exclude: Vec<String>,
     ) -> HostResult<Resource<Container>> {
+        let guest_bytes = path.len() + strings(&include) + strings(&exclude);
+        let source_rep = source.rep();
         let source = self.get(&source)?;
         let container = self.get(&this)?.with_directory(&path, &source, include, exclude);
-        self.push(container)
+        self.push(container, guest_bytes, &[this.rep(), source_rep])
     }
 
     async fn with_file(
@@ -231,20 +276,22 @@ impl types::HostContainer for InvocationState {
         source: Resource<File>,
         permissions: Option<u32>,
     ) -> HostResult<Resource<Container>> {
+        let source_rep = source.rep();
         let source = self.get(&source)?;
         let container = self.get(&this)?.with_file(&path, &source, permissions);
-        self.push(container)
+        self.push(container, path.len(), &[this.rep(), source_rep])
     }
 
     async fn with_new_file(&mut self, this: Resource<Container>, path: String, contents: String, permissions: Option<u32>) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.with_new_file(&path, &contents, permissions);
-        self.push(container)
+        self.push(container, path.len() + contents.len(), &[this.rep()])
     }
 
     async fn with_mounted_directory(&mut self, this: Resource<Container>, path: String, source: Resource<Directory>) -> HostResult<Resource<Container>> {
+        let source_rep = source.rep();
         let source = self.get(&source)?;
         let container = self.get(&this)?.with_mounted_directory(&path, &source);
-        self.push(container)
+        self.push(container, path.len(), &[this.rep(), source_rep])
     }
 
     async fn with_mounted_cache(
@@ -254,24 +301,25 @@ impl types::HostContainer for InvocationState {
         cache: Resource<CacheVolume>,
         mode: types::Sharing,
     ) -> HostResult<Resource<Container>> {
+        let cache_rep = cache.rep();
         let volume = self.get(&cache)?;
         let container = self.get(&this)?.with_mounted_cache(&path, &volume, sharing(mode));
-        self.push(container)
+        self.push(container, path.len(), &[this.rep(), cache_rep])
     }
 
     async fn with_mounted_temp(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Container>> {
         let container = self.get(&this)?.with_mounted_temp(&path);
-        self.push(container)
+        self.push(container, path.len(), &[this.rep()])
     }
 
     async fn file(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<File>> {
         let file = self.get(&this)?.file(&path);
-        self.push(file)
+        self.push(file, path.len(), &[this.rep()])
     }
 
     async fn directory(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Directory>> {
         let directory = self.get(&this)?.directory(&path);
-        self.push(directory)
+        self.push(directory, path.len(), &[this.rep()])
     }
 
     async fn stdout(&mut self, this: Resource<Container>) -> HostResult<Result<String, types::Error>> {
@@ -296,8 +344,7 @@ impl types::HostContainer for InvocationState {
     }
 
     async fn drop(&mut self, this: Resource<Container>) -> HostResult<()> {
-        self.table.delete(this)?;
-        Ok(())
+        self.release(this)
     }
 }
 
@@ -309,17 +356,17 @@ impl types::HostDirectory for InvocationState {
 
     async fn file(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<File>> {
         let file = self.get(&this)?.file(&path);
-        self.push(file)
+        self.push(file, path.len(), &[this.rep()])
     }
 
     async fn subdirectory(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
         let directory = self.get(&this)?.directory(&path);
-        self.push(directory)
+        self.push(directory, path.len(), &[this.rep()])
     }
 
     async fn with_new_file(&mut self, this: Resource<Directory>, path: String, contents: String, permissions: Option<u32>) -> HostResult<Resource<Directory>> {
         let directory = self.get(&this)?.with_new_file(&path, &contents, permissions);
-        self.push(directory)
+        self.push(directory, path.len() + contents.len(), &[this.rep()])
     }
 
     async fn with_file(
@@ -329,9 +376,10 @@ impl types::HostDirectory for InvocationState {
         source: Resource<File>,
         permissions: Option<u32>,
     ) -> HostResult<Resource<Directory>> {
+        let source_rep = source.rep();
         let source = self.get(&source)?;
         let directory = self.get(&this)?.with_file(&path, &source, permissions);
-        self.push(directory)
+        self.push(directory, path.len(), &[this.rep(), source_rep])
     }
 
     async fn with_directory(
@@ -342,14 +390,16 @@ impl types::HostDirectory for InvocationState {
         include: Vec<String>,
         exclude: Vec<String>,
     ) -> HostResult<Resource<Directory>> {
+        let guest_bytes = path.len() + strings(&include) + strings(&exclude);
+        let source_rep = source.rep();
         let source = self.get(&source)?;
         let directory = self.get(&this)?.with_directory(&path, &source, include, exclude);
-        self.push(directory)
+        self.push(directory, guest_bytes, &[this.rep(), source_rep])
     }
 
     async fn without_file(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
         let directory = self.get(&this)?.without_file(&path);
-        self.push(directory)
+        self.push(directory, path.len(), &[this.rep()])
     }
 
     async fn digest(&mut self, this: Resource<Directory>) -> HostResult<Result<String, types::Error>> {
@@ -359,8 +409,7 @@ impl types::HostDirectory for InvocationState {
     }
 
     async fn drop(&mut self, this: Resource<Directory>) -> HostResult<()> {
-        self.table.delete(this)?;
-        Ok(())
+        self.release(this)
     }
 }
 
@@ -390,8 +439,7 @@ impl types::HostFile for InvocationState {
     }
 
     async fn drop(&mut self, this: Resource<File>) -> HostResult<()> {
-        self.table.delete(this)?;
-        Ok(())
+        self.release(this)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The wasmtime side: one engine per process, compiled components cached on disk, and a
 //! fresh sandboxed store per invocation whose only door to the world is the tanto API.
 
+mod accounting;
 mod bindings;
 mod host;
 mod sandbox;
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 
 use self::bindings::{Module as ModuleWorld, ModulePre};
-pub use self::sandbox::Limits;
 use self::sandbox::{InvocationState, SandboxError};
+pub use self::sandbox::{LimitError, Limits};
 pub use self::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
 use crate::engine::{Digest, Engine as Pipeline, EngineError};
 
@@ -34,6 +35,16 @@ pub enum RuntimeError {
     CpuBudgetExceeded { limit: Duration, log: String },
     #[error("the module exceeded its memory limit of {limit_mib} MiB")]
     MemoryExceeded { limit_mib: u64, log: String },
+    #[error("the module holds more than {limit_mib} MiB in host objects (the strings and objects it made the host keep count against its memory limit)")]
+    HostMemoryExceeded { limit_mib: u64, log: String },
+    #[error("the module holds more than {limit} objects at once (containers, directories, files, cache volumes)")]
+    TooManyObjects { limit: usize, log: String },
+    #[error("the module ran longer than its time limit of {} (waiting for containers included)", humanize(*limit))]
+    Timeout { limit: Duration, log: String },
+    #[error("the module overflowed its stack (a recursion too deep, or without end)")]
+    StackOverflow { log: String },
+    #[error("the module handed the host more than {} MiB in one call", MAX_CALL_DATA >> 20)]
+    TooMuchData { log: String },
     #[error("the module crashed: {message}")]
     Trap { message: String, log: String },
     #[error("this module has no dependency named `{name}`{}", if declared.is_empty() { " (it declares none in tanto.toml)".to_string() } else { format!("; it declares: {}", declared.join(", ")) })]
@@ -55,13 +66,40 @@ impl RuntimeError {
     /// What the guest wrote to stdout/stderr before it failed, if anything.
     pub fn guest_log(&self) -> Option<&str> {
         match self {
-            RuntimeError::CpuBudgetExceeded { log, .. } | RuntimeError::MemoryExceeded { log, .. } | RuntimeError::Trap { log, .. } => {
-                Some(log.as_str()).filter(|log| !log.trim().is_empty())
-            }
+            RuntimeError::CpuBudgetExceeded { log, .. }
+            | RuntimeError::MemoryExceeded { log, .. }
+            | RuntimeError::HostMemoryExceeded { log, .. }
+            | RuntimeError::TooManyObjects { log, .. }
+            | RuntimeError::Timeout { log, .. }
+            | RuntimeError::StackOverflow { log }
+            | RuntimeError::TooMuchData { log }
+            | RuntimeError::Trap { log, .. } => Some(log.as_str()).filter(|log| !log.trim().is_empty()),
             _ => None,
         }
     }
 }
+
+/// `90s`, `30m`, `2h`: how limits are written on the command line.
+fn humanize(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if duration.subsec_nanos() != 0 || seconds == 0 {
+        format!("{duration:?}")
+    } else if seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else if seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// How deep a trap's call stack must be to count as a stack overflow: deeper than any
+/// real pipeline code; a 1 MiB stack of 1 KiB frames is 1024 deep.
+const OVERFLOW_DEPTH: usize = 512;
+
+/// The most data a module may hand the host in one call (wasmtime's "hostcall fuel"):
+/// set explicitly so that the error can say it.
+const MAX_CALL_DATA: usize = 128 << 20;
 
 fn internal(context: &str) -> impl FnOnce(wasmtime::Error) -> RuntimeError + '_ {
     move |error| RuntimeError::Internal {
@@ -148,6 +186,9 @@ impl Runtime {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Deep enough to tell a stack overflow from other out-of-bounds accesses (see
+        // `overflowed_shadow_stack`); captured only when a module traps.
+        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(OVERFLOW_DEPTH + 1));
         let engine = wasmtime::Engine::new(&config).map_err(internal("cannot create the wasmtime engine"))?;
 
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -268,19 +309,32 @@ impl Runtime {
         );
         let mut store = wasmtime::Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
+        store.set_hostcall_fuel(MAX_CALL_DATA);
+        // Our own cap on objects (typed, with its own message) comes before wasmtime's
+        // cap on handles, which also counts borrows.
+        store.set_max_component_handles(sandbox::MAX_OBJECTS * 2);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|context| context.data().cpu.check().map(|()| wasmtime::UpdateDeadline::Continue(1)));
+        // Yielding at every tick lets the rest of the process run while a module computes:
+        // a signal, the wall-clock limit, progress.
+        store.epoch_deadline_callback(|context| context.data().cpu.check().map(|()| wasmtime::UpdateDeadline::Yield(1)));
         store
     }
 
     /// Asks the module what it offers.
     pub async fn describe(self: &Arc<Self>, callable: &Callable, pipeline: Arc<Pipeline>) -> Result<ModuleSchema, RuntimeError> {
         let mut store = self.store(pipeline, callable, 0);
-        let result = async {
+        let limit = callable.limits.timeout;
+        let result = tokio::time::timeout(limit, async {
             let instance = callable.module.pre.instantiate_async(&mut store).await?;
             instance.tanto_core_guest().call_describe(&mut store).await
-        }
+        })
         .await;
+        let Ok(result) = result else {
+            return Err(RuntimeError::Timeout {
+                limit,
+                log: store.data().log(),
+            });
+        };
         match result {
             Ok(schema) => Ok(host::schema_from_guest(schema)),
             Err(error) => Err(self.trap(&store, &callable.limits, error)),
@@ -320,22 +374,30 @@ impl Runtime {
                 }
                 converted
             };
-            let result = async {
+            // The limit covers everything the invocation does, containers and calls to
+            // other modules included; a module computing yields at each epoch tick, so the
+            // timer gets its turn.
+            let limit = callable.limits.timeout;
+            let result = tokio::time::timeout(limit, async {
                 let instance = callable.module.pre.instantiate_async(&mut store).await?;
                 instance.tanto_core_guest().call_invoke(&mut store, function, &guest_arguments).await
-            }
+            })
             .await;
+            let Ok(result) = result else {
+                return Err(RuntimeError::Timeout {
+                    limit,
+                    log: store.data().log(),
+                });
+            };
             match result {
                 Ok(Ok(value)) => host::value_from_guest(&mut store.data_mut().table, value).map_err(internal("cannot read the result")),
                 Ok(Err(error)) => {
                     // The guest usually passes on an error the host gave it: recover its type.
-                    let shown = format!("{error:?}");
                     let original = store
                         .data()
-                        .returned_errors
-                        .iter()
+                        .returned_errors()
                         .rev()
-                        .find(|returned| format!("{:?}", host::error_to_guest((*returned).clone())) == shown)
+                        .find(|returned| host::same_error(&host::error_to_guest((*returned).clone()), &error))
                         .cloned();
                     Err(RuntimeError::Pipeline(original.unwrap_or_else(|| host::error_from_guest(error))))
                 }
@@ -357,6 +419,13 @@ impl Runtime {
                     log,
                 };
             }
+            Some(SandboxError::HostMemoryExceeded { limit_bytes }) => {
+                return RuntimeError::HostMemoryExceeded {
+                    limit_mib: (*limit_bytes as u64) >> 20,
+                    log,
+                };
+            }
+            Some(SandboxError::TooManyObjects { limit }) => return RuntimeError::TooManyObjects { limit: *limit, log },
             None => {}
         }
         if store.data().memory.exceeded() {
@@ -371,7 +440,14 @@ impl Runtime {
                 reason: pipeline.to_string(),
             };
         }
-        let message = match error.downcast_ref::<wasmtime::Trap>() {
+        let trap = error.downcast_ref::<wasmtime::Trap>();
+        if trap == Some(&wasmtime::Trap::StackOverflow) || (trap == Some(&wasmtime::Trap::MemoryOutOfBounds) && overflowed_shadow_stack(&error)) {
+            return RuntimeError::StackOverflow { log };
+        }
+        if trap.is_none() && hostcall_fuel_exhausted(&error) {
+            return RuntimeError::TooMuchData { log };
+        }
+        let message = match trap {
             // Rust's panic handler prints its message to stderr and then aborts with an
             // `unreachable` trap; say what happened rather than how.
             Some(_) if log.contains("panicked at") => "the module panicked (its message is below)".to_string(),
@@ -380,4 +456,24 @@ impl Runtime {
         };
         RuntimeError::Trap { message, log }
     }
+}
+
+/// Whether an out-of-bounds access was a stack overflow in disguise. Compilers for wasm32
+/// (Rust, C) keep the stack in linear memory, below the data, growing down: a recursion
+/// too deep walks the stack pointer under address zero, and the access that follows is
+/// out of bounds. The trap itself cannot say so; its backtrace can: a stack overflow is
+/// the only out-of-bounds access made from that deep in the call stack.
+fn overflowed_shadow_stack(error: &wasmtime::Error) -> bool {
+    error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .is_some_and(|backtrace| backtrace.frames().len() >= OVERFLOW_DEPTH)
+}
+
+/// Whether wasmtime refused a call for copying more than [`MAX_CALL_DATA`] from the
+/// module. wasmtime 48 raises this as a private error type, so only its wording tells it
+/// apart; the test `too_much_data_between_host_and_module_is_named` pins that wording.
+fn hostcall_fuel_exhausted(error: &wasmtime::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"))
 }

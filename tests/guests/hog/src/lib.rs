@@ -1,6 +1,7 @@
-//! A module that allocates more memory than its sandbox allows.
+//! A module that makes its sandbox hold too much: linear memory, host objects, handles,
+//! data copied to the host.
 
-use tanto_sdk::Result;
+use tanto_sdk::{Result, dag};
 
 #[derive(Default)]
 struct Hog;
@@ -16,5 +17,44 @@ impl Hog {
             block[index] = 1;
         }
         Ok(std::hint::black_box(block).len() as i64)
+    }
+
+    /// Creates `count` cache volumes, each with a distinct key of `kib` KiB, and keeps
+    /// them all: the host holds every key.
+    pub fn hold_keys(&self, count: i64, kib: i64) -> Result<i64> {
+        let size = usize::try_from(kib).map_err(tanto_sdk::Error::msg)? << 10;
+        let mut volumes = Vec::new();
+        for index in 0..count {
+            let key = format!("{index}-{}", "k".repeat(size));
+            volumes.push(dag().cache_volume(key));
+        }
+        Ok(std::hint::black_box(volumes).len() as i64)
+    }
+
+    /// Creates `count` cache volumes with `kib` KiB keys, dropping each before the next:
+    /// the host holds one key at a time.
+    pub fn churn_keys(&self, count: i64, kib: i64) -> Result<i64> {
+        let size = usize::try_from(kib).map_err(tanto_sdk::Error::msg)? << 10;
+        let mut made = 0;
+        for index in 0..count {
+            let key = format!("{index}-{}", "k".repeat(size));
+            drop(std::hint::black_box(dag().cache_volume(key)));
+            made += 1;
+        }
+        Ok(made)
+    }
+
+    /// Creates `count` empty directories and keeps them all.
+    pub fn hold_objects(&self, count: i64) -> Result<i64> {
+        let directories: Vec<_> = (0..count).map(|_| dag().directory()).collect();
+        Ok(std::hint::black_box(directories).len() as i64)
+    }
+
+    /// Hands the host one string of `mib` MiB in a single call.
+    pub fn transfer(&self, mib: i64) -> Result<i64> {
+        let size = usize::try_from(mib).map_err(tanto_sdk::Error::msg)? << 20;
+        let contents = "x".repeat(size);
+        let directory = dag().directory().with_new_file("big.txt", contents);
+        Ok(std::hint::black_box(directory).entries(".")?.len() as i64)
     }
 }
