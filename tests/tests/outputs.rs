@@ -64,16 +64,17 @@ fn plain_and_json_progress_of_a_50_mb_step_are_bounded() {
     let tanto = Tanto::new();
     let script = lines_script(50_000_000, &nonce());
     let run = tanto.call_guest("api", "run-script", &[&format!("--script={script}")]).success();
-    assert!(run.stderr.len() < 8 << 10, "plain progress is bounded: {} bytes:\n{}", run.stderr.len(), run.stderr);
+    assert!(
+        run.stderr.len() < 8 << 10,
+        "plain progress is bounded: {} bytes:\n{}",
+        run.stderr.len(),
+        run.stderr
+    );
     // The last line is cut short by `head -c`.
     let shown: Vec<&str> = run.stderr.lines().filter(|line| line.contains("| 0123456789a")).collect();
     assert_eq!(shown.len(), 40, "the first 20 and last 20 lines:\n{}", run.stderr);
     let lines = 50_000_000 / 37 + 1;
-    assert!(
-        run.stderr.contains(&format!("… {} lines omitted, full log: ", lines - 40)),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(&format!("… {} lines omitted, full log: ", lines - 40)), "{}", run.stderr);
     // The log holds the whole output, byte for byte.
     let logs = log_paths(&run.stderr);
     assert_eq!(logs.len(), 1, "{}", run.stderr);
@@ -86,7 +87,13 @@ fn plain_and_json_progress_of_a_50_mb_step_are_bounded() {
     let json_script = lines_script(50_000_000, &nonce());
     let output = tanto
         .command_with_progress("json")
-        .args(["call", "-m", guest_wasm("api").to_str().unwrap(), "run-script", &format!("--script={json_script}")])
+        .args([
+            "call",
+            "-m",
+            guest_wasm("api").to_str().unwrap(),
+            "run-script",
+            &format!("--script={json_script}"),
+        ])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -139,7 +146,11 @@ fn a_record_with_a_flipped_byte_runs_again_and_is_rewritten() {
 
     let second = tanto.call_guest("api", "script-stdout", &[&format!("--script={script}")]).success();
     assert_eq!(second.stdout, first.stdout, "the damaged output is never served");
-    assert!(second.stderr.contains("DONE") && !second.stderr.contains("CACHED"), "the step ran again:\n{}", second.stderr);
+    assert!(
+        second.stderr.contains("DONE") && !second.stderr.contains("CACHED"),
+        "the step ran again:\n{}",
+        second.stderr
+    );
     // Rewritten: the next run is answered from the cache.
     let third = tanto.call_guest("api", "script-stdout", &[&format!("--script={script}")]).success();
     assert_eq!(third.stdout, first.stdout);
@@ -182,10 +193,7 @@ fn a_closed_pipe_ends_tanto_quietly() {
     assert!(!run.stdout.contains("panicked"), "{}", run.stdout);
 
     // A failing pipeline reports its error to a closed stderr, and still exits 1.
-    let run = tanto.run_piped(
-        &["call", "-m", wasm.to_str().unwrap(), "fail", "--expect=success"],
-        "2>&1 | head -1",
-    );
+    let run = tanto.run_piped(&["call", "-m", wasm.to_str().unwrap(), "fail", "--expect=success"], "2>&1 | head -1");
     assert_eq!(run.code, Some(1), "{run:?}");
     tanto.assert_no_leftovers();
 }

@@ -250,11 +250,7 @@ impl DockerBackend {
         } else {
             None
         };
-        Ok(RunOutcome {
-            exit_code,
-            image,
-            duration,
-        })
+        Ok(RunOutcome { exit_code, image, duration })
     }
 }
 

@@ -190,7 +190,6 @@ pub struct StepOutputs {
     stderr: BodyHeader,
 }
 
-
 /// The cache root and its record store.
 #[derive(Clone, Debug)]
 pub struct CacheStore {
@@ -401,7 +400,11 @@ impl CacheStore {
                     continue;
                 };
                 let last_used = fs::metadata(&header_path).and_then(|metadata| metadata.modified()).unwrap_or(UNIX_EPOCH);
-                let record_bytes = if legacy { fs::metadata(&path).map(|metadata| metadata.len()).unwrap_or(0) } else { folder_size(&path) };
+                let record_bytes = if legacy {
+                    fs::metadata(&path).map(|metadata| metadata.len()).unwrap_or(0)
+                } else {
+                    folder_size(&path)
+                };
                 steps.push(StepRecord {
                     key,
                     image: header.image,
@@ -770,7 +773,12 @@ mod tests {
         let read = store.get_step(&key).unwrap();
         assert_eq!(read.stdout, written.stdout);
         assert_eq!(
-            (read.image.as_str(), read.exit_code, store.read_body(&read.stdout).unwrap(), store.read_body(&read.stderr).unwrap()),
+            (
+                read.image.as_str(),
+                read.exit_code,
+                store.read_body(&read.stdout).unwrap(),
+                store.read_body(&read.stderr).unwrap()
+            ),
             ("sha256:abc", 3, b"out\n".to_vec(), b"err".to_vec())
         );
 
@@ -821,7 +829,10 @@ mod tests {
         let mut steps = store.steps();
         steps.sort_by_key(|step| step.created);
         assert_eq!(steps.len(), 2);
-        assert_eq!((steps[0].key, steps[0].image.as_str(), steps[0].record_bytes), (old, "sha256:def", legacy_bytes.len() as u64));
+        assert_eq!(
+            (steps[0].key, steps[0].image.as_str(), steps[0].record_bytes),
+            (old, "sha256:def", legacy_bytes.len() as u64)
+        );
         assert_eq!(steps[1].key, key);
         assert!(steps[1].record_bytes > 100_000);
         assert!(store.get_step(&old).is_none(), "a version 1 record answers nothing");

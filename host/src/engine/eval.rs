@@ -257,7 +257,13 @@ impl Engine {
         let image = self.backend.commit(spec).await?;
         let store = self.store.clone();
         let (recorded_key, recorded_image) = (*key, image.clone());
-        if let Err(error) = blocking(move || store.put_snapshot(&recorded_key, &recorded_image).map_err(local_error("cannot record a snapshot"))).await {
+        if let Err(error) = blocking(move || {
+            store
+                .put_snapshot(&recorded_key, &recorded_image)
+                .map_err(local_error("cannot record a snapshot"))
+        })
+        .await
+        {
             tracing::warn!(%error, "could not record a step in the cache");
         } else {
             self.recorded(key);
@@ -393,7 +399,10 @@ impl Engine {
             .acquire()
             .await
             .map_err(|_| EngineError::Cancelled("the engine is shutting down".into()))?;
-        let writer = self.store.begin_step().map_err(local_error("cannot create a work folder for the step's output"))?;
+        let writer = self
+            .store
+            .begin_step()
+            .map_err(local_error("cannot create a work folder for the step's output"))?;
         let sink = StepSink {
             engine: self,
             id,

@@ -228,12 +228,7 @@ impl Progress for PlainProgress {
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |_, line| {
                 text.push_str(&format!("[{id}] | {line}\n"));
             }),
-            Event::StepFinished {
-                id,
-                description,
-                outcome,
-                log,
-            } => {
+            Event::StepFinished { id, description, outcome, log } => {
                 let ending = self.lines.finish(id, |_, line| text.push_str(&format!("[{id}] | {line}\n")));
                 if let Some(ending) = ending {
                     if let Some(omitted) = ending.omitted_line(log) {
@@ -287,12 +282,7 @@ impl Progress for TtyProgress {
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |_, line| {
                 let _ = self.multi.println(format!("  │ {line}"));
             }),
-            Event::StepFinished {
-                id,
-                description,
-                outcome,
-                log,
-            } => {
+            Event::StepFinished { id, description, outcome, log } => {
                 let ending = self.lines.finish(id, |_, line| {
                     let _ = self.multi.println(format!("  │ {line}"));
                 });
@@ -351,12 +341,7 @@ impl Progress for JsonProgress {
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |stream, line| {
                 emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(stream), "text": line }));
             }),
-            Event::StepFinished {
-                id,
-                description,
-                outcome,
-                log,
-            } => {
+            Event::StepFinished { id, description, outcome, log } => {
                 let ending = self.lines.finish(id, |stream, line| {
                     emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(stream), "text": line }));
                 });
@@ -433,6 +418,10 @@ mod tests {
         lines.finish(&mut |_, line| shown.push(line.to_string()));
         assert_eq!(shown.len(), 1);
         assert!(shown[0].starts_with(&"a".repeat(MAX_LINE_BYTES)));
-        assert!(shown[0].ends_with(&format!(" … [{} more bytes]", (24 << 20) - MAX_LINE_BYTES)), "{}", &shown[0][MAX_LINE_BYTES..]);
+        assert!(
+            shown[0].ends_with(&format!(" … [{} more bytes]", (24 << 20) - MAX_LINE_BYTES)),
+            "{}",
+            &shown[0][MAX_LINE_BYTES..]
+        );
     }
 }
