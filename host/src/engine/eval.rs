@@ -697,30 +697,44 @@ impl Engine {
 
     /// The standard output of the container's last command.
     pub async fn stdout(&self, container: &Container) -> Result<String, EngineError> {
-        let result = self.eval_exec(Self::last_exec(container)?).await?;
-        self.read_output(result.stdout).await
+        self.read_output(Self::last_exec(container)?, Stream::Stdout).await
     }
 
     /// The standard error of the container's last command.
     pub async fn stderr(&self, container: &Container) -> Result<String, EngineError> {
-        let result = self.eval_exec(Self::last_exec(container)?).await?;
-        self.read_output(result.stderr).await
+        self.read_output(Self::last_exec(container)?, Stream::Stderr).await
     }
 
-    /// A recorded output as text, read from the cache into the one buffer that becomes
-    /// the string (no second copy unless it is not valid UTF-8). Nothing keeps it: the
-    /// caller's value is the only copy.
-    async fn read_output(&self, body: Body) -> Result<String, EngineError> {
-        let store = self.store.clone();
-        let bytes = blocking(move || {
-            store.read_body(&body).map_err(|error| {
-                EngineError::Local(format!(
-                    "cannot read a step's recorded output: {error}; run the pipeline again (the damaged record is replaced)"
-                ))
-            })
-        })
-        .await?;
+    /// An exec step's recorded output as text, read from the cache into the one buffer
+    /// that becomes the string (no second copy unless it is not valid UTF-8); nothing
+    /// else keeps it. A body that no longer matches its sha256 (or is gone) makes the
+    /// record a miss: the step runs again, once, and its record is rewritten.
+    async fn read_output(&self, exec: &Arc<ExecNode>, stream: Stream) -> Result<String, EngineError> {
+        let pick = |result: ExecResult| match stream {
+            Stream::Stdout => result.stdout,
+            Stream::Stderr => result.stderr,
+        };
+        let result = self.eval_exec(exec).await?;
+        let key = result.snapshot.key;
+        let bytes = match self.read_body(pick(result)).await? {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(%error, "a recorded output is damaged; running its step again");
+                self.store.remove_step(&key);
+                self.memo.execs.0.forget(&exec.digest);
+                let result = self.eval_exec(exec).await?;
+                self.read_body(pick(result))
+                    .await?
+                    .map_err(|error| EngineError::Local(format!("cannot read a step's recorded output: {error}")))?
+            }
+        };
         Ok(String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
+    }
+
+    /// The bytes of `body`; the inner error is a damaged or missing body.
+    async fn read_body(&self, body: Body) -> Result<std::io::Result<Vec<u8>>, EngineError> {
+        let store = self.store.clone();
+        blocking(move || Ok(store.read_body(&body))).await
     }
 
     /// The exit code of the container's last command.
