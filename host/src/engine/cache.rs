@@ -79,8 +79,10 @@ const MAX_HEADER_BYTES: u64 = 64 << 10;
 /// How much of the end of each stream a running step keeps in memory, for the tails an
 /// `exec-failed` error carries (they show at most 4 KiB).
 pub const TAIL_BYTES: usize = 8 << 10;
-/// How many logs of failed steps `<root>/logs` keeps: the most recent ones.
+/// How many logs of failed steps `<root>/logs` keeps: the most recent ones, as long as
+/// they fit in [`KEPT_FAILED_LOG_BYTES`] (the newest is always kept).
 const KEPT_FAILED_LOGS: usize = 32;
+const KEPT_FAILED_LOG_BYTES: u64 = 1 << 30;
 
 /// The name of a stream's file in a record or log folder.
 pub fn body_file_name(stream: Stream) -> &'static str {
@@ -331,7 +333,7 @@ impl CacheStore {
     }
 
     /// Keeps the output of a step that failed (it has no record) under `<root>/logs`,
-    /// for the user to read; only the most recent [`KEPT_FAILED_LOGS`] are kept.
+    /// for the user to read; only the most recent are kept (see [`KEPT_FAILED_LOGS`]).
     pub fn keep_failed_log(&self, key: &Digest, outputs: StepOutputs) -> io::Result<PathBuf> {
         let logs = self.root.join("logs");
         let dir = logs.join(key.hex());
@@ -341,10 +343,13 @@ impl CacheStore {
             .into_iter()
             .map(|path| (fs::metadata(&path).and_then(|metadata| metadata.modified()).unwrap_or(UNIX_EPOCH), path))
             .collect();
-        if kept.len() > KEPT_FAILED_LOGS {
-            kept.sort();
-            for (_, old) in &kept[..kept.len() - KEPT_FAILED_LOGS] {
-                crate::util::remove_tree(old);
+        // Newest first: the one just kept leads (its time was set now).
+        kept.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut bytes = 0;
+        for (index, (_, log)) in kept.iter().enumerate() {
+            bytes += folder_size(log);
+            if index > 0 && (index >= KEPT_FAILED_LOGS || bytes > KEPT_FAILED_LOG_BYTES) {
+                crate::util::remove_tree(log);
             }
         }
         Ok(dir)
@@ -792,6 +797,26 @@ mod tests {
         let step = store.put_step(&key, "sha256:abc", 0, writer.finish().unwrap()).unwrap();
         assert_eq!(step.stdout.len, all.len() as u64);
         assert_eq!(store.read_body(&step.stdout).unwrap(), all);
+    }
+
+    #[test]
+    fn only_the_most_recent_failed_logs_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::new(dir.path());
+        let mut kept = Vec::new();
+        for index in 0..KEPT_FAILED_LOGS + 2 {
+            let mut writer = store.begin_step().unwrap();
+            writer.write(Stream::Stderr, format!("failure {index}\n").as_bytes());
+            let key = Digest::of_bytes(format!("failed {index}").as_bytes());
+            kept.push(store.keep_failed_log(&key, writer.finish().unwrap()).unwrap());
+        }
+        let newest = kept.last().unwrap();
+        assert_eq!(
+            fs::read_to_string(newest.join("stderr")).unwrap(),
+            format!("failure {}\n", KEPT_FAILED_LOGS + 1)
+        );
+        assert_eq!(read_dir_paths(&dir.path().join("logs")).len(), KEPT_FAILED_LOGS);
+        assert!(!kept[0].exists() && !kept[1].exists(), "the oldest went");
     }
 
     #[test]
