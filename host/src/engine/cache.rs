@@ -344,7 +344,7 @@ impl CacheStore {
             .map(|path| (fs::metadata(&path).and_then(|metadata| metadata.modified()).unwrap_or(UNIX_EPOCH), path))
             .collect();
         // Newest first: the one just kept leads (its time was set now).
-        kept.sort_by(|a, b| b.0.cmp(&a.0));
+        kept.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
         let mut bytes = 0;
         for (index, (_, log)) in kept.iter().enumerate() {
             bytes += folder_size(log);
