@@ -157,6 +157,11 @@ impl Tanto {
 
     /// A `tanto` command with this fixture's environment and plain progress.
     pub fn command(&self) -> Command {
+        self.command_with_progress("plain")
+    }
+
+    /// A `tanto` command with this fixture's environment and `--progress=MODE`.
+    pub fn command_with_progress(&self, mode: &str) -> Command {
         let mut command = Command::new(tanto_bin());
         command
             .env("TANTO_CACHE_DIR", self.cache.path())
@@ -165,7 +170,7 @@ impl Tanto {
             // dependencies compile once for the whole suite.
             .env("CARGO_TARGET_DIR", repo_root().join("target/test-modules"))
             .env_remove("TANTO_LOG")
-            .arg("--progress=plain");
+            .arg(format!("--progress={mode}"));
         for (name, value) in &self.envs {
             command.env(name, value);
         }
@@ -230,6 +235,56 @@ impl Tanto {
         let mut all = vec!["call", "-m", wasm.to_str().expect("utf-8 path"), function];
         all.extend_from_slice(args);
         self.run(&all)
+    }
+
+    /// Runs `tanto ARGS` in the repository root with its output piped into a shell
+    /// command (`pipe`, e.g. `2>&1 | head -1`) by bash; the exit code is tanto's own
+    /// (`PIPESTATUS[0]`), and stdout is what the pipe printed.
+    pub fn run_piped(&self, args: &[&str], pipe: &str) -> Run {
+        let tanto = self.command();
+        let mut bash = Command::new("bash");
+        bash.arg("-c")
+            .arg(format!(r#""$0" "$@" {pipe}; exit "${{PIPESTATUS[0]}}""#))
+            .arg(tanto.get_program())
+            .args(tanto.get_args())
+            .args(args)
+            .current_dir(repo_root());
+        for (name, value) in tanto.get_envs() {
+            match value {
+                Some(value) => bash.env(name, value),
+                None => bash.env_remove(name),
+            };
+        }
+        Run::from(bash.output().expect("bash runs"))
+    }
+
+    /// Runs `tanto ARGS` in the repository root under `/usr/bin/time -v`: the run, and
+    /// tanto's peak resident memory in KiB.
+    pub fn run_measured(&self, args: &[&str]) -> (Run, u64) {
+        let tanto = self.command();
+        let report = tempfile::NamedTempFile::new().expect("temporary file");
+        let mut time = Command::new("/usr/bin/time");
+        time.arg("-v")
+            .arg("-o")
+            .arg(report.path())
+            .arg(tanto.get_program())
+            .args(tanto.get_args())
+            .args(args)
+            .current_dir(repo_root());
+        for (name, value) in tanto.get_envs() {
+            match value {
+                Some(value) => time.env(name, value),
+                None => time.env_remove(name),
+            };
+        }
+        let run = Run::from(time.output().expect("/usr/bin/time runs (Debian package `time`, see scripts/setup)"));
+        let text = std::fs::read_to_string(report.path()).expect("the report of /usr/bin/time");
+        let peak = text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Maximum resident set size (kbytes):"))
+            .and_then(|kib| kib.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no peak memory in the report of /usr/bin/time:\n{text}"));
+        (run, peak)
     }
 
     /// Panics if any container, volume or network of this session is still there.

@@ -175,15 +175,15 @@ impl DockerBackend {
         Ok(response.id)
     }
 
-    /// Feeds stdin, collects stdout and stderr apart until the command ends, and returns
-    /// its exit code with them.
+    /// Feeds stdin, hands stdout and stderr to `sink` chunk by chunk (keeping nothing)
+    /// until the command ends, and returns its exit code.
     async fn collect(
         &self,
         id: &str,
         attached: bollard::container::AttachContainerResults,
         stdin: Option<Vec<u8>>,
         sink: &dyn OutputSink,
-    ) -> Result<(i64, Vec<u8>, Vec<u8>), BackendError> {
+    ) -> Result<i64, BackendError> {
         let docker = self.client().await?;
         let mut input = attached.input;
         let mut output = attached.output;
@@ -195,19 +195,11 @@ impl DockerBackend {
                 let _ = input.shutdown().await;
             }
         };
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
         let collect = async {
             while let Some(chunk) = output.next().await {
                 match chunk.map_err(self.failed("reading the command's output"))? {
-                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                        sink.output(Stream::Stdout, &message);
-                        stdout.extend_from_slice(&message);
-                    }
-                    LogOutput::StdErr { message } => {
-                        sink.output(Stream::Stderr, &message);
-                        stderr.extend_from_slice(&message);
-                    }
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => sink.output(Stream::Stdout, &message),
+                    LogOutput::StdErr { message } => sink.output(Stream::Stderr, &message),
                     LogOutput::StdIn { .. } => {}
                 }
             }
@@ -220,7 +212,7 @@ impl DockerBackend {
             Err(DockerError::DockerContainerWaitError { code, .. }) => code,
             Err(error) => return Err(self.failed("waiting for the command")(error)),
         };
-        Ok((exit_code, stdout, stderr))
+        Ok(exit_code)
     }
 
     async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
@@ -237,13 +229,13 @@ impl DockerBackend {
             .await
             .map_err(self.failed("attaching to the container"))?;
         let started = Instant::now();
-        let (exit_code, stdout, stderr) = match docker.start_container(id, None).await {
+        let exit_code = match docker.start_container(id, None).await {
             Ok(()) => self.collect(id, attached, spec.stdin.clone(), sink).await?,
             // The runtime could not start the command (not found, not executable, unknown
             // user): that is the command failing, as a shell reports it, with exit 127.
             Err(DockerError::DockerResponseServerError { message, .. }) if message.contains("OCI runtime") => {
-                sink.output(Stream::Stderr, message.as_bytes());
-                (127, Vec::new(), format!("{message}\n").into_bytes())
+                sink.output(Stream::Stderr, format!("{message}\n").as_bytes());
+                127
             }
             Err(error) => return Err(self.failed(format!("starting {:?}", spec.command))(error)),
         };
@@ -258,13 +250,7 @@ impl DockerBackend {
         } else {
             None
         };
-        Ok(RunOutcome {
-            exit_code,
-            stdout,
-            stderr,
-            image,
-            duration,
-        })
+        Ok(RunOutcome { exit_code, image, duration })
     }
 }
 

@@ -122,6 +122,7 @@ impl Backend for FakeBackend {
             }
         }
         sink.output(Stream::Stdout, &stdout);
+        sink.output(Stream::Stderr, &stderr);
         self.running.fetch_sub(1, Ordering::SeqCst);
         let commit = match spec.commit {
             Commit::Always => true,
@@ -133,8 +134,6 @@ impl Backend for FakeBackend {
         });
         Ok(RunOutcome {
             exit_code,
-            stdout,
-            stderr,
             image,
             duration: Duration::ZERO,
         })

@@ -84,12 +84,11 @@ pub enum Commit {
     WhenExit(fn(i64) -> bool),
 }
 
-/// What a step produced.
+/// What a step produced. Its output went to the [`OutputSink`] as it arrived: the
+/// backend keeps no copy, so a step printing gigabytes costs it no memory.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
     pub exit_code: i64,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
     /// The committed image, when one was asked for.
     pub image: Option<String>,
     pub duration: Duration,
@@ -111,7 +110,8 @@ pub enum Stream {
     Stderr,
 }
 
-/// Receives a step's output while it runs, for live progress.
+/// Receives every byte of a step's output, in order per stream, while it runs: the only
+/// place the output goes (to the cache's files and to live progress).
 pub trait OutputSink: Send + Sync {
     fn output(&self, stream: Stream, bytes: &[u8]);
 }

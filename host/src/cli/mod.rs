@@ -2,6 +2,22 @@
 //! and calls one function of [`crate::ops`]; errors are rendered in one place
 //! ([`report`]) with a hint and an exit code by kind.
 
+/// The CLI's own `print!`/`println!`/`eprintln!`: std's panic when the pipe
+/// they write to is closed; these drop the text (see [`console`]). Defined before the
+/// modules below so that the whole CLI uses them.
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::cli::console::write_out(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { print!("\n") };
+    ($($arg:tt)*) => { $crate::cli::console::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprintln {
+    () => { $crate::cli::console::write_err(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::console::write_err(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+mod console;
 mod lock;
 mod report;
 
@@ -641,8 +657,6 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
     };
     let result = crate::ops::call::call(session, settings).await?;
     print!("{}", result.stdout);
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
     if let Some(path) = result.saved {
         eprintln!("Saved to {:?}", path.display().to_string());
     }

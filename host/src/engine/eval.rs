@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use futures_util::future::{try_join, try_join_all};
 
-use super::cache::CachedStep;
+use super::cache::{Body, CachedStep, StepWriter};
 use super::digest::{Digest, Hasher};
 use super::objects::{
     ConfigEdits, Container, CopySource, DirKind, Directory, ExecNode, Expect, File, FileKind, FsKind, FsNode, MountSource, Sharing, join_absolute,
@@ -35,13 +35,13 @@ pub(crate) struct Snapshot {
     pub base: Arc<ImageConfig>,
 }
 
-/// A result of an exec step.
+/// A result of an exec step. Its outputs stay in the cache's files until asked for.
 #[derive(Clone, Debug)]
 pub(crate) struct ExecResult {
     pub snapshot: Snapshot,
     pub exit_code: i64,
-    pub stdout: Arc<[u8]>,
-    pub stderr: Arc<[u8]>,
+    pub stdout: Body,
+    pub stderr: Body,
 }
 
 /// A snapshot plus the copies not yet applied to it: an exec step applies them in its own
@@ -108,14 +108,19 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineErro
         .map_err(|error| EngineError::Local(format!("a background task failed: {error}")))?
 }
 
-/// Forwards a running step's output to the progress sink.
+/// Streams a running step's output to its files in the cache and to the progress sink;
+/// only the writer's bounded tails stay in memory.
 struct StepSink<'a> {
     engine: &'a Engine,
     id: u64,
+    writer: std::sync::Mutex<StepWriter>,
 }
 
 impl OutputSink for StepSink<'_> {
     fn output(&self, stream: Stream, bytes: &[u8]) {
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.write(stream, bytes);
+        }
         self.engine.progress.event(Event::StepOutput { id: self.id, stream, bytes });
     }
 }
@@ -125,8 +130,8 @@ impl Engine {
         self.next_step.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome) {
-        self.progress.event(Event::StepFinished { id, description, outcome });
+    fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome, log: Option<&Path>) {
+        self.progress.event(Event::StepFinished { id, description, outcome, log });
     }
 
     // ---- root filesystems -------------------------------------------------------------
@@ -250,15 +255,19 @@ impl Engine {
     /// Commits `spec` (no command runs) and records the image as the snapshot of `key`.
     async fn commit_snapshot(&self, key: &Digest, spec: CommitSpec) -> Result<String, EngineError> {
         let image = self.backend.commit(spec).await?;
-        self.record(
-            key,
-            &CachedStep {
-                image: image.clone(),
-                exit_code: 0,
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-            },
-        );
+        let store = self.store.clone();
+        let (recorded_key, recorded_image) = (*key, image.clone());
+        if let Err(error) = blocking(move || {
+            store
+                .put_snapshot(&recorded_key, &recorded_image)
+                .map_err(local_error("cannot record a snapshot"))
+        })
+        .await
+        {
+            tracing::warn!(%error, "could not record a step in the cache");
+        } else {
+            self.recorded(key);
+        }
         Ok(image)
     }
 
@@ -274,7 +283,9 @@ impl Engine {
         // Pinned before it is checked, so a concurrent prune either sees the pin or has
         // already removed the image (and the check below notices).
         self.pin(key);
-        let Some(step) = self.store.get_step(key) else {
+        let store = self.store.clone();
+        let lookup = *key;
+        let Some(step) = blocking(move || Ok(store.get_step(&lookup))).await? else {
             return Ok(None);
         };
         if self.backend.image_exists(&step.image).await? {
@@ -290,20 +301,32 @@ impl Engine {
     /// Removes the snapshot a re-run (`--no-cache`) replaces, which nothing else refers
     /// to; Docker keeps it if a child snapshot still needs it.
     async fn forget_superseded(&self, key: &Digest, image: &str) {
-        if let Some(previous) = self.store.get_step(key)
-            && previous.image != image
-            && let Err(error) = self.backend.remove_image(&previous.image).await
+        if let Some(previous) = self.store.recorded_image(key)
+            && previous != image
+            && let Err(error) = self.backend.remove_image(&previous).await
         {
-            tracing::debug!(%error, image = %previous.image, "cannot remove a superseded snapshot");
+            tracing::debug!(%error, image = %previous, "cannot remove a superseded snapshot");
         }
     }
 
-    fn record(&self, key: &Digest, step: &CachedStep) {
+    /// Publishes a step's record: its outputs are in the cache from now on, and only there.
+    async fn record(&self, key: &Digest, image: &str, exit_code: i64, outputs: super::cache::StepOutputs) -> Result<CachedStep, EngineError> {
+        let store = self.store.clone();
+        let (recorded_key, image) = (*key, image.to_string());
+        let step = blocking(move || {
+            store
+                .put_step(&recorded_key, &image, exit_code, outputs)
+                .map_err(local_error("cannot record the step's output in the cache"))
+        })
+        .await?;
+        self.recorded(key);
+        Ok(step)
+    }
+
+    fn recorded(&self, key: &Digest) {
         self.pin(key);
         self.grew.store(true, Ordering::Relaxed);
-        if let Err(error) = self.store.put_step(key, step).inspect(|()| self.store.touch_step(key, self.run_started)) {
-            tracing::warn!(%error, "could not record a step in the cache");
-        }
+        self.store.touch_step(key, self.run_started);
     }
 
     // ---- exec steps -------------------------------------------------------------------
@@ -362,12 +385,12 @@ impl Engine {
         let id = self.step_id();
         let base = pending.base.base.clone();
         if let Some(step) = self.cached_step(&key).await? {
-            self.finish_step(id, &description, StepOutcome::Cached);
+            self.finish_step(id, &description, StepOutcome::Cached, step.stdout.path.parent());
             return Ok(ExecResult {
                 snapshot: Snapshot { image: step.image, key, base },
                 exit_code: step.exit_code,
-                stdout: step.stdout.into(),
-                stderr: step.stderr.into(),
+                stdout: step.stdout,
+                stderr: step.stderr,
             });
         }
 
@@ -376,36 +399,67 @@ impl Engine {
             .acquire()
             .await
             .map_err(|_| EngineError::Cancelled("the engine is shutting down".into()))?;
+        let writer = self
+            .store
+            .begin_step()
+            .map_err(local_error("cannot create a work folder for the step's output"))?;
+        let sink = StepSink {
+            engine: self,
+            id,
+            writer: std::sync::Mutex::new(writer),
+        };
         self.progress.event(Event::StepStarted { id, description: &description });
         let started = Instant::now();
-        let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, id).await;
-        match &result {
-            Ok(outcome) if exec.options.expect.allows(outcome.exit_code) => self.finish_step(id, &description, StepOutcome::Done(started.elapsed())),
-            _ => self.finish_step(id, &description, StepOutcome::Failed(started.elapsed())),
-        }
-        let outcome = result?;
+        let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
+        let elapsed = started.elapsed();
+        let failed = |log: Option<&Path>| self.finish_step(id, &description, StepOutcome::Failed(elapsed), log);
+        let writer = sink
+            .writer
+            .into_inner()
+            .map_err(|_| EngineError::Local("the step's output writer is poisoned".into()));
+        let (outcome, writer) = match (result, writer) {
+            (Ok(outcome), Ok(writer)) => (outcome, writer),
+            (Err(error), _) | (_, Err(error)) => {
+                failed(None);
+                return Err(error);
+            }
+        };
         if !exec.options.expect.allows(outcome.exit_code) {
-            return Err(EngineError::ExecFailed(Arc::new(ExecFailure {
+            let failure = ExecFailure {
                 command,
                 exit_code: outcome.exit_code,
-                stdout_tail: tail(&outcome.stdout, 20, 4096),
-                stderr_tail: tail(&outcome.stderr, 20, 4096),
-            })));
+                stdout_tail: tail(writer.tail(Stream::Stdout), 20, 4096),
+                stderr_tail: tail(writer.tail(Stream::Stderr), 20, 4096),
+            };
+            // No snapshot, so no record: the whole output is kept as a log to read.
+            let log = writer
+                .finish()
+                .and_then(|outputs| self.store.keep_failed_log(&key, outputs))
+                .inspect_err(|error| tracing::debug!(%error, "cannot keep the log of a failed step"))
+                .ok();
+            failed(log.as_deref());
+            return Err(EngineError::ExecFailed(Arc::new(failure)));
         }
-        let image = outcome.image.ok_or_else(|| EngineError::Local("the backend committed no snapshot".into()))?;
-        self.forget_superseded(&key, &image).await;
-        let step = CachedStep {
-            image,
-            exit_code: outcome.exit_code,
-            stdout: outcome.stdout,
-            stderr: outcome.stderr,
+        let recorded = async {
+            let outputs = writer.finish().map_err(local_error("cannot write the step's output to the cache"))?;
+            let image = outcome.image.ok_or_else(|| EngineError::Local("the backend committed no snapshot".into()))?;
+            self.forget_superseded(&key, &image).await;
+            self.record(&key, &image, outcome.exit_code, outputs).await
+        }
+        .await;
+        let step = match recorded {
+            Ok(step) => step,
+            Err(error) => {
+                failed(None);
+                return Err(error);
+            }
         };
-        self.record(&key, &step);
+        self.finish_step(id, &description, StepOutcome::Done(elapsed), step.stdout.path.parent());
         Ok(ExecResult {
             snapshot: Snapshot { image: step.image, key, base },
             exit_code: step.exit_code,
-            stdout: step.stdout.into(),
-            stderr: step.stderr.into(),
+            stdout: step.stdout,
+            stderr: step.stderr,
         })
     }
 
@@ -418,7 +472,7 @@ impl Engine {
         command: Vec<String>,
         mounts: &[(String, ResolvedMount)],
         key: Digest,
-        id: u64,
+        sink: &StepSink<'_>,
     ) -> Result<backend::RunOutcome, EngineError> {
         let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
         // Mounted directories are written to a scratch folder per step, so whatever the
@@ -468,8 +522,7 @@ impl Engine {
                 Expect::Any => backend::Commit::Always,
             },
         };
-        let sink = StepSink { engine: self, id };
-        let outcome = self.backend.run(spec, &sink).await;
+        let outcome = self.backend.run(spec, sink).await;
         for work in mount_dirs {
             crate::util::remove_tree(&work.keep());
         }
@@ -644,14 +697,44 @@ impl Engine {
 
     /// The standard output of the container's last command.
     pub async fn stdout(&self, container: &Container) -> Result<String, EngineError> {
-        let result = self.eval_exec(Self::last_exec(container)?).await?;
-        Ok(String::from_utf8_lossy(&result.stdout).into_owned())
+        self.read_output(Self::last_exec(container)?, Stream::Stdout).await
     }
 
     /// The standard error of the container's last command.
     pub async fn stderr(&self, container: &Container) -> Result<String, EngineError> {
-        let result = self.eval_exec(Self::last_exec(container)?).await?;
-        Ok(String::from_utf8_lossy(&result.stderr).into_owned())
+        self.read_output(Self::last_exec(container)?, Stream::Stderr).await
+    }
+
+    /// An exec step's recorded output as text, read from the cache into the one buffer
+    /// that becomes the string (no second copy unless it is not valid UTF-8); nothing
+    /// else keeps it. A body that no longer matches its sha256 (or is gone) makes the
+    /// record a miss: the step runs again, once, and its record is rewritten.
+    async fn read_output(&self, exec: &Arc<ExecNode>, stream: Stream) -> Result<String, EngineError> {
+        let pick = |result: ExecResult| match stream {
+            Stream::Stdout => result.stdout,
+            Stream::Stderr => result.stderr,
+        };
+        let result = self.eval_exec(exec).await?;
+        let key = result.snapshot.key;
+        let bytes = match self.read_body(pick(result)).await? {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(%error, "a recorded output is damaged; running its step again");
+                self.store.remove_step(&key);
+                self.memo.execs.0.forget(&exec.digest);
+                let result = self.eval_exec(exec).await?;
+                self.read_body(pick(result))
+                    .await?
+                    .map_err(|error| EngineError::Local(format!("cannot read a step's recorded output: {error}")))?
+            }
+        };
+        Ok(String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
+    }
+
+    /// The bytes of `body`; the inner error is a damaged or missing body.
+    async fn read_body(&self, body: Body) -> Result<std::io::Result<Vec<u8>>, EngineError> {
+        let store = self.store.clone();
+        blocking(move || Ok(store.read_body(&body))).await
     }
 
     /// The exit code of the container's last command.

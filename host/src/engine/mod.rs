@@ -193,6 +193,13 @@ impl<T: Clone> SingleFlight<T> {
         };
         cell.get_or_init(compute).await.clone()
     }
+
+    /// Drops the result for `key`, so that the next [`SingleFlight::run`] computes it again.
+    pub(crate) fn forget(&self, key: &Digest) {
+        if let Ok(mut cells) = self.cells.lock() {
+            cells.remove(key);
+        }
+    }
 }
 
 /// Evaluates pipeline objects.

@@ -23,8 +23,14 @@ pub enum Event<'a> {
     StepStarted { id: u64, description: &'a str },
     /// Output of a running step.
     StepOutput { id: u64, stream: Stream, bytes: &'a [u8] },
-    /// A step finished.
-    StepFinished { id: u64, description: &'a str, outcome: StepOutcome },
+    /// A step finished. `log` is the folder holding its whole output, one file per
+    /// stream (named by [`body_file_name`](super::cache::body_file_name)), when it was kept.
+    StepFinished {
+        id: u64,
+        description: &'a str,
+        outcome: StepOutcome,
+        log: Option<&'a std::path::Path>,
+    },
 }
 
 /// Receives progress events. Implementations must be cheap: events arrive on the

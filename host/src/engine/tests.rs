@@ -86,6 +86,45 @@ async fn a_pruned_snapshot_is_rebuilt() {
 }
 
 #[tokio::test]
+async fn a_recorded_output_that_changed_on_disk_runs_its_step_again() {
+    let fixture = Fixture::new();
+    let container = base().with_exec(args(&["echo", "recorded"]), ExecOptions::default());
+    fixture.engine().stdout(&container).await.unwrap();
+    let record = fixture.engine().store().steps().into_iter().next().unwrap();
+    let body = fixture
+        .cache
+        .path()
+        .join("ops")
+        .join(&record.key.hex()[..2])
+        .join(record.key.hex())
+        .join("stdout");
+    std::fs::write(&body, "reCorded\n").unwrap();
+
+    let engine = fixture.engine();
+    assert_eq!(engine.stdout(&container).await.unwrap(), "recorded\n", "a flipped byte is never served");
+    assert_eq!(fixture.backend.runs(), 2, "the step ran again");
+    assert_eq!(engine.stdout(&container).await.unwrap(), "recorded\n");
+    assert_eq!(fixture.engine().stdout(&container).await.unwrap(), "recorded\n");
+    assert_eq!(fixture.backend.runs(), 2, "its record was rewritten");
+}
+
+#[tokio::test]
+async fn a_failed_step_keeps_its_output_as_a_log() {
+    let fixture = Fixture::new();
+    let container = base().with_exec(args(&["exit", "3"]), ExecOptions::default());
+    let error = fixture.engine().stdout(&container).await.unwrap_err();
+    assert!(
+        matches!(&error, EngineError::ExecFailed(failure) if failure.stderr_tail == "failing on purpose\n"),
+        "{error:?}"
+    );
+    let logs: Vec<_> = std::fs::read_dir(fixture.cache.path().join("logs")).unwrap().collect();
+    assert_eq!(logs.len(), 1);
+    let log = logs[0].as_ref().unwrap().path();
+    assert_eq!(std::fs::read_to_string(log.join("stderr")).unwrap(), "failing on purpose\n");
+    assert!(fixture.engine().store().steps().is_empty(), "a failed step has no record");
+}
+
+#[tokio::test]
 async fn changing_an_input_reruns_only_what_depends_on_it() {
     let fixture = Fixture::new();
     let source = |text: &str| {

@@ -162,4 +162,22 @@ impl Api {
     pub fn pass_through(&self, base: Container, marker: String) -> Container {
         base.with_new_file("/marker.txt", marker)
     }
+
+    /// Runs `script` with `sh -c` and waits for it; its output is never read.
+    pub fn run_script(&self, script: String) -> Result<String> {
+        busybox().with_exec(["sh", "-c", script.as_str()]).sync()?;
+        Ok("done".into())
+    }
+
+    /// The stdout of `script` run with `sh -c`.
+    pub fn script_stdout(&self, script: String) -> Result<String> {
+        busybox().with_exec(["sh", "-c", script.as_str()]).stdout()
+    }
+
+    /// The length of the stdout of `script`, as the module received it (whole, as one
+    /// string), and the number of lines in it.
+    pub fn stdout_size(&self, script: String) -> Result<String> {
+        let stdout = busybox().with_exec(["sh", "-c", script.as_str()]).stdout()?;
+        Ok(format!("{} bytes, {} lines", stdout.len(), stdout.lines().count()))
+    }
 }
