@@ -12,6 +12,7 @@
 
 pub mod cache;
 pub mod digest;
+pub mod locks;
 pub mod objects;
 pub mod progress;
 pub mod tree;
@@ -208,6 +209,8 @@ pub struct Engine {
     /// Keys this process uses, visible to a concurrent `tanto cache prune`; released
     /// when the run is over.
     pins: std::sync::Mutex<Option<cache::Pins>>,
+    /// Names this cache on the snapshots it makes ([`CacheStore::id`]).
+    cache_id: String,
     /// When this run started: the last-use time of every cache entry it touches.
     run_started: std::time::SystemTime,
     /// Whether this process added anything to the cache (the size ceiling is checked only
@@ -221,6 +224,7 @@ impl Engine {
         let hash_cache = Arc::new(HashCache::load(&settings.cache_root.join("hashes.json")));
         Self {
             backend,
+            cache_id: store.id(),
             store,
             hash_cache,
             progress,
@@ -229,7 +233,7 @@ impl Engine {
             memo: eval::Memo::default(),
             next_step: AtomicU64::new(1),
             pins: std::sync::Mutex::new(
-                cache::Pins::create(&CacheStore::new(&settings.cache_root), &crate::util::process_unique_id())
+                cache::Pins::create(&CacheStore::new(&settings.cache_root), crate::util::process_owner())
                     .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
                     .ok(),
             ),
