@@ -6,13 +6,16 @@
 //! that it left no container behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+pub mod daemon;
 pub mod git;
+
+pub use daemon::SecondDaemon;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -170,6 +173,31 @@ impl Tanto {
             command.env(name, value);
         }
         command
+    }
+
+    /// The name tanto gives this fixture's cache on the snapshot images it makes (label
+    /// `tanto.cache`): the first 20 hex digits of the sha256 of the canonical cache path.
+    pub fn cache_id(&self) -> String {
+        let path = std::fs::canonicalize(self.cache.path()).expect("the cache folder exists");
+        let output = Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().expect("stdin").write_all(path.as_os_str().as_encoded_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("sha256sum runs");
+        String::from_utf8_lossy(&output.stdout)[..20].to_string()
+    }
+
+    /// The snapshot images of this fixture's cache.
+    pub fn snapshot_images(&self) -> Vec<String> {
+        docker(&["image", "ls", "-aq", "--no-trunc", "--filter", &format!("label=tanto.cache={}", self.cache_id())])
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Runs `tanto ARGS` in `dir`.

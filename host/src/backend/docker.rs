@@ -114,9 +114,10 @@ impl DockerBackend {
         }
     }
 
-    async fn remove_container(&self, id: &str) {
+    /// Removes a container; `false` when it may still be there.
+    async fn remove_container(&self, id: &str) -> bool {
         let Ok(docker) = self.client().await else {
-            return;
+            return false;
         };
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         match docker.remove_container(id, Some(options)).await {
@@ -124,8 +125,12 @@ impl DockerBackend {
                 if let Ok(mut live) = self.live.lock() {
                     live.remove(id);
                 }
+                true
             }
-            Err(error) => tracing::warn!(container = id, %error, "could not remove container"),
+            Err(error) => {
+                tracing::warn!(container = id, %error, "could not remove container");
+                false
+            }
         }
     }
 
@@ -633,13 +638,24 @@ impl Backend for DockerBackend {
         let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
         let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        if let Ok(containers) = docker.list_containers(Some(options)).await {
+        let listed = docker.list_containers(Some(options)).await;
+        let mut removed_all = listed.is_ok();
+        if let Ok(containers) = listed {
             doomed.extend(containers.into_iter().filter_map(|container| container.id));
         }
         for id in doomed {
-            self.remove_container(&id).await;
+            removed_all &= self.remove_container(&id).await;
         }
-        Ok(())
+        if removed_all {
+            Ok(())
+        } else {
+            // The daemon went away or refused: what is left is swept by a later run, once
+            // this process has ended.
+            Err(BackendError::Failed {
+                operation: "removing this run's containers".into(),
+                reason: "the daemon did not remove them all".into(),
+            })
+        }
     }
 }
 

@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-/// The namespace of tanto's own labels. Images handed to users never carry one.
-pub const LABEL_PREFIX: &str = "tanto.";
 /// The label every container, volume and network tanto creates carries, so nothing is
 /// ever left behind that `tanto` cannot find.
 pub const MANAGED_LABEL: &str = "tanto.managed";
@@ -28,6 +26,8 @@ pub const SNAPSHOT_LABEL: &str = "tanto.snapshot";
 pub const CACHE_LABEL: &str = "tanto.cache";
 /// The label on cache volumes: the volume's key.
 pub const CACHE_VOLUME_LABEL: &str = "tanto.cache-volume";
+/// The labels tanto puts on what it makes for itself. Images handed to users carry none.
+pub const INTERNAL_LABELS: [&str; 6] = [MANAGED_LABEL, SESSION_LABEL, OWNER_LABEL, SNAPSHOT_LABEL, CACHE_LABEL, CACHE_VOLUME_LABEL];
 
 /// An image the backend can start containers from.
 #[derive(Clone, Debug)]

@@ -704,9 +704,9 @@ impl Engine {
             .run(container.digest(), || async {
                 let snapshot = self.eval_fs(&container.0.rootfs).await?;
                 let mut config = container.0.config.apply(&snapshot.base);
-                // The `tanto.*` label namespace is tanto's own: an image handed to a user
-                // never carries it, even when its base was a tanto snapshot.
-                config.labels.retain(|name, _| !name.starts_with(backend::LABEL_PREFIX));
+                // An image handed to a user never carries tanto's own labels, even when its
+                // base was a tanto snapshot; labels the user set are theirs to keep.
+                config.labels.retain(|name, _| !backend::INTERNAL_LABELS.contains(&name.as_str()));
                 // "user-image": images made before they carried only the user's labels
                 // are not reused.
                 let mut hasher = Hasher::new("user-image");

@@ -216,8 +216,9 @@ impl Session {
     pub async fn close(&self) {
         let started = Instant::now();
         self.pipeline.persist();
-        if let Err(error) = self.backend.cleanup().await {
-            tracing::warn!(%error, "cleanup failed");
+        let cleaned = self.backend.cleanup().await;
+        if let Err(error) = &cleaned {
+            tracing::warn!(%error, "cleanup failed; the next run removes what is left");
         }
         // The run is over: what it used may go like anything else if the cache grew past
         // its ceiling (least recently used first, so this run's entries go last).
@@ -225,7 +226,11 @@ impl Session {
         if self.pipeline.cache_grew() {
             super::cache::enforce_ceiling(self.pipeline.store(), self.pipeline.backend().as_ref(), self.settings.max_cache_size).await;
         }
-        crate::engine::locks::release_owner(&self.settings.cache_root);
+        // Kept when cleanup failed: once this process ends, the owner file is free and the
+        // next run or prune sweeps what is left.
+        if cleaned.is_ok() {
+            crate::engine::locks::release_owner(&self.settings.cache_root);
+        }
         tracing::debug!(target: "tanto::timing", "close: caches saved and backend cleaned in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     }
 }
