@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tanto_tests::{SecondDaemon, Tanto, docker, docker_now, guest_wasm};
+use tanto_tests::{ContainerEvents, SecondDaemon, Tanto, docker, docker_now, guest_wasm};
 
 fn write(dir: &Path, path: &str, contents: &str) {
     std::fs::write(dir.join(path), contents).unwrap();
@@ -58,32 +58,32 @@ fn succeeded(output: Output) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// Waits for the next second, so that Docker's `--since` (whole seconds) sees only what
-/// comes after.
-fn next_second() -> String {
-    std::thread::sleep(Duration::from_millis(1100));
-    docker_now()
-}
-
 #[test]
 fn eight_identical_runs_at_once_run_each_step_once() {
+    // Each cache compiles the module first (`functions`), so that the times compare
+    // running steps, not compiling the component once per process.
+    let compiled = |tanto: &Tanto| {
+        tanto.run(&["functions", "-m", guest_wasm("cache").to_str().unwrap()]).success();
+    };
     // One cold run alone first, on its own cache, as the yardstick.
     let alone = Tanto::new();
+    compiled(&alone);
     let (source, expected) = five_steps_source();
     let started = Instant::now();
     assert_eq!(succeeded(five_steps(&alone, source.path()).wait_with_output().unwrap()), expected);
     let one_cold = started.elapsed();
 
     let tanto = Tanto::new();
+    compiled(&tanto);
     let (source, expected) = five_steps_source();
-    let since = docker_now();
+    let mut created = ContainerEvents::start(&tanto.session);
     let started = Instant::now();
     let runs: Vec<Child> = (0..8).map(|_| five_steps(&tanto, source.path())).collect();
     for run in runs {
         assert_eq!(succeeded(run.wait_with_output().unwrap()), expected, "every run prints the same bytes");
     }
     let eight_cold = started.elapsed();
-    assert_eq!(tanto.containers_created(&since), 5, "each of the five step keys ran once in all");
+    assert_eq!(created.count(), 5, "each of the five step keys ran once in all");
     eprintln!(
         "8 concurrent identical cold runs: {:.2} s; 1 cold run: {:.2} s; ratio {:.2}",
         eight_cold.as_secs_f64(),
@@ -91,12 +91,11 @@ fn eight_identical_runs_at_once_run_each_step_once() {
         eight_cold.as_secs_f64() / one_cold.as_secs_f64()
     );
 
-    let since = next_second();
     let warm: Vec<Child> = (0..8).map(|_| five_steps(&tanto, source.path())).collect();
     for run in warm {
         assert_eq!(succeeded(run.wait_with_output().unwrap()), expected);
     }
-    assert_eq!(tanto.containers_created(&since), 0, "warm runs create no container");
+    assert_eq!(created.count(), 0, "warm runs create no container");
     tanto.assert_no_leftovers();
 }
 
@@ -104,20 +103,19 @@ fn eight_identical_runs_at_once_run_each_step_once() {
 fn eight_different_runs_at_once_share_one_cache() {
     let tanto = Tanto::new();
     let sources: Vec<_> = (0..8).map(|_| five_steps_source()).collect();
-    let since = docker_now();
+    let mut created = ContainerEvents::start(&tanto.session);
     let runs: Vec<Child> = sources.iter().map(|(source, _)| five_steps(&tanto, source.path())).collect();
     for (run, (_, expected)) in runs.into_iter().zip(&sources) {
         assert_eq!(&succeeded(run.wait_with_output().unwrap()), expected);
     }
     // The toolchain step is the same for all eight; the four after it differ.
-    assert_eq!(tanto.containers_created(&since), 1 + 8 * 4, "each step key ran once");
+    assert_eq!(created.count(), 1 + 8 * 4, "each step key ran once");
 
-    let since = next_second();
     let warm: Vec<Child> = sources.iter().map(|(source, _)| five_steps(&tanto, source.path())).collect();
     for (run, (_, expected)) in warm.into_iter().zip(&sources) {
         assert_eq!(&succeeded(run.wait_with_output().unwrap()), expected);
     }
-    assert_eq!(tanto.containers_created(&since), 0, "warm runs create no container");
+    assert_eq!(created.count(), 0, "warm runs create no container");
     tanto.assert_no_leftovers();
 }
 
@@ -287,9 +285,9 @@ fn prune_removes_snapshots_no_record_refers_to() {
     assert!(pruned.stdout.contains("Removed 5 snapshots no cache record referred to"), "{}", pruned.stdout);
     assert!(!pruned.stdout.contains("Kept"), "{}", pruned.stdout);
     assert_eq!(tanto.snapshot_images().len(), 5);
-    let since = next_second();
+    let mut created = ContainerEvents::start(&tanto.session);
     assert_eq!(succeeded(five_steps(&tanto, source.path()).wait_with_output().unwrap()), expected);
-    assert_eq!(tanto.containers_created(&since), 0, "the records and their snapshots are intact");
+    assert_eq!(created.count(), 0, "the records and their snapshots are intact");
 
     let pruned = tanto.run(&["cache", "prune", "--all"]).success();
     assert!(pruned.stdout.contains("Removed 5 steps"), "{}", pruned.stdout);
