@@ -29,7 +29,10 @@ impl SecondDaemon {
         // Bridge names are at most 15 bytes; the pid keeps concurrent test processes apart.
         let bridge = format!("tt{}x{index}", std::process::id() % 1_000_000);
         let subnet = 200 + (std::process::id() % 40) as u8 + index;
-        let dir = tempfile::Builder::new().prefix("tanto-dockerd-").tempdir_in("/tmp").expect("a folder for the daemon");
+        let dir = tempfile::Builder::new()
+            .prefix("tanto-dockerd-")
+            .tempdir_in("/tmp")
+            .expect("a folder for the daemon");
         let ip = |args: &[&str]| {
             let status = Command::new("ip").args(args).status().expect("ip runs");
             assert!(status.success(), "ip {args:?} failed");
@@ -39,16 +42,17 @@ impl SecondDaemon {
         ip(&["link", "set", &bridge, "up"]);
         let mut daemon = Self { dir, bridge, daemon: None };
         daemon.spawn();
-        let save = Command::new("docker")
+        let mut save = Command::new("docker")
             .args(["save", "busybox:latest"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("docker save runs");
         let load = Command::new("docker")
             .args(["-H", &daemon.host(), "load"])
-            .stdin(save.stdout.expect("docker save's output"))
+            .stdin(save.stdout.take().expect("docker save's output"))
             .output()
             .expect("docker load runs");
+        assert!(save.wait().is_ok_and(|status| status.success()), "docker save busybox:latest failed");
         assert!(load.status.success(), "loading busybox: {}", String::from_utf8_lossy(&load.stderr));
         daemon
     }

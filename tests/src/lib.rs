@@ -194,10 +194,17 @@ impl Tanto {
 
     /// The snapshot images of this fixture's cache.
     pub fn snapshot_images(&self) -> Vec<String> {
-        docker(&["image", "ls", "-aq", "--no-trunc", "--filter", &format!("label=tanto.cache={}", self.cache_id())])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        docker(&[
+            "image",
+            "ls",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &format!("label=tanto.cache={}", self.cache_id()),
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
     }
 
     /// Runs `tanto ARGS` in `dir`.

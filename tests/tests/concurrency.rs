@@ -215,7 +215,13 @@ fn labels(image: &str) -> serde_json::Map<String, serde_json::Value> {
 fn result_images_carry_only_the_users_labels_and_their_containers_survive_sweeps() {
     let tanto = Tanto::new();
     let since = docker_now();
-    let run = tanto.call_guest("api", "pass-through", &["--base=busybox:latest", &format!("--marker={}", unique("m")), "--json"]).success();
+    let run = tanto
+        .call_guest(
+            "api",
+            "pass-through",
+            &["--base=busybox:latest", &format!("--marker={}", unique("m")), "--json"],
+        )
+        .success();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let plain = json["image"].as_str().unwrap().to_string();
     assert!(

@@ -23,16 +23,15 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CommitContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListImagesOptionsBuilder,
-    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
 use super::{
-    Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, Removal, RunOutcome, RunSpec,
-    CACHE_LABEL, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+    Backend, BackendError, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, Removal, RunOutcome,
+    RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
 };
 
 /// A program path that never exists: containers that are only created (to receive
@@ -500,10 +499,7 @@ impl Backend for DockerBackend {
 
     async fn image_with_config(&self, image: &str, config: &ImageConfig) -> Result<String, BackendError> {
         let docker = self.client().await?;
-        let inspect = docker
-            .inspect_image(image)
-            .await
-            .map_err(self.failed(format!("inspecting image {image}")))?;
+        let inspect = docker.inspect_image(image).await.map_err(self.failed(format!("inspecting image {image}")))?;
         // Committing would copy the labels of the container and of the snapshot into the
         // image. Loading an image whose configuration is written here, over the layers the
         // daemon already has, gives exactly `config` and copies no layer: `docker load`

@@ -849,7 +849,6 @@ enum Extracted {
     File(FileEntry),
 }
 
-
 /// The program and arguments an exec step runs: `args`, prefixed by the entrypoint when
 /// asked; with no `args`, the default arguments.
 fn exec_command(args: &[String], config: &ImageConfig, use_entrypoint: bool) -> Result<Vec<String>, EngineError> {

@@ -125,7 +125,9 @@ pub fn dead_owners(root: &Path, live_owner: &str) -> Vec<DeadOwner> {
     // between the two removals) are swept too.
     if let Ok(entries) = fs::read_dir(root.join("tmp")) {
         for entry in entries.filter_map(Result::ok) {
-            let Some(owner) = entry.file_name().to_str().map(str::to_string) else { continue };
+            let Some(owner) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
             if owner == live_owner || pid_of_owner(&owner).is_none() || root.join("owners").join(format!("{owner}.lock")).exists() {
                 continue;
             }
@@ -168,7 +170,11 @@ impl KeyLock {
         let hex = key.hex();
         let dir = root.join("locks").join(&hex[..2]);
         fs::create_dir_all(&dir)?;
-        let file = fs::File::options().create(true).truncate(false).write(true).open(dir.join(format!("{hex}.lock")))?;
+        let file = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{hex}.lock")))?;
         let mut pause = Duration::from_millis(10);
         loop {
             match file.try_lock() {
