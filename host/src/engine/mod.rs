@@ -233,7 +233,7 @@ impl Engine {
             memo: eval::Memo::default(),
             next_step: AtomicU64::new(1),
             pins: std::sync::Mutex::new(
-                cache::Pins::create(&CacheStore::new(&settings.cache_root), crate::util::process_owner())
+                cache::Pins::create(&CacheStore::new(&settings.cache_root), &crate::util::process_unique_id())
                     .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
                     .ok(),
             ),
