@@ -191,7 +191,7 @@ pub struct PruneReport {
 /// An entry a prune left, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {
-    /// What it is: `snapshot sha256:0123456789ab`, `tree …`, `cache volume NAME`.
+    /// What it is: `image 0123456789ab`, `tree …`, `cache volume NAME`.
     pub entry: String,
     /// Why: `used by running container …`, `pinned by running pid 1234`, ….
     pub reason: String,
@@ -217,14 +217,17 @@ impl SweepReport {
 impl std::fmt::Display for SweepReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let processes = self.processes.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
-        write!(
-            f,
-            "removed what ended tanto processes (pid {processes}) left behind: {} containers, {} volumes, {} networks, {} of work folders",
-            self.containers.len(),
-            self.volumes.len(),
-            self.networks.len(),
-            human_bytes(self.work_bytes)
-        )
+        let counted = |count: usize, noun: &str| (count > 0).then(|| format!("{count} {noun}{}", if count == 1 { "" } else { "s" }));
+        let parts: Vec<String> = [
+            counted(self.containers.len(), "container"),
+            counted(self.volumes.len(), "volume"),
+            counted(self.networks.len(), "network"),
+            (self.work_bytes > 0).then(|| format!("work folders of {}", human_bytes(self.work_bytes))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        write!(f, "removed what ended tanto processes (pid {processes}) left behind: {}", parts.join(", "))
     }
 }
 
@@ -283,7 +286,7 @@ impl Candidate {
 
 fn short_image(image: &str) -> String {
     let hex = image.strip_prefix("sha256:").unwrap_or(image);
-    format!("snapshot {}", &hex[..hex.len().min(12)])
+    format!("image {}", &hex[..hex.len().min(12)])
 }
 
 fn pinned_by(pid: u32) -> String {
@@ -542,5 +545,20 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert_eq!(human_bytes(1536), "1.5 KB");
         assert_eq!(human_bytes(800), "800 B");
+    }
+
+    #[test]
+    fn a_sweep_names_what_it_removed() {
+        let report = SweepReport {
+            processes: vec![12, 34],
+            containers: vec!["a".into()],
+            volumes: vec!["v".into(), "w".into()],
+            networks: Vec::new(),
+            work_bytes: 2048,
+        };
+        assert_eq!(
+            report.to_string(),
+            "removed what ended tanto processes (pid 12, 34) left behind: 1 container, 2 volumes, work folders of 2.0 KB"
+        );
     }
 }
