@@ -224,6 +224,18 @@ fn redact_ids(line: &str) -> String {
         .join(" ")
 }
 
+/// Containers the test made as a user would, removed even when the test fails: the
+/// images they hold have the same ids in every run.
+struct UserContainers(Vec<String>);
+
+impl Drop for UserContainers {
+    fn drop(&mut self) {
+        for container in &self.0 {
+            let _ = Command::new("docker").args(["rm", "-f", container]).output();
+        }
+    }
+}
+
 fn labels(image: &str) -> serde_json::Map<String, serde_json::Value> {
     let labels: serde_json::Value = serde_json::from_str(&docker(&["image", "inspect", "--format", "{{json .Config.Labels}}", image])).unwrap();
     labels.as_object().cloned().unwrap_or_default()
@@ -257,7 +269,11 @@ fn result_images_carry_only_the_users_labels_and_their_containers_survive_sweeps
     );
 
     // A user's containers from the images, as a user makes them.
-    let user_containers = [plain.as_str(), configured.as_str()].map(|image| docker(&["create", image]).trim().to_string());
+    let user_containers = UserContainers(
+        [plain.as_str(), configured.as_str()]
+            .map(|image| docker(&["create", image]).trim().to_string())
+            .to_vec(),
+    );
     // As if the processes that made the images had been killed: their owner files are
     // there and free, so the next prune sweeps what carries their owner label.
     let owners = owners_of(&tanto.session, &since);
@@ -267,16 +283,14 @@ fn result_images_carry_only_the_users_labels_and_their_containers_survive_sweeps
         std::fs::write(tanto.cache.path().join("owners").join(format!("{owner}.lock")), "").unwrap();
     }
     let pruned = tanto.run(&["cache", "prune", "--all"]).success();
-    for container in &user_containers {
+    for container in &user_containers.0 {
         assert!(container_exists(container), "the user's container survives:\n{}", pruned.stdout);
     }
     assert!(!pruned.stdout.contains("running pipelines"), "{}", pruned.stdout);
     // The images stay, for the real reason.
     let kept: Vec<String> = pruned.stdout.lines().skip_while(|line| !line.starts_with("Kept")).map(redact_ids).collect();
     insta::assert_snapshot!("prune_keeps_images_of_user_containers", kept.join("\n"));
-    for container in &user_containers {
-        docker(&["rm", container]);
-    }
+    drop(user_containers);
     let pruned = tanto.run(&["cache", "prune", "--all"]).success();
     assert!(!pruned.stdout.contains("Kept"), "{}", pruned.stdout);
     assert!(tanto.snapshot_images().is_empty(), "{:?}", tanto.snapshot_images());
