@@ -144,7 +144,10 @@ impl From<TreeError> for EngineError {
 pub enum CacheMode {
     /// Steps whose content key is recorded are not run again.
     Use,
-    /// Every step runs; results are recorded for the next run (`--no-cache`).
+    /// Every step runs; results are recorded for the next run (`--no-cache`). The
+    /// snapshots the new records replace are not removed by the run: another process may
+    /// be using them at that moment. No record refers to them any more, so the next
+    /// `tanto cache prune` (of any kind, or the automatic ceiling) removes them.
     Refresh,
 }
 
