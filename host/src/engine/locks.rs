@@ -189,6 +189,15 @@ impl KeyLock {
     }
 }
 
+/// Removes the lock file of `key` once prune removed its record, so that lock files do
+/// not pile up. A process that opened it just before waits on a file no longer in the
+/// folder, and may run the step a second time beside a newcomer: a duplicate execution,
+/// whose identical record is harmless.
+pub fn remove_key_lock(root: &Path, key: &Digest) {
+    let hex = key.hex();
+    let _ = fs::remove_file(root.join("locks").join(&hex[..2]).join(format!("{hex}.lock")));
+}
+
 /// Held by whoever prunes, so two prunes never remove the same entries at once.
 #[derive(Debug)]
 pub struct PruneLock {

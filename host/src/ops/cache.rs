@@ -376,6 +376,7 @@ async fn prune_locked(store: &CacheStore, backend: &dyn Backend, settings: &Prun
                 // A record whose image is gone (removed now, or before) goes too.
                 Ok(Removal::Removed | Removal::Gone) => {
                     store.remove_step(&step.key);
+                    locks::remove_key_lock(store.root(), &step.key);
                     report.removed.steps += 1;
                     report.removed.step_bytes += step.size.unwrap_or(0) + step.record_bytes;
                 }
