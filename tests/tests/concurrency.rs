@@ -181,6 +181,11 @@ fn a_killed_run_is_swept_by_the_next() {
     );
     assert!(!container_exists(&container), "the orphan container is gone");
     assert!(!work_folders[0].exists(), "the orphan work folder is gone");
+    // And the run that swept left no owner file or work folder of its own.
+    for folder in ["owners", "tmp"] {
+        let left: Vec<_> = std::fs::read_dir(tanto.cache.path().join(folder)).unwrap().collect();
+        assert!(left.is_empty(), "{folder}: {left:?}");
+    }
     tanto.assert_no_leftovers();
 }
 

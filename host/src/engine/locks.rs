@@ -46,9 +46,13 @@ impl OwnerLock {
 }
 
 impl Drop for OwnerLock {
-    /// Removes the file while still holding it: a sweeper that opened it meanwhile finds
-    /// it locked until it is gone from the folder.
+    /// Removes the process's work folder, then the owner file, while still holding it: a
+    /// sweeper that opened it meanwhile finds it locked until it is gone from the folder,
+    /// and no folder is left for a sweeper to find.
     fn drop(&mut self) {
+        if let Some(owner) = self.path.file_stem().and_then(|stem| stem.to_str()) {
+            crate::util::remove_tree(&owner_work_dir(&self.root, owner));
+        }
         let _ = fs::remove_file(&self.path);
     }
 }
@@ -256,9 +260,11 @@ mod tests {
         assert!(!root.path().join("owners/2-200.lock").exists());
         drop(alive);
         assert!(!root.path().join("owners/1-100.lock").exists(), "a process removes its own owner file");
-        release_owner(root.path());
         let own = root.path().join("owners").join(format!("{}.lock", crate::util::process_owner()));
-        assert!(!own.exists());
+        let own_work = owner_work_dir(root.path(), crate::util::process_owner());
+        fs::create_dir_all(&own_work).unwrap();
+        release_owner(root.path());
+        assert!(!own.exists() && !own_work.exists(), "a process removes its owner file and work folder");
     }
 
     #[tokio::test]
