@@ -358,6 +358,17 @@ fn a_docker_daemon_killed_mid_run_fails_the_run_clearly_and_the_next_run_recover
         "the step's container is still on the restarted daemon"
     );
 
+    // A prune on the machine's daemon, sharing the cache, leaves the orphan for a process
+    // that talks to its daemon.
+    let elsewhere = tanto
+        .command()
+        .env_remove("DOCKER_HOST")
+        .args(["cache", "prune", "--older-than=1000d"])
+        .output()
+        .unwrap();
+    assert!(!succeeded(elsewhere).contains("ended tanto processes"));
+    assert!(daemon.docker(&["ps", "-aq", "--no-trunc"]).contains(&orphan));
+
     let output = spawn_call(&tanto, &["hold", "--seconds=1", &marker]).wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(succeeded(output), "held\n");

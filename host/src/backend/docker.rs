@@ -284,6 +284,10 @@ impl DockerBackend {
 
 #[async_trait]
 impl Backend for DockerBackend {
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+
     async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
         let docker = self.client().await?;
         match docker.inspect_image(address).await {

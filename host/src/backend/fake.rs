@@ -79,6 +79,10 @@ fn apply_archive(mut tree: Tree, archive: &[u8]) -> Tree {
 
 #[async_trait]
 impl Backend for FakeBackend {
+    fn address(&self) -> String {
+        "fake".into()
+    }
+
     async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
         if address.starts_with("missing") {
             return Err(BackendError::ImageNotFound {

@@ -178,6 +178,9 @@ pub enum BackendError {
 /// [`MANAGED_LABEL`] and removed when the operation ends, fails or is cancelled.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
+    /// Where the backend runs containers (for Docker, the daemon's address), so that
+    /// what a process left there is swept only by a process talking to the same place.
+    fn address(&self) -> String;
     /// The local image for `address`, pulled when it is not present.
     async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError>;
     /// An empty image, for containers without a base (`scratch`).

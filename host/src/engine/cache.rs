@@ -90,7 +90,7 @@ impl CacheStore {
     /// cache so renames are atomic. The process holds its owner lock first, so a folder
     /// it leaves behind (killed mid-step) is swept by the next run.
     pub fn temp_dir(&self) -> io::Result<tempfile::TempDir> {
-        super::locks::hold_owner(&self.root)?;
+        super::locks::hold_owner(&self.root, "")?;
         let tmp = super::locks::owner_work_dir(&self.root, crate::util::process_owner());
         fs::create_dir_all(&tmp)?;
         tempfile::Builder::new().prefix("work-").tempdir_in(tmp)

@@ -28,13 +28,15 @@ pub struct OwnerLock {
 }
 
 impl OwnerLock {
-    /// Creates and locks `<root>/owners/<owner>.lock`. The file is locked under a
-    /// temporary name and renamed into place, so a sweeper never sees it unlocked.
-    pub fn acquire(root: &Path, owner: &str) -> io::Result<Self> {
+    /// Creates and locks `<root>/owners/<owner>.lock`, holding `backend` (where the
+    /// process's containers live). The file is locked under a temporary name and renamed
+    /// into place, so a sweeper never sees it unlocked.
+    pub fn acquire(root: &Path, owner: &str, backend: &str) -> io::Result<Self> {
         let dir = root.join("owners");
         fs::create_dir_all(&dir)?;
-        let temporary = tempfile::Builder::new().prefix(".owner-").tempfile_in(&dir)?;
+        let mut temporary = tempfile::Builder::new().prefix(".owner-").tempfile_in(&dir)?;
         temporary.as_file().lock()?;
+        io::Write::write_all(&mut temporary, backend.as_bytes())?;
         let path = dir.join(format!("{owner}.lock"));
         let file = temporary.persist(&path).map_err(|error| error.error)?;
         Ok(Self {
@@ -61,11 +63,13 @@ impl Drop for OwnerLock {
 static HELD: std::sync::Mutex<Vec<OwnerLock>> = std::sync::Mutex::new(Vec::new());
 
 /// Makes sure this process holds its owner lock under `root`: called before it creates
-/// anything a sweeper could take for an orphan (containers, work folders).
-pub fn hold_owner(root: &Path) -> io::Result<()> {
+/// anything a sweeper could take for an orphan (containers, work folders). `backend`
+/// names the daemon its containers go to (empty when it makes none), so that only a
+/// sweeper talking to that daemon sweeps it.
+pub fn hold_owner(root: &Path, backend: &str) -> io::Result<()> {
     let mut held = HELD.lock().map_err(|_| io::Error::other("the owner lock registry is poisoned"))?;
     if !held.iter().any(|lock| lock.root == root) {
-        held.push(OwnerLock::acquire(root, crate::util::process_owner())?);
+        held.push(OwnerLock::acquire(root, crate::util::process_owner(), backend)?);
     }
     Ok(())
 }
@@ -81,6 +85,8 @@ pub fn release_owner(root: &Path) {
 #[derive(Debug)]
 pub struct DeadOwner {
     pub owner: String,
+    /// The daemon its containers went to, when it made any.
+    pub backend: Option<String>,
     path: PathBuf,
     _file: fs::File,
 }
@@ -122,7 +128,13 @@ pub fn dead_owners(root: &Path, live_owner: &str) -> Vec<DeadOwner> {
         };
         let Ok(file) = fs::File::open(&path) else { continue };
         if file.try_lock().is_ok() {
-            dead.push(DeadOwner { owner, path, _file: file });
+            let backend = fs::read_to_string(&path).ok().filter(|backend| !backend.is_empty());
+            dead.push(DeadOwner {
+                owner,
+                backend,
+                path,
+                _file: file,
+            });
         }
     }
     // Work folders of owners whose owner file is already gone (the sweeper was killed
@@ -140,7 +152,12 @@ pub fn dead_owners(root: &Path, live_owner: &str) -> Vec<DeadOwner> {
             if let Ok(file) = fs::File::create_new(&path)
                 && file.try_lock().is_ok()
             {
-                dead.push(DeadOwner { owner, path, _file: file });
+                dead.push(DeadOwner {
+                    owner,
+                    backend: None,
+                    path,
+                    _file: file,
+                });
             }
         }
     }
@@ -239,10 +256,10 @@ mod tests {
     #[test]
     fn a_held_owner_lock_is_alive_and_a_released_one_is_dead() {
         let root = tempfile::tempdir().unwrap();
-        let alive = OwnerLock::acquire(root.path(), "1-100").unwrap();
-        hold_owner(root.path()).unwrap();
+        let alive = OwnerLock::acquire(root.path(), "1-100", "unix:///one.sock").unwrap();
+        hold_owner(root.path(), "").unwrap();
         // What a killed process leaves: the file, unlocked, and a work folder.
-        fs::write(root.path().join("owners/2-200.lock"), "").unwrap();
+        fs::write(root.path().join("owners/2-200.lock"), "unix:///two.sock").unwrap();
         fs::create_dir_all(owner_work_dir(root.path(), "2-200").join("work-x")).unwrap();
         fs::write(owner_work_dir(root.path(), "2-200").join("work-x/file"), "12345").unwrap();
         // A work folder whose owner file is gone.
@@ -252,6 +269,8 @@ mod tests {
         dead.sort_by(|a, b| a.owner.cmp(&b.owner));
         assert_eq!(dead.iter().map(|owner| owner.owner.as_str()).collect::<Vec<_>>(), ["2-200", "3-300"]);
         assert_eq!(dead[0].pid(), Some(2));
+        assert_eq!(dead[0].backend.as_deref(), Some("unix:///two.sock"));
+        assert_eq!(dead[1].backend, None);
         // While one sweeper holds them, another sees nothing to do.
         assert!(dead_owners(root.path(), crate::util::process_owner()).is_empty());
         let bytes: u64 = dead.into_iter().map(|owner| owner.finish(root.path())).sum();

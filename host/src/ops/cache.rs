@@ -238,6 +238,10 @@ impl std::fmt::Display for SweepReport {
 pub async fn sweep_orphans(store: &CacheStore, backend: &dyn Backend) -> SweepReport {
     let mut report = SweepReport::default();
     for dead in locks::dead_owners(store.root(), crate::util::process_owner()) {
+        // Its containers are on another daemon: a run talking to that one sweeps it.
+        if dead.backend.as_ref().is_some_and(|address| *address != backend.address()) {
+            continue;
+        }
         match backend.sweep_owner(&dead.owner).await {
             Ok(swept) => {
                 report.processes.extend(dead.pid());

@@ -87,12 +87,12 @@ impl Session {
             .ok()
             .filter(|id| !id.is_empty())
             .unwrap_or_else(crate::util::process_unique_id);
+        let backend = Arc::new(DockerBackend::new(session_id));
         // Held before anything is created, so that whatever this process leaves behind
         // if it is killed is swept by the next run or prune.
-        if let Err(error) = crate::engine::locks::hold_owner(&settings.cache_root) {
+        if let Err(error) = crate::engine::locks::hold_owner(&settings.cache_root, &backend.address()) {
             tracing::warn!(%error, "cannot lock this process's owner file; what it leaves behind if killed will not be swept");
         }
-        let backend = Arc::new(DockerBackend::new(session_id));
         let engine_settings = EngineSettings {
             cache_root: settings.cache_root.clone(),
             cache_mode: settings.cache_mode,
