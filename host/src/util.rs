@@ -26,6 +26,14 @@ pub(crate) fn process_unique_id() -> String {
     )
 }
 
+/// This process's owner name: [`process_unique_id`], fixed at first use. Everything the
+/// process creates (containers, work folders, its owner lock, its pins) is filed under
+/// it, so whoever finds the owner gone can sweep all of it.
+pub(crate) fn process_owner() -> &'static str {
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER.get_or_init(process_unique_id)
+}
+
 /// Removes a folder tree, first making read-only folders writable (extracted snapshots
 /// can contain `0555` directories that would otherwise refuse removal).
 pub(crate) fn remove_tree(path: &Path) {

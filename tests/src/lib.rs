@@ -6,13 +6,16 @@
 //! that it left no container behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+pub mod daemon;
 pub mod git;
+
+pub use daemon::SecondDaemon;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -175,6 +178,38 @@ impl Tanto {
             command.env(name, value);
         }
         command
+    }
+
+    /// The name tanto gives this fixture's cache on the snapshot images it makes (label
+    /// `tanto.cache`): the first 20 hex digits of the sha256 of the canonical cache path.
+    pub fn cache_id(&self) -> String {
+        let path = std::fs::canonicalize(self.cache.path()).expect("the cache folder exists");
+        let output = Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().expect("stdin").write_all(path.as_os_str().as_encoded_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("sha256sum runs");
+        String::from_utf8_lossy(&output.stdout)[..20].to_string()
+    }
+
+    /// The snapshot images of this fixture's cache.
+    pub fn snapshot_images(&self) -> Vec<String> {
+        docker(&[
+            "image",
+            "ls",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &format!("label=tanto.cache={}", self.cache_id()),
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
     }
 
     /// Runs `tanto ARGS` in `dir`.
@@ -396,5 +431,88 @@ pub fn write_module(dir: &Path, name: &str, lib_rs: &str, dependencies: &[(&str,
             "pub trait Dependencies {}\nimpl Dependencies for tanto_sdk::Client {}\n",
         )
         .expect("dependencies.rs");
+    }
+}
+
+/// Counts the containers one session creates, from a live `docker events` stream started
+/// before them. Unlike `docker events --since`, which reads the daemon's short in-memory
+/// history (the last 256 events of a busy shared daemon), a live stream misses nothing.
+pub struct ContainerEvents {
+    events: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    session: String,
+}
+
+impl ContainerEvents {
+    /// Starts listening for the containers `session` creates.
+    pub fn start(session: &str) -> Self {
+        let mut events = Command::new("docker")
+            .args([
+                "events",
+                "--filter",
+                "type=container",
+                "--filter",
+                "event=create",
+                "--format",
+                "{{.ID}} {{index .Actor.Attributes \"tanto.session\"}}",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("docker events runs");
+        let stdout = events.stdout.take().expect("the event stream");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // The stream is live once it reports a container made after it started.
+        let mut listening = Self {
+            events,
+            lines,
+            session: session.to_string(),
+        };
+        listening.sentinel();
+        listening
+    }
+
+    /// Creates and removes a container, and reads the stream up to its creation: every
+    /// event before it has been read. Returns the lines read before it.
+    fn sentinel(&mut self) -> Vec<String> {
+        let id = docker(&["create", "--label", "tanto-test-sentinel=yes", "busybox:latest", "true"])
+            .trim()
+            .to_string();
+        let mut before = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("docker events reports the sentinel container");
+            if line.starts_with(&id) {
+                break;
+            }
+            before.push(line);
+        }
+        docker(&["rm", &id]);
+        before
+    }
+
+    /// How many containers the session created since the start or the last count.
+    pub fn count(&mut self) -> usize {
+        let session = self.session.clone();
+        self.sentinel()
+            .iter()
+            .filter(|line| line.split_once(' ').is_some_and(|(_, label)| label == session))
+            .count()
+    }
+}
+
+impl Drop for ContainerEvents {
+    fn drop(&mut self) {
+        let _ = self.events.kill();
+        let _ = self.events.wait();
     }
 }

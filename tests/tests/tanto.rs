@@ -803,7 +803,10 @@ mod cache {
                 .unwrap()
         };
         let removed: usize = pruned.split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert!(pruned.contains("Kept"), "the running pipeline's entries are kept:\n{pruned}");
+        assert!(
+            pruned.contains(&format!("pinned by running pid {}", holder.id())),
+            "the running pipeline's entries are kept, and prune says why:\n{pruned}"
+        );
         assert_eq!(
             count(&before, "steps") - removed,
             count(&after, "steps"),

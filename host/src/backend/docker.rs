@@ -5,8 +5,11 @@
 //! explicit configuration, given the pending file edits with `put_archive`, attached
 //! before it starts (so no output is lost and stdout and stderr stay apart), waited for,
 //! committed as the snapshot image of the step, and removed. Every container carries
-//! [`MANAGED_LABEL`] and [`SESSION_LABEL`]; the ones still alive when the process stops
-//! (Ctrl-C, a failure) are removed by [`Backend::cleanup`].
+//! [`MANAGED_LABEL`], [`SESSION_LABEL`] and [`OWNER_LABEL`]; the ones still alive when the
+//! process stops (Ctrl-C, a failure) are removed by [`Backend::cleanup`], and those of a
+//! process that was killed by [`Backend::sweep_owner`] in a later one. Snapshot images
+//! carry [`SNAPSHOT_LABEL`] and [`CACHE_LABEL`] with those three blanked; images made for
+//! users carry only the user's labels.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -20,15 +23,15 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CommitContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
 use super::{
-    Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, RunOutcome, RunSpec, SESSION_LABEL,
-    Stream,
+    Backend, BackendError, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, Removal, RunOutcome,
+    RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
 };
 
 /// A program path that never exists: containers that are only created (to receive
@@ -58,7 +61,7 @@ impl DockerBackend {
         } else {
             "unix:///var/run/docker.sock".to_string()
         };
-        let owner = crate::util::process_unique_id();
+        let owner = crate::util::process_owner().to_string();
         Self {
             address,
             session: session.into(),
@@ -110,9 +113,10 @@ impl DockerBackend {
         }
     }
 
-    async fn remove_container(&self, id: &str) {
+    /// Removes a container; `false` when it may still be there.
+    async fn remove_container(&self, id: &str) -> bool {
         let Ok(docker) = self.client().await else {
-            return;
+            return false;
         };
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         match docker.remove_container(id, Some(options)).await {
@@ -120,8 +124,12 @@ impl DockerBackend {
                 if let Ok(mut live) = self.live.lock() {
                     live.remove(id);
                 }
+                true
             }
-            Err(error) => tracing::warn!(container = id, %error, "could not remove container"),
+            Err(error) => {
+                tracing::warn!(container = id, %error, "could not remove container");
+                false
+            }
         }
     }
 
@@ -161,6 +169,12 @@ impl DockerBackend {
         let docker = self.client().await?;
         let mut all_labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
         all_labels.extend(labels.clone());
+        // Docker copies the committed container's labels into the image, and every
+        // container made from that image inherits them: blanked here, so that a container
+        // someone starts from a snapshot is never taken for one of tanto's and swept.
+        for label in [MANAGED_LABEL, SESSION_LABEL, OWNER_LABEL] {
+            all_labels.insert(label.to_string(), String::new());
+        }
         let body = ContainerConfig {
             env: Some(config.env.clone()),
             cmd: config.cmd.clone(),
@@ -256,6 +270,10 @@ impl DockerBackend {
 
 #[async_trait]
 impl Backend for DockerBackend {
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+
     async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
         let docker = self.client().await?;
         match docker.inspect_image(address).await {
@@ -452,15 +470,150 @@ impl Backend for DockerBackend {
         Ok(history.first().map(|layer| u64::try_from(layer.size).unwrap_or(0)).unwrap_or(0))
     }
 
-    async fn remove_image(&self, image: &str) -> Result<bool, BackendError> {
+    async fn remove_image(&self, image: &str) -> Result<Removal, BackendError> {
         let docker = self.client().await?;
-        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(false).build();
+        // `noprune`: Docker would otherwise also remove the untagged parents, which are
+        // snapshots other steps and other processes use.
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(true).build();
         match docker.remove_image(image, Some(options), None).await {
-            Ok(_) => Ok(true),
-            // Gone already, or still needed by a container or a child snapshot.
-            Err(DockerError::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(false),
+            Ok(_) => Ok(Removal::Removed),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(Removal::Gone),
+            // "conflict: unable to delete … (cannot be forced) - image is being used by
+            // running container …": the part after the dash is the cause.
+            Err(DockerError::DockerResponseServerError { status_code: 409, message }) => Ok(Removal::Refused(
+                message.rsplit_once(" - ").map(|(_, cause)| cause.to_string()).unwrap_or(message),
+            )),
             Err(error) => Err(self.failed(format!("removing image {image}"))(error)),
         }
+    }
+
+    async fn image_with_config(&self, image: &str, config: &ImageConfig) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let inspect = docker.inspect_image(image).await.map_err(self.failed(format!("inspecting image {image}")))?;
+        // Committing would copy the labels of the container and of the snapshot into the
+        // image. Loading an image whose configuration is written here, over the layers the
+        // daemon already has, gives exactly `config` and copies no layer: `docker load`
+        // reads a layer from the archive only when the daemon lacks it.
+        let mut container_config = serde_json::to_value(inspect.config.unwrap_or_default()).map_err(|error| BackendError::Failed {
+            operation: format!("reading the configuration of {image}"),
+            reason: error.to_string(),
+        })?;
+        if let Some(fields) = container_config.as_object_mut() {
+            for field in ["Hostname", "Domainname", "Image"] {
+                fields.remove(field);
+            }
+            fields.insert("Env".into(), serde_json::json!(config.env));
+            fields.insert("Cmd".into(), serde_json::json!(config.cmd));
+            fields.insert("Entrypoint".into(), serde_json::json!(config.entrypoint));
+            fields.insert("WorkingDir".into(), serde_json::json!(config.workdir.clone().unwrap_or_default()));
+            fields.insert("User".into(), serde_json::json!(config.user.clone().unwrap_or_default()));
+            fields.insert("Labels".into(), serde_json::json!(config.labels));
+        }
+        let layers = inspect.root_fs.and_then(|root_fs| root_fs.layers).unwrap_or_default();
+        let image_config = serde_json::json!({
+            "architecture": inspect.architecture.unwrap_or_else(|| "amd64".into()),
+            "os": inspect.os.unwrap_or_else(|| "linux".into()),
+            "created": inspect.created,
+            "config": container_config,
+            "rootfs": { "type": "layers", "diff_ids": layers },
+            "history": [],
+        });
+        let config_bytes = serde_json::to_vec(&image_config).map_err(|error| BackendError::Failed {
+            operation: "writing an image configuration".into(),
+            reason: error.to_string(),
+        })?;
+        let id = crate::engine::Digest::of_bytes(&config_bytes);
+        let config_name = format!("{}.json", id.hex());
+        let manifest = serde_json::json!([{
+            "Config": config_name,
+            "RepoTags": null,
+            "Layers": (0..layers.len()).map(|index| format!("layer-{index}.tar")).collect::<Vec<_>>(),
+        }]);
+        let archive = (|| {
+            let mut archive = tar::Builder::new(Vec::new());
+            for (name, bytes) in [("manifest.json", serde_json::to_vec(&manifest)?), (config_name.as_str(), config_bytes)] {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                archive.append_data(&mut header, name, bytes.as_slice())?;
+            }
+            archive.into_inner()
+        })()
+        .map_err(|error| BackendError::Failed {
+            operation: "building an image archive".into(),
+            reason: error.to_string(),
+        })?;
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default().quiet(true).build();
+        docker
+            .import_image(options, body_full(archive.into()), None)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(self.failed(format!("making an image from {image}")))?;
+        Ok(format!("sha256:{}", id.hex()))
+    }
+
+    async fn snapshot_images(&self, cache: &str) -> Result<Vec<SnapshotImage>, BackendError> {
+        let docker = self.client().await?;
+        let filters = HashMap::from([("label".to_string(), vec![SNAPSHOT_LABEL.to_string(), format!("{CACHE_LABEL}={cache}")])]);
+        // `all`: snapshots are untagged, and Docker hides untagged images with children.
+        let options = ListImagesOptionsBuilder::default().all(true).filters(&filters).build();
+        let images = docker.list_images(Some(options)).await.map_err(self.failed("listing snapshot images"))?;
+        Ok(images
+            .into_iter()
+            .filter_map(|image| {
+                Some(SnapshotImage {
+                    key: image.labels.get(SNAPSHOT_LABEL).filter(|key| !key.is_empty())?.clone(),
+                    parent: Some(image.parent_id).filter(|parent| !parent.is_empty()),
+                    created: image.created,
+                    id: image.id,
+                })
+            })
+            .collect())
+    }
+
+    async fn sweep_owner(&self, owner: &str) -> Result<Swept, BackendError> {
+        let docker = self.client().await?;
+        let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={owner}")])]);
+        let mut swept = Swept::default();
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let containers = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(self.failed("listing the containers of an ended process"))?;
+        for id in containers.into_iter().filter_map(|container| container.id) {
+            let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            match docker.remove_container(&id, Some(options)).await {
+                Ok(()) => swept.containers.push(id),
+                Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(error) => return Err(self.failed(format!("removing container {id}"))(error)),
+            }
+        }
+        let options = bollard::query_parameters::ListVolumesOptionsBuilder::default().filters(&filters).build();
+        let volumes = docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(self.failed("listing the volumes of an ended process"))?;
+        for volume in volumes.volumes.unwrap_or_default() {
+            match docker.remove_volume(&volume.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+                Ok(()) => swept.volumes.push(volume.name),
+                Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(error) => return Err(self.failed(format!("removing volume {}", volume.name))(error)),
+            }
+        }
+        let options = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();
+        let networks = docker
+            .list_networks(Some(options))
+            .await
+            .map_err(self.failed("listing the networks of an ended process"))?;
+        for network in networks.into_iter().filter_map(|network| network.id.or(network.name)) {
+            match docker.remove_network(&network).await {
+                Ok(()) => swept.networks.push(network),
+                Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(error) => return Err(self.failed(format!("removing network {network}"))(error)),
+            }
+        }
+        Ok(swept)
     }
 
     async fn cleanup(&self) -> Result<(), BackendError> {
@@ -471,13 +624,24 @@ impl Backend for DockerBackend {
         let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
         let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        if let Ok(containers) = docker.list_containers(Some(options)).await {
+        let listed = docker.list_containers(Some(options)).await;
+        let mut removed_all = listed.is_ok();
+        if let Ok(containers) = listed {
             doomed.extend(containers.into_iter().filter_map(|container| container.id));
         }
         for id in doomed {
-            self.remove_container(&id).await;
+            removed_all &= self.remove_container(&id).await;
         }
-        Ok(())
+        if removed_all {
+            Ok(())
+        } else {
+            // The daemon went away or refused: what is left is swept by a later run, once
+            // this process has ended.
+            Err(BackendError::Failed {
+                operation: "removing this run's containers".into(),
+                reason: "the daemon did not remove them all".into(),
+            })
+        }
     }
 }
 

@@ -10,12 +10,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, OutputSink, RunOutcome, RunSpec, Stream};
+use super::{
+    Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, OutputSink, Removal, RunOutcome, RunSpec, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+};
 use crate::engine::tree::{FileEntry, Filter, Tree};
 
 #[derive(Default)]
 pub struct FakeBackend {
     images: Mutex<HashMap<String, Tree>>,
+    /// Snapshot images and the key their label names.
+    snapshot_keys: Mutex<HashMap<String, String>>,
     next_image: AtomicUsize,
     /// Every command run, in order.
     pub commands: Mutex<Vec<Vec<String>>>,
@@ -37,6 +41,14 @@ impl FakeBackend {
     fn store(&self, tree: Tree) -> String {
         let id = format!("sha256:fake{}", self.next_image.fetch_add(1, Ordering::SeqCst));
         self.images.lock().unwrap().insert(id.clone(), tree);
+        id
+    }
+
+    fn store_snapshot(&self, tree: Tree, labels: &std::collections::BTreeMap<String, String>) -> String {
+        let id = self.store(tree);
+        if let Some(key) = labels.get(SNAPSHOT_LABEL) {
+            self.snapshot_keys.lock().unwrap().insert(id.clone(), key.clone());
+        }
         id
     }
 
@@ -67,6 +79,10 @@ fn apply_archive(mut tree: Tree, archive: &[u8]) -> Tree {
 
 #[async_trait]
 impl Backend for FakeBackend {
+    fn address(&self) -> String {
+        "fake".into()
+    }
+
     async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
         if address.starts_with("missing") {
             return Err(BackendError::ImageNotFound {
@@ -130,7 +146,7 @@ impl Backend for FakeBackend {
         };
         let image = commit.then(|| {
             self.commits.fetch_add(1, Ordering::SeqCst);
-            self.store(tree)
+            self.store_snapshot(tree, &spec.snapshot_labels)
         });
         Ok(RunOutcome {
             exit_code,
@@ -145,7 +161,7 @@ impl Backend for FakeBackend {
             tree = apply_archive(tree, archive);
         }
         self.commits.fetch_add(1, Ordering::SeqCst);
-        Ok(self.store(tree))
+        Ok(self.store_snapshot(tree, &spec.snapshot_labels))
     }
 
     async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError> {
@@ -182,8 +198,36 @@ impl Backend for FakeBackend {
         Ok(self.tree(image)?.size())
     }
 
-    async fn remove_image(&self, image: &str) -> Result<bool, BackendError> {
-        Ok(self.images.lock().unwrap().remove(image).is_some())
+    async fn remove_image(&self, image: &str) -> Result<Removal, BackendError> {
+        self.snapshot_keys.lock().unwrap().remove(image);
+        Ok(match self.images.lock().unwrap().remove(image) {
+            Some(_) => Removal::Removed,
+            None => Removal::Gone,
+        })
+    }
+
+    async fn image_with_config(&self, image: &str, _config: &ImageConfig) -> Result<String, BackendError> {
+        let tree = self.tree(image)?;
+        Ok(self.store(tree))
+    }
+
+    async fn snapshot_images(&self, _cache: &str) -> Result<Vec<SnapshotImage>, BackendError> {
+        Ok(self
+            .snapshot_keys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, key)| SnapshotImage {
+                id: id.clone(),
+                key: key.clone(),
+                parent: None,
+                created: 0,
+            })
+            .collect())
+    }
+
+    async fn sweep_owner(&self, _owner: &str) -> Result<Swept, BackendError> {
+        Ok(Swept::default())
     }
 
     async fn cleanup(&self) -> Result<(), BackendError> {

@@ -18,10 +18,16 @@ pub const SESSION_LABEL: &str = "tanto.session";
 /// The label naming the one process that created a container: what that process's
 /// cleanup sweeps, so it never touches a sibling's running steps.
 pub const OWNER_LABEL: &str = "tanto.owner";
-/// The label on snapshot images: the content key of the step that made them.
+/// The label on snapshot images (and only on them): the content key of the step that
+/// made them. Images made for users carry none.
 pub const SNAPSHOT_LABEL: &str = "tanto.snapshot";
+/// The label on snapshot images naming the cache they belong to
+/// ([`CacheStore::id`](crate::engine::CacheStore::id)).
+pub const CACHE_LABEL: &str = "tanto.cache";
 /// The label on cache volumes: the volume's key.
 pub const CACHE_VOLUME_LABEL: &str = "tanto.cache-volume";
+/// The labels tanto puts on what it makes for itself. Images handed to users carry none.
+pub const INTERNAL_LABELS: [&str; 6] = [MANAGED_LABEL, SESSION_LABEL, OWNER_LABEL, SNAPSHOT_LABEL, CACHE_LABEL, CACHE_VOLUME_LABEL];
 
 /// An image the backend can start containers from.
 #[derive(Clone, Debug)]
@@ -116,6 +122,42 @@ pub trait OutputSink: Send + Sync {
     fn output(&self, stream: Stream, bytes: &[u8]);
 }
 
+/// What became of an image removal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    /// It was gone already.
+    Gone,
+    /// The backend keeps it, for this reason (a container uses it, a child image needs it).
+    Refused(String),
+}
+
+/// A snapshot image tanto made, as the backend lists it.
+#[derive(Clone, Debug)]
+pub struct SnapshotImage {
+    pub id: String,
+    /// The step key its [`SNAPSHOT_LABEL`] names.
+    pub key: String,
+    /// The image it was committed on, if the backend still has it.
+    pub parent: Option<String>,
+    /// Seconds since the epoch.
+    pub created: i64,
+}
+
+/// What a sweep of an ended process's leftovers removed.
+#[derive(Clone, Debug, Default)]
+pub struct Swept {
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+impl Swept {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.volumes.is_empty() && self.networks.is_empty()
+    }
+}
+
 /// Why the backend failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
@@ -136,6 +178,9 @@ pub enum BackendError {
 /// [`MANAGED_LABEL`] and removed when the operation ends, fails or is cancelled.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
+    /// Where the backend runs containers (for Docker, the daemon's address), so that
+    /// what a process left there is swept only by a process talking to the same place.
+    fn address(&self) -> String;
     /// The local image for `address`, pulled when it is not present.
     async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError>;
     /// An empty image, for containers without a base (`scratch`).
@@ -156,9 +201,17 @@ pub trait Backend: Send + Sync + 'static {
     async fn remove_volume(&self, name: &str) -> Result<bool, BackendError>;
     /// The size in bytes of an image's own top layer (what committing it added).
     async fn layer_size(&self, image: &str) -> Result<u64, BackendError>;
-    /// Removes an image; `Ok(false)` when it is gone already or still needed (a running
-    /// container, a child image).
-    async fn remove_image(&self, image: &str) -> Result<bool, BackendError>;
+    /// Removes an image, never its parents (snapshot chains are shared), and never by
+    /// force: an image a container or a child image needs stays, with the reason.
+    async fn remove_image(&self, image: &str) -> Result<Removal, BackendError>;
+    /// An image with the filesystem of `image` and exactly `config`, labels included:
+    /// what a user gets, with none of the labels tanto puts on its own snapshots.
+    async fn image_with_config(&self, image: &str, config: &ImageConfig) -> Result<String, BackendError>;
+    /// Every image carrying [`SNAPSHOT_LABEL`] and [`CACHE_LABEL`] `cache`.
+    async fn snapshot_images(&self, cache: &str) -> Result<Vec<SnapshotImage>, BackendError>;
+    /// Removes the containers, volumes and networks that process `owner` (which has
+    /// ended) created, found by their [`OWNER_LABEL`].
+    async fn sweep_owner(&self, owner: &str) -> Result<Swept, BackendError>;
     /// Removes every container this process created that is still there.
     async fn cleanup(&self) -> Result<(), BackendError>;
 }

@@ -391,6 +391,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
 
 async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
     use crate::ops::cache::{PruneSettings, human_age, human_bytes, parse_duration, parse_size, prune, usage};
+    use anyhow::Context as _;
     let store = session.pipeline.store();
     let backend = session.pipeline.backend().as_ref();
     match command {
@@ -452,7 +453,11 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
                     volumes,
                 },
             )
-            .await;
+            .await
+            .with_context(|| format!("cannot lock the cache at {} for pruning", store.root().display()))?;
+            if !report.swept.is_empty() {
+                println!("{}", capitalized(&report.swept.to_string()));
+            }
             println!(
                 "Removed {} steps, {} trees and {} compiled modules: {}",
                 report.removed.steps,
@@ -466,12 +471,24 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
             if !report.volumes.is_empty() {
                 println!("Removed {} cache volumes: {}", report.volumes.len(), report.volumes.join(", "));
             }
-            if report.kept_in_use > 0 {
-                println!("Kept {} entries in use by running pipelines", report.kept_in_use);
+            if report.unreferenced_snapshots > 0 {
+                println!("Removed {} snapshots no cache record referred to", report.unreferenced_snapshots);
+            }
+            if !report.kept.is_empty() {
+                println!("Kept {} entries:", report.kept.len());
+                for kept in &report.kept {
+                    println!("  {}: {}", kept.entry, kept.reason);
+                }
             }
         }
     }
     Ok(())
+}
+
+/// `text` with its first letter upper-case, for a sentence that starts a line.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {

@@ -6,8 +6,10 @@
 //! <root>/ops/<2 hex>/<key>/        a step's record: `header.json`, `stdout`, `stderr`
 //! <root>/logs/<key>/               the output of a recent step that failed (no snapshot)
 //! <root>/trees/<key>/root          a path extracted from a snapshot
-//! <root>/tmp/                      work areas, renamed into place when complete
+//! <root>/tmp/<owner>/              work areas of one process, renamed into place when
+//!                                  complete, swept once that process is gone
 //! ```
+//! (and the lock files of [`super::locks`]).
 //! Every write goes to a temporary file or folder and is renamed into place, so a reader
 //! sees a complete entry or none, and two processes writing the same key both leave a
 //! valid entry (the later rename wins; both describe the same step).
@@ -18,7 +20,7 @@
 //! record with one rename. The header holds each body's length and sha256, so listing
 //! records reads headers only, and a body that changed on disk reads as a miss.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -215,16 +217,27 @@ impl CacheStore {
         &self.root
     }
 
+    /// A name for this cache, the same for every process using it: what its snapshot
+    /// images carry, so that its prune removes its own unreferenced snapshots and never
+    /// those of another cache on the same daemon.
+    pub fn id(&self) -> String {
+        let _ = fs::create_dir_all(&self.root);
+        let root = fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        Digest::of_bytes(root.as_os_str().as_encoded_bytes()).hex()[..20].to_string()
+    }
+
     /// Where version 1 kept the record of `key`.
     fn legacy_entry_path(&self, key: &Digest) -> PathBuf {
         let hex = key.hex();
         self.root.join("ops").join(&hex[..2]).join(format!("{hex}.entry"))
     }
 
-    /// A fresh work folder under `<root>/tmp`, on the same file system as the cache so
-    /// renames are atomic.
+    /// A fresh work folder under `<root>/tmp/<owner>`, on the same file system as the
+    /// cache so renames are atomic. The process holds its owner lock first, so a folder
+    /// it leaves behind (killed mid-step) is swept by the next run.
     pub fn temp_dir(&self) -> io::Result<tempfile::TempDir> {
-        let tmp = self.root.join("tmp");
+        super::locks::hold_owner(&self.root, "")?;
+        let tmp = super::locks::owner_work_dir(&self.root, crate::util::process_owner());
         fs::create_dir_all(&tmp)?;
         tempfile::Builder::new().prefix("work-").tempdir_in(tmp)
     }
@@ -501,9 +514,10 @@ impl CacheStore {
             .collect()
     }
 
-    /// Keys that running processes hold (and cleans up the pins of finished ones).
-    pub fn pinned_keys(&self) -> HashSet<Digest> {
-        let mut keys = HashSet::new();
+    /// Keys that running processes hold, each with the id of a process holding it (and
+    /// cleans up the pins of finished ones).
+    pub fn pinned_keys(&self) -> HashMap<Digest, u32> {
+        let mut keys = HashMap::new();
         for path in read_dir_paths(&self.root.join("pins")) {
             let Ok(file) = fs::File::open(&path) else { continue };
             match file.try_lock_shared() {
@@ -513,7 +527,12 @@ impl CacheStore {
                 }
                 Err(_) => {
                     let text = fs::read_to_string(&path).unwrap_or_default();
-                    keys.extend(text.lines().filter_map(|line| line.parse::<Digest>().ok()));
+                    let pid = path
+                        .file_stem()
+                        .and_then(|stem| stem.to_str())
+                        .and_then(super::locks::pid_of_owner)
+                        .unwrap_or_default();
+                    keys.extend(text.lines().filter_map(|line| line.parse::<Digest>().ok()).map(|key| (key, pid)));
                 }
             }
         }

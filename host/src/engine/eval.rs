@@ -130,6 +130,15 @@ impl Engine {
         self.next_step.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The labels of the snapshot of step `key`: its key, and the cache whose prune may
+    /// remove it once no record refers to it.
+    fn snapshot_labels(&self, key: &Digest) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (backend::SNAPSHOT_LABEL.to_string(), key.to_string()),
+            (backend::CACHE_LABEL.to_string(), self.cache_id.clone()),
+        ])
+    }
+
     fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome, log: Option<&Path>) {
         self.progress.event(Event::StepFinished { id, description, outcome, log });
     }
@@ -234,9 +243,10 @@ impl Engine {
         }
         let key = pending.key;
         let base = pending.base.base.clone();
-        if let Some(image) = self.cached_image(&key).await? {
-            return Ok(Snapshot { image, key, base });
-        }
+        let _lock = match self.cached_or_lock(&key).await? {
+            Lookup::Cached(step) => return Ok(Snapshot { image: step.image, key, base }),
+            Lookup::Missing(lock) => lock,
+        };
         let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
         let image = self
             .commit_snapshot(
@@ -245,7 +255,7 @@ impl Engine {
                     image: pending.base.image.clone(),
                     archives,
                     config: (*base).clone(),
-                    snapshot_labels: snapshot_labels(&key),
+                    snapshot_labels: self.snapshot_labels(&key),
                 },
             )
             .await?;
@@ -255,8 +265,15 @@ impl Engine {
     /// Commits `spec` (no command runs) and records the image as the snapshot of `key`.
     async fn commit_snapshot(&self, key: &Digest, spec: CommitSpec) -> Result<String, EngineError> {
         let image = self.backend.commit(spec).await?;
+        self.record_snapshot(key, &image).await;
+        Ok(image)
+    }
+
+    /// Records `image` as the snapshot of `key`, a step with no command and no output. A
+    /// failure only costs the next run a re-commit.
+    async fn record_snapshot(&self, key: &Digest, image: &str) {
         let store = self.store.clone();
-        let (recorded_key, recorded_image) = (*key, image.clone());
+        let (recorded_key, recorded_image) = (*key, image.to_string());
         if let Err(error) = blocking(move || {
             store
                 .put_snapshot(&recorded_key, &recorded_image)
@@ -268,12 +285,26 @@ impl Engine {
         } else {
             self.recorded(key);
         }
-        Ok(image)
     }
 
-    /// A recorded snapshot image for `key` that still exists.
-    async fn cached_image(&self, key: &Digest) -> Result<Option<String>, EngineError> {
-        Ok(self.cached_step(key).await?.map(|step| step.image))
+    /// The recorded step `key` whose snapshot still exists, or else the key's lock: this
+    /// process then runs the step and publishes it (snapshot, then record) before the
+    /// lock goes, while other processes needing the same key wait for the lock and read
+    /// the record. Waiting happens before a `-j` slot is taken, so it holds none.
+    async fn cached_or_lock(&self, key: &Digest) -> Result<Lookup, EngineError> {
+        if let Some(step) = self.cached_step(key).await? {
+            return Ok(Lookup::Cached(step));
+        }
+        // Pinned before the lock, so from here to the record a prune leaves the snapshot
+        // this process is about to commit alone.
+        self.pin(key);
+        let lock = super::locks::KeyLock::acquire(self.store.root(), key)
+            .await
+            .map_err(local_error("cannot lock a cache entry"))?;
+        match self.cached_step(key).await? {
+            Some(step) => Ok(Lookup::Cached(step)),
+            None => Ok(Lookup::Missing(lock)),
+        }
     }
 
     async fn cached_step(&self, key: &Digest) -> Result<Option<CachedStep>, EngineError> {
@@ -292,20 +323,9 @@ impl Engine {
             self.store.touch_step(key, self.run_started);
             Ok(Some(step))
         } else {
-            // Pruned behind our back: forget the record and run the step again.
-            self.store.remove_step(key);
+            // Removed behind tanto's back (`docker rmi`): the step runs again and its new
+            // record replaces this one. A run never removes records; only prune does.
             Ok(None)
-        }
-    }
-
-    /// Removes the snapshot a re-run (`--no-cache`) replaces, which nothing else refers
-    /// to; Docker keeps it if a child snapshot still needs it.
-    async fn forget_superseded(&self, key: &Digest, image: &str) {
-        if let Some(previous) = self.store.recorded_image(key)
-            && previous != image
-            && let Err(error) = self.backend.remove_image(&previous).await
-        {
-            tracing::debug!(%error, image = %previous, "cannot remove a superseded snapshot");
         }
     }
 
@@ -384,15 +404,19 @@ impl Engine {
         let description = display_command(&command);
         let id = self.step_id();
         let base = pending.base.base.clone();
-        if let Some(step) = self.cached_step(&key).await? {
-            self.finish_step(id, &description, StepOutcome::Cached, step.stdout.path.parent());
-            return Ok(ExecResult {
-                snapshot: Snapshot { image: step.image, key, base },
-                exit_code: step.exit_code,
-                stdout: step.stdout,
-                stderr: step.stderr,
-            });
-        }
+        // Held until the step is recorded.
+        let _lock = match self.cached_or_lock(&key).await? {
+            Lookup::Cached(step) => {
+                self.finish_step(id, &description, StepOutcome::Cached, step.stdout.path.parent());
+                return Ok(ExecResult {
+                    snapshot: Snapshot { image: step.image, key, base },
+                    exit_code: step.exit_code,
+                    stdout: step.stdout,
+                    stderr: step.stderr,
+                });
+            }
+            Lookup::Missing(lock) => lock,
+        };
 
         let _permit = self
             .steps
@@ -443,7 +467,6 @@ impl Engine {
         let recorded = async {
             let outputs = writer.finish().map_err(local_error("cannot write the step's output to the cache"))?;
             let image = outcome.image.ok_or_else(|| EngineError::Local("the backend committed no snapshot".into()))?;
-            self.forget_superseded(&key, &image).await;
             self.record(&key, &image, outcome.exit_code, outputs).await
         }
         .await;
@@ -515,7 +538,7 @@ impl Engine {
             command,
             stdin: exec.options.stdin.clone().map(String::into_bytes),
             mounts: backend_mounts,
-            snapshot_labels: snapshot_labels(&key),
+            snapshot_labels: self.snapshot_labels(&key),
             commit: match expect {
                 Expect::Success => backend::Commit::WhenExit(|code| code == 0),
                 Expect::Failure => backend::Commit::WhenExit(|code| code != 0),
@@ -769,8 +792,13 @@ impl Engine {
             .0
             .run(container.digest(), || async {
                 let snapshot = self.eval_fs(&container.0.rootfs).await?;
-                let config = container.0.config.apply(&snapshot.base);
-                let mut hasher = Hasher::new("image-key");
+                let mut config = container.0.config.apply(&snapshot.base);
+                // An image handed to a user never carries tanto's own labels, even when its
+                // base was a tanto snapshot; labels the user set are theirs to keep.
+                config.labels.retain(|name, _| !backend::INTERNAL_LABELS.contains(&name.as_str()));
+                // "user-image": images made before they carried only the user's labels
+                // are not reused.
+                let mut hasher = Hasher::new("user-image");
                 hasher
                     .digest(&snapshot.key)
                     .strs(&config.env)
@@ -783,20 +811,12 @@ impl Engine {
                     hasher.str(name).str(value);
                 }
                 let key = hasher.finish();
-                if let Some(image) = self.cached_image(&key).await? {
-                    return Ok(image);
-                }
-                let image = self
-                    .commit_snapshot(
-                        &key,
-                        CommitSpec {
-                            image: snapshot.image,
-                            archives: Vec::new(),
-                            config,
-                            snapshot_labels: snapshot_labels(&key),
-                        },
-                    )
-                    .await?;
+                let _lock = match self.cached_or_lock(&key).await? {
+                    Lookup::Cached(step) => return Ok(step.image),
+                    Lookup::Missing(lock) => lock,
+                };
+                let image = self.backend.image_with_config(&snapshot.image, &config).await?;
+                self.record_snapshot(&key, &image).await;
                 Ok(image)
             })
             .await
@@ -898,13 +918,16 @@ enum ResolvedMount {
     Temp,
 }
 
+/// What the cache holds for a key.
+enum Lookup {
+    Cached(CachedStep),
+    /// Nothing yet: the holder of this lock makes and records it.
+    Missing(super::locks::KeyLock),
+}
+
 enum Extracted {
     Directory(Tree),
     File(FileEntry),
-}
-
-fn snapshot_labels(key: &Digest) -> BTreeMap<String, String> {
-    BTreeMap::from([(backend::SNAPSHOT_LABEL.to_string(), key.to_string())])
 }
 
 /// The program and arguments an exec step runs: `args`, prefixed by the entrypoint when

@@ -12,6 +12,7 @@
 
 pub mod cache;
 pub mod digest;
+pub mod locks;
 pub mod objects;
 pub mod progress;
 pub mod tree;
@@ -143,7 +144,10 @@ impl From<TreeError> for EngineError {
 pub enum CacheMode {
     /// Steps whose content key is recorded are not run again.
     Use,
-    /// Every step runs; results are recorded for the next run (`--no-cache`).
+    /// Every step runs; results are recorded for the next run (`--no-cache`). The
+    /// snapshots the new records replace are not removed by the run: another process may
+    /// be using them at that moment. No record refers to them any more, so the next
+    /// `tanto cache prune` (of any kind, or the automatic ceiling) removes them.
     Refresh,
 }
 
@@ -215,6 +219,8 @@ pub struct Engine {
     /// Keys this process uses, visible to a concurrent `tanto cache prune`; released
     /// when the run is over.
     pins: std::sync::Mutex<Option<cache::Pins>>,
+    /// Names this cache on the snapshots it makes ([`CacheStore::id`]).
+    cache_id: String,
     /// When this run started: the last-use time of every cache entry it touches.
     run_started: std::time::SystemTime,
     /// Whether this process added anything to the cache (the size ceiling is checked only
@@ -228,6 +234,7 @@ impl Engine {
         let hash_cache = Arc::new(HashCache::load(&settings.cache_root.join("hashes.json")));
         Self {
             backend,
+            cache_id: store.id(),
             store,
             hash_cache,
             progress,

@@ -251,3 +251,26 @@ async fn a_missing_image_is_not_found() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn two_processes_needing_the_same_step_run_it_once() {
+    let fixture = Fixture::new();
+    let (first, second) = (fixture.engine(), fixture.engine());
+    let step = || base().with_exec(args(&["sleep", "50"]), ExecOptions::default());
+    let (one, other) = (step(), step());
+    let (a, b) = tokio::join!(first.exit_code(&one), second.exit_code(&other));
+    assert_eq!((a.unwrap(), b.unwrap()), (0, 0));
+    assert_eq!(fixture.backend.runs(), 1, "the second waited on the key's lock and read the record");
+}
+
+#[tokio::test]
+async fn a_refresh_run_removes_no_snapshot_another_process_may_use() {
+    let fixture = Fixture::new();
+    let container = base().with_exec(args(&["write", "a", "1"]), ExecOptions::default());
+    fixture.engine().sync(&container).await.unwrap();
+    let snapshots = || async { fixture.backend.snapshot_images("").await.unwrap().len() };
+    assert_eq!(snapshots().await, 1);
+    fixture.engine_with(CacheMode::Refresh, 4).sync(&container).await.unwrap();
+    assert_eq!(fixture.backend.runs(), 2);
+    assert_eq!(snapshots().await, 2, "the superseded snapshot stays, for prune to remove");
+}

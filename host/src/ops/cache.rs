@@ -6,13 +6,15 @@
 //! volumes (in Docker, removed only when asked). Pruning goes least recently used
 //! first, newest snapshot first among equals (a child snapshot before its parent, which
 //! Docker would refuse to remove first), and never touches what a running `tanto` has
-//! pinned.
+//! pinned. Only a prune removes snapshots and records (runs never do), one prune at a
+//! time under the cache's prune lock; each prune also removes the snapshots no record
+//! refers to and what ended processes left behind.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use crate::backend::Backend;
-use crate::engine::CacheStore;
+use crate::backend::{Backend, Removal};
+use crate::engine::{CacheStore, Digest, locks};
 
 /// The default ceiling of the cache: snapshots plus extracted trees plus components.
 pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
@@ -177,8 +179,82 @@ pub struct PruneSettings {
 pub struct PruneReport {
     pub removed: Tally,
     pub volumes: Vec<String>,
-    /// Entries kept because a running `tanto` holds them or Docker still needs them.
-    pub kept_in_use: usize,
+    /// Snapshot images no record referred to (left by `--no-cache` re-runs, or by a
+    /// process that ended between committing a snapshot and recording it).
+    pub unreferenced_snapshots: usize,
+    /// What ended processes had left behind.
+    pub swept: SweepReport,
+    /// Entries kept, each with the reason.
+    pub kept: Vec<Kept>,
+}
+
+/// An entry a prune left, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// What it is: `image 0123456789ab`, `tree …`, `cache volume NAME`.
+    pub entry: String,
+    /// Why: `used by running container …`, `pinned by running pid 1234`, ….
+    pub reason: String,
+}
+
+/// What the ended processes whose leftovers a sweep removed had left.
+#[derive(Debug, Default, Clone)]
+pub struct SweepReport {
+    /// Process ids of the ended processes.
+    pub processes: Vec<u32>,
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    pub networks: Vec<String>,
+    pub work_bytes: u64,
+}
+
+impl SweepReport {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.volumes.is_empty() && self.networks.is_empty() && self.work_bytes == 0
+    }
+}
+
+impl std::fmt::Display for SweepReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let processes = self.processes.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+        let counted = |count: usize, noun: &str| (count > 0).then(|| format!("{count} {noun}{}", if count == 1 { "" } else { "s" }));
+        let parts: Vec<String> = [
+            counted(self.containers.len(), "container"),
+            counted(self.volumes.len(), "volume"),
+            counted(self.networks.len(), "network"),
+            (self.work_bytes > 0).then(|| format!("work folders of {}", human_bytes(self.work_bytes))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        write!(f, "removed what ended tanto processes (pid {processes}) left behind: {}", parts.join(", "))
+    }
+}
+
+/// Removes the containers, volumes, networks and work folders of every process that used
+/// this cache and ended without removing them (its owner lock is free): killed, crashed,
+/// or cut off from a daemon that went away. Touches the backend only when there is such a
+/// process.
+pub async fn sweep_orphans(store: &CacheStore, backend: &dyn Backend) -> SweepReport {
+    let mut report = SweepReport::default();
+    for dead in locks::dead_owners(store.root(), crate::util::process_owner()) {
+        // Its containers are on another daemon: a run talking to that one sweeps it.
+        if dead.backend.as_ref().is_some_and(|address| *address != backend.address()) {
+            continue;
+        }
+        match backend.sweep_owner(&dead.owner).await {
+            Ok(swept) => {
+                report.processes.extend(dead.pid());
+                report.containers.extend(swept.containers);
+                report.volumes.extend(swept.volumes);
+                report.networks.extend(swept.networks);
+                report.work_bytes += dead.finish(store.root());
+            }
+            // Its owner file stays: the next run or prune tries again.
+            Err(error) => tracing::warn!(%error, owner = %dead.owner, "cannot remove what an ended tanto process left behind"),
+        }
+    }
+    report
 }
 
 enum Candidate {
@@ -212,8 +288,30 @@ impl Candidate {
     }
 }
 
-/// Removes what `settings` selects from the cache at `store`.
-pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSettings) -> PruneReport {
+fn short_image(image: &str) -> String {
+    let hex = image.strip_prefix("sha256:").unwrap_or(image);
+    format!("image {}", &hex[..hex.len().min(12)])
+}
+
+fn pinned_by(pid: u32) -> String {
+    format!("pinned by running pid {pid}")
+}
+
+/// Removes what `settings` selects from the cache at `store`, after what ended processes
+/// left behind. Waits for a prune another process is running.
+pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSettings) -> std::io::Result<PruneReport> {
+    let root = store.root().to_path_buf();
+    let _lock = tokio::task::spawn_blocking(move || locks::PruneLock::acquire(&root))
+        .await
+        .map_err(std::io::Error::other)??;
+    let swept = sweep_orphans(store, backend).await;
+    let mut report = prune_locked(store, backend, settings).await;
+    report.swept = swept;
+    Ok(report)
+}
+
+/// Removes what `settings` selects; the caller holds the prune lock.
+async fn prune_locked(store: &CacheStore, backend: &dyn Backend, settings: &PruneSettings) -> PruneReport {
     let mut candidates: Vec<Candidate> = measure_steps(store, backend).await.into_iter().map(Candidate::Step).collect();
     candidates.extend(store.trees().into_iter().map(Candidate::Tree));
     candidates.extend(store.components().into_iter().map(Candidate::Component));
@@ -241,14 +339,16 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
     let mut report = PruneReport::default();
     let mut steps = Vec::new();
     for candidate in selected {
-        // Read again right before each removal: a pipeline that started meanwhile may
-        // have pinned the entry.
-        let pinned: HashSet<_> = store.pinned_keys();
         match candidate {
             Candidate::Step(step) => steps.push(step),
             Candidate::Tree(tree) => {
-                if pinned.contains(&tree.key) {
-                    report.kept_in_use += 1;
+                // Read again right before each removal: a pipeline that started meanwhile
+                // may have pinned the entry.
+                if let Some(pid) = store.pinned_keys().get(&tree.key) {
+                    report.kept.push(Kept {
+                        entry: format!("tree {}", &tree.key.hex()[..12]),
+                        reason: pinned_by(*pid),
+                    });
                     continue;
                 }
                 crate::util::remove_tree(&tree.path);
@@ -269,34 +369,39 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
         let mut refused = Vec::new();
         let before = report.removed.steps;
         for step in steps {
-            if store.pinned_keys().contains(&step.key) {
-                report.kept_in_use += 1;
+            if let Some(pid) = store.pinned_keys().get(&step.key) {
+                report.kept.push(Kept {
+                    entry: short_image(&step.image),
+                    reason: pinned_by(*pid),
+                });
                 continue;
             }
             match backend.remove_image(&step.image).await {
-                Ok(removed) => {
-                    // A record whose image is gone (removed now, or before) goes too.
-                    if removed || !backend.image_exists(&step.image).await.unwrap_or(true) {
-                        store.remove_step(&step.key);
-                        report.removed.steps += 1;
-                        report.removed.step_bytes += step.size.unwrap_or(0) + step.record_bytes;
-                    } else {
-                        refused.push(step);
-                    }
+                // A record whose image is gone (removed now, or before) goes too.
+                Ok(Removal::Removed | Removal::Gone) => {
+                    store.remove_step(&step.key);
+                    locks::remove_key_lock(store.root(), &step.key);
+                    report.removed.steps += 1;
+                    report.removed.step_bytes += step.size.unwrap_or(0) + step.record_bytes;
                 }
-                Err(error) => {
-                    tracing::warn!(%error, image = %step.image, "cannot remove a snapshot");
-                    report.kept_in_use += 1;
-                }
+                Ok(Removal::Refused(reason)) => refused.push((step, reason)),
+                Err(error) => report.kept.push(Kept {
+                    entry: short_image(&step.image),
+                    reason: error.to_string(),
+                }),
             }
         }
         if refused.is_empty() || report.removed.steps == before {
-            // Still needed by a running container or by a child outside the selection.
-            report.kept_in_use += refused.len();
+            // Still needed by a container or by a child outside the selection.
+            report.kept.extend(refused.into_iter().map(|(step, reason)| Kept {
+                entry: short_image(&step.image),
+                reason,
+            }));
             break;
         }
-        steps = refused;
+        steps = refused.into_iter().map(|(step, _)| step).collect();
     }
+    remove_unreferenced_snapshots(store, backend, &mut report).await;
     // Fetched repositories go only with everything else: least-recently-used pruning
     // cannot see inside them, and refetching is what makes them cheap to drop.
     if settings.all {
@@ -311,7 +416,10 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
                     report.volumes.push(volume.name);
                 }
                 // In use by a running step: it stays, and so does its record.
-                Ok(false) if volume_exists_elsewhere(backend, &volume.name).await => report.kept_in_use += 1,
+                Ok(false) if volume_exists_elsewhere(backend, &volume.name).await => report.kept.push(Kept {
+                    entry: format!("cache volume {}", volume.name),
+                    reason: "mounted by a container".into(),
+                }),
                 Ok(false) => {
                     let _ = std::fs::remove_file(&volume.path);
                 }
@@ -320,6 +428,75 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
         }
     }
     report
+}
+
+/// Removes the snapshot images no record refers to, neither directly nor as the parent of
+/// a snapshot that one does: nothing can ever use them again. Those a running process
+/// pinned (it committed them and is about to record them) stay. Children go first.
+async fn remove_unreferenced_snapshots(store: &CacheStore, backend: &dyn Backend, report: &mut PruneReport) {
+    let images = match backend.snapshot_images(&store.id()).await {
+        Ok(images) => images,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list snapshot images");
+            return;
+        }
+    };
+    let parents: HashMap<&str, Option<&str>> = images.iter().map(|image| (image.id.as_str(), image.parent.as_deref())).collect();
+    let mut needed: HashSet<String> = HashSet::new();
+    for step in store.steps() {
+        let mut next = Some(step.image);
+        while let Some(image) = next.take() {
+            let parent = parents.get(image.as_str()).copied().flatten().map(str::to_string);
+            if !needed.insert(image) {
+                break;
+            }
+            next = parent;
+        }
+    }
+    let mut remaining: Vec<_> = images.iter().filter(|image| !needed.contains(&image.id)).collect();
+    let mut refused = Vec::new();
+    while !remaining.is_empty() {
+        // The images no other remaining image descends from, newest first.
+        let parents_of_remaining: HashSet<&str> = remaining.iter().filter_map(|image| image.parent.as_deref()).collect();
+        let (mut leaves, rest): (Vec<_>, Vec<_>) = remaining.into_iter().partition(|image| !parents_of_remaining.contains(image.id.as_str()));
+        if leaves.is_empty() {
+            break;
+        }
+        leaves.sort_by_key(|image| std::cmp::Reverse(image.created));
+        let pinned = store.pinned_keys();
+        let mut blocked = HashSet::new();
+        for image in leaves {
+            if let Some(pid) = image.key.parse::<Digest>().ok().and_then(|key| pinned.get(&key)) {
+                refused.push(Kept {
+                    entry: short_image(&image.id),
+                    reason: pinned_by(*pid),
+                });
+                blocked.insert(image.parent.clone());
+                continue;
+            }
+            match backend.remove_image(&image.id).await {
+                Ok(Removal::Removed) => report.unreferenced_snapshots += 1,
+                Ok(Removal::Gone) => {}
+                Ok(Removal::Refused(reason)) => {
+                    refused.push(Kept {
+                        entry: short_image(&image.id),
+                        reason,
+                    });
+                    blocked.insert(image.parent.clone());
+                }
+                Err(error) => {
+                    refused.push(Kept {
+                        entry: short_image(&image.id),
+                        reason: error.to_string(),
+                    });
+                    blocked.insert(image.parent.clone());
+                }
+            }
+        }
+        // A parent whose child stays stays too; it is not reported on its own.
+        remaining = rest.into_iter().filter(|image| !blocked.contains(&Some(image.id.clone()))).collect();
+    }
+    report.kept.extend(refused);
 }
 
 /// Whether a volume that could not be removed still exists (in use) rather than gone.
@@ -334,11 +511,20 @@ pub async fn enforce_ceiling(store: &CacheStore, backend: &dyn Backend, max_size
     if used <= max_size {
         return None;
     }
+    // Another process pruning will bring the cache down; this one does not wait for it.
+    let _lock = match locks::PruneLock::try_acquire(store.root()) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::warn!(%error, "cannot lock the cache for pruning");
+            return None;
+        }
+    };
     let settings = PruneSettings {
         keep_storage: Some(max_size / 10 * 8),
         ..Default::default()
     };
-    let report = prune(store, backend, &settings).await;
+    let report = prune_locked(store, backend, &settings).await;
     tracing::info!(
         removed = report.removed.entries(),
         bytes = report.removed.bytes(),
@@ -364,5 +550,20 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert_eq!(human_bytes(1536), "1.5 KB");
         assert_eq!(human_bytes(800), "800 B");
+    }
+
+    #[test]
+    fn a_sweep_names_what_it_removed() {
+        let report = SweepReport {
+            processes: vec![12, 34],
+            containers: vec!["a".into()],
+            volumes: vec!["v".into(), "w".into()],
+            networks: Vec::new(),
+            work_bytes: 2048,
+        };
+        assert_eq!(
+            report.to_string(),
+            "removed what ended tanto processes (pid 12, 34) left behind: 1 container, 2 volumes, work folders of 2.0 KB"
+        );
     }
 }

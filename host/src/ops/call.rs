@@ -51,6 +51,7 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
         format,
         working_dir,
     } = settings;
+    session.sweep_orphans().await;
     let loaded = session.load(&location).await?;
     let function = find_function(&loaded.schema, &function)?;
     let raw = split_raw(&arguments)?;

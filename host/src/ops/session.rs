@@ -94,6 +94,11 @@ impl Session {
             .filter(|id| !id.is_empty())
             .unwrap_or_else(crate::util::process_unique_id);
         let backend = Arc::new(DockerBackend::new(session_id));
+        // Held before anything is created, so that whatever this process leaves behind
+        // if it is killed is swept by the next run or prune.
+        if let Err(error) = crate::engine::locks::hold_owner(&settings.cache_root, &backend.address()) {
+            tracing::warn!(%error, "cannot lock this process's owner file; what it leaves behind if killed will not be swept");
+        }
         let engine_settings = EngineSettings {
             cache_root: settings.cache_root.clone(),
             cache_mode: settings.cache_mode,
@@ -207,18 +212,33 @@ impl Session {
         })
     }
 
+    /// Removes what ended `tanto` processes (killed, crashed) left behind on the backend
+    /// and in the cache's work folders, and says so.
+    pub async fn sweep_orphans(&self) {
+        let report = super::cache::sweep_orphans(self.pipeline.store(), self.pipeline.backend().as_ref()).await;
+        if !report.is_empty() {
+            tracing::warn!("{report}");
+        }
+    }
+
     /// Removes whatever this session left on the backend and saves caches.
     pub async fn close(&self) {
         let started = Instant::now();
         self.pipeline.persist();
-        if let Err(error) = self.backend.cleanup().await {
-            tracing::warn!(%error, "cleanup failed");
+        let cleaned = self.backend.cleanup().await;
+        if let Err(error) = &cleaned {
+            tracing::warn!(%error, "cleanup failed; the next run removes what is left");
         }
         // The run is over: what it used may go like anything else if the cache grew past
         // its ceiling (least recently used first, so this run's entries go last).
         self.pipeline.release_pins();
         if self.pipeline.cache_grew() {
             super::cache::enforce_ceiling(self.pipeline.store(), self.pipeline.backend().as_ref(), self.settings.max_cache_size).await;
+        }
+        // Kept when cleanup failed: once this process ends, the owner file is free and the
+        // next run or prune sweeps what is left.
+        if cleaned.is_ok() {
+            crate::engine::locks::release_owner(&self.settings.cache_root);
         }
         tracing::debug!(target: "tanto::timing", "close: caches saved and backend cleaned in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     }

@@ -110,6 +110,15 @@ impl Cache {
         Ok(format!("{} {:?}", mounted.trim(), after))
     }
 
+    /// Sleeps `seconds` with `source` mounted (a work folder of the host process), then
+    /// lists it.
+    pub fn mounted_sleep(&self, source: Directory, seconds: i64) -> Result<String> {
+        busybox()
+            .with_mounted_directory("/source", &source)
+            .with_exec(["sh", "-c", &format!("sleep {seconds} && ls /source")])
+            .stdout()
+    }
+
     /// Sleeps `seconds` after a cached step, holding its cache entries while it runs.
     pub fn hold(&self, seconds: i64, marker: String) -> Result<String> {
         busybox()
