@@ -10,6 +10,7 @@
 //! keys the persistent cache. So a re-tagged base image or an edited source file changes
 //! the key of every step downstream, and nothing upstream.
 
+pub mod archive;
 pub mod cache;
 pub mod digest;
 pub mod objects;
