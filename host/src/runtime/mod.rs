@@ -16,7 +16,7 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use self::bindings::{Module as ModuleWorld, ModulePre};
 pub use self::sandbox::Limits;
 use self::sandbox::{InvocationState, SandboxError};
-pub use self::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
+pub use self::values::{Argument, Function, Kind, ModuleSchema, SchemaError, TypeRef, Value};
 use crate::engine::{Digest, Engine as Pipeline, EngineError};
 
 /// Why loading or running a module failed.
@@ -47,6 +47,9 @@ pub enum RuntimeError {
     /// The module's function returned an error.
     #[error("{0}")]
     Pipeline(EngineError),
+    /// The module's `describe` declared something a schema cannot honestly declare.
+    #[error(transparent)]
+    InvalidSchema(#[from] SchemaError),
     #[error("{context}: {reason}")]
     Internal { context: String, reason: String },
 }
@@ -273,7 +276,8 @@ impl Runtime {
         store
     }
 
-    /// Asks the module what it offers.
+    /// Asks the module what it offers; a schema that fails [`ModuleSchema::validate`] is
+    /// an error, so nothing downstream sees it.
     pub async fn describe(self: &Arc<Self>, callable: &Callable, pipeline: Arc<Pipeline>) -> Result<ModuleSchema, RuntimeError> {
         let mut store = self.store(pipeline, callable, 0);
         let result = async {
@@ -282,7 +286,11 @@ impl Runtime {
         }
         .await;
         match result {
-            Ok(schema) => Ok(host::schema_from_guest(schema)),
+            Ok(schema) => {
+                let schema = host::schema_from_guest(schema);
+                schema.validate()?;
+                Ok(schema)
+            }
             Err(error) => Err(self.trap(&store, &callable.limits, error)),
         }
     }
