@@ -275,3 +275,107 @@ pub fn write_module(dir: &Path, name: &str, lib_rs: &str, dependencies: &[(&str,
         .expect("dependencies.rs");
     }
 }
+
+/// A host folder a hostile module aims at, with files of known bytes and modes and a
+/// secret marker, beside a scratch folder the test may hand to tanto (`out`). Tests check
+/// afterwards that nothing in it changed and that the marker appears in no output.
+pub struct Victim {
+    base: tempfile::TempDir,
+    /// A string found only in the victim's files.
+    pub secret: String,
+    before: Vec<String>,
+}
+
+impl Default for Victim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Victim {
+    pub fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().expect("tempdir");
+        let secret = format!("HOSTILE-SECRET-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let root = base.path().join("victim");
+        std::fs::create_dir_all(root.join("folder")).expect("victim folder");
+        std::fs::write(root.join("file"), format!("victim bytes {secret}\n")).expect("victim file");
+        std::fs::set_permissions(root.join("file"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::write(root.join("folder/inner"), format!("inner bytes {secret}\n")).expect("victim inner file");
+        std::fs::write(root.join(format!("name-{secret}")), "").expect("victim named file");
+        std::fs::create_dir(base.path().join("out")).expect("out folder");
+        let mut victim = Self {
+            base,
+            secret,
+            before: Vec::new(),
+        };
+        victim.before = describe_tree(&victim.root());
+        victim
+    }
+
+    /// The victim folder.
+    pub fn root(&self) -> PathBuf {
+        self.base.path().join("victim")
+    }
+
+    /// The victim's file with the secret.
+    pub fn file(&self) -> PathBuf {
+        self.root().join("file")
+    }
+
+    /// A scratch folder beside the victim (`../victim` from it).
+    pub fn out(&self) -> PathBuf {
+        self.base.path().join("out")
+    }
+
+    /// Panics if anything in the victim folder changed: a name, a kind, a mode, a byte.
+    #[track_caller]
+    pub fn assert_untouched(&self) {
+        assert_eq!(describe_tree(&self.root()), self.before, "a host file outside the target changed");
+    }
+
+    /// Panics if the secret (or any victim file name) appears in `text`.
+    #[track_caller]
+    pub fn assert_not_in(&self, text: &str) {
+        assert!(!text.contains(&self.secret), "a host secret reached the output:\n{text}");
+    }
+
+    /// Panics if the secret appears in a run's output or in any file or link under `dir`.
+    #[track_caller]
+    pub fn assert_not_leaked(&self, run: &Run, dir: &Path) {
+        self.assert_not_in(&run.stdout);
+        self.assert_not_in(&run.stderr);
+        for line in describe_tree(dir) {
+            self.assert_not_in(&line);
+        }
+    }
+}
+
+/// One line per entry under `root`, sorted: path, kind, mode, and bytes or link target.
+/// Links are never followed.
+pub fn describe_tree(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut lines = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else { continue };
+            let mode = metadata.permissions().mode() & 0o7777;
+            if metadata.is_symlink() {
+                let target = std::fs::read_link(&path).map(|target| target.display().to_string()).unwrap_or_default();
+                lines.push(format!("{relative} link -> {target}"));
+            } else if metadata.is_dir() {
+                lines.push(format!("{relative} dir {mode:o}"));
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                lines.push(format!("{relative} file {mode:o} {}", String::from_utf8_lossy(&bytes)));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
