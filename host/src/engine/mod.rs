@@ -13,6 +13,8 @@
 pub mod archive;
 pub mod cache;
 pub mod digest;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod objects;
 pub mod progress;
 pub mod tree;

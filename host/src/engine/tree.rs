@@ -176,8 +176,8 @@ pub fn validate_relative(path: &str) -> Result<(), TreeError> {
 }
 
 /// Normalizes a path inside a tree: drops leading `/`, `.` and empty components and
-/// resolves `..`, refusing to climb above the root and refusing NUL bytes. The root is
-/// `""`.
+/// resolves `..`, refusing to climb above the root, NUL bytes and names longer than
+/// Linux allows. The root is `""`.
 pub fn normalize_relative(path: &str) -> Result<String, TreeError> {
     if path.contains('\0') {
         return Err(TreeError::InvalidPath {
@@ -200,7 +200,12 @@ pub fn normalize_relative(path: &str) -> Result<String, TreeError> {
             part => parts.push(part),
         }
     }
-    Ok(parts.join("/"))
+    let normal = parts.join("/");
+    if !normal.is_empty() {
+        // What is left is a normal relative path; this also holds it to the length limits.
+        validate_relative(&normal)?;
+    }
+    Ok(normal)
 }
 
 /// Joins two relative paths, either of which may be the root `""`.
