@@ -178,6 +178,7 @@ pub mod schema_forger {
                 run.stderr
             );
             assert!(!run.stdout.contains("env-marker-0815") && !run.stderr.contains("env-marker-0815"));
+            insta::assert_snapshot!("file_default_refused", run.stderr);
         }
         let wasm = tanto_tests::guest_wasm("schema-forger");
         let run = tanto.run(&["functions", "-m", wasm.to_str().unwrap()]).failure(2);
@@ -276,6 +277,7 @@ fn __tanto_module_invoke(function: &str, arguments: Vec<(String, Value)>) -> tan
             run.stderr
         );
         assert_eq!(std::fs::read_to_string(app.join("src/dependencies.rs")).unwrap(), before);
+        insta::assert_snapshot!("develop_hostile_names_refused", run.stderr);
 
         // The same hostile docs with a valid name: generated, and they stay comments.
         write_module(&evil, "evil", &forged_module(&one_function("fine", "source", "String", None)), &[]);
