@@ -105,7 +105,11 @@ fn tar_input(rng: &mut Rng) -> Vec<u8> {
         header.set_mode([0o644, 0o755, 0o000, 0o4777, 0o555][rng.below(5)]);
         if matches!(kind, tar::EntryType::Symlink | tar::EntryType::Link) {
             let target = path(rng);
-            let _ = header.set_link_name_literal(&target[..target.len().min(100)]);
+            let mut end = target.len().min(100);
+            while !target.is_char_boundary(end) {
+                end -= 1;
+            }
+            let _ = header.set_link_name_literal(&target[..end]);
         }
         let size = if kind == tar::EntryType::Regular { data.len() } else { 0 };
         header.set_size(size as u64);
@@ -159,7 +163,6 @@ fn main() {
     let started = Instant::now();
     let deadline = Duration::from_secs(seconds);
     let mut runs: u64 = 0;
-    std::panic::set_hook(Box::new(|_| {}));
     while started.elapsed() < deadline {
         let input = generate(&mut rng);
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(&input))) {
