@@ -293,35 +293,6 @@ impl Tanto {
         Run::from(bash.output().expect("bash runs"))
     }
 
-    /// Runs `tanto ARGS` in the repository root under `/usr/bin/time -v`: the run, and
-    /// tanto's peak resident memory in KiB.
-    pub fn run_measured(&self, args: &[&str]) -> (Run, u64) {
-        let tanto = self.command();
-        let report = tempfile::NamedTempFile::new().expect("temporary file");
-        let mut time = Command::new("/usr/bin/time");
-        time.arg("-v")
-            .arg("-o")
-            .arg(report.path())
-            .arg(tanto.get_program())
-            .args(tanto.get_args())
-            .args(args)
-            .current_dir(repo_root());
-        for (name, value) in tanto.get_envs() {
-            match value {
-                Some(value) => time.env(name, value),
-                None => time.env_remove(name),
-            };
-        }
-        let run = Run::from(time.output().expect("/usr/bin/time runs (Debian package `time`, see scripts/setup)"));
-        let text = std::fs::read_to_string(report.path()).expect("the report of /usr/bin/time");
-        let peak = text
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("Maximum resident set size (kbytes):"))
-            .and_then(|kib| kib.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no peak memory in the report of /usr/bin/time:\n{text}"));
-        (run, peak)
-    }
-
     /// Panics if any container, volume or network of this session is still there.
     #[track_caller]
     pub fn assert_no_leftovers(&self) {
@@ -515,4 +486,108 @@ impl Drop for ContainerEvents {
         let _ = self.events.kill();
         let _ = self.events.wait();
     }
+}
+
+/// A host folder a hostile module aims at, with files of known bytes and modes and a
+/// secret marker, beside a scratch folder the test may hand to tanto (`out`). Tests check
+/// afterwards that nothing in it changed and that the marker appears in no output.
+pub struct Victim {
+    base: tempfile::TempDir,
+    /// A string found only in the victim's files.
+    pub secret: String,
+    before: Vec<String>,
+}
+
+impl Default for Victim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Victim {
+    pub fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().expect("tempdir");
+        let secret = format!("HOSTILE-SECRET-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let root = base.path().join("victim");
+        std::fs::create_dir_all(root.join("folder")).expect("victim folder");
+        std::fs::write(root.join("file"), format!("victim bytes {secret}\n")).expect("victim file");
+        std::fs::set_permissions(root.join("file"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::write(root.join("folder/inner"), format!("inner bytes {secret}\n")).expect("victim inner file");
+        std::fs::write(root.join(format!("name-{secret}")), "").expect("victim named file");
+        std::fs::create_dir(base.path().join("out")).expect("out folder");
+        let mut victim = Self {
+            base,
+            secret,
+            before: Vec::new(),
+        };
+        victim.before = describe_tree(&victim.root());
+        victim
+    }
+
+    /// The victim folder.
+    pub fn root(&self) -> PathBuf {
+        self.base.path().join("victim")
+    }
+
+    /// The victim's file with the secret.
+    pub fn file(&self) -> PathBuf {
+        self.root().join("file")
+    }
+
+    /// A scratch folder beside the victim (`../victim` from it).
+    pub fn out(&self) -> PathBuf {
+        self.base.path().join("out")
+    }
+
+    /// Panics if anything in the victim folder changed: a name, a kind, a mode, a byte.
+    #[track_caller]
+    pub fn assert_untouched(&self) {
+        assert_eq!(describe_tree(&self.root()), self.before, "a host file outside the target changed");
+    }
+
+    /// Panics if the secret (or any victim file name) appears in `text`.
+    #[track_caller]
+    pub fn assert_not_in(&self, text: &str) {
+        assert!(!text.contains(&self.secret), "a host secret reached the output:\n{text}");
+    }
+
+    /// Panics if the secret appears in a run's output or in any file or link under `dir`.
+    #[track_caller]
+    pub fn assert_not_leaked(&self, run: &Run, dir: &Path) {
+        self.assert_not_in(&run.stdout);
+        self.assert_not_in(&run.stderr);
+        for line in describe_tree(dir) {
+            self.assert_not_in(&line);
+        }
+    }
+}
+
+/// One line per entry under `root`, sorted: path, kind, mode, and bytes or link target.
+/// Links are never followed.
+pub fn describe_tree(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut lines = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else { continue };
+            let mode = metadata.permissions().mode() & 0o7777;
+            if metadata.is_symlink() {
+                let target = std::fs::read_link(&path).map(|target| target.display().to_string()).unwrap_or_default();
+                lines.push(format!("{relative} link -> {target}"));
+            } else if metadata.is_dir() {
+                lines.push(format!("{relative} dir {mode:o}"));
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                lines.push(format!("{relative} file {mode:o} {}", String::from_utf8_lossy(&bytes)));
+            }
+        }
+    }
+    lines.sort();
+    lines
 }

@@ -7,6 +7,10 @@ use std::path::Path;
 
 use tanto_tests::{Tanto, docker, foreach_guest, guest_dir, guest_wasm, repo_root};
 
+// The hostile-module suite: modules trying to escape the sandbox.
+mod hostile;
+use hostile::{escaper, schema_forger};
+
 // Every guest in tests/guests must have a test named after it in this file.
 macro_rules! assert_guest_has_test {
     ($name:ident) => {

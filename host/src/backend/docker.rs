@@ -397,23 +397,27 @@ impl Backend for DockerBackend {
         result
     }
 
-    async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError> {
+    async fn read_path(&self, image: &str, path: &str, archive: &std::path::Path) -> Result<(), BackendError> {
         let id = self.create_idle(image).await?;
         let result = async {
             let docker = self.client().await?;
             let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
-            let mut archive = Vec::new();
+            let local = |error: std::io::Error| BackendError::Failed {
+                operation: format!("writing {}", archive.display()),
+                reason: error.to_string(),
+            };
+            let mut output = tokio::fs::OpenOptions::new().write(true).create_new(true).open(archive).await.map_err(local)?;
             let mut stream = docker.download_from_container(&id, Some(options));
             while let Some(chunk) = stream.next().await {
                 match chunk {
-                    Ok(bytes) => archive.extend_from_slice(&bytes),
+                    Ok(bytes) => tokio::io::AsyncWriteExt::write_all(&mut output, &bytes).await.map_err(local)?,
                     Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
                         return Err(BackendError::PathNotFound { path: path.to_string() });
                     }
                     Err(error) => return Err(self.failed(format!("reading {path}"))(error)),
                 }
             }
-            Ok(archive)
+            tokio::io::AsyncWriteExt::flush(&mut output).await.map_err(local)
         }
         .await;
         self.remove_container(&id).await;

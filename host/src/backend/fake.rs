@@ -1,5 +1,5 @@
 //! An in-memory [`Backend`] for the engine's unit tests. Images are trees; commands are a
-//! tiny language: `echo ARGS...`, `write PATH TEXT`, `cat PATH`, `exit CODE`,
+//! tiny language: `echo ARGS...`, `write PATH TEXT`, `link TARGET PATH`, `cat PATH`, `exit CODE`,
 //! `sleep MILLIS`, `env`, `pwd`.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use super::{
     Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, OutputSink, Removal, RunOutcome, RunSpec, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
 };
-use crate::engine::tree::{FileEntry, Filter, Tree};
+use crate::engine::tree::{Entry, FileEntry, Filter, Tree};
 
 #[derive(Default)]
 pub struct FakeBackend {
@@ -68,6 +68,9 @@ fn apply_archive(mut tree: Tree, archive: &[u8]) -> Tree {
         let mode = entry.header().mode().unwrap();
         if entry.header().entry_type().is_dir() {
             tree = tree.with_tree(&path, &Tree::new(), &Filter::default()).unwrap();
+        } else if entry.header().entry_type().is_symlink() {
+            let target = entry.link_name().unwrap().unwrap().to_string_lossy().into_owned();
+            tree = tree.with_symlink(&path, &target).unwrap();
         } else {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).unwrap();
@@ -118,6 +121,7 @@ impl Backend for FakeBackend {
         match args[0].as_str() {
             "echo" => stdout = format!("{}\n", args[1..].join(" ")).into_bytes(),
             "write" => tree = tree.with_file(&args[1], FileEntry::from_bytes(args[2].clone().into_bytes(), 0o644)).unwrap(),
+            "link" => tree = tree.with_symlink(&args[2], &args[1]).unwrap(),
             "cat" => match tree.file(&args[1]) {
                 Ok(file) => stdout = file.blob.read().unwrap(),
                 Err(error) => {
@@ -164,18 +168,22 @@ impl Backend for FakeBackend {
         Ok(self.store_snapshot(tree, &spec.snapshot_labels))
     }
 
-    async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError> {
+    async fn read_path(&self, image: &str, path: &str, archive: &std::path::Path) -> Result<(), BackendError> {
         let tree = self.tree(image)?;
         let relative = path.trim_start_matches('/');
         let name = relative.rsplit('/').next().unwrap_or(relative);
         let not_found = || BackendError::PathNotFound { path: path.to_string() };
-        let wrapped = if let Ok(file) = tree.file(relative) {
+        // As Docker does, a link at `path` is archived as the link, never followed.
+        let wrapped = if let Some((_, Entry::Symlink { target })) = tree.iter().find(|(entry, _)| entry.as_str() == relative) {
+            Tree::new().with_symlink(name, target).unwrap()
+        } else if let Ok(file) = tree.file(relative) {
             Tree::new().with_file(name, file.clone()).unwrap()
         } else {
             let subtree = tree.subtree(relative).map_err(|_| not_found())?;
             Tree::new().with_tree(name, &subtree, &Filter::default()).unwrap()
         };
-        Ok(wrapped.to_tar("/").unwrap())
+        std::fs::write(archive, wrapped.to_tar("/").unwrap()).unwrap();
+        Ok(())
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {

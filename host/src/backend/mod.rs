@@ -189,8 +189,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError>;
     /// Commits `archives` on top of an image without running a command.
     async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError>;
-    /// A tar archive of `path` in `image` (its last component is the archive's top entry).
-    async fn read_path(&self, image: &str, path: &str) -> Result<Vec<u8>, BackendError>;
+    /// Writes a tar archive of `path` in `image` (its last component is the archive's top
+    /// entry; a link there is archived as a link) to the new file `archive`, as it
+    /// streams in, so its size is not bounded by memory.
+    async fn read_path(&self, image: &str, path: &str, archive: &std::path::Path) -> Result<(), BackendError>;
     /// Whether an image still exists (snapshots can be pruned behind tanto's back).
     async fn image_exists(&self, image: &str) -> Result<bool, BackendError>;
     /// Creates the named volume with `labels` unless it exists.

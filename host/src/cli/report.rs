@@ -342,6 +342,10 @@ fn classify(error: &anyhow::Error) -> Classified {
                 ),
                 RuntimeError::LockOutOfDate { .. } => (Kind::User, hint("run `tanto install` to bring tanto.lock up to date")),
                 RuntimeError::Dependency { .. } => (Kind::User, None),
+                RuntimeError::InvalidSchema(_) => (
+                    Kind::User,
+                    hint("the module's author must fix its `describe`; modules built with a tanto SDK's macros always declare valid schemas"),
+                ),
                 RuntimeError::Pipeline(engine) => classify_engine(engine),
                 RuntimeError::Internal { .. } => (Kind::Internal, hint("this is a bug in tanto: please report it with the output of `-vv`")),
             };

@@ -18,7 +18,7 @@ use super::objects::{
     ConfigEdits, Container, CopySource, DirKind, Directory, ExecNode, Expect, File, FileKind, FsKind, FsNode, MountSource, Sharing, join_absolute,
 };
 use super::progress::{Event, StepOutcome};
-use super::tree::{Entry, FileEntry, Filter, IgnoreFiles, Tree, normalize_relative};
+use super::tree::{FileEntry, Filter, IgnoreFiles, Tree, normalize_relative};
 use super::{Engine, EngineError, ExecFailure, SingleFlight, display_command, tail};
 use crate::backend::{self, BackendError, CommitSpec, ImageConfig, OutputSink, RunSpec, Stream};
 
@@ -601,10 +601,10 @@ impl Engine {
                         ..Default::default()
                     };
                     let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
-                    let extracted = self.extract(&snapshot, &absolute).await?;
+                    let extracted = self.extract_resolved(&snapshot, &absolute).await?;
                     match extracted {
                         Extracted::Directory(tree) => Ok(Arc::new(tree)),
-                        Extracted::File(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a file, not a directory"))),
+                        Extracted::File(_) | Extracted::Link(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a file, not a directory"))),
                     }
                 }
                 DirKind::Sub { parent, path } => Ok(Arc::new(self.eval_tree(parent).await?.subtree(path)?)),
@@ -658,33 +658,51 @@ impl Engine {
                         ..Default::default()
                     };
                     let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
-                    match self.extract(&snapshot, &absolute).await? {
+                    match self.extract_resolved(&snapshot, &absolute).await? {
                         Extracted::File(entry) => Ok(entry),
-                        Extracted::Directory(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a directory, not a file"))),
+                        Extracted::Directory(_) | Extracted::Link(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a directory, not a file"))),
                     }
                 }
             }
         }))
     }
 
-    /// Reads `path` out of a snapshot, through the on-disk tree cache.
+    /// Reads `path` out of a snapshot, following links at `path` inside the snapshot (as
+    /// a command in the container would), never on the host.
+    async fn extract_resolved(&self, snapshot: &Snapshot, path: &str) -> Result<Extracted, EngineError> {
+        let mut current = path.to_string();
+        for _ in 0..MAX_LINK_HOPS {
+            match self.extract(snapshot, &current).await? {
+                Extracted::Link(target) => current = resolve_link(&current, &target),
+                extracted => return Ok(extracted),
+            }
+        }
+        Err(EngineError::InvalidArgument(format!(
+            "{path}: too many levels of symbolic links in the container (more than {MAX_LINK_HOPS})"
+        )))
+    }
+
+    /// Reads `path` out of a snapshot, through the on-disk tree cache. A link at `path`
+    /// comes back as its target, unread.
     async fn extract(&self, snapshot: &Snapshot, path: &str) -> Result<Extracted, EngineError> {
         let mut hasher = Hasher::new("extract");
         hasher.digest(&snapshot.key).str(path);
         let key = hasher.finish();
         self.pin(&key);
         let mut installed = self.store.tree_dir(&key);
-        if installed.join("root").exists() {
+        if std::fs::symlink_metadata(installed.join("root")).is_ok() {
             if let Ok(dir) = std::fs::File::open(&installed) {
                 let _ = dir.set_modified(self.run_started);
             }
         } else {
             self.grew.store(true, Ordering::Relaxed);
-            let archive = self.backend.read_path(&snapshot.image, path).await?;
             let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
+            let archive = work.path().join("archive.tar");
+            self.backend.read_path(&snapshot.image, path, &archive).await?;
             let is_root = path == "/";
             let work = blocking(move || {
                 unpack_top_entry(&archive, work.path(), is_root)?;
+                std::fs::remove_file(&archive).map_err(local_error("cannot remove an unpacked archive"))?;
                 Ok(work)
             })
             .await?;
@@ -693,16 +711,22 @@ impl Engine {
         let root = installed.join("root");
         let hash_cache = self.hash_cache.clone();
         blocking(move || {
+            // `symlink_metadata`: a link the container made is never followed on the host.
             let metadata = std::fs::symlink_metadata(&root).map_err(local_error("cannot read an extracted tree"))?;
-            if metadata.is_dir() {
+            if metadata.is_symlink() {
+                let target = std::fs::read_link(&root).map_err(local_error("cannot read an extracted link"))?;
+                Ok(Extracted::Link(target.to_string_lossy().into_owned()))
+            } else if metadata.is_dir() {
                 Ok(Extracted::Directory(Tree::from_host(
                     &root,
                     &Filter::default(),
                     IgnoreFiles::None,
                     &hash_cache,
                 )?))
-            } else {
+            } else if metadata.is_file() {
                 Ok(Extracted::File(FileEntry::from_host(&root, &hash_cache)?))
+            } else {
+                Err(EngineError::InvalidArgument("the path is neither a file, a folder nor a link".into()))
             }
         })
         .await
@@ -858,14 +882,7 @@ impl Engine {
         let destination = destination.to_path_buf();
         blocking(move || {
             std::fs::create_dir_all(&destination).map_err(local_error("cannot create the destination folder"))?;
-            for (path, entry) in tree.iter() {
-                if matches!(entry, Entry::Symlink { .. } | Entry::File(_)) {
-                    let target = destination.join(path);
-                    if std::fs::symlink_metadata(&target).is_ok_and(|metadata| !metadata.is_dir()) {
-                        std::fs::remove_file(&target).map_err(local_error("cannot replace a file"))?;
-                    }
-                }
-            }
+            // Replaces what stands in the way itself, through a handle on the destination.
             Ok(tree.write_to(&destination)?)
         })
         .await
@@ -928,6 +945,34 @@ enum Lookup {
 enum Extracted {
     Directory(Tree),
     File(FileEntry),
+    /// A symbolic link, with its target as the container wrote it.
+    Link(String),
+}
+
+/// How many links a path read out of a container may go through, as Linux allows
+/// (`MAXSYMLINKS`); a loop of links ends here.
+const MAX_LINK_HOPS: usize = 40;
+
+/// Where link `path` (absolute, in a container) pointing to `target` leads, resolved the
+/// way the kernel resolves it inside the container's root: `..` at `/` stays at `/`.
+fn resolve_link(path: &str, target: &str) -> String {
+    let base = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    let combined = if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("{base}/{target}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in combined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// The program and arguments an exec step runs: `args`, prefixed by the entrypoint when
@@ -963,17 +1008,13 @@ fn file_archive(destination: &str, file: &FileEntry) -> Result<Vec<u8>, EngineEr
     Ok(tree.to_tar(&format!("/{parent}"))?)
 }
 
-/// Unpacks the top entry of a Docker path archive into `work/root`.
-fn unpack_top_entry(archive: &[u8], work: &Path, is_root: bool) -> Result<(), EngineError> {
+/// Unpacks the top entry of a Docker path archive (the file `archive`) into `work/root`,
+/// confined to `work` (see [`super::archive`]).
+fn unpack_top_entry(archive: &Path, work: &Path, is_root: bool) -> Result<(), EngineError> {
     let unpacked = work.join("unpacked");
     std::fs::create_dir_all(&unpacked).map_err(local_error("cannot create a work folder"))?;
-    let mut reader = tar::Archive::new(archive);
-    reader.set_preserve_permissions(true);
-    reader.set_preserve_mtime(false);
-    reader.set_unpack_xattrs(false);
-    reader
-        .unpack(&unpacked)
-        .map_err(local_error("cannot unpack the archive read from the container"))?;
+    let reader = std::io::BufReader::new(std::fs::File::open(archive).map_err(local_error("cannot read the archive read from the container"))?);
+    super::archive::unpack(reader, &unpacked)?;
     let top = if is_root {
         unpacked.clone()
     } else {

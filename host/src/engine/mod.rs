@@ -10,8 +10,11 @@
 //! keys the persistent cache. So a re-tagged base image or an edited source file changes
 //! the key of every step downstream, and nothing upstream.
 
+pub mod archive;
 pub mod cache;
 pub mod digest;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod locks;
 pub mod objects;
 pub mod progress;

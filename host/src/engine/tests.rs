@@ -229,6 +229,31 @@ async fn files_and_directories_read_from_snapshots() {
 }
 
 #[tokio::test]
+async fn links_read_from_snapshots_resolve_inside_the_snapshot_never_on_the_host() {
+    let fixture = Fixture::new();
+    let engine = fixture.engine();
+    let host = tempfile::tempdir().unwrap();
+    let secret = host.path().join("secret");
+    std::fs::write(&secret, "host secret").unwrap();
+    let host_path = secret.display().to_string();
+    let container = base()
+        .with_exec(args(&["write", "etc/passwd", "container passwd"]), ExecOptions::default())
+        .with_exec(args(&["link", "/etc/passwd", "abs"]), ExecOptions::default())
+        .with_exec(args(&["link", "../../../../etc/passwd", "deep/rel"]), ExecOptions::default())
+        .with_exec(args(&["link", &host_path, "leak"]), ExecOptions::default())
+        .with_exec(args(&["link", "/loop", "loop"]), ExecOptions::default())
+        .with_exec(args(&["link", "/etc", "etc-link"]), ExecOptions::default());
+    // Links resolve as in the container: to the container's file, never the host's.
+    assert_eq!(engine.contents(&container.file("/abs")).await.unwrap(), b"container passwd");
+    assert_eq!(engine.contents(&container.file("/deep/rel")).await.unwrap(), b"container passwd");
+    assert!(matches!(engine.contents(&container.file("/leak")).await, Err(EngineError::NotFound(_))));
+    let error = engine.contents(&container.file("/loop")).await.unwrap_err();
+    assert!(error.to_string().contains("too many levels of symbolic links"), "{error}");
+    assert_eq!(engine.entries(&container.directory("/etc-link"), "").await.unwrap(), vec!["passwd"]);
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret");
+}
+
+#[tokio::test]
 async fn config_edits_reach_the_command() {
     let fixture = Fixture::new();
     let engine = fixture.engine();

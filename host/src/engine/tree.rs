@@ -104,7 +104,7 @@ pub enum Entry {
 
 /// A directory tree. Paths are relative, `/`-separated, never empty, never `.`/`..`;
 /// every parent of an entry is itself a `Directory` entry.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Tree {
     entries: BTreeMap<String, Entry>,
 }
@@ -135,9 +135,56 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> TreeError {
     move |source| TreeError::Io { context, source }
 }
 
+/// The longest name of one path component, as on Linux (`NAME_MAX`).
+pub const MAX_NAME_LEN: usize = 255;
+/// The longest path in a tree, as on Linux (`PATH_MAX`).
+pub const MAX_PATH_LEN: usize = 4096;
+
+/// Checks that `path` is a normal relative path, the only kind a tree holds: not empty,
+/// `/`-separated components that are neither empty, `.` nor `..`, no NUL byte, and within
+/// Linux's length limits. A `\` is an ordinary byte of a name (as it is on Linux), never
+/// a separator. Every entry enters a tree through [`Tree::insert_with_parents`], which
+/// calls this, so no tree can hold a path that climbs out of the folder it is written to.
+pub fn validate_relative(path: &str) -> Result<(), TreeError> {
+    let invalid = |reason| {
+        Err(TreeError::InvalidPath {
+            path: path.to_string(),
+            reason,
+        })
+    };
+    if path.is_empty() {
+        return invalid("it is empty");
+    }
+    if path.len() > MAX_PATH_LEN {
+        return invalid("it is longer than 4096 bytes");
+    }
+    if path.contains('\0') {
+        return invalid("it contains a NUL byte");
+    }
+    if path.starts_with('/') {
+        return invalid("it is absolute");
+    }
+    for component in path.split('/') {
+        match component {
+            "" => return invalid("it has an empty component"),
+            "." | ".." => return invalid("it has a `.` or `..` component"),
+            name if name.len() > MAX_NAME_LEN => return invalid("a component is longer than 255 bytes"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Normalizes a path inside a tree: drops leading `/`, `.` and empty components and
-/// resolves `..`, refusing to climb above the root. The root is `""`.
+/// resolves `..`, refusing to climb above the root, NUL bytes and names longer than
+/// Linux allows. The root is `""`.
 pub fn normalize_relative(path: &str) -> Result<String, TreeError> {
+    if path.contains('\0') {
+        return Err(TreeError::InvalidPath {
+            path: path.to_string(),
+            reason: "it contains a NUL byte",
+        });
+    }
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
@@ -153,7 +200,12 @@ pub fn normalize_relative(path: &str) -> Result<String, TreeError> {
             part => parts.push(part),
         }
     }
-    Ok(parts.join("/"))
+    let normal = parts.join("/");
+    if !normal.is_empty() {
+        // What is left is a normal relative path; this also holds it to the length limits.
+        validate_relative(&normal)?;
+    }
+    Ok(normal)
 }
 
 /// Joins two relative paths, either of which may be the root `""`.
@@ -418,7 +470,9 @@ impl Tree {
                 .strip_prefix(root)
                 .map_err(|_| TreeError::NotFound(path.display().to_string()))?
                 .to_string_lossy()
-                .replace('\\', "/");
+                // A `\\` stays a byte of its component: turning it into a separator would let
+                // a name like `a\\..\\x` climb out of the tree.
+                .into_owned();
             if relative.is_empty() || !filter.keeps(&relative) {
                 continue;
             }
@@ -445,14 +499,28 @@ impl Tree {
                 // Sockets, fifos and devices have no content to copy.
                 continue;
             };
-            tree.insert_with_parents(&relative, entry);
+            tree.insert_with_parents(&relative, entry)?;
         }
         Ok(tree)
     }
 
     /// Inserts `entry` at `path`, creating missing parents as `0o755` directories and
-    /// replacing a file that stands where a parent directory must be.
-    fn insert_with_parents(&mut self, path: &str, entry: Entry) {
+    /// replacing a file or link that stands where a parent directory must be.
+    ///
+    /// The one gate into a tree: `path` must be a normal relative path
+    /// ([`validate_relative`]), whatever it came from (a host folder, a container's
+    /// archive, a module's call). Since every parent of an entry is a `Directory` entry,
+    /// no entry ever sits below a symlink.
+    pub fn insert_with_parents(&mut self, path: &str, entry: Entry) -> Result<(), TreeError> {
+        validate_relative(path)?;
+        if let Entry::Symlink { target } = &entry
+            && target.contains('\0')
+        {
+            return Err(TreeError::InvalidPath {
+                path: path.to_string(),
+                reason: "its link target contains a NUL byte",
+            });
+        }
         let mut parent = parent_of(path);
         let mut missing = Vec::new();
         while let Some(directory) = parent {
@@ -469,6 +537,7 @@ impl Tree {
             self.remove_below(path);
         }
         self.entries.insert(path.to_string(), entry);
+        Ok(())
     }
 
     fn remove_below(&mut self, path: &str) {
@@ -585,7 +654,16 @@ impl Tree {
                 reason: "a file cannot replace the root directory",
             });
         }
-        self.insert_with_parents(&path, Entry::File(file));
+        self.insert_with_parents(&path, Entry::File(file))?;
+        Ok(self)
+    }
+
+    /// This tree with a symbolic link at `path` pointing to `target` (kept as it is:
+    /// links are resolved, if ever, inside a container or by [`Tree::file`], never on
+    /// the host).
+    pub fn with_symlink(mut self, path: &str, target: &str) -> Result<Tree, TreeError> {
+        let path = normalize_relative(path)?;
+        self.insert_with_parents(&path, Entry::Symlink { target: target.to_string() })?;
         Ok(self)
     }
 
@@ -595,12 +673,12 @@ impl Tree {
         if !path.is_empty() {
             match self.entries.get(&path) {
                 Some(Entry::Directory { .. }) => {}
-                _ => self.insert_with_parents(&path, Entry::Directory { mode: 0o755 }),
+                _ => self.insert_with_parents(&path, Entry::Directory { mode: 0o755 })?,
             }
         }
         let source = source.filtered(filter);
         for (relative, entry) in source.entries {
-            self.insert_with_parents(&join(&path, &relative), entry);
+            self.insert_with_parents(&join(&path, &relative), entry)?;
         }
         Ok(self)
     }
@@ -624,7 +702,8 @@ impl Tree {
         let mut tree = Tree::new();
         for (path, entry) in &self.entries {
             if filter.keeps(path) {
-                tree.insert_with_parents(path, entry.clone());
+                // The paths of a valid tree, and their parents, are valid.
+                let _ = tree.insert_with_parents(path, entry.clone());
             }
         }
         tree
@@ -645,29 +724,130 @@ impl Tree {
         builder.into_inner().map_err(io_error("cannot build archive"))
     }
 
-    /// Writes the tree under `root` (which must exist), for bind mounts.
+    /// Writes the tree under `root` (which must exist), for bind mounts and exports.
+    ///
+    /// Everything goes through a capability handle on `root` (`cap-std`), one component
+    /// at a time, and never follows a link: nothing outside `root` is created, changed or
+    /// read, whatever names and links the tree or the folder already holds. Links are
+    /// written as links with their targets as they are. A file or link the folder already
+    /// has where the tree puts an entry is replaced, and so is a folder where the tree
+    /// puts a file or link; a folder where the tree puts a folder is kept.
     pub fn write_to(&self, root: &Path) -> Result<(), TreeError> {
+        let context = |path: &str| format!("cannot write {}", root.join(path).display());
+        let root_dir = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(io_error(format!("cannot open {}", root.display())))?;
+        let mut writer = DirectoryWalker::new(root_dir);
+        let mut directory_modes = Vec::new();
         for (path, entry) in &self.entries {
-            let target = root.join(path);
+            let (parent, name) = match path.rsplit_once('/') {
+                Some((parent, name)) => (parent, name),
+                None => ("", path.as_str()),
+            };
+            let directory = writer.open(parent, false).map_err(io_error(context(path)))?;
+            let keep_directory = matches!(entry, Entry::Directory { .. });
+            match directory.symlink_metadata(name) {
+                Ok(existing) if existing.is_dir() && keep_directory => {}
+                Ok(existing) if existing.is_dir() => directory.remove_dir_all(name).map_err(io_error(context(path)))?,
+                Ok(_) => directory.remove_file(name).map_err(io_error(context(path)))?,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(io_error(context(path))(error)),
+            }
             match entry {
                 Entry::Directory { mode } => {
-                    fs::create_dir_all(&target).map_err(io_error(format!("cannot create {}", target.display())))?;
-                    fs::set_permissions(&target, fs::Permissions::from_mode(*mode)).map_err(io_error(format!("cannot chmod {}", target.display())))?;
+                    if let Err(error) = directory.create_dir(name)
+                        && error.kind() != io::ErrorKind::AlreadyExists
+                    {
+                        return Err(io_error(context(path))(error));
+                    }
+                    directory_modes.push((path.as_str(), *mode));
                 }
                 Entry::File(file) => {
+                    // `create_new` refuses to open anything that exists, links included.
+                    let mut output = directory
+                        .open_with(name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
+                        .map_err(io_error(context(path)))?;
                     match &file.blob {
-                        Blob::Host(source) => fs::copy(source, &target).map(|_| ()),
-                        Blob::Bytes(bytes) => fs::write(&target, bytes),
+                        Blob::Host(source) => {
+                            let mut input = fs::File::open(source).map_err(io_error(format!("cannot read {}", source.display())))?;
+                            io::copy(&mut (&mut input).take(file.size), &mut output).map(|_| ())
+                        }
+                        Blob::Bytes(bytes) => io::Write::write_all(&mut output, bytes),
                     }
-                    .map_err(io_error(format!("cannot write {}", target.display())))?;
-                    fs::set_permissions(&target, fs::Permissions::from_mode(file.mode)).map_err(io_error(format!("cannot chmod {}", target.display())))?;
+                    .map_err(io_error(context(path)))?;
+                    output
+                        .set_permissions(cap_std::fs::Permissions::from_std(fs::Permissions::from_mode(file.mode)))
+                        .map_err(io_error(context(path)))?;
                 }
-                Entry::Symlink { target: link } => {
-                    std::os::unix::fs::symlink(link, &target).map_err(io_error(format!("cannot link {}", target.display())))?;
-                }
+                Entry::Symlink { target } => directory.symlink_contents(target, name).map_err(io_error(context(path)))?,
             }
         }
+        // Modes last, deepest first, so that a read-only folder can still be filled.
+        for (path, mode) in directory_modes.into_iter().rev() {
+            writer.set_directory_mode(path, mode).map_err(io_error(context(path)))?;
+        }
         Ok(())
+    }
+}
+
+/// Opens folders below a root one component at a time, refusing links, and keeps the
+/// chain of the last one's ancestors open (at most one handle per level), since a
+/// sorted tree visits each folder's entries together.
+pub(crate) struct DirectoryWalker {
+    /// `(path, handle)`, from the root (`""`) down.
+    open: Vec<(String, cap_std::fs::Dir)>,
+}
+
+impl DirectoryWalker {
+    pub(crate) fn new(root: cap_std::fs::Dir) -> Self {
+        Self {
+            open: vec![(String::new(), root)],
+        }
+    }
+
+    /// Sets the permission bits of the folder at `path` (never of a link).
+    pub(crate) fn set_directory_mode(&mut self, path: &str, mode: u32) -> io::Result<()> {
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let parent = self.open(parent, false)?;
+        if !parent.symlink_metadata(name)?.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{name} is not a folder")));
+        }
+        parent.set_permissions(name, cap_std::fs::Permissions::from_std(fs::Permissions::from_mode(mode)))
+    }
+
+    /// The folder at `path` (relative, `""` for the root), creating missing folders when
+    /// `create`. A component that is a link or a file fails with `NotADirectory`.
+    pub(crate) fn open(&mut self, path: &str, create: bool) -> io::Result<&cap_std::fs::Dir> {
+        while let Some((open, _)) = self.open.last() {
+            if open.is_empty() || path == open || path.starts_with(&format!("{open}/")) {
+                break;
+            }
+            self.open.pop();
+        }
+        let (open, _) = self.open.last().ok_or_else(|| io::Error::other("the root folder is not open"))?;
+        let rest = if open.is_empty() { path } else { &path[open.len()..] };
+        let names: Vec<String> = rest.split('/').filter(|name| !name.is_empty()).map(str::to_string).collect();
+        for name in names {
+            let (open, directory) = self.open.last().ok_or_else(|| io::Error::other("the root folder is not open"))?;
+            let metadata = match directory.symlink_metadata(&name) {
+                Err(error) if create && error.kind() == io::ErrorKind::NotFound => {
+                    directory.create_dir(&name)?;
+                    directory.symlink_metadata(&name)?
+                }
+                other => other?,
+            };
+            if !metadata.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{name} is not a folder (links are never followed)"),
+                ));
+            }
+            let child = directory.open_dir(&name)?;
+            let child_path = join(open, &name);
+            self.open.push((child_path, child));
+        }
+        match self.open.last() {
+            Some((_, directory)) => Ok(directory),
+            None => Err(io::Error::other("the root folder is not open")),
+        }
     }
 }
 
@@ -725,6 +905,96 @@ mod tests {
         assert_eq!(normalize_relative("a/../b").unwrap(), "b");
         assert_eq!(normalize_relative("/").unwrap(), "");
         assert!(normalize_relative("../etc").is_err());
+    }
+
+    #[test]
+    fn only_normal_relative_paths_enter_a_tree() {
+        for bad in ["", "/abs", "a/../b", "..", "a//b", "a/./b", "a/", "nul\0byte", &"x".repeat(256)] {
+            assert!(validate_relative(bad).is_err(), "{bad:?}");
+            let mut tree = Tree::new();
+            assert!(tree.insert_with_parents(bad, Entry::Directory { mode: 0o755 }).is_err(), "{bad:?}");
+        }
+        for good in ["a", "a/b", "a\\..\\b", ".hidden", "..."] {
+            validate_relative(good).unwrap();
+        }
+        assert!(normalize_relative("a\0b").is_err());
+        // A backslash is a byte of a name, not a separator.
+        let tree = tree_of(&[("a\\..\\..\\x", "1")]);
+        assert_eq!(tree.entries("").unwrap(), vec!["a\\..\\..\\x"]);
+    }
+
+    /// A folder to write into beside a victim folder holding a file, outside it.
+    fn victim_scene() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let base = tempfile::tempdir().unwrap();
+        let destination = base.path().join("destination");
+        let victim = base.path().join("victim");
+        fs::create_dir(&destination).unwrap();
+        fs::create_dir(&victim).unwrap();
+        fs::write(victim.join("file"), "original").unwrap();
+        fs::set_permissions(victim.join("file"), fs::Permissions::from_mode(0o600)).unwrap();
+        (base, destination, victim)
+    }
+
+    #[track_caller]
+    fn assert_untouched(victim: &Path) {
+        let names: Vec<_> = fs::read_dir(victim).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+        assert_eq!(names, vec!["file"]);
+        assert_eq!(fs::read_to_string(victim.join("file")).unwrap(), "original");
+        assert_eq!(fs::metadata(victim.join("file")).unwrap().permissions().mode() & 0o7777, 0o600);
+    }
+
+    #[test]
+    fn written_trees_keep_links_as_links_and_never_write_through_them() {
+        let (_base, destination, victim) = victim_scene();
+        let tree = Tree::new()
+            .with_symlink("0", &victim.display().to_string())
+            .unwrap()
+            .with_symlink("rel", "../victim")
+            .unwrap()
+            .with_symlink("file-link", &victim.join("file").display().to_string())
+            .unwrap()
+            .with_file("a\\..\\0\\file", FileEntry::from_bytes(b"overwritten".to_vec(), 0o777))
+            .unwrap()
+            .with_file("ro/inner.txt", FileEntry::from_bytes(b"inner".to_vec(), 0o644))
+            .unwrap();
+        let mut tree = tree;
+        tree.insert_with_parents("ro", Entry::Directory { mode: 0o555 }).unwrap();
+        tree.write_to(&destination).unwrap();
+        assert_untouched(&victim);
+        assert_eq!(fs::read_link(destination.join("0")).unwrap(), victim);
+        assert_eq!(fs::read_to_string(destination.join("a\\..\\0\\file")).unwrap(), "overwritten");
+        assert_eq!(fs::read_to_string(destination.join("ro/inner.txt")).unwrap(), "inner");
+        assert_eq!(fs::metadata(destination.join("ro")).unwrap().permissions().mode() & 0o777, 0o555);
+        fs::set_permissions(destination.join("ro"), fs::Permissions::from_mode(0o755)).unwrap();
+
+        // Written again over what is there: a link where the tree has a folder or a
+        // file is replaced, never followed.
+        let over = Tree::new()
+            .with_file("0/file", FileEntry::from_bytes(b"through a link".to_vec(), 0o777))
+            .unwrap()
+            .with_file("file-link", FileEntry::from_bytes(b"through a link".to_vec(), 0o777))
+            .unwrap()
+            .with_file("rel/file", FileEntry::from_bytes(b"through a link".to_vec(), 0o777))
+            .unwrap();
+        over.write_to(&destination).unwrap();
+        assert_untouched(&victim);
+        assert!(fs::symlink_metadata(destination.join("0")).unwrap().is_dir());
+        assert_eq!(fs::read_to_string(destination.join("file-link")).unwrap(), "through a link");
+    }
+
+    #[test]
+    fn host_trees_keep_backslashes_and_links_as_they_are() {
+        let (_base, source, victim) = victim_scene();
+        std::os::unix::fs::symlink(&victim, source.join("0")).unwrap();
+        fs::write(source.join("a\\..\\0\\x"), "x").unwrap();
+        let tree = Tree::from_host(&source, &Filter::default(), IgnoreFiles::None, &HashCache::default()).unwrap();
+        let paths: Vec<&String> = tree.iter().map(|(path, _)| path).collect();
+        assert_eq!(paths, vec!["0", "a\\..\\0\\x"]);
+        assert!(matches!(tree.iter().next(), Some((_, Entry::Symlink { .. }))));
+        let (_out_base, destination, out_victim) = victim_scene();
+        tree.write_to(&destination).unwrap();
+        assert_untouched(&victim);
+        assert_untouched(&out_victim);
     }
 
     #[test]

@@ -217,6 +217,18 @@ fn parse_scalar(argument: &str, kind: Kind, text: &str, context: &ArgumentContex
 }
 
 fn parse_default(argument: &str, type_ref: TypeRef, default: &str, context: &ArgumentContext<'_>) -> Result<Value, ArgumentError> {
+    // Schemas with such defaults are refused when they are loaded
+    // (`ModuleSchema::validate`); this keeps a module-named path from ever being read even
+    // if a schema reached here some other way.
+    if matches!(type_ref.kind, Kind::Directory | Kind::File) {
+        return Err(bad(
+            argument,
+            format!(
+                "the module declares a default {default} for a {} argument: only the caller names host paths",
+                type_ref.kind
+            ),
+        ));
+    }
     let json: serde_json::Value =
         serde_json::from_str(default).map_err(|error| bad(argument, format!("the module declares an invalid default {default:?}: {error}")))?;
     let text = match &json {

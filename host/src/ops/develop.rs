@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use super::deps::ModuleDependencies;
 use super::session::Session;
 use crate::module::Manifest;
-use crate::runtime::{Function, Kind, ModuleSchema, TypeRef};
+use anyhow::Context as _;
+
+use crate::runtime::values::{MAX_NAME_LEN, is_module_name};
+use crate::runtime::{Function, Kind, ModuleSchema, SchemaError, TypeRef};
 
 /// The generated file, relative to the module's source folder.
 pub const BINDINGS_FILE: &str = "src/dependencies.rs";
@@ -44,8 +47,18 @@ pub async fn develop(session: &Session, root: &Path) -> anyhow::Result<DevelopRe
     );
     let mut schemas = Vec::new();
     for (name, _) in manifest.dependencies.iter() {
+        if !is_module_name(name) {
+            anyhow::bail!(
+                "dependency {name:?} in tanto.toml cannot name generated code: a dependency's name is [A-Za-z][A-Za-z0-9_-]*, at most {MAX_NAME_LEN} bytes"
+            );
+        }
         let callable = dependencies.load(&runtime, name).await?;
-        let schema = runtime.describe(&callable, session.pipeline.clone()).await?;
+        // `describe` validates the schema (`ModuleSchema::validate`): every name that reaches
+        // the generated code below is an identifier.
+        let schema = runtime
+            .describe(&callable, session.pipeline.clone())
+            .await
+            .with_context(|| format!("cannot generate bindings for dependency `{name}`"))?;
         schemas.push((name.to_string(), schema));
     }
     let source = if manifest.source == Path::new(".") {
@@ -54,7 +67,7 @@ pub async fn develop(session: &Session, root: &Path) -> anyhow::Result<DevelopRe
         root.join(&manifest.source)
     };
     let path = source.join(BINDINGS_FILE);
-    let generated = rust_bindings(&schemas);
+    let generated = rust_bindings(&schemas)?;
     let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str());
     if changed {
         crate::util::write_atomic(&path, generated.as_bytes()).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
@@ -74,10 +87,16 @@ const KEYWORDS: &[&str] = &[
     "where", "while", "abstract", "become", "box", "do", "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
-/// A kebab- or snake-case name as a Rust identifier.
+/// A kebab- or snake-case name (validated: ASCII letters, digits, `-`, `_`) as a Rust
+/// identifier.
 fn identifier(name: &str) -> String {
     let snake = name.replace('-', "_");
-    if KEYWORDS.contains(&snake.as_str()) { format!("r#{snake}") } else { snake }
+    match snake.as_str() {
+        // Keywords that cannot be raw identifiers.
+        "self" | "Self" | "super" | "crate" | "_" => format!("{snake}_"),
+        keyword if KEYWORDS.contains(&keyword) => format!("r#{snake}"),
+        _ => snake,
+    }
 }
 
 /// A kebab- or snake-case name in CamelCase, for a Rust type.
@@ -109,11 +128,19 @@ fn rust_type(type_ref: TypeRef) -> String {
     if type_ref.optional { format!("Option<{listed}>") } else { listed }
 }
 
+/// `text` as `///` doc comment lines that stay prose, whatever a dependency wrote: every
+/// line break starts a new `///` line (so no line can end the comment and start code),
+/// control characters become spaces, and neither code fences nor indented lines survive
+/// (rustdoc would compile and run them as doctests).
 fn doc(text: &str, indent: &str) -> String {
-    text.lines()
+    text.split(['\n', '\r', '\u{2028}', '\u{2029}'])
         .map(|line| {
+            let line: String = line.chars().map(|character| if character.is_control() { ' ' } else { character }).collect();
+            let line = line.trim();
             if line.is_empty() {
                 format!("{indent}///\n")
+            } else if line.starts_with("```") || line.starts_with("~~~") {
+                format!("{indent}/// \\{line}\n")
             } else {
                 format!("{indent}/// {line}\n")
             }
@@ -141,11 +168,11 @@ fn function_binding(dependency: &str, function: &Function) -> String {
         if optional {
             let _ = writeln!(
                 pushes,
-                "        if let Some(value) = {name} {{\n            arguments.push((\"{}\", value.into_value()));\n        }}",
+                "        if let Some(value) = {name} {{\n            arguments.push(({:?}, value.into_value()));\n        }}",
                 argument.name
             );
         } else {
-            let _ = writeln!(pushes, "        arguments.push((\"{}\", {name}.into_value()));", argument.name);
+            let _ = writeln!(pushes, "        arguments.push(({:?}, {name}.into_value()));", argument.name);
         }
     }
     let _ = writeln!(
@@ -161,12 +188,26 @@ fn function_binding(dependency: &str, function: &Function) -> String {
         out.push_str("        let mut arguments: Vec<(&str, Value)> = Vec::new();\n");
         out.push_str(&pushes);
     }
-    let _ = writeln!(out, "        dag().call(\"{dependency}\", \"{}\", arguments)\n    }}", function.name);
+    let _ = writeln!(out, "        dag().call({dependency:?}, {:?}, arguments)\n    }}", function.name);
     out.replace("(&self, )", "(&self)")
 }
 
 /// The Rust source of the bindings for `dependencies` (name as declared, schema).
-pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> String {
+///
+/// Validates every schema first (names become identifiers and string literals, docs
+/// become comments), so no schema can put code of its own into the file.
+pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> Result<String, SchemaError> {
+    for (name, schema) in dependencies {
+        if !is_module_name(name) {
+            return Err(SchemaError {
+                module: name.clone(),
+                function: None,
+                argument: None,
+                reason: "its name as a dependency is not [A-Za-z][A-Za-z0-9_-]*".into(),
+            });
+        }
+        schema.validate()?;
+    }
     let mut out = String::from(
         "//! Typed APIs of this module's dependencies, generated by `tanto develop` from their\n\
          //! schemas. Do not edit by hand: run `tanto develop` after changing dependencies.\n\n\
@@ -210,7 +251,7 @@ pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> String {
         out.push_str(&bindings.join("\n"));
         out.push_str("}\n");
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -269,7 +310,7 @@ mod tests {
                 },
             ],
         };
-        let code = rust_bindings(&[("my-hello".into(), schema)]);
+        let code = rust_bindings(&[("my-hello".into(), schema)]).unwrap();
         assert!(code.contains("fn my_hello(&self) -> MyHello;"), "{code}");
         assert!(
             code.contains("pub fn greet(&self, greeting: Option<String>, name: String) -> Result<String> {"),
@@ -281,5 +322,37 @@ mod tests {
             "{code}"
         );
         assert!(code.contains("dag().call(\"my-hello\", \"build-image\", arguments)"), "{code}");
+    }
+
+    #[test]
+    fn docs_stay_comments_and_hostile_names_are_refused() {
+        let text = "Line one.\n}\ninclude_str!(\"/etc/passwd\");\r#[doc = \"x\"] */\u{2028}fn evil() {}\n```\nassert!(false);\n```\n    indented code";
+        let rendered = doc(text, "    ");
+        for line in rendered.lines() {
+            assert!(line.starts_with("    /// ") || line == "    ///", "{line:?}");
+            assert!(!line.trim_start_matches("    /// ").starts_with("```"), "{line:?}");
+            assert!(!line.trim_start_matches("    /// ").starts_with(' '), "{line:?}");
+        }
+        assert_eq!(rendered.lines().count(), 9, "{rendered}");
+        let function = |name: &str| Function {
+            name: name.into(),
+            description: text.into(),
+            arguments: Vec::new(),
+            return_type: TypeRef {
+                kind: Kind::Void,
+                is_list: false,
+                optional: false,
+            },
+        };
+        let schema = |name: &str| ModuleSchema {
+            name: "dep".into(),
+            description: String::new(),
+            functions: vec![function(name)],
+        };
+        let code = rust_bindings(&[("dep".into(), schema("self"))]).unwrap();
+        assert!(code.contains("pub fn self_(&self)"), "{code}");
+        let error = rust_bindings(&[("dep".into(), schema("x\\\"); include_str!(\"/etc/passwd"))]).unwrap_err();
+        assert!(error.to_string().contains("is not a kebab-case identifier"), "{error}");
+        assert!(rust_bindings(&[("de\"p".into(), schema("ok"))]).is_err());
     }
 }

@@ -113,7 +113,7 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     write(MANIFEST_NAME, manifest.to_toml())?;
     write("Cargo.toml", cargo_toml(&name))?;
     write("src/lib.rs", lib_rs(&name))?;
-    write(super::develop::BINDINGS_FILE, super::develop::rust_bindings(&[]))?;
+    write(super::develop::BINDINGS_FILE, super::develop::rust_bindings(&[])?)?;
     write(".gitignore", "/target\n".to_string())?;
     files.extend(write_rust_sdk(&root.join("sdk")).map_err(|error| anyhow::anyhow!("cannot write the SDK into {}: {error}", root.display()))?);
     Ok(InitReport { root, name, files })

@@ -172,6 +172,8 @@ impl client::Host for InvocationState {
         let runtime = self.runtime.clone();
         let result = async {
             let callable = self.dependencies.load(&runtime, &module).await?;
+            // A dependency is held to its schema as a module called from the CLI is.
+            runtime.describe(&callable, self.pipeline.clone()).await?;
             runtime
                 .invoke_at(&callable, self.pipeline.clone(), &function, host_arguments, self.depth + 1)
                 .await

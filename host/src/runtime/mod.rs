@@ -17,7 +17,7 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use self::bindings::{Module as ModuleWorld, ModulePre};
 use self::sandbox::{InvocationState, SandboxError};
 pub use self::sandbox::{LimitError, Limits};
-pub use self::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
+pub use self::values::{Argument, Function, Kind, ModuleSchema, SchemaError, TypeRef, Value};
 use crate::engine::{Digest, Engine as Pipeline, EngineError};
 
 /// Why loading or running a module failed.
@@ -58,6 +58,9 @@ pub enum RuntimeError {
     /// The module's function returned an error.
     #[error("{0}")]
     Pipeline(EngineError),
+    /// The module's `describe` declared something a schema cannot honestly declare.
+    #[error(transparent)]
+    InvalidSchema(#[from] SchemaError),
     #[error("{context}: {reason}")]
     Internal { context: String, reason: String },
 }
@@ -320,7 +323,8 @@ impl Runtime {
         store
     }
 
-    /// Asks the module what it offers.
+    /// Asks the module what it offers; a schema that fails [`ModuleSchema::validate`] is
+    /// an error, so nothing downstream sees it.
     pub async fn describe(self: &Arc<Self>, callable: &Callable, pipeline: Arc<Pipeline>) -> Result<ModuleSchema, RuntimeError> {
         let mut store = self.store(pipeline, callable, 0);
         let limit = callable.limits.timeout;
@@ -336,7 +340,11 @@ impl Runtime {
             });
         };
         match result {
-            Ok(schema) => Ok(host::schema_from_guest(schema)),
+            Ok(schema) => {
+                let schema = host::schema_from_guest(schema);
+                schema.validate()?;
+                Ok(schema)
+            }
             Err(error) => Err(self.trap(&store, &callable.limits, error)),
         }
     }

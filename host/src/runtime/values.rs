@@ -94,6 +94,162 @@ impl ModuleSchema {
     pub fn function(&self, name: &str) -> Option<&Function> {
         self.functions.iter().find(|function| function.name == name)
     }
+
+    /// Checks what a module says about itself before anything uses it (the CLI, `tanto
+    /// functions`, dependency calls, `tanto develop`'s generated code), since a module that
+    /// writes its own `describe` can say anything:
+    ///
+    /// * the module's name matches `[A-Za-z][A-Za-z0-9_-]*` (a crate or package name),
+    ///   function and argument names are kebab-case identifiers, `[a-z][a-z0-9]*(-[a-z0-9]+)*`
+    ///   (what WIT and the SDKs produce), all at most [`MAX_NAME_LEN`] bytes, and no two
+    ///   functions of a module or arguments of a function share a name;
+    /// * descriptions are at most [`MAX_DESCRIPTION_LEN`] bytes, with no control
+    ///   characters but line breaks and tabs;
+    /// * a default is a JSON literal, and no `directory` or `file` argument has one: the
+    ///   CLI would read it as a host path the user never named.
+    pub fn validate(&self) -> Result<(), SchemaError> {
+        let error = |function: Option<&Function>, argument: Option<&Argument>, reason: String| SchemaError {
+            module: self.name.clone(),
+            function: function.map(|function| function.name.clone()),
+            argument: argument.map(|argument| argument.name.clone()),
+            reason,
+        };
+        if !is_module_name(&self.name) {
+            return Err(error(
+                None,
+                None,
+                format!(
+                    "its name {} is not a module name ([A-Za-z][A-Za-z0-9_-]*, at most {MAX_NAME_LEN} bytes)",
+                    shown(&self.name)
+                ),
+            ));
+        }
+        check_description(&self.description).map_err(|reason| error(None, None, format!("its description {reason}")))?;
+        if self.functions.len() > MAX_FUNCTIONS {
+            return Err(error(None, None, format!("it declares more than {MAX_FUNCTIONS} functions")));
+        }
+        for (index, function) in self.functions.iter().enumerate() {
+            if !is_kebab_identifier(&function.name) {
+                return Err(error(
+                    None,
+                    None,
+                    format!(
+                        "function name {} is not a kebab-case identifier ([a-z][a-z0-9]*(-[a-z0-9]+)*, at most {MAX_NAME_LEN} bytes)",
+                        shown(&function.name)
+                    ),
+                ));
+            }
+            if self.functions[..index].iter().any(|other| other.name == function.name) {
+                return Err(error(Some(function), None, "it is declared twice".into()));
+            }
+            check_description(&function.description).map_err(|reason| error(Some(function), None, format!("its description {reason}")))?;
+            if function.arguments.len() > MAX_ARGUMENTS {
+                return Err(error(Some(function), None, format!("it declares more than {MAX_ARGUMENTS} arguments")));
+            }
+            for (index, argument) in function.arguments.iter().enumerate() {
+                if !is_kebab_identifier(&argument.name) {
+                    return Err(error(
+                        Some(function),
+                        None,
+                        format!(
+                            "argument name {} is not a kebab-case identifier ([a-z][a-z0-9]*(-[a-z0-9]+)*, at most {MAX_NAME_LEN} bytes)",
+                            shown(&argument.name)
+                        ),
+                    ));
+                }
+                if function.arguments[..index].iter().any(|other| other.name == argument.name) {
+                    return Err(error(Some(function), Some(argument), "it is declared twice".into()));
+                }
+                check_description(&argument.description).map_err(|reason| error(Some(function), Some(argument), format!("its description {reason}")))?;
+                if let Some(default) = &argument.default_value {
+                    if matches!(argument.type_ref.kind, Kind::Directory | Kind::File) {
+                        return Err(error(
+                            Some(function),
+                            Some(argument),
+                            format!(
+                                "a {} argument cannot have a default (it declares {}): its value must come from the caller, never from a path the module names",
+                                argument.type_ref.kind,
+                                shown(default)
+                            ),
+                        ));
+                    }
+                    if default.len() > MAX_DESCRIPTION_LEN || serde_json::from_str::<serde_json::Value>(default).is_err() {
+                        return Err(error(
+                            Some(function),
+                            Some(argument),
+                            format!("its default {} is not a JSON literal", shown(default)),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The longest module, function or argument name a schema may declare.
+pub const MAX_NAME_LEN: usize = 64;
+/// The longest description (or default) a schema may declare.
+pub const MAX_DESCRIPTION_LEN: usize = 64 * 1024;
+const MAX_FUNCTIONS: usize = 1024;
+const MAX_ARGUMENTS: usize = 256;
+
+/// A kebab-case identifier: `[a-z][a-z0-9]*(-[a-z0-9]+)*`, at most [`MAX_NAME_LEN`] bytes.
+pub fn is_kebab_identifier(name: &str) -> bool {
+    name.len() <= MAX_NAME_LEN
+        && name.starts_with(|first: char| first.is_ascii_lowercase())
+        && name
+            .split('-')
+            .all(|word| !word.is_empty() && word.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit()))
+}
+
+/// A module's name as its SDK reports it (a crate or package name):
+/// `[A-Za-z][A-Za-z0-9_-]*`, at most [`MAX_NAME_LEN`] bytes.
+pub fn is_module_name(name: &str) -> bool {
+    name.len() <= MAX_NAME_LEN
+        && name.starts_with(|first: char| first.is_ascii_alphabetic())
+        && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+}
+
+fn check_description(text: &str) -> Result<(), String> {
+    if text.len() > MAX_DESCRIPTION_LEN {
+        return Err(format!("is longer than {MAX_DESCRIPTION_LEN} bytes"));
+    }
+    if let Some(control) = text
+        .chars()
+        .find(|character| character.is_control() && !matches!(character, '\n' | '\r' | '\t'))
+    {
+        return Err(format!("contains the control character {control:?}"));
+    }
+    Ok(())
+}
+
+/// A name or value a module declared, quoted and escaped (it may hold anything) and cut
+/// to a readable length.
+fn shown(text: &str) -> String {
+    const LIMIT: usize = 80;
+    if text.chars().count() > LIMIT {
+        format!("{:?}…", text.chars().take(LIMIT).collect::<String>())
+    } else {
+        format!("{text:?}")
+    }
+}
+
+/// A schema that [`ModuleSchema::validate`] refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "module {} declares an invalid schema: {}{}{reason}",
+    shown(module),
+    function.as_deref().map(|function| format!("function `{function}`: ")).unwrap_or_default(),
+    argument.as_deref().map(|argument| format!("argument `{argument}`: ")).unwrap_or_default()
+)]
+pub struct SchemaError {
+    pub module: String,
+    /// The function at fault (always a valid name), if the fault is in one.
+    pub function: Option<String>,
+    /// The argument at fault (always a valid name), if the fault is in one.
+    pub argument: Option<String>,
+    pub reason: String,
 }
 
 /// A value passed to or returned by a module function.
@@ -123,5 +279,84 @@ impl fmt::Debug for Value {
             Value::File(file) => write!(f, "File@{}", file.digest()),
             Value::List(items) => f.debug_list().entries(items).finish(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(function: &str, argument: &str, kind: Kind, default: Option<&str>) -> ModuleSchema {
+        ModuleSchema {
+            name: "my_module".into(),
+            description: "A module.\n\n\tIndented.".into(),
+            functions: vec![Function {
+                name: function.into(),
+                description: String::new(),
+                arguments: vec![Argument {
+                    name: argument.into(),
+                    description: String::new(),
+                    type_ref: TypeRef {
+                        kind,
+                        is_list: false,
+                        optional: false,
+                    },
+                    default_value: default.map(str::to_string),
+                }],
+                return_type: TypeRef {
+                    kind: Kind::Void,
+                    is_list: false,
+                    optional: false,
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn accepts_what_the_sdk_produces() {
+        schema("build-image", "src-dir2", Kind::Directory, None).validate().unwrap();
+        schema("greet", "name", Kind::String, Some("\"world\"")).validate().unwrap();
+        schema("f", "optional", Kind::File, None).validate().unwrap();
+    }
+
+    #[test]
+    fn refuses_defaults_for_directories_and_files() {
+        let error = schema("leak", "source", Kind::File, Some("\"/proc/self/environ\"")).validate().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "module \"my_module\" declares an invalid schema: function `leak`: argument `source`: a File argument cannot have a default \
+             (it declares \"\\\"/proc/self/environ\\\"\"): its value must come from the caller, never from a path the module names"
+        );
+        assert!(schema("leak", "source", Kind::Directory, Some("\"../..\"")).validate().is_err());
+    }
+
+    #[test]
+    fn refuses_names_that_are_not_identifiers() {
+        for bad in [
+            "",
+            "Upper",
+            "snake_case",
+            "-lead",
+            "trail-",
+            "a--b",
+            "1st",
+            "a b",
+            "a\"b",
+            "x\n#[doc]",
+            &"a".repeat(65),
+        ] {
+            assert!(schema(bad, "ok", Kind::String, None).validate().is_err(), "function {bad:?}");
+            assert!(schema("ok", bad, Kind::String, None).validate().is_err(), "argument {bad:?}");
+        }
+        let mut hostile = schema("ok", "ok", Kind::String, None);
+        hostile.name = "m\u{1b}[31m".into();
+        assert!(hostile.validate().unwrap_err().to_string().contains("\\u{1b}"), "names are shown escaped");
+        let mut control = schema("ok", "ok", Kind::String, None);
+        control.functions[0].description = "escape \u{1b}[2J".into();
+        assert!(control.validate().is_err());
+        let mut twice = schema("ok", "ok", Kind::String, None);
+        twice.functions.push(twice.functions[0].clone());
+        assert!(twice.validate().unwrap_err().to_string().contains("declared twice"));
+        assert!(schema("ok", "ok", Kind::String, Some("not json")).validate().is_err());
     }
 }
