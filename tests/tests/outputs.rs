@@ -166,6 +166,17 @@ fn a_failed_step_keeps_its_whole_log() {
     let expected: String = (1..=1000).map(|number| format!("{number}\n")).collect();
     assert_eq!(std::fs::read_to_string(&logs[0]).unwrap(), expected);
     assert_eq!(std::fs::read_to_string(logs[0].with_file_name("stderr")).unwrap(), "broken\n");
+    // Kept logs are part of the cache: du counts them, and prune of everything removes them.
+    let du = tanto.run(&["cache", "du"]).success();
+    let line = du
+        .stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("logs"))
+        .unwrap_or_else(|| panic!("{}", du.stdout));
+    assert_eq!(line.split_whitespace().nth(1), Some("1"), "{line}");
+    let prune = tanto.run(&["cache", "prune"]).success();
+    assert!(prune.stdout.contains("Removed 1 log of failed steps"), "{}", prune.stdout);
+    assert!(!logs[0].exists());
     tanto.assert_no_leftovers();
 }
 

@@ -419,6 +419,11 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
                 human_bytes(usage.held.git_bytes)
             );
             println!(
+                "  logs        {:>6}  {:>10}  output of recent steps that failed",
+                usage.held.logs,
+                human_bytes(usage.held.log_bytes)
+            );
+            println!(
                 "  volumes     {:>6}  {:>10}  cache volumes (removed only by prune --volumes)",
                 usage.volumes, ""
             );
@@ -467,6 +472,17 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
             );
             if report.removed.git_bytes > 0 {
                 println!("Removed the git cache: {}", human_bytes(report.removed.git_bytes));
+            }
+            if report.removed.logs > 0 {
+                println!(
+                    "Removed {} of failed steps: {}",
+                    if report.removed.logs == 1 {
+                        "1 log".to_string()
+                    } else {
+                        format!("{} logs", report.removed.logs)
+                    },
+                    human_bytes(report.removed.log_bytes)
+                );
             }
             if !report.volumes.is_empty() {
                 println!("Removed {} cache volumes: {}", report.volumes.len(), report.volumes.join(", "));

@@ -101,11 +101,14 @@ pub struct Tally {
     pub component_bytes: u64,
     /// Bytes of fetched repositories and their checkouts.
     pub git_bytes: u64,
+    /// Kept output of recent steps that failed.
+    pub logs: usize,
+    pub log_bytes: u64,
 }
 
 impl Tally {
     pub fn bytes(&self) -> u64 {
-        self.step_bytes + self.tree_bytes + self.component_bytes + self.git_bytes
+        self.step_bytes + self.tree_bytes + self.component_bytes + self.git_bytes + self.log_bytes
     }
 
     pub fn entries(&self) -> usize {
@@ -144,6 +147,7 @@ pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
     let steps = measure_steps(store, backend).await;
     let trees = store.trees();
     let components = store.components();
+    let (logs, log_bytes) = store.failed_logs();
     let times = steps.iter().map(|step| step.last_used).chain(trees.iter().map(|tree| tree.last_used));
     Usage {
         held: Tally {
@@ -154,6 +158,8 @@ pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
             components: components.len(),
             component_bytes: components.iter().map(|component| component.size).sum(),
             git_bytes: store.git_bytes(),
+            logs,
+            log_bytes,
         },
         volumes: store.volumes().len(),
         oldest: times.clone().min(),
@@ -402,11 +408,14 @@ async fn prune_locked(store: &CacheStore, backend: &dyn Backend, settings: &Prun
         steps = refused.into_iter().map(|(step, _)| step).collect();
     }
     remove_unreferenced_snapshots(store, backend, &mut report).await;
-    // Fetched repositories go only with everything else: least-recently-used pruning
-    // cannot see inside them, and refetching is what makes them cheap to drop.
+    // Fetched repositories and failed-step logs go only with everything else:
+    // least-recently-used pruning cannot see inside the former, and the latter are
+    // bounded on their own (the newest few are kept).
     if settings.all {
         report.removed.git_bytes = store.git_bytes();
         store.remove_git();
+        (report.removed.logs, report.removed.log_bytes) = store.failed_logs();
+        store.remove_failed_logs();
     }
     if settings.volumes {
         for volume in store.volumes() {
