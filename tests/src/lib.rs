@@ -405,6 +405,26 @@ pub fn write_module(dir: &Path, name: &str, lib_rs: &str, dependencies: &[(&str,
     }
 }
 
+/// Writes `contents` to `path` under `dir`, creating the folders on the way.
+pub fn write(dir: &Path, path: &str, contents: &str) {
+    let target = dir.join(path);
+    std::fs::create_dir_all(target.parent().expect("a path under dir")).expect("create folders");
+    std::fs::write(target, contents).expect("write a test file");
+}
+
+/// `name` made unique to this process and moment, so no earlier run's cache answers a
+/// step built from it.
+pub fn unique(name: &str) -> String {
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_nanos()
+    )
+}
+
 /// Counts the containers one session creates, from a live `docker events` stream started
 /// before them. Unlike `docker events --since`, which reads the daemon's short in-memory
 /// history (the last 256 events of a busy shared daemon), a live stream misses nothing.

@@ -6,19 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tanto_tests::{ContainerEvents, SecondDaemon, Tanto, docker, docker_now, guest_wasm};
-
-fn write(dir: &Path, path: &str, contents: &str) {
-    std::fs::write(dir.join(path), contents).unwrap();
-}
-
-fn unique(name: &str) -> String {
-    format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    )
-}
+use tanto_tests::{ContainerEvents, SecondDaemon, Tanto, docker, docker_now, guest_wasm, unique, write};
 
 /// A source folder for the cache guest's `five-steps` with a unique `a.txt`, and the
 /// output the pipeline prints for it.

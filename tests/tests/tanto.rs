@@ -3,9 +3,8 @@
 //! behind on the daemon.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use tanto_tests::{Tanto, docker, foreach_guest, guest_dir, guest_wasm, repo_root};
+use tanto_tests::{Tanto, docker, foreach_guest, guest_dir, guest_wasm, repo_root, write};
 
 // The hostile-module suite: modules trying to escape the sandbox.
 mod hostile;
@@ -19,12 +18,6 @@ macro_rules! assert_guest_has_test {
     };
 }
 foreach_guest!(assert_guest_has_test);
-
-fn write(dir: &Path, path: &str, contents: &str) {
-    let target = dir.join(path);
-    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-    std::fs::write(target, contents).unwrap();
-}
 
 /// Redacts what changes between runs (temp paths, digests, timings) from CLI output.
 fn redact(text: &str, tanto: &Tanto) -> String {
@@ -487,17 +480,10 @@ mod cache {
     //! The content-addressed cache, parallel evaluation and cache volumes, against the real
     //! Docker daemon: steps counted with Docker's event log and with tanto's progress lines.
 
-    use std::path::Path;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
 
-    use tanto_tests::{Tanto, docker, docker_now, guest_wasm};
-
-    fn write(dir: &Path, path: &str, contents: &str) {
-        let target = dir.join(path);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, contents).unwrap();
-    }
+    use tanto_tests::{Tanto, docker, docker_now, guest_wasm, unique, write};
 
     /// `(status, command)` for each finished step in `--progress=plain` output.
     fn steps(stderr: &str) -> Vec<(String, String)> {
@@ -521,14 +507,6 @@ mod cache {
             .filter(|(status, _)| status == "DONE")
             .map(|(_, command)| command)
             .collect()
-    }
-
-    fn unique(name: &str) -> String {
-        format!(
-            "{name}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        )
     }
 
     /// A source folder for `five-steps`: a unique `a.txt` (so no other run's cache answers
