@@ -32,9 +32,11 @@ use crate::engine::CacheMode;
 use crate::module::Sdk;
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::ops::call::{CallSettings, OutputFormat};
+use crate::ops::develop::DevelopSettings;
 use crate::ops::init::InitSettings;
 use crate::ops::install::{InstallSettings, LockSettings, NewDependency, UninstallSettings, UpdateSettings};
 use crate::ops::publish::PublishSettings;
+use crate::ops::vendor::{Overwrite, SdkUpdate};
 use crate::ops::{ModuleLocation, Session, SessionSettings};
 use crate::runtime::Limits;
 use crate::telemetry::progress::{self, ProgressMode};
@@ -84,7 +86,10 @@ enum Command {
     /// Regenerate the typed APIs of a module's dependencies (src/dependencies.rs).
     /// `install`, `update` and `uninstall` do it too; this is for a local dependency
     /// whose functions changed, a newer tanto, or a deleted file.
-    Develop(FunctionsArgs),
+    ///
+    /// It also brings the module's vendored SDK (`sdk/`, written by `tanto init`) up to
+    /// this tanto's, refusing to overwrite changes made there unless --force.
+    Develop(DevelopArgs),
     /// Add a module to tanto.toml and pin it in tanto.lock; without REF, install what
     /// tanto.toml declares.
     Install(InstallArgs),
@@ -196,6 +201,16 @@ struct ModuleArgs {
 struct FunctionsArgs {
     #[command(flatten)]
     module: ModuleArgs,
+}
+
+#[derive(Args, Debug)]
+struct DevelopArgs {
+    #[command(flatten)]
+    module: ModuleArgs,
+    /// Replace the vendored SDK even where its files were changed since tanto wrote them,
+    /// or where it is newer than this tanto's.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -331,9 +346,9 @@ async fn run(cli: Cli) -> ExitCode {
             let result = with_interrupt(signals, Some(&session), cache(&session, command)).await;
             finish(result)
         }
-        Command::Develop(FunctionsArgs { module }) => {
+        Command::Develop(args) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
-            let result = with_interrupt(signals, Some(&session), develop(&session, module)).await;
+            let result = with_interrupt(signals, Some(&session), develop(&session, args)).await;
             finish(result)
         }
         Command::Call(args) => {
@@ -616,28 +631,80 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn develop(session: &Session, module: ModuleArgs) -> anyhow::Result<()> {
+async fn develop(session: &Session, args: DevelopArgs) -> anyhow::Result<()> {
+    let DevelopArgs { module, force } = args;
     let root = match location(module)? {
         ModuleLocation::Path(path) => crate::module::find_module_root(&path)?,
         ModuleLocation::Search(start) => crate::module::find_module_root(&start)?,
         ModuleLocation::Remote(reference) => anyhow::bail!(UsageError::new(format!("develop works on a local module, not {reference}"))),
     };
-    let report = crate::ops::develop::develop(session, &root).await?;
-    let verb = if report.changed { "Wrote" } else { "Up to date:" };
+    let overwrite = if force { Overwrite::Force } else { Overwrite::Refuse };
+    let report = crate::ops::develop::develop(session, DevelopSettings { root, overwrite }).await?;
+    if let Some(update) = report.sdk.as_ref().filter(|update| !update.is_empty()) {
+        eprintln!("{}", sdk_update_summary(update));
+    }
+    let bindings = report.bindings;
+    let verb = if bindings.changed { "Wrote" } else { "Up to date:" };
     eprintln!(
         "{verb} {} ({} dependencies: {})",
-        report.path.display(),
-        report.dependencies.len(),
-        report.dependencies.join(", ")
+        bindings.path.display(),
+        bindings.dependencies.len(),
+        bindings.dependencies.join(", ")
     );
-    if !report.declared {
+    if !bindings.declared {
         eprintln!("hint: add `mod dependencies; use dependencies::Dependencies;` to src/lib.rs to call them as dag().NAME()");
     }
     Ok(())
 }
 
+/// `  ~ path` per file an SDK update changed, then what it amounted to.
+fn sdk_update_summary(update: &SdkUpdate) -> String {
+    let changes = &update.changes;
+    let mut lines: Vec<String> = Vec::new();
+    lines.extend(changes.updated.iter().map(|path| format!("  ~ {path}")));
+    lines.extend(changes.added.iter().map(|path| format!("  + {path}")));
+    lines.extend(changes.removed.iter().map(|path| format!("  - {path}")));
+    let package = crate::ops::vendor::SDK_PACKAGE;
+    let versions = match &update.from {
+        Some(from) if *from != update.to => format!("{package} {from} → {}", update.to),
+        Some(_) => format!("{package} {}", update.to),
+        None => format!("{package} ? → {}", update.to),
+    };
+    let files = |count: usize, what: &str| match count {
+        0 => None,
+        1 => Some(format!("1 file {what}")),
+        count => Some(format!("{count} files {what}")),
+    };
+    let counts: Vec<String> = [
+        files(changes.updated.len(), "updated"),
+        files(changes.added.len(), "added"),
+        files(changes.removed.len(), "removed"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let what = if counts.is_empty() {
+        format!("checksums recorded in {}", crate::ops::vendor::RECORD_FILE)
+    } else {
+        counts.join(", ")
+    };
+    lines.push(format!("Updated {}: {versions}, {what}", update.sdk_dir.display()));
+    lines.join("\n")
+}
+
+/// A hint when the local module at `location` vendors an SDK of another version than
+/// this tanto's. Shown before the build, so it is there when an SDK mismatch is why the
+/// build or the call fails.
+fn sdk_hint(location: &ModuleLocation) {
+    if let Some(drift) = crate::ops::vendor::drift(location) {
+        eprintln!("hint: {drift}");
+    }
+}
+
 async fn functions(session: &Session, module: ModuleArgs) -> anyhow::Result<()> {
-    let loaded = session.load(&location(module)?).await?;
+    let location = location(module)?;
+    sdk_hint(&location);
+    let loaded = session.load(&location).await?;
     let schema = &loaded.schema;
     let mut out = String::new();
     if !schema.description.is_empty() {
@@ -688,6 +755,7 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
         format: if json { OutputFormat::Json } else { OutputFormat::Text },
         working_dir: std::env::current_dir()?,
     };
+    sdk_hint(&settings.location);
     let result = crate::ops::call::call(session, settings).await?;
     print!("{}", result.stdout);
     if let Some(path) = result.saved {
