@@ -640,8 +640,17 @@ async fn develop(session: &Session, args: DevelopArgs) -> anyhow::Result<()> {
     };
     let overwrite = if force { Overwrite::Force } else { Overwrite::Refuse };
     let report = crate::ops::develop::develop(session, DevelopSettings { root, overwrite }).await?;
-    if let Some(update) = report.sdk.as_ref().filter(|update| !update.is_empty()) {
-        eprintln!("{}", sdk_update_summary(update));
+    if let Some(update) = &report.sdk {
+        if !update.wrote_nothing() {
+            eprintln!("{}", sdk_update_summary(update));
+        }
+        if !update.kept.is_empty() {
+            eprintln!(
+                "note: kept your changes to the vendored SDK in {} (`--force` replaces them): {}",
+                update.sdk_dir.display(),
+                update.kept.join(", ")
+            );
+        }
     }
     let bindings = report.bindings;
     let verb = if bindings.changed { "Wrote" } else { "Up to date:" };

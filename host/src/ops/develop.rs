@@ -64,7 +64,7 @@ pub async fn develop(session: &Session, settings: DevelopSettings) -> anyhow::Re
     let sdk = match sdk_plan {
         Some(plan) => {
             let update = plan.apply()?;
-            if update.is_empty() {
+            if update.wrote_nothing() && update.kept.is_empty() {
                 tracing::info!("{} is up to date ({} {})", update.sdk_dir.display(), super::vendor::SDK_PACKAGE, update.to);
             }
             Some(update)

@@ -157,7 +157,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Modules that depend on the SDK another way (a path into a tanto checkout, a registry)
 /// have none, and nothing here concerns them.
 fn vendored_sdk(crate_dir: &Path) -> Option<PathBuf> {
-    let sdk_dir = crate_dir.join(SDK_DIR);
+    // Without the `.` of a `source = "."`, for the paths shown to the user.
+    let sdk_dir: PathBuf = crate_dir.join(SDK_DIR).components().collect();
     let names_sdk = std::fs::read_to_string(sdk_dir.join("Cargo.toml")).is_ok_and(|text| names_sdk_package(&text));
     (names_sdk || sdk_dir.join(RECORD_FILE).is_file()).then_some(sdk_dir)
 }
@@ -252,6 +253,9 @@ pub struct SdkUpdate {
     /// The version it holds now, this tanto's.
     pub to: Version,
     pub changes: SdkChanges,
+    /// Changes of the user's left in place (`path (why)`), in an SDK that is otherwise
+    /// this tanto's.
+    pub kept: Vec<String>,
     /// Whether the record was (re)written: always with changes, and alone for an SDK
     /// that was current but vendored before tanto kept records.
     pub recorded: bool,
@@ -259,7 +263,7 @@ pub struct SdkUpdate {
 
 impl SdkUpdate {
     /// Whether anything was written.
-    pub fn is_empty(&self) -> bool {
+    pub fn wrote_nothing(&self) -> bool {
         !self.recorded && self.changes == SdkChanges::default()
     }
 }
@@ -270,17 +274,18 @@ pub struct SdkPlan {
     sdk_dir: PathBuf,
     from: Option<Version>,
     changes: SdkChanges,
+    kept: Vec<String>,
     write_record: bool,
-}
-
-/// A file to replace or delete that tanto cannot vouch for, and why.
-struct Unsafe {
-    path: String,
-    reason: &'static str,
 }
 
 /// Checks what bringing the vendored SDK of the crate in `crate_dir` to this tanto's
 /// would change; `None` when the module vendors no SDK.
+///
+/// An SDK of this tanto's version whose only differences from it are the user's is
+/// current: those changes stay, and are reported. Anything else is an update, and an
+/// update replaces the whole SDK (a mix of two versions does not build): if that would
+/// overwrite or delete a file tanto did not write, or cannot vouch for, it is refused
+/// unless [`Overwrite::Force`]. So is a downgrade.
 ///
 /// Why refuse rather than overwrite or keep a backup: `sdk/` is tanto's, as a vendored
 /// crate is cargo's (cargo refuses to build one whose files no longer match its
@@ -314,81 +319,103 @@ pub fn plan(crate_dir: &Path, overwrite: Overwrite) -> anyhow::Result<Option<Sdk
         Some(record) => record.files.keys().cloned().collect(),
         None => files_under(&sdk_dir)?,
     };
+    // What tanto wrote and may replace, and what it did not write or cannot vouch for.
     let mut changes = SdkChanges::default();
-    let mut refused = Vec::new();
-    let mut vouch = |path: &str, bytes: &[u8], removal: bool| {
+    let mut theirs = SdkChanges::default();
+    let mut reasons = Vec::new();
+    let mut sort = |path: &str, bytes: &[u8], removal: bool, changes: &mut SdkChanges| {
         let reason = match &record {
             Some(record) => match record.files.get(path) {
-                Some(sum) if *sum == checksum(bytes) => return,
-                Some(_) => "changed since tanto wrote it",
-                None => "not written by tanto",
+                Some(sum) if *sum == checksum(bytes) => None,
+                Some(_) => Some("changed since tanto wrote it"),
+                None => Some("not written by tanto"),
             },
-            None if removal => "not in this tanto's SDK",
-            None => "differs from this tanto's SDK",
+            None if removal => Some("not in this tanto's SDK"),
+            None => Some("differs from this tanto's SDK"),
         };
-        refused.push(Unsafe { path: path.to_owned(), reason });
+        let list = |changes: &mut SdkChanges| {
+            let list = if removal { &mut changes.removed } else { &mut changes.updated };
+            list.push(path.to_owned());
+        };
+        match reason {
+            None => list(changes),
+            Some(reason) => {
+                list(&mut theirs);
+                reasons.push(format!("{path} ({reason})"));
+            }
+        }
     };
     for (path, contents) in RUST_SDK_FILES {
         match read_file(&sdk_dir.join(path))? {
             None => changes.added.push((*path).to_owned()),
             Some(bytes) if bytes == contents.as_bytes() => {}
-            Some(bytes) => {
-                vouch(path, &bytes, false);
-                changes.updated.push((*path).to_owned());
-            }
+            Some(bytes) => sort(path, &bytes, false, &mut changes),
         }
     }
     let embedded: BTreeSet<&str> = RUST_SDK_FILES.iter().map(|(path, _)| *path).collect();
     for path in previous.iter().filter(|path| !embedded.contains(path.as_str())) {
         if let Some(bytes) = read_file(&sdk_dir.join(path))? {
-            vouch(path, &bytes, true);
-            changes.removed.push(path.clone());
+            sort(path, &bytes, true, &mut changes);
         }
     }
 
-    if overwrite == Overwrite::Refuse {
-        if let Some(vendored) = from.as_ref().filter(|vendored| *vendored > host) {
-            anyhow::bail!(UsageError::with_hint(
-                format!("{} holds {SDK_PACKAGE} {vendored}, newer than this tanto's {host}: updating it would downgrade it", sdk_dir.display()),
-                "upgrade tanto; or run `tanto develop --force` to vendor this tanto's SDK instead"
-            ));
-        }
-        if !refused.is_empty() {
-            anyhow::bail!(refusal(&sdk_dir, record.is_some(), &refused));
-        }
+    // An SDK of this tanto's version whose only differences are the user's is current:
+    // the user's changes stay. Anything else is an update, which replaces every file.
+    let update = from.as_ref() != Some(host) || changes != SdkChanges::default();
+    if overwrite == Overwrite::Refuse
+        && let Some(vendored) = from.as_ref().filter(|vendored| *vendored > host)
+    {
+        anyhow::bail!(UsageError::with_hint(
+            format!(
+                "{} holds {SDK_PACKAGE} {vendored}, newer than this tanto's {host}: updating it would downgrade it",
+                sdk_dir.display()
+            ),
+            "upgrade tanto; or run `tanto develop --force` to vendor this tanto's SDK instead"
+        ));
     }
-    let write_record = record.as_ref() != Some(&Record::embedded());
+    let mut kept = Vec::new();
+    match overwrite {
+        _ if theirs == SdkChanges::default() => {}
+        Overwrite::Force => {
+            changes.updated.extend(theirs.updated);
+            changes.removed.extend(theirs.removed);
+        }
+        Overwrite::Refuse if update => anyhow::bail!(refusal(&sdk_dir, from.as_ref(), record.is_some(), &reasons)),
+        Overwrite::Refuse => kept = reasons,
+    }
+    changes.updated.sort();
+    changes.removed.sort();
+    // The record says what tanto wrote: it is not written over files tanto left alone.
+    let write_record = kept.is_empty() && (changes != SdkChanges::default() || record.as_ref() != Some(&Record::embedded()));
     Ok(Some(SdkPlan {
         sdk_dir,
         from,
         changes,
+        kept,
         write_record,
     }))
 }
 
-fn refusal(sdk_dir: &Path, has_record: bool, refused: &[Unsafe]) -> UsageError {
-    let listed: Vec<String> = refused
-        .iter()
-        .map(|file| format!("{} ({})", file.path, file.reason))
-        .collect();
+fn refusal(sdk_dir: &Path, from: Option<&Version>, has_record: bool, reasons: &[String]) -> UsageError {
     let host = host_sdk_version();
+    let from = from.map(|version| format!(" {version}")).unwrap_or_default();
     let message = if has_record {
         format!(
-            "the vendored SDK in {} has changes of yours that updating it to {SDK_PACKAGE} {host} would overwrite: {}",
+            "updating the vendored SDK in {} ({SDK_PACKAGE}{from}) to {host} would overwrite changes of yours: {}",
             sdk_dir.display(),
-            listed.join(", ")
+            reasons.join(", ")
         )
     } else {
         format!(
-            "the vendored SDK in {} has no record of what tanto wrote ({RECORD_FILE}; it was vendored by an older tanto), so changes of yours cannot be told from an older SDK's files: {}",
+            "the vendored SDK in {} ({SDK_PACKAGE}{from}) has no record of what tanto wrote ({RECORD_FILE}: an older tanto vendored it), so updating it to {host} cannot tell changes of yours from the older SDK's files: {}",
             sdk_dir.display(),
-            listed.join(", ")
+            reasons.join(", ")
         )
     };
     UsageError::with_hint(
         message,
         format!(
-            "carry your changes elsewhere (the SDK folder is replaced on every update; `git diff {SDK_DIR}/` shows them), then run `tanto develop --force` to replace them with {SDK_PACKAGE} {host}"
+            "an update replaces the whole SDK: keep a copy of your changes, run `tanto develop --force` to vendor {SDK_PACKAGE} {host}, then apply them again if they are still needed"
         ),
     )
 }
@@ -441,6 +468,7 @@ impl SdkPlan {
             sdk_dir,
             from,
             changes,
+            kept,
             write_record,
         } = self;
         let contents: BTreeMap<&str, &str> = RUST_SDK_FILES.iter().copied().collect();
@@ -461,7 +489,7 @@ impl SdkPlan {
                 }
             }
         }
-        let recorded = write_record || changes != SdkChanges::default();
+        let recorded = write_record;
         if recorded {
             let record = sdk_dir.join(RECORD_FILE);
             write_file(&record, Record::embedded().to_json().as_bytes()).map_err(|error| fail(&record, error))?;
@@ -471,6 +499,7 @@ impl SdkPlan {
             from,
             to: host_sdk_version().clone(),
             changes,
+            kept,
             recorded,
         })
     }
@@ -491,21 +520,43 @@ mod tests {
         module
     }
 
-    /// Rewrites the SDK of `module` as an older tanto would have vendored it: version
-    /// 0.0.1, `src/lib.rs` different, an extra `wit/0.0.1/tanto.wit`, the record to match.
-    fn make_old(module: &Path) -> Record {
+    /// Rewrites the SDK of `module` as another tanto, whose SDK is `version` and has the
+    /// files `files` (path, contents; `None` for a file it lacks), would have vendored it:
+    /// the record matches.
+    fn vendor_as(module: &Path, version: &str, files: &[(&str, Option<&str>)]) {
         let sdk = module.join(SDK_DIR);
-        let manifest = embedded("Cargo.toml").replacen(&format!("version = \"{}\"", host_sdk_version()), "version = \"0.0.1\"", 1);
+        let manifest = embedded("Cargo.toml").replacen(&format!("version = \"{}\"", host_sdk_version()), &format!("version = \"{version}\""), 1);
         std::fs::write(sdk.join("Cargo.toml"), &manifest).unwrap();
-        std::fs::write(sdk.join("src/lib.rs"), "// the old SDK\n").unwrap();
-        write_file(&sdk.join("wit/0.0.1/tanto.wit"), b"package tanto:core@0.0.1;\n").unwrap();
         let mut record = Record::embedded();
-        record.version = "0.0.1".into();
-        for path in ["Cargo.toml", "src/lib.rs", "wit/0.0.1/tanto.wit"] {
-            record.files.insert(path.into(), checksum(&std::fs::read(sdk.join(path)).unwrap()));
+        record.version = version.into();
+        record.files.insert("Cargo.toml".into(), checksum(manifest.as_bytes()));
+        for (path, contents) in files {
+            match contents {
+                Some(contents) => {
+                    write_file(&sdk.join(path), contents.as_bytes()).unwrap();
+                    record.files.insert((*path).into(), checksum(contents.as_bytes()));
+                }
+                None => {
+                    std::fs::remove_file(sdk.join(path)).unwrap();
+                    record.files.remove(*path);
+                }
+            }
         }
         std::fs::write(sdk.join(RECORD_FILE), record.to_json()).unwrap();
-        record
+    }
+
+    /// An SDK 0.0.1 whose `src/lib.rs` differs, with an extra `wit/0.0.1/tanto.wit` and
+    /// without `src/value.rs`.
+    fn make_old(module: &Path) {
+        vendor_as(
+            module,
+            "0.0.1",
+            &[
+                ("src/lib.rs", Some("// the old SDK\n")),
+                ("wit/0.0.1/tanto.wit", Some("package tanto:core@0.0.1;\n")),
+                ("src/value.rs", None),
+            ],
+        );
     }
 
     fn assert_current(module: &Path) {
@@ -527,7 +578,7 @@ mod tests {
         let module = vendored();
         let plan = plan(module.path(), Overwrite::Refuse).unwrap().unwrap();
         assert_eq!(plan.changes, SdkChanges::default());
-        assert!(plan.apply().unwrap().is_empty());
+        assert!(plan.apply().unwrap().wrote_nothing());
     }
 
     #[test]
@@ -545,7 +596,6 @@ mod tests {
         let module = vendored();
         std::fs::write(module.path().join("tanto.toml"), "name = \"m\"\nsdk = \"rust\"\n").unwrap();
         make_old(module.path());
-        std::fs::remove_file(module.path().join("sdk/src/value.rs")).unwrap();
         let location = ModuleLocation::Search(module.path().join("sdk/src"));
         assert_eq!(
             drift(&location),
@@ -567,25 +617,34 @@ mod tests {
         assert_current(module.path());
         assert!(!module.path().join("sdk/wit/0.0.1").exists(), "the emptied folder stays");
         assert_eq!(drift(&location), None);
-        assert!(plan(module.path(), Overwrite::Refuse).unwrap().unwrap().apply().unwrap().is_empty());
+        assert!(plan(module.path(), Overwrite::Refuse).unwrap().unwrap().apply().unwrap().wrote_nothing());
     }
 
     #[test]
-    fn edits_are_refused_unless_forced_and_files_of_the_user_are_kept() {
+    fn edits_are_kept_in_a_current_sdk_and_block_an_update_unless_forced() {
         let module = vendored();
-        make_old(module.path());
         let sdk = module.path().join(SDK_DIR);
+        // This tanto's SDK with a patch: current, the patch stays, the record too.
+        let record = std::fs::read(sdk.join(RECORD_FILE)).unwrap();
+        std::fs::write(sdk.join("src/error.rs"), "// patched by hand\n").unwrap();
+        let update = plan(module.path(), Overwrite::Refuse).unwrap().unwrap().apply().unwrap();
+        assert!(update.wrote_nothing(), "{update:?}");
+        assert_eq!(update.kept, vec!["src/error.rs (changed since tanto wrote it)".to_owned()]);
+        assert_eq!(std::fs::read_to_string(sdk.join("src/error.rs")).unwrap(), "// patched by hand\n");
+        assert_eq!(std::fs::read(sdk.join(RECORD_FILE)).unwrap(), record);
+
+        // An older SDK with patches: updating would overwrite them.
+        make_old(module.path());
         std::fs::write(sdk.join("src/error.rs"), "// patched by hand\n").unwrap();
         std::fs::write(sdk.join("wit/0.0.1/tanto.wit"), "// patched too\n").unwrap();
         std::fs::write(sdk.join("NOTES.md"), "mine\n").unwrap();
         let error = plan(module.path(), Overwrite::Refuse).unwrap_err();
         let usage = error.downcast_ref::<UsageError>().unwrap();
-        assert!(
-            usage
-                .message
-                .ends_with("would overwrite: src/error.rs (changed since tanto wrote it), wit/0.0.1/tanto.wit (changed since tanto wrote it)"),
-            "{usage:?}"
+        let expected = format!(
+            "(tanto-sdk 0.0.1) to {} would overwrite changes of yours: src/error.rs (changed since tanto wrote it), wit/0.0.1/tanto.wit (changed since tanto wrote it)",
+            host_sdk_version()
         );
+        assert!(usage.message.ends_with(&expected), "{usage:?}");
         assert!(usage.hint.as_ref().unwrap().0.contains("tanto develop --force"), "{usage:?}");
         assert_eq!(std::fs::read_to_string(sdk.join("src/error.rs")).unwrap(), "// patched by hand\n");
 
@@ -605,15 +664,24 @@ mod tests {
         assert_eq!((update.recorded, update.changes), (true, SdkChanges::default()));
         assert_current(module.path());
 
-        // Differing, with no record: tanto cannot tell an old SDK from edits.
+        // The same version differing, with no record: changes of the user's, kept.
         std::fs::remove_file(sdk.join(RECORD_FILE)).unwrap();
         std::fs::write(sdk.join("src/lib.rs"), "// old or edited?\n").unwrap();
-        write_file(&sdk.join("wit/0.0.1/tanto.wit"), b"old\n").unwrap();
+        let update = plan(module.path(), Overwrite::Refuse).unwrap().unwrap().apply().unwrap();
+        assert!(update.wrote_nothing(), "{update:?}");
+        assert_eq!(update.kept, vec!["src/lib.rs (differs from this tanto's SDK)".to_owned()]);
+        assert!(!sdk.join(RECORD_FILE).exists(), "tanto did not write these files");
+
+        // An older version, with no record: tanto cannot tell its files from edits.
+        make_old(module.path());
+        std::fs::remove_file(sdk.join(RECORD_FILE)).unwrap();
         write_file(&sdk.join("target/release/junk"), b"cargo's\n").unwrap();
         let error = plan(module.path(), Overwrite::Refuse).unwrap_err().to_string();
-        assert!(error.contains("no record of what tanto wrote"), "{error}");
+        assert!(error.contains("(tanto-sdk 0.0.1) has no record of what tanto wrote"), "{error}");
         assert!(
-            error.ends_with("src/lib.rs (changed since tanto wrote it), wit/0.0.1/tanto.wit (not written by tanto)"),
+            error.ends_with(
+                "Cargo.toml (differs from this tanto's SDK), src/lib.rs (differs from this tanto's SDK), wit/0.0.1/tanto.wit (not in this tanto's SDK)"
+            ),
             "{error}"
         );
         let update = plan(module.path(), Overwrite::Force).unwrap().unwrap().apply().unwrap();
@@ -626,9 +694,7 @@ mod tests {
     fn a_newer_sdk_is_not_downgraded_without_force() {
         let module = vendored();
         std::fs::write(module.path().join("tanto.toml"), "name = \"m\"\nsdk = \"rust\"\n").unwrap();
-        let sdk = module.path().join(SDK_DIR);
-        let manifest = embedded("Cargo.toml").replacen(&format!("version = \"{}\"", host_sdk_version()), "version = \"99.0.0\"", 1);
-        std::fs::write(sdk.join("Cargo.toml"), manifest).unwrap();
+        vendor_as(module.path(), "99.0.0", &[]);
         let drifted = drift(&ModuleLocation::Path(module.path().into())).unwrap();
         assert_eq!(
             drifted,
