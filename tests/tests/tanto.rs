@@ -161,9 +161,10 @@ mod vendored_sdk {
         let sdk = module.join("sdk");
         let record_path = sdk.join(".tanto-vendored.json");
         let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
-        let manifest = std::fs::read_to_string(sdk.join("Cargo.toml"))
-            .unwrap()
-            .replacen(&format!("version = \"{}\"", host_sdk_version()), "version = \"0.0.1\"", 1);
+        let manifest =
+            std::fs::read_to_string(sdk.join("Cargo.toml"))
+                .unwrap()
+                .replacen(&format!("version = \"{}\"", host_sdk_version()), "version = \"0.0.1\"", 1);
         let lib_rs = format!("{}\n// as SDK 0.0.1 had it\n", std::fs::read_to_string(sdk.join("src/lib.rs")).unwrap());
         let files = [
             ("Cargo.toml", manifest),
@@ -220,7 +221,11 @@ mod vendored_sdk {
         assert!(run.stdout.starts_with("Container@sha256:"), "{}", run.stdout);
         assert_eq!(hints(&run.stderr), Vec::<&str>::new(), "{}", run.stderr);
         let again = tanto.run_in(&module, &["develop"]).success();
-        assert!(again.stderr.starts_with("Up to date: ") && again.stderr.lines().count() == 1, "{}", again.stderr);
+        assert!(
+            again.stderr.starts_with("Up to date: ") && again.stderr.lines().count() == 1,
+            "{}",
+            again.stderr
+        );
         tanto.assert_no_leftovers();
     }
 
@@ -231,13 +236,13 @@ mod vendored_sdk {
         let module = workspace.path().join("patched");
         tanto.run_in(workspace.path(), &["init", "patched", "--sdk=rust"]).success();
         tanto.run_in(workspace.path(), &["init", "fresh", "--sdk=rust"]).success();
-        let patched = format!("{}// patched by hand\n", std::fs::read_to_string(module.join("sdk/src/error.rs")).unwrap());
-        write(&module, "sdk/src/error.rs", &patched);
+        let patched = format!("{}// patched by hand\n", std::fs::read_to_string(module.join("sdk/macros/src/lib.rs")).unwrap());
+        write(&module, "sdk/macros/src/lib.rs", &patched);
 
         // This tanto's SDK with a patch is current: the patch stays.
         let kept = tanto.run_in(&module, &["develop"]).success();
         insta::assert_snapshot!("patched_sdk_kept", redact(&kept.stderr, workspace.path()));
-        assert_eq!(std::fs::read_to_string(module.join("sdk/src/error.rs")).unwrap(), patched);
+        assert_eq!(std::fs::read_to_string(module.join("sdk/macros/src/lib.rs")).unwrap(), patched);
 
         // An older SDK with the patch: the update would overwrite it, so it is refused
         // and nothing changes, until --force.
@@ -248,7 +253,7 @@ mod vendored_sdk {
         assert_eq!(describe_tree(&module.join("sdk")), before);
 
         let forced = tanto.run_in(&module, &["develop", "--force"]).success();
-        assert!(forced.stderr.contains("  ~ src/error.rs\n"), "{}", forced.stderr);
+        assert!(forced.stderr.contains("  ~ macros/src/lib.rs\n"), "{}", forced.stderr);
         assert_eq!(describe_tree(&module.join("sdk")), describe_tree(&workspace.path().join("fresh/sdk")));
     }
 }

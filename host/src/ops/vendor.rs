@@ -449,7 +449,9 @@ fn files_under(sdk_dir: &Path) -> anyhow::Result<BTreeSet<String>> {
                 continue;
             }
             let relative = format!("{prefix}{name}");
-            let kind = entry.file_type().map_err(|error| anyhow::anyhow!("cannot read {}: {error}", entry.path().display()))?;
+            let kind = entry
+                .file_type()
+                .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", entry.path().display()))?;
             if kind.is_dir() {
                 pending.push((entry.path(), format!("{relative}/")));
             } else if kind.is_file() {
@@ -546,7 +548,7 @@ mod tests {
     }
 
     /// An SDK 0.0.1 whose `src/lib.rs` differs, with an extra `wit/0.0.1/tanto.wit` and
-    /// without `src/value.rs`.
+    /// without `macros/src/lib.rs`.
     fn make_old(module: &Path) {
         vendor_as(
             module,
@@ -554,7 +556,7 @@ mod tests {
             &[
                 ("src/lib.rs", Some("// the old SDK\n")),
                 ("wit/0.0.1/tanto.wit", Some("package tanto:core@0.0.1;\n")),
-                ("src/value.rs", None),
+                ("macros/src/lib.rs", None),
             ],
         );
     }
@@ -610,7 +612,7 @@ mod tests {
             update.changes,
             SdkChanges {
                 updated: vec!["Cargo.toml".into(), "src/lib.rs".into()],
-                added: vec!["src/value.rs".into()],
+                added: vec!["macros/src/lib.rs".into()],
                 removed: vec!["wit/0.0.1/tanto.wit".into()],
             }
         );
@@ -626,30 +628,30 @@ mod tests {
         let sdk = module.path().join(SDK_DIR);
         // This tanto's SDK with a patch: current, the patch stays, the record too.
         let record = std::fs::read(sdk.join(RECORD_FILE)).unwrap();
-        std::fs::write(sdk.join("src/error.rs"), "// patched by hand\n").unwrap();
+        std::fs::write(sdk.join("macros/Cargo.toml"), "// patched by hand\n").unwrap();
         let update = plan(module.path(), Overwrite::Refuse).unwrap().unwrap().apply().unwrap();
         assert!(update.wrote_nothing(), "{update:?}");
-        assert_eq!(update.kept, vec!["src/error.rs (changed since tanto wrote it)".to_owned()]);
-        assert_eq!(std::fs::read_to_string(sdk.join("src/error.rs")).unwrap(), "// patched by hand\n");
+        assert_eq!(update.kept, vec!["macros/Cargo.toml (changed since tanto wrote it)".to_owned()]);
+        assert_eq!(std::fs::read_to_string(sdk.join("macros/Cargo.toml")).unwrap(), "// patched by hand\n");
         assert_eq!(std::fs::read(sdk.join(RECORD_FILE)).unwrap(), record);
 
         // An older SDK with patches: updating would overwrite them.
         make_old(module.path());
-        std::fs::write(sdk.join("src/error.rs"), "// patched by hand\n").unwrap();
+        std::fs::write(sdk.join("macros/Cargo.toml"), "// patched by hand\n").unwrap();
         std::fs::write(sdk.join("wit/0.0.1/tanto.wit"), "// patched too\n").unwrap();
         std::fs::write(sdk.join("NOTES.md"), "mine\n").unwrap();
         let error = plan(module.path(), Overwrite::Refuse).unwrap_err();
         let usage = error.downcast_ref::<UsageError>().unwrap();
         let expected = format!(
-            "(tanto-sdk 0.0.1) to {} would overwrite changes of yours: src/error.rs (changed since tanto wrote it), wit/0.0.1/tanto.wit (changed since tanto wrote it)",
+            "(tanto-sdk 0.0.1) to {} would overwrite changes of yours: macros/Cargo.toml (changed since tanto wrote it), wit/0.0.1/tanto.wit (changed since tanto wrote it)",
             host_sdk_version()
         );
         assert!(usage.message.ends_with(&expected), "{usage:?}");
         assert!(usage.hint.as_ref().unwrap().0.contains("tanto develop --force"), "{usage:?}");
-        assert_eq!(std::fs::read_to_string(sdk.join("src/error.rs")).unwrap(), "// patched by hand\n");
+        assert_eq!(std::fs::read_to_string(sdk.join("macros/Cargo.toml")).unwrap(), "// patched by hand\n");
 
         let update = plan(module.path(), Overwrite::Force).unwrap().unwrap().apply().unwrap();
-        assert!(update.changes.updated.contains(&"src/error.rs".to_owned()), "{update:?}");
+        assert!(update.changes.updated.contains(&"macros/Cargo.toml".to_owned()), "{update:?}");
         assert_current(module.path());
         assert_eq!(std::fs::read_to_string(sdk.join("NOTES.md")).unwrap(), "mine\n", "not tanto's: kept");
     }
