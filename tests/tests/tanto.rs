@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use tanto_tests::{Tanto, docker, foreach_guest, guest_dir, guest_wasm, repo_root, write};
+use tanto_tests::{Tanto, describe_tree, docker, foreach_guest, guest_dir, guest_wasm, repo_root, write};
 
 // The hostile-module suite: modules trying to escape the sandbox.
 mod hostile;
@@ -119,6 +119,136 @@ fn init_makes_a_module_that_builds_and_runs_anywhere() {
     let again = tanto.run_in(&module, &["init", ".", "--sdk=rust"]).failure(2);
     assert!(again.stderr.contains("already has a tanto.toml"), "{}", again.stderr);
     tanto.assert_no_leftovers();
+}
+
+// ---- the vendored SDK, brought up to date by `tanto develop` ---------------------------
+
+mod vendored_sdk {
+    use super::*;
+
+    /// The version of the SDK this tanto embeds (the first `version` of its manifest).
+    fn host_sdk_version() -> String {
+        let manifest = std::fs::read_to_string(repo_root().join("guest-sdk/Cargo.toml")).unwrap();
+        let line = manifest.lines().find(|line| line.starts_with("version = ")).unwrap();
+        line.trim_start_matches("version = ").trim_matches('"').to_string()
+    }
+
+    fn sha256(bytes: &[u8]) -> String {
+        let output = std::process::Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(bytes)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout)[..64].to_string()
+    }
+
+    /// Makes the SDK in `module/sdk` what an older tanto, with SDK 0.0.1, would have
+    /// vendored: another version, `src/lib.rs` as that SDK had it, a WIT folder this
+    /// tanto's SDK no longer has, and the record of those files to match.
+    fn vendor_old_sdk(module: &Path) {
+        let sdk = module.join("sdk");
+        let record_path = sdk.join(".tanto-vendored.json");
+        let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+        let manifest =
+            std::fs::read_to_string(sdk.join("Cargo.toml"))
+                .unwrap()
+                .replacen(&format!("version = \"{}\"", host_sdk_version()), "version = \"0.0.1\"", 1);
+        let lib_rs = format!("{}\n// as SDK 0.0.1 had it\n", std::fs::read_to_string(sdk.join("src/lib.rs")).unwrap());
+        let files = [
+            ("Cargo.toml", manifest),
+            ("src/lib.rs", lib_rs),
+            ("wit/0.0.1/tanto.wit", "package tanto:core@0.0.1;\n".to_string()),
+        ];
+        for (path, contents) in files {
+            write(&sdk, path, &contents);
+            record["files"][path] = sha256(contents.as_bytes()).into();
+        }
+        record["version"] = "0.0.1".into();
+        std::fs::write(&record_path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    }
+
+    fn redact(text: &str, workspace: &Path) -> String {
+        text.replace(&workspace.display().to_string(), "[WORKSPACE]")
+            .replace(&format!("tanto-sdk {}", host_sdk_version()), "tanto-sdk [HOST]")
+            .replace(&format!("→ {}", host_sdk_version()), "→ [HOST]")
+            .replace(&format!("to {}", host_sdk_version()), "to [HOST]")
+            .replace(&format!("tanto's {}", host_sdk_version()), "tanto's [HOST]")
+    }
+
+    fn hints(stderr: &str) -> Vec<&str> {
+        stderr.lines().filter(|line| line.starts_with("hint:")).collect()
+    }
+
+    #[test]
+    fn an_old_sdk_gets_a_hint_and_develop_brings_it_up_to_date() {
+        let tanto = Tanto::new();
+        let workspace = tempfile::tempdir().unwrap();
+        let module = workspace.path().join("old-sdk");
+        tanto.run_in(workspace.path(), &["init", "old-sdk", "--sdk=rust"]).success();
+        tanto.run_in(workspace.path(), &["init", "fresh", "--sdk=rust"]).success();
+        vendor_old_sdk(&module);
+
+        // It builds and runs as it is, with a hint on stderr.
+        let listed = tanto.run_in(&module, &["functions"]).success();
+        assert!(listed.stdout.contains("container-echo"), "{}", listed.stdout);
+        let run = tanto.run_in(&module, &["call", "container-echo", "--text=old sdk"]).success();
+        assert!(run.stdout.starts_with("Container@sha256:"), "{}", run.stdout);
+        assert_eq!(hints(&listed.stderr), hints(&run.stderr));
+        insta::assert_snapshot!("old_sdk_hint", redact(&hints(&run.stderr).join("\n"), workspace.path()));
+
+        let developed = tanto.run_in(&module, &["develop"]).success();
+        insta::assert_snapshot!("old_sdk_develop", redact(&developed.stderr, workspace.path()));
+        assert_eq!(
+            describe_tree(&module.join("sdk")),
+            describe_tree(&workspace.path().join("fresh/sdk")),
+            "the SDK is now exactly what this tanto vendors"
+        );
+
+        // Rebuilt on the new SDK, it runs; no hint, and nothing more to update.
+        let run = tanto.run_in(&module, &["call", "container-echo", "--text=new sdk"]).success();
+        assert!(run.stdout.starts_with("Container@sha256:"), "{}", run.stdout);
+        assert_eq!(hints(&run.stderr), Vec::<&str>::new(), "{}", run.stderr);
+        let again = tanto.run_in(&module, &["develop"]).success();
+        assert!(
+            again.stderr.starts_with("Up to date: ") && again.stderr.lines().count() == 1,
+            "{}",
+            again.stderr
+        );
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn changes_in_the_sdk_are_kept_and_never_silently_overwritten() {
+        let tanto = Tanto::new();
+        let workspace = tempfile::tempdir().unwrap();
+        let module = workspace.path().join("patched");
+        tanto.run_in(workspace.path(), &["init", "patched", "--sdk=rust"]).success();
+        tanto.run_in(workspace.path(), &["init", "fresh", "--sdk=rust"]).success();
+        let patched = format!("{}// patched by hand\n", std::fs::read_to_string(module.join("sdk/macros/src/lib.rs")).unwrap());
+        write(&module, "sdk/macros/src/lib.rs", &patched);
+
+        // This tanto's SDK with a patch is current: the patch stays.
+        let kept = tanto.run_in(&module, &["develop"]).success();
+        insta::assert_snapshot!("patched_sdk_kept", redact(&kept.stderr, workspace.path()));
+        assert_eq!(std::fs::read_to_string(module.join("sdk/macros/src/lib.rs")).unwrap(), patched);
+
+        // An older SDK with the patch: the update would overwrite it, so it is refused
+        // and nothing changes, until --force.
+        vendor_old_sdk(&module);
+        let before = describe_tree(&module.join("sdk"));
+        let refused = tanto.run_in(&module, &["develop"]).failure(2);
+        insta::assert_snapshot!("patched_sdk_refused", redact(&refused.stderr, workspace.path()));
+        assert_eq!(describe_tree(&module.join("sdk")), before);
+
+        let forced = tanto.run_in(&module, &["develop", "--force"]).success();
+        assert!(forced.stderr.contains("  ~ macros/src/lib.rs\n"), "{}", forced.stderr);
+        assert_eq!(describe_tree(&module.join("sdk")), describe_tree(&workspace.path().join("fresh/sdk")));
+    }
 }
 
 // ---- the API, through the `api` guest -------------------------------------------------

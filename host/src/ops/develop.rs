@@ -1,17 +1,20 @@
-//! `tanto develop`: typed APIs for a module's dependencies, generated from their schemas.
+//! `tanto develop`: brings what tanto generates into a module up to this tanto.
 //!
-//! For a Rust module this writes `src/dependencies.rs`: a `Dependencies` trait that adds
-//! one method per dependency to `dag()`, and per dependency a struct whose methods are
-//! the dependency's functions with Rust types, so a module writes
-//! `dag().hello().hello(Some("ada".into()))?` and the compiler checks the call. Like
-//! Dagger's generated client code, the file belongs in version control; it is rewritten
-//! only when its content changes.
+//! * The vendored SDK (`sdk/`, written by `tanto init`) becomes this tanto's SDK, without
+//!   overwriting changes of the user's ([`super::vendor`]).
+//! * For a Rust module, `src/dependencies.rs` is regenerated: a `Dependencies` trait that
+//!   adds one method per dependency to `dag()`, and per dependency a struct whose methods
+//!   are the dependency's functions with Rust types, so a module writes
+//!   `dag().hello().hello(Some("ada".into()))?` and the compiler checks the call. Like
+//!   Dagger's generated client code, the file belongs in version control; it is rewritten
+//!   only when its content changes.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::deps::ModuleDependencies;
 use super::session::Session;
+use super::vendor::{Overwrite, SdkUpdate};
 use crate::module::Manifest;
 use anyhow::Context as _;
 
@@ -21,9 +24,26 @@ use crate::runtime::{Function, Kind, ModuleSchema, SchemaError, TypeRef};
 /// The generated file, relative to the module's source folder.
 pub const BINDINGS_FILE: &str = "src/dependencies.rs";
 
+/// What to develop.
+#[derive(Clone, Debug)]
+pub struct DevelopSettings {
+    /// The module's folder (where its `tanto.toml` is).
+    pub root: PathBuf,
+    /// Whether changes of the user's in the vendored SDK may be overwritten (`--force`).
+    pub overwrite: Overwrite,
+}
+
 /// What `develop` did.
 #[derive(Debug)]
 pub struct DevelopReport {
+    /// What changed in the vendored SDK; `None` when the module vendors none.
+    pub sdk: Option<SdkUpdate>,
+    pub bindings: BindingsReport,
+}
+
+/// What regenerating the dependency bindings did.
+#[derive(Debug)]
+pub struct BindingsReport {
     pub path: PathBuf,
     pub dependencies: Vec<String>,
     pub changed: bool,
@@ -31,13 +51,51 @@ pub struct DevelopReport {
     pub declared: bool,
 }
 
+/// Brings the module at `settings.root` up to this tanto: its vendored SDK, then its
+/// dependency bindings.
+///
+/// All or nothing as far as it can be: the SDK update is checked (a refusal changes
+/// nothing) and the bindings are generated before either is written.
+pub async fn develop(session: &Session, settings: DevelopSettings) -> anyhow::Result<DevelopReport> {
+    let DevelopSettings { root, overwrite } = settings;
+    let manifest = Manifest::read(&root)?;
+    let sdk_plan = super::vendor::plan(&root.join(&manifest.source), overwrite)?;
+    let bindings = generate_bindings(session, &root, &manifest).await?;
+    let sdk = match sdk_plan {
+        Some(plan) => {
+            let update = plan.apply()?;
+            if update.wrote_nothing() && update.kept.is_empty() {
+                tracing::info!("{} is up to date ({} {})", update.sdk_dir.display(), super::vendor::SDK_PACKAGE, update.to);
+            }
+            Some(update)
+        }
+        None => None,
+    };
+    Ok(DevelopReport {
+        sdk,
+        bindings: bindings.write()?,
+    })
+}
+
 /// Regenerates the dependency bindings of the module at `root`.
-pub async fn develop(session: &Session, root: &Path) -> anyhow::Result<DevelopReport> {
+pub async fn regenerate_bindings(session: &Session, root: &Path) -> anyhow::Result<BindingsReport> {
     let manifest = Manifest::read(root)?;
+    generate_bindings(session, root, &manifest).await?.write()
+}
+
+/// Bindings generated and not yet written.
+struct Bindings {
+    path: PathBuf,
+    dependencies: Vec<String>,
+    generated: String,
+    source: PathBuf,
+}
+
+async fn generate_bindings(session: &Session, root: &Path, manifest: &Manifest) -> anyhow::Result<Bindings> {
     let runtime = session.runtime()?;
     let dependencies = ModuleDependencies::for_project(
         root,
-        &manifest,
+        manifest,
         super::deps::DependencySettings {
             cache_root: session.settings.cache_root.clone(),
             network: session.settings.network,
@@ -66,19 +124,34 @@ pub async fn develop(session: &Session, root: &Path) -> anyhow::Result<DevelopRe
     } else {
         root.join(&manifest.source)
     };
-    let path = source.join(BINDINGS_FILE);
-    let generated = rust_bindings(&schemas)?;
-    let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str());
-    if changed {
-        crate::util::write_atomic(&path, generated.as_bytes()).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
-    }
-    let declared = std::fs::read_to_string(source.join("src/lib.rs")).is_ok_and(|text| text.contains("mod dependencies"));
-    Ok(DevelopReport {
-        path,
+    Ok(Bindings {
+        path: source.join(BINDINGS_FILE),
+        generated: rust_bindings(&schemas)?,
         dependencies: schemas.into_iter().map(|(name, _)| name).collect(),
-        changed,
-        declared,
+        source,
     })
+}
+
+impl Bindings {
+    fn write(self) -> anyhow::Result<BindingsReport> {
+        let Self {
+            path,
+            dependencies,
+            generated,
+            source,
+        } = self;
+        let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str());
+        if changed {
+            crate::util::write_atomic(&path, generated.as_bytes()).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+        }
+        let declared = std::fs::read_to_string(source.join("src/lib.rs")).is_ok_and(|text| text.contains("mod dependencies"));
+        Ok(BindingsReport {
+            path,
+            dependencies,
+            changed,
+            declared,
+        })
+    }
 }
 
 const KEYWORDS: &[&str] = &[

@@ -3,7 +3,8 @@
 //! The Rust SDK is vendored into the module (`sdk/`), from a copy embedded in this
 //! binary, as Dagger vendors its generated SDK code: a module made here builds on any
 //! machine with Rust and the `wasm32-wasip2` target, in any repository, without a
-//! checkout of tanto or a registry that publishes the SDK.
+//! checkout of tanto or a registry that publishes the SDK. `tanto develop` brings that
+//! copy up to a newer tanto's ([`super::vendor`]).
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,9 @@ pub struct InitReport {
     pub files: Vec<PathBuf>,
 }
 
-/// The Rust SDK's sources, as `(path under sdk/, contents)`.
+/// The Rust SDK's sources, as `(path under sdk/, contents)`. [`super::vendor`] derives
+/// everything else from this list and the `Cargo.toml` in it (the SDK's version, the
+/// checksums it records, the files an update removes).
 pub const RUST_SDK_FILES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../../guest-sdk/Cargo.toml")),
     ("src/lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
@@ -40,20 +43,6 @@ pub const RUST_SDK_FILES: &[(&str, &str)] = &[
     ("macros/src/types.rs", include_str!("../../../guest-sdk/macros/src/types.rs")),
     ("wit/0.1.0/tanto.wit", include_str!("../../../wit/0.1.0/tanto.wit")),
 ];
-
-/// Writes the vendored Rust SDK under `destination` (replacing an older copy).
-pub fn write_rust_sdk(destination: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for (path, contents) in RUST_SDK_FILES {
-        let target = destination.join(path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&target, contents)?;
-        written.push(target);
-    }
-    Ok(written)
-}
 
 /// A valid module name from a folder name: lowercase, `-` for anything else.
 fn name_from_folder(folder: &Path) -> String {
@@ -115,7 +104,10 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     write("src/lib.rs", lib_rs(&name))?;
     write(super::develop::BINDINGS_FILE, super::develop::rust_bindings(&[])?)?;
     write(".gitignore", "/target\n".to_string())?;
-    files.extend(write_rust_sdk(&root.join("sdk")).map_err(|error| anyhow::anyhow!("cannot write the SDK into {}: {error}", root.display()))?);
+    files.extend(
+        super::vendor::write_sdk(&root.join(super::vendor::SDK_DIR))
+            .map_err(|error| anyhow::anyhow!("cannot write the SDK into {}: {error}", root.display()))?,
+    );
     Ok(InitReport { root, name, files })
 }
 

@@ -215,7 +215,7 @@ async fn lock_written(session: &Session, outcome: &LockOutcome) -> anyhow::Resul
         outcome.project_root.join(&manifest.source)
     };
     if manifest.sdk == Sdk::Rust && source.join(super::develop::BINDINGS_FILE).is_file() {
-        super::develop::develop(session, &outcome.project_root)
+        super::develop::regenerate_bindings(session, &outcome.project_root)
             .await
             .context("tanto.toml and tanto.lock are written, but regenerating src/dependencies.rs failed (fix it, then run `tanto develop`)")?;
     }

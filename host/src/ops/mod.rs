@@ -9,5 +9,6 @@ pub mod init;
 pub mod install;
 pub mod publish;
 mod session;
+pub mod vendor;
 
 pub use self::session::{LoadedSchema, ModuleLocation, Session, SessionSettings};
