@@ -190,6 +190,33 @@ mod api {
     }
 
     #[test]
+    fn binary_files_go_in_and_out_byte_for_byte() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        std::fs::write(source.path().join("blob.bin"), [0x00, 0xff, 0xfe, 0x80, b'a', b'\n']).unwrap();
+        write(source.path(), "text.txt", "plain");
+        let source_arg = format!("--source={}", source.path().display());
+        assert_eq!(
+            call(&tanto, "read-bytes", &[&source_arg, "--path=blob.bin"]),
+            "00fffe80610a not text: blob.bin is not UTF-8 text (read it with contents-bytes)"
+        );
+        assert_eq!(call(&tanto, "read-bytes", &[&source_arg, "--path=text.txt"]), "706c61696e text \"plain\"");
+
+        let out = tempfile::tempdir().unwrap();
+        let destination = out.path().join("written");
+        tanto
+            .call_guest("api", "write-bytes", &["--hex=00ff7f80c3", "-o", destination.to_str().unwrap()])
+            .success();
+        assert_eq!(std::fs::read(destination.join("blob.bin")).unwrap(), [0x00, 0xff, 0x7f, 0x80, 0xc3]);
+        assert_eq!(
+            std::fs::read_to_string(destination.join("od.txt")).unwrap(),
+            "751 5\n 00 ff 7f 80 c3\n",
+            "the container's copy has the same bytes and its mode"
+        );
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
     fn with_directory_honours_include_exclude_and_gitignore() {
         let tanto = Tanto::new();
         let source = tempfile::tempdir().unwrap();
