@@ -468,7 +468,9 @@ fn v0_1() {
     // An error the host handed the 0.1 module, passed back as its own, keeps its type.
     let failed = tanto.call_guest("v0-1", "fail", &["--code=4"]).failure(1);
     assert!(
-        failed.stderr.contains("error: command sh -c 'echo failing on purpose >&2; exit 4' exited with code 4"),
+        failed
+            .stderr
+            .contains("error: command sh -c 'echo failing on purpose >&2; exit 4' exited with code 4"),
         "{}",
         failed.stderr
     );

@@ -307,10 +307,9 @@ fn classify(error: &anyhow::Error) -> Classified {
                         "a tanto module imports `tanto:core/client` and exports `tanto:core/guest` of one version this tanto serves; build it with tanto-sdk (`tanto init --sdk=rust`)",
                     ),
                 ),
-                RuntimeError::UnsupportedApi { found, newer: true, .. } => (
-                    Kind::User,
-                    hint(format!("the module needs a newer tanto, one that serves {found}")),
-                ),
+                RuntimeError::UnsupportedApi { found, newer: true, .. } => {
+                    (Kind::User, hint(format!("the module needs a newer tanto, one that serves {found}")))
+                }
                 RuntimeError::UnsupportedApi { newer: false, .. } => (
                     Kind::User,
                     hint("rebuild the module with the tanto SDK of this tanto (`tanto init --sdk=rust` makes a module with it)"),

@@ -272,7 +272,6 @@ impl client::Host for InvocationState {
     }
 }
 
-
 /// Converts an engine error into the WIT `error` a guest can match on.
 pub(crate) fn error_to_guest(error: EngineError) -> types::Error {
     match error {

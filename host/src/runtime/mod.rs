@@ -42,10 +42,7 @@ pub enum RuntimeError {
     #[error("{path} was not built for tanto's `module` world: {reason}")]
     WrongWorld { path: String, reason: String },
     /// The component speaks a version of the API this host does not serve.
-    #[error(
-        "{path} was built against {found}, which this tanto does not serve (it serves {})",
-        served_versions()
-    )]
+    #[error("{path} was built against {found}, which this tanto does not serve (it serves {})", served_versions())]
     UnsupportedApi {
         path: String,
         /// `tanto:core@X.Y.Z`, as the component names it.
@@ -134,9 +131,7 @@ pub fn api_version<'a>(path: &str, interfaces: impl IntoIterator<Item = &'a str>
         [version] => ApiVersion::from_semver(version).ok_or_else(|| RuntimeError::UnsupportedApi {
             path: path.to_string(),
             found: format!("tanto:core@{version}"),
-            newer: ApiVersion::SERVED
-                .iter()
-                .all(|served| is_newer(version, served.semver())),
+            newer: ApiVersion::SERVED.iter().all(|served| is_newer(version, served.semver())),
         }),
         several => Err(RuntimeError::WrongWorld {
             path: path.to_string(),
@@ -646,10 +641,16 @@ mod tests {
     fn no_or_mixed_versions_are_not_a_module() {
         let none = version_of(&["wasi:cli/environment@0.2.6", "other:plugin/log"]).unwrap_err();
         assert!(
-            none.to_string().ends_with("it uses no version of the tanto API (tanto:core); this tanto serves tanto:core@0.1.0 and tanto:core@0.2.0"),
+            none.to_string()
+                .ends_with("it uses no version of the tanto API (tanto:core); this tanto serves tanto:core@0.1.0 and tanto:core@0.2.0"),
             "{none}"
         );
         let mixed = version_of(&["tanto:core/types@0.1.0", "tanto:core/guest@0.2.0"]).unwrap_err();
-        assert!(mixed.to_string().contains("mixes versions of the tanto API (tanto:core@0.1.0, tanto:core@0.2.0)"), "{mixed}");
+        assert!(
+            mixed
+                .to_string()
+                .contains("mixes versions of the tanto API (tanto:core@0.1.0, tanto:core@0.2.0)"),
+            "{mixed}"
+        );
     }
 }
