@@ -97,7 +97,12 @@ impl Guest for Legacy {
             name: "legacy".into(),
             description: "A module built against tanto:core@0.1.0, without the SDK.".into(),
             functions: vec![
-                function("greet", "Greets `name` from a busybox container.", &[("name", TypeKind::String)], TypeKind::String),
+                function(
+                    "greet",
+                    "Greets `name` from a busybox container.",
+                    &[("name", TypeKind::String)],
+                    TypeKind::String,
+                ),
                 function(
                     "stamp",
                     "`base` with /stamp.txt holding `text`, checked by `cat` in it.",
@@ -116,7 +121,12 @@ impl Guest for Legacy {
                     &[("source", TypeKind::Directory)],
                     TypeKind::String,
                 ),
-                function("fail", "Runs a command that exits with `code`.", &[("code", TypeKind::Integer)], TypeKind::String),
+                function(
+                    "fail",
+                    "Runs a command that exits with `code`.",
+                    &[("code", TypeKind::Integer)],
+                    TypeKind::String,
+                ),
             ],
         }
     }
