@@ -165,7 +165,9 @@ macro_rules! delegate_methods {
 /// Expands [`foreach_kind!`] in an older version's module into the conversions of
 /// `type-kind`, `item` and `value` between that version (`$old`) and the latest
 /// (`$new`), both ways. Objects move as they are: both versions hold the same engine
-/// objects.
+/// objects. (The day a version adds a kind, the kind gets a `since` group as methods
+/// have, and the conversion into an older version becomes fallible: a module built
+/// before the kind existed cannot be handed one.)
 macro_rules! convert_kinds {
     ([$old:ident => $new:ident] scalars { $($scalar:ident($payload:ty)),* } objects { $($object:ident),* }) => {
         impl From<$old::tanto::core::types::TypeKind> for $new::tanto::core::types::TypeKind {
