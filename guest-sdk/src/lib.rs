@@ -48,8 +48,14 @@
 //!
 //! Builder methods (`with_*`, `from`, `file`, `directory`) never fail and never block:
 //! they describe a new immutable object. Only the terminal methods (`stdout`, `stderr`,
-//! `exit_code`, `sync`, `contents`, `size`, `entries`, `digest`) run what is needed to
-//! answer, and they return a [`Result`].
+//! `exit_code`, `sync`, `contents`, `contents_bytes`, `size`, `entries`, `digest`) run
+//! what is needed to answer, and they return a [`Result`].
+//!
+//! # API version
+//!
+//! This SDK builds modules against `tanto:core@0.2.0` (`wit/0.2.0`); `tanto functions`
+//! shows the version a module speaks. A tanto host serves every released version, so a
+//! module built against an older one keeps running unchanged.
 //!
 //! # Building
 //!
@@ -153,8 +159,8 @@ pub use tanto_sdk_macros::module;
 /// names and ownership conventions can change with wit-bindgen without breaking modules.
 mod bindings {
     wit_bindgen::generate!({
-        path: "wit/0.1.0",
-        world: "tanto:core/module@0.1.0",
+        path: "wit/0.2.0",
+        world: "tanto:core/module@0.2.0",
     });
 }
 

@@ -336,6 +336,18 @@ impl Container {
         Container(self.0.with_new_file(&path.into(), &contents.into(), Some(permissions)))
     }
 
+    /// This container with a new file at `path` holding `contents`, any bytes (a
+    /// binary, an archive), with default permissions.
+    pub fn with_new_file_bytes(&self, path: impl Into<String>, contents: impl AsRef<[u8]>) -> Container {
+        Container(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), None))
+    }
+
+    /// This container with a new file at `path` holding `contents`, any bytes, with
+    /// `permissions` (`0o755` for a program).
+    pub fn with_new_file_bytes_permissions(&self, path: impl Into<String>, contents: impl AsRef<[u8]>, permissions: u32) -> Container {
+        Container(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), Some(permissions)))
+    }
+
     /// This container with `source` mounted at `path` for the commands that follow.
     ///
     /// A mount is not part of the container's filesystem: it is not in
@@ -437,6 +449,18 @@ impl Directory {
         Directory(self.0.with_new_file(&path.into(), &contents.into(), Some(permissions)))
     }
 
+    /// This directory with a new file at `path` holding `contents`, any bytes, with
+    /// default permissions.
+    pub fn with_new_file_bytes(&self, path: impl Into<String>, contents: impl AsRef<[u8]>) -> Directory {
+        Directory(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), None))
+    }
+
+    /// This directory with a new file at `path` holding `contents`, any bytes, with
+    /// `permissions`.
+    pub fn with_new_file_bytes_permissions(&self, path: impl Into<String>, contents: impl AsRef<[u8]>, permissions: u32) -> Directory {
+        Directory(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), Some(permissions)))
+    }
+
     /// This directory with `source` copied to `path`, with default permissions.
     pub fn with_file(&self, path: impl Into<String>, source: &File) -> Directory {
         Directory(self.0.with_file(&path.into(), &source.0, None))
@@ -479,9 +503,16 @@ impl Directory {
 }
 
 impl File {
-    /// The file's contents as UTF-8 text.
+    /// The file's contents as UTF-8 text. Fails with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when they are not UTF-8:
+    /// read those with [`contents_bytes`](File::contents_bytes).
     pub fn contents(&self) -> Result<String> {
         Ok(self.0.contents()?)
+    }
+
+    /// The file's contents, any bytes.
+    pub fn contents_bytes(&self) -> Result<Vec<u8>> {
+        Ok(self.0.contents_bytes()?)
     }
 
     /// The file's size in bytes.

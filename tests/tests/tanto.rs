@@ -313,6 +313,33 @@ mod api {
     }
 
     #[test]
+    fn binary_files_go_in_and_out_byte_for_byte() {
+        let tanto = Tanto::new();
+        let source = tempfile::tempdir().unwrap();
+        std::fs::write(source.path().join("blob.bin"), [0x00, 0xff, 0xfe, 0x80, b'a', b'\n']).unwrap();
+        write(source.path(), "text.txt", "plain");
+        let source_arg = format!("--source={}", source.path().display());
+        assert_eq!(
+            call(&tanto, "read-bytes", &[&source_arg, "--path=blob.bin"]),
+            "00fffe80610a not text: blob.bin is not UTF-8 text (read it with contents-bytes)"
+        );
+        assert_eq!(call(&tanto, "read-bytes", &[&source_arg, "--path=text.txt"]), "706c61696e text \"plain\"");
+
+        let out = tempfile::tempdir().unwrap();
+        let destination = out.path().join("written");
+        tanto
+            .call_guest("api", "write-bytes", &["--hex=00ff7f80c3", "-o", destination.to_str().unwrap()])
+            .success();
+        assert_eq!(std::fs::read(destination.join("blob.bin")).unwrap(), [0x00, 0xff, 0x7f, 0x80, 0xc3]);
+        assert_eq!(
+            std::fs::read_to_string(destination.join("od.txt")).unwrap(),
+            "751 5\n 00 ff 7f 80 c3\n",
+            "the container's copy has the same bytes and its mode"
+        );
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
     fn with_directory_honours_include_exclude_and_gitignore() {
         let tanto = Tanto::new();
         let source = tempfile::tempdir().unwrap();
@@ -522,8 +549,122 @@ fn other_world() {
     let tanto = Tanto::new();
     let run = tanto.call_guest("other-world", "run", &[]).failure(2);
     assert!(run.stderr.contains("was not built for tanto's `module` world"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("it uses no version of the tanto API (tanto:core); this tanto serves tanto:core@0.1.0 and tanto:core@0.2.0"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("hint: a tanto module imports"), "{}", run.stderr);
     assert!(guest_dir("other-world").is_dir());
+}
+
+// ---- versions of the API -------------------------------------------------------------
+
+/// A component built against a version no tanto serves yet: refused before it runs, with
+/// the versions this tanto serves and a hint.
+#[test]
+fn future_api() {
+    let tanto = Tanto::new();
+    let wasm = guest_wasm("future-api");
+    let called = tanto.call_guest("future-api", "describe", &[]).failure(2);
+    let shown = called.stderr.replace(&wasm.display().to_string(), "[WASM]");
+    insta::assert_snapshot!("future_api", shown);
+    let listed = tanto.run(&["functions", "-m", wasm.to_str().unwrap()]).failure(2);
+    assert_eq!(listed.stderr, called.stderr, "functions refuses it the same way");
+}
+
+/// A module built against tanto:core@0.1.0 from source, without the SDK (the SDK
+/// follows the latest version): it runs unchanged, and a 0.2 module calls it.
+#[test]
+fn v0_1() {
+    let tanto = Tanto::new();
+    let wasm = guest_wasm("v0-1");
+    let functions = tanto.run(&["functions", "-m", wasm.to_str().unwrap()]).success();
+    assert!(functions.stdout.contains("\nAPI: tanto:core@0.1.0\n"), "{}", functions.stdout);
+    assert_eq!(tanto.call_guest("v0-1", "greet", &["--name=ada"]).success().stdout, "hello from 0.1, ada\n");
+    let source = tempfile::tempdir().unwrap();
+    write(source.path(), "one.txt", "1");
+    write(source.path(), "two/three.txt", "3");
+    let source_arg = format!("--source={}", source.path().display());
+    assert_eq!(tanto.call_guest("v0-1", "entries", &[&source_arg]).success().stdout, "one.txt\ntwo\n");
+    // An error the host handed the 0.1 module, passed back as its own, keeps its type.
+    let failed = tanto.call_guest("v0-1", "fail", &["--code=4"]).failure(1);
+    assert!(
+        failed
+            .stderr
+            .contains("error: command sh -c 'echo failing on purpose >&2; exit 4' exited with code 4"),
+        "{}",
+        failed.stderr
+    );
+    tanto.assert_no_leftovers();
+}
+
+mod versions {
+    use super::*;
+    use tanto_tests::write_module;
+
+    /// A 0.2 module (built with the SDK) that calls the 0.1 module `legacy`, passing
+    /// containers and directories both ways and using 0.2 methods on what comes back.
+    const APP: &str = r#"
+use tanto_sdk::value::IntoValue;
+use tanto_sdk::{Container, Directory, Error, Result, dag};
+
+#[derive(Default)]
+pub struct App;
+
+/// Calls a module built against tanto:core@0.1.0.
+#[tanto_sdk::module]
+impl App {
+    /// A container stamped by legacy, a directory extended by legacy, read back here.
+    pub fn chain(&self, text: String) -> Result<String> {
+        let base = dag().container().from("busybox:latest").with_new_file_bytes("/app.bin", [0xff_u8, 0x00, 0x7f]);
+        let stamped: Container = dag().call("legacy", "stamp", vec![("base", base.into_value()), ("text", text.into_value())])?;
+        let stamp = stamped.file("/stamp.txt").contents_bytes()?;
+        let app = stamped.file("/app.bin").contents_bytes()?;
+        let checked = stamped.stdout()?;
+        let source = dag().directory().with_new_file("a.txt", "from app\n");
+        let extended: Directory = dag().call(
+            "legacy",
+            "add-file",
+            vec![("source", source.into_value()), ("name", "b.txt".to_string().into_value()), ("contents", "from legacy\n".to_string().into_value())],
+        )?;
+        let listed: String = dag().call("legacy", "entries", vec![("source", extended.with_new_file("c.txt", "again\n").into_value())])?;
+        let both = stamped.with_directory("/d", &extended).with_exec(["sh", "-c", "cat /d/a.txt /d/b.txt; stat -c %a /stamp.txt"]).stdout()?;
+        Ok(format!("stamp={} app={app:?} checked={checked} listed={} both={both}", String::from_utf8_lossy(&stamp), listed.replace('\n', ",")))
+    }
+
+    /// legacy's failing command, as this module sees it.
+    pub fn failure(&self) -> Result<String> {
+        match dag().call::<String>("legacy", "fail", vec![("code", 5_i64.into_value())]) {
+            Err(Error::ExecFailed { exit_code, stderr_tail, .. }) => Ok(format!("legacy failed with {exit_code}: {}", stderr_tail.trim())),
+            other => Err(Error::msg(format!("unexpected: {other:?}"))),
+        }
+    }
+}
+"#;
+
+    #[test]
+    fn a_0_2_module_calls_a_0_1_module_with_objects_both_ways() {
+        let tanto = Tanto::new();
+        let workspace = tempfile::tempdir().unwrap();
+        let app = workspace.path().join("app");
+        let legacy = guest_dir("v0-1");
+        write_module(&app, "app", APP, &[("legacy", legacy.to_str().unwrap())]);
+
+        let functions = tanto.run_in(&app, &["functions"]).success();
+        assert!(functions.stdout.contains("\nAPI: tanto:core@0.2.0\n"), "{}", functions.stdout);
+        let run = tanto.run_in(&app, &["call", "chain", "--text=stamped by 0.1"]).success();
+        assert_eq!(
+            run.stdout,
+            "stamp=stamped by 0.1 app=[255, 0, 127] checked=stamped by 0.1 listed=a.txt,b.txt,c.txt, both=from app\nfrom legacy\n640\n"
+        );
+        assert_eq!(
+            tanto.run_in(&app, &["call", "failure"]).success().stdout,
+            "legacy failed with 5: failing on purpose"
+        );
+        tanto.assert_no_leftovers();
+    }
 }
 
 #[test]

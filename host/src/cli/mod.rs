@@ -720,6 +720,7 @@ async fn functions(session: &Session, module: ModuleArgs) -> anyhow::Result<()> 
     if !schema.description.is_empty() {
         out.push_str(&format!("{}\n\n", schema.description.trim()));
     }
+    out.push_str(&format!("API: {}\n\n", loaded.callable.module.api));
     out.push_str(&crate::module::args::function_list(schema));
     out.push('\n');
     for function in &schema.functions {

@@ -304,8 +304,15 @@ fn classify(error: &anyhow::Error) -> Classified {
                 RuntimeError::WrongWorld { .. } => (
                     Kind::User,
                     hint(
-                        "a tanto module imports `tanto:core/client@0.1.0` and exports `tanto:core/guest@0.1.0`; build it with tanto-sdk (`tanto init --sdk=rust`)",
+                        "a tanto module imports `tanto:core/client` and exports `tanto:core/guest` of one version this tanto serves; build it with tanto-sdk (`tanto init --sdk=rust`)",
                     ),
+                ),
+                RuntimeError::UnsupportedApi { found, newer: true, .. } => {
+                    (Kind::User, hint(format!("the module needs a newer tanto, one that serves {found}")))
+                }
+                RuntimeError::UnsupportedApi { newer: false, .. } => (
+                    Kind::User,
+                    hint("rebuild the module with the tanto SDK of this tanto (`tanto init --sdk=rust` makes a module with it)"),
                 ),
                 RuntimeError::CpuBudgetExceeded { .. } => (
                     Kind::Pipeline,

@@ -436,8 +436,12 @@ impl Container {
     }
 
     pub fn with_new_file(&self, path: &str, contents: &str, permissions: Option<u32>) -> Self {
+        self.with_new_file_bytes(path, contents.as_bytes(), permissions)
+    }
+
+    pub fn with_new_file_bytes(&self, path: &str, contents: &[u8], permissions: Option<u32>) -> Self {
         let name = path.rsplit('/').next().unwrap_or(path);
-        let file = Directory::empty().with_new_file(name, contents, permissions).file(name);
+        let file = Directory::empty().with_new_file_bytes(name, contents, permissions).file(name);
         self.with_file(path, &file, permissions)
     }
 
@@ -617,10 +621,14 @@ impl Directory {
     }
 
     pub fn with_new_file(&self, path: &str, contents: &str, permissions: Option<u32>) -> Directory {
+        self.with_new_file_bytes(path, contents.as_bytes(), permissions)
+    }
+
+    pub fn with_new_file_bytes(&self, path: &str, contents: &[u8], permissions: Option<u32>) -> Directory {
         Self::new(DirKind::WithNewFile {
             parent: self.clone(),
             path: path.to_string(),
-            contents: contents.as_bytes().into(),
+            contents: contents.into(),
             permissions,
         })
     }

@@ -42,6 +42,7 @@ pub const RUST_SDK_FILES: &[(&str, &str)] = &[
     ("macros/src/lib.rs", include_str!("../../../guest-sdk/macros/src/lib.rs")),
     ("macros/src/types.rs", include_str!("../../../guest-sdk/macros/src/types.rs")),
     ("wit/0.1.0/tanto.wit", include_str!("../../../wit/0.1.0/tanto.wit")),
+    ("wit/0.2.0/tanto.wit", include_str!("../../../wit/0.2.0/tanto.wit")),
 ];
 
 /// A valid module name from a folder name: lowercase, `-` for anything else.

@@ -1,5 +1,7 @@
-//! The host side of the tanto API: each WIT method maps onto an engine object method
-//! (builders) or an engine evaluation (terminals), and values cross the boundary here.
+//! The host side of the tanto API, written once against the latest WIT version: the
+//! method tables of [`super::surface`] expand here into the host traits (builders make
+//! engine objects, terminals evaluate them), and values cross the boundary here. Older
+//! versions delegate to these implementations ([`super::since_v0_1`]).
 
 use std::future::Future;
 use std::time::Instant;
@@ -7,9 +9,10 @@ use std::time::Instant;
 use wasmtime::component::{Resource, ResourceTable};
 
 use super::accounting::{HostObject, OBJECT_BYTES};
-use super::bindings::exports::tanto::core::guest;
-use super::bindings::tanto::core::{client, types};
+use super::bindings::latest::exports::tanto::core::guest;
+use super::bindings::latest::tanto::core::{client, types};
 use super::sandbox::{InvocationState, MAX_OBJECTS, SandboxError, process_cpu_time};
+use super::surface::{foreach_kind, foreach_method};
 use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
 use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, Sharing};
 
@@ -18,7 +21,7 @@ use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions,
 #[error("{0}")]
 pub struct HostFault(pub String);
 
-type HostResult<T> = wasmtime::Result<T>;
+pub(crate) type HostResult<T> = wasmtime::Result<T>;
 
 impl InvocationState {
     /// The one place the host makes an object for the module: `guest_bytes` is what the
@@ -62,93 +65,156 @@ impl InvocationState {
     }
 }
 
-/// Converts an engine error into the WIT `error` a guest can match on.
-pub(crate) fn error_to_guest(error: EngineError) -> types::Error {
-    match error {
-        EngineError::ExecFailed(failure) => types::Error::ExecFailed(types::ExecFailure {
-            command: failure.command.clone(),
-            exit_code: i32::try_from(failure.exit_code).unwrap_or(i32::MAX),
-            stdout_tail: failure.stdout_tail.clone(),
-            stderr_tail: failure.stderr_tail.clone(),
-        }),
-        EngineError::NotFound(message) => types::Error::NotFound(message),
-        EngineError::InvalidArgument(message) => types::Error::InvalidArgument(message),
-        EngineError::Backend(error) => types::Error::Backend(error.to_string()),
-        EngineError::Local(message) => types::Error::Backend(message),
-        EngineError::Cancelled(message) => types::Error::Cancelled(message),
-        EngineError::Failed(message) => types::Error::Failed(message),
+/// An argument of an API method as the latest bindings hand it over: what the engine
+/// operation receives for it, how many bytes of the module's it holds (charged to the
+/// object a builder makes), and which object it is, if it is a handle (a parent of that
+/// object).
+pub(crate) trait HostArgument: Sized {
+    type Engine;
+
+    fn guest_bytes(&self) -> usize {
+        0
+    }
+
+    fn parent(&self) -> Option<u32> {
+        None
+    }
+
+    fn resolve(self, state: &InvocationState) -> HostResult<Self::Engine>;
+}
+
+/// Strings, byte strings and lists of strings are taken as they are.
+macro_rules! plain_arguments {
+    ($($type:ty => |$value:ident| $bytes:expr;)*) => {
+        $(
+            impl HostArgument for $type {
+                type Engine = $type;
+
+                fn guest_bytes(&self) -> usize {
+                    let $value = self;
+                    $bytes
+                }
+
+                fn resolve(self, _state: &InvocationState) -> HostResult<Self> {
+                    Ok(self)
+                }
+            }
+        )*
+    };
+}
+
+plain_arguments! {
+    String => |text| text.len();
+    Vec<u8> => |bytes| bytes.len();
+    Vec<String> => |texts| texts.iter().map(String::len).fold(0, usize::saturating_add);
+    Option<u32> => |_number| 0;
+}
+
+/// A handle is the engine object it stands for, and a parent of what is made from it.
+impl<T: Send + Clone + 'static> HostArgument for Resource<T> {
+    type Engine = T;
+
+    fn parent(&self) -> Option<u32> {
+        Some(self.rep())
+    }
+
+    fn resolve(self, state: &InvocationState) -> HostResult<T> {
+        state.get(&self)
     }
 }
 
-/// Whether two WIT errors are the same value (the bindings derive no equality).
-pub(crate) fn same_error(left: &types::Error, right: &types::Error) -> bool {
-    use types::Error as E;
-    match (left, right) {
-        (E::ExecFailed(left), E::ExecFailed(right)) => {
-            left.command == right.command && left.exit_code == right.exit_code && left.stdout_tail == right.stdout_tail && left.stderr_tail == right.stderr_tail
+impl HostArgument for types::ExecOptions {
+    type Engine = ExecOptions;
+
+    fn guest_bytes(&self) -> usize {
+        self.stdin.as_ref().map_or(0, String::len)
+    }
+
+    fn resolve(self, _state: &InvocationState) -> HostResult<ExecOptions> {
+        Ok(ExecOptions {
+            expect: match self.expect {
+                types::Expect::Success => Expect::Success,
+                types::Expect::Failure => Expect::Failure,
+                types::Expect::Any => Expect::Any,
+            },
+            stdin: self.stdin,
+            use_entrypoint: self.use_entrypoint,
+        })
+    }
+}
+
+impl HostArgument for types::Sharing {
+    type Engine = Sharing;
+
+    fn resolve(self, _state: &InvocationState) -> HostResult<Sharing> {
+        Ok(match self {
+            types::Sharing::Shared => Sharing::Shared,
+            types::Sharing::Private => Sharing::Private,
+            types::Sharing::Locked => Sharing::Locked,
+        })
+    }
+}
+
+/// An exit code as WIT's `s32` holds it.
+fn saturating_i32(code: i64) -> i32 {
+    i32::try_from(code).unwrap_or(i32::MAX)
+}
+
+/// A file's contents as text, or why they are not.
+fn utf8_text(file: &File, contents: Result<Vec<u8>, EngineError>) -> Result<String, EngineError> {
+    String::from_utf8(contents?).map_err(|_| EngineError::InvalidArgument(format!("{} is not UTF-8 text (read it with contents-bytes)", file.name())))
+}
+
+/// Expands the method table into the latest version's host traits: one method per line,
+/// each charging what it makes (builders) or the CPU it spends (terminals).
+macro_rules! implement_latest {
+    ([] $( $resource:ident $host_trait:ident { $( since $version:ident { $($method:tt)* } )* } )*) => {
+        $(
+            impl types::$host_trait for InvocationState {
+                $( implement_methods! { $resource; $($method)* } )*
+
+                async fn drop(&mut self, this: Resource<$resource>) -> HostResult<()> {
+                    self.release(this)
+                }
+            }
+        )*
+    };
+}
+
+macro_rules! implement_methods {
+    ($resource:ident;) => {};
+    ($resource:ident; builder $name:ident($($argument:ident: $type:ty),*) -> $object:ident = |$this:ident| $operation:expr; $($rest:tt)*) => {
+        async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<Resource<$object>> {
+            let guest_bytes = 0usize $(.saturating_add(HostArgument::guest_bytes(&$argument)))*;
+            let parents: Vec<u32> = [Some(this.rep()) $(, HostArgument::parent(&$argument))*].into_iter().flatten().collect();
+            $(let $argument = HostArgument::resolve($argument, self)?;)*
+            let $this = self.get(&this)?;
+            let object = $operation;
+            self.push(object, guest_bytes, &parents)
         }
-        (E::NotFound(left), E::NotFound(right))
-        | (E::InvalidArgument(left), E::InvalidArgument(right))
-        | (E::Backend(left), E::Backend(right))
-        | (E::Cancelled(left), E::Cancelled(right))
-        | (E::Failed(left), E::Failed(right)) => left == right,
-        _ => false,
-    }
+        implement_methods! { $resource; $($rest)* }
+    };
+    ($resource:ident; terminal $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$pipeline:ident, $this:ident| $evaluation:expr; $($rest:tt)*) => {
+        async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<Result<$output, types::Error>> {
+            $(let $argument = HostArgument::resolve($argument, self)?;)*
+            let $this = self.get(&this)?;
+            self.evaluate(|$pipeline| async move { $evaluation }).await
+        }
+        implement_methods! { $resource; $($rest)* }
+    };
+    ($resource:ident; getter $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$this:ident| $value:expr; $($rest:tt)*) => {
+        async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<$output> {
+            $(let $argument = HostArgument::resolve($argument, self)?;)*
+            let $this = self.get(&this)?;
+            Ok($value)
+        }
+        implement_methods! { $resource; $($rest)* }
+    };
 }
 
-/// Converts a guest's WIT `error` back into an engine error.
-pub(crate) fn error_from_guest(error: types::Error) -> EngineError {
-    match error {
-        types::Error::ExecFailed(failure) => EngineError::ExecFailed(std::sync::Arc::new(crate::engine::ExecFailure {
-            command: failure.command,
-            exit_code: i64::from(failure.exit_code),
-            stdout_tail: failure.stdout_tail,
-            stderr_tail: failure.stderr_tail,
-        })),
-        types::Error::NotFound(message) => EngineError::NotFound(message),
-        types::Error::InvalidArgument(message) => EngineError::InvalidArgument(message),
-        types::Error::Backend(message) => EngineError::Local(message),
-        types::Error::Cancelled(message) => EngineError::Cancelled(message),
-        types::Error::Failed(message) => EngineError::Failed(message),
-    }
-}
-
-/// The bytes of a list of strings the module handed over.
-fn strings(items: &[String]) -> usize {
-    items.iter().map(String::len).sum()
-}
-
-fn exec_options(options: types::ExecOptions) -> ExecOptions {
-    ExecOptions {
-        expect: match options.expect {
-            types::Expect::Success => Expect::Success,
-            types::Expect::Failure => Expect::Failure,
-            types::Expect::Any => Expect::Any,
-        },
-        stdin: options.stdin,
-        use_entrypoint: options.use_entrypoint,
-    }
-}
+foreach_method!(implement_latest);
 
 impl types::Host for InvocationState {}
-
-impl types::HostCacheVolume for InvocationState {
-    async fn key(&mut self, this: Resource<CacheVolume>) -> HostResult<String> {
-        Ok(self.get(&this)?.key().to_string())
-    }
-
-    async fn drop(&mut self, this: Resource<CacheVolume>) -> HostResult<()> {
-        self.release(this)
-    }
-}
-
-fn sharing(sharing: types::Sharing) -> Sharing {
-    match sharing {
-        types::Sharing::Shared => Sharing::Shared,
-        types::Sharing::Private => Sharing::Private,
-        types::Sharing::Locked => Sharing::Locked,
-    }
-}
 
 impl client::Host for InvocationState {
     async fn container(&mut self) -> HostResult<Resource<Container>> {
@@ -206,259 +272,110 @@ impl client::Host for InvocationState {
     }
 }
 
-impl types::HostContainer for InvocationState {
-    async fn from(&mut self, this: Resource<Container>, address: String) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.from(&address);
-        self.push(container, address.len(), &[this.rep()])
-    }
-
-    async fn with_exec(&mut self, this: Resource<Container>, args: Vec<String>, options: types::ExecOptions) -> HostResult<Resource<Container>> {
-        let stdin = options.stdin.as_ref().map_or(0, String::len);
-        let guest_bytes = strings(&args) + stdin;
-        let container = self.get(&this)?.with_exec(args, exec_options(options));
-        self.push(container, guest_bytes, &[this.rep()])
-    }
-
-    async fn with_env_variable(&mut self, this: Resource<Container>, name: String, value: String) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.with_env_variable(&name, &value);
-        self.push(container, name.len() + value.len(), &[this.rep()])
-    }
-
-    async fn without_env_variable(&mut self, this: Resource<Container>, name: String) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.without_env_variable(&name);
-        self.push(container, name.len(), &[this.rep()])
-    }
-
-    async fn with_workdir(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.with_workdir(&path);
-        self.push(container, path.len(), &[this.rep()])
-    }
-
-    async fn with_user(&mut self, this: Resource<Container>, name: String) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.with_user(&name);
-        self.push(container, name.len(), &[this.rep()])
-    }
-
-    async fn with_entrypoint(&mut self, this: Resource<Container>, args: Vec<String>) -> HostResult<Resource<Container>> {
-        let guest_bytes = strings(&args);
-        let container = self.get(&this)?.with_entrypoint(args);
-        self.push(container, guest_bytes, &[this.rep()])
-    }
-
-    async fn with_default_args(&mut self, this: Resource<Container>, args: Vec<String>) -> HostResult<Resource<Container>> {
-        let guest_bytes = strings(&args);
-        let container = self.get(&this)?.with_default_args(args);
-        self.push(container, guest_bytes, &[this.rep()])
-    }
-
-    async fn with_label(&mut self, this: Resource<Container>, name: String, value: String) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.with_label(&name, &value);
-        self.push(container, name.len() + value.len(), &[this.rep()])
-    }
-
-    async fn with_directory(
-        &mut self,
-        this: Resource<Container>,
-        path: String,
-        source: Resource<Directory>,
-        include: Vec<String>,
-        exclude: Vec<String>,
-    ) -> HostResult<Resource<Container>> {
-        let guest_bytes = path.len() + strings(&include) + strings(&exclude);
-        let source_rep = source.rep();
-        let source = self.get(&source)?;
-        let container = self.get(&this)?.with_directory(&path, &source, include, exclude);
-        self.push(container, guest_bytes, &[this.rep(), source_rep])
-    }
-
-    async fn with_file(
-        &mut self,
-        this: Resource<Container>,
-        path: String,
-        source: Resource<File>,
-        permissions: Option<u32>,
-    ) -> HostResult<Resource<Container>> {
-        let source_rep = source.rep();
-        let source = self.get(&source)?;
-        let container = self.get(&this)?.with_file(&path, &source, permissions);
-        self.push(container, path.len(), &[this.rep(), source_rep])
-    }
-
-    async fn with_new_file(&mut self, this: Resource<Container>, path: String, contents: String, permissions: Option<u32>) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.with_new_file(&path, &contents, permissions);
-        self.push(container, path.len() + contents.len(), &[this.rep()])
-    }
-
-    async fn with_mounted_directory(&mut self, this: Resource<Container>, path: String, source: Resource<Directory>) -> HostResult<Resource<Container>> {
-        let source_rep = source.rep();
-        let source = self.get(&source)?;
-        let container = self.get(&this)?.with_mounted_directory(&path, &source);
-        self.push(container, path.len(), &[this.rep(), source_rep])
-    }
-
-    async fn with_mounted_cache(
-        &mut self,
-        this: Resource<Container>,
-        path: String,
-        cache: Resource<CacheVolume>,
-        mode: types::Sharing,
-    ) -> HostResult<Resource<Container>> {
-        let cache_rep = cache.rep();
-        let volume = self.get(&cache)?;
-        let container = self.get(&this)?.with_mounted_cache(&path, &volume, sharing(mode));
-        self.push(container, path.len(), &[this.rep(), cache_rep])
-    }
-
-    async fn with_mounted_temp(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Container>> {
-        let container = self.get(&this)?.with_mounted_temp(&path);
-        self.push(container, path.len(), &[this.rep()])
-    }
-
-    async fn file(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<File>> {
-        let file = self.get(&this)?.file(&path);
-        self.push(file, path.len(), &[this.rep()])
-    }
-
-    async fn directory(&mut self, this: Resource<Container>, path: String) -> HostResult<Resource<Directory>> {
-        let directory = self.get(&this)?.directory(&path);
-        self.push(directory, path.len(), &[this.rep()])
-    }
-
-    async fn stdout(&mut self, this: Resource<Container>) -> HostResult<Result<String, types::Error>> {
-        let container = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.stdout(&container).await }).await
-    }
-
-    async fn stderr(&mut self, this: Resource<Container>) -> HostResult<Result<String, types::Error>> {
-        let container = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.stderr(&container).await }).await
-    }
-
-    async fn exit_code(&mut self, this: Resource<Container>) -> HostResult<Result<i32, types::Error>> {
-        let container = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.exit_code(&container).await.map(|code| i32::try_from(code).unwrap_or(i32::MAX)) })
-            .await
-    }
-
-    async fn sync(&mut self, this: Resource<Container>) -> HostResult<Result<(), types::Error>> {
-        let container = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.sync(&container).await }).await
-    }
-
-    async fn drop(&mut self, this: Resource<Container>) -> HostResult<()> {
-        self.release(this)
+/// Converts an engine error into the WIT `error` a guest can match on.
+pub(crate) fn error_to_guest(error: EngineError) -> types::Error {
+    match error {
+        EngineError::ExecFailed(failure) => types::Error::ExecFailed(types::ExecFailure {
+            command: failure.command.clone(),
+            exit_code: saturating_i32(failure.exit_code),
+            stdout_tail: failure.stdout_tail.clone(),
+            stderr_tail: failure.stderr_tail.clone(),
+        }),
+        EngineError::NotFound(message) => types::Error::NotFound(message),
+        EngineError::InvalidArgument(message) => types::Error::InvalidArgument(message),
+        EngineError::Backend(error) => types::Error::Backend(error.to_string()),
+        EngineError::Local(message) => types::Error::Backend(message),
+        EngineError::Cancelled(message) => types::Error::Cancelled(message),
+        EngineError::Failed(message) => types::Error::Failed(message),
     }
 }
 
-impl types::HostDirectory for InvocationState {
-    async fn entries(&mut self, this: Resource<Directory>, path: String) -> HostResult<Result<Vec<String>, types::Error>> {
-        let directory = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.entries(&directory, &path).await }).await
-    }
-
-    async fn file(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<File>> {
-        let file = self.get(&this)?.file(&path);
-        self.push(file, path.len(), &[this.rep()])
-    }
-
-    async fn subdirectory(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
-        let directory = self.get(&this)?.directory(&path);
-        self.push(directory, path.len(), &[this.rep()])
-    }
-
-    async fn with_new_file(&mut self, this: Resource<Directory>, path: String, contents: String, permissions: Option<u32>) -> HostResult<Resource<Directory>> {
-        let directory = self.get(&this)?.with_new_file(&path, &contents, permissions);
-        self.push(directory, path.len() + contents.len(), &[this.rep()])
-    }
-
-    async fn with_file(
-        &mut self,
-        this: Resource<Directory>,
-        path: String,
-        source: Resource<File>,
-        permissions: Option<u32>,
-    ) -> HostResult<Resource<Directory>> {
-        let source_rep = source.rep();
-        let source = self.get(&source)?;
-        let directory = self.get(&this)?.with_file(&path, &source, permissions);
-        self.push(directory, path.len(), &[this.rep(), source_rep])
-    }
-
-    async fn with_directory(
-        &mut self,
-        this: Resource<Directory>,
-        path: String,
-        source: Resource<Directory>,
-        include: Vec<String>,
-        exclude: Vec<String>,
-    ) -> HostResult<Resource<Directory>> {
-        let guest_bytes = path.len() + strings(&include) + strings(&exclude);
-        let source_rep = source.rep();
-        let source = self.get(&source)?;
-        let directory = self.get(&this)?.with_directory(&path, &source, include, exclude);
-        self.push(directory, guest_bytes, &[this.rep(), source_rep])
-    }
-
-    async fn without_file(&mut self, this: Resource<Directory>, path: String) -> HostResult<Resource<Directory>> {
-        let directory = self.get(&this)?.without_file(&path);
-        self.push(directory, path.len(), &[this.rep()])
-    }
-
-    async fn digest(&mut self, this: Resource<Directory>) -> HostResult<Result<String, types::Error>> {
-        let directory = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.directory_digest(&directory).await.map(|digest| digest.to_string()) })
-            .await
-    }
-
-    async fn drop(&mut self, this: Resource<Directory>) -> HostResult<()> {
-        self.release(this)
+/// Whether two WIT errors are the same value (the bindings derive no equality).
+pub(crate) fn same_error(left: &types::Error, right: &types::Error) -> bool {
+    use types::Error as E;
+    match (left, right) {
+        (E::ExecFailed(left), E::ExecFailed(right)) => {
+            left.command == right.command && left.exit_code == right.exit_code && left.stdout_tail == right.stdout_tail && left.stderr_tail == right.stderr_tail
+        }
+        (E::NotFound(left), E::NotFound(right))
+        | (E::InvalidArgument(left), E::InvalidArgument(right))
+        | (E::Backend(left), E::Backend(right))
+        | (E::Cancelled(left), E::Cancelled(right))
+        | (E::Failed(left), E::Failed(right)) => left == right,
+        _ => false,
     }
 }
 
-impl types::HostFile for InvocationState {
-    async fn contents(&mut self, this: Resource<File>) -> HostResult<Result<String, types::Error>> {
-        let file = self.get(&this)?;
-        self.evaluate(|pipeline| async move {
-            let bytes = pipeline.contents(&file).await?;
-            String::from_utf8(bytes).map_err(|_| EngineError::InvalidArgument(format!("{} is not UTF-8 text", file.name())))
-        })
-        .await
-    }
-
-    async fn size(&mut self, this: Resource<File>) -> HostResult<Result<u64, types::Error>> {
-        let file = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.size(&file).await }).await
-    }
-
-    async fn name(&mut self, this: Resource<File>) -> HostResult<String> {
-        Ok(self.get(&this)?.name())
-    }
-
-    async fn digest(&mut self, this: Resource<File>) -> HostResult<Result<String, types::Error>> {
-        let file = self.get(&this)?;
-        self.evaluate(|pipeline| async move { pipeline.file_digest(&file).await.map(|digest| digest.to_string()) })
-            .await
-    }
-
-    async fn drop(&mut self, this: Resource<File>) -> HostResult<()> {
-        self.release(this)
+/// Converts a guest's WIT `error` back into an engine error.
+pub(crate) fn error_from_guest(error: types::Error) -> EngineError {
+    match error {
+        types::Error::ExecFailed(failure) => EngineError::ExecFailed(std::sync::Arc::new(crate::engine::ExecFailure {
+            command: failure.command,
+            exit_code: i64::from(failure.exit_code),
+            stdout_tail: failure.stdout_tail,
+            stderr_tail: failure.stderr_tail,
+        })),
+        types::Error::NotFound(message) => EngineError::NotFound(message),
+        types::Error::InvalidArgument(message) => EngineError::InvalidArgument(message),
+        types::Error::Backend(message) => EngineError::Local(message),
+        types::Error::Cancelled(message) => EngineError::Cancelled(message),
+        types::Error::Failed(message) => EngineError::Failed(message),
     }
 }
 
 // ---- values and schemas ---------------------------------------------------------------
 
-fn kind_from_guest(kind: types::TypeKind) -> Kind {
-    match kind {
-        types::TypeKind::Void => Kind::Void,
-        types::TypeKind::String => Kind::String,
-        types::TypeKind::Boolean => Kind::Boolean,
-        types::TypeKind::Integer => Kind::Integer,
-        types::TypeKind::Float => Kind::Float,
-        types::TypeKind::Container => Kind::Container,
-        types::TypeKind::Directory => Kind::Directory,
-        types::TypeKind::File => Kind::File,
-    }
+/// Expands the kind table into the conversions between host values and the latest
+/// version's WIT values. Objects from the host enter the module's table as they are
+/// (the caller's, not charged to the module); objects from the module leave it.
+macro_rules! convert_host_values {
+    ([] scalars { $($scalar:ident($payload:ty)),* } objects { $($object:ident),* }) => {
+        fn kind_from_guest(kind: types::TypeKind) -> Kind {
+            match kind {
+                types::TypeKind::Void => Kind::Void,
+                $(types::TypeKind::$scalar => Kind::$scalar,)*
+                $(types::TypeKind::$object => Kind::$object,)*
+            }
+        }
+
+        fn item_to_guest(table: &mut ResourceTable, value: Value) -> wasmtime::Result<types::Item> {
+            Ok(match value {
+                $(Value::$scalar(value) => types::Item::$scalar(value),)*
+                $(Value::$object(object) => types::Item::$object(table.push(object)?),)*
+                Value::None | Value::List(_) => {
+                    wasmtime::bail!("lists cannot hold absent values or other lists")
+                }
+            })
+        }
+
+        pub(crate) fn value_to_guest(table: &mut ResourceTable, value: Value) -> wasmtime::Result<types::Value> {
+            Ok(match value {
+                Value::None => types::Value::None,
+                $(Value::$scalar(value) => types::Value::$scalar(value),)*
+                $(Value::$object(object) => types::Value::$object(table.push(object)?),)*
+                Value::List(items) => types::Value::List(items.into_iter().map(|item| item_to_guest(table, item)).collect::<wasmtime::Result<_>>()?),
+            })
+        }
+
+        fn item_from_guest(table: &mut ResourceTable, item: types::Item) -> wasmtime::Result<Value> {
+            Ok(match item {
+                $(types::Item::$scalar(value) => Value::$scalar(value),)*
+                $(types::Item::$object(handle) => Value::$object(table.delete(handle)?),)*
+            })
+        }
+
+        pub(crate) fn value_from_guest(table: &mut ResourceTable, value: types::Value) -> wasmtime::Result<Value> {
+            Ok(match value {
+                types::Value::None => Value::None,
+                $(types::Value::$scalar(value) => Value::$scalar(value),)*
+                $(types::Value::$object(handle) => Value::$object(table.delete(handle)?),)*
+                types::Value::List(items) => Value::List(items.into_iter().map(|item| item_from_guest(table, item)).collect::<wasmtime::Result<_>>()?),
+            })
+        }
+    };
 }
+
+foreach_kind!(convert_host_values);
 
 fn type_from_guest(type_ref: types::TypeRef) -> TypeRef {
     TypeRef {
@@ -492,59 +409,4 @@ pub(crate) fn schema_from_guest(schema: guest::ModuleSchema) -> ModuleSchema {
             })
             .collect(),
     }
-}
-
-fn item_to_guest(table: &mut ResourceTable, value: Value) -> wasmtime::Result<types::Item> {
-    Ok(match value {
-        Value::String(value) => types::Item::String(value),
-        Value::Boolean(value) => types::Item::Boolean(value),
-        Value::Integer(value) => types::Item::Integer(value),
-        Value::Float(value) => types::Item::Float(value),
-        Value::Container(container) => types::Item::Container(table.push(container)?),
-        Value::Directory(directory) => types::Item::Directory(table.push(directory)?),
-        Value::File(file) => types::Item::File(table.push(file)?),
-        Value::None | Value::List(_) => {
-            wasmtime::bail!("lists cannot hold absent values or other lists")
-        }
-    })
-}
-
-pub(crate) fn value_to_guest(table: &mut ResourceTable, value: Value) -> wasmtime::Result<types::Value> {
-    Ok(match value {
-        Value::None => types::Value::None,
-        Value::String(value) => types::Value::String(value),
-        Value::Boolean(value) => types::Value::Boolean(value),
-        Value::Integer(value) => types::Value::Integer(value),
-        Value::Float(value) => types::Value::Float(value),
-        Value::Container(container) => types::Value::Container(table.push(container)?),
-        Value::Directory(directory) => types::Value::Directory(table.push(directory)?),
-        Value::File(file) => types::Value::File(table.push(file)?),
-        Value::List(items) => types::Value::List(items.into_iter().map(|item| item_to_guest(table, item)).collect::<wasmtime::Result<_>>()?),
-    })
-}
-
-fn item_from_guest(table: &mut ResourceTable, item: types::Item) -> wasmtime::Result<Value> {
-    Ok(match item {
-        types::Item::String(value) => Value::String(value),
-        types::Item::Boolean(value) => Value::Boolean(value),
-        types::Item::Integer(value) => Value::Integer(value),
-        types::Item::Float(value) => Value::Float(value),
-        types::Item::Container(resource) => Value::Container(table.delete(resource)?),
-        types::Item::Directory(resource) => Value::Directory(table.delete(resource)?),
-        types::Item::File(resource) => Value::File(table.delete(resource)?),
-    })
-}
-
-pub(crate) fn value_from_guest(table: &mut ResourceTable, value: types::Value) -> wasmtime::Result<Value> {
-    Ok(match value {
-        types::Value::None => Value::None,
-        types::Value::String(value) => Value::String(value),
-        types::Value::Boolean(value) => Value::Boolean(value),
-        types::Value::Integer(value) => Value::Integer(value),
-        types::Value::Float(value) => Value::Float(value),
-        types::Value::Container(resource) => Value::Container(table.delete(resource)?),
-        types::Value::Directory(resource) => Value::Directory(table.delete(resource)?),
-        types::Value::File(resource) => Value::File(table.delete(resource)?),
-        types::Value::List(items) => Value::List(items.into_iter().map(|item| item_from_guest(table, item)).collect::<wasmtime::Result<_>>()?),
-    })
 }

@@ -1,10 +1,19 @@
 //! The wasmtime side: one engine per process, compiled components cached on disk, and a
 //! fresh sandboxed store per invocation whose only door to the world is the tanto API.
+//!
+//! Every version of the API in `wit/` is served at once, as Zed's extension host serves
+//! its extension API: one `bindgen!` per version ([`bindings`]), the host written once
+//! against the latest ([`host`], expanded from the tables of [`surface`]), and each
+//! older version delegating to it through conversions ([`since_v0_1`]). Which version a
+//! module speaks is read from the `tanto:core` interfaces its component imports and
+//! exports ([`api_version`]).
 
 mod accounting;
 mod bindings;
 mod host;
 mod sandbox;
+mod since_v0_1;
+mod surface;
 pub mod values;
 
 use std::hash::{Hash, Hasher as _};
@@ -14,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 
-use self::bindings::{Module as ModuleWorld, ModulePre};
+pub use self::bindings::ApiVersion;
+use self::bindings::{latest, v0_1};
 use self::sandbox::{InvocationState, SandboxError};
 pub use self::sandbox::{LimitError, Limits};
 pub use self::values::{Argument, Function, Kind, ModuleSchema, SchemaError, TypeRef, Value};
@@ -31,6 +41,15 @@ pub enum RuntimeError {
     Invalid { path: String, reason: String },
     #[error("{path} was not built for tanto's `module` world: {reason}")]
     WrongWorld { path: String, reason: String },
+    /// The component speaks a version of the API this host does not serve.
+    #[error("{path} was built against {found}, which this tanto does not serve (it serves {})", served_versions())]
+    UnsupportedApi {
+        path: String,
+        /// `tanto:core@X.Y.Z`, as the component names it.
+        found: String,
+        /// Whether the component's version is newer than every version served.
+        newer: bool,
+    },
     #[error("the module exceeded its CPU time budget of {limit:?} (time spent waiting for containers does not count)")]
     CpuBudgetExceeded { limit: Duration, log: String },
     #[error("the module exceeded its memory limit of {limit_mib} MiB")]
@@ -79,6 +98,56 @@ impl RuntimeError {
             | RuntimeError::Trap { log, .. } => Some(log.as_str()).filter(|log| !log.trim().is_empty()),
             _ => None,
         }
+    }
+}
+
+/// `tanto:core@0.1.0 and tanto:core@0.2.0`: the versions of the API this host serves.
+pub fn served_versions() -> String {
+    let names: Vec<String> = ApiVersion::SERVED.iter().map(ApiVersion::to_string).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The version of the tanto API a component speaks, read from the `tanto:core`
+/// interfaces it imports and exports (`tanto:core/types@0.2.0`, ...). Every module
+/// imports `types` (its exports use its objects), `client` when it calls the API, and
+/// exports `guest`; all must name one version, and this host must serve it.
+pub fn api_version<'a>(path: &str, interfaces: impl IntoIterator<Item = &'a str>) -> Result<ApiVersion, RuntimeError> {
+    let mut versions: Vec<&str> = interfaces
+        .into_iter()
+        .filter_map(|name| name.strip_prefix("tanto:core/"))
+        .map(|interface| interface.split_once('@').map_or("", |(_, version)| version))
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    match versions.as_slice() {
+        [] => Err(RuntimeError::WrongWorld {
+            path: path.to_string(),
+            reason: format!("it uses no version of the tanto API (tanto:core); this tanto serves {}", served_versions()),
+        }),
+        [version] => ApiVersion::from_semver(version).ok_or_else(|| RuntimeError::UnsupportedApi {
+            path: path.to_string(),
+            found: format!("tanto:core@{version}"),
+            newer: ApiVersion::SERVED.iter().all(|served| is_newer(version, served.semver())),
+        }),
+        several => Err(RuntimeError::WrongWorld {
+            path: path.to_string(),
+            reason: format!(
+                "it mixes versions of the tanto API ({}); a module is built against one",
+                several.iter().map(|version| format!("tanto:core@{version}")).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
+}
+
+/// Whether semver `version` is newer than `than` (an unreadable version is not).
+fn is_newer(version: &str, than: &str) -> bool {
+    match (semver::Version::parse(version), semver::Version::parse(than)) {
+        (Ok(version), Ok(than)) => version > than,
+        _ => false,
     }
 }
 
@@ -168,11 +237,58 @@ pub struct Callable {
 /// A loaded module, ready to instantiate in microseconds.
 #[derive(Clone)]
 pub struct LoadedModule {
-    pre: ModulePre<InvocationState>,
+    pre: GuestPre,
+    /// The version of the tanto API the module was built against.
+    pub api: ApiVersion,
     /// sha256 of the component's bytes.
     pub digest: Digest,
     /// How long loading took and whether the compiled cache answered.
     pub load: LoadReport,
+}
+
+/// A component linked against the version of the API it speaks.
+#[derive(Clone)]
+enum GuestPre {
+    V0_1(v0_1::ModulePre<InvocationState>),
+    V0_2(latest::ModulePre<InvocationState>),
+}
+
+impl GuestPre {
+    /// Links `component`, which speaks `api`, and checks it exports that version's `guest`.
+    fn new(linker: &Linker<InvocationState>, component: &Component, api: ApiVersion) -> wasmtime::Result<GuestPre> {
+        let instance_pre = linker.instantiate_pre(component)?;
+        Ok(match api {
+            ApiVersion::V0_1 => GuestPre::V0_1(v0_1::ModulePre::new(instance_pre)?),
+            ApiVersion::V0_2 => GuestPre::V0_2(latest::ModulePre::new(instance_pre)?),
+        })
+    }
+
+    /// Instantiates the module and calls its `describe`, in the latest version's terms.
+    async fn describe(&self, store: &mut wasmtime::Store<InvocationState>) -> wasmtime::Result<latest::exports::tanto::core::guest::ModuleSchema> {
+        match self {
+            GuestPre::V0_1(pre) => since_v0_1::describe(pre, store).await,
+            GuestPre::V0_2(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.tanto_core_guest().call_describe(&mut *store).await
+            }
+        }
+    }
+
+    /// Instantiates the module and calls its `invoke`, in the latest version's terms.
+    async fn invoke(
+        &self,
+        store: &mut wasmtime::Store<InvocationState>,
+        function: &str,
+        arguments: Vec<(String, latest::tanto::core::types::Value)>,
+    ) -> wasmtime::Result<Result<latest::tanto::core::types::Value, latest::tanto::core::types::Error>> {
+        match self {
+            GuestPre::V0_1(pre) => since_v0_1::invoke(pre, store, function, arguments).await,
+            GuestPre::V0_2(pre) => {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.tanto_core_guest().call_invoke(&mut *store, function, &arguments).await
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -203,8 +319,12 @@ impl Runtime {
         // WASI is linked so that std-based guests instantiate, but the context built for
         // each store grants nothing (see `sandbox`).
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(internal("cannot link WASI"))?;
-        ModuleWorld::add_to_linker::<_, wasmtime::component::HasSelf<InvocationState>>(&mut linker, |state| state)
-            .map_err(internal("cannot link the tanto API"))?;
+        // Every version served, side by side: their interfaces have distinct names
+        // (`tanto:core/types@0.1.0`, `@0.2.0`), and each component links to its own.
+        v0_1::Module::add_to_linker::<_, wasmtime::component::HasSelf<InvocationState>>(&mut linker, |state| state)
+            .map_err(internal("cannot link the tanto API 0.1"))?;
+        latest::Module::add_to_linker::<_, wasmtime::component::HasSelf<InvocationState>>(&mut linker, |state| state)
+            .map_err(internal("cannot link the tanto API 0.2"))?;
 
         // The epoch only matters while a guest runs; a process-wide ticker that ends with
         // the engine is enough.
@@ -283,16 +403,21 @@ impl Runtime {
                 component
             }
         };
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|error| RuntimeError::WrongWorld {
-            path: shown.clone(),
-            reason: format!("{error:#}"),
-        })?;
-        let pre = ModulePre::new(instance_pre).map_err(|error| RuntimeError::WrongWorld {
+        let component_type = component.component_type();
+        let api = api_version(
+            &shown,
+            component_type
+                .imports(&self.engine)
+                .map(|(name, _)| name)
+                .chain(component_type.exports(&self.engine).map(|(name, _)| name)),
+        )?;
+        let pre = GuestPre::new(&self.linker, &component, api).map_err(|error| RuntimeError::WrongWorld {
             path: shown,
             reason: format!("{error:#}"),
         })?;
         Ok(LoadedModule {
             pre,
+            api,
             digest,
             load: LoadReport {
                 duration: started.elapsed(),
@@ -328,11 +453,7 @@ impl Runtime {
     pub async fn describe(self: &Arc<Self>, callable: &Callable, pipeline: Arc<Pipeline>) -> Result<ModuleSchema, RuntimeError> {
         let mut store = self.store(pipeline, callable, 0);
         let limit = callable.limits.timeout;
-        let result = tokio::time::timeout(limit, async {
-            let instance = callable.module.pre.instantiate_async(&mut store).await?;
-            instance.tanto_core_guest().call_describe(&mut store).await
-        })
-        .await;
+        let result = tokio::time::timeout(limit, callable.module.pre.describe(&mut store)).await;
         let Ok(result) = result else {
             return Err(RuntimeError::Timeout {
                 limit,
@@ -386,11 +507,7 @@ impl Runtime {
             // other modules included; a module computing yields at each epoch tick, so the
             // timer gets its turn.
             let limit = callable.limits.timeout;
-            let result = tokio::time::timeout(limit, async {
-                let instance = callable.module.pre.instantiate_async(&mut store).await?;
-                instance.tanto_core_guest().call_invoke(&mut store, function, &guest_arguments).await
-            })
-            .await;
+            let result = tokio::time::timeout(limit, callable.module.pre.invoke(&mut store, function, guest_arguments)).await;
             let Ok(result) = result else {
                 return Err(RuntimeError::Timeout {
                     limit,
@@ -484,4 +601,56 @@ fn hostcall_fuel_exhausted(error: &wasmtime::Error) -> bool {
     error
         .chain()
         .any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version_of(interfaces: &[&str]) -> Result<ApiVersion, RuntimeError> {
+        api_version("module.wasm", interfaces.iter().copied())
+    }
+
+    #[test]
+    fn the_api_version_is_read_from_the_tanto_interfaces() {
+        let wasi = "wasi:cli/environment@0.2.6";
+        assert_eq!(
+            version_of(&[wasi, "tanto:core/types@0.1.0", "tanto:core/client@0.1.0", "tanto:core/guest@0.1.0"]).unwrap(),
+            ApiVersion::V0_1
+        );
+        // A module that never calls the API imports `types` only.
+        assert_eq!(version_of(&["tanto:core/types@0.2.0", "tanto:core/guest@0.2.0"]).unwrap(), ApiVersion::V0_2);
+        assert_eq!(ApiVersion::V0_2.to_string(), "tanto:core@0.2.0");
+    }
+
+    #[test]
+    fn an_unserved_version_is_named_with_the_served_ones() {
+        let newer = version_of(&["tanto:core/types@0.9.0", "tanto:core/guest@0.9.0"]).unwrap_err();
+        assert!(matches!(&newer, RuntimeError::UnsupportedApi { found, newer: true, .. } if found == "tanto:core@0.9.0"));
+        assert_eq!(
+            newer.to_string(),
+            "module.wasm was built against tanto:core@0.9.0, which this tanto does not serve (it serves tanto:core@0.1.0 and tanto:core@0.2.0)"
+        );
+        let older = version_of(&["tanto:core/types@0.0.3"]).unwrap_err();
+        assert!(matches!(older, RuntimeError::UnsupportedApi { newer: false, .. }));
+        let unversioned = version_of(&["tanto:core/types"]).unwrap_err();
+        assert!(matches!(unversioned, RuntimeError::UnsupportedApi { newer: false, .. }));
+    }
+
+    #[test]
+    fn no_or_mixed_versions_are_not_a_module() {
+        let none = version_of(&["wasi:cli/environment@0.2.6", "other:plugin/log"]).unwrap_err();
+        assert!(
+            none.to_string()
+                .ends_with("it uses no version of the tanto API (tanto:core); this tanto serves tanto:core@0.1.0 and tanto:core@0.2.0"),
+            "{none}"
+        );
+        let mixed = version_of(&["tanto:core/types@0.1.0", "tanto:core/guest@0.2.0"]).unwrap_err();
+        assert!(
+            mixed
+                .to_string()
+                .contains("mixes versions of the tanto API (tanto:core@0.1.0, tanto:core@0.2.0)"),
+            "{mixed}"
+        );
+    }
 }

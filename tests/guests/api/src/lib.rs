@@ -158,6 +158,34 @@ impl Api {
         busybox().with_exec(["sleep", &seconds.to_string()]).with_exec(["echo", "slept"]).stdout()
     }
 
+    /// The bytes of `path` in `source` as hex, read with `contents-bytes`, and what
+    /// `contents` (text) says about them.
+    pub fn read_bytes(&self, source: Directory, path: String) -> Result<String> {
+        let file = source.file(&path);
+        let hex: String = file.contents_bytes()?.iter().map(|byte| format!("{byte:02x}")).collect();
+        let text = match file.contents() {
+            Ok(text) => format!("text {text:?}"),
+            Err(Error::InvalidArgument(message)) => format!("not text: {message}"),
+            Err(other) => return Err(other),
+        };
+        Ok(format!("{hex} {text}"))
+    }
+
+    /// A directory holding `hex` as bytes in `blob.bin` (0o751), written twice: by the
+    /// directory and by a container, whose `od` view of its copy is in `od.txt`.
+    pub fn write_bytes(&self, hex: String) -> Result<Directory> {
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|index| u8::from_str_radix(hex.get(index..index + 2).unwrap_or("zz"), 16))
+            .collect::<std::result::Result<Vec<u8>, _>>()
+            .map_err(|_| Error::InvalidArgument(format!("{hex:?} is not hex")))?;
+        let od = busybox()
+            .with_new_file_bytes_permissions("/in/blob.bin", &bytes, 0o751)
+            .with_exec(["sh", "-c", "stat -c '%a %s' /in/blob.bin && od -An -tx1 /in/blob.bin"])
+            .stdout()?;
+        Ok(dag().directory().with_new_file_bytes("blob.bin", &bytes).with_new_file("od.txt", od))
+    }
+
     /// Containers and directories passed in and out: `base` gets `marker` and is returned.
     pub fn pass_through(&self, base: Container, marker: String) -> Container {
         base.with_new_file("/marker.txt", marker)

@@ -1,0 +1,287 @@
+//! The tanto API's surface, described once: every method of every resource, with the
+//! version that introduced it, and every kind of value. The tables here are expanded
+//! several ways (wasmtime's `foreach_builtin_function!` pattern):
+//!
+//! * [`super::host`] expands [`foreach_method!`] into the latest version's host traits,
+//!   and [`foreach_kind!`] into the conversions between host values and its WIT values;
+//! * each older version's module ([`super::since_v0_1`]) expands both into host traits
+//!   and conversions that delegate to the latest.
+//!
+//! So a new builder method is its WIT line, its engine operation, one line here and its
+//! test; the memory accounting and the CPU accounting come with the line.
+
+/// Calls `$mac! { [extra] table }` with every resource method of the API, grouped by
+/// resource (its engine type and its host trait) and by the version that introduced
+/// the method. Each line is one method, in one of three shapes:
+///
+/// * `builder name(arguments) -> Object = |this| operation;` makes a new object from
+///   `this`: `operation` is an engine builder, run on the engine object of `this` with
+///   the arguments resolved (handles become engine objects, WIT records engine options).
+///   The new object is charged against the module's memory limit: the bytes of its
+///   string and byte arguments, plus its parents (`this` and any handle argument).
+/// * `terminal name(arguments) -> T = |pipeline, this| evaluation;` evaluates:
+///   `evaluation` is an async block's body returning `Result<T, EngineError>`; the time
+///   it waits is the host's and its CPU time is charged to the module's budget.
+/// * `getter name(arguments) -> T = |this| value;` answers without evaluating.
+///
+/// Argument types are written as the latest WIT bindings spell them (`types::` is the
+/// version being expanded); what a type resolves to and how many bytes it holds is its
+/// [`super::host::HostArgument`] implementation.
+///
+/// A method whose signature changes in a new version is not changed here: the new
+/// version gets the method under a new name or the old version's module implements the
+/// old signature by hand.
+macro_rules! foreach_method {
+    ($mac:ident $($extra:tt)*) => {
+        $mac! {
+            [$($extra)*]
+
+            Container HostContainer {
+                since v0_1 {
+                    builder from(address: String) -> Container = |container| container.from(&address);
+                    builder with_exec(args: Vec<String>, options: types::ExecOptions) -> Container = |container| container.with_exec(args, options);
+                    builder with_env_variable(name: String, value: String) -> Container = |container| container.with_env_variable(&name, &value);
+                    builder without_env_variable(name: String) -> Container = |container| container.without_env_variable(&name);
+                    builder with_workdir(path: String) -> Container = |container| container.with_workdir(&path);
+                    builder with_user(name: String) -> Container = |container| container.with_user(&name);
+                    builder with_entrypoint(args: Vec<String>) -> Container = |container| container.with_entrypoint(args);
+                    builder with_default_args(args: Vec<String>) -> Container = |container| container.with_default_args(args);
+                    builder with_label(name: String, value: String) -> Container = |container| container.with_label(&name, &value);
+                    builder with_directory(path: String, source: Resource<Directory>, include: Vec<String>, exclude: Vec<String>) -> Container = |container| container.with_directory(&path, &source, include, exclude);
+                    builder with_file(path: String, source: Resource<File>, permissions: Option<u32>) -> Container = |container| container.with_file(&path, &source, permissions);
+                    builder with_new_file(path: String, contents: String, permissions: Option<u32>) -> Container = |container| container.with_new_file(&path, &contents, permissions);
+                    builder with_mounted_directory(path: String, source: Resource<Directory>) -> Container = |container| container.with_mounted_directory(&path, &source);
+                    builder with_mounted_cache(path: String, cache: Resource<CacheVolume>, sharing: types::Sharing) -> Container = |container| container.with_mounted_cache(&path, &cache, sharing);
+                    builder with_mounted_temp(path: String) -> Container = |container| container.with_mounted_temp(&path);
+                    builder file(path: String) -> File = |container| container.file(&path);
+                    builder directory(path: String) -> Directory = |container| container.directory(&path);
+                    terminal stdout() -> String = |pipeline, container| pipeline.stdout(&container).await;
+                    terminal stderr() -> String = |pipeline, container| pipeline.stderr(&container).await;
+                    terminal exit_code() -> i32 = |pipeline, container| pipeline.exit_code(&container).await.map(saturating_i32);
+                    terminal sync() -> () = |pipeline, container| pipeline.sync(&container).await;
+                }
+                since v0_2 {
+                    builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Container = |container| container.with_new_file_bytes(&path, &contents, permissions);
+                }
+            }
+
+            Directory HostDirectory {
+                since v0_1 {
+                    terminal entries(path: String) -> Vec<String> = |pipeline, directory| pipeline.entries(&directory, &path).await;
+                    builder file(path: String) -> File = |directory| directory.file(&path);
+                    builder subdirectory(path: String) -> Directory = |directory| directory.directory(&path);
+                    builder with_new_file(path: String, contents: String, permissions: Option<u32>) -> Directory = |directory| directory.with_new_file(&path, &contents, permissions);
+                    builder with_file(path: String, source: Resource<File>, permissions: Option<u32>) -> Directory = |directory| directory.with_file(&path, &source, permissions);
+                    builder with_directory(path: String, source: Resource<Directory>, include: Vec<String>, exclude: Vec<String>) -> Directory = |directory| directory.with_directory(&path, &source, include, exclude);
+                    builder without_file(path: String) -> Directory = |directory| directory.without_file(&path);
+                    terminal digest() -> String = |pipeline, directory| pipeline.directory_digest(&directory).await.map(|digest| digest.to_string());
+                }
+                since v0_2 {
+                    builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Directory = |directory| directory.with_new_file_bytes(&path, &contents, permissions);
+                }
+            }
+
+            File HostFile {
+                since v0_1 {
+                    terminal contents() -> String = |pipeline, file| utf8_text(&file, pipeline.contents(&file).await);
+                    terminal size() -> u64 = |pipeline, file| pipeline.size(&file).await;
+                    getter name() -> String = |file| file.name();
+                    terminal digest() -> String = |pipeline, file| pipeline.file_digest(&file).await.map(|digest| digest.to_string());
+                }
+                since v0_2 {
+                    terminal contents_bytes() -> Vec<u8> = |pipeline, file| pipeline.contents(&file).await;
+                }
+            }
+
+            CacheVolume HostCacheVolume {
+                since v0_1 {
+                    getter key() -> String = |volume| volume.key().to_string();
+                }
+            }
+        }
+    };
+}
+
+/// Calls `$mac! { [extra] kinds }` with the kinds of values that cross the API: the
+/// scalars with their Rust payload, and the objects (resources, the same engine type in
+/// every version). `type-kind` has these plus `void`; `value` has these plus `none` and
+/// `list`; `item` has exactly these. The host's [`super::values::Kind`] and
+/// [`super::values::Value`] use the same variant names.
+macro_rules! foreach_kind {
+    ($mac:ident $($extra:tt)*) => {
+        $mac! {
+            [$($extra)*]
+            scalars { String(String), Boolean(bool), Integer(i64), Float(f64) }
+            objects { Container, Directory, File }
+        }
+    };
+}
+
+/// Expands [`foreach_method!`] in an older version's module into host traits that
+/// delegate every method to the latest version's, converting records and errors with
+/// `From` (`.into()` is the identity for the types that did not change). `$includes` is
+/// a macro that keeps the `since` groups the older version has (see
+/// [`super::since_v0_1`]).
+macro_rules! delegate_to_latest {
+    ([$includes:ident] $( $resource:ident $host_trait:ident { $( since $version:ident { $($method:tt)* } )* } )*) => {
+        $(
+            // Unchanged types convert to themselves.
+            #[allow(clippy::useless_conversion)]
+            impl types::$host_trait for InvocationState {
+                $( $includes! { $version => $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($method)* } } )*
+
+                async fn drop(&mut self, this: Resource<$resource>) -> HostResult<()> {
+                    <InvocationState as latest::tanto::core::types::$host_trait>::drop(self, this).await
+                }
+            }
+        )*
+    };
+}
+
+/// The methods of one `since` group, delegating to the latest version (for
+/// [`delegate_to_latest!`]).
+macro_rules! delegate_methods {
+    ($resource:ident $host_trait:ident;) => {};
+    ($resource:ident $host_trait:ident; builder $name:ident($($argument:ident: $type:ty),*) -> $object:ident = |$this:ident| $operation:expr; $($rest:tt)*) => {
+        async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<Resource<$object>> {
+            <InvocationState as latest::tanto::core::types::$host_trait>::$name(self, this, $($argument.into()),*).await
+        }
+        $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($rest)* }
+    };
+    ($resource:ident $host_trait:ident; terminal $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$pipeline:ident, $this:ident| $evaluation:expr; $($rest:tt)*) => {
+        async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<Result<$output, types::Error>> {
+            Ok(<InvocationState as latest::tanto::core::types::$host_trait>::$name(self, this, $($argument.into()),*).await?.map_err(Into::into))
+        }
+        $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($rest)* }
+    };
+    ($resource:ident $host_trait:ident; getter $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$this:ident| $value:expr; $($rest:tt)*) => {
+        async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<$output> {
+            <InvocationState as latest::tanto::core::types::$host_trait>::$name(self, this, $($argument.into()),*).await
+        }
+        $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($rest)* }
+    };
+}
+
+/// Expands [`foreach_kind!`] in an older version's module into the conversions of
+/// `type-kind`, `item` and `value` between that version (`$old`) and the latest
+/// (`$new`), both ways. Objects move as they are: both versions hold the same engine
+/// objects. (The day a version adds a kind, the kind gets a `since` group as methods
+/// have, and the conversion into an older version becomes fallible: a module built
+/// before the kind existed cannot be handed one.)
+macro_rules! convert_kinds {
+    ([$old:ident => $new:ident] scalars { $($scalar:ident($payload:ty)),* } objects { $($object:ident),* }) => {
+        impl From<$old::tanto::core::types::TypeKind> for $new::tanto::core::types::TypeKind {
+            fn from(kind: $old::tanto::core::types::TypeKind) -> Self {
+                match kind {
+                    $old::tanto::core::types::TypeKind::Void => Self::Void,
+                    $($old::tanto::core::types::TypeKind::$scalar => Self::$scalar,)*
+                    $($old::tanto::core::types::TypeKind::$object => Self::$object,)*
+                }
+            }
+        }
+
+        impl From<$new::tanto::core::types::TypeKind> for $old::tanto::core::types::TypeKind {
+            fn from(kind: $new::tanto::core::types::TypeKind) -> Self {
+                match kind {
+                    $new::tanto::core::types::TypeKind::Void => Self::Void,
+                    $($new::tanto::core::types::TypeKind::$scalar => Self::$scalar,)*
+                    $($new::tanto::core::types::TypeKind::$object => Self::$object,)*
+                }
+            }
+        }
+
+        impl From<$old::tanto::core::types::Item> for $new::tanto::core::types::Item {
+            fn from(item: $old::tanto::core::types::Item) -> Self {
+                match item {
+                    $($old::tanto::core::types::Item::$scalar(value) => Self::$scalar(value),)*
+                    $($old::tanto::core::types::Item::$object(handle) => Self::$object(handle),)*
+                }
+            }
+        }
+
+        impl From<$new::tanto::core::types::Item> for $old::tanto::core::types::Item {
+            fn from(item: $new::tanto::core::types::Item) -> Self {
+                match item {
+                    $($new::tanto::core::types::Item::$scalar(value) => Self::$scalar(value),)*
+                    $($new::tanto::core::types::Item::$object(handle) => Self::$object(handle),)*
+                }
+            }
+        }
+
+        impl From<$old::tanto::core::types::Value> for $new::tanto::core::types::Value {
+            fn from(value: $old::tanto::core::types::Value) -> Self {
+                match value {
+                    $old::tanto::core::types::Value::None => Self::None,
+                    $($old::tanto::core::types::Value::$scalar(value) => Self::$scalar(value),)*
+                    $($old::tanto::core::types::Value::$object(handle) => Self::$object(handle),)*
+                    $old::tanto::core::types::Value::List(items) => Self::List(items.into_iter().map(Into::into).collect()),
+                }
+            }
+        }
+
+        impl From<$new::tanto::core::types::Value> for $old::tanto::core::types::Value {
+            fn from(value: $new::tanto::core::types::Value) -> Self {
+                match value {
+                    $new::tanto::core::types::Value::None => Self::None,
+                    $($new::tanto::core::types::Value::$scalar(value) => Self::$scalar(value),)*
+                    $($new::tanto::core::types::Value::$object(handle) => Self::$object(handle),)*
+                    $new::tanto::core::types::Value::List(items) => Self::List(items.into_iter().map(Into::into).collect()),
+                }
+            }
+        }
+    };
+}
+
+/// `From` both ways between the same record, enum or variant of two versions, field by
+/// field or case by case: for the types an older version shares with the latest.
+/// Fields and payloads convert with `.into()` (the identity for scalars); a field
+/// marked `[list]` converts element by element.
+macro_rules! convert_same {
+    ($old:ident => $new:ident;) => {};
+    ($old:ident => $new:ident; $shape:ident $($path:ident)::+ { $($body:tt)* } $($rest:tt)*) => {
+        $crate::runtime::surface::convert_same!(@$shape $old => $new; $($path)::+ { $($body)* });
+        $crate::runtime::surface::convert_same!(@$shape $new => $old; $($path)::+ { $($body)* });
+        $crate::runtime::surface::convert_same! { $old => $new; $($rest)* }
+    };
+    (@enum $from:ident => $to:ident; $($path:ident)::+ { $($case:ident),* }) => {
+        impl From<$from::$($path)::+> for $to::$($path)::+ {
+            fn from(value: $from::$($path)::+) -> Self {
+                use $from::$($path)::+ as Source;
+                match value {
+                    $(Source::$case => Self::$case,)*
+                }
+            }
+        }
+    };
+    (@variant $from:ident => $to:ident; $($path:ident)::+ { $($case:ident),* }) => {
+        // Unchanged payloads convert to themselves.
+        #[allow(clippy::useless_conversion)]
+        impl From<$from::$($path)::+> for $to::$($path)::+ {
+            fn from(value: $from::$($path)::+) -> Self {
+                use $from::$($path)::+ as Source;
+                match value {
+                    $(Source::$case(payload) => Self::$case(payload.into()),)*
+                }
+            }
+        }
+    };
+    (@record $from:ident => $to:ident; $($path:ident)::+ { $($field:ident $([$list:ident])?),* }) => {
+        // Unchanged fields convert to themselves.
+        #[allow(clippy::useless_conversion)]
+        impl From<$from::$($path)::+> for $to::$($path)::+ {
+            fn from(value: $from::$($path)::+) -> Self {
+                Self {
+                    $($field: $crate::runtime::surface::convert_same!(@field value.$field $(, [$list])?),)*
+                }
+            }
+        }
+    };
+    (@field $value:expr) => {
+        $value.into()
+    };
+    (@field $value:expr, [list]) => {
+        $value.into_iter().map(Into::into).collect()
+    };
+}
+
+pub(crate) use {convert_kinds, convert_same, delegate_methods, delegate_to_latest, foreach_kind, foreach_method};
