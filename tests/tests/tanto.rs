@@ -124,6 +124,8 @@ fn init_makes_a_module_that_builds_and_runs_anywhere() {
 // ---- the vendored SDK, brought up to date by `tanto develop` ---------------------------
 
 mod vendored_sdk {
+    use std::path::Path;
+
     use super::*;
 
     /// The version of the SDK this tanto embeds (the first `version` of its manifest).
