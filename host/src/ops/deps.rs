@@ -21,6 +21,7 @@ use tokio::sync::OnceCell;
 
 use anyhow::Context as _;
 
+use super::module_cache::ModuleCache;
 use crate::engine::Digest;
 use crate::module::build::{Confinement, build_rust_module, build_third_party};
 use crate::module::sandbox::UnsandboxedBuilds;
@@ -432,7 +433,7 @@ pub fn component_of(
             Confinement::Sandbox => "",
             Confinement::Host => "-unsandboxed",
         };
-        cache_root.join("modules").join(format!("{key}{suffix}.wasm"))
+        ModuleCache::new(cache_root).built_dir().join(format!("{key}{suffix}.wasm"))
     };
     for confinement in [Confinement::Sandbox, Confinement::Host] {
         if component(confinement).is_file() {
@@ -465,7 +466,7 @@ pub fn component_of(
 /// cache (a local path dependency declared by a git module): it is built like the
 /// repository it belongs to, never on the host.
 pub fn inside_git_checkout(cache_root: &Path, path: &Path, name: &str) -> Option<GitModule> {
-    let checkouts = cache_root.join("git").join("checkouts");
+    let checkouts = ModuleCache::new(cache_root).checkouts_dir();
     let checkouts = checkouts.canonicalize().unwrap_or(checkouts);
     if !path.starts_with(&checkouts) {
         return None;
