@@ -35,6 +35,7 @@
 pub mod backend;
 pub mod cli;
 pub mod engine;
+pub mod error;
 pub mod module;
 pub mod ops;
 pub mod runtime;

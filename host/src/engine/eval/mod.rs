@@ -29,6 +29,7 @@ use std::sync::atomic::Ordering;
 use futures_util::future::try_join;
 
 use self::copies::{CopyContent, Pending, PendingCopy};
+pub use self::export::ExportError;
 use self::extract::Extracted;
 use super::cache::Body;
 use super::digest::{Digest, Hasher};

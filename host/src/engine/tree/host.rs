@@ -127,8 +127,13 @@ impl Tree {
     /// has where the tree puts an entry is replaced, and so is a folder where the tree
     /// puts a file or link; a folder where the tree puts a folder is kept.
     pub fn write_to(&self, root: &Path) -> Result<(), TreeError> {
-        let context = |path: &str| format!("cannot write {}", root.join(path).display());
-        let root_dir = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(io_error(format!("cannot open {}", root.display())))?;
+        // Every failure here is the folder's (it is the destination's to accept what is
+        // written), except reading a file's bytes from where they are kept.
+        let failed = |path: &str| {
+            let path = if path.is_empty() { root.to_path_buf() } else { root.join(path) };
+            move |error| TreeError::Write { path, error }
+        };
+        let root_dir = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(failed(""))?;
         let mut writer = DirectoryWalker::new(root_dir);
         let mut directory_modes = Vec::new();
         for (path, entry) in &self.entries {
@@ -136,21 +141,21 @@ impl Tree {
                 Some((parent, name)) => (parent, name),
                 None => ("", path.as_str()),
             };
-            let directory = writer.open(parent, false).map_err(io_error(context(path)))?;
+            let directory = writer.open(parent, false).map_err(failed(path))?;
             let keep_directory = matches!(entry, Entry::Directory { .. });
             match directory.symlink_metadata(name) {
                 Ok(existing) if existing.is_dir() && keep_directory => {}
-                Ok(existing) if existing.is_dir() => directory.remove_dir_all(name).map_err(io_error(context(path)))?,
-                Ok(_) => directory.remove_file(name).map_err(io_error(context(path)))?,
+                Ok(existing) if existing.is_dir() => directory.remove_dir_all(name).map_err(failed(path))?,
+                Ok(_) => directory.remove_file(name).map_err(failed(path))?,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => return Err(io_error(context(path))(error)),
+                Err(error) => return Err(failed(path)(error)),
             }
             match entry {
                 Entry::Directory { mode } => {
                     if let Err(error) = directory.create_dir(name)
                         && error.kind() != io::ErrorKind::AlreadyExists
                     {
-                        return Err(io_error(context(path))(error));
+                        return Err(failed(path)(error));
                     }
                     directory_modes.push((path.as_str(), *mode));
                 }
@@ -158,25 +163,32 @@ impl Tree {
                     // `create_new` refuses to open anything that exists, links included.
                     let mut output = directory
                         .open_with(name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
-                        .map_err(io_error(context(path)))?;
+                        .map_err(failed(path))?;
                     match &file.blob {
                         Blob::Host(source) => {
-                            let mut input = fs::File::open(source).map_err(io_error(format!("cannot read {}", source.display())))?;
-                            io::copy(&mut (&mut input).take(file.size), &mut output).map(|_| ())
+                            let unreadable = || io_error(format!("cannot read {}", source.display()));
+                            let mut input = fs::File::open(source).map_err(unreadable())?.take(file.size);
+                            let mut buffer = vec![0u8; 64 << 10];
+                            loop {
+                                let read = input.read(&mut buffer).map_err(unreadable())?;
+                                if read == 0 {
+                                    break;
+                                }
+                                io::Write::write_all(&mut output, &buffer[..read]).map_err(failed(path))?;
+                            }
                         }
-                        Blob::Bytes(bytes) => io::Write::write_all(&mut output, bytes),
+                        Blob::Bytes(bytes) => io::Write::write_all(&mut output, bytes).map_err(failed(path))?,
                     }
-                    .map_err(io_error(context(path)))?;
                     output
                         .set_permissions(cap_std::fs::Permissions::from_std(fs::Permissions::from_mode(file.mode)))
-                        .map_err(io_error(context(path)))?;
+                        .map_err(failed(path))?;
                 }
-                Entry::Symlink { target } => directory.symlink_contents(target, name).map_err(io_error(context(path)))?,
+                Entry::Symlink { target } => directory.symlink_contents(target, name).map_err(failed(path))?,
             }
         }
         // Modes last, deepest first, so that a read-only folder can still be filled.
         for (path, mode) in directory_modes.into_iter().rev() {
-            writer.set_directory_mode(path, mode).map_err(io_error(context(path)))?;
+            writer.set_directory_mode(path, mode).map_err(failed(path))?;
         }
         Ok(())
     }
@@ -308,6 +320,22 @@ mod tests {
         assert_untouched(&victim);
         assert!(fs::symlink_metadata(destination.join("0")).unwrap().is_dir());
         assert_eq!(fs::read_to_string(destination.join("file-link")).unwrap(), "through a link");
+    }
+
+    #[test]
+    fn what_the_destination_refuses_is_a_write_error_naming_the_path() {
+        let (_base, destination, _victim) = victim_scene();
+        fs::write(destination.join("taken"), "a file where the tree has a folder's child").unwrap();
+        let tree = Tree::new().with_file("ok.txt", FileEntry::from_bytes(b"fine".to_vec(), 0o644)).unwrap();
+        tree.write_to(&destination).unwrap();
+        let below_a_file = destination.join("taken").join("deeper");
+        match tree.write_to(&below_a_file) {
+            Err(TreeError::Write { path, error }) => {
+                assert_eq!(path, below_a_file);
+                assert_eq!(error.kind(), io::ErrorKind::NotADirectory);
+            }
+            other => panic!("expected a write error, got {other:?}"),
+        }
     }
 
     #[test]

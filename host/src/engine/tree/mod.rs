@@ -125,6 +125,10 @@ pub enum TreeError {
         #[source]
         source: io::Error,
     },
+    /// Writing into the folder a tree is written to failed (see [`Tree::write_to`]): a
+    /// path there, and what stood in the way.
+    #[error("cannot write {}: {error}", path.display())]
+    Write { path: PathBuf, error: io::Error },
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> TreeError {
