@@ -112,6 +112,8 @@ pub enum Hint {
     OutputPath {
         problem: IoErrorKind,
     },
+    /// `-o` was given a result no path can hold (a container, a number, a list).
+    ShowWithoutOutput,
 }
 
 impl fmt::Display for Hint {
@@ -214,7 +216,7 @@ impl fmt::Display for Hint {
 
             Hint::OutputPath { problem } => match problem {
                 IoErrorKind::NotADirectory => {
-                    f.write_str("a folder on the way to that path is a file: pass -o a path whose folders are folders (or can be created)")
+                    f.write_str("part of that path is a file, not a folder: pass -o a path whose folders exist or can be created")
                 }
                 IoErrorKind::IsADirectory => f.write_str("that path is a folder: pass -o the path of a file to create or replace"),
                 IoErrorKind::PermissionDenied | IoErrorKind::ReadOnlyFilesystem => {
@@ -225,6 +227,9 @@ impl fmt::Display for Hint {
                 IoErrorKind::StorageFull | IoErrorKind::QuotaExceeded => f.write_str("free some space there, or pass -o a path on another disk"),
                 _ => f.write_str("pass -o a path in a folder you can write to"),
             },
+            Hint::ShowWithoutOutput => {
+                f.write_str("call it without -o: the result is printed (a container as its digest; --json adds its image)")
+            }
         }
     }
 }

@@ -52,7 +52,7 @@ impl Diagnose for OutputError {
     fn hint(&self) -> Option<Hint> {
         match self {
             OutputError::Unwritable { error, .. } => Some(Hint::OutputPath { problem: error.kind() }),
-            OutputError::NotSavable { .. } => None,
+            OutputError::NotSavable { .. } => Some(Hint::ShowWithoutOutput),
         }
     }
 }
