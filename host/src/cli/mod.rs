@@ -1,6 +1,6 @@
 //! The `tanto` command line. Each command parses its arguments into a settings struct
 //! and calls one function of [`crate::ops`]; errors are rendered in one place
-//! ([`report`]) with a hint and an exit code by kind.
+//! (`report`): the exit code and hint come from the error's type.
 
 /// The CLI's own `print!`/`println!`/`eprintln!`: std's panic when the pipe
 /// they write to is closed; these drop the text (see [`console`]). Defined before the

@@ -39,7 +39,7 @@ impl Filter {
     }
 
     /// Whether the file or directory at `path` is kept. Directories that are only
-    /// parents of kept paths are added back by [`Tree::filtered`].
+    /// parents of kept paths are added back by [`Tree::filtered`](super::Tree::filtered).
     pub fn keeps(&self, path: &str) -> bool {
         if let Some(exclude) = &self.exclude
             && Self::matches_self_or_ancestor(exclude, path)

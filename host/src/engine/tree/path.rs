@@ -11,7 +11,7 @@ pub const MAX_PATH_LEN: usize = 4096;
 /// Checks that `path` is a normal relative path, the only kind a tree holds: not empty,
 /// `/`-separated components that are neither empty, `.` nor `..`, no NUL byte, and within
 /// Linux's length limits. A `\` is an ordinary byte of a name (as it is on Linux), never
-/// a separator. Every entry enters a tree through [`Tree::insert_with_parents`], which
+/// a separator. Every entry enters a tree through [`Tree::insert_with_parents`](super::Tree::insert_with_parents), which
 /// calls this, so no tree can hold a path that climbs out of the folder it is written to.
 pub fn validate_relative(path: &str) -> Result<(), TreeError> {
     let invalid = |reason| {
