@@ -19,22 +19,38 @@
 //!    cache where it can and running the rest on the [`backend`] (Docker).
 //! 5. The result comes back through the runtime as a [`runtime::Value`] and [`ops`]
 //!    renders it; [`telemetry`] showed progress on stderr all along.
+//! 6. If anything failed, the error travels up typed; the CLI asks it (through
+//!    [`error::Diagnose`]) whose fault it is and what to do, and prints `error:` and
+//!    `hint:` with the exit code of its kind.
 //!
 //! # File overview
 //!
-//! * [`cli`]: the command line, error rendering with hints and exit codes.
-//! * [`ops`]: what each command does, as library functions.
+//! * [`cli`]: the command line; `cli::report` turns an error into its exit code and
+//!   hint line.
+//! * [`ops`]: what each command does, as library functions (`call`, `init`, `install`,
+//!   `publish`, `develop`, `cache`), a module's dependencies at call time (`deps`), and
+//!   the books of compiled components, built components and the git cache
+//!   (`module_cache`).
 //! * [`module`]: `tanto.toml`, building modules, typing arguments.
 //! * [`runtime`]: wasmtime engine, compiled-component cache, sandbox, host API.
-//! * [`engine`]: graph objects, digests, evaluation, single flight, the op cache.
+//! * [`engine`]: graph objects, digests, evaluation (`engine::eval`, one file per kind
+//!   of step: exec, copies, records, backend specs, volumes, extraction, terminal
+//!   operations, export), trees (`engine::tree`: model, paths, filters, hash cache, host
+//!   I/O, archives), single flight, the cache of steps and trees.
 //! * [`backend`]: the `Backend` trait and its Docker implementation (bollard).
 //! * [`telemetry`]: tracing and progress display.
+//! * [`error`]: [`error::ErrorKind`], [`error::Diagnose`], [`error::UsageError`] and the
+//!   one [`error::Hint`] enum, shared by every layer.
+//! * `util`: file and process helpers (atomic writes, folder sizes, the process's owner
+//!   name).
 //!
-//! Dependencies point one way: `cli → ops → module/runtime → engine → backend`.
+//! Dependencies point one way: `cli → ops → module/runtime → engine → backend`; [`error`]
+//! and `util` sit below all of them and depend on none.
 
 pub mod backend;
 pub mod cli;
 pub mod engine;
+pub mod error;
 pub mod module;
 pub mod ops;
 pub mod runtime;

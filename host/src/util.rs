@@ -1,10 +1,21 @@
-//! Small file-system helpers shared across modules.
+//! Small file-system and process helpers every layer uses; this file depends on
+//! nothing else in the crate.
 
 use std::fs;
+use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub(crate) use crate::engine::cache::write_atomic;
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or_else(|| Path::new("."));
+    fs::create_dir_all(parent)?;
+    let mut file = tempfile::NamedTempFile::new_in(parent)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_data()?;
+    file.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}
 
 /// Copies `from` to `to` through a temporary file and a rename, so `to` is complete or
 /// absent.
@@ -61,4 +72,27 @@ fn walk_dirs(root: &Path) -> Vec<std::path::PathBuf> {
         index += 1;
     }
     dirs
+}
+
+/// The entries of `dir`, as paths; none when it cannot be read.
+pub(crate) fn read_dir_paths(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|entry| entry.path()).collect())
+        .unwrap_or_default()
+}
+
+/// The bytes of the regular files under `path`.
+pub(crate) fn folder_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in read_dir_paths(&dir) {
+            match fs::symlink_metadata(&entry) {
+                Ok(metadata) if metadata.is_dir() => stack.push(entry),
+                Ok(metadata) if metadata.is_file() => total += metadata.len(),
+                _ => {}
+            }
+        }
+    }
+    total
 }

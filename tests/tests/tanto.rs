@@ -504,6 +504,85 @@ mod api {
     }
 }
 
+// ---- user errors: exit 2, with a hint, snapshotted ----------------------------------------
+
+mod user_errors {
+    //! Requests that cannot work are the user's to fix: each exits 2 with a hint saying
+    //! what to do, never 70 ("a bug in tanto").
+
+    use super::*;
+    use tanto_tests::write_module;
+
+    /// `run`'s exit code and stderr, with the temporary folder `dir` and the run's own
+    /// paths redacted.
+    fn shown(run: &tanto_tests::Run, tanto: &Tanto, dir: &std::path::Path) -> String {
+        let text = redact(&run.stderr, tanto).replace(&dir.display().to_string(), "[DIR]");
+        format!("exit: {:?}\n{text}", run.code)
+    }
+
+    #[test]
+    fn an_output_path_that_cannot_be_written_is_the_users_to_fix() {
+        let tanto = Tanto::new();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "a file, not a folder").unwrap();
+        let source = dir.path().join("source");
+        write(&source, "keep.txt", "kept\n");
+        let source_arg = format!("--source={}", source.display());
+
+        // A string result, under a path whose parent is a file.
+        let below_a_file = file.join("out.txt");
+        let run = tanto
+            .call_guest("api", "workdir", &["--path=/x", "-o", below_a_file.to_str().unwrap()])
+            .failure(2);
+        insta::assert_snapshot!("string_below_a_file", shown(&run, &tanto, dir.path()));
+        // A directory result, the same.
+        let below_a_file = file.join("result");
+        let run = tanto
+            .call_guest("api", "build-dir", &[&source_arg, "-o", below_a_file.to_str().unwrap()])
+            .failure(2);
+        insta::assert_snapshot!("directory_below_a_file", shown(&run, &tanto, dir.path()));
+        // A directory result where a file stands.
+        let run = tanto.call_guest("api", "build-dir", &[&source_arg, "-o", file.to_str().unwrap()]).failure(2);
+        insta::assert_snapshot!("directory_over_a_file", shown(&run, &tanto, dir.path()));
+        // A string result where a folder stands.
+        let run = tanto.call_guest("api", "workdir", &["--path=/x", "-o", source.to_str().unwrap()]).failure(2);
+        insta::assert_snapshot!("string_over_a_folder", shown(&run, &tanto, dir.path()));
+        // A result no path can hold.
+        let run = tanto
+            .call_guest("api", "configured", &["-o", dir.path().join("image").to_str().unwrap()])
+            .failure(2);
+        insta::assert_snapshot!("container_to_a_path", shown(&run, &tanto, dir.path()));
+
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file, not a folder", "nothing was written through");
+        assert_eq!(std::fs::read_to_string(source.join("keep.txt")).unwrap(), "kept\n");
+        tanto.assert_no_leftovers();
+    }
+
+    #[test]
+    fn a_module_folder_that_cannot_be_written_is_the_users_to_fix() {
+        let tanto = Tanto::new();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "a file, not a folder").unwrap();
+        let run = tanto.run(&["init", file.join("module").to_str().unwrap(), "--sdk=rust"]).failure(2);
+        insta::assert_snapshot!("init_below_a_file", shown(&run, &tanto, dir.path()));
+    }
+
+    #[test]
+    fn a_dependency_that_cannot_be_loaded_keeps_the_hint_of_its_cause() {
+        let tanto = Tanto::new();
+        let workspace = tempfile::tempdir().unwrap();
+        let lib = workspace.path().join("lib");
+        let app = workspace.path().join("app");
+        write_module(&lib, "lib", super::dependencies::LIB, &[]);
+        write_module(&app, "app", super::dependencies::APP, &[("lib", "../lib")]);
+        std::fs::write(lib.join("tanto.toml"), "name = \"lib\"\nsdk = \"cobol\"\n").unwrap();
+        let run = tanto.run_in(&app, &["develop"]).failure(2);
+        insta::assert_snapshot!("dependency_manifest", shown(&run, &tanto, workspace.path()));
+    }
+}
+
 // ---- bad input: every case a clear message, an exit code, and nothing left behind ------
 
 #[test]

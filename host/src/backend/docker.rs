@@ -526,8 +526,9 @@ impl Backend for DockerBackend {
             operation: "writing an image configuration".into(),
             reason: error.to_string(),
         })?;
-        let id = crate::engine::Digest::of_bytes(&config_bytes);
-        let config_name = format!("{}.json", id.hex());
+        // Docker names an image by the sha256 of its configuration.
+        let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config_bytes));
+        let config_name = format!("{id}.json");
         let manifest = serde_json::json!([{
             "Config": config_name,
             "RepoTags": null,
@@ -554,7 +555,7 @@ impl Backend for DockerBackend {
             .try_collect::<Vec<_>>()
             .await
             .map_err(self.failed(format!("making an image from {image}")))?;
-        Ok(format!("sha256:{}", id.hex()))
+        Ok(format!("sha256:{id}"))
     }
 
     async fn snapshot_images(&self, cache: &str) -> Result<Vec<SnapshotImage>, BackendError> {

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::error::{Diagnose, ErrorKind, Hint};
+
 /// The label every container, volume and network tanto creates carries, so nothing is
 /// ever left behind that `tanto` cannot find.
 pub const MANAGED_LABEL: &str = "tanto.managed";
@@ -172,6 +174,24 @@ pub enum BackendError {
     Cancelled,
     #[error("{operation} failed: {reason}")]
     Failed { operation: String, reason: String },
+}
+
+impl Diagnose for BackendError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            BackendError::Unreachable { .. } => ErrorKind::User,
+            BackendError::Cancelled => ErrorKind::Interrupted { signal: None },
+            BackendError::ImageNotFound { .. } | BackendError::PathNotFound { .. } | BackendError::Failed { .. } => ErrorKind::Pipeline,
+        }
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            BackendError::Unreachable { .. } => Some(Hint::StartDocker),
+            BackendError::ImageNotFound { .. } => Some(Hint::ImageUnavailable),
+            _ => None,
+        }
+    }
 }
 
 /// Runs container operations. Every container it creates is labelled with

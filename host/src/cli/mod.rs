@@ -1,6 +1,6 @@
 //! The `tanto` command line. Each command parses its arguments into a settings struct
 //! and calls one function of [`crate::ops`]; errors are rendered in one place
-//! ([`report`]) with a hint and an exit code by kind.
+//! (`report`): the exit code and hint come from the error's type.
 
 /// The CLI's own `print!`/`println!`/`eprintln!`: std's panic when the pipe
 /// they write to is closed; these drop the text (see [`console`]). Defined before the
@@ -27,8 +27,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use self::report::{Hint, Signal, UsageError};
+pub use self::report::Signal;
 use crate::engine::CacheMode;
+use crate::error::{Hint, UsageError};
 use crate::module::Sdk;
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::ops::call::{CallSettings, OutputFormat};
@@ -610,10 +611,7 @@ fn location(module: ModuleArgs) -> anyhow::Result<ModuleLocation> {
             let text = path.to_string_lossy();
             match Reference::parse(&text) {
                 Ok(reference) if !reference.is_local() => ModuleLocation::Remote(reference),
-                Ok(_) => anyhow::bail!(UsageError::with_hint(
-                    format!("no module at {}", path.display()),
-                    "check the path, or give a module reference such as github.com/owner/repo/module@v1.0.0"
-                )),
+                Ok(_) => anyhow::bail!(UsageError::with_hint(format!("no module at {}", path.display()), Hint::CheckModulePath)),
                 Err(error) => anyhow::bail!(UsageError::new(format!("{} is neither a path nor a module reference: {error}", path.display()))),
             }
         }
@@ -662,7 +660,7 @@ async fn develop(session: &Session, args: DevelopArgs) -> anyhow::Result<()> {
         bindings.dependencies.join(", ")
     );
     if !bindings.declared {
-        eprintln!("hint: add `mod dependencies; use dependencies::Dependencies;` to src/lib.rs to call them as dag().NAME()");
+        eprintln!("hint: {}", Hint::DeclareDependenciesModule);
     }
     Ok(())
 }

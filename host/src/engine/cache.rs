@@ -9,7 +9,9 @@
 //! <root>/tmp/<owner>/              work areas of one process, renamed into place when
 //!                                  complete, swept once that process is gone
 //! ```
-//! (and the lock files of [`super::locks`]).
+//! (and the lock files of [`super::locks`]). The same root holds what loading modules
+//! keeps (compiled components, built components, the git cache); its books are kept by
+//! `ops::module_cache`, not here: the engine knows nothing about modules.
 //! Every write goes to a temporary file or folder and is renamed into place, so a reader
 //! sees a complete entry or none, and two processes writing the same key both leave a
 //! valid entry (the later rename wins; both describe the same step).
@@ -31,6 +33,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::digest::Digest;
 use crate::backend::Stream;
+use crate::util::{folder_size, read_dir_paths, write_atomic};
 
 /// What a cached step produced. The outputs stay on disk; [`CacheStore::read_body`]
 /// reads one when it is asked for.
@@ -470,34 +473,6 @@ impl CacheStore {
             .collect()
     }
 
-    /// Compiled components.
-    /// Compiled components (`components/`) and components built from the source of git
-    /// dependencies (`modules/`).
-    pub fn components(&self) -> Vec<FileRecord> {
-        read_dir_paths(&self.root.join("components"))
-            .into_iter()
-            .chain(read_dir_paths(&self.root.join("modules")))
-            .filter_map(|path| {
-                let metadata = fs::metadata(&path).ok()?;
-                Some(FileRecord {
-                    size: metadata.len(),
-                    last_used: metadata.modified().unwrap_or(UNIX_EPOCH),
-                    path,
-                })
-            })
-            .collect()
-    }
-
-    /// The git cache (bare repositories and checkouts by commit): its size in bytes.
-    pub fn git_bytes(&self) -> u64 {
-        folder_size(&self.root.join("git"))
-    }
-
-    /// Removes the git cache; the next install or call fetches again.
-    pub fn remove_git(&self) {
-        crate::util::remove_tree(&self.root.join("git"));
-    }
-
     /// How many logs of failed steps are kept, and their bytes.
     pub fn failed_logs(&self) -> (usize, u64) {
         let logs = self.root.join("logs");
@@ -617,14 +592,6 @@ pub struct TreeRecord {
     pub path: PathBuf,
 }
 
-/// A cached file (a compiled component).
-#[derive(Clone, Debug)]
-pub struct FileRecord {
-    pub path: PathBuf,
-    pub size: u64,
-    pub last_used: SystemTime,
-}
-
 /// A cache volume made through this cache.
 #[derive(Clone, Debug)]
 pub struct VolumeRecord {
@@ -728,39 +695,6 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as u64)
         .unwrap_or_default()
-}
-
-fn read_dir_paths(dir: &Path) -> Vec<PathBuf> {
-    fs::read_dir(dir)
-        .map(|entries| entries.filter_map(Result::ok).map(|entry| entry.path()).collect())
-        .unwrap_or_default()
-}
-
-/// The bytes of the regular files under `path`.
-pub(crate) fn folder_size(path: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in read_dir_paths(&dir) {
-            match fs::symlink_metadata(&entry) {
-                Ok(metadata) if metadata.is_dir() => stack.push(entry),
-                Ok(metadata) if metadata.is_file() => total += metadata.len(),
-                _ => {}
-            }
-        }
-    }
-    total
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let parent = path.parent().unwrap_or_else(|| Path::new("."));
-    fs::create_dir_all(parent)?;
-    let mut file = tempfile::NamedTempFile::new_in(parent)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_data()?;
-    file.persist(path).map_err(|error| error.error)?;
-    Ok(())
 }
 
 #[cfg(test)]

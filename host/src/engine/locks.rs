@@ -101,7 +101,7 @@ impl DeadOwner {
     /// volumes and networks are gone. Returns the work folders' bytes.
     pub fn finish(self, root: &Path) -> u64 {
         let work = owner_work_dir(root, &self.owner);
-        let bytes = super::cache::folder_size(&work);
+        let bytes = crate::util::folder_size(&work);
         crate::util::remove_tree(&work);
         let _ = fs::remove_file(&self.path);
         bytes

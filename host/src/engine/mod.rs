@@ -32,10 +32,12 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use self::cache::CacheStore;
 pub use self::digest::Digest;
+pub use self::eval::ExportError;
 pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Sharing};
 pub use self::progress::{Event, NoProgress, Progress, StepOutcome};
 use self::tree::{HashCache, TreeError};
 use crate::backend::{Backend, BackendError};
+use crate::error::{Diagnose, ErrorKind, Hint};
 
 /// Why a command failed, with the tails of its output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +124,30 @@ pub enum EngineError {
     Local(String),
 }
 
+impl Diagnose for EngineError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::ExecFailed(_) | EngineError::NotFound(_) | EngineError::InvalidArgument(_) | EngineError::Failed(_) => ErrorKind::Pipeline,
+            EngineError::Backend(error) => error.kind(),
+            EngineError::Cancelled(_) => ErrorKind::Interrupted { signal: None },
+            EngineError::Local(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            EngineError::Backend(error) => error.hint(),
+            // `NotFound` carries text only: its variants mirror the guest's `error` of the
+            // WIT (see `runtime::host`), so a missing image cannot get a variant of its own
+            // without that mapping learning it. Its message is the one of
+            // `BackendError::ImageNotFound`, which this matches.
+            EngineError::NotFound(message) if message.contains("could not be pulled") => Some(Hint::ImageUnavailable),
+            EngineError::Local(_) => Some(Hint::CheckCacheFolder),
+            _ => None,
+        }
+    }
+}
+
 impl From<BackendError> for EngineError {
     fn from(error: BackendError) -> Self {
         match error {
@@ -136,7 +162,7 @@ impl From<TreeError> for EngineError {
     fn from(error: TreeError) -> Self {
         match error {
             TreeError::NotFound(_) => EngineError::NotFound(error.to_string()),
-            TreeError::Io { .. } => EngineError::Local(error.to_string()),
+            TreeError::Io { .. } | TreeError::Write { .. } => EngineError::Local(error.to_string()),
             _ => EngineError::InvalidArgument(error.to_string()),
         }
     }

@@ -299,3 +299,42 @@ async fn a_refresh_run_removes_no_snapshot_another_process_may_use() {
     assert_eq!(fixture.backend.runs(), 2);
     assert_eq!(snapshots().await, 2, "the superseded snapshot stays, for prune to remove");
 }
+
+#[tokio::test]
+async fn an_export_tells_a_refusing_destination_from_a_failed_evaluation() {
+    let fixture = Fixture::new();
+    let engine = fixture.engine();
+    let directory = Directory::empty().with_new_file("a/b.txt", "bytes", None);
+    let host = tempfile::tempdir().unwrap();
+    let in_the_way = host.path().join("file");
+    std::fs::write(&in_the_way, "a file, not a folder").unwrap();
+
+    let below_a_file = in_the_way.join("out");
+    for result in [
+        engine.export_directory(&directory, &below_a_file).await,
+        engine.export_file(&directory.file("a/b.txt"), &below_a_file.join("b.txt")).await,
+    ] {
+        match result {
+            Err(ExportError::Destination { error, .. }) => assert_eq!(error.kind(), std::io::ErrorKind::NotADirectory),
+            other => panic!("expected the destination to refuse, got {other:?}"),
+        }
+    }
+    // A folder where the file goes.
+    let folder = host.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    match engine.export_file(&directory.file("a/b.txt"), &folder).await {
+        Err(ExportError::Destination { path, error }) => {
+            assert_eq!((path, error.kind()), (folder.clone(), std::io::ErrorKind::IsADirectory));
+        }
+        other => panic!("expected the destination to refuse, got {other:?}"),
+    }
+    // What cannot be evaluated is not the destination's fault.
+    let missing = directory.file("nope");
+    assert!(matches!(
+        engine.export_file(&missing, &host.path().join("nope")).await,
+        Err(ExportError::Evaluate(EngineError::NotFound(_)))
+    ));
+    engine.export_directory(&directory, &host.path().join("saved")).await.unwrap();
+    assert_eq!(std::fs::read_to_string(host.path().join("saved/a/b.txt")).unwrap(), "bytes");
+    assert_eq!(std::fs::read_to_string(&in_the_way).unwrap(), "a file, not a folder");
+}

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
 use crate::engine::{Container, Directory};
+use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::runtime::{Function, Kind, ModuleSchema, TypeRef, Value};
 
 /// Why the arguments of a call were rejected.
@@ -23,6 +24,20 @@ pub enum ArgumentError {
     BadValue { argument: String, reason: String },
     #[error("`{text}` is not an argument: arguments look like `--name=value`")]
     Malformed { text: String },
+}
+
+impl Diagnose for ArgumentError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            ArgumentError::UnknownFunction { .. } => Some(Hint::ListFunctions),
+            // The message already shows the function's usage, or the accepted form.
+            _ => None,
+        }
+    }
 }
 
 /// The functions of a module, one line each, for errors and `tanto functions`.

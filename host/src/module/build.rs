@@ -18,6 +18,7 @@ use tanto_registry::resolve::Network;
 
 use super::sandbox::{BUILD_DIR, Phase, Sandbox, Toolchain, UnsandboxedBuilds};
 use crate::engine::Digest;
+use crate::error::{Diagnose, ErrorKind, Hint};
 
 /// The target modules are compiled for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
@@ -52,6 +53,24 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Diagnose for BuildError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            BuildError::TargetMissing { .. } => Some(Hint::AddWasmTarget),
+            BuildError::CargoMissing { .. } | BuildError::Toolchain { .. } => Some(Hint::InstallRust),
+            BuildError::CargoFailed { .. } => Some(Hint::FixCompileErrors),
+            BuildError::NoArtifact { .. } => Some(Hint::MakeCdylib),
+            BuildError::SandboxUnavailable { .. } => Some(Hint::InstallBubblewrap),
+            BuildError::FetchFailed { .. } => Some(Hint::CheckCratesNetwork),
+            BuildError::Io { .. } => None,
+        }
+    }
 }
 
 /// What a build call did.

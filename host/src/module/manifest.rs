@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tanto_registry::schema::manifest::Dependencies;
 
+use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::runtime::Limits;
 
 /// The manifest file name.
@@ -125,6 +126,21 @@ pub enum ManifestError {
     InvalidLimit { path: PathBuf, key: &'static str, reason: String },
     #[error("no tanto.toml in {start} or any folder above it")]
     NotFound { start: PathBuf },
+}
+
+impl Diagnose for ManifestError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            ManifestError::NotFound { .. } => Some(Hint::CreateModule),
+            ManifestError::Parse { .. } => Some(Hint::FixManifestLine),
+            ManifestError::Read { .. } => None,
+            ManifestError::InvalidLimit { .. } => Some(Hint::ManifestLimits),
+        }
+    }
 }
 
 impl Manifest {

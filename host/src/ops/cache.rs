@@ -13,6 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
+use super::module_cache::{FileRecord, ModuleCache};
 use crate::backend::{Backend, Removal};
 use crate::engine::{CacheStore, Digest, locks};
 
@@ -146,7 +147,8 @@ async fn measure_steps(store: &CacheStore, backend: &dyn Backend) -> Vec<crate::
 pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
     let steps = measure_steps(store, backend).await;
     let trees = store.trees();
-    let components = store.components();
+    let modules = ModuleCache::new(store.root());
+    let components = modules.components();
     let (logs, log_bytes) = store.failed_logs();
     let times = steps.iter().map(|step| step.last_used).chain(trees.iter().map(|tree| tree.last_used));
     Usage {
@@ -157,7 +159,7 @@ pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
             tree_bytes: trees.iter().map(|tree| tree.size).sum(),
             components: components.len(),
             component_bytes: components.iter().map(|component| component.size).sum(),
-            git_bytes: store.git_bytes(),
+            git_bytes: modules.git_bytes(),
             logs,
             log_bytes,
         },
@@ -266,7 +268,7 @@ pub async fn sweep_orphans(store: &CacheStore, backend: &dyn Backend) -> SweepRe
 enum Candidate {
     Step(crate::engine::cache::StepRecord),
     Tree(crate::engine::cache::TreeRecord),
-    Component(crate::engine::cache::FileRecord),
+    Component(FileRecord),
 }
 
 impl Candidate {
@@ -320,7 +322,8 @@ pub async fn prune(store: &CacheStore, backend: &dyn Backend, settings: &PruneSe
 async fn prune_locked(store: &CacheStore, backend: &dyn Backend, settings: &PruneSettings) -> PruneReport {
     let mut candidates: Vec<Candidate> = measure_steps(store, backend).await.into_iter().map(Candidate::Step).collect();
     candidates.extend(store.trees().into_iter().map(Candidate::Tree));
-    candidates.extend(store.components().into_iter().map(Candidate::Component));
+    let modules = ModuleCache::new(store.root());
+    candidates.extend(modules.components().into_iter().map(Candidate::Component));
     // Least recently used first; among equals the newest step first, so children go
     // before the parents Docker would otherwise refuse to remove.
     candidates.sort_by(|a, b| a.last_used().cmp(&b.last_used()).then(b.created().cmp(&a.created())));
@@ -412,8 +415,8 @@ async fn prune_locked(store: &CacheStore, backend: &dyn Backend, settings: &Prun
     // least-recently-used pruning cannot see inside the former, and the latter are
     // bounded on their own (the newest few are kept).
     if settings.all {
-        report.removed.git_bytes = store.git_bytes();
-        store.remove_git();
+        report.removed.git_bytes = modules.git_bytes();
+        modules.remove_git();
         (report.removed.logs, report.removed.log_bytes) = store.failed_logs();
         store.remove_failed_logs();
     }

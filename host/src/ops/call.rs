@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::session::{ModuleLocation, Session};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, ExportError};
+use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::module::args::{ArgumentContext, find_function, split_raw, type_arguments};
 use crate::runtime::{RuntimeError, Value};
 
@@ -30,6 +31,30 @@ pub struct CallSettings {
     pub format: OutputFormat,
     /// Where relative paths in arguments are resolved.
     pub working_dir: PathBuf,
+}
+
+/// Why a result could not be saved with `-o`: both are the user's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// `path` (the one given, or a path inside it) cannot be written.
+    #[error("cannot save the result to {}: {error}", path.display())]
+    Unwritable { path: PathBuf, error: std::io::Error },
+    /// The result is not something a path can hold.
+    #[error("-o saves a directory, a file or a string; this function returned {kind}")]
+    NotSavable { kind: &'static str },
+}
+
+impl Diagnose for OutputError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            OutputError::Unwritable { error, .. } => Some(Hint::OutputPath { problem: error.kind() }),
+            OutputError::NotSavable { .. } => Some(Hint::ShowWithoutOutput),
+        }
+    }
 }
 
 /// The rendered result.
@@ -76,15 +101,16 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
 async fn render(session: &Session, value: Value, output: Option<PathBuf>, format: OutputFormat) -> anyhow::Result<CallOutput> {
     let pipeline = &session.pipeline;
     let pipeline_error = |error: EngineError| anyhow::Error::new(RuntimeError::Pipeline(error));
+    let export_error = |error: ExportError| match error {
+        ExportError::Evaluate(error) => pipeline_error(error),
+        ExportError::Destination { path, error } => anyhow::Error::new(OutputError::Unwritable { path, error }),
+    };
     if let Some(path) = output {
         match &value {
-            Value::Directory(directory) => pipeline.export_directory(directory, &path).await.map_err(pipeline_error)?,
-            Value::File(file) => pipeline.export_file(file, &path).await.map_err(pipeline_error)?,
-            Value::String(text) => std::fs::write(&path, text).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?,
-            other => anyhow::bail!(crate::cli::UsageError::new(format!(
-                "-o saves a directory, a file or a string; this function returned {}",
-                kind_name(other)
-            ))),
+            Value::Directory(directory) => pipeline.export_directory(directory, &path).await.map_err(export_error)?,
+            Value::File(file) => pipeline.export_file(file, &path).await.map_err(export_error)?,
+            Value::String(text) => std::fs::write(&path, text).map_err(|error| OutputError::Unwritable { path: path.clone(), error })?,
+            other => return Err(OutputError::NotSavable { kind: kind_name(other) }.into()),
         }
         return Ok(CallOutput {
             stdout: String::new(),

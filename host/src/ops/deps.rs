@@ -13,18 +13,18 @@ use std::sync::{Arc, OnceLock};
 
 use tanto_registry::git::{CacheLayout, GitCli, GitConfig};
 use tanto_registry::install::{InstallOptions, InstalledModule, LocalModule, LockMode, UpdateSelection, resolve_graph};
-use tanto_registry::lockfile::{read_lockfile, verify_component};
+use tanto_registry::lockfile::{VerifyError, read_lockfile, verify_component};
 use tanto_registry::reference::Reference;
 use tanto_registry::resolve::Network;
 use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tokio::sync::OnceCell;
 
-use anyhow::Context as _;
-
+use super::module_cache::ModuleCache;
 use crate::engine::Digest;
-use crate::module::build::{Confinement, build_rust_module, build_third_party};
+use crate::error::{Diagnose, ErrorKind, Hint, LocalError, UsageError};
+use crate::module::build::{BuildError, Confinement, build_rust_module, build_third_party};
 use crate::module::sandbox::UnsandboxedBuilds;
-use crate::module::{Manifest, Sdk};
+use crate::module::{Manifest, ManifestError, Sdk};
 use crate::runtime::{Callable, Dependencies, Limits, Runtime, RuntimeError};
 
 /// How dependencies are fetched.
@@ -201,9 +201,19 @@ fn edge_names(graph: &Graph, edges: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn dependency_error(context: &str, error: impl std::fmt::Display) -> RuntimeError {
+/// `error` (typed, with its hint) as the reason a dependency cannot be called.
+fn dependency_error(context: impl Into<String>, error: impl Diagnose) -> RuntimeError {
     RuntimeError::Dependency {
-        message: format!("{context}: {error}"),
+        context: context.into(),
+        error: Box::new(error),
+    }
+}
+
+/// A background task that ended without an answer: it panicked, a bug.
+fn stopped(context: &str) -> impl FnOnce(tokio::task::JoinError) -> RuntimeError + '_ {
+    move |error| RuntimeError::Internal {
+        context: context.to_owned(),
+        reason: error.to_string(),
     }
 }
 
@@ -241,7 +251,7 @@ async fn resolve_locked(context: Arc<Context>) -> Result<Arc<Graph>, RuntimeErro
         }))
     })
     .await
-    .map_err(|error| dependency_error("dependency resolution stopped", error))?
+    .map_err(stopped("dependency resolution stopped"))?
 }
 
 #[async_trait::async_trait]
@@ -262,11 +272,10 @@ impl Dependencies for ModuleDependencies {
             // A local path met inside a git checkout is part of a third-party repository.
             Target::Local(module) => inside_git_checkout(&self.context.settings.cache_root, &module.path, &module.name),
         };
+        let context = || format!("dependency `{name}`");
         let manifest = match &git_module {
-            Some(module) => {
-                read_dependency_manifest(&root, &module.name).map_err(|error| dependency_error(&format!("dependency `{name}`"), format!("{error:#}")))?
-            }
-            None => Manifest::read(&root).map_err(|error| dependency_error(&format!("dependency `{name}`"), error))?,
+            Some(module) => read_dependency_manifest(&root, &module.name).map_err(|error| dependency_error(context(), error))?,
+            None => Manifest::read(&root).map_err(|error| dependency_error(context(), error))?,
         };
         let settings = self.context.settings.clone();
         let manifest_for_build = manifest.clone();
@@ -282,15 +291,23 @@ impl Dependencies for ModuleDependencies {
             )
         })
         .await
-        .map_err(|error| dependency_error("building a dependency stopped", error))?
-        .map_err(|error| dependency_error(&format!("dependency `{name}`"), format!("{error:#}")))?
+        .map_err(stopped("building a dependency stopped"))?
+        .map_err(|error| dependency_error(context(), error))?
         .wasm;
         let module = {
             let cached = self.context.loaded.lock().ok().and_then(|loaded| loaded.get(&wasm).cloned());
             match cached {
                 Some(module) => module,
                 None => {
-                    let bytes = std::fs::read(&wasm).map_err(|error| dependency_error(&format!("cannot read {}", wasm.display()), error))?;
+                    let bytes = std::fs::read(&wasm).map_err(|error| {
+                        dependency_error(
+                            context(),
+                            LocalError {
+                                context: format!("cannot read {}", wasm.display()),
+                                error,
+                            },
+                        )
+                    })?;
                     let module = runtime.load(&wasm, &bytes)?;
                     if let Ok(mut loaded) = self.context.loaded.lock() {
                         loaded.insert(wasm.clone(), module.clone());
@@ -393,16 +410,17 @@ pub fn component_of(
     entry: Option<&tanto_registry::schema::lock::LockedModule>,
     cache_root: &Path,
     build: BuildSettings,
-) -> anyhow::Result<Obtained> {
+) -> Result<Obtained, ComponentError> {
     let checkout = git.map(|module| checkout_root(&module.path));
     if let Some(component) = &manifest.component {
         let path = match (&checkout, git) {
             (Some(checkout), Some(module)) => inside_checkout(checkout, root, "component", component, &module.name)?,
             _ => root.join(component),
         };
-        let bytes = std::fs::read(&path).with_context(|| {
-            let module = git.map(|module| format!(" of {}", module.name)).unwrap_or_default();
-            format!("cannot read the prebuilt component{module} {}", path.display())
+        let bytes = std::fs::read(&path).map_err(|error| ComponentError::ReadPrebuilt {
+            module: git.map(|module| module.name.clone()),
+            path: path.clone(),
+            error,
         })?;
         let digest = Digest::of_bytes(&bytes).to_string();
         if let Some(entry) = entry {
@@ -417,7 +435,10 @@ pub fn component_of(
         Sdk::Rust => {}
     }
     let (Some(module), Some(checkout)) = (git, checkout) else {
-        let built = build_rust_module(&root.join(&manifest.source), cache_root).with_context(|| format!("cannot build {}", root.display()))?;
+        let built = build_rust_module(&root.join(&manifest.source), cache_root).map_err(|error| ComponentError::Build {
+            root: root.to_path_buf(),
+            error,
+        })?;
         return Ok(Obtained {
             wasm: built.wasm,
             origin: Origin::Local,
@@ -432,7 +453,7 @@ pub fn component_of(
             Confinement::Sandbox => "",
             Confinement::Host => "-unsandboxed",
         };
-        cache_root.join("modules").join(format!("{key}{suffix}.wasm"))
+        ModuleCache::new(cache_root).built_dir().join(format!("{key}{suffix}.wasm"))
     };
     for confinement in [Confinement::Sandbox, Confinement::Host] {
         if component(confinement).is_file() {
@@ -442,19 +463,20 @@ pub fn component_of(
             });
         }
     }
+    let work_folder = || LocalError::context("cannot create a build folder");
     let work = tempfile::Builder::new()
         .prefix("build-")
         .tempdir_in({
             let dir = cache_root.join("tmp");
-            std::fs::create_dir_all(&dir).context("cannot create a build folder")?;
+            std::fs::create_dir_all(&dir).map_err(work_folder())?;
             dir
         })
-        .context("cannot create a build folder")?;
+        .map_err(work_folder())?;
     let copy = work.path().join("src");
-    std::fs::create_dir_all(&copy).context("cannot create a build folder")?;
+    std::fs::create_dir_all(&copy).map_err(work_folder())?;
     copy_tree(&checkout, &checkout, &copy, &module.name)?;
-    let (wasm, confinement) = build_third_party(work.path(), &crate_dir, &module.name, build.network, build.unsandboxed)?;
-    crate::util::copy_atomic(&wasm, &component(confinement)).context("cannot store the built component")?;
+    let (wasm, confinement) = build_third_party(work.path(), &crate_dir, &module.name, build.network, build.unsandboxed).map_err(ComponentError::ThirdParty)?;
+    crate::util::copy_atomic(&wasm, &component(confinement)).map_err(LocalError::context("cannot store the built component"))?;
     Ok(Obtained {
         wasm: component(confinement),
         origin: Origin::Built { confinement, cached: false },
@@ -465,7 +487,7 @@ pub fn component_of(
 /// cache (a local path dependency declared by a git module): it is built like the
 /// repository it belongs to, never on the host.
 pub fn inside_git_checkout(cache_root: &Path, path: &Path, name: &str) -> Option<GitModule> {
-    let checkouts = cache_root.join("git").join("checkouts");
+    let checkouts = ModuleCache::new(cache_root).checkouts_dir();
     let checkouts = checkouts.canonicalize().unwrap_or(checkouts);
     if !path.starts_with(&checkouts) {
         return None;
@@ -477,6 +499,60 @@ pub fn inside_git_checkout(cache_root: &Path, path: &Path, name: &str) -> Option
         commit,
         path: path.to_path_buf(),
     })
+}
+
+/// Why a module's component (or, for a git dependency, its manifest) could not be
+/// obtained.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentError {
+    /// The checkout of a git dependency names or links to something outside it.
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
+    /// The `tanto.toml` of a git dependency is not one this tanto can use.
+    #[error("{0}")]
+    Manifest(ManifestError),
+    /// The prebuilt component cannot be read; `module` names a git dependency.
+    #[error("cannot read the prebuilt component{} {}: {error}", module.as_ref().map(|module| format!(" of {module}")).unwrap_or_default(), path.display())]
+    ReadPrebuilt {
+        module: Option<String>,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The prebuilt component is not the one tanto.lock pins.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// The user's own module did not build.
+    #[error("cannot build {}: {error}", root.display())]
+    Build { root: PathBuf, error: BuildError },
+    /// A third-party module did not build.
+    #[error("{0}")]
+    ThirdParty(BuildError),
+    /// A work folder or the cache could not be written.
+    #[error(transparent)]
+    Local(#[from] LocalError),
+}
+
+impl Diagnose for ComponentError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ComponentError::Checkout(error) => error.kind(),
+            ComponentError::Manifest(_) | ComponentError::ReadPrebuilt { .. } => ErrorKind::User,
+            ComponentError::Verify(error) => error.kind(),
+            ComponentError::Build { error, .. } | ComponentError::ThirdParty(error) => error.kind(),
+            ComponentError::Local(error) => error.kind(),
+        }
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            ComponentError::Checkout(error) => error.hint(),
+            ComponentError::Manifest(_) | ComponentError::ReadPrebuilt { module: Some(_), .. } => Some(Hint::UnusableRelease),
+            ComponentError::ReadPrebuilt { module: None, .. } => Some(Hint::BuildComponent),
+            ComponentError::Verify(error) => Diagnose::hint(error),
+            ComponentError::Build { error, .. } | ComponentError::ThirdParty(error) => error.hint(),
+            ComponentError::Local(error) => error.hint(),
+        }
+    }
 }
 
 /// A path in a dependency's checkout that points outside it.
@@ -495,6 +571,16 @@ pub enum CheckoutError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Diagnose for CheckoutError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        Some(Hint::UnusableRelease)
+    }
 }
 
 /// `relative`, a path the manifest of the dependency in `module_dir` names, resolved
@@ -528,10 +614,10 @@ pub fn inside_checkout(checkout: &Path, module_dir: &Path, field: &'static str, 
 
 /// Reads the manifest of the git dependency in `module_dir`, refusing a `tanto.toml` that
 /// is a symlink out of its checkout.
-pub fn read_dependency_manifest(module_dir: &Path, module: &str) -> anyhow::Result<Manifest> {
+pub fn read_dependency_manifest(module_dir: &Path, module: &str) -> Result<Manifest, ComponentError> {
     let checkout = checkout_root(module_dir);
     inside_checkout(&checkout, module_dir, "manifest", Path::new(crate::module::MANIFEST_NAME), module)?;
-    Ok(Manifest::read(module_dir)?)
+    Manifest::read(module_dir).map_err(ComponentError::Manifest)
 }
 
 /// Refuses the checkout of a dependency if any symlink in it points outside it.
@@ -651,21 +737,25 @@ pub fn checkout_remote(reference: &Reference, settings: &DependencySettings) -> 
     let mut declared = tanto_registry::schema::manifest::Dependencies::new();
     declared
         .insert(reference.default_name(), reference.clone())
-        .map_err(|name| dependency_error("invalid module name", name))?;
+        .map_err(|name| dependency_error("invalid module name", UsageError::new(name)))?;
     let options = InstallOptions {
         network: settings.network,
         lock_mode: LockMode::Write,
         update: UpdateSelection::Nothing,
     };
-    let scratch = tempfile::tempdir().map_err(|error| dependency_error("cannot create a folder", error))?;
+    let scratch =
+        tempfile::tempdir().map_err(|error| dependency_error(format!("cannot fetch {reference}"), LocalError::context("cannot create a folder")(error)))?;
     let resolution =
-        resolve_graph(&git, scratch.path(), &declared, None, &options).map_err(|error| dependency_error(&format!("cannot fetch {reference}"), error))?;
+        resolve_graph(&git, scratch.path(), &declared, None, &options).map_err(|error| dependency_error(format!("cannot fetch {reference}"), error))?;
     resolution
         .modules
         .into_iter()
         .find(|module| module.name == reference.default_name())
         .map(|module| module.path)
-        .ok_or_else(|| dependency_error(&format!("cannot fetch {reference}"), "it resolved to no module"))
+        .ok_or_else(|| RuntimeError::Internal {
+            context: format!("cannot fetch {reference}"),
+            reason: "it resolved to no module".into(),
+        })
 }
 
 #[cfg(test)]

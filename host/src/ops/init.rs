@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::UsageError;
-use crate::module::{MANIFEST_NAME, Manifest, Sdk};
+use crate::error::{Diagnose, ErrorKind, Hint};
+use crate::module::{MANIFEST_NAME, Manifest, ManifestError, Sdk};
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -25,6 +25,35 @@ pub struct InitReport {
     pub root: PathBuf,
     pub name: String,
     pub files: Vec<PathBuf>,
+}
+
+/// Why a module could not be created where it was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{} already has a {MANIFEST_NAME}", root.display())]
+    ModuleExists { root: PathBuf },
+    /// The name (given, or made from the folder's) is not a module name.
+    #[error("{0}")]
+    InvalidName(ManifestError),
+    #[error("{} already has a Cargo.toml", root.display())]
+    CargoProjectExists { root: PathBuf },
+    #[error("cannot write {}: {error}", path.display())]
+    Write { path: PathBuf, error: std::io::Error },
+}
+
+impl Diagnose for InitError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            InitError::ModuleExists { .. } => Hint::ChooseAnotherFolder,
+            InitError::InvalidName(_) => Hint::NameTheModule,
+            InitError::CargoProjectExists { .. } => Hint::InitInNewFolder,
+            InitError::Write { .. } => Hint::WritableFolder,
+        })
+    }
 }
 
 /// The Rust SDK's sources, as `(path under sdk/, contents)`. [`super::vendor`] derives
@@ -63,13 +92,14 @@ fn name_from_folder(folder: &Path) -> String {
 /// Creates a module in `settings.path`.
 pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     let InitSettings { path, sdk, name } = settings;
-    std::fs::create_dir_all(&path).map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?;
-    let root = std::path::absolute(&path)?;
+    let unwritable = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| InitError::Write { path, error }
+    };
+    std::fs::create_dir_all(&path).map_err(unwritable(&path))?;
+    let root = std::path::absolute(&path).map_err(unwritable(&path))?;
     if root.join(MANIFEST_NAME).exists() {
-        anyhow::bail!(UsageError::with_hint(
-            format!("{} already has a {MANIFEST_NAME}", root.display()),
-            "choose another folder, or call the existing module with `tanto call`"
-        ));
+        return Err(InitError::ModuleExists { root }.into());
     }
     let name = name.unwrap_or_else(|| name_from_folder(&root));
     let manifest = Manifest {
@@ -81,22 +111,18 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
         dependencies: Default::default(),
     };
     // Validate the name the same way reading the manifest will.
-    Manifest::parse(&root.join(MANIFEST_NAME), &manifest.to_toml())
-        .map_err(|error| UsageError::with_hint(error.to_string(), "pass a name with letters, digits, `-` and `_`: --name=my-module"))?;
+    Manifest::parse(&root.join(MANIFEST_NAME), &manifest.to_toml()).map_err(InitError::InvalidName)?;
     if root.join("Cargo.toml").exists() {
-        anyhow::bail!(UsageError::with_hint(
-            format!("{} already has a Cargo.toml", root.display()),
-            "create the module in a new folder: `tanto init --sdk=rust PATH`"
-        ));
+        return Err(InitError::CargoProjectExists { root }.into());
     }
 
     let mut files = Vec::new();
     let mut write = |relative: &str, contents: String| -> anyhow::Result<()> {
         let target = root.join(relative);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(unwritable(parent))?;
         }
-        std::fs::write(&target, contents).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", target.display()))?;
+        std::fs::write(&target, contents).map_err(unwritable(&target))?;
         files.push(target);
         Ok(())
     };
@@ -105,10 +131,8 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     write("src/lib.rs", lib_rs(&name))?;
     write(super::develop::BINDINGS_FILE, super::develop::rust_bindings(&[])?)?;
     write(".gitignore", "/target\n".to_string())?;
-    files.extend(
-        super::vendor::write_sdk(&root.join(super::vendor::SDK_DIR))
-            .map_err(|error| anyhow::anyhow!("cannot write the SDK into {}: {error}", root.display()))?,
-    );
+    let sdk = root.join(super::vendor::SDK_DIR);
+    files.extend(super::vendor::write_sdk(&sdk).map_err(unwritable(&sdk))?);
     Ok(InitReport { root, name, files })
 }
 

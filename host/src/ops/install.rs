@@ -40,6 +40,7 @@ use super::deps::{
 };
 use super::session::Session;
 use crate::engine::Digest;
+use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::module::edit::{EditError, remove_dependency, set_dependency};
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{MANIFEST_NAME, Manifest, Sdk, find_module_root};
@@ -165,6 +166,26 @@ pub enum DependencyError {
         #[source]
         error: EditError,
     },
+}
+
+impl Diagnose for DependencyError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            DependencyError::InvalidName { .. } => Some(Hint::Registry(tanto_registry::Hint::RenameDependency)),
+            DependencyError::NameTaken { name, requested, .. } => Some(Hint::InstallUnderAnotherName {
+                name: name.clone(),
+                requested: requested.clone(),
+            }),
+            DependencyError::NotInstalled { installed, .. } => Some(Hint::InstalledDependencies { names: installed.clone() }),
+            DependencyError::UpdateLocked { .. } => Some(Hint::UpdateWithoutLocked),
+            DependencyError::DependencyManifest { .. } | DependencyError::ComponentMissing { .. } | DependencyError::Checkout(_) => Some(Hint::UnusableRelease),
+            DependencyError::Edit { .. } => None,
+        }
+    }
 }
 
 fn render_updates(report: &InstallReport) -> String {

@@ -7,6 +7,7 @@ pub mod deps;
 pub mod develop;
 pub mod init;
 pub mod install;
+pub mod module_cache;
 pub mod publish;
 mod session;
 pub mod vendor;

@@ -21,6 +21,7 @@ use semver::Version;
 use tanto_registry::git::GitConfig;
 use tanto_registry::publish::{PublishOptions, Published};
 
+use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::module::build::build_rust_module;
 use crate::module::{Manifest, Sdk, find_module_root};
 
@@ -45,6 +46,19 @@ pub enum PublishCheckError {
     /// The prebuilt component is not in the repository.
     #[error("the prebuilt component `{}` is not committed, so a checkout of the release would not have it", component.display())]
     ComponentNotCommitted { component: PathBuf },
+}
+
+impl Diagnose for PublishCheckError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            PublishCheckError::ComponentMissing { .. } => Hint::BuildComponent,
+            PublishCheckError::ComponentNotCommitted { component } => Hint::CommitComponent { component: component.clone() },
+        })
+    }
 }
 
 /// Checks the module, tags the current commit as `settings.version` and pushes the tag.

@@ -119,7 +119,7 @@ impl Session {
             return Ok(runtime.clone());
         }
         let runtime = Arc::new(Runtime::new(RuntimeSettings {
-            compiled_cache: self.settings.cache_root.join("components"),
+            compiled_cache: super::module_cache::ModuleCache::new(&self.settings.cache_root).compiled_dir(),
         })?);
         Ok(self.runtime.get_or_init(|| runtime).clone())
     }

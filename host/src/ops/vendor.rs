@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::init::RUST_SDK_FILES;
 use super::session::ModuleLocation;
-use crate::cli::UsageError;
 use crate::engine::Digest;
+use crate::error::{Hint, UsageError};
 use crate::module::{Manifest, find_module_root};
 
 /// Where a module vendors the SDK, relative to its crate (`tanto init` writes
@@ -309,10 +309,7 @@ pub fn plan(crate_dir: &Path, overwrite: Overwrite) -> anyhow::Result<Option<Sdk
         Err(_) if overwrite == Overwrite::Force => None,
         Err(problem) => anyhow::bail!(UsageError::with_hint(
             format!("the record of the vendored SDK is unusable: {problem}"),
-            format!(
-                "`tanto develop --force` replaces {} with this tanto's SDK and writes a new record",
-                sdk_dir.display()
-            )
+            Hint::RewriteSdkRecord { sdk_dir: sdk_dir.clone() }
         )),
     };
     let from = std::fs::read_to_string(sdk_dir.join("Cargo.toml")).ok().as_deref().and_then(package_version);
@@ -375,7 +372,7 @@ pub fn plan(crate_dir: &Path, overwrite: Overwrite) -> anyhow::Result<Option<Sdk
                 "{} holds {SDK_PACKAGE} {vendored}, newer than this tanto's {host}: updating it would downgrade it",
                 sdk_dir.display()
             ),
-            "upgrade tanto; or run `tanto develop --force` to vendor this tanto's SDK instead"
+            Hint::UpgradeTantoOrVendorItsSdk
         ));
     }
     let mut kept = Vec::new();
@@ -419,9 +416,9 @@ fn refusal(sdk_dir: &Path, from: Option<&Version>, has_record: bool, reasons: &[
     };
     UsageError::with_hint(
         message,
-        format!(
-            "an update replaces the whole SDK: keep a copy of your changes, run `tanto develop --force` to vendor {SDK_PACKAGE} {host}, then apply them again if they are still needed"
-        ),
+        Hint::ReapplySdkChanges {
+            sdk: format!("{SDK_PACKAGE} {host}"),
+        },
     )
 }
 
@@ -652,7 +649,7 @@ mod tests {
             host_sdk_version()
         );
         assert!(usage.message.ends_with(&expected), "{usage:?}");
-        assert!(usage.hint.as_ref().unwrap().0.contains("tanto develop --force"), "{usage:?}");
+        assert!(usage.hint.as_ref().unwrap().to_string().contains("tanto develop --force"), "{usage:?}");
         assert_eq!(std::fs::read_to_string(sdk.join("macros/Cargo.toml")).unwrap(), "// patched by hand\n");
 
         let update = plan(module.path(), Overwrite::Force).unwrap().unwrap().apply().unwrap();

@@ -10,6 +10,7 @@
 
 mod accounting;
 mod bindings;
+mod diagnose;
 mod host;
 mod sandbox;
 mod since_v0_1;
@@ -29,6 +30,7 @@ use self::sandbox::{InvocationState, SandboxError};
 pub use self::sandbox::{LimitError, Limits};
 pub use self::values::{Argument, Function, Kind, ModuleSchema, SchemaError, TypeRef, Value};
 use crate::engine::{Digest, Engine as Pipeline, EngineError};
+use crate::error::Diagnose;
 
 /// Why loading or running a module failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +70,9 @@ pub enum RuntimeError {
     Trap { message: String, log: String },
     #[error("this module has no dependency named `{name}`{}", if declared.is_empty() { " (it declares none in tanto.toml)".to_string() } else { format!("; it declares: {}", declared.join(", ")) })]
     UnknownDependency { name: String, declared: Vec<String> },
-    #[error("{message}")]
-    Dependency { message: String },
+    /// A dependency could not be made ready to call; `error` says why, and what to do.
+    #[error("{context}: {error}")]
+    Dependency { context: String, error: Box<dyn Diagnose> },
     #[error("{reason}")]
     LockOutOfDate { reason: String },
     #[error("module calls nest deeper than {limit}: is there a cycle between modules?")]
@@ -594,13 +597,17 @@ fn overflowed_shadow_stack(error: &wasmtime::Error) -> bool {
         .is_some_and(|backtrace| backtrace.frames().len() >= OVERFLOW_DEPTH)
 }
 
+/// What wasmtime 48 says when a call copies more than [`MAX_CALL_DATA`] from the module.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "too much data is being copied between the host and the guest: fuel allocated for hostcalls has been exhausted";
+
 /// Whether wasmtime refused a call for copying more than [`MAX_CALL_DATA`] from the
-/// module. wasmtime 48 raises this as a private error type, so only its wording tells it
-/// apart; the test `too_much_data_between_host_and_module_is_named` pins that wording.
+/// module. wasmtime 48 raises this as a private type (`HostcallFuelExhausted`, in
+/// `component/func/options.rs`) that cannot be downcast to, and no public flag or
+/// counter records it; the narrowest public thing is that error's own message, so only
+/// the root cause is compared with it, whole (never a `Debug` string, never a context
+/// added above it). The test `too_much_data_between_host_and_module_is_named` pins it.
 fn hostcall_fuel_exhausted(error: &wasmtime::Error) -> bool {
-    error
-        .chain()
-        .any(|cause| cause.to_string().contains("fuel allocated for hostcalls has been exhausted"))
+    error.root_cause().to_string() == HOSTCALL_FUEL_EXHAUSTED
 }
 
 #[cfg(test)]

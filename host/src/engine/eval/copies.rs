@@ -1,0 +1,119 @@
+//! Copies pending on a snapshot: the next exec step applies them in its own container;
+//! anything else that needs the filesystem gets them committed as a snapshot.
+
+use std::sync::Arc;
+
+use super::record::Lookup;
+use super::{Snapshot, blocking};
+use crate::backend::CommitSpec;
+use crate::engine::digest::{Digest, Hasher};
+use crate::engine::tree::{FileEntry, Tree, normalize_relative};
+use crate::engine::{Engine, EngineError};
+
+/// A snapshot plus the copies not yet applied to it: an exec step applies them in its own
+/// container instead of committing an intermediate image.
+pub(super) struct Pending {
+    pub(super) base: Snapshot,
+    pub(super) copies: Vec<PendingCopy>,
+    pub(super) key: Digest,
+}
+
+pub(super) struct PendingCopy {
+    /// Absolute, normalized.
+    pub(super) destination: String,
+    pub(super) content: CopyContent,
+}
+
+pub(super) enum CopyContent {
+    Tree(Arc<Tree>),
+    File(FileEntry),
+}
+
+impl CopyContent {
+    pub(super) fn digest(&self) -> Digest {
+        match self {
+            CopyContent::Tree(tree) => tree.digest(),
+            CopyContent::File(file) => {
+                let mut hasher = Hasher::new("copied-file");
+                hasher.u64(u64::from(file.mode)).digest(&file.hash);
+                hasher.finish()
+            }
+        }
+    }
+}
+
+impl Engine {
+    pub(super) async fn archives(copies: Vec<PendingCopyRef>) -> Result<Vec<Vec<u8>>, EngineError> {
+        blocking(move || {
+            copies
+                .into_iter()
+                .map(|copy| match copy.content {
+                    CopyContentRef::Tree(tree) => Ok(tree.to_tar(&copy.destination)?),
+                    CopyContentRef::File(file) => file_archive(&copy.destination, &file),
+                })
+                .collect()
+        })
+        .await
+    }
+
+    pub(super) async fn commit_pending(&self, pending: Pending) -> Result<Snapshot, EngineError> {
+        if pending.copies.is_empty() {
+            return Ok(pending.base);
+        }
+        let key = pending.key;
+        let base = pending.base.base.clone();
+        let _lock = match self.cached_or_lock(&key).await? {
+            Lookup::Cached(step) => return Ok(Snapshot { image: step.image, key, base }),
+            Lookup::Missing(lock) => lock,
+        };
+        let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
+        let image = self
+            .commit_snapshot(
+                &key,
+                CommitSpec {
+                    image: pending.base.image.clone(),
+                    archives,
+                    config: (*base).clone(),
+                    snapshot_labels: self.snapshot_labels(&key),
+                },
+            )
+            .await?;
+        Ok(Snapshot { image, key, base })
+    }
+}
+
+/// Owned copies of pending copies, for archive building on a blocking thread.
+pub(super) struct PendingCopyRef {
+    destination: String,
+    content: CopyContentRef,
+}
+
+enum CopyContentRef {
+    Tree(Arc<Tree>),
+    File(FileEntry),
+}
+
+impl From<&PendingCopy> for PendingCopyRef {
+    fn from(copy: &PendingCopy) -> Self {
+        Self {
+            destination: copy.destination.clone(),
+            content: match &copy.content {
+                CopyContent::Tree(tree) => CopyContentRef::Tree(tree.clone()),
+                CopyContent::File(file) => CopyContentRef::File(file.clone()),
+            },
+        }
+    }
+}
+
+/// An archive holding one file at `destination`, with no entries for its parents.
+fn file_archive(destination: &str, file: &FileEntry) -> Result<Vec<u8>, EngineError> {
+    let relative = normalize_relative(destination)?;
+    let Some((parent, name)) = relative.rsplit_once('/').or(Some(("", relative.as_str()))) else {
+        return Err(EngineError::InvalidArgument(format!("invalid file path {destination:?}")));
+    };
+    if name.is_empty() {
+        return Err(EngineError::InvalidArgument(format!("{destination:?} names a directory, not a file")));
+    }
+    let tree = Tree::new().with_file(name, file.clone())?;
+    Ok(tree.to_tar(&format!("/{parent}"))?)
+}

@@ -1,0 +1,199 @@
+//! Exec steps: the content key of a step, and running it once (or answering it from the
+//! cache), its output streamed to the cache's files.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::future::{try_join, try_join_all};
+
+use super::record::Lookup;
+use super::{Eval, ExecResult, Snapshot, local_error, normalize_absolute};
+use crate::backend::{ImageConfig, OutputSink, Stream};
+use crate::engine::cache::StepWriter;
+use crate::engine::digest::Hasher;
+use crate::engine::objects::{ExecNode, Expect, MountSource, Sharing, join_absolute};
+use crate::engine::progress::{Event, StepOutcome};
+use crate::engine::tree::Tree;
+use crate::engine::{Engine, EngineError, ExecFailure, display_command, tail};
+
+/// Streams a running step's output to its files in the cache and to the progress sink;
+/// only the writer's bounded tails stay in memory.
+pub(super) struct StepSink<'a> {
+    engine: &'a Engine,
+    id: u64,
+    writer: std::sync::Mutex<StepWriter>,
+}
+
+impl OutputSink for StepSink<'_> {
+    fn output(&self, stream: Stream, bytes: &[u8]) {
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.write(stream, bytes);
+        }
+        self.engine.progress.event(Event::StepOutput { id: self.id, stream, bytes });
+    }
+}
+
+impl Engine {
+    pub(crate) fn eval_exec<'a>(&'a self, exec: &'a Arc<ExecNode>) -> Eval<'a, ExecResult> {
+        Box::pin(self.memo.execs.0.run(exec.digest, move || self.run_exec(exec)))
+    }
+
+    async fn run_exec(&self, exec: &Arc<ExecNode>) -> Result<ExecResult, EngineError> {
+        let mount_sources = try_join_all(exec.mounts.iter().map(|mount| async move {
+            let resolved = match &mount.source {
+                MountSource::Directory(directory) => ResolvedMount::Directory(self.eval_tree(directory).await?),
+                MountSource::Cache { volume, sharing } => ResolvedMount::Cache {
+                    key: volume.key().to_string(),
+                    sharing: *sharing,
+                },
+                MountSource::Temp => ResolvedMount::Temp,
+            };
+            Ok::<_, EngineError>((mount.path.clone(), resolved))
+        }));
+        let (pending, mount_sources) = try_join(self.eval_pending(&exec.rootfs), mount_sources).await?;
+        let config = exec.config.apply(&pending.base.base);
+        let workdir = config.workdir.clone().unwrap_or_else(|| "/".into());
+        let command = exec_command(&exec.args, &config, exec.options.use_entrypoint)?;
+        let mut mounts = Vec::new();
+        for (path, source) in mount_sources {
+            mounts.push((normalize_absolute(&join_absolute(&workdir, &path))?, source));
+        }
+
+        let mut hasher = Hasher::new("exec-key");
+        hasher
+            .digest(&pending.key)
+            .strs(&command)
+            .strs(&config.env)
+            .str(&workdir)
+            .opt_str(config.user.as_deref());
+        hasher.u64(mounts.len() as u64);
+        for (path, source) in &mounts {
+            hasher.str(path);
+            match source {
+                ResolvedMount::Directory(tree) => hasher.str("directory").digest(&tree.digest()),
+                // The key, never the contents: a cache volume is an accelerator, not an input.
+                ResolvedMount::Cache { key, sharing } => hasher.str("cache").str(key).str(sharing.name()),
+                ResolvedMount::Temp => hasher.str("temp"),
+            };
+        }
+        hasher.str(match exec.options.expect {
+            Expect::Success => "success",
+            Expect::Failure => "failure",
+            Expect::Any => "any",
+        });
+        hasher.opt_str(exec.options.stdin.as_deref());
+        let key = hasher.finish();
+
+        let description = display_command(&command);
+        let id = self.step_id();
+        let base = pending.base.base.clone();
+        // Held until the step is recorded.
+        let _lock = match self.cached_or_lock(&key).await? {
+            Lookup::Cached(step) => {
+                self.finish_step(id, &description, StepOutcome::Cached, step.stdout.path.parent());
+                return Ok(ExecResult {
+                    snapshot: Snapshot { image: step.image, key, base },
+                    exit_code: step.exit_code,
+                    stdout: step.stdout,
+                    stderr: step.stderr,
+                });
+            }
+            Lookup::Missing(lock) => lock,
+        };
+
+        let _permit = self
+            .steps
+            .acquire()
+            .await
+            .map_err(|_| EngineError::Cancelled("the engine is shutting down".into()))?;
+        let writer = self
+            .store
+            .begin_step()
+            .map_err(local_error("cannot create a work folder for the step's output"))?;
+        let sink = StepSink {
+            engine: self,
+            id,
+            writer: std::sync::Mutex::new(writer),
+        };
+        self.progress.event(Event::StepStarted { id, description: &description });
+        let started = Instant::now();
+        let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
+        let elapsed = started.elapsed();
+        let failed = |log: Option<&Path>| self.finish_step(id, &description, StepOutcome::Failed(elapsed), log);
+        let writer = sink
+            .writer
+            .into_inner()
+            .map_err(|_| EngineError::Local("the step's output writer is poisoned".into()));
+        let (outcome, writer) = match (result, writer) {
+            (Ok(outcome), Ok(writer)) => (outcome, writer),
+            (Err(error), _) | (_, Err(error)) => {
+                failed(None);
+                return Err(error);
+            }
+        };
+        if !exec.options.expect.allows(outcome.exit_code) {
+            let failure = ExecFailure {
+                command,
+                exit_code: outcome.exit_code,
+                stdout_tail: tail(writer.tail(Stream::Stdout), 20, 4096),
+                stderr_tail: tail(writer.tail(Stream::Stderr), 20, 4096),
+            };
+            // No snapshot, so no record: the whole output is kept as a log to read.
+            let log = writer
+                .finish()
+                .and_then(|outputs| self.store.keep_failed_log(&key, outputs))
+                .inspect_err(|error| tracing::debug!(%error, "cannot keep the log of a failed step"))
+                .ok();
+            failed(log.as_deref());
+            return Err(EngineError::ExecFailed(Arc::new(failure)));
+        }
+        let recorded = async {
+            let outputs = writer.finish().map_err(local_error("cannot write the step's output to the cache"))?;
+            let image = outcome.image.ok_or_else(|| EngineError::Local("the backend committed no snapshot".into()))?;
+            self.record(&key, &image, outcome.exit_code, outputs).await
+        }
+        .await;
+        let step = match recorded {
+            Ok(step) => step,
+            Err(error) => {
+                failed(None);
+                return Err(error);
+            }
+        };
+        self.finish_step(id, &description, StepOutcome::Done(elapsed), step.stdout.path.parent());
+        Ok(ExecResult {
+            snapshot: Snapshot { image: step.image, key, base },
+            exit_code: step.exit_code,
+            stdout: step.stdout,
+            stderr: step.stderr,
+        })
+    }
+}
+
+/// A mount with its source evaluated.
+pub(super) enum ResolvedMount {
+    Directory(Arc<Tree>),
+    Cache { key: String, sharing: Sharing },
+    Temp,
+}
+
+/// The program and arguments an exec step runs: `args`, prefixed by the entrypoint when
+/// asked; with no `args`, the default arguments.
+fn exec_command(args: &[String], config: &ImageConfig, use_entrypoint: bool) -> Result<Vec<String>, EngineError> {
+    let mut command = Vec::new();
+    if use_entrypoint {
+        command.extend(config.entrypoint.clone().unwrap_or_default());
+    }
+    if args.is_empty() {
+        command.extend(config.cmd.clone().unwrap_or_default());
+    } else {
+        command.extend(args.iter().cloned());
+    }
+    if command.is_empty() {
+        return Err(EngineError::InvalidArgument(
+            "with-exec needs a command: the arguments are empty and the image has no default arguments".into(),
+        ));
+    }
+    Ok(command)
+}

@@ -1,0 +1,277 @@
+//! Evaluation of the graph: snapshots, exec steps, trees and files, each memoized by
+//! structural digest (single flight) and, for steps that touch the backend, cached on
+//! disk by content key.
+//!
+//! This file walks the graph (root filesystems, trees, files); beside it: `copies`
+//! (copies pending on a snapshot, as archives), `record` (looking steps up in the cache
+//! and recording them), `exec` (an exec step: its content key and its run), `step_spec`
+//! (what a step hands the backend: archives, mount folders, volumes), `volumes` (the
+//! locks behind cache-volume sharing), `extract` (reading paths out of snapshots),
+//! `terminal` (the operations that return values) and `export` (writing results to the
+//! host).
+
+mod copies;
+mod exec;
+mod export;
+mod extract;
+mod record;
+mod step_spec;
+mod terminal;
+mod volumes;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::future::try_join;
+
+use self::copies::{CopyContent, Pending, PendingCopy};
+pub use self::export::ExportError;
+use self::extract::Extracted;
+use super::cache::Body;
+use super::digest::{Digest, Hasher};
+use super::objects::{ConfigEdits, CopySource, DirKind, Directory, File, FileKind, FsKind, FsNode, join_absolute};
+use super::progress::{Event, StepOutcome};
+use super::tree::{FileEntry, Filter, Tree, normalize_relative};
+use super::{Engine, EngineError, SingleFlight};
+use crate::backend::{self, BackendError, ImageConfig};
+
+type Eval<'a, T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send + 'a>>;
+
+/// A materialized root filesystem.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    /// The backend image holding it.
+    pub image: String,
+    /// Its content key.
+    pub key: Digest,
+    /// The configuration of the image the filesystem started from (`from`).
+    pub base: Arc<ImageConfig>,
+}
+
+/// A result of an exec step. Its outputs stay in the cache's files until asked for.
+#[derive(Clone, Debug)]
+pub(crate) struct ExecResult {
+    pub snapshot: Snapshot,
+    pub exit_code: i64,
+    pub stdout: Body,
+    pub stderr: Body,
+}
+
+#[derive(Default)]
+pub(crate) struct Memo {
+    snapshots: SingleFlightDefault<Snapshot>,
+    execs: SingleFlightDefault<ExecResult>,
+    trees: SingleFlightDefault<Arc<Tree>>,
+    files: SingleFlightDefault<FileEntry>,
+    images: SingleFlightDefault<String>,
+}
+
+struct SingleFlightDefault<T>(SingleFlight<T>);
+
+impl<T: Clone> Default for SingleFlightDefault<T> {
+    fn default() -> Self {
+        Self(SingleFlight::new())
+    }
+}
+
+/// `/`-rooted normal form of an absolute path.
+fn normalize_absolute(path: &str) -> Result<String, EngineError> {
+    Ok(format!("/{}", normalize_relative(path)?))
+}
+
+fn local_error(context: &str) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |error| EngineError::Local(format!("{context}: {error}"))
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineError> + Send + 'static) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| EngineError::Local(format!("a background task failed: {error}")))?
+}
+
+impl Engine {
+    fn step_id(&self) -> u64 {
+        self.next_step.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The labels of the snapshot of step `key`: its key, and the cache whose prune may
+    /// remove it once no record refers to it.
+    fn snapshot_labels(&self, key: &Digest) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (backend::SNAPSHOT_LABEL.to_string(), key.to_string()),
+            (backend::CACHE_LABEL.to_string(), self.cache_id.clone()),
+        ])
+    }
+
+    fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome, log: Option<&Path>) {
+        self.progress.event(Event::StepFinished { id, description, outcome, log });
+    }
+
+    // ---- root filesystems -------------------------------------------------------------
+
+    /// Materializes a root filesystem as a snapshot image.
+    pub(crate) fn eval_fs<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Snapshot> {
+        Box::pin(self.memo.snapshots.0.run(node.digest, move || async move {
+            match &node.kind {
+                FsKind::Scratch => {
+                    let image = self.backend.scratch_image().await?;
+                    let mut hasher = Hasher::new("scratch-snapshot");
+                    hasher.str(&image.id);
+                    Ok(Snapshot {
+                        image: image.id,
+                        key: hasher.finish(),
+                        base: Arc::new(image.config),
+                    })
+                }
+                FsKind::Image { address } => {
+                    let image = self.backend.resolve_image(address).await?;
+                    let mut hasher = Hasher::new("image-snapshot");
+                    hasher.str(&image.id);
+                    Ok(Snapshot {
+                        image: image.id,
+                        key: hasher.finish(),
+                        base: Arc::new(image.config),
+                    })
+                }
+                FsKind::Exec(exec) => Ok(self.eval_exec(exec).await?.snapshot),
+                FsKind::Copy { .. } => {
+                    let pending = self.eval_pending(node).await?;
+                    self.commit_pending(pending).await
+                }
+            }
+        }))
+    }
+
+    /// A root filesystem as a materialized base plus the copies still to apply.
+    fn eval_pending<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Pending> {
+        Box::pin(async move {
+            match &node.kind {
+                FsKind::Copy { parent, path, workdir, source } => {
+                    let (mut pending, content) = try_join(self.eval_pending(parent), self.eval_copy_source(source)).await?;
+                    let edits = ConfigEdits {
+                        workdir: workdir.clone(),
+                        ..Default::default()
+                    };
+                    let destination = normalize_absolute(&join_absolute(&edits.workdir_in(&pending.base.base), path))?;
+                    let mut hasher = Hasher::new("copy-key");
+                    hasher.digest(&pending.key).str(&destination).digest(&content.digest());
+                    pending.key = hasher.finish();
+                    pending.copies.push(PendingCopy { destination, content });
+                    Ok(pending)
+                }
+                _ => {
+                    let snapshot = self.eval_fs(node).await?;
+                    Ok(Pending {
+                        key: snapshot.key,
+                        base: snapshot,
+                        copies: Vec::new(),
+                    })
+                }
+            }
+        })
+    }
+
+    async fn eval_copy_source(&self, source: &CopySource) -> Result<CopyContent, EngineError> {
+        match source {
+            CopySource::Directory { directory, include, exclude } => {
+                let tree = self.eval_tree(directory).await?;
+                let filter = Filter::new(include, exclude)?;
+                Ok(CopyContent::Tree(if filter.is_empty() { tree } else { Arc::new(tree.filtered(&filter)) }))
+            }
+            CopySource::File { file, permissions } => {
+                let mut entry = self.eval_file(file).await?;
+                if let Some(mode) = permissions {
+                    entry.mode = *mode;
+                }
+                Ok(CopyContent::File(entry))
+            }
+        }
+    }
+
+    pub(crate) fn eval_tree<'a>(&'a self, directory: &'a Directory) -> Eval<'a, Arc<Tree>> {
+        Box::pin(self.memo.trees.0.run(directory.digest(), move || async move {
+            match &directory.0.kind {
+                DirKind::Tree(tree) => Ok(tree.clone()),
+                DirKind::ContainerPath { rootfs, path, workdir } => {
+                    let snapshot = self.eval_fs(rootfs).await?;
+                    let edits = ConfigEdits {
+                        workdir: workdir.clone(),
+                        ..Default::default()
+                    };
+                    let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
+                    let extracted = self.extract_resolved(&snapshot, &absolute).await?;
+                    match extracted {
+                        Extracted::Directory(tree) => Ok(Arc::new(tree)),
+                        Extracted::File(_) | Extracted::Link(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a file, not a directory"))),
+                    }
+                }
+                DirKind::Sub { parent, path } => Ok(Arc::new(self.eval_tree(parent).await?.subtree(path)?)),
+                DirKind::WithNewFile {
+                    parent,
+                    path,
+                    contents,
+                    permissions,
+                } => {
+                    let tree = (*self.eval_tree(parent).await?).clone();
+                    Ok(Arc::new(
+                        tree.with_file(path, FileEntry::from_bytes(contents.clone(), permissions.unwrap_or(0o644)))?,
+                    ))
+                }
+                DirKind::WithFile {
+                    parent,
+                    path,
+                    file,
+                    permissions,
+                } => {
+                    let (tree, mut entry) = try_join(self.eval_tree(parent), self.eval_file(file)).await?;
+                    if let Some(mode) = permissions {
+                        entry.mode = *mode;
+                    }
+                    Ok(Arc::new((*tree).clone().with_file(path, entry)?))
+                }
+                DirKind::WithDirectory {
+                    parent,
+                    path,
+                    source,
+                    include,
+                    exclude,
+                } => {
+                    let (tree, source) = try_join(self.eval_tree(parent), self.eval_tree(source)).await?;
+                    let filter = Filter::new(include, exclude)?;
+                    Ok(Arc::new((*tree).clone().with_tree(path, &source, &filter)?))
+                }
+                DirKind::Without { parent, path } => Ok(Arc::new((*self.eval_tree(parent).await?).clone().without(path)?)),
+            }
+        }))
+    }
+
+    pub(crate) fn eval_file<'a>(&'a self, file: &'a File) -> Eval<'a, FileEntry> {
+        Box::pin(self.memo.files.0.run(file.digest(), move || async move {
+            match &file.0.kind {
+                FileKind::InDirectory { directory, path } => Ok(self.eval_tree(directory).await?.file(path)?.clone()),
+                FileKind::InContainer { rootfs, path, workdir } => {
+                    let snapshot = self.eval_fs(rootfs).await?;
+                    let edits = ConfigEdits {
+                        workdir: workdir.clone(),
+                        ..Default::default()
+                    };
+                    let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
+                    match self.extract_resolved(&snapshot, &absolute).await? {
+                        Extracted::File(entry) => Ok(entry),
+                        Extracted::Directory(_) | Extracted::Link(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a directory, not a file"))),
+                    }
+                }
+            }
+        }))
+    }
+}
+
+impl From<&BackendError> for EngineError {
+    fn from(error: &BackendError) -> Self {
+        EngineError::from(error.clone())
+    }
+}

@@ -1,0 +1,112 @@
+//! Steps and the persistent cache: looking a step up (or taking its key's lock to make
+//! it), and recording what a step made.
+
+use std::sync::atomic::Ordering;
+
+use super::{blocking, local_error};
+use crate::backend::CommitSpec;
+use crate::engine::cache::CachedStep;
+use crate::engine::digest::Digest;
+use crate::engine::{Engine, EngineError};
+
+impl Engine {
+    /// Commits `spec` (no command runs) and records the image as the snapshot of `key`.
+    pub(super) async fn commit_snapshot(&self, key: &Digest, spec: CommitSpec) -> Result<String, EngineError> {
+        let image = self.backend.commit(spec).await?;
+        self.record_snapshot(key, &image).await;
+        Ok(image)
+    }
+
+    /// Records `image` as the snapshot of `key`, a step with no command and no output. A
+    /// failure only costs the next run a re-commit.
+    pub(super) async fn record_snapshot(&self, key: &Digest, image: &str) {
+        let store = self.store.clone();
+        let (recorded_key, recorded_image) = (*key, image.to_string());
+        if let Err(error) = blocking(move || {
+            store
+                .put_snapshot(&recorded_key, &recorded_image)
+                .map_err(local_error("cannot record a snapshot"))
+        })
+        .await
+        {
+            tracing::warn!(%error, "could not record a step in the cache");
+        } else {
+            self.recorded(key);
+        }
+    }
+
+    /// The recorded step `key` whose snapshot still exists, or else the key's lock: this
+    /// process then runs the step and publishes it (snapshot, then record) before the
+    /// lock goes, while other processes needing the same key wait for the lock and read
+    /// the record. Waiting happens before a `-j` slot is taken, so it holds none.
+    pub(super) async fn cached_or_lock(&self, key: &Digest) -> Result<Lookup, EngineError> {
+        if let Some(step) = self.cached_step(key).await? {
+            return Ok(Lookup::Cached(step));
+        }
+        // Pinned before the lock, so from here to the record a prune leaves the snapshot
+        // this process is about to commit alone.
+        self.pin(key);
+        let lock = crate::engine::locks::KeyLock::acquire(self.store.root(), key)
+            .await
+            .map_err(local_error("cannot lock a cache entry"))?;
+        match self.cached_step(key).await? {
+            Some(step) => Ok(Lookup::Cached(step)),
+            None => Ok(Lookup::Missing(lock)),
+        }
+    }
+
+    async fn cached_step(&self, key: &Digest) -> Result<Option<CachedStep>, EngineError> {
+        if self.cache_mode == crate::engine::CacheMode::Refresh {
+            return Ok(None);
+        }
+        // Pinned before it is checked, so a concurrent prune either sees the pin or has
+        // already removed the image (and the check below notices).
+        self.pin(key);
+        let store = self.store.clone();
+        let lookup = *key;
+        let Some(step) = blocking(move || Ok(store.get_step(&lookup))).await? else {
+            return Ok(None);
+        };
+        if self.backend.image_exists(&step.image).await? {
+            self.store.touch_step(key, self.run_started);
+            Ok(Some(step))
+        } else {
+            // Removed behind tanto's back (`docker rmi`): the step runs again and its new
+            // record replaces this one. A run never removes records; only prune does.
+            Ok(None)
+        }
+    }
+
+    /// Publishes a step's record: its outputs are in the cache from now on, and only there.
+    pub(super) async fn record(
+        &self,
+        key: &Digest,
+        image: &str,
+        exit_code: i64,
+        outputs: crate::engine::cache::StepOutputs,
+    ) -> Result<CachedStep, EngineError> {
+        let store = self.store.clone();
+        let (recorded_key, image) = (*key, image.to_string());
+        let step = blocking(move || {
+            store
+                .put_step(&recorded_key, &image, exit_code, outputs)
+                .map_err(local_error("cannot record the step's output in the cache"))
+        })
+        .await?;
+        self.recorded(key);
+        Ok(step)
+    }
+
+    fn recorded(&self, key: &Digest) {
+        self.pin(key);
+        self.grew.store(true, Ordering::Relaxed);
+        self.store.touch_step(key, self.run_started);
+    }
+}
+
+/// What the cache holds for a key.
+pub(super) enum Lookup {
+    Cached(CachedStep),
+    /// Nothing yet: the holder of this lock makes and records it.
+    Missing(crate::engine::locks::KeyLock),
+}

@@ -1,0 +1,112 @@
+//! Include/exclude glob patterns, as `with-directory` and host directories take them.
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::TreeError;
+use super::path::parent_of;
+
+/// Include/exclude glob patterns over paths relative to a directory's root.
+///
+/// `*` does not cross `/` (use `**`). A pattern that matches a directory matches
+/// everything below it. With no include pattern everything is included.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl Filter {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, TreeError> {
+        Ok(Self {
+            include: build_globs(include)?,
+            exclude: build_globs(exclude)?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none()
+    }
+
+    fn matches_self_or_ancestor(set: &GlobSet, path: &str) -> bool {
+        let mut current = Some(path);
+        while let Some(candidate) = current {
+            if set.is_match(candidate) {
+                return true;
+            }
+            current = parent_of(candidate);
+        }
+        false
+    }
+
+    /// Whether the file or directory at `path` is kept. Directories that are only
+    /// parents of kept paths are added back by [`Tree::filtered`](super::Tree::filtered).
+    pub fn keeps(&self, path: &str) -> bool {
+        if let Some(exclude) = &self.exclude
+            && Self::matches_self_or_ancestor(exclude, path)
+        {
+            return false;
+        }
+        match &self.include {
+            None => true,
+            Some(include) => Self::matches_self_or_ancestor(include, path),
+        }
+    }
+
+    /// Whether a walk must descend into directory `path` (something below may be kept).
+    pub fn may_keep_below(&self, path: &str) -> bool {
+        if let Some(exclude) = &self.exclude
+            && Self::matches_self_or_ancestor(exclude, path)
+        {
+            return false;
+        }
+        true
+    }
+}
+
+fn build_globs(patterns: &[String]) -> Result<Option<GlobSet>, TreeError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let trimmed = pattern.trim_start_matches("./").trim_matches('/');
+        let glob = globset::GlobBuilder::new(trimmed)
+            .literal_separator(true)
+            .build()
+            .or_else(|_| Glob::new(trimmed))
+            .map_err(|error| TreeError::InvalidPattern {
+                pattern: pattern.clone(),
+                reason: error.kind().to_string(),
+            })?;
+        builder.add(glob);
+    }
+    builder.build().map(Some).map_err(|error| TreeError::InvalidPattern {
+        pattern: patterns.join(", "),
+        reason: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FileEntry, Tree};
+    use super::*;
+
+    fn tree_of(files: &[(&str, &str)]) -> Tree {
+        let mut tree = Tree::new();
+        for (path, contents) in files {
+            tree = tree.with_file(path, FileEntry::from_bytes(contents.as_bytes().to_vec(), 0o644)).unwrap();
+        }
+        tree
+    }
+
+    #[test]
+    fn filters_include_and_exclude() {
+        let tree = tree_of(&[("src/main.rs", "m"), ("src/lib.rs", "l"), ("README.md", "r"), ("target/out", "o")]);
+        let filter = Filter::new(&["src/**".into(), "*.md".into()], &["src/lib.rs".into()]).unwrap();
+        let filtered = tree.filtered(&filter);
+        let paths: Vec<&String> = filtered.iter().map(|(path, _)| path).collect();
+        assert_eq!(paths, vec!["README.md", "src", "src/main.rs"]);
+        let only_dir = tree.filtered(&Filter::new(&["src".into()], &[]).unwrap());
+        assert_eq!(only_dir.entries("src").unwrap(), vec!["lib.rs", "main.rs"]);
+    }
+}

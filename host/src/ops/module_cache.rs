@@ -1,0 +1,109 @@
+//! The modules' side of the cache root: what loading and building modules keeps there,
+//! beside the engine's steps and trees (whose books [`crate::engine::CacheStore`] keeps).
+//!
+//! ```text
+//! <root>/components/   compiled components (`.cwasm`), by component sha256 and engine
+//! <root>/modules/      components built from the source of git dependencies, by commit,
+//!                      subpath and toolchain
+//! <root>/git/          fetched repositories and checkouts of dependencies (the layout
+//!                      of `tanto_registry::git::CacheLayout`)
+//! ```
+//!
+//! `tanto cache du` and `prune` count and remove these through [`ModuleCache`].
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::util::{folder_size, read_dir_paths};
+
+/// The module folders of one cache root.
+#[derive(Clone, Debug)]
+pub struct ModuleCache {
+    root: PathBuf,
+}
+
+/// A cached file (a compiled or built component).
+#[derive(Clone, Debug)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    pub size: u64,
+    pub last_used: SystemTime,
+}
+
+impl ModuleCache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Where the runtime keeps compiled components.
+    pub fn compiled_dir(&self) -> PathBuf {
+        self.root.join("components")
+    }
+
+    /// Where components built from the source of git dependencies are kept.
+    pub fn built_dir(&self) -> PathBuf {
+        self.root.join("modules")
+    }
+
+    /// Where the checkouts of git dependencies are, one folder per commit.
+    pub fn checkouts_dir(&self) -> PathBuf {
+        self.git_dir().join("checkouts")
+    }
+
+    fn git_dir(&self) -> PathBuf {
+        self.root.join("git")
+    }
+
+    /// Compiled components (`components/`) and components built from the source of git
+    /// dependencies (`modules/`).
+    pub fn components(&self) -> Vec<FileRecord> {
+        read_dir_paths(&self.compiled_dir())
+            .into_iter()
+            .chain(read_dir_paths(&self.built_dir()))
+            .filter_map(|path| {
+                let metadata = fs::metadata(&path).ok()?;
+                Some(FileRecord {
+                    size: metadata.len(),
+                    last_used: metadata.modified().unwrap_or(UNIX_EPOCH),
+                    path,
+                })
+            })
+            .collect()
+    }
+
+    /// The git cache (bare repositories and checkouts by commit): its size in bytes.
+    pub fn git_bytes(&self) -> u64 {
+        folder_size(&self.git_dir())
+    }
+
+    /// Removes the git cache; the next install or call fetches again.
+    pub fn remove_git(&self) {
+        crate::util::remove_tree(&self.git_dir());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_of_both_kinds_are_listed_and_the_git_cache_counted_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ModuleCache::new(dir.path());
+        fs::create_dir_all(cache.compiled_dir()).unwrap();
+        fs::create_dir_all(cache.built_dir()).unwrap();
+        fs::create_dir_all(cache.checkouts_dir().join("repo")).unwrap();
+        fs::write(cache.compiled_dir().join("a.cwasm"), [0u8; 10]).unwrap();
+        fs::write(cache.built_dir().join("b.wasm"), [0u8; 20]).unwrap();
+        fs::write(cache.checkouts_dir().join("repo/file"), [0u8; 30]).unwrap();
+        let mut sizes: Vec<u64> = cache.components().iter().map(|component| component.size).collect();
+        sizes.sort();
+        assert_eq!(sizes, [10, 20]);
+        assert_eq!(cache.git_bytes(), 30);
+        cache.remove_git();
+        assert_eq!(cache.git_bytes(), 0);
+        assert!(!dir.path().join("git").exists());
+        assert_eq!(cache.components().len(), 2, "removing the git cache leaves components");
+    }
+}
