@@ -22,6 +22,8 @@ if [ "$engine" = libfuzzer ]; then
     cargo install cargo-fuzz --locked
   fi
   for target in "${targets[@]}"; do
+    # Built first, so the time printed is the fuzzing alone.
+    (cd fuzz && cargo +nightly fuzz build -O "$target")
     echo "==> cargo fuzz run $target for ${seconds}s" >&2
     start=$(date +%s)
     (cd fuzz && cargo +nightly fuzz run -O "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048)
