@@ -23,8 +23,9 @@ use crate::{Container, Directory, File};
 /// It is the SDK's one list of kinds: it expands into the variants of [`Value`], [`Item`]
 /// and [`TypeKind`], their names, their conversions to and from the WIT bindings (an
 /// `object` is a resource handle, a `scalar` is passed as is), and the value traits of
-/// each Rust type. `#[tanto_sdk::module]` has no list of its own: it asks these traits.
-/// A new kind is one line here (and its WIT line), plus its row in the table above.
+/// each Rust type. A new kind is one line here (and its WIT line), its row in the table
+/// above, and its type in `#[tanto_sdk::module]`'s list of accepted types, which
+/// recognizes types by their syntax and so cannot read this table.
 macro_rules! foreach_kind {
     ($mac:ident) => {
         $mac! {
