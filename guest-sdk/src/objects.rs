@@ -5,6 +5,118 @@
 use crate::bindings::tanto::core::{client as wit_client, types as wit};
 use crate::error::Result;
 
+/// Generates the methods of an object that wrap one method of its WIT resource each,
+/// one table line per method: its doc comment, its signature and the WIT call.
+///
+/// ```text
+/// /// This container with commands run in `path`.
+/// fn with_workdir(path: String) -> Container = with_workdir(path);
+/// ```
+///
+/// An argument is written as the kind of Rust argument it is; the method takes it as
+/// the idiomatic type and hands the WIT call the converted value under the same name:
+///
+/// | table | the method takes | the WIT call gets |
+/// |---|---|---|
+/// | `String` | `impl Into<String>` | `&String` (read as `&str`) |
+/// | `Strings` | `impl IntoIterator<Item = impl Into<String>>` | `&Vec<String>` |
+/// | `Bytes` | `impl AsRef<[u8]>` | `&[u8]` |
+/// | `&Directory`, `&File`, `&CacheVolume` | a reference to the object | its WIT handle |
+/// | `u32`, `Filter` | the value | the value |
+/// | `Sharing`, `ExecOptions` (an SDK record) | the record | the WIT record |
+///
+/// The WIT call's result becomes the return type through [`Wrap`]: a resource becomes
+/// its object and a WIT error an [`Error`](crate::Error).
+macro_rules! wrappers {
+    ($object:ident {
+        $(
+            $(#[$attribute:meta])*
+            fn $name:ident($($argument:ident: $(&$handle:ident)? $($kind:ident)?),*) -> $returned:ty = $wit_method:ident($($wit_argument:expr),*);
+        )*
+    }) => {
+        impl $object {
+            $(
+                $(#[$attribute])*
+                pub fn $name(&self, $($argument: $(&$handle)? $(argument_type!($kind))?),*) -> $returned {
+                    $(
+                        $(let $argument: &wit::$handle = &$argument.0;)?
+                        $(let $argument = argument_value!($kind, $argument);)?
+                    )*
+                    Wrap::wrap(self.0.$wit_method($($wit_argument),*))
+                }
+            )*
+        }
+    };
+}
+
+/// The type a [`wrappers!`] method takes for an argument of `kind`.
+macro_rules! argument_type {
+    (String) => { impl Into<String> };
+    (Strings) => { impl IntoIterator<Item = impl Into<String>> };
+    (Bytes) => { impl AsRef<[u8]> };
+    (u32) => { u32 };
+    (Filter) => { Filter };
+    ($record:ident) => { $record };
+}
+
+/// The value a [`wrappers!`] method hands the WIT call for `argument`, of `kind`.
+macro_rules! argument_value {
+    (String, $argument:ident) => {
+        &Into::<String>::into($argument)
+    };
+    (Strings, $argument:ident) => {
+        &strings($argument)
+    };
+    (Bytes, $argument:ident) => {
+        AsRef::<[u8]>::as_ref(&$argument)
+    };
+    (u32, $argument:ident) => {
+        $argument
+    };
+    (Filter, $argument:ident) => {
+        $argument
+    };
+    ($record:ident, $argument:ident) => {
+        wit::$record::from($argument)
+    };
+}
+
+/// What a WIT resource method returns, as the SDK method returns it.
+trait Wrap<Returned> {
+    fn wrap(returned: Returned) -> Self;
+}
+
+/// Strings, numbers, lists of them and `()` are the same on both sides.
+impl<T> Wrap<T> for T {
+    fn wrap(returned: T) -> Self {
+        returned
+    }
+}
+
+impl<T: Wrap<Returned>, Returned> Wrap<std::result::Result<Returned, wit::Error>> for Result<T> {
+    fn wrap(returned: std::result::Result<Returned, wit::Error>) -> Self {
+        Ok(T::wrap(returned?))
+    }
+}
+
+impl Wrap<wit::Container> for Container {
+    fn wrap(returned: wit::Container) -> Self {
+        Container(returned)
+    }
+}
+
+impl Wrap<wit::Directory> for Directory {
+    fn wrap(returned: wit::Directory) -> Self {
+        Directory(returned)
+    }
+}
+
+impl Wrap<wit::File> for File {
+    fn wrap(returned: wit::File) -> Self {
+        File(returned)
+    }
+}
+
 /// The root of the pipeline API.
 ///
 /// ```no_run
@@ -90,12 +202,10 @@ impl Client {
 #[derive(Debug)]
 pub struct CacheVolume(wit::CacheVolume);
 
-impl CacheVolume {
+wrappers!(CacheVolume {
     /// The key the volume was made with.
-    pub fn key(&self) -> String {
-        self.0.key()
-    }
-}
+    fn key() -> String = key();
+});
 
 /// How concurrent users of one [`CacheVolume`] share it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -246,125 +356,76 @@ impl From<ExecOptions> for wit::ExecOptions {
     }
 }
 
-impl Container {
+wrappers!(Container {
     /// This container with its root filesystem and configuration replaced by the image
     /// at `address` (`busybox:latest`, `docker.io/library/rust:1.95`, ...). The host
     /// uses a local image when there is one and pulls it otherwise.
-    pub fn from(&self, address: impl Into<String>) -> Container {
-        Container(self.0.from(&address.into()))
-    }
-
-    /// This container after running `args` in it, which must exit with code 0.
-    ///
-    /// The command runs without a shell: `["sh", "-c", "..."]` gives it one. Use
-    /// [`with_exec_opts`](Container::with_exec_opts) to allow other exit codes, feed
-    /// standard input or use the entrypoint.
-    pub fn with_exec(&self, args: impl IntoIterator<Item = impl Into<String>>) -> Container {
-        self.with_exec_opts(args, ExecOptions::default())
-    }
+    fn from(address: String) -> Container = from(address);
 
     /// This container after running `args` in it as `options` say.
-    pub fn with_exec_opts(&self, args: impl IntoIterator<Item = impl Into<String>>, options: ExecOptions) -> Container {
-        Container(self.0.with_exec(&strings(args), &options.into()))
-    }
+    fn with_exec_opts(args: Strings, options: ExecOptions) -> Container = with_exec(args, &options);
 
     /// This container with the environment variable `name` set to `value`.
-    pub fn with_env_variable(&self, name: impl Into<String>, value: impl Into<String>) -> Container {
-        Container(self.0.with_env_variable(&name.into(), &value.into()))
-    }
+    fn with_env_variable(name: String, value: String) -> Container = with_env_variable(name, value);
 
     /// This container without the environment variable `name`.
-    pub fn without_env_variable(&self, name: impl Into<String>) -> Container {
-        Container(self.0.without_env_variable(&name.into()))
-    }
+    fn without_env_variable(name: String) -> Container = without_env_variable(name);
 
     /// This container with commands run in `path`.
-    pub fn with_workdir(&self, path: impl Into<String>) -> Container {
-        Container(self.0.with_workdir(&path.into()))
-    }
+    fn with_workdir(path: String) -> Container = with_workdir(path);
 
     /// This container with commands run as `name` (`user`, `uid`, `user:group`).
-    pub fn with_user(&self, name: impl Into<String>) -> Container {
-        Container(self.0.with_user(&name.into()))
-    }
+    fn with_user(name: String) -> Container = with_user(name);
 
     /// This container with the given entrypoint.
-    pub fn with_entrypoint(&self, args: impl IntoIterator<Item = impl Into<String>>) -> Container {
-        Container(self.0.with_entrypoint(&strings(args)))
-    }
+    fn with_entrypoint(args: Strings) -> Container = with_entrypoint(args);
 
     /// This container with the given default arguments (the image's `CMD`).
-    pub fn with_default_args(&self, args: impl IntoIterator<Item = impl Into<String>>) -> Container {
-        Container(self.0.with_default_args(&strings(args)))
-    }
+    fn with_default_args(args: Strings) -> Container = with_default_args(args);
 
     /// This container with the image label `name` set to `value`.
-    pub fn with_label(&self, name: impl Into<String>, value: impl Into<String>) -> Container {
-        Container(self.0.with_label(&name.into(), &value.into()))
-    }
+    fn with_label(name: String, value: String) -> Container = with_label(name, value);
 
     /// This container with the contents of `source` copied into `path`.
-    pub fn with_directory(&self, path: impl Into<String>, source: &Directory) -> Container {
-        self.with_directory_filtered(path, source, Filter::new())
-    }
+    fn with_directory(path: String, source: &Directory) -> Container = with_directory(path, source, &[], &[]);
 
     /// This container with the paths of `source` that `filter` selects copied into
     /// `path`.
-    pub fn with_directory_filtered(&self, path: impl Into<String>, source: &Directory, filter: Filter) -> Container {
-        Container(self.0.with_directory(&path.into(), &source.0, &filter.include, &filter.exclude))
-    }
+    fn with_directory_filtered(path: String, source: &Directory, filter: Filter) -> Container = with_directory(path, source, &filter.include, &filter.exclude);
 
     /// This container with `source` copied to `path`, with default permissions.
-    pub fn with_file(&self, path: impl Into<String>, source: &File) -> Container {
-        Container(self.0.with_file(&path.into(), &source.0, None))
-    }
+    fn with_file(path: String, source: &File) -> Container = with_file(path, source, None);
 
     /// This container with `source` copied to `path` with `permissions` (`0o755`).
-    pub fn with_file_permissions(&self, path: impl Into<String>, source: &File, permissions: u32) -> Container {
-        Container(self.0.with_file(&path.into(), &source.0, Some(permissions)))
-    }
+    fn with_file_permissions(path: String, source: &File, permissions: u32) -> Container = with_file(path, source, Some(permissions));
 
     /// This container with a new file at `path` holding `contents`, with default
     /// permissions.
-    pub fn with_new_file(&self, path: impl Into<String>, contents: impl Into<String>) -> Container {
-        Container(self.0.with_new_file(&path.into(), &contents.into(), None))
-    }
+    fn with_new_file(path: String, contents: String) -> Container = with_new_file(path, contents, None);
 
     /// This container with a new file at `path` holding `contents`, with `permissions`
     /// (`0o755` for a script).
-    pub fn with_new_file_permissions(&self, path: impl Into<String>, contents: impl Into<String>, permissions: u32) -> Container {
-        Container(self.0.with_new_file(&path.into(), &contents.into(), Some(permissions)))
-    }
+    fn with_new_file_permissions(path: String, contents: String, permissions: u32) -> Container = with_new_file(path, contents, Some(permissions));
 
     /// This container with a new file at `path` holding `contents`, any bytes (a
     /// binary, an archive), with default permissions.
-    pub fn with_new_file_bytes(&self, path: impl Into<String>, contents: impl AsRef<[u8]>) -> Container {
-        Container(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), None))
-    }
+    fn with_new_file_bytes(path: String, contents: Bytes) -> Container = with_new_file_bytes(path, contents, None);
 
     /// This container with a new file at `path` holding `contents`, any bytes, with
     /// `permissions` (`0o755` for a program).
-    pub fn with_new_file_bytes_permissions(&self, path: impl Into<String>, contents: impl AsRef<[u8]>, permissions: u32) -> Container {
-        Container(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), Some(permissions)))
-    }
+    fn with_new_file_bytes_permissions(path: String, contents: Bytes, permissions: u32) -> Container = with_new_file_bytes(path, contents, Some(permissions));
 
     /// This container with `source` mounted at `path` for the commands that follow.
     ///
     /// A mount is not part of the container's filesystem: it is not in
     /// [`directory`](Container::directory) results or in a published image.
-    pub fn with_mounted_directory(&self, path: impl Into<String>, source: &Directory) -> Container {
-        Container(self.0.with_mounted_directory(&path.into(), &source.0))
-    }
+    fn with_mounted_directory(path: String, source: &Directory) -> Container = with_mounted_directory(path, source);
 
     /// The file at `path` in this container.
-    pub fn file(&self, path: impl Into<String>) -> File {
-        File(self.0.file(&path.into()))
-    }
+    fn file(path: String) -> File = file(path);
 
     /// The directory at `path` in this container.
-    pub fn directory(&self, path: impl Into<String>) -> Directory {
-        Directory(self.0.directory(&path.into()))
-    }
+    fn directory(path: String) -> Directory = directory(path);
 
     /// This container with `cache` mounted at `path` for the commands that follow,
     /// shared with other users as `sharing` says.
@@ -378,38 +439,37 @@ impl Container {
     ///     .with_mounted_cache("/root/go/pkg/mod", &dag().cache_volume("go-mod"), Sharing::Shared)
     ///     .with_exec(["go", "build", "./..."]);
     /// ```
-    pub fn with_mounted_cache(&self, path: impl Into<String>, cache: &CacheVolume, sharing: Sharing) -> Container {
-        Container(self.0.with_mounted_cache(&path.into(), &cache.0, sharing.into()))
-    }
+    fn with_mounted_cache(path: String, cache: &CacheVolume, sharing: Sharing) -> Container = with_mounted_cache(path, cache, sharing);
 
     /// This container with an empty in-memory file system (tmpfs) at `path` for the
     /// commands that follow.
-    pub fn with_mounted_temp(&self, path: impl Into<String>) -> Container {
-        Container(self.0.with_mounted_temp(&path.into()))
-    }
+    fn with_mounted_temp(path: String) -> Container = with_mounted_temp(path);
 
     /// The standard output of the last command. Runs every pending command.
-    pub fn stdout(&self) -> Result<String> {
-        Ok(self.0.stdout()?)
-    }
+    fn stdout() -> Result<String> = stdout();
 
     /// The standard error of the last command. Runs every pending command.
-    pub fn stderr(&self) -> Result<String> {
-        Ok(self.0.stderr()?)
-    }
+    fn stderr() -> Result<String> = stderr();
 
     /// The exit code of the last command. Runs every pending command.
     ///
     /// A command whose exit code its [`Expect`] does not allow fails evaluation, so this
     /// is where [`Expect::Any`] pays off.
-    pub fn exit_code(&self) -> Result<i32> {
-        Ok(self.0.exit_code()?)
-    }
+    fn exit_code() -> Result<i32> = exit_code();
 
     /// Runs every pending command, for a pipeline whose effect matters and not its
     /// output.
-    pub fn sync(&self) -> Result<()> {
-        Ok(self.0.sync()?)
+    fn sync() -> Result<()> = sync();
+});
+
+impl Container {
+    /// This container after running `args` in it, which must exit with code 0.
+    ///
+    /// The command runs without a shell: `["sh", "-c", "..."]` gives it one. Use
+    /// [`with_exec_opts`](Container::with_exec_opts) to allow other exit codes, feed
+    /// standard input or use the entrypoint.
+    pub fn with_exec(&self, args: impl IntoIterator<Item = impl Into<String>>) -> Container {
+        self.with_exec_opts(args, ExecOptions::default())
     }
 
     pub(crate) fn from_wit(container: wit::Container) -> Self {
@@ -421,78 +481,54 @@ impl Container {
     }
 }
 
-impl Directory {
+wrappers!(Directory {
     /// The names of the entries at `path` (relative to this directory, `.` for itself),
     /// sorted; subdirectories end with `/`.
-    pub fn entries(&self, path: impl Into<String>) -> Result<Vec<String>> {
-        Ok(self.0.entries(&path.into())?)
-    }
+    fn entries(path: String) -> Result<Vec<String>> = entries(path);
 
     /// The file at `path`.
-    pub fn file(&self, path: impl Into<String>) -> File {
-        File(self.0.file(&path.into()))
-    }
+    fn file(path: String) -> File = file(path);
 
     /// The subdirectory at `path`.
-    pub fn directory(&self, path: impl Into<String>) -> Directory {
-        Directory(self.0.subdirectory(&path.into()))
-    }
+    fn directory(path: String) -> Directory = subdirectory(path);
 
     /// This directory with a new file at `path` holding `contents`, with default
     /// permissions.
-    pub fn with_new_file(&self, path: impl Into<String>, contents: impl Into<String>) -> Directory {
-        Directory(self.0.with_new_file(&path.into(), &contents.into(), None))
-    }
+    fn with_new_file(path: String, contents: String) -> Directory = with_new_file(path, contents, None);
 
     /// This directory with a new file at `path` holding `contents`, with `permissions`.
-    pub fn with_new_file_permissions(&self, path: impl Into<String>, contents: impl Into<String>, permissions: u32) -> Directory {
-        Directory(self.0.with_new_file(&path.into(), &contents.into(), Some(permissions)))
-    }
+    fn with_new_file_permissions(path: String, contents: String, permissions: u32) -> Directory = with_new_file(path, contents, Some(permissions));
 
     /// This directory with a new file at `path` holding `contents`, any bytes, with
     /// default permissions.
-    pub fn with_new_file_bytes(&self, path: impl Into<String>, contents: impl AsRef<[u8]>) -> Directory {
-        Directory(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), None))
-    }
+    fn with_new_file_bytes(path: String, contents: Bytes) -> Directory = with_new_file_bytes(path, contents, None);
 
     /// This directory with a new file at `path` holding `contents`, any bytes, with
     /// `permissions`.
-    pub fn with_new_file_bytes_permissions(&self, path: impl Into<String>, contents: impl AsRef<[u8]>, permissions: u32) -> Directory {
-        Directory(self.0.with_new_file_bytes(&path.into(), contents.as_ref(), Some(permissions)))
-    }
+    fn with_new_file_bytes_permissions(path: String, contents: Bytes, permissions: u32) -> Directory = with_new_file_bytes(path, contents, Some(permissions));
 
     /// This directory with `source` copied to `path`, with default permissions.
-    pub fn with_file(&self, path: impl Into<String>, source: &File) -> Directory {
-        Directory(self.0.with_file(&path.into(), &source.0, None))
-    }
+    fn with_file(path: String, source: &File) -> Directory = with_file(path, source, None);
 
     /// This directory with `source` copied to `path` with `permissions`.
-    pub fn with_file_permissions(&self, path: impl Into<String>, source: &File, permissions: u32) -> Directory {
-        Directory(self.0.with_file(&path.into(), &source.0, Some(permissions)))
-    }
+    fn with_file_permissions(path: String, source: &File, permissions: u32) -> Directory = with_file(path, source, Some(permissions));
 
     /// This directory with the contents of `source` copied into `path`.
-    pub fn with_directory(&self, path: impl Into<String>, source: &Directory) -> Directory {
-        self.with_directory_filtered(path, source, Filter::new())
-    }
+    fn with_directory(path: String, source: &Directory) -> Directory = with_directory(path, source, &[], &[]);
 
     /// This directory with the paths of `source` that `filter` selects copied into
     /// `path`.
-    pub fn with_directory_filtered(&self, path: impl Into<String>, source: &Directory, filter: Filter) -> Directory {
-        Directory(self.0.with_directory(&path.into(), &source.0, &filter.include, &filter.exclude))
-    }
+    fn with_directory_filtered(path: String, source: &Directory, filter: Filter) -> Directory = with_directory(path, source, &filter.include, &filter.exclude);
 
     /// This directory without the file or directory at `path`.
-    pub fn without_file(&self, path: impl Into<String>) -> Directory {
-        Directory(self.0.without_file(&path.into()))
-    }
+    fn without_file(path: String) -> Directory = without_file(path);
 
     /// `sha256:<hex>` over the tree's content (each path, mode and file content): equal
     /// trees have equal digests, on any machine.
-    pub fn digest(&self) -> Result<String> {
-        Ok(self.0.digest()?)
-    }
+    fn digest() -> Result<String> = digest();
+});
 
+impl Directory {
     pub(crate) fn from_wit(directory: wit::Directory) -> Self {
         Directory(directory)
     }
@@ -502,34 +538,26 @@ impl Directory {
     }
 }
 
-impl File {
+wrappers!(File {
     /// The file's contents as UTF-8 text. Fails with
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when they are not UTF-8:
     /// read those with [`contents_bytes`](File::contents_bytes).
-    pub fn contents(&self) -> Result<String> {
-        Ok(self.0.contents()?)
-    }
+    fn contents() -> Result<String> = contents();
 
     /// The file's contents, any bytes.
-    pub fn contents_bytes(&self) -> Result<Vec<u8>> {
-        Ok(self.0.contents_bytes()?)
-    }
+    fn contents_bytes() -> Result<Vec<u8>> = contents_bytes();
 
     /// The file's size in bytes.
-    pub fn size(&self) -> Result<u64> {
-        Ok(self.0.size()?)
-    }
+    fn size() -> Result<u64> = size();
 
     /// The file's name: the last component of its path. Does not evaluate anything.
-    pub fn name(&self) -> String {
-        self.0.name()
-    }
+    fn name() -> String = name();
 
     /// `sha256:<hex>` of the file's contents.
-    pub fn digest(&self) -> Result<String> {
-        Ok(self.0.digest()?)
-    }
+    fn digest() -> Result<String> = digest();
+});
 
+impl File {
     pub(crate) fn from_wit(file: wit::File) -> Self {
         File(file)
     }

@@ -49,28 +49,42 @@ pub struct ArgumentSchema {
     pub default_value: Option<String>,
 }
 
-/// The element type of a value or argument. Later versions of the contract add kinds
-/// (secrets, cache volumes, services).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TypeKind {
-    /// No value: what a function returning `()` returns.
-    Void,
-    /// A UTF-8 string: `String`.
-    String,
-    /// `bool`.
-    Boolean,
-    /// A signed 64-bit integer: `i64`.
-    Integer,
-    /// A 64-bit floating point number: `f64`.
-    Float,
-    /// A [`Container`](crate::Container).
-    Container,
-    /// A [`Directory`](crate::Directory).
-    Directory,
-    /// A [`File`](crate::File).
-    File,
+/// The kind enum, its WIT names and its conversion, from
+/// [`foreach_kind!`](crate::value::foreach_kind).
+macro_rules! type_kind {
+    ($($variant:ident($rust:ty, $carried:ident) = $name:literal, $doc:literal;)*) => {
+        /// The element type of a value or argument. Later versions of the contract add
+        /// kinds (secrets, cache volumes, services).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum TypeKind {
+            /// No value: what a function returning `()` returns.
+            Void,
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl TypeKind {
+            /// The kind's name in WIT (`string`, `boolean`, ...).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    TypeKind::Void => "void",
+                    $(TypeKind::$variant => $name,)*
+                }
+            }
+        }
+
+        impl From<TypeKind> for wit::TypeKind {
+            fn from(kind: TypeKind) -> Self {
+                match kind {
+                    TypeKind::Void => wit::TypeKind::Void,
+                    $(TypeKind::$variant => wit::TypeKind::$variant,)*
+                }
+            }
+        }
+    };
 }
+
+crate::value::foreach_kind!(type_kind);
 
 /// A value's type: an element kind, optionally a list of them, optionally optional.
 ///
@@ -107,22 +121,6 @@ impl TypeRef {
     }
 }
 
-impl TypeKind {
-    /// The kind's name in WIT (`string`, `boolean`, ...).
-    pub const fn name(self) -> &'static str {
-        match self {
-            TypeKind::Void => "void",
-            TypeKind::String => "string",
-            TypeKind::Boolean => "boolean",
-            TypeKind::Integer => "integer",
-            TypeKind::Float => "float",
-            TypeKind::Container => "container",
-            TypeKind::Directory => "directory",
-            TypeKind::File => "file",
-        }
-    }
-}
-
 impl Display for TypeKind {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(self.name())
@@ -136,21 +134,6 @@ impl Display for TypeRef {
             (false, true) => write!(formatter, "list<{}>", self.kind),
             (true, false) => write!(formatter, "option<{}>", self.kind),
             (true, true) => write!(formatter, "option<list<{}>>", self.kind),
-        }
-    }
-}
-
-impl From<TypeKind> for wit::TypeKind {
-    fn from(kind: TypeKind) -> Self {
-        match kind {
-            TypeKind::Void => wit::TypeKind::Void,
-            TypeKind::String => wit::TypeKind::String,
-            TypeKind::Boolean => wit::TypeKind::Boolean,
-            TypeKind::Integer => wit::TypeKind::Integer,
-            TypeKind::Float => wit::TypeKind::Float,
-            TypeKind::Container => wit::TypeKind::Container,
-            TypeKind::Directory => wit::TypeKind::Directory,
-            TypeKind::File => wit::TypeKind::File,
         }
     }
 }

@@ -17,83 +17,132 @@ use crate::bindings::tanto::core::types as wit;
 use crate::schema::{TypeKind, TypeRef};
 use crate::{Container, Directory, File};
 
-/// A value passed to or returned by a module function. Later versions of the contract
-/// add kinds of values.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Value {
-    /// No value: an absent optional or a function's empty result.
-    None,
-    /// A string.
-    String(String),
-    /// A boolean.
-    Boolean(bool),
-    /// An integer.
-    Integer(i64),
-    /// A floating point number.
-    Float(f64),
-    /// A container.
-    Container(Container),
-    /// A directory.
-    Directory(Directory),
-    /// A file.
-    File(File),
-    /// A list of elements, all of one kind for the values a function accepts.
-    List(Vec<Item>),
-}
-
-/// An element of a [`Value::List`]. Lists hold scalars and objects, never other lists or
-/// absent values.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Item {
-    /// A string.
-    String(String),
-    /// A boolean.
-    Boolean(bool),
-    /// An integer.
-    Integer(i64),
-    /// A floating point number.
-    Float(f64),
-    /// A container.
-    Container(Container),
-    /// A directory.
-    Directory(Directory),
-    /// A file.
-    File(File),
-}
-
-impl Value {
-    /// What this value is, as named in messages about mismatched values (`string`,
-    /// `list`, ...).
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Value::None => "none",
-            Value::String(_) => "string",
-            Value::Boolean(_) => "boolean",
-            Value::Integer(_) => "integer",
-            Value::Float(_) => "float",
-            Value::Container(_) => "container",
-            Value::Directory(_) => "directory",
-            Value::File(_) => "file",
-            Value::List(_) => "list",
+/// Calls `$mac! { table }` with every kind of scalar and object value the contract
+/// carries, one line each: `Variant(RustType, scalar|object) = "wit-name", "doc";`.
+///
+/// It is the SDK's one list of kinds: it expands into the variants of [`Value`], [`Item`]
+/// and [`TypeKind`], their names, their conversions to and from the WIT bindings (an
+/// `object` is a resource handle, a `scalar` is passed as is), and the value traits of
+/// each Rust type. A new kind is one line here (and its WIT line), its row in the table
+/// above, and its type in `#[tanto_sdk::module]`'s list of accepted types, which
+/// recognizes types by their syntax and so cannot read this table.
+macro_rules! foreach_kind {
+    ($mac:ident) => {
+        $mac! {
+            String(String, scalar) = "string", "A UTF-8 string: `String`.";
+            Boolean(bool, scalar) = "boolean", "A boolean: `bool`.";
+            Integer(i64, scalar) = "integer", "A signed 64-bit integer: `i64`.";
+            Float(f64, scalar) = "float", "A 64-bit floating point number: `f64`.";
+            Container(Container, object) = "container", "A [`Container`](crate::Container).";
+            Directory(Directory, object) = "directory", "A [`Directory`](crate::Directory).";
+            File(File, object) = "file", "A [`File`](crate::File).";
         }
-    }
+    };
+}
+pub(crate) use foreach_kind;
+
+/// A WIT value of one kind as the SDK's value: objects are wrapped, scalars are the same.
+macro_rules! from_wit {
+    (scalar $rust:ty, $inner:expr) => {
+        $inner
+    };
+    (object $rust:ty, $inner:expr) => {
+        <$rust>::from_wit($inner)
+    };
 }
 
-impl Item {
-    /// What this element is, as named in messages about mismatched values.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Item::String(_) => "string",
-            Item::Boolean(_) => "boolean",
-            Item::Integer(_) => "integer",
-            Item::Float(_) => "float",
-            Item::Container(_) => "container",
-            Item::Directory(_) => "directory",
-            Item::File(_) => "file",
+/// An SDK value of one kind as the WIT value: objects are unwrapped, scalars the same.
+macro_rules! into_wit {
+    (scalar, $inner:expr) => {
+        $inner
+    };
+    (object, $inner:expr) => {
+        $inner.into_wit()
+    };
+}
+
+/// The value enums and their conversions, from [`foreach_kind!`].
+macro_rules! value_enums {
+    ($($variant:ident($rust:ty, $carried:ident) = $name:literal, $doc:literal;)*) => {
+        /// A value passed to or returned by a module function. Later versions of the
+        /// contract add kinds of values.
+        #[derive(Debug)]
+        #[non_exhaustive]
+        pub enum Value {
+            /// No value: an absent optional or a function's empty result.
+            None,
+            $(#[doc = $doc] $variant($rust),)*
+            /// A list of elements, all of one kind for the values a function accepts.
+            List(Vec<Item>),
         }
-    }
+
+        /// An element of a [`Value::List`]. Lists hold scalars and objects, never other
+        /// lists or absent values.
+        #[derive(Debug)]
+        #[non_exhaustive]
+        pub enum Item {
+            $(#[doc = $doc] $variant($rust),)*
+        }
+
+        impl Value {
+            /// What this value is, as named in messages about mismatched values
+            /// (`string`, `list`, ...).
+            pub fn kind_name(&self) -> &'static str {
+                match self {
+                    Value::None => "none",
+                    $(Value::$variant(_) => $name,)*
+                    Value::List(_) => "list",
+                }
+            }
+        }
+
+        impl Item {
+            /// What this element is, as named in messages about mismatched values.
+            pub fn kind_name(&self) -> &'static str {
+                match self {
+                    $(Item::$variant(_) => $name,)*
+                }
+            }
+        }
+
+        impl From<wit::Item> for Item {
+            fn from(item: wit::Item) -> Self {
+                match item {
+                    $(wit::Item::$variant(inner) => Item::$variant(from_wit!($carried $rust, inner)),)*
+                }
+            }
+        }
+
+        impl From<Item> for wit::Item {
+            fn from(item: Item) -> Self {
+                match item {
+                    $(Item::$variant(inner) => wit::Item::$variant(into_wit!($carried, inner)),)*
+                }
+            }
+        }
+
+        impl From<wit::Value> for Value {
+            fn from(value: wit::Value) -> Self {
+                match value {
+                    wit::Value::None => Value::None,
+                    $(wit::Value::$variant(inner) => Value::$variant(from_wit!($carried $rust, inner)),)*
+                    wit::Value::List(items) => Value::List(items.into_iter().map(Into::into).collect()),
+                }
+            }
+        }
+
+        impl From<Value> for wit::Value {
+            fn from(value: Value) -> Self {
+                match value {
+                    Value::None => wit::Value::None,
+                    $(Value::$variant(inner) => wit::Value::$variant(into_wit!($carried, inner)),)*
+                    Value::List(items) => wit::Value::List(items.into_iter().map(Into::into).collect()),
+                }
+            }
+        }
+
+        $(element_type!($rust => $variant);)*
+    };
 }
 
 /// A value did not have the type it was read as.
@@ -153,7 +202,7 @@ pub trait Required: Typed {}
 /// Implements the value traits for a scalar or object type that is both a value and an
 /// element of the contract, under the same variant name in `value` and `item`.
 macro_rules! element_type {
-    ($($rust:ty => $variant:ident,)*) => {$(
+    ($rust:ty => $variant:ident) => {
         impl Element for $rust {
             const KIND: TypeKind = TypeKind::$variant;
 
@@ -194,18 +243,10 @@ macro_rules! element_type {
                 }
             }
         }
-    )*};
+    };
 }
 
-element_type! {
-    String => String,
-    bool => Boolean,
-    i64 => Integer,
-    f64 => Float,
-    Container => Container,
-    Directory => Directory,
-    File => File,
-}
+foreach_kind!(value_enums);
 
 impl<T: Element> Typed for Vec<T> {
     fn type_ref() -> TypeRef {
@@ -293,66 +334,6 @@ impl FromValue for () {
                 expected: Self::type_ref(),
                 found: other.kind_name().to_owned(),
             }),
-        }
-    }
-}
-
-impl From<wit::Item> for Item {
-    fn from(item: wit::Item) -> Self {
-        match item {
-            wit::Item::String(inner) => Item::String(inner),
-            wit::Item::Boolean(inner) => Item::Boolean(inner),
-            wit::Item::Integer(inner) => Item::Integer(inner),
-            wit::Item::Float(inner) => Item::Float(inner),
-            wit::Item::Container(inner) => Item::Container(Container::from_wit(inner)),
-            wit::Item::Directory(inner) => Item::Directory(Directory::from_wit(inner)),
-            wit::Item::File(inner) => Item::File(File::from_wit(inner)),
-        }
-    }
-}
-
-impl From<Item> for wit::Item {
-    fn from(item: Item) -> Self {
-        match item {
-            Item::String(inner) => wit::Item::String(inner),
-            Item::Boolean(inner) => wit::Item::Boolean(inner),
-            Item::Integer(inner) => wit::Item::Integer(inner),
-            Item::Float(inner) => wit::Item::Float(inner),
-            Item::Container(inner) => wit::Item::Container(inner.into_wit()),
-            Item::Directory(inner) => wit::Item::Directory(inner.into_wit()),
-            Item::File(inner) => wit::Item::File(inner.into_wit()),
-        }
-    }
-}
-
-impl From<wit::Value> for Value {
-    fn from(value: wit::Value) -> Self {
-        match value {
-            wit::Value::None => Value::None,
-            wit::Value::String(inner) => Value::String(inner),
-            wit::Value::Boolean(inner) => Value::Boolean(inner),
-            wit::Value::Integer(inner) => Value::Integer(inner),
-            wit::Value::Float(inner) => Value::Float(inner),
-            wit::Value::Container(inner) => Value::Container(Container::from_wit(inner)),
-            wit::Value::Directory(inner) => Value::Directory(Directory::from_wit(inner)),
-            wit::Value::File(inner) => Value::File(File::from_wit(inner)),
-            wit::Value::List(items) => Value::List(items.into_iter().map(Into::into).collect()),
-        }
-    }
-}
-
-impl From<Value> for wit::Value {
-    fn from(value: Value) -> Self {
-        match value {
-            Value::None => wit::Value::None,
-            Value::String(inner) => wit::Value::String(inner),
-            Value::Boolean(inner) => wit::Value::Boolean(inner),
-            Value::Integer(inner) => wit::Value::Integer(inner),
-            Value::Float(inner) => wit::Value::Float(inner),
-            Value::Container(inner) => wit::Value::Container(inner.into_wit()),
-            Value::Directory(inner) => wit::Value::Directory(inner.into_wit()),
-            Value::File(inner) => wit::Value::File(inner.into_wit()),
-            Value::List(items) => wit::Value::List(items.into_iter().map(Into::into).collect()),
         }
     }
 }
