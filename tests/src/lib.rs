@@ -42,17 +42,19 @@ pub fn tanto_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let bin = profile_dir.join("tanto");
+    // Built once per test process even when the binary exists: a stale binary would test
+    // old code (the SDK it embeds, say) without a word. `--workspace --bins` as
+    // scripts/test builds it, so both resolve the same features and a fresh build is a
+    // no-op.
     BUILT.call_once(|| {
-        if !bin.is_file() {
-            let release = profile_dir.file_name().is_some_and(|name| name == "release");
-            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cargo.args(["build", "-p", "tanto", "--bin", "tanto"]).current_dir(repo_root());
-            if release {
-                cargo.arg("--release");
-            }
-            let status = cargo.status().expect("cargo runs");
-            assert!(status.success(), "cannot build the tanto binary");
+        let release = profile_dir.file_name().is_some_and(|name| name == "release");
+        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cargo.args(["build", "--workspace", "--bins"]).current_dir(repo_root());
+        if release {
+            cargo.arg("--release");
         }
+        let status = cargo.status().expect("cargo runs");
+        assert!(status.success(), "cannot build the tanto binary");
     });
     assert!(bin.is_file(), "{} is missing: build it with `cargo build -p tanto`", bin.display());
     bin
