@@ -13,6 +13,7 @@ use crate::module::args::ArgumentError;
 use crate::module::build::BuildError;
 use crate::ops::call::OutputError;
 use crate::ops::deps::{CheckoutError, ComponentError};
+use crate::ops::develop::DevelopError;
 use crate::ops::init::InitError;
 use crate::ops::install::DependencyError;
 use crate::ops::publish::PublishCheckError;
@@ -94,6 +95,7 @@ fn as_diagnose<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a d
         ComponentError,
         CheckoutError,
         PublishCheckError,
+        DevelopError,
         // module, runtime, engine, backend
         ManifestError,
         ArgumentError,

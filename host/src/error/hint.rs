@@ -104,6 +104,12 @@ pub enum Hint {
     UnusableRelease,
     /// `tanto develop` wrote the dependencies' API, which `src/lib.rs` does not declare.
     DeclareDependenciesModule,
+    /// A dependency's name cannot become a Rust identifier in the generated bindings.
+    RenameDependencyForBindings {
+        name: String,
+    },
+    /// The generated `src/dependencies.rs` cannot be written.
+    WritableBindings,
 
     // ---- publish --------------------------------------------------------------------------
     /// The prebuilt component named in `tanto.toml` is missing.
@@ -231,6 +237,14 @@ impl fmt::Display for Hint {
             Hint::DeclareDependenciesModule => {
                 f.write_str("add `mod dependencies; use dependencies::Dependencies;` to src/lib.rs to call them as dag().NAME()")
             }
+
+            Hint::RenameDependencyForBindings { name } => write!(
+                f,
+                "rename it: `tanto uninstall {name}`, then `tanto install REF --name NAME` with a name that starts with a letter"
+            ),
+            Hint::WritableBindings => f.write_str(
+                "`tanto develop` writes the module's src/dependencies.rs: make it a file (or remove it) in a folder you can write to, then run `tanto develop` again",
+            ),
 
             Hint::BuildComponent => f.write_str("build the component, or fix `component = \"...\"` in tanto.toml"),
             Hint::CommitComponent { component } => write!(
