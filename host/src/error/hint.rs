@@ -5,6 +5,8 @@ use std::fmt;
 use std::io::ErrorKind as IoErrorKind;
 use std::path::PathBuf;
 
+use semver::Version;
+
 /// A suggestion that accompanies an error. `Display` renders one sentence without a
 /// `hint:` prefix: the CLI chooses the presentation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +63,18 @@ pub enum Hint {
     },
     /// A vendored SDK is newer than this tanto's.
     UpgradeTantoOrVendorItsSdk,
+    /// The module vendors an SDK older than this tanto's (shown before a build, not on
+    /// an error): `tanto develop` updates it.
+    DevelopOlderVendoredSdk {
+        vendored: Version,
+        host: Version,
+    },
+    /// The module vendors an SDK newer than this tanto's (shown before a build): tanto
+    /// is the one to upgrade.
+    UpgradeTantoForVendoredSdk {
+        vendored: Version,
+        host: Version,
+    },
     /// An SDK update would overwrite the user's changes.
     ReapplySdkChanges {
         sdk: String,
@@ -196,6 +210,13 @@ impl fmt::Display for Hint {
                 sdk_dir.display()
             ),
             Hint::UpgradeTantoOrVendorItsSdk => f.write_str("upgrade tanto; or run `tanto develop --force` to vendor this tanto's SDK instead"),
+            Hint::DevelopOlderVendoredSdk { vendored, host } => write!(
+                f,
+                "this module vendors tanto-sdk {vendored} (sdk/), older than this tanto's {host}: run `tanto develop` to update it"
+            ),
+            Hint::UpgradeTantoForVendoredSdk { vendored, host } => {
+                write!(f, "this module vendors tanto-sdk {vendored} (sdk/), newer than this tanto's {host}: upgrade tanto")
+            }
             Hint::ReapplySdkChanges { sdk } => write!(
                 f,
                 "an update replaces the whole SDK: keep a copy of your changes, run `tanto develop --force` to vendor {sdk}, then apply them again if they are still needed"

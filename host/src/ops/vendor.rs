@@ -10,7 +10,6 @@
 //! files, another version number) needs no change in this file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -201,17 +200,18 @@ pub enum SdkDrift {
     Newer { vendored: Version, host: Version },
 }
 
-impl fmt::Display for SdkDrift {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SdkDrift {
+    /// What to do about it.
+    pub fn hint(&self) -> Hint {
         match self {
-            SdkDrift::Older { vendored, host } => write!(
-                f,
-                "this module vendors {SDK_PACKAGE} {vendored} ({SDK_DIR}/), older than this tanto's {host}: run `tanto develop` to update it"
-            ),
-            SdkDrift::Newer { vendored, host } => write!(
-                f,
-                "this module vendors {SDK_PACKAGE} {vendored} ({SDK_DIR}/), newer than this tanto's {host}: upgrade tanto"
-            ),
+            SdkDrift::Older { vendored, host } => Hint::DevelopOlderVendoredSdk {
+                vendored: vendored.clone(),
+                host: host.clone(),
+            },
+            SdkDrift::Newer { vendored, host } => Hint::UpgradeTantoForVendoredSdk {
+                vendored: vendored.clone(),
+                host: host.clone(),
+            },
         }
     }
 }
@@ -608,6 +608,14 @@ mod tests {
                 host: host_sdk_version().clone()
             })
         );
+        let hint = drift(&location).unwrap().hint().to_string();
+        assert_eq!(
+            hint,
+            format!(
+                "this module vendors {SDK_PACKAGE} 0.0.1 ({SDK_DIR}/), older than this tanto's {}: run `tanto develop` to update it",
+                host_sdk_version()
+            )
+        );
         let update = plan(module.path(), Overwrite::Refuse).unwrap().unwrap().apply().unwrap();
         assert_eq!(update.from, Some(Version::new(0, 0, 1)));
         assert_eq!(
@@ -707,7 +715,13 @@ mod tests {
                 host: host_sdk_version().clone()
             }
         );
-        assert!(drifted.to_string().ends_with(": upgrade tanto"), "{drifted}");
+        let hint = drifted.hint().to_string();
+        assert!(hint.ends_with(": upgrade tanto"), "{hint}");
+        // The hint's wording names the package and the folder this module defines.
+        assert!(
+            hint.starts_with(&format!("this module vendors {SDK_PACKAGE} 99.0.0 ({SDK_DIR}/), newer")),
+            "{hint}"
+        );
         let error = plan(module.path(), Overwrite::Refuse).unwrap_err().to_string();
         assert!(error.contains("would downgrade it"), "{error}");
         plan(module.path(), Overwrite::Force).unwrap().unwrap().apply().unwrap();
