@@ -17,6 +17,7 @@ use crate::ops::develop::DevelopError;
 use crate::ops::init::InitError;
 use crate::ops::install::DependencyError;
 use crate::ops::publish::PublishCheckError;
+use crate::ops::vendor::SdkFileError;
 use crate::runtime::RuntimeError;
 
 /// A pipeline ran and failed (a command, the module itself).
@@ -96,6 +97,7 @@ fn as_diagnose<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a d
         CheckoutError,
         PublishCheckError,
         DevelopError,
+        SdkFileError,
         // module, runtime, engine, backend
         ManifestError,
         ArgumentError,
@@ -168,6 +170,16 @@ mod tests {
             error: std::io::Error::from(std::io::ErrorKind::NotADirectory),
         };
         assert_eq!(code(anyhow::Error::new(unwritable)), EXIT_USAGE);
+        let manifest = DependencyError::WriteManifest {
+            manifest: "/module/tanto.toml".into(),
+            error: std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem),
+        };
+        assert_eq!(code(anyhow::Error::new(manifest).context("tanto install")), EXIT_USAGE);
+        let bindings = DevelopError::Write {
+            path: "/module/src/dependencies.rs".into(),
+            error: std::io::Error::from(std::io::ErrorKind::IsADirectory),
+        };
+        assert_eq!(code(anyhow::Error::new(bindings)), EXIT_USAGE);
         assert_eq!(code(anyhow::Error::new(EngineError::Failed("the module failed".into()))), EXIT_PIPELINE);
         assert_eq!(code(anyhow::Error::new(Interrupted(Signal::Terminate))), 143);
         assert_eq!(code(anyhow::Error::new(EngineError::Cancelled("stopped".into()))), 130);

@@ -122,8 +122,11 @@ pub enum Hint {
     RenameDependencyForBindings {
         name: String,
     },
-    /// The generated `src/dependencies.rs` cannot be written.
-    WritableBindings,
+    /// A file tanto writes in the user's module (`tanto.toml`, `src/dependencies.rs`, the
+    /// vendored SDK) cannot be read or written.
+    WritableModuleFile {
+        file: PathBuf,
+    },
 
     // ---- publish --------------------------------------------------------------------------
     /// The prebuilt component named in `tanto.toml` is missing.
@@ -263,8 +266,10 @@ impl fmt::Display for Hint {
                 f,
                 "rename it: `tanto uninstall {name}`, then `tanto install REF --name NAME` with a name that starts with a letter"
             ),
-            Hint::WritableBindings => f.write_str(
-                "`tanto develop` writes the module's src/dependencies.rs: make it a file (or remove it) in a folder you can write to, then run `tanto develop` again",
+            Hint::WritableModuleFile { file } => write!(
+                f,
+                "tanto writes {} in the module: make it a file you can read and write (or remove it), in a folder you can write to, then run the command again",
+                file.display()
             ),
 
             Hint::BuildComponent => f.write_str("build the component, or fix `component = \"...\"` in tanto.toml"),

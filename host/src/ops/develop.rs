@@ -92,7 +92,9 @@ impl Diagnose for DevelopError {
             DevelopError::DependencyName { name } => Some(Hint::RenameDependencyForBindings { name: name.clone() }),
             DevelopError::Describe { error, .. } => error.hint(),
             DevelopError::Schema(_) => Some(Hint::FixSchema),
-            DevelopError::Write { .. } => Some(Hint::WritableBindings),
+            DevelopError::Write { .. } => Some(Hint::WritableModuleFile {
+                file: PathBuf::from(BINDINGS_FILE),
+            }),
         }
     }
 }
@@ -491,7 +493,7 @@ mod tests {
         let error = bindings.write().unwrap_err();
         assert!(matches!(error, DevelopError::Write { .. }), "{error:?}");
         assert_eq!(error.kind(), ErrorKind::User);
-        assert_eq!(error.hint(), Some(Hint::WritableBindings));
+        assert_eq!(error.hint(), Some(Hint::WritableModuleFile { file: BINDINGS_FILE.into() }));
         assert!(error.to_string().ends_with("src/dependencies.rs"), "{error}");
     }
 
