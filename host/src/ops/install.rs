@@ -160,7 +160,7 @@ pub enum DependencyError {
     #[error("dependency {id} declares the prebuilt component `{}`, but its folder has no such file", component.display())]
     ComponentMissing { id: String, component: PathBuf },
     /// `tanto.toml` could not be edited.
-    #[error("cannot edit {}: {error}", manifest.display())]
+    #[error("cannot edit {}", manifest.display())]
     Edit {
         manifest: PathBuf,
         #[source]
