@@ -705,7 +705,7 @@ fn sdk_update_summary(update: &SdkUpdate) -> String {
 /// build or the call fails.
 fn sdk_hint(location: &ModuleLocation) {
     if let Some(drift) = crate::ops::vendor::drift(location) {
-        eprintln!("hint: {drift}");
+        eprintln!("hint: {}", drift.hint());
     }
 }
 

@@ -13,9 +13,11 @@ use crate::module::args::ArgumentError;
 use crate::module::build::BuildError;
 use crate::ops::call::OutputError;
 use crate::ops::deps::{CheckoutError, ComponentError};
+use crate::ops::develop::DevelopError;
 use crate::ops::init::InitError;
 use crate::ops::install::DependencyError;
 use crate::ops::publish::PublishCheckError;
+use crate::ops::vendor::SdkFileError;
 use crate::runtime::RuntimeError;
 
 /// A pipeline ran and failed (a command, the module itself).
@@ -94,6 +96,8 @@ fn as_diagnose<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a d
         ComponentError,
         CheckoutError,
         PublishCheckError,
+        DevelopError,
+        SdkFileError,
         // module, runtime, engine, backend
         ManifestError,
         ArgumentError,
@@ -166,6 +170,16 @@ mod tests {
             error: std::io::Error::from(std::io::ErrorKind::NotADirectory),
         };
         assert_eq!(code(anyhow::Error::new(unwritable)), EXIT_USAGE);
+        let manifest = DependencyError::WriteManifest {
+            manifest: "/module/tanto.toml".into(),
+            error: std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem),
+        };
+        assert_eq!(code(anyhow::Error::new(manifest).context("tanto install")), EXIT_USAGE);
+        let bindings = DevelopError::Write {
+            path: "/module/src/dependencies.rs".into(),
+            error: std::io::Error::from(std::io::ErrorKind::IsADirectory),
+        };
+        assert_eq!(code(anyhow::Error::new(bindings)), EXIT_USAGE);
         assert_eq!(code(anyhow::Error::new(EngineError::Failed("the module failed".into()))), EXIT_PIPELINE);
         assert_eq!(code(anyhow::Error::new(Interrupted(Signal::Terminate))), 143);
         assert_eq!(code(anyhow::Error::new(EngineError::Cancelled("stopped".into()))), 130);

@@ -110,6 +110,11 @@ pub enum EngineError {
     ExecFailed(Arc<ExecFailure>),
     #[error("{0}")]
     NotFound(String),
+    /// An image is neither on the backend nor pullable. Guests see it as `not-found`
+    /// with this message (the WIT has no variant of its own for it); the host keeps the
+    /// type, so the CLI can say what to do about it.
+    #[error("image {image:?} is not available locally and could not be pulled: {reason}")]
+    ImageUnavailable { image: String, reason: String },
     #[error("{0}")]
     InvalidArgument(String),
     #[error(transparent)]
@@ -127,7 +132,11 @@ pub enum EngineError {
 impl Diagnose for EngineError {
     fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::ExecFailed(_) | EngineError::NotFound(_) | EngineError::InvalidArgument(_) | EngineError::Failed(_) => ErrorKind::Pipeline,
+            EngineError::ExecFailed(_)
+            | EngineError::NotFound(_)
+            | EngineError::ImageUnavailable { .. }
+            | EngineError::InvalidArgument(_)
+            | EngineError::Failed(_) => ErrorKind::Pipeline,
             EngineError::Backend(error) => error.kind(),
             EngineError::Cancelled(_) => ErrorKind::Interrupted { signal: None },
             EngineError::Local(_) => ErrorKind::Internal,
@@ -137,11 +146,7 @@ impl Diagnose for EngineError {
     fn hint(&self) -> Option<Hint> {
         match self {
             EngineError::Backend(error) => error.hint(),
-            // `NotFound` carries text only: its variants mirror the guest's `error` of the
-            // WIT (see `runtime::host`), so a missing image cannot get a variant of its own
-            // without that mapping learning it. Its message is the one of
-            // `BackendError::ImageNotFound`, which this matches.
-            EngineError::NotFound(message) if message.contains("could not be pulled") => Some(Hint::ImageUnavailable),
+            EngineError::ImageUnavailable { .. } => Some(Hint::ImageUnavailable),
             EngineError::Local(_) => Some(Hint::CheckCacheFolder),
             _ => None,
         }
@@ -151,7 +156,8 @@ impl Diagnose for EngineError {
 impl From<BackendError> for EngineError {
     fn from(error: BackendError) -> Self {
         match error {
-            BackendError::PathNotFound { .. } | BackendError::ImageNotFound { .. } => EngineError::NotFound(error.to_string()),
+            BackendError::ImageNotFound { address, reason } => EngineError::ImageUnavailable { image: address, reason },
+            BackendError::PathNotFound { .. } => EngineError::NotFound(error.to_string()),
             BackendError::Cancelled => EngineError::Cancelled(error.to_string()),
             error => EngineError::Backend(error),
         }

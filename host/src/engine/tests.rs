@@ -267,14 +267,18 @@ async fn config_edits_reach_the_command() {
 }
 
 #[tokio::test]
-async fn a_missing_image_is_not_found() {
+async fn a_missing_image_is_unavailable_with_its_hint() {
     let fixture = Fixture::new();
     let container = Container::scratch().from("missing:1").with_exec(args(&["echo"]), ExecOptions::default());
     let error = fixture.engine().stdout(&container).await.unwrap_err();
     assert!(
-        matches!(error, EngineError::NotFound(ref message) if message.contains("missing:1")),
+        matches!(error, EngineError::ImageUnavailable { ref image, .. } if image == "missing:1"),
         "{error:?}"
     );
+    assert_eq!(error.kind(), crate::error::ErrorKind::Pipeline);
+    assert_eq!(error.hint(), Some(crate::error::Hint::ImageUnavailable));
+    // A path that is not there is no image problem.
+    assert_eq!(EngineError::NotFound("no such file: /x".into()).hint(), None);
 }
 
 #[tokio::test]

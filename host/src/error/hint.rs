@@ -5,6 +5,8 @@ use std::fmt;
 use std::io::ErrorKind as IoErrorKind;
 use std::path::PathBuf;
 
+use semver::Version;
+
 /// A suggestion that accompanies an error. `Display` renders one sentence without a
 /// `hint:` prefix: the CLI chooses the presentation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +63,18 @@ pub enum Hint {
     },
     /// A vendored SDK is newer than this tanto's.
     UpgradeTantoOrVendorItsSdk,
+    /// The module vendors an SDK older than this tanto's (shown before a build, not on
+    /// an error): `tanto develop` updates it.
+    DevelopOlderVendoredSdk {
+        vendored: Version,
+        host: Version,
+    },
+    /// The module vendors an SDK newer than this tanto's (shown before a build): tanto
+    /// is the one to upgrade.
+    UpgradeTantoForVendoredSdk {
+        vendored: Version,
+        host: Version,
+    },
     /// An SDK update would overwrite the user's changes.
     ReapplySdkChanges {
         sdk: String,
@@ -104,6 +118,15 @@ pub enum Hint {
     UnusableRelease,
     /// `tanto develop` wrote the dependencies' API, which `src/lib.rs` does not declare.
     DeclareDependenciesModule,
+    /// A dependency's name cannot become a Rust identifier in the generated bindings.
+    RenameDependencyForBindings {
+        name: String,
+    },
+    /// A file tanto writes in the user's module (`tanto.toml`, `src/dependencies.rs`, the
+    /// vendored SDK) cannot be read or written.
+    WritableModuleFile {
+        file: PathBuf,
+    },
 
     // ---- publish --------------------------------------------------------------------------
     /// The prebuilt component named in `tanto.toml` is missing.
@@ -190,6 +213,13 @@ impl fmt::Display for Hint {
                 sdk_dir.display()
             ),
             Hint::UpgradeTantoOrVendorItsSdk => f.write_str("upgrade tanto; or run `tanto develop --force` to vendor this tanto's SDK instead"),
+            Hint::DevelopOlderVendoredSdk { vendored, host } => write!(
+                f,
+                "this module vendors tanto-sdk {vendored} (sdk/), older than this tanto's {host}: run `tanto develop` to update it"
+            ),
+            Hint::UpgradeTantoForVendoredSdk { vendored, host } => {
+                write!(f, "this module vendors tanto-sdk {vendored} (sdk/), newer than this tanto's {host}: upgrade tanto")
+            }
             Hint::ReapplySdkChanges { sdk } => write!(
                 f,
                 "an update replaces the whole SDK: keep a copy of your changes, run `tanto develop --force` to vendor {sdk}, then apply them again if they are still needed"
@@ -231,6 +261,16 @@ impl fmt::Display for Hint {
             Hint::DeclareDependenciesModule => {
                 f.write_str("add `mod dependencies; use dependencies::Dependencies;` to src/lib.rs to call them as dag().NAME()")
             }
+
+            Hint::RenameDependencyForBindings { name } => write!(
+                f,
+                "rename it: `tanto uninstall {name}`, then `tanto install REF --name NAME` with a name that starts with a letter"
+            ),
+            Hint::WritableModuleFile { file } => write!(
+                f,
+                "tanto writes {} in the module: make it a file you can read and write (or remove it), in a folder you can write to, then run the command again",
+                file.display()
+            ),
 
             Hint::BuildComponent => f.write_str("build the component, or fix `component = \"...\"` in tanto.toml"),
             Hint::CommitComponent { component } => write!(

@@ -15,11 +15,10 @@ use std::path::{Path, PathBuf};
 use super::deps::ModuleDependencies;
 use super::session::Session;
 use super::vendor::{Overwrite, SdkUpdate};
+use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::module::Manifest;
-use anyhow::Context as _;
-
 use crate::runtime::values::{MAX_NAME_LEN, is_module_name};
-use crate::runtime::{Function, Kind, ModuleSchema, SchemaError, TypeRef};
+use crate::runtime::{Function, Kind, ModuleSchema, RuntimeError, SchemaError, TypeRef};
 
 /// The generated file, relative to the module's source folder.
 pub const BINDINGS_FILE: &str = "src/dependencies.rs";
@@ -51,6 +50,55 @@ pub struct BindingsReport {
     pub declared: bool,
 }
 
+/// Why the dependency bindings cannot be generated or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DevelopError {
+    /// A name `tanto.toml` accepts (letters, digits, `-`, `_`) that no Rust identifier
+    /// can be made of: one starting with a digit or `_`, or too long.
+    #[error("dependency {name:?} in tanto.toml cannot name generated code: a dependency's name is [A-Za-z][A-Za-z0-9_-]*, at most {MAX_NAME_LEN} bytes")]
+    DependencyName { name: String },
+    /// A dependency could not be loaded or described (a schema `describe` refuses, a
+    /// component that does not load): its error says what and whose fault.
+    #[error("cannot generate bindings for dependency `{dependency}`")]
+    Describe {
+        dependency: String,
+        #[source]
+        error: RuntimeError,
+    },
+    /// A schema the generator refuses (`describe` validates first, so this is a second
+    /// line of defence against a name becoming code).
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// The generated file cannot be written (a folder in its place, a read-only folder,
+    /// a full disk): the module's folder is the user's.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+impl Diagnose for DevelopError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DevelopError::DependencyName { .. } | DevelopError::Schema(_) | DevelopError::Write { .. } => ErrorKind::User,
+            DevelopError::Describe { error, .. } => error.kind(),
+        }
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        match self {
+            DevelopError::DependencyName { name } => Some(Hint::RenameDependencyForBindings { name: name.clone() }),
+            DevelopError::Describe { error, .. } => error.hint(),
+            DevelopError::Schema(_) => Some(Hint::FixSchema),
+            DevelopError::Write { .. } => Some(Hint::WritableModuleFile {
+                file: PathBuf::from(BINDINGS_FILE),
+            }),
+        }
+    }
+}
+
 /// Brings the module at `settings.root` up to this tanto: its vendored SDK, then its
 /// dependency bindings.
 ///
@@ -80,7 +128,7 @@ pub async fn develop(session: &Session, settings: DevelopSettings) -> anyhow::Re
 /// Regenerates the dependency bindings of the module at `root`.
 pub async fn regenerate_bindings(session: &Session, root: &Path) -> anyhow::Result<BindingsReport> {
     let manifest = Manifest::read(root)?;
-    generate_bindings(session, root, &manifest).await?.write()
+    Ok(generate_bindings(session, root, &manifest).await?.write()?)
 }
 
 /// Bindings generated and not yet written.
@@ -106,9 +154,7 @@ async fn generate_bindings(session: &Session, root: &Path, manifest: &Manifest) 
     let mut schemas = Vec::new();
     for (name, _) in manifest.dependencies.iter() {
         if !is_module_name(name) {
-            anyhow::bail!(
-                "dependency {name:?} in tanto.toml cannot name generated code: a dependency's name is [A-Za-z][A-Za-z0-9_-]*, at most {MAX_NAME_LEN} bytes"
-            );
+            return Err(DevelopError::DependencyName { name: name.to_string() }.into());
         }
         let callable = dependencies.load(&runtime, name).await?;
         // `describe` validates the schema (`ModuleSchema::validate`): every name that reaches
@@ -116,7 +162,10 @@ async fn generate_bindings(session: &Session, root: &Path, manifest: &Manifest) 
         let schema = runtime
             .describe(&callable, session.pipeline.clone())
             .await
-            .with_context(|| format!("cannot generate bindings for dependency `{name}`"))?;
+            .map_err(|error| DevelopError::Describe {
+                dependency: name.to_string(),
+                error,
+            })?;
         schemas.push((name.to_string(), schema));
     }
     let source = if manifest.source == Path::new(".") {
@@ -126,14 +175,14 @@ async fn generate_bindings(session: &Session, root: &Path, manifest: &Manifest) 
     };
     Ok(Bindings {
         path: source.join(BINDINGS_FILE),
-        generated: rust_bindings(&schemas)?,
+        generated: rust_bindings(&schemas).map_err(DevelopError::from)?,
         dependencies: schemas.into_iter().map(|(name, _)| name).collect(),
         source,
     })
 }
 
 impl Bindings {
-    fn write(self) -> anyhow::Result<BindingsReport> {
+    fn write(self) -> Result<BindingsReport, DevelopError> {
         let Self {
             path,
             dependencies,
@@ -142,7 +191,7 @@ impl Bindings {
         } = self;
         let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str());
         if changed {
-            crate::util::write_atomic(&path, generated.as_bytes()).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+            crate::util::write_atomic(&path, generated.as_bytes()).map_err(|error| DevelopError::Write { path: path.clone(), error })?;
         }
         let declared = std::fs::read_to_string(source.join("src/lib.rs")).is_ok_and(|text| text.contains("mod dependencies"));
         Ok(BindingsReport {
@@ -427,5 +476,45 @@ mod tests {
         let error = rust_bindings(&[("dep".into(), schema("x\\\"); include_str!(\"/etc/passwd"))]).unwrap_err();
         assert!(error.to_string().contains("is not a kebab-case identifier"), "{error}");
         assert!(rust_bindings(&[("de\"p".into(), schema("ok"))]).is_err());
+    }
+
+    #[test]
+    fn an_unwritable_bindings_file_is_the_users_to_fix() {
+        let module = tempfile::tempdir().unwrap();
+        let source = module.path().to_path_buf();
+        // A folder where the file goes: refused even for root, unlike a read-only mode.
+        std::fs::create_dir_all(source.join(BINDINGS_FILE)).unwrap();
+        let bindings = Bindings {
+            path: source.join(BINDINGS_FILE),
+            dependencies: Vec::new(),
+            generated: "// generated\n".into(),
+            source,
+        };
+        let error = bindings.write().unwrap_err();
+        assert!(matches!(error, DevelopError::Write { .. }), "{error:?}");
+        assert_eq!(error.kind(), ErrorKind::User);
+        assert_eq!(error.hint(), Some(Hint::WritableModuleFile { file: BINDINGS_FILE.into() }));
+        assert!(error.to_string().ends_with("src/dependencies.rs"), "{error}");
+    }
+
+    #[test]
+    fn develop_errors_say_whose_fault_they_are() {
+        let name = DevelopError::DependencyName { name: "1st".into() };
+        assert_eq!(name.kind(), ErrorKind::User);
+        assert!(name.hint().unwrap().to_string().contains("tanto uninstall 1st"));
+        let schema = SchemaError {
+            module: "dep".into(),
+            function: None,
+            argument: None,
+            reason: "a bad name".into(),
+        };
+        let describe = DevelopError::Describe {
+            dependency: "dep".into(),
+            error: RuntimeError::InvalidSchema(schema.clone()),
+        };
+        assert_eq!(describe.kind(), ErrorKind::User);
+        assert_eq!(describe.hint(), Some(Hint::FixSchema));
+        assert_eq!(describe.to_string(), "cannot generate bindings for dependency `dep`");
+        assert_eq!(DevelopError::from(schema).hint(), Some(Hint::FixSchema));
     }
 }

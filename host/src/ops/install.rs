@@ -160,11 +160,18 @@ pub enum DependencyError {
     #[error("dependency {id} declares the prebuilt component `{}`, but its folder has no such file", component.display())]
     ComponentMissing { id: String, component: PathBuf },
     /// `tanto.toml` could not be edited.
-    #[error("cannot edit {}: {error}", manifest.display())]
+    #[error("cannot edit {}", manifest.display())]
     Edit {
         manifest: PathBuf,
         #[source]
         error: EditError,
+    },
+    /// The edited `tanto.toml` cannot be written (a read-only folder, a full disk).
+    #[error("cannot write {}", manifest.display())]
+    WriteManifest {
+        manifest: PathBuf,
+        #[source]
+        error: std::io::Error,
     },
 }
 
@@ -184,6 +191,9 @@ impl Diagnose for DependencyError {
             DependencyError::UpdateLocked { .. } => Some(Hint::UpdateWithoutLocked),
             DependencyError::DependencyManifest { .. } | DependencyError::ComponentMissing { .. } | DependencyError::Checkout(_) => Some(Hint::UnusableRelease),
             DependencyError::Edit { .. } => None,
+            DependencyError::WriteManifest { .. } => Some(Hint::WritableModuleFile {
+                file: PathBuf::from("tanto.toml"),
+            }),
         }
     }
 }
@@ -509,7 +519,10 @@ fn sync(project: &Project, edited: Option<String>, change: ManifestChange, setti
     // checkout points outside itself) leaves tanto.toml and tanto.lock as they were.
     let components = obtain_components(&resolved, settings)?;
     if let Some(text) = &edited {
-        crate::util::write_atomic(&project.manifest_path, text.as_bytes()).with_context(|| format!("cannot write {}", project.manifest_path.display()))?;
+        crate::util::write_atomic(&project.manifest_path, text.as_bytes()).map_err(|error| DependencyError::WriteManifest {
+            manifest: project.manifest_path.clone(),
+            error,
+        })?;
     }
     let lockfile_changed = match settings.lock_mode {
         LockMode::Locked => false,

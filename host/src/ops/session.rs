@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::error::{Hint, UsageError};
 
 use super::deps::{DependencySettings, GitModule, ModuleDependencies, checkout_remote, component_of, limits_of, read_dependency_manifest};
 use crate::backend::Backend;
@@ -188,7 +188,9 @@ impl Session {
         };
         let located = started.elapsed();
         let runtime = self.runtime()?;
-        let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read the component {}", wasm.display()))?;
+        // The component is the user's (`-m x.wasm`) or what their module's build wrote.
+        let bytes = std::fs::read(&wasm)
+            .map_err(|error| UsageError::with_hint(format!("cannot read the component {}: {error}", wasm.display()), Hint::CheckModulePath))?;
         let module = runtime.load(&wasm, &bytes)?;
         let loaded = started.elapsed();
         let compiled_cache_hit = module.load.compiled_cache_hit;

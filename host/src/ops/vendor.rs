@@ -10,7 +10,6 @@
 //! files, another version number) needs no change in this file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -20,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::init::RUST_SDK_FILES;
 use super::session::ModuleLocation;
 use crate::engine::Digest;
-use crate::error::{Hint, UsageError};
+use crate::error::{Diagnose, ErrorKind, Hint, UsageError};
 use crate::module::{Manifest, find_module_root};
 
 /// Where a module vendors the SDK, relative to its crate (`tanto init` writes
@@ -201,17 +200,18 @@ pub enum SdkDrift {
     Newer { vendored: Version, host: Version },
 }
 
-impl fmt::Display for SdkDrift {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SdkDrift {
+    /// What to do about it.
+    pub fn hint(&self) -> Hint {
         match self {
-            SdkDrift::Older { vendored, host } => write!(
-                f,
-                "this module vendors {SDK_PACKAGE} {vendored} ({SDK_DIR}/), older than this tanto's {host}: run `tanto develop` to update it"
-            ),
-            SdkDrift::Newer { vendored, host } => write!(
-                f,
-                "this module vendors {SDK_PACKAGE} {vendored} ({SDK_DIR}/), newer than this tanto's {host}: upgrade tanto"
-            ),
+            SdkDrift::Older { vendored, host } => Hint::DevelopOlderVendoredSdk {
+                vendored: vendored.clone(),
+                host: host.clone(),
+            },
+            SdkDrift::Newer { vendored, host } => Hint::UpgradeTantoForVendoredSdk {
+                vendored: vendored.clone(),
+                host: host.clone(),
+            },
         }
     }
 }
@@ -422,28 +422,55 @@ fn refusal(sdk_dir: &Path, from: Option<&Version>, has_record: bool, reasons: &[
     )
 }
 
+/// A file of the vendored SDK (the user's module) cannot be read, listed or written: the
+/// module's folder is the user's to fix, not a bug in tanto.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}", path.display())]
+pub struct SdkFileError {
+    /// What failed, as the start of the message: `cannot read`.
+    pub action: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub error: std::io::Error,
+}
+
+impl SdkFileError {
+    fn new(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SdkFileError {
+        let path = path.to_path_buf();
+        move |error| SdkFileError { action, path, error }
+    }
+}
+
+impl Diagnose for SdkFileError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::User
+    }
+
+    fn hint(&self) -> Option<Hint> {
+        Some(Hint::WritableModuleFile { file: self.path.clone() })
+    }
+}
+
 /// A file's bytes, `None` if there is no file (a folder or a link in its place is read as
 /// absent, and replaced by the write).
-fn read_file(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+fn read_file(path: &Path) -> Result<Option<Vec<u8>>, SdkFileError> {
     match std::fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.is_file() => std::fs::read(path)
-            .map(Some)
-            .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display())),
+        Ok(metadata) if metadata.is_file() => std::fs::read(path).map(Some).map_err(SdkFileError::new("cannot read", path)),
         Ok(_) => Ok(None),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => anyhow::bail!("cannot read {}: {error}", path.display()),
+        Err(error) => Err(SdkFileError::new("cannot read", path)(error)),
     }
 }
 
 /// The files under `sdk_dir` as `/`-separated relative paths, but the record and cargo's
 /// build outputs. Links are not followed.
-fn files_under(sdk_dir: &Path) -> anyhow::Result<BTreeSet<String>> {
+fn files_under(sdk_dir: &Path) -> Result<BTreeSet<String>, SdkFileError> {
     let mut files = BTreeSet::new();
     let mut pending = vec![(sdk_dir.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|error| anyhow::anyhow!("cannot list {}: {error}", dir.display()))?;
+        let entries = std::fs::read_dir(&dir).map_err(SdkFileError::new("cannot list", &dir))?;
         for entry in entries {
-            let entry = entry.map_err(|error| anyhow::anyhow!("cannot list {}: {error}", dir.display()))?;
+            let entry = entry.map_err(SdkFileError::new("cannot list", &dir))?;
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
@@ -451,9 +478,7 @@ fn files_under(sdk_dir: &Path) -> anyhow::Result<BTreeSet<String>> {
                 continue;
             }
             let relative = format!("{prefix}{name}");
-            let kind = entry
-                .file_type()
-                .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", entry.path().display()))?;
+            let kind = entry.file_type().map_err(SdkFileError::new("cannot read", &entry.path()))?;
             if kind.is_dir() {
                 pending.push((entry.path(), format!("{relative}/")));
             } else if kind.is_file() {
@@ -476,7 +501,7 @@ impl SdkPlan {
             write_record,
         } = self;
         let contents: BTreeMap<&str, &str> = RUST_SDK_FILES.iter().copied().collect();
-        let fail = |path: &Path, error: std::io::Error| anyhow::anyhow!("cannot update the vendored SDK: {}: {error}", path.display());
+        let fail = |path: &Path, error: std::io::Error| SdkFileError::new("cannot update the vendored SDK:", path)(error);
         for path in changes.updated.iter().chain(&changes.added) {
             let target = sdk_dir.join(path);
             let bytes = contents.get(path.as_str()).map(|text| text.as_bytes()).unwrap_or_default();
@@ -572,6 +597,21 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_where_an_sdk_file_goes_is_the_users_to_fix() {
+        let module = vendored();
+        make_old(module.path());
+        // The update adds `macros/src/lib.rs`: a folder of the user's is in its place.
+        let in_the_way = module.path().join(SDK_DIR).join("macros/src/lib.rs");
+        std::fs::create_dir_all(&in_the_way).unwrap();
+        let error = plan(module.path(), Overwrite::Force).unwrap().unwrap().apply().unwrap_err();
+        let error = error.downcast_ref::<SdkFileError>().expect("a typed error");
+        assert_eq!(error.path, in_the_way);
+        assert!(error.to_string().starts_with("cannot update the vendored SDK: "), "{error}");
+        assert_eq!(error.kind(), ErrorKind::User);
+        assert_eq!(error.hint(), Some(Hint::WritableModuleFile { file: in_the_way }));
+    }
+
+    #[test]
     fn the_embedded_sdk_has_a_version() {
         assert_eq!(host_sdk_version(), &package_version(embedded("Cargo.toml")).unwrap());
         assert!(names_sdk_package(embedded("Cargo.toml")));
@@ -607,6 +647,14 @@ mod tests {
                 vendored: Version::new(0, 0, 1),
                 host: host_sdk_version().clone()
             })
+        );
+        let hint = drift(&location).unwrap().hint().to_string();
+        assert_eq!(
+            hint,
+            format!(
+                "this module vendors {SDK_PACKAGE} 0.0.1 ({SDK_DIR}/), older than this tanto's {}: run `tanto develop` to update it",
+                host_sdk_version()
+            )
         );
         let update = plan(module.path(), Overwrite::Refuse).unwrap().unwrap().apply().unwrap();
         assert_eq!(update.from, Some(Version::new(0, 0, 1)));
@@ -707,7 +755,13 @@ mod tests {
                 host: host_sdk_version().clone()
             }
         );
-        assert!(drifted.to_string().ends_with(": upgrade tanto"), "{drifted}");
+        let hint = drifted.hint().to_string();
+        assert!(hint.ends_with(": upgrade tanto"), "{hint}");
+        // The hint's wording names the package and the folder this module defines.
+        assert!(
+            hint.starts_with(&format!("this module vendors {SDK_PACKAGE} 99.0.0 ({SDK_DIR}/), newer")),
+            "{hint}"
+        );
         let error = plan(module.path(), Overwrite::Refuse).unwrap_err().to_string();
         assert!(error.contains("would downgrade it"), "{error}");
         plan(module.path(), Overwrite::Force).unwrap().unwrap().apply().unwrap();

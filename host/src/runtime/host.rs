@@ -282,6 +282,9 @@ pub(crate) fn error_to_guest(error: EngineError) -> types::Error {
             stderr_tail: failure.stderr_tail.clone(),
         }),
         EngineError::NotFound(message) => types::Error::NotFound(message),
+        // The WIT of 0.1 has no variant for it: a guest sees what it saw before the host
+        // typed it, a `not-found` with the same message.
+        error @ EngineError::ImageUnavailable { .. } => types::Error::NotFound(error.to_string()),
         EngineError::InvalidArgument(message) => types::Error::InvalidArgument(message),
         EngineError::Backend(error) => types::Error::Backend(error.to_string()),
         EngineError::Local(message) => types::Error::Backend(message),
@@ -408,5 +411,26 @@ pub(crate) fn schema_from_guest(schema: guest::ModuleSchema) -> ModuleSchema {
                 return_type: type_from_guest(function.return_type),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guest_sees_an_unavailable_image_as_not_found_with_its_message() {
+        let error = EngineError::ImageUnavailable {
+            image: "registry.example/none:1".into(),
+            reason: "pull access denied".into(),
+        };
+        let message = error.to_string();
+        match error_to_guest(error.clone()) {
+            types::Error::NotFound(seen) => assert_eq!(seen, message),
+            other => panic!("expected not-found, got {other:?}"),
+        }
+        // What the guest passes back on is recognised as the same error, so the host
+        // recovers the typed one (and its hint) when the module fails with it.
+        assert!(same_error(&error_to_guest(error.clone()), &types::Error::NotFound(message)));
     }
 }

@@ -287,6 +287,20 @@ fn __tanto_module_invoke(function: &str, arguments: Vec<(String, Value)>) -> tan
             assert!(line.trim_start().starts_with("/// "), "{line:?} in\n{generated}");
         }
         assert!(!generated.contains("/// ```"), "{generated}");
+
+        // A name tanto.toml accepts that no Rust identifier can be made of: the user's to
+        // fix, named, and nothing is written.
+        write_module(&app, "app", "", &[("_evil", "../evil")]);
+        let refused = tanto.run_in(&app, &["develop"]).failure(2);
+        assert_eq!(std::fs::read_to_string(app.join("src/dependencies.rs")).unwrap(), generated);
+        insta::assert_snapshot!("develop_unusable_dependency_name", refused.stderr);
+
+        // A folder where the generated file goes: the user's to fix, not a tanto bug.
+        write_module(&app, "app", "", &[("evil", "../evil")]);
+        std::fs::remove_file(app.join("src/dependencies.rs")).unwrap();
+        std::fs::create_dir(app.join("src/dependencies.rs")).unwrap();
+        let unwritable = tanto.run_in(&app, &["develop"]).failure(2);
+        insta::assert_snapshot!("develop_unwritable_bindings", unwritable.stderr.replace(&app.display().to_string(), "[MODULE]"));
         tanto.assert_no_leftovers();
     }
 }
