@@ -61,16 +61,7 @@ fn append_entry(builder: &mut tar::Builder<Vec<u8>>, name: &str, entry: &Entry) 
 
 #[cfg(test)]
 mod tests {
-    use super::super::FileEntry;
-    use super::*;
-
-    fn tree_of(files: &[(&str, &str)]) -> Tree {
-        let mut tree = Tree::new();
-        for (path, contents) in files {
-            tree = tree.with_file(path, FileEntry::from_bytes(contents.as_bytes().to_vec(), 0o644)).unwrap();
-        }
-        tree
-    }
+    use crate::engine::tree::tree_of;
 
     #[test]
     fn tar_has_no_entries_for_the_destination_or_its_parents() {

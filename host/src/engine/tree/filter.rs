@@ -88,16 +88,9 @@ fn build_globs(patterns: &[String]) -> Result<Option<GlobSet>, TreeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FileEntry, Tree};
-    use super::*;
 
-    fn tree_of(files: &[(&str, &str)]) -> Tree {
-        let mut tree = Tree::new();
-        for (path, contents) in files {
-            tree = tree.with_file(path, FileEntry::from_bytes(contents.as_bytes().to_vec(), 0o644)).unwrap();
-        }
-        tree
-    }
+    use super::*;
+    use crate::engine::tree::tree_of;
 
     #[test]
     fn filters_include_and_exclude() {

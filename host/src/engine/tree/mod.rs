@@ -348,17 +348,19 @@ impl Tree {
     }
 }
 
+/// A tree of regular files (mode 644) with the given paths and contents, for tests.
+#[cfg(test)]
+pub(crate) fn tree_of(files: &[(&str, &str)]) -> Tree {
+    let mut tree = Tree::new();
+    for (path, contents) in files {
+        tree = tree.with_file(path, FileEntry::from_bytes(contents.as_bytes().to_vec(), 0o644)).unwrap();
+    }
+    tree
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tree_of(files: &[(&str, &str)]) -> Tree {
-        let mut tree = Tree::new();
-        for (path, contents) in files {
-            tree = tree.with_file(path, FileEntry::from_bytes(contents.as_bytes().to_vec(), 0o644)).unwrap();
-        }
-        tree
-    }
 
     #[test]
     fn digest_depends_on_content_not_insertion_order() {

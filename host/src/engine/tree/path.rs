@@ -91,16 +91,9 @@ pub(super) fn parent_of(path: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Entry, FileEntry, Tree};
+    use super::super::{Entry, Tree};
     use super::*;
-
-    fn tree_of(files: &[(&str, &str)]) -> Tree {
-        let mut tree = Tree::new();
-        for (path, contents) in files {
-            tree = tree.with_file(path, FileEntry::from_bytes(contents.as_bytes().to_vec(), 0o644)).unwrap();
-        }
-        tree
-    }
+    use crate::engine::tree::tree_of;
 
     #[test]
     fn normalizes_paths_and_refuses_escapes() {
