@@ -12,6 +12,10 @@
 //! | `Vec<T>` of one of the above | `list<T>` |
 //! | `Option<T>` of one of the above (lists included) | `option<T>` |
 //! | `()` (return values only) | `void` |
+//!
+//! A default, `#[arg(default = <literal>)]`, is a literal of a type with a [`FromLiteral`]
+//! impl: a string literal for `String`, `true` or `false` for `bool`, an integer for
+//! `i64`, a float or an integer for `f64`.
 
 use crate::bindings::tanto::core::types as wit;
 use crate::schema::{TypeKind, TypeRef};
@@ -23,9 +27,14 @@ use crate::{Container, Directory, File};
 /// It is the SDK's one list of kinds: it expands into the variants of [`Value`], [`Item`]
 /// and [`TypeKind`], their names, their conversions to and from the WIT bindings (an
 /// `object` is a resource handle, a `scalar` is passed as is), and the value traits of
-/// each Rust type. A new kind is one line here (and its WIT line), its row in the table
-/// above, and its type in `#[tanto_sdk::module]`'s list of accepted types, which
-/// recognizes types by their syntax and so cannot read this table.
+/// each Rust type. `#[tanto_sdk::module]` has no list of its own: the code it generates
+/// requires these traits of each argument and return type, so a type is accepted when
+/// it has them, and rustc's error for one that has not is the trait's
+/// `#[diagnostic::on_unimplemented]` hint.
+///
+/// A new kind is one line here (and its WIT line), its row in the table above and the
+/// types named in the hints of [`FromValue`], [`IntoValue`], [`Element`] and
+/// [`Required`]; and, if its arguments take a default, a [`FromLiteral`] impl.
 macro_rules! foreach_kind {
     ($mac:ident) => {
         $mac! {

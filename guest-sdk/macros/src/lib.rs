@@ -165,7 +165,9 @@ fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function
             }
             continue;
         }
-        let function = exported_function(method, errors);
+        let Some(function) = exported_function(method, errors) else {
+            continue;
+        };
         if let Some(previous) = functions.iter().find(|other| other.name == function.name) {
             errors.push(syn::Error::new_spanned(
                 &function.ident,
@@ -179,7 +181,7 @@ fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function
 }
 
 /// Reads one `pub fn`, reporting what keeps it from being exported.
-fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Function {
+fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option<Function> {
     let mut errors = Errors::default();
     let signature = &mut method.sig;
     if let Some(asyncness) = &signature.asyncness {
@@ -199,7 +201,9 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Functi
     if let Some(abi) = &signature.abi {
         errors.push(syn::Error::new_spanned(abi, "an exported function has the Rust ABI: remove the `extern`"));
     }
-    if !signature.generics.params.is_empty() || signature.generics.where_clause.is_some() {
+    // The glue of a generic function is not generated: its types may name its generics.
+    let generic = !signature.generics.params.is_empty() || signature.generics.where_clause.is_some();
+    if generic {
         errors.push(syn::Error::new_spanned(
             &signature.generics,
             "an exported function cannot be generic: its schema declares one type for each \
@@ -254,6 +258,14 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Functi
                     },
                     None => None,
                 };
+                if let Type::ImplTrait(impl_trait) = &*typed.ty {
+                    errors.push(syn::Error::new_spanned(
+                        impl_trait,
+                        "an exported function cannot be generic: its schema declares one type \
+                         for each argument, so name the type instead of `impl Trait`",
+                    ));
+                    continue;
+                }
                 let name = kebab_case(&ident);
                 if arguments.iter().any(|other| other.name == name) {
                     errors.push(syn::Error::new_spanned(&ident, format!("two arguments are exported as `{name}`")));
@@ -282,7 +294,10 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Functi
 
     let callable = errors.is_empty();
     all_errors.append(errors);
-    Function {
+    if generic {
+        return None;
+    }
+    Some(Function {
         name: kebab_case(&signature.ident),
         ident: signature.ident.clone(),
         description: documentation(&method.attrs),
@@ -291,7 +306,7 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Functi
         return_shape,
         return_type,
         callable,
-    }
+    })
 }
 
 /// Removes the `#[arg(...)]` attributes from `attributes` and returns them.
