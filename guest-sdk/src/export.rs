@@ -129,8 +129,12 @@ impl Arguments {
 #[doc(hidden)]
 pub struct Export<M> {
     pub schema: crate::schema::FunctionSchema,
-    pub invoke: fn(&M, Vec<(String, Value)>) -> Result<Value>,
+    pub invoke: Invoke<M>,
 }
+
+/// Runs one function of a module `M` with its named arguments.
+#[doc(hidden)]
+pub type Invoke<M> = fn(&M, Vec<(String, Value)>) -> Result<Value>;
 
 /// The type a module's schema declares for an argument of type `T`; requiring
 /// [`FromValue`] rather than [`Typed`](crate::value::Typed) gives the error of a type
