@@ -69,14 +69,13 @@ impl Arguments {
         }
     }
 
-    /// The argument `name`, failing when it is absent or `none`.
-    pub fn required<T: FromValue>(&mut self, name: &str) -> Result<T> {
+    /// The argument `name`; when it is absent or `none`, the type's
+    /// [`FromValue::absent`] value (`None` for an `Option`), and an error for a required
+    /// type.
+    pub fn read<T: FromValue>(&mut self, name: &str) -> Result<T> {
         match self.optional(name)? {
             Some(value) => Ok(value),
-            None => Err(Error::InvalidArgument(format!(
-                "function `{}`: missing required argument `{name}`",
-                self.function
-            ))),
+            None => T::absent().ok_or_else(|| Error::InvalidArgument(format!("function `{}`: missing required argument `{name}`", self.function))),
         }
     }
 
@@ -120,6 +119,52 @@ impl Arguments {
             Error::NotFound(format!("module `{module}` has no function `{function}`; it offers: {}", offered.join(", ")))
         }
     }
+}
+
+/// One exported function, as `#[tanto_sdk::module]` generates it: its schema and the
+/// code that reads its arguments, calls it and returns its result.
+///
+/// Both come from one generated function, so that a type the contract cannot carry is
+/// reported once, although both the schema and the call require its traits.
+#[doc(hidden)]
+pub struct Export<M> {
+    pub schema: crate::schema::FunctionSchema,
+    pub invoke: Invoke<M>,
+}
+
+/// Runs one function of a module `M` with its named arguments.
+#[doc(hidden)]
+pub type Invoke<M> = fn(&M, Vec<(String, Value)>) -> Result<Value>;
+
+/// The type a module's schema declares for an argument of type `T`; requiring
+/// [`FromValue`] rather than [`Typed`](crate::value::Typed) gives the error of a type
+/// that cannot be an argument.
+#[doc(hidden)]
+pub fn argument_type<T: FromValue>() -> crate::schema::TypeRef {
+    T::type_ref()
+}
+
+/// The type a module's schema declares for a return value of type `T`.
+#[doc(hidden)]
+pub fn return_type<T: crate::value::IntoValue>() -> crate::schema::TypeRef {
+    T::type_ref()
+}
+
+/// The value of an argument of type `T` given as the `#[arg(default = ...)]` `literal`.
+///
+/// The literal is this function's argument, so that its type is known before rustc
+/// looks for `T`'s [`FromLiteral`](crate::value::FromLiteral) impl, whose message is
+/// then the error of a default that does not suit `T`.
+#[doc(hidden)]
+pub fn default_value<T: crate::value::FromLiteral<L>, L>(literal: L) -> T {
+    T::from_literal(literal)
+}
+
+/// The JSON the schema declares for the `#[arg(default = ...)]` `literal` of an argument
+/// of type `T`.
+#[doc(hidden)]
+pub fn default_json<T: crate::value::FromLiteral<L>, L>(literal: L) -> String {
+    T::json(literal)
 }
 
 /// The component's `guest` export: forwards to the functions `#[tanto_sdk::module]`
@@ -167,18 +212,19 @@ mod tests {
     #[test]
     fn reads_required_and_optional_arguments() -> Result<()> {
         let mut given = arguments(vec![("name", Value::String("ada".into())), ("loud", Value::None)]);
-        assert_eq!(given.required::<String>("name")?, "ada");
-        assert_eq!(given.optional::<bool>("loud")?, None);
+        assert_eq!(given.read::<String>("name")?, "ada");
+        assert_eq!(given.read::<Option<bool>>("loud")?, None);
+        assert_eq!(given.read::<Option<Vec<i64>>>("counts")?, None);
         assert_eq!(given.optional::<i64>("count")?, None);
-        given.finish(&["name", "loud", "count"])
+        given.finish(&["name", "loud", "counts", "count"])
     }
 
     #[test]
     fn missing_and_mistyped_arguments_name_function_and_argument() {
         let mut given = arguments(vec![("count", Value::String("three".into()))]);
-        let missing = given.required::<String>("name").unwrap_err();
+        let missing = given.read::<String>("name").unwrap_err();
         assert_eq!(missing, Error::InvalidArgument("function `greet`: missing required argument `name`".into()));
-        let mistyped = given.required::<i64>("count").unwrap_err();
+        let mistyped = given.read::<i64>("count").unwrap_err();
         assert_eq!(
             mistyped,
             Error::InvalidArgument("function `greet`: argument `count`: expected integer, got string".into())
@@ -194,7 +240,7 @@ mod tests {
         );
 
         let mut given = arguments(vec![("name", Value::String("ada".into())), ("name", Value::String("bob".into()))]);
-        assert!(given.required::<String>("name").is_ok());
+        assert!(given.read::<String>("name").is_ok());
         assert_eq!(
             given.finish(&["name"]).unwrap_err(),
             Error::InvalidArgument("function `greet`: argument `name` is given more than once".into())

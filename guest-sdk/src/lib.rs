@@ -167,5 +167,5 @@ mod bindings {
 /// Support for the code `#[tanto_sdk::module]` generates. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::export::Arguments;
+    pub use crate::export::{Arguments, Export, argument_type, default_json, default_value, return_type};
 }

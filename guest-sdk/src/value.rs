@@ -12,6 +12,10 @@
 //! | `Vec<T>` of one of the above | `list<T>` |
 //! | `Option<T>` of one of the above (lists included) | `option<T>` |
 //! | `()` (return values only) | `void` |
+//!
+//! A default, `#[arg(default = <literal>)]`, is a literal of a type with a [`FromLiteral`]
+//! impl: a string literal for `String`, `true` or `false` for `bool`, an integer for
+//! `i64`, a float or an integer for `f64`.
 
 use crate::bindings::tanto::core::types as wit;
 use crate::schema::{TypeKind, TypeRef};
@@ -23,9 +27,14 @@ use crate::{Container, Directory, File};
 /// It is the SDK's one list of kinds: it expands into the variants of [`Value`], [`Item`]
 /// and [`TypeKind`], their names, their conversions to and from the WIT bindings (an
 /// `object` is a resource handle, a `scalar` is passed as is), and the value traits of
-/// each Rust type. A new kind is one line here (and its WIT line), its row in the table
-/// above, and its type in `#[tanto_sdk::module]`'s list of accepted types, which
-/// recognizes types by their syntax and so cannot read this table.
+/// each Rust type. `#[tanto_sdk::module]` has no list of its own: the code it generates
+/// requires these traits of each argument and return type, so a type is accepted when
+/// it has them, and rustc's error for one that has not is the trait's
+/// `#[diagnostic::on_unimplemented]` hint.
+///
+/// A new kind is one line here (and its WIT line), its row in the table above and the
+/// types named in the hints of [`FromValue`], [`IntoValue`], [`Element`] and
+/// [`Required`]; and, if its arguments take a default, a [`FromLiteral`] impl.
 macro_rules! foreach_kind {
     ($mac:ident) => {
         $mac! {
@@ -164,25 +173,154 @@ impl From<TypeMismatch> for crate::Error {
 
 /// A Rust type with a counterpart in the contract: gives the [`TypeRef`] that a module's
 /// schema declares for it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a type of the tanto contract",
+    label = "no counterpart in the contract",
+    note = "the contract's types are `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, and `Vec<T>` or `Option<T>` of those"
+)]
 pub trait Typed {
     /// The type as the module's schema declares it.
     fn type_ref() -> TypeRef;
 }
 
 /// Converts a Rust value into a [`Value`] a module function returns.
+///
+/// `#[tanto_sdk::module]` requires it of a function's return type (of `T` in
+/// `Result<T>`), so that its message is the error of a type that cannot be returned.
+#[diagnostic::on_unimplemented(
+    message = "a module function cannot return `{Self}`",
+    label = "not a type a module function returns",
+    note = "integers are `i64`, floating point numbers `f64`, and text `String`",
+    note = "a module function returns `()`, `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Vec<T>` or `Option<T>` of those, or `Result<T>` of any of these"
+)]
 pub trait IntoValue: Typed {
     /// The value as the contract carries it.
     fn into_value(self) -> Value;
 }
 
 /// Reads a Rust value from a [`Value`] a module function was given.
+///
+/// `#[tanto_sdk::module]` requires it of each argument's type, so that its message is
+/// the error of a type that cannot be an argument.
+#[diagnostic::on_unimplemented(
+    message = "a module function cannot take `{Self}`",
+    label = "not a type a module function takes",
+    note = "integers are `i64`, floating point numbers `f64`, and text `String`; arguments are taken by value (`String`, not `&str`; `Directory`, not `&Directory`)",
+    note = "a module function takes `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, and `Vec<T>` or `Option<T>` of those"
+)]
 pub trait FromValue: Typed + Sized {
     /// The value, or why it does not have this type.
     fn from_value(value: Value) -> Result<Self, TypeMismatch>;
+
+    /// The value of an argument that was not given: `None` for an `Option`, and no value
+    /// for the other types, which are required.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// A type whose arguments can have a default, `#[arg(default = <literal>)]`, from a Rust
+/// literal of type `L`.
+///
+/// `#[tanto_sdk::module]` reads the literal as the default when the argument is absent,
+/// and declares its JSON in the schema; a literal of another type, or a default of a type
+/// that takes none, is a compile error at the literal.
+#[diagnostic::on_unimplemented(
+    message = "`{L}` is not a default for an argument of type `{Self}`",
+    label = "not a default for `{Self}`",
+    note = "a default is a literal of the argument's type: a string literal (`\"text\"`) for `String`, `true` or `false` for `bool`, an integer literal (`3`) for `i64`, a float or integer literal (`1.5`) for `f64`",
+    note = "an `Option` argument takes no default: it is `None` when absent; lists and objects take no default"
+)]
+pub trait FromLiteral<L>: FromValue {
+    /// The value of the argument when it is not given.
+    fn from_literal(literal: L) -> Self;
+
+    /// The default as the schema declares it: a JSON literal (`"world"`, `true`, `3`, `1.5`).
+    fn json(literal: L) -> String;
+}
+
+impl FromLiteral<&'static str> for String {
+    fn from_literal(literal: &'static str) -> Self {
+        literal.to_owned()
+    }
+
+    fn json(literal: &'static str) -> String {
+        json_string(literal)
+    }
+}
+
+impl FromLiteral<bool> for bool {
+    fn from_literal(literal: bool) -> Self {
+        literal
+    }
+
+    fn json(literal: bool) -> String {
+        literal.to_string()
+    }
+}
+
+impl FromLiteral<i64> for i64 {
+    fn from_literal(literal: i64) -> Self {
+        literal
+    }
+
+    fn json(literal: i64) -> String {
+        literal.to_string()
+    }
+}
+
+impl FromLiteral<f64> for f64 {
+    fn from_literal(literal: f64) -> Self {
+        literal
+    }
+
+    fn json(literal: f64) -> String {
+        // `Debug` always writes a decimal point or an exponent (`3.0`, `1e100`), both of
+        // which make valid JSON numbers; the literal is finite, since an out-of-range
+        // one is rustc's `overflowing_literals` error.
+        format!("{literal:?}")
+    }
+}
+
+/// `default = 3` for an `f64` argument, which reads as `3.0`.
+impl FromLiteral<i64> for f64 {
+    fn from_literal(literal: i64) -> Self {
+        literal as f64
+    }
+
+    fn json(literal: i64) -> String {
+        <f64 as FromLiteral<f64>>::json(literal as f64)
+    }
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut json = String::with_capacity(text.len() + 2);
+    json.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => json.push_str("\\\""),
+            '\\' => json.push_str("\\\\"),
+            '\n' => json.push_str("\\n"),
+            '\r' => json.push_str("\\r"),
+            '\t' => json.push_str("\\t"),
+            control if u32::from(control) < 0x20 => {
+                json.push_str(&format!("\\u{:04x}", u32::from(control)));
+            }
+            other => json.push(other),
+        }
+    }
+    json.push('"');
+    json
 }
 
 /// A type that can be an element of a list: a scalar or an object, never a list or an
 /// `Option`, because the contract's lists hold only those.
+#[diagnostic::on_unimplemented(
+    message = "a `Vec` of the tanto contract cannot hold `{Self}`",
+    label = "not an element of a list",
+    note = "a `Vec` holds `String`, `bool`, `i64`, `f64`, `Directory`, `File` or `Container`, not lists or `Option`s"
+)]
 pub trait Element: Sized {
     /// The element's kind.
     const KIND: TypeKind;
@@ -197,6 +335,11 @@ pub trait Element: Sized {
 /// A type whose values are always present, so that `Option` of it is meaningful: the
 /// [`Element`] types and lists of them. `Option<Option<T>>` has no counterpart in the
 /// contract, which has a single `none`.
+#[diagnostic::on_unimplemented(
+    message = "an `Option` of the tanto contract cannot hold `{Self}`",
+    label = "not a value an `Option` holds",
+    note = "`Option` holds `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container` or a `Vec` of those: a value is either given or `None`, and `()` is no value"
+)]
 pub trait Required: Typed {}
 
 /// Implements the value traits for a scalar or object type that is both a value and an
@@ -311,6 +454,10 @@ impl<T: Required + FromValue> FromValue for Option<T> {
             }),
         }
     }
+
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
 }
 
 impl Typed for () {
@@ -361,6 +508,24 @@ mod tests {
         assert_eq!(Option::<Vec<Directory>>::type_ref(), TypeRef::of(TypeKind::Directory).list().optional());
         assert_eq!(Vec::<File>::type_ref(), TypeRef::of(TypeKind::File).list());
         assert_eq!(Option::<Container>::type_ref(), TypeRef::of(TypeKind::Container).optional());
+    }
+
+    #[test]
+    fn default_literals_become_values_and_json() {
+        assert_eq!(<String as FromLiteral<&str>>::json("say \"hi\"\n\u{1}"), r#""say \"hi\"\n\u0001""#);
+        assert_eq!(<String as FromLiteral<&str>>::from_literal("hi"), "hi");
+        assert_eq!(<bool as FromLiteral<bool>>::json(true), "true");
+        assert_eq!(<i64 as FromLiteral<i64>>::json(-3), "-3");
+        assert_eq!(<f64 as FromLiteral<f64>>::json(1.5), "1.5");
+        assert_eq!(<f64 as FromLiteral<f64>>::json(1e100), "1e100");
+        assert_eq!(<f64 as FromLiteral<i64>>::json(3), "3.0");
+        assert_eq!(<f64 as FromLiteral<i64>>::from_literal(-3), -3.0);
+    }
+
+    #[test]
+    fn absent_arguments_are_none_only_for_options() {
+        assert_eq!(String::absent(), None);
+        assert_eq!(Option::<Vec<i64>>::absent(), Some(None));
     }
 
     #[test]

@@ -39,8 +39,8 @@ impl Greeter {
         Err(Error::msg(message))
     }
 
-    pub fn scale(&self, values: Vec<f64>, #[arg(default = -0.5)] factor: f64) -> Vec<f64> {
-        values.into_iter().map(|value| value * factor).collect()
+    pub fn scale(&self, values: Vec<f64>, #[arg(default = -0.5)] factor: f64, #[arg(default = 2)] offset: f64) -> Vec<f64> {
+        values.into_iter().map(|value| value * factor + offset).collect()
     }
 
     pub fn maybe_count(&self, words: Option<Vec<String>>) -> Option<i64> {
@@ -122,7 +122,11 @@ fn describe_returns_names_docs_types_and_defaults() {
             FunctionSchema {
                 name: "scale".to_owned(),
                 description: String::new(),
-                arguments: vec![argument("values", float.list(), None), argument("factor", float, Some("-0.5"))],
+                arguments: vec![
+                    argument("values", float.list(), None),
+                    argument("factor", float, Some("-0.5")),
+                    argument("offset", float, Some("2.0")),
+                ],
                 return_type: float.list(),
             },
             FunctionSchema {
@@ -176,7 +180,7 @@ fn invoke_applies_defaults_and_reads_given_arguments() -> Result<()> {
 fn invoke_converts_lists_options_and_unit() -> Result<()> {
     let scaled = invoke("scale", vec![("values", Value::List(vec![Item::Float(1.0), Item::Float(-4.0)]))])?;
     assert!(
-        matches!(&scaled, Value::List(items) if matches!(items.as_slice(), [Item::Float(a), Item::Float(b)] if *a == -0.5 && *b == 2.0)),
+        matches!(&scaled, Value::List(items) if matches!(items.as_slice(), [Item::Float(a), Item::Float(b)] if *a == 1.5 && *b == 4.0)),
         "{scaled:?}"
     );
     let count = invoke("maybe-count", vec![("words", Value::List(vec![Item::String("a".into())]))])?;

@@ -1,17 +1,25 @@
 // The `#[tanto_sdk::module]` attribute. Its documentation for module authors is on the
 // re-export in `tanto-sdk` (`tanto_sdk::module`), where its examples can be tested.
 //
-// The attribute reads an inherent `impl` block, checks that every `pub fn` in it can be
-// exported (receiver, argument and return types, defaults), and emits, next to the
-// block with its `#[arg]` attributes removed:
+// The attribute reads an inherent `impl` block, checks the syntax of every `pub fn` in it
+// (receiver, generics, argument names, `#[arg]` options), and emits, next to the block
+// with its `#[arg]` attributes removed:
 //
-// * an implementation of `tanto_sdk::Module` whose `describe` returns the schema built
-//   from the names, doc comments and types, and whose `invoke` reads the arguments and
-//   calls the method;
+// * for each function, an `export_N` function returning its schema, built from the
+//   names, doc comments and types, and the code that reads its arguments and calls it;
+// * an implementation of `tanto_sdk::Module` whose `describe` and `invoke` use them;
 // * the two `#[no_mangle]` functions that the SDK's component export calls.
 //
+// The macro has no list of the types the contract carries: the generated code requires
+// the SDK's value traits of each argument, return and default type, spanned at the
+// user's type or literal, so an unsupported type is rustc's error there, with the hint of
+// the trait's `#[diagnostic::on_unimplemented]`. The schema and the call of a function
+// are in one generated function so that rustc reports each such error once.
+//
 // Errors point at the part of the code to change and say what is accepted instead. The
-// block is emitted even when it has errors, so that they are the only ones reported.
+// block is emitted even when it has errors, so that they are the only ones reported, and
+// so is the glue of functions with syntax errors (without their call), so that one build
+// reports the type errors too.
 
 mod types;
 
@@ -21,7 +29,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, FnArg, ImplItem, ImplItemFn, ItemImpl, Lit, LitStr, Pat, ReceiverKind, ReturnType, Safety, Type, Visibility};
 
-use crate::types::{ReturnShape, Shape};
+use crate::types::ReturnShape;
 
 #[proc_macro_attribute]
 pub fn module(attribute: TokenStream, item: TokenStream) -> TokenStream {
@@ -43,8 +51,9 @@ pub fn module(attribute: TokenStream, item: TokenStream) -> TokenStream {
              name and its description is the doc comment of the `impl` block",
         ));
     }
+    let block_is_exportable = exportable_block(&block, &mut errors);
     let functions = exported_functions(&mut block, &mut errors);
-    let glue = if errors.is_empty() {
+    let glue = if block_is_exportable {
         module_glue(&block, &functions)
     } else {
         TokenStream2::new()
@@ -94,6 +103,9 @@ struct Function {
     arguments: Vec<Argument>,
     return_shape: ReturnShape,
     return_type: Option<Type>,
+    /// The signature has no syntax error, so the generated code calls the function; with
+    /// one, it still requires the traits of the types, to report their errors too.
+    callable: bool,
 }
 
 /// An argument of an exported function.
@@ -101,14 +113,15 @@ struct Argument {
     name: String,
     description: String,
     ty: Type,
-    shape: Shape,
-    default: Option<types::DefaultValue>,
+    /// The `#[arg(default = ...)]` literal.
+    default: Option<types::DefaultLiteral>,
 }
 
-/// Reads the exported functions of `block`, removing the `#[arg]` attributes it finds,
-/// and checks the block itself.
-fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function> {
+/// Checks the block itself: whether its functions can be exported at all.
+fn exportable_block(block: &ItemImpl, errors: &mut Errors) -> bool {
+    let mut exportable = true;
     if let Some((trait_path, _)) = &block.trait_ {
+        exportable = false;
         errors.push(syn::Error::new_spanned(
             trait_path,
             "`#[tanto_sdk::module]` goes on an inherent `impl` block (`impl MyModule { ... }`), \
@@ -116,18 +129,24 @@ fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function
         ));
     }
     if !block.generics.params.is_empty() || block.generics.where_clause.is_some() {
+        exportable = false;
         errors.push(syn::Error::new_spanned(
             &block.generics,
             "a module type cannot be generic: the host creates it with `Default::default()`",
         ));
     }
     if !matches!(*block.self_ty, Type::Path(_)) {
+        exportable = false;
         errors.push(syn::Error::new_spanned(
             &block.self_ty,
             "a module is a named type that implements `Default` (`struct MyModule;`)",
         ));
     }
+    exportable
+}
 
+/// Reads the exported functions of `block`, removing the `#[arg]` attributes it finds.
+fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function> {
     let mut functions: Vec<Function> = Vec::new();
     for item in &mut block.items {
         let ImplItem::Fn(method) = item else { continue };
@@ -161,7 +180,7 @@ fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function
     functions
 }
 
-/// Reads one `pub fn`, or reports why it cannot be exported.
+/// Reads one `pub fn`, reporting what keeps it from being exported.
 fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option<Function> {
     let mut errors = Errors::default();
     let signature = &mut method.sig;
@@ -182,7 +201,9 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option
     if let Some(abi) = &signature.abi {
         errors.push(syn::Error::new_spanned(abi, "an exported function has the Rust ABI: remove the `extern`"));
     }
-    if !signature.generics.params.is_empty() || signature.generics.where_clause.is_some() {
+    // The glue of a generic function is not generated: its types may name its generics.
+    let generic = !signature.generics.params.is_empty() || signature.generics.where_clause.is_some();
+    if generic {
         errors.push(syn::Error::new_spanned(
             &signature.generics,
             "an exported function cannot be generic: its schema declares one type for each \
@@ -218,30 +239,33 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option
                         continue;
                     }
                 };
-                let shape = match types::argument_shape(&typed.ty) {
-                    Ok(shape) => shape,
-                    Err(error) => {
-                        errors.push(error);
-                        continue;
-                    }
-                };
+                // An argument with a wrong option is still read, without its default,
+                // so that an error of its type is reported too.
                 let options = match ArgOptions::parse(&arg_attributes) {
                     Ok(options) => options,
                     Err(error) => {
                         errors.push(error);
-                        continue;
+                        ArgOptions::default()
                     }
                 };
-                let default = match &options.default {
-                    Some(value) => match types::default_value(value, shape) {
-                        Ok(default) => Some(default),
+                let default = match options.default {
+                    Some(value) => match types::default_literal(&value) {
+                        Ok(literal) => Some(literal),
                         Err(error) => {
                             errors.push(error);
-                            continue;
+                            None
                         }
                     },
                     None => None,
                 };
+                if let Type::ImplTrait(impl_trait) = &*typed.ty {
+                    errors.push(syn::Error::new_spanned(
+                        impl_trait,
+                        "an exported function cannot be generic: its schema declares one type \
+                         for each argument, so name the type instead of `impl Trait`",
+                    ));
+                    continue;
+                }
                 let name = kebab_case(&ident);
                 if arguments.iter().any(|other| other.name == name) {
                     errors.push(syn::Error::new_spanned(&ident, format!("two arguments are exported as `{name}`")));
@@ -251,7 +275,6 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option
                     name,
                     description: options.description.map(|text| text.value()).unwrap_or_default(),
                     ty: (*typed.ty).clone(),
-                    shape,
                     default,
                 });
             }
@@ -269,8 +292,9 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option
         },
     };
 
-    if !errors.is_empty() {
-        all_errors.append(errors);
+    let callable = errors.is_empty();
+    all_errors.append(errors);
+    if generic {
         return None;
     }
     Some(Function {
@@ -281,6 +305,7 @@ fn exported_function(method: &mut ImplItemFn, all_errors: &mut Errors) -> Option
         arguments,
         return_shape,
         return_type,
+        callable,
     })
 }
 
@@ -388,10 +413,15 @@ fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
     let self_ty = &block.self_ty;
     let module_description = documentation(&block.attrs);
     let function_names: Vec<&str> = functions.iter().map(|function| function.name.as_str()).collect();
-    let schemas = functions.iter().map(function_schema);
+    let exports: Vec<syn::Ident> = (0..functions.len())
+        .map(|index| format_ident!("export_{}", index, span = Span::mixed_site()))
+        .collect();
+    let export_functions = functions
+        .iter()
+        .zip(&exports)
+        .map(|(function, export)| export_function(self_ty, function, export));
     let function_parameter = hygienic("function");
     let arguments_parameter = hygienic("arguments");
-    let invocations = functions.iter().map(|function| invocation(function, &arguments_parameter));
     let default_span = self_ty.span();
     let new_module = quote_spanned! {default_span=>
         <#self_ty as ::core::default::Default>::default()
@@ -399,12 +429,14 @@ fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
 
     quote! {
         const _: () = {
+            #(#export_functions)*
+
             impl ::tanto_sdk::Module for #self_ty {
                 fn describe() -> ::tanto_sdk::schema::ModuleSchema {
                     ::tanto_sdk::schema::ModuleSchema {
                         name: ::std::string::String::from(::core::env!("CARGO_PKG_NAME")),
                         description: ::std::string::String::from(#module_description),
-                        functions: ::std::vec![#(#schemas),*],
+                        functions: ::std::vec![#(#exports().schema),*],
                     }
                 }
 
@@ -414,7 +446,7 @@ fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
                     #arguments_parameter: ::std::vec::Vec<(::std::string::String, ::tanto_sdk::value::Value)>,
                 ) -> ::tanto_sdk::Result<::tanto_sdk::value::Value> {
                     match #function_parameter {
-                        #(#invocations)*
+                        #(#function_names => (#exports().invoke)(self, #arguments_parameter),)*
                         _ => ::core::result::Result::Err(
                             ::tanto_sdk::__private::Arguments::unknown_function(
                                 ::core::env!("CARGO_PKG_NAME"),
@@ -451,23 +483,62 @@ fn hygienic(name: &str) -> syn::Ident {
     syn::Ident::new(name, Span::mixed_site())
 }
 
-/// The `tanto_sdk::schema::FunctionSchema` expression of `function`.
-fn function_schema(function: &Function) -> TokenStream2 {
+/// `tokens` with every token at `span`: a type named where rustc should report an error
+/// of its traits at another place than the type, such as a default's literal.
+fn respan(tokens: impl quote::ToTokens, span: Span) -> TokenStream2 {
+    tokens
+        .into_token_stream()
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut respanned = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                tree = respanned.into();
+            }
+            tree.set_span(span);
+            tree
+        })
+        .collect()
+}
+
+/// The function `export` returning the `tanto_sdk::__private::Export` of `function`: its
+/// schema, and the code that reads its arguments, calls it and returns its result.
+///
+/// Each use of a type the SDK must accept is spanned at the type (or at the default
+/// literal), so that rustc's error for a type without the trait points there; both uses
+/// of a type (schema and call) require the same trait in this one body, which rustc
+/// reports once.
+fn export_function(self_ty: &Type, function: &Function, export: &syn::Ident) -> TokenStream2 {
     let name = &function.name;
     let description = &function.description;
-    let arguments = function.arguments.iter().map(|argument| {
+    let ident = &function.ident;
+    let module = hygienic("module");
+    let arguments_parameter = hygienic("arguments");
+    let reader = hygienic("reader");
+    let result = hygienic("result");
+    let value = hygienic("value");
+    let locals: Vec<syn::Ident> = (0..function.arguments.len())
+        .map(|index| format_ident!("argument_{}", index, span = Span::mixed_site()))
+        .collect();
+
+    let argument_schemas = function.arguments.iter().map(|argument| {
         let name = &argument.name;
         let description = &argument.description;
         let ty = &argument.ty;
         let default_value = match &argument.default {
-            Some(default) => {
-                let json = &default.json;
-                quote!(::core::option::Option::Some(::std::string::String::from(#json)))
+            Some(types::DefaultLiteral {
+                expression: literal,
+                ty: literal_type,
+            }) => {
+                let ty = respan(ty, literal.span());
+                quote_spanned! {literal.span()=>
+                    ::core::option::Option::Some(::tanto_sdk::__private::default_json::<#ty, #literal_type>(#literal))
+                }
             }
             None => quote!(::core::option::Option::None),
         };
         let type_ref = quote_spanned! {ty.span()=>
-            <#ty as ::tanto_sdk::value::Typed>::type_ref()
+            ::tanto_sdk::__private::argument_type::<#ty>()
         };
         quote! {
             ::tanto_sdk::schema::ArgumentSchema {
@@ -485,75 +556,89 @@ fn function_schema(function: &Function) -> TokenStream2 {
     };
     let return_type = match returned_type {
         Some(ty) => quote_spanned! {ty.span()=>
-            <#ty as ::tanto_sdk::value::Typed>::type_ref()
+            ::tanto_sdk::__private::return_type::<#ty>()
         },
-        None => quote!(<() as ::tanto_sdk::value::Typed>::type_ref()),
+        None => quote!(::tanto_sdk::__private::return_type::<()>()),
     };
-    quote! {
-        ::tanto_sdk::schema::FunctionSchema {
-            name: ::std::string::String::from(#name),
-            description: ::std::string::String::from(#description),
-            arguments: ::std::vec![#(#arguments),*],
-            return_type: #return_type,
-        }
-    }
-}
 
-/// The `match` arm of `invoke` that runs `function`.
-fn invocation(function: &Function, arguments_parameter: &syn::Ident) -> TokenStream2 {
-    let name = &function.name;
-    let ident = &function.ident;
-    let reader = hygienic("reader");
-    let result = hygienic("result");
-    let locals: Vec<syn::Ident> = (0..function.arguments.len())
-        .map(|index| format_ident!("argument_{}", index, span = Span::mixed_site()))
-        .collect();
     let reads = function.arguments.iter().zip(&locals).map(|(argument, local)| {
         let argument_name = &argument.name;
         let ty = &argument.ty;
-        let read = if argument.shape.optional {
-            quote!(#reader.optional(#argument_name)?)
-        } else if let Some(default) = &argument.default {
-            let expression = &default.expression;
-            quote! {
-                match #reader.optional(#argument_name)? {
-                    ::core::option::Option::Some(value) => value,
-                    ::core::option::Option::None => #expression,
+        let read = match &argument.default {
+            Some(types::DefaultLiteral {
+                expression: literal,
+                ty: literal_type,
+            }) => {
+                let optional = quote_spanned! {ty.span()=> #reader.optional::<#ty>(#argument_name)? };
+                let default_ty = respan(ty, literal.span());
+                let default = quote_spanned! {literal.span()=>
+                    ::tanto_sdk::__private::default_value::<#default_ty, #literal_type>(#literal)
+                };
+                quote! {
+                    match #optional {
+                        ::core::option::Option::Some(value) => value,
+                        ::core::option::Option::None => #default,
+                    }
                 }
             }
-        } else {
-            quote!(#reader.required(#argument_name)?)
+            None => quote_spanned! {ty.span()=> #reader.read::<#ty>(#argument_name)? },
         };
-        quote_spanned! {ty.span()=> let #local: #ty = #read; }
+        quote! { let #local: #ty = #read; }
     });
     let argument_names = function.arguments.iter().map(|argument| argument.name.as_str());
-    let call = if function.has_receiver {
-        quote!(self.#ident(#(#locals),*))
+    let call = if !function.callable {
+        // The signature has an error already reported; calling it would add others.
+        quote!(::core::unreachable!())
+    } else if function.has_receiver {
+        quote!(#module.#ident(#(#locals),*))
     } else {
-        quote!(Self::#ident(#(#locals),*))
+        quote!(<#self_ty>::#ident(#(#locals),*))
     };
-    let into_value = match &function.return_shape {
-        ReturnShape::Fallible { .. } => quote! {
-            match #result {
-                ::core::result::Result::Ok(value) => ::core::result::Result::Ok(
-                    ::tanto_sdk::value::IntoValue::into_value(value),
-                ),
-                ::core::result::Result::Err(error) => ::core::result::Result::Err(
-                    ::core::convert::Into::<::tanto_sdk::Error>::into(error),
-                ),
+    let into_value = |ty: Option<&Type>| match ty {
+        Some(ty) => quote_spanned! {ty.span()=> <#ty as ::tanto_sdk::value::IntoValue>::into_value(#value) },
+        None => quote!(<() as ::tanto_sdk::value::IntoValue>::into_value(#value)),
+    };
+    let returned = match &function.return_shape {
+        ReturnShape::Fallible { value_type } => {
+            let into_value = into_value(Some(value_type));
+            quote! {
+                match #result {
+                    ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#into_value),
+                    ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                        ::core::convert::Into::<::tanto_sdk::Error>::into(error),
+                    ),
+                }
             }
-        },
-        ReturnShape::Unit | ReturnShape::Value => quote! {
-            ::core::result::Result::Ok(::tanto_sdk::value::IntoValue::into_value(#result))
-        },
+        }
+        ReturnShape::Unit | ReturnShape::Value => {
+            let into_value = into_value(function.return_type.as_ref().filter(|_| matches!(function.return_shape, ReturnShape::Value)));
+            quote! {
+                let #value = #result;
+                ::core::result::Result::Ok(#into_value)
+            }
+        }
     };
+    let allow_unreachable = (!function.callable).then(|| quote!(#[allow(unreachable_code, unused_variables)]));
+
     quote! {
-        #name => {
-            let mut #reader = ::tanto_sdk::__private::Arguments::new(#name, #arguments_parameter);
-            #(#reads)*
-            #reader.finish(&[#(#argument_names),*])?;
-            let #result = #call;
-            #into_value
+        #allow_unreachable
+        fn #export() -> ::tanto_sdk::__private::Export<#self_ty> {
+            ::tanto_sdk::__private::Export {
+                schema: ::tanto_sdk::schema::FunctionSchema {
+                    name: ::std::string::String::from(#name),
+                    description: ::std::string::String::from(#description),
+                    arguments: ::std::vec![#(#argument_schemas),*],
+                    return_type: #return_type,
+                },
+                invoke: |#module: &#self_ty, #arguments_parameter| {
+                    let _ = #module;
+                    let mut #reader = ::tanto_sdk::__private::Arguments::new(#name, #arguments_parameter);
+                    #(#reads)*
+                    #reader.finish(&[#(#argument_names),*])?;
+                    let #result = #call;
+                    #returned
+                },
+            }
         }
     }
 }

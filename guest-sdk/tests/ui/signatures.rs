@@ -3,8 +3,12 @@ struct Module;
 
 #[tanto_sdk::module]
 impl Module {
-    pub fn generic<T: Into<String>>(&self, name: String) -> String {
-        name
+    pub fn generic<T: Into<String>>(&self, name: T) -> String {
+        name.into()
+    }
+
+    pub fn implicit(&self, name: impl Into<String>) -> String {
+        name.into()
     }
 
     pub async fn later(&self) -> String {
