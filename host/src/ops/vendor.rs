@@ -123,6 +123,35 @@ impl Record {
     }
 }
 
+/// The SDKs tanto vendored before it wrote records, each as the files (and their sha256)
+/// its record would have listed. Made once from the history of `main`; it never changes,
+/// since every SDK since is vendored with its record.
+const SDKS_BEFORE_RECORDS: &str = include_str!("sdks_before_records.json");
+
+/// One entry of [`SDKS_BEFORE_RECORDS`].
+#[derive(Deserialize)]
+struct KnownSdk {
+    version: String,
+    files: BTreeMap<String, String>,
+}
+
+/// The record of the SDK in `sdk_dir` if its files are all exactly those of one of the
+/// `known` SDKs (JSON of [`KnownSdk`]); files beside them are not the SDK's.
+fn known_record(sdk_dir: &Path, known: &str) -> Option<Record> {
+    let known: Vec<KnownSdk> = serde_json::from_str(known).ok()?;
+    let matches = |sdk: &KnownSdk| {
+        sdk.files
+            .iter()
+            .all(|(path, sum)| is_inside(path) && read_file(&sdk_dir.join(path)).ok().flatten().is_some_and(|bytes| checksum(&bytes) == *sum))
+    };
+    known.into_iter().find(matches).map(|sdk| Record {
+        note: RECORD_NOTE.to_owned(),
+        package: SDK_PACKAGE.to_owned(),
+        version: sdk.version,
+        files: sdk.files,
+    })
+}
+
 fn checksum(bytes: &[u8]) -> String {
     Digest::of_bytes(bytes).hex()
 }
@@ -301,11 +330,20 @@ pub struct SdkPlan {
 /// stale, while version control already keeps the old files. So `develop` stops, names
 /// the files, and `--force` says the user has seen them.
 pub fn plan(crate_dir: &Path, overwrite: Overwrite) -> anyhow::Result<Option<SdkPlan>> {
+    plan_knowing(crate_dir, overwrite, SDKS_BEFORE_RECORDS)
+}
+
+/// [`plan`], with `known` (JSON) as the SDKs earlier tantos vendored without a record.
+fn plan_knowing(crate_dir: &Path, overwrite: Overwrite, known: &str) -> anyhow::Result<Option<SdkPlan>> {
     let Some(sdk_dir) = vendored_sdk(crate_dir) else {
         return Ok(None);
     };
     let record = match Record::read(&sdk_dir) {
-        Ok(record) => record,
+        Ok(Some(record)) => Some(record),
+        // Vendored before tanto kept records: if its files are exactly those of an SDK an
+        // earlier tanto shipped, that SDK vouches for them, and an unchanged old SDK
+        // updates without `--force`.
+        Ok(None) => known_record(&sdk_dir, known),
         Err(_) if overwrite == Overwrite::Force => None,
         Err(problem) => anyhow::bail!(UsageError::with_hint(
             format!("the record of the vendored SDK is unusable: {problem}"),
@@ -740,6 +778,45 @@ mod tests {
         assert_eq!(update.changes.removed, vec!["wit/0.0.1/tanto.wit".to_owned()]);
         assert_current(module.path());
         assert!(sdk.join("target/release/junk").is_file(), "build outputs are not the SDK's");
+    }
+
+    #[test]
+    fn an_sdk_an_earlier_tanto_vendored_without_a_record_updates_when_unchanged() {
+        let module = vendored();
+        let sdk = module.path().join(SDK_DIR);
+        make_old(module.path());
+        // Known to this tanto as an SDK an earlier tanto shipped: what its record would be.
+        let old = Record::read(&sdk).unwrap().unwrap();
+        let known = serde_json::json!([{ "version": old.version, "files": old.files }]).to_string();
+        std::fs::remove_file(sdk.join(RECORD_FILE)).unwrap();
+        write_file(&sdk.join("target/release/junk"), b"cargo's\n").unwrap();
+
+        let update = plan_knowing(module.path(), Overwrite::Refuse, &known).unwrap().unwrap().apply().unwrap();
+        assert_eq!(update.changes.removed, vec!["wit/0.0.1/tanto.wit".to_owned()]);
+        assert_current(module.path());
+        assert!(sdk.join("target/release/junk").is_file(), "build outputs are not the SDK's");
+
+        // One file edited: no known SDK vouches for it, so the update is refused.
+        make_old(module.path());
+        std::fs::remove_file(sdk.join(RECORD_FILE)).unwrap();
+        std::fs::write(sdk.join("src/lib.rs"), "// the old SDK, patched\n").unwrap();
+        let error = plan_knowing(module.path(), Overwrite::Refuse, &known).unwrap_err().to_string();
+        assert!(error.contains("has no record of what tanto wrote"), "{error}");
+    }
+
+    #[test]
+    fn the_sdks_vendored_before_records_are_known() {
+        let known: Vec<KnownSdk> = serde_json::from_str(SDKS_BEFORE_RECORDS).unwrap();
+        assert!(!known.is_empty());
+        for sdk in &known {
+            assert!(Version::parse(&sdk.version).is_ok());
+            assert!(sdk.files.contains_key("Cargo.toml") && sdk.files.keys().all(|path| is_inside(path)));
+            assert!(
+                sdk.files
+                    .values()
+                    .all(|sum| sum.len() == 64 && sum.bytes().all(|byte| byte.is_ascii_hexdigit()))
+            );
+        }
     }
 
     #[test]
