@@ -167,12 +167,7 @@ mod tests {
     }
 
     fn scene() -> Scene {
-        let base = tempfile::tempdir().unwrap();
-        let destination = base.path().join("destination");
-        let victim = base.path().join("victim");
-        fs::create_dir(&destination).unwrap();
-        fs::create_dir(&victim).unwrap();
-        fs::write(victim.join("file"), "original").unwrap();
+        let (base, destination, victim) = super::super::tree::victim_scene();
         Scene {
             _base: base,
             destination,

@@ -259,21 +259,8 @@ impl DirectoryWalker {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-
-    /// A folder to write into beside a victim folder holding a file, outside it.
-    fn victim_scene() -> (tempfile::TempDir, PathBuf, PathBuf) {
-        let base = tempfile::tempdir().unwrap();
-        let destination = base.path().join("destination");
-        let victim = base.path().join("victim");
-        fs::create_dir(&destination).unwrap();
-        fs::create_dir(&victim).unwrap();
-        fs::write(victim.join("file"), "original").unwrap();
-        fs::set_permissions(victim.join("file"), fs::Permissions::from_mode(0o600)).unwrap();
-        (base, destination, victim)
-    }
+    use crate::engine::tree::victim_scene;
 
     #[track_caller]
     fn assert_untouched(victim: &Path) {

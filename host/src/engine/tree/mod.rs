@@ -348,6 +348,21 @@ impl Tree {
     }
 }
 
+/// A folder to write into beside a victim folder holding a file (mode 600), outside it:
+/// what the tests of host writes and of archive unpacking try to reach.
+#[cfg(test)]
+pub(crate) fn victim_scene() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let base = tempfile::tempdir().unwrap();
+    let destination = base.path().join("destination");
+    let victim = base.path().join("victim");
+    std::fs::create_dir(&destination).unwrap();
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("file"), "original").unwrap();
+    std::fs::set_permissions(victim.join("file"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    (base, destination, victim)
+}
+
 /// A tree of regular files (mode 644) with the given paths and contents, for tests.
 #[cfg(test)]
 pub(crate) fn tree_of(files: &[(&str, &str)]) -> Tree {
