@@ -49,20 +49,25 @@ pub fn host_sdk_version() -> &'static Version {
     &VERSION
 }
 
-/// The version in a `Cargo.toml` whose package is the SDK.
-fn package_version(manifest: &str) -> Option<Version> {
+/// The `[package]` of a `Cargo.toml` if it is the SDK's; its version may be unreadable.
+fn sdk_package(manifest: &str) -> Option<SdkPackage> {
     #[derive(Deserialize)]
     struct CargoManifest {
-        package: Package,
-    }
-    #[derive(Deserialize)]
-    struct Package {
-        name: String,
-        version: String,
+        package: SdkPackage,
     }
     let manifest: CargoManifest = toml::from_str(manifest).ok()?;
-    (manifest.package.name == SDK_PACKAGE).then_some(())?;
-    Version::parse(&manifest.package.version).ok()
+    (manifest.package.name == SDK_PACKAGE).then_some(manifest.package)
+}
+
+#[derive(Deserialize)]
+struct SdkPackage {
+    name: String,
+    version: Option<String>,
+}
+
+/// The version in a `Cargo.toml` whose package is the SDK.
+fn package_version(manifest: &str) -> Option<Version> {
+    Version::parse(&sdk_package(manifest)?.version?).ok()
 }
 
 /// What tanto wrote into `sdk/`: the SDK's package and version, and the sha256 of each
@@ -198,15 +203,7 @@ fn vendored_sdk(crate_dir: &Path) -> Option<PathBuf> {
 
 /// Whether a `Cargo.toml` is the SDK's, whether or not its version is readable.
 fn names_sdk_package(manifest: &str) -> bool {
-    #[derive(Deserialize)]
-    struct CargoManifest {
-        package: Package,
-    }
-    #[derive(Deserialize)]
-    struct Package {
-        name: String,
-    }
-    toml::from_str::<CargoManifest>(manifest).is_ok_and(|manifest| manifest.package.name == SDK_PACKAGE)
+    sdk_package(manifest).is_some()
 }
 
 /// The crate folder of a local module (`None` for a component file or a remote module).
