@@ -2,9 +2,9 @@
 //! disturbing the machine's daemon and the other tests using it.
 //!
 //! It has its own data root, exec root (and so its own containerd), pidfile, unix socket
-//! and bridge interface. The bridge is made here: a daemon started with `--bridge=none`
+//! and bridge interface. The bridge is made here: a daemon told to use no bridge at all
 //! deletes the machine's `docker0` (moby's `removeDefaultBridgeInterface`) and breaks
-//! every container of the main daemon, so that flag is never used.
+//! every container of the main daemon, so that is never done.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
