@@ -22,7 +22,7 @@
 //! record with one rename. The header holds each body's length and sha256, so listing
 //! records reads headers only, and a body that changed on disk reads as a miss.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -603,7 +603,9 @@ pub struct VolumeRecord {
 /// The keys one process uses, in a file it holds locked while it lives, so that a
 /// concurrent `tanto cache prune` leaves them alone.
 pub struct Pins {
-    file: std::sync::Mutex<fs::File>,
+    /// The file, and the keys already written to it: a key is looked up, locked and
+    /// recorded within one run, and each of those pins it, but it is written once.
+    file: std::sync::Mutex<(fs::File, HashSet<Digest>)>,
     path: PathBuf,
 }
 
@@ -616,15 +618,19 @@ impl Pins {
         let file = fs::File::options().create(true).append(true).open(&path)?;
         file.lock()?;
         Ok(Self {
-            file: std::sync::Mutex::new(file),
+            file: std::sync::Mutex::new((file, HashSet::new())),
             path,
         })
     }
 
     /// Declares `key` in use by this process.
     pub fn pin(&self, key: &Digest) {
-        if let Ok(mut file) = self.file.lock() {
-            let _ = writeln!(file, "{key}");
+        if let Ok(mut pinned) = self.file.lock() {
+            let (file, written) = &mut *pinned;
+            if written.insert(*key) && writeln!(file, "{key}").is_err() {
+                // Not on disk: the next pin of this key tries again.
+                written.remove(key);
+            }
         }
     }
 }
@@ -709,6 +715,21 @@ mod tests {
         }
         writer.write(Stream::Stderr, stderr);
         store.put_step(key, "sha256:abc", 3, writer.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_key_pinned_again_is_written_once_and_held_while_the_pins_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::new(dir.path());
+        let (first, second) = (Digest::of_bytes(b"first"), Digest::of_bytes(b"second"));
+        let pins = Pins::create(&store, "1-100").unwrap();
+        for key in [&first, &second, &first, &first] {
+            pins.pin(key);
+        }
+        assert_eq!(fs::read_to_string(&pins.path).unwrap(), format!("{first}\n{second}\n"));
+        assert_eq!(store.pinned_keys().into_keys().collect::<HashSet<_>>(), HashSet::from([first, second]));
+        drop(pins);
+        assert!(store.pinned_keys().is_empty());
     }
 
     #[test]
