@@ -134,6 +134,12 @@ fn host_objects_count_against_the_memory_limit() {
     insta::assert_snapshot!("host_memory", redact(&run.stderr, &tanto, None));
     assert!(peak_kib < 300 << 10, "tanto peaked at {peak_kib} KiB");
 
+    // Bytes of new files count as strings do (3 GiB of files if the host kept them all).
+    let (run, peak_kib) = tanto.run_measured(&["call", "-m", &guest("hog"), "--memory-limit=64", "hold-files", "--count=3000", "--kib=1024"]);
+    let run = run.failure(1);
+    insta::assert_snapshot!("host_memory", redact(&run.stderr, &tanto, None));
+    assert!(peak_kib < 300 << 10, "tanto peaked at {peak_kib} KiB");
+
     // Dropping each volume gives its bytes back: a thousand keys, one at a time, fit.
     let run = tanto
         .call_guest("hog", "churn-keys", &["--memory-limit=64", "--count=1000", "--kib=1024"])

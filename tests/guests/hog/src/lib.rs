@@ -44,6 +44,19 @@ impl Hog {
         Ok(made)
     }
 
+    /// Creates `count` directories, each with a new binary file of `kib` KiB, and keeps
+    /// them all: the host holds every file's bytes.
+    pub fn hold_files(&self, count: i64, kib: i64) -> Result<i64> {
+        let size = usize::try_from(kib).map_err(tanto_sdk::Error::msg)? << 10;
+        let mut directories = Vec::new();
+        for index in 0..count {
+            let mut bytes = vec![0xa5_u8; size];
+            bytes[..8].copy_from_slice(&index.to_le_bytes());
+            directories.push(dag().directory().with_new_file_bytes("blob", bytes));
+        }
+        Ok(std::hint::black_box(directories).len() as i64)
+    }
+
     /// Creates `count` empty directories and keeps them all.
     pub fn hold_objects(&self, count: i64) -> Result<i64> {
         let directories: Vec<_> = (0..count).map(|_| dag().directory()).collect();
