@@ -430,7 +430,8 @@ wrappers!(Container {
     /// This container with the contents of `source` copied into `path`, owned by
     /// `owner`: `user`, `uid`, `user:group` or `uid:gid`, names looked up in the
     /// container's `/etc/passwd` and `/etc/group` (the other copying methods leave what
-    /// they copy to root).
+    /// they copy to root). `path` itself is not copied: an existing folder keeps its
+    /// owner and mode, a missing one is made by root.
     fn with_directory_owner(path: String, source: &Directory, owner: String) -> Container = with_directory(path, source, &[], &[], Some(owner.as_str()));
 
     /// This container with `source` copied to `path`, with default permissions.

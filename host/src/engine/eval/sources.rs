@@ -9,7 +9,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -187,7 +187,10 @@ fn resolve(url: &str, reference: &GitReference) -> Result<String, EngineError> {
         GitReference::Commit(_) => Vec::new(),
     };
     let mut command = git(&["ls-remote", "--"]);
-    command.arg(url).args(&candidates);
+    // A pattern lists no `^{}` line (the commit of an annotated tag) unless asked for.
+    command
+        .arg(url)
+        .args(candidates.iter().flat_map(|candidate| [candidate.clone(), format!("{candidate}^{{}}")]));
     let listed = run(command, &format!("git ls-remote {shown}"))?;
     // `<oid>\t<ref>` lines; an annotated tag also has `<ref>^{}` with its commit.
     let oid_of = |wanted: &str| {
@@ -248,7 +251,7 @@ fn has_commit(database: &Path, commit: &str) -> bool {
 
 /// Writes the files of `commit` into `destination` (a new folder): no `.git`, links as
 /// links, no submodules, no hooks.
-fn checkout(database: &Path, commit: &str, destination: &PathBuf) -> Result<(), EngineError> {
+fn checkout(database: &Path, commit: &str, destination: &Path) -> Result<(), EngineError> {
     std::fs::create_dir(destination).map_err(local_error("cannot create a checkout folder"))?;
     let index = destination.with_file_name("index");
     let mut work_tree = OsString::from("--work-tree=");
