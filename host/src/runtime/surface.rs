@@ -24,19 +24,17 @@
 ///   it waits is the host's and its CPU time is charged to the module's budget.
 /// * `getter name(arguments) -> T = |this| value;` answers without evaluating.
 ///
-/// `revised vX` before a line says version `vX` changed the method's signature (the line
-/// has the latest one): versions before `vX` implement theirs by hand.
-///
 /// Argument types are written as the latest WIT bindings spell them (`types::` is the
 /// version being expanded); what a type resolves to and how many bytes it holds is its
 /// [`super::host::HostArgument`] implementation.
 ///
-/// A method whose signature changes in a new version is not changed here: the new
-/// version gets the method under a new name or the old version's module implements the
-/// old signature by hand. (0.2's `owner` argument of `with-file`, `with-directory` and
-/// `with-new-file` is such a change: the lines, `revised v0_2`, have 0.2's signatures, in
-/// `since v0_1` because 0.1 has the methods, and [`super::since_v0_1`] writes 0.1's
-/// three by hand, each delegating with no owner.)
+/// A method whose signature a new version `vX` changes keeps its line, in the `since`
+/// group that introduced it, with the latest signature and the mark `revised vX`: the
+/// versions that have `vX` delegate it as usual, and each older version's module writes
+/// its own signature by hand (the `by_hand` arm of its `includes` macro), delegating with
+/// the new arguments absent. 0.2's `owner` of `with-file`, `with-directory` and
+/// `with-new-file` is such a change (see [`super::since_v0_1`]). A new name for the new
+/// signature is the other way, for changes an older signature cannot delegate to.
 ///
 /// A resource that a newer version introduces is marked with that version
 /// (`GitRef HostGitRef [v0_2]`): older versions have no host trait for it.
@@ -150,8 +148,9 @@ macro_rules! foreach_kind {
 /// Expands [`foreach_method!`] in an older version's module into host traits that
 /// delegate every method to the latest version's, converting records and errors with
 /// `From` (`.into()` is the identity for the types that did not change). `$includes` is
-/// a macro that keeps the `since` groups the older version has (see
-/// [`super::since_v0_1`]).
+/// a macro that keeps the `since` groups (and resources, and revisions) the older
+/// version has, and whose `by_hand $resource` arm adds the methods it writes by hand
+/// (see [`super::since_v0_1`]).
 macro_rules! delegate_to_latest {
     ([$includes:ident] $( $resource:ident $host_trait:ident $([$introduced:ident])? { $( since $version:ident { $($method:tt)* } )* } )*) => {
         $(
