@@ -117,6 +117,18 @@ impl Wrap<wit::File> for File {
     }
 }
 
+impl Wrap<wit::GitRepository> for GitRepository {
+    fn wrap(returned: wit::GitRepository) -> Self {
+        GitRepository(returned)
+    }
+}
+
+impl Wrap<wit::GitRef> for GitRef {
+    fn wrap(returned: wit::GitRef) -> Self {
+        GitRef(returned)
+    }
+}
+
 /// The root of the pipeline API.
 ///
 /// ```no_run
@@ -156,6 +168,28 @@ impl Client {
     /// Mount it with [`Container::with_mounted_cache`].
     pub fn cache_volume(&self, key: impl Into<String>) -> CacheVolume {
         CacheVolume(wit_client::cache_volume(&key.into()))
+    }
+
+    /// The git repository at `url` (`https://`, `http://`, `ssh://`, `git://` or
+    /// `user@host:path`), read with the user's own git: credential helpers, SSH agent
+    /// and `insteadOf` rules apply. Local paths and `file://` are refused.
+    ///
+    /// ```no_run
+    /// let source = tanto_sdk::dag().git("https://github.com/acme/app").tag("v1.2.0").tree();
+    /// ```
+    pub fn git(&self, url: impl Into<String>) -> GitRepository {
+        GitRepository(wit_client::git(&url.into()))
+    }
+
+    /// The file at `url` (`http://` or `https://`), downloaded when something reads it.
+    /// A status other than 2xx fails evaluation ([`Error::NotFound`](crate::Error::NotFound)
+    /// for 404).
+    ///
+    /// ```no_run
+    /// let tool = tanto_sdk::dag().http("https://example.com/tool-1.0.tar.gz");
+    /// ```
+    pub fn http(&self, url: impl Into<String>) -> File {
+        File(wit_client::http(&url.into()))
     }
 
     /// Evaluates all `containers` at once and waits for them: a module runs on one
@@ -387,33 +421,60 @@ wrappers!(Container {
     fn with_label(name: String, value: String) -> Container = with_label(name, value);
 
     /// This container with the contents of `source` copied into `path`.
-    fn with_directory(path: String, source: &Directory) -> Container = with_directory(path, source, &[], &[]);
+    fn with_directory(path: String, source: &Directory) -> Container = with_directory(path, source, &[], &[], None);
 
     /// This container with the paths of `source` that `filter` selects copied into
     /// `path`.
-    fn with_directory_filtered(path: String, source: &Directory, filter: Filter) -> Container = with_directory(path, source, &filter.include, &filter.exclude);
+    fn with_directory_filtered(path: String, source: &Directory, filter: Filter) -> Container = with_directory(path, source, &filter.include, &filter.exclude, None);
+
+    /// This container with the contents of `source` copied into `path`, owned by
+    /// `owner`: `user`, `uid`, `user:group` or `uid:gid`, names looked up in the
+    /// container's `/etc/passwd` and `/etc/group` (the other copying methods leave what
+    /// they copy to root). `path` itself is not copied: an existing folder keeps its
+    /// owner and mode, a missing one is made by root.
+    fn with_directory_owner(path: String, source: &Directory, owner: String) -> Container = with_directory(path, source, &[], &[], Some(owner.as_str()));
 
     /// This container with `source` copied to `path`, with default permissions.
-    fn with_file(path: String, source: &File) -> Container = with_file(path, source, None);
+    fn with_file(path: String, source: &File) -> Container = with_file(path, source, None, None);
 
     /// This container with `source` copied to `path` with `permissions` (`0o755`).
-    fn with_file_permissions(path: String, source: &File, permissions: u32) -> Container = with_file(path, source, Some(permissions));
+    fn with_file_permissions(path: String, source: &File, permissions: u32) -> Container = with_file(path, source, Some(permissions), None);
+
+    /// This container with `source` copied to `path`, owned by `owner` (as for
+    /// [`with_directory_owner`](Container::with_directory_owner)).
+    fn with_file_owner(path: String, source: &File, owner: String) -> Container = with_file(path, source, None, Some(owner.as_str()));
 
     /// This container with a new file at `path` holding `contents`, with default
     /// permissions.
-    fn with_new_file(path: String, contents: String) -> Container = with_new_file(path, contents, None);
+    fn with_new_file(path: String, contents: String) -> Container = with_new_file(path, contents, None, None);
 
     /// This container with a new file at `path` holding `contents`, with `permissions`
     /// (`0o755` for a script).
-    fn with_new_file_permissions(path: String, contents: String, permissions: u32) -> Container = with_new_file(path, contents, Some(permissions));
+    fn with_new_file_permissions(path: String, contents: String, permissions: u32) -> Container = with_new_file(path, contents, Some(permissions), None);
+
+    /// This container with a new file at `path` holding `contents`, owned by `owner` (as
+    /// for [`with_directory_owner`](Container::with_directory_owner)).
+    fn with_new_file_owner(path: String, contents: String, owner: String) -> Container = with_new_file(path, contents, None, Some(owner.as_str()));
 
     /// This container with a new file at `path` holding `contents`, any bytes (a
     /// binary, an archive), with default permissions.
-    fn with_new_file_bytes(path: String, contents: Bytes) -> Container = with_new_file_bytes(path, contents, None);
+    fn with_new_file_bytes(path: String, contents: Bytes) -> Container = with_new_file_bytes(path, contents, None, None);
 
     /// This container with a new file at `path` holding `contents`, any bytes, with
     /// `permissions` (`0o755` for a program).
-    fn with_new_file_bytes_permissions(path: String, contents: Bytes, permissions: u32) -> Container = with_new_file_bytes(path, contents, Some(permissions));
+    fn with_new_file_bytes_permissions(path: String, contents: Bytes, permissions: u32) -> Container = with_new_file_bytes(path, contents, Some(permissions), None);
+
+    /// This container without the file or link at `path` (unchanged when there is
+    /// none).
+    fn without_file(path: String) -> Container = without_file(path);
+
+    /// This container without the directory at `path` and everything in it (unchanged
+    /// when there is none).
+    fn without_directory(path: String) -> Container = without_directory(path);
+
+    /// This container with a symbolic link at `link_name` pointing to `target` (kept as
+    /// a link; `target` may be relative to the link's folder).
+    fn with_symlink(target: String, link_name: String) -> Container = with_symlink(target, link_name);
 
     /// This container with `source` mounted at `path` for the commands that follow.
     ///
@@ -523,6 +584,20 @@ wrappers!(Directory {
     /// This directory without the file or directory at `path`.
     fn without_file(path: String) -> Directory = without_file(path);
 
+    /// The paths of the files, directories and links that match `pattern`, sorted. `*`
+    /// does not cross `/`; `**` does.
+    ///
+    /// ```no_run
+    /// # let source = tanto_sdk::dag().directory();
+    /// let sources: Vec<String> = source.glob("**/*.rs")?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    fn glob(pattern: String) -> Result<Vec<String>> = glob(pattern);
+
+    /// This directory with a symbolic link at `link_name` pointing to `target`. The link
+    /// stays a link: exporting the directory writes a link, never what it points at.
+    fn with_symlink(target: String, link_name: String) -> Directory = with_symlink(target, link_name);
+
     /// `sha256:<hex>` over the tree's content (each path, mode and file content): equal
     /// trees have equal digests, on any machine.
     fn digest() -> Result<String> = digest();
@@ -566,3 +641,38 @@ impl File {
         self.0
     }
 }
+
+/// A remote git repository, from [`Client::git`]. Pick a ref of it; nothing is fetched
+/// until the ref's tree or commit is read.
+#[derive(Debug)]
+pub struct GitRepository(wit::GitRepository);
+
+wrappers!(GitRepository {
+    /// The branch `name`.
+    fn branch(name: String) -> GitRef = branch(name);
+
+    /// The tag `name`, annotated or not.
+    fn tag(name: String) -> GitRef = tag(name);
+
+    /// The commit with the full id `id` (40 hexadecimal digits).
+    fn commit(id: String) -> GitRef = commit(id);
+
+    /// Any ref the repository advertises: a full name (`refs/pull/1/head`), or a branch
+    /// or tag name.
+    fn git_ref(name: String) -> GitRef = ref_(name);
+});
+
+/// A ref of a git repository (a branch, a tag, a commit), resolved to a commit when
+/// read.
+#[derive(Debug)]
+pub struct GitRef(wit::GitRef);
+
+wrappers!(GitRef {
+    /// The files of the commit: no `.git`, links kept as links, submodules left out.
+    /// Each commit is fetched once, then read from the cache.
+    fn tree() -> Directory = tree();
+
+    /// The full id of the commit this ref resolves to (asks the remote for a branch or
+    /// a tag).
+    fn commit() -> Result<String> = commit();
+});

@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod locks;
 pub mod objects;
 pub mod progress;
+pub mod sources;
 pub mod tree;
 
 mod eval;
@@ -35,6 +36,7 @@ pub use self::digest::Digest;
 pub use self::eval::ExportError;
 pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Sharing};
 pub use self::progress::{Event, NoProgress, Progress, StepOutcome};
+pub use self::sources::{GitRef, GitRepository};
 use self::tree::{HashCache, TreeError};
 use crate::backend::{Backend, BackendError};
 use crate::error::{Diagnose, ErrorKind, Hint};

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::digest::{Digest, Hasher};
+use super::sources::GitRef;
 use super::tree::Tree;
 use crate::backend::ImageConfig;
 
@@ -166,6 +167,14 @@ pub(crate) enum FsKind {
         path: String,
         workdir: Option<String>,
         source: CopySource,
+        /// `user`, `uid`, `user:group` or `uid:gid`; `None` keeps root.
+        owner: Option<String>,
+    },
+    /// `parent` without the file, link or directory at `path` (relative to `workdir`).
+    Remove {
+        parent: Arc<FsNode>,
+        path: String,
+        workdir: Option<String>,
     },
 }
 
@@ -395,9 +404,13 @@ impl Container {
         })
     }
 
-    fn with_copy(&self, path: &str, source: CopySource) -> Self {
+    fn with_copy(&self, path: &str, source: CopySource, owner: Option<&str>) -> Self {
         let mut hasher = Hasher::new("copy");
-        hasher.digest(&self.0.rootfs.digest).str(path).opt_str(self.0.config.workdir.as_deref());
+        hasher
+            .digest(&self.0.rootfs.digest)
+            .str(path)
+            .opt_str(self.0.config.workdir.as_deref())
+            .opt_str(owner);
         match &source {
             CopySource::Directory { directory, include, exclude } => hasher.str("directory").digest(&directory.digest()).strs(include).strs(exclude),
             CopySource::File { file, permissions } => hasher.str("file").digest(&file.digest()).opt_u32(*permissions),
@@ -409,12 +422,16 @@ impl Container {
                 path: path.to_string(),
                 workdir: self.0.config.workdir.clone(),
                 source,
+                owner: owner.map(str::to_string),
             },
         });
         self.with_rootfs(rootfs)
     }
 
-    pub fn with_directory(&self, path: &str, directory: &Directory, include: Vec<String>, exclude: Vec<String>) -> Self {
+    /// `owner` (`user`, `uid`, `user:group`, `uid:gid`) owns what is copied; `None`
+    /// leaves it to root. Names are looked up in the container's `/etc/passwd` and
+    /// `/etc/group`.
+    pub fn with_directory(&self, path: &str, directory: &Directory, include: Vec<String>, exclude: Vec<String>, owner: Option<&str>) -> Self {
         self.with_copy(
             path,
             CopySource::Directory {
@@ -422,27 +439,65 @@ impl Container {
                 include,
                 exclude,
             },
+            owner,
         )
     }
 
-    pub fn with_file(&self, path: &str, file: &File, permissions: Option<u32>) -> Self {
+    pub fn with_file(&self, path: &str, file: &File, permissions: Option<u32>, owner: Option<&str>) -> Self {
         self.with_copy(
             path,
             CopySource::File {
                 file: file.clone(),
                 permissions,
             },
+            owner,
         )
     }
 
-    pub fn with_new_file(&self, path: &str, contents: &str, permissions: Option<u32>) -> Self {
-        self.with_new_file_bytes(path, contents.as_bytes(), permissions)
+    pub fn with_new_file(&self, path: &str, contents: &str, permissions: Option<u32>, owner: Option<&str>) -> Self {
+        self.with_new_file_bytes(path, contents.as_bytes(), permissions, owner)
     }
 
-    pub fn with_new_file_bytes(&self, path: &str, contents: &[u8], permissions: Option<u32>) -> Self {
+    pub fn with_new_file_bytes(&self, path: &str, contents: &[u8], permissions: Option<u32>, owner: Option<&str>) -> Self {
         let name = path.rsplit('/').next().unwrap_or(path);
         let file = Directory::empty().with_new_file_bytes(name, contents, permissions).file(name);
-        self.with_file(path, &file, permissions)
+        self.with_file(path, &file, permissions, owner)
+    }
+
+    /// This container with a symbolic link at `link_name` pointing to `target`, kept as
+    /// it is (resolved, if ever, inside the container).
+    pub fn with_symlink(&self, target: &str, link_name: &str) -> Self {
+        let (parent, name) = match link_name.rsplit_once('/') {
+            Some(("", name)) => ("/", name),
+            Some((parent, name)) => (parent, name),
+            None => ("", link_name),
+        };
+        let link = Directory::empty().with_symlink(target, name);
+        self.with_copy(
+            parent,
+            CopySource::Directory {
+                directory: link,
+                include: Vec::new(),
+                exclude: Vec::new(),
+            },
+            None,
+        )
+    }
+
+    /// This container without the file, link or directory at `path` (nothing changes
+    /// when there is none).
+    pub fn without_path(&self, path: &str) -> Self {
+        let mut hasher = Hasher::new("remove");
+        hasher.digest(&self.0.rootfs.digest).str(path).opt_str(self.0.config.workdir.as_deref());
+        let rootfs = Arc::new(FsNode {
+            digest: hasher.finish(),
+            kind: FsKind::Remove {
+                parent: self.0.rootfs.clone(),
+                path: path.to_string(),
+                workdir: self.0.config.workdir.clone(),
+            },
+        });
+        self.with_rootfs(rootfs)
     }
 
     fn with_mount(&self, path: &str, source: MountSource) -> Self {
@@ -537,6 +592,13 @@ pub(crate) enum DirKind {
         parent: Directory,
         path: String,
     },
+    WithSymlink {
+        parent: Directory,
+        path: String,
+        target: String,
+    },
+    /// The tree of a git commit.
+    Git(GitRef),
 }
 
 impl Directory {
@@ -586,6 +648,14 @@ impl Directory {
             DirKind::Without { parent, path } => {
                 hasher = Hasher::new("dir-without");
                 hasher.digest(&parent.digest()).str(path);
+            }
+            DirKind::WithSymlink { parent, path, target } => {
+                hasher = Hasher::new("dir-with-symlink");
+                hasher.digest(&parent.digest()).str(path).str(target);
+            }
+            DirKind::Git(git_ref) => {
+                hasher = Hasher::new("dir-git");
+                hasher.digest(&git_ref.digest());
             }
         }
         Self(Arc::new(DirectoryNode { digest: hasher.finish(), kind }))
@@ -658,6 +728,21 @@ impl Directory {
             path: path.to_string(),
         })
     }
+
+    /// This directory with a symbolic link at `link_name` pointing to `target`, kept as
+    /// it is: never followed on the host.
+    pub fn with_symlink(&self, target: &str, link_name: &str) -> Directory {
+        Self::new(DirKind::WithSymlink {
+            parent: self.clone(),
+            path: link_name.to_string(),
+            target: target.to_string(),
+        })
+    }
+
+    /// The tree of the commit `git_ref` resolves to.
+    pub(crate) fn git(git_ref: GitRef) -> Directory {
+        Self::new(DirKind::Git(git_ref))
+    }
 }
 
 /// A file.
@@ -679,6 +764,10 @@ pub(crate) enum FileKind {
         path: String,
         workdir: Option<String>,
     },
+    /// Downloaded from an `http://` or `https://` URL.
+    Http {
+        url: String,
+    },
 }
 
 impl File {
@@ -693,6 +782,10 @@ impl File {
                 hasher = Hasher::new("file-in-container");
                 hasher.digest(&rootfs.digest).str(path).opt_str(workdir.as_deref());
             }
+            FileKind::Http { url } => {
+                hasher = Hasher::new("file-http");
+                hasher.str(url);
+            }
         }
         Self(Arc::new(FileNode { digest: hasher.finish(), kind }))
     }
@@ -701,10 +794,16 @@ impl File {
         self.0.digest
     }
 
+    /// The file at `url`, downloaded when evaluated.
+    pub fn http(url: &str) -> File {
+        File::new(FileKind::Http { url: url.to_string() })
+    }
+
     /// The file's name: the last component of its path. Known without evaluating.
     pub fn name(&self) -> String {
         let path = match &self.0.kind {
             FileKind::InDirectory { path, .. } | FileKind::InContainer { path, .. } => path,
+            FileKind::Http { url } => return super::sources::url_file_name(url),
         };
         path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
     }
@@ -739,7 +838,9 @@ mod tests {
             ),
             base().with_env_variable("A", "1").with_exec(vec!["true".into()], ExecOptions::default()),
             base().with_workdir("/tmp").with_exec(vec!["true".into()], ExecOptions::default()),
-            base().with_new_file("/a", "x", None).with_exec(vec!["true".into()], ExecOptions::default()),
+            base()
+                .with_new_file("/a", "x", None, None)
+                .with_exec(vec!["true".into()], ExecOptions::default()),
         ];
         for variant in variants {
             assert_ne!(variant.digest(), plain.digest());

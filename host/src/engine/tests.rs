@@ -135,7 +135,7 @@ async fn changing_an_input_reruns_only_what_depends_on_it() {
     let pipeline = |text: &str| {
         base()
             .with_exec(args(&["write", "toolchain", "installed"]), ExecOptions::default())
-            .with_directory("/app", &source(text), vec!["src/**".into()], vec![])
+            .with_directory("/app", &source(text), vec!["src/**".into()], vec![], None)
             .with_exec(args(&["cat", "app/src/main.txt"]), ExecOptions::default())
     };
     assert_eq!(fixture.engine().stdout(&pipeline("v1")).await.unwrap(), "v1");
@@ -148,7 +148,13 @@ async fn changing_an_input_reruns_only_what_depends_on_it() {
     // A change outside the include filter changes nothing downstream.
     let excluded = base()
         .with_exec(args(&["write", "toolchain", "installed"]), ExecOptions::default())
-        .with_directory("/app", &source("v2").with_new_file("README", "other docs", None), vec!["src/**".into()], vec![])
+        .with_directory(
+            "/app",
+            &source("v2").with_new_file("README", "other docs", None),
+            vec!["src/**".into()],
+            vec![],
+            None,
+        )
         .with_exec(args(&["cat", "app/src/main.txt"]), ExecOptions::default());
     fixture.engine().stdout(&excluded).await.unwrap();
     assert_eq!(fixture.backend.runs(), 3);
@@ -213,7 +219,7 @@ async fn files_and_directories_read_from_snapshots() {
     let fixture = Fixture::new();
     let engine = fixture.engine();
     let container = base()
-        .with_new_file("/etc/app.conf", "port=80", Some(0o600))
+        .with_new_file("/etc/app.conf", "port=80", Some(0o600), None)
         .with_exec(args(&["write", "out/result.txt", "42"]), ExecOptions::default());
     let file = container.file("/out/result.txt");
     assert_eq!(engine.contents(&file).await.unwrap(), b"42");

@@ -34,6 +34,8 @@ pub mod v0_2 {
             "tanto:core/types.directory": crate::engine::Directory,
             "tanto:core/types.file": crate::engine::File,
             "tanto:core/types.cache-volume": crate::engine::CacheVolume,
+            "tanto:core/types.git-repository": crate::engine::GitRepository,
+            "tanto:core/types.git-ref": crate::engine::GitRef,
         },
     });
 }

@@ -14,7 +14,7 @@ use super::bindings::latest::tanto::core::{client, types};
 use super::sandbox::{InvocationState, MAX_OBJECTS, SandboxError, process_cpu_time};
 use super::surface::{foreach_kind, foreach_method};
 use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
-use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, Sharing};
+use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, GitRef, GitRepository, Sharing};
 
 /// A failure of the host itself (not of the pipeline): raised as a trap.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,7 @@ plain_arguments! {
     Vec<u8> => |bytes| bytes.len();
     Vec<String> => |texts| texts.iter().map(String::len).fold(0, usize::saturating_add);
     Option<u32> => |_number| 0;
+    Option<String> => |text| text.as_ref().map_or(0, String::len);
 }
 
 /// A handle is the engine object it stands for, and a parent of what is made from it.
@@ -168,7 +169,7 @@ fn utf8_text(file: &File, contents: Result<Vec<u8>, EngineError>) -> Result<Stri
 /// Expands the method table into the latest version's host traits: one method per line,
 /// each charging what it makes (builders) or the CPU it spends (terminals).
 macro_rules! implement_latest {
-    ([] $( $resource:ident $host_trait:ident { $( since $version:ident { $($method:tt)* } )* } )*) => {
+    ([] $( $resource:ident $host_trait:ident $([$introduced:ident])? { $( since $version:ident { $($method:tt)* } )* } )*) => {
         $(
             impl types::$host_trait for InvocationState {
                 $( implement_methods! { $resource; $($method)* } )*
@@ -183,6 +184,10 @@ macro_rules! implement_latest {
 
 macro_rules! implement_methods {
     ($resource:ident;) => {};
+    // The latest version has every revision.
+    ($resource:ident; revised $revision:ident $($rest:tt)*) => {
+        implement_methods! { $resource; $($rest)* }
+    };
     ($resource:ident; builder $name:ident($($argument:ident: $type:ty),*) -> $object:ident = |$this:ident| $operation:expr; $($rest:tt)*) => {
         async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<Resource<$object>> {
             let guest_bytes = 0usize $(.saturating_add(HostArgument::guest_bytes(&$argument)))*;
@@ -227,6 +232,14 @@ impl client::Host for InvocationState {
 
     async fn cache_volume(&mut self, key: String) -> HostResult<Resource<CacheVolume>> {
         self.push(CacheVolume::new(&key), key.len(), &[])
+    }
+
+    async fn git(&mut self, url: String) -> HostResult<Resource<GitRepository>> {
+        self.push(GitRepository::new(&url), url.len(), &[])
+    }
+
+    async fn http(&mut self, url: String) -> HostResult<Resource<File>> {
+        self.push(File::http(&url), url.len(), &[])
     }
 
     async fn call(&mut self, module: String, function: String, arguments: Vec<(String, types::Value)>) -> HostResult<Result<types::Value, types::Error>> {

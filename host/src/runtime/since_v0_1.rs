@@ -3,7 +3,8 @@
 //!
 //! Nothing here is written per method: the method table and the kind table of
 //! [`super::surface`] expand into the delegating host traits and the value conversions.
-//! What 0.1.0 lacks (the `since v0_2` groups) is left out by [`v0_1_has`].
+//! What 0.1.0 lacks (the `since v0_2` groups) is left out by [`v0_1_has`], which also
+//! writes the methods 0.2 revised with their 0.1 signatures.
 
 use wasmtime::component::Resource;
 
@@ -15,11 +16,27 @@ use super::sandbox::InvocationState;
 use super::surface::{convert_kinds, convert_same, delegate_to_latest, foreach_kind, foreach_method};
 use crate::engine::{CacheVolume, Container, Directory, File};
 
-/// Keeps the methods of the `since` groups 0.1.0 has.
+/// Keeps the methods of the `since` groups 0.1.0 has, and adds the methods whose
+/// signature 0.2 revised (`revised v0_2` in the table) with 0.1's signature: no `owner`,
+/// so what they copy is owned by root, as it was in 0.1.
 macro_rules! v0_1_has {
     (v0_1 => $($methods:tt)*) => {
         $($methods)*
     };
+    (by_hand Container) => {
+        async fn with_directory(&mut self, this: Resource<Container>, path: String, source: Resource<Directory>, include: Vec<String>, exclude: Vec<String>) -> HostResult<Resource<Container>> {
+            latest::tanto::core::types::HostContainer::with_directory(self, this, path, source, include, exclude, None).await
+        }
+
+        async fn with_file(&mut self, this: Resource<Container>, path: String, source: Resource<File>, permissions: Option<u32>) -> HostResult<Resource<Container>> {
+            latest::tanto::core::types::HostContainer::with_file(self, this, path, source, permissions, None).await
+        }
+
+        async fn with_new_file(&mut self, this: Resource<Container>, path: String, contents: String, permissions: Option<u32>) -> HostResult<Resource<Container>> {
+            latest::tanto::core::types::HostContainer::with_new_file(self, this, path, contents, permissions, None).await
+        }
+    };
+    (by_hand $resource:ident) => {};
     ($newer:ident => $($methods:tt)*) => {};
 }
 

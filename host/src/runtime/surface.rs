@@ -28,9 +28,16 @@
 /// version being expanded); what a type resolves to and how many bytes it holds is its
 /// [`super::host::HostArgument`] implementation.
 ///
-/// A method whose signature changes in a new version is not changed here: the new
-/// version gets the method under a new name or the old version's module implements the
-/// old signature by hand.
+/// A method whose signature a new version `vX` changes keeps its line, in the `since`
+/// group that introduced it, with the latest signature and the mark `revised vX`: the
+/// versions that have `vX` delegate it as usual, and each older version's module writes
+/// its own signature by hand (the `by_hand` arm of its `includes` macro), delegating with
+/// the new arguments absent. 0.2's `owner` of `with-file`, `with-directory` and
+/// `with-new-file` is such a change (see [`super::since_v0_1`]). A new name for the new
+/// signature is the other way, for changes an older signature cannot delegate to.
+///
+/// A resource that a newer version introduces is marked with that version
+/// (`GitRef HostGitRef [v0_2]`): older versions have no host trait for it.
 macro_rules! foreach_method {
     ($mac:ident $($extra:tt)*) => {
         $mac! {
@@ -47,9 +54,9 @@ macro_rules! foreach_method {
                     builder with_entrypoint(args: Vec<String>) -> Container = |container| container.with_entrypoint(args);
                     builder with_default_args(args: Vec<String>) -> Container = |container| container.with_default_args(args);
                     builder with_label(name: String, value: String) -> Container = |container| container.with_label(&name, &value);
-                    builder with_directory(path: String, source: Resource<Directory>, include: Vec<String>, exclude: Vec<String>) -> Container = |container| container.with_directory(&path, &source, include, exclude);
-                    builder with_file(path: String, source: Resource<File>, permissions: Option<u32>) -> Container = |container| container.with_file(&path, &source, permissions);
-                    builder with_new_file(path: String, contents: String, permissions: Option<u32>) -> Container = |container| container.with_new_file(&path, &contents, permissions);
+                    revised v0_2 builder with_directory(path: String, source: Resource<Directory>, include: Vec<String>, exclude: Vec<String>, owner: Option<String>) -> Container = |container| container.with_directory(&path, &source, include, exclude, owner.as_deref());
+                    revised v0_2 builder with_file(path: String, source: Resource<File>, permissions: Option<u32>, owner: Option<String>) -> Container = |container| container.with_file(&path, &source, permissions, owner.as_deref());
+                    revised v0_2 builder with_new_file(path: String, contents: String, permissions: Option<u32>, owner: Option<String>) -> Container = |container| container.with_new_file(&path, &contents, permissions, owner.as_deref());
                     builder with_mounted_directory(path: String, source: Resource<Directory>) -> Container = |container| container.with_mounted_directory(&path, &source);
                     builder with_mounted_cache(path: String, cache: Resource<CacheVolume>, sharing: types::Sharing) -> Container = |container| container.with_mounted_cache(&path, &cache, sharing);
                     builder with_mounted_temp(path: String) -> Container = |container| container.with_mounted_temp(&path);
@@ -61,7 +68,10 @@ macro_rules! foreach_method {
                     terminal sync() -> () = |pipeline, container| pipeline.sync(&container).await;
                 }
                 since v0_2 {
-                    builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Container = |container| container.with_new_file_bytes(&path, &contents, permissions);
+                    builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>, owner: Option<String>) -> Container = |container| container.with_new_file_bytes(&path, &contents, permissions, owner.as_deref());
+                    builder without_file(path: String) -> Container = |container| container.without_path(&path);
+                    builder without_directory(path: String) -> Container = |container| container.without_path(&path);
+                    builder with_symlink(target: String, link_name: String) -> Container = |container| container.with_symlink(&target, &link_name);
                 }
             }
 
@@ -78,6 +88,8 @@ macro_rules! foreach_method {
                 }
                 since v0_2 {
                     builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Directory = |directory| directory.with_new_file_bytes(&path, &contents, permissions);
+                    terminal glob(pattern: String) -> Vec<String> = |pipeline, directory| pipeline.glob(&directory, &pattern).await;
+                    builder with_symlink(target: String, link_name: String) -> Directory = |directory| directory.with_symlink(&target, &link_name);
                 }
             }
 
@@ -96,6 +108,22 @@ macro_rules! foreach_method {
             CacheVolume HostCacheVolume {
                 since v0_1 {
                     getter key() -> String = |volume| volume.key().to_string();
+                }
+            }
+
+            GitRepository HostGitRepository [v0_2] {
+                since v0_2 {
+                    builder branch(name: String) -> GitRef = |repository| repository.branch(&name);
+                    builder tag(name: String) -> GitRef = |repository| repository.tag(&name);
+                    builder commit(id: String) -> GitRef = |repository| repository.commit(&id);
+                    builder ref_(name: String) -> GitRef = |repository| repository.git_ref(&name);
+                }
+            }
+
+            GitRef HostGitRef [v0_2] {
+                since v0_2 {
+                    builder tree() -> Directory = |git_ref| git_ref.tree();
+                    terminal commit() -> String = |pipeline, git_ref| pipeline.git_commit(&git_ref).await;
                 }
             }
         }
@@ -120,45 +148,66 @@ macro_rules! foreach_kind {
 /// Expands [`foreach_method!`] in an older version's module into host traits that
 /// delegate every method to the latest version's, converting records and errors with
 /// `From` (`.into()` is the identity for the types that did not change). `$includes` is
-/// a macro that keeps the `since` groups the older version has (see
-/// [`super::since_v0_1`]).
+/// a macro that keeps the `since` groups (and resources, and revisions) the older
+/// version has, and whose `by_hand $resource` arm adds the methods it writes by hand
+/// (see [`super::since_v0_1`]).
 macro_rules! delegate_to_latest {
-    ([$includes:ident] $( $resource:ident $host_trait:ident { $( since $version:ident { $($method:tt)* } )* } )*) => {
+    ([$includes:ident] $( $resource:ident $host_trait:ident $([$introduced:ident])? { $( since $version:ident { $($method:tt)* } )* } )*) => {
         $(
-            // Unchanged types convert to themselves.
-            #[allow(clippy::useless_conversion)]
-            impl types::$host_trait for InvocationState {
-                $( $includes! { $version => $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($method)* } } )*
-
-                async fn drop(&mut self, this: Resource<$resource>) -> HostResult<()> {
-                    <InvocationState as latest::tanto::core::types::$host_trait>::drop(self, this).await
-                }
-            }
+            $crate::runtime::surface::delegate_resource! { [$includes] [$($introduced)?] $resource $host_trait { $( since $version { $($method)* } )* } }
         )*
+    };
+}
+
+/// One resource of [`delegate_to_latest!`]: left out when a version newer than the one
+/// being expanded introduced it. `$includes! { by_hand $resource }` adds the methods the
+/// older version's module writes by hand (see [`foreach_method!`]).
+macro_rules! delegate_resource {
+    ([$includes:ident] [$introduced:ident] $($resource:tt)*) => {
+        $includes! { $introduced => $crate::runtime::surface::delegate_resource! { [$includes] [] $($resource)* } }
+    };
+    ([$includes:ident] [] $resource:ident $host_trait:ident { $( since $version:ident { $($method:tt)* } )* }) => {
+        // Unchanged types convert to themselves.
+        #[allow(clippy::useless_conversion)]
+        impl types::$host_trait for InvocationState {
+            $( $includes! { $version => $crate::runtime::surface::delegate_methods! { $includes $resource $host_trait; $($method)* } } )*
+            $includes! { by_hand $resource }
+
+            async fn drop(&mut self, this: Resource<$resource>) -> HostResult<()> {
+                <InvocationState as latest::tanto::core::types::$host_trait>::drop(self, this).await
+            }
+        }
     };
 }
 
 /// The methods of one `since` group, delegating to the latest version (for
 /// [`delegate_to_latest!`]).
 macro_rules! delegate_methods {
-    ($resource:ident $host_trait:ident;) => {};
-    ($resource:ident $host_trait:ident; builder $name:ident($($argument:ident: $type:ty),*) -> $object:ident = |$this:ident| $operation:expr; $($rest:tt)*) => {
+    ($includes:ident $resource:ident $host_trait:ident;) => {};
+    // A method whose signature `$revision` changed: delegated by the versions that have
+    // that revision; an older one writes its own signature by hand.
+    // (Builders only, so far the only shape revised.)
+    ($includes:ident $resource:ident $host_trait:ident; revised $revision:ident builder $name:ident($($arguments:tt)*) -> $object:ident = |$this:ident| $operation:expr; $($rest:tt)*) => {
+        $includes! { $revision => $crate::runtime::surface::delegate_methods! { $includes $resource $host_trait; builder $name($($arguments)*) -> $object = |$this| $operation; } }
+        $crate::runtime::surface::delegate_methods! { $includes $resource $host_trait; $($rest)* }
+    };
+    ($includes:ident $resource:ident $host_trait:ident; builder $name:ident($($argument:ident: $type:ty),*) -> $object:ident = |$this:ident| $operation:expr; $($rest:tt)*) => {
         async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<Resource<$object>> {
             <InvocationState as latest::tanto::core::types::$host_trait>::$name(self, this, $($argument.into()),*).await
         }
-        $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($rest)* }
+        $crate::runtime::surface::delegate_methods! { $includes $resource $host_trait; $($rest)* }
     };
-    ($resource:ident $host_trait:ident; terminal $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$pipeline:ident, $this:ident| $evaluation:expr; $($rest:tt)*) => {
+    ($includes:ident $resource:ident $host_trait:ident; terminal $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$pipeline:ident, $this:ident| $evaluation:expr; $($rest:tt)*) => {
         async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<Result<$output, types::Error>> {
             Ok(<InvocationState as latest::tanto::core::types::$host_trait>::$name(self, this, $($argument.into()),*).await?.map_err(Into::into))
         }
-        $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($rest)* }
+        $crate::runtime::surface::delegate_methods! { $includes $resource $host_trait; $($rest)* }
     };
-    ($resource:ident $host_trait:ident; getter $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$this:ident| $value:expr; $($rest:tt)*) => {
+    ($includes:ident $resource:ident $host_trait:ident; getter $name:ident($($argument:ident: $type:ty),*) -> $output:ty = |$this:ident| $value:expr; $($rest:tt)*) => {
         async fn $name(&mut self, this: Resource<$resource>, $($argument: $type),*) -> HostResult<$output> {
             <InvocationState as latest::tanto::core::types::$host_trait>::$name(self, this, $($argument.into()),*).await
         }
-        $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($rest)* }
+        $crate::runtime::surface::delegate_methods! { $includes $resource $host_trait; $($rest)* }
     };
 }
 
@@ -284,4 +333,4 @@ macro_rules! convert_same {
     };
 }
 
-pub(crate) use {convert_kinds, convert_same, delegate_methods, delegate_to_latest, foreach_kind, foreach_method};
+pub(crate) use {convert_kinds, convert_same, delegate_methods, delegate_resource, delegate_to_latest, foreach_kind, foreach_method};

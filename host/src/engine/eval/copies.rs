@@ -7,7 +7,7 @@ use super::record::Lookup;
 use super::{Snapshot, blocking};
 use crate::backend::CommitSpec;
 use crate::engine::digest::{Digest, Hasher};
-use crate::engine::tree::{FileEntry, Tree, normalize_relative};
+use crate::engine::tree::{FileEntry, Owner, Tree, normalize_relative};
 use crate::engine::{Engine, EngineError};
 
 /// A snapshot plus the copies not yet applied to it: an exec step applies them in its own
@@ -22,11 +22,17 @@ pub(super) struct PendingCopy {
     /// Absolute, normalized.
     pub(super) destination: String,
     pub(super) content: CopyContent,
+    pub(super) owner: Owner,
 }
 
 pub(super) enum CopyContent {
     Tree(Arc<Tree>),
     File(FileEntry),
+    /// Removes what is at the destination. An OCI whiteout (an empty `.wh.<name>` beside
+    /// it): the extractor writes it as a plain file, and the commit that follows applies
+    /// the container's changes as a layer, where it deletes `<name>`. So a removal is
+    /// only ever the last change of a commit of its own (see `FsKind::Remove`).
+    Whiteout,
 }
 
 impl CopyContent {
@@ -38,6 +44,7 @@ impl CopyContent {
                 hasher.u64(u64::from(file.mode)).digest(&file.hash);
                 hasher.finish()
             }
+            CopyContent::Whiteout => Hasher::new("whiteout").finish(),
         }
     }
 }
@@ -48,8 +55,9 @@ impl Engine {
             copies
                 .into_iter()
                 .map(|copy| match copy.content {
-                    CopyContentRef::Tree(tree) => Ok(tree.to_tar(&copy.destination)?),
-                    CopyContentRef::File(file) => file_archive(&copy.destination, &file),
+                    CopyContentRef::Tree(tree) => Ok(tree.to_tar_owned(&copy.destination, copy.owner)?),
+                    CopyContentRef::File(file) => file_archive(&copy.destination, &file, copy.owner),
+                    CopyContentRef::Whiteout => whiteout_archive(&copy.destination),
                 })
                 .collect()
         })
@@ -86,11 +94,13 @@ impl Engine {
 pub(super) struct PendingCopyRef {
     destination: String,
     content: CopyContentRef,
+    owner: Owner,
 }
 
 enum CopyContentRef {
     Tree(Arc<Tree>),
     File(FileEntry),
+    Whiteout,
 }
 
 impl From<&PendingCopy> for PendingCopyRef {
@@ -100,13 +110,15 @@ impl From<&PendingCopy> for PendingCopyRef {
             content: match &copy.content {
                 CopyContent::Tree(tree) => CopyContentRef::Tree(tree.clone()),
                 CopyContent::File(file) => CopyContentRef::File(file.clone()),
+                CopyContent::Whiteout => CopyContentRef::Whiteout,
             },
+            owner: copy.owner,
         }
     }
 }
 
 /// An archive holding one file at `destination`, with no entries for its parents.
-fn file_archive(destination: &str, file: &FileEntry) -> Result<Vec<u8>, EngineError> {
+fn file_archive(destination: &str, file: &FileEntry, owner: Owner) -> Result<Vec<u8>, EngineError> {
     let relative = normalize_relative(destination)?;
     let Some((parent, name)) = relative.rsplit_once('/').or(Some(("", relative.as_str()))) else {
         return Err(EngineError::InvalidArgument(format!("invalid file path {destination:?}")));
@@ -115,5 +127,16 @@ fn file_archive(destination: &str, file: &FileEntry) -> Result<Vec<u8>, EngineEr
         return Err(EngineError::InvalidArgument(format!("{destination:?} names a directory, not a file")));
     }
     let tree = Tree::new().with_file(name, file.clone())?;
+    Ok(tree.to_tar_owned(&format!("/{parent}"), owner)?)
+}
+
+/// An archive holding the whiteout of `destination` (absolute, normalized, not `/`).
+fn whiteout_archive(destination: &str) -> Result<Vec<u8>, EngineError> {
+    let relative = normalize_relative(destination)?;
+    let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative.as_str()));
+    if name.is_empty() {
+        return Err(EngineError::InvalidArgument("the root directory cannot be removed".into()));
+    }
+    let tree = Tree::new().with_file(&format!(".wh.{name}"), FileEntry::from_bytes(Vec::new(), 0o600))?;
     Ok(tree.to_tar(&format!("/{parent}"))?)
 }

@@ -14,7 +14,9 @@ mod copies;
 mod exec;
 mod export;
 mod extract;
+mod owner;
 mod record;
+mod sources;
 mod step_spec;
 mod terminal;
 mod volumes;
@@ -31,11 +33,12 @@ use futures_util::future::try_join;
 use self::copies::{CopyContent, Pending, PendingCopy};
 pub use self::export::ExportError;
 use self::extract::Extracted;
+use self::owner::OwnerSpec;
 use super::cache::Body;
 use super::digest::{Digest, Hasher};
 use super::objects::{ConfigEdits, CopySource, DirKind, Directory, File, FileKind, FsKind, FsNode, join_absolute};
 use super::progress::{Event, StepOutcome};
-use super::tree::{FileEntry, Filter, Tree, normalize_relative};
+use super::tree::{FileEntry, Filter, Owner, Tree, normalize_relative};
 use super::{Engine, EngineError, SingleFlight};
 use crate::backend::{self, BackendError, ImageConfig};
 
@@ -68,6 +71,8 @@ pub(crate) struct Memo {
     trees: SingleFlightDefault<Arc<Tree>>,
     files: SingleFlightDefault<FileEntry>,
     images: SingleFlightDefault<String>,
+    /// Git refs resolved to commits.
+    commits: SingleFlightDefault<String>,
 }
 
 struct SingleFlightDefault<T>(SingleFlight<T>);
@@ -142,6 +147,30 @@ impl Engine {
                     let pending = self.eval_pending(node).await?;
                     self.commit_pending(pending).await
                 }
+                FsKind::Remove { parent, path, workdir } => {
+                    // Committed first: a whiteout deletes only what earlier layers hold.
+                    let base = self.eval_fs(parent).await?;
+                    let edits = ConfigEdits {
+                        workdir: workdir.clone(),
+                        ..Default::default()
+                    };
+                    let destination = normalize_absolute(&join_absolute(&edits.workdir_in(&base.base), path))?;
+                    if destination == "/" {
+                        return Err(EngineError::InvalidArgument(format!("{path:?} is the root directory, which cannot be removed")));
+                    }
+                    let mut hasher = Hasher::new("remove-key");
+                    hasher.digest(&base.key).str(&destination);
+                    let pending = Pending {
+                        key: hasher.finish(),
+                        base,
+                        copies: vec![PendingCopy {
+                            destination,
+                            content: CopyContent::Whiteout,
+                            owner: Owner::ROOT,
+                        }],
+                    };
+                    self.commit_pending(pending).await
+                }
             }
         }))
     }
@@ -150,8 +179,31 @@ impl Engine {
     fn eval_pending<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Pending> {
         Box::pin(async move {
             match &node.kind {
-                FsKind::Copy { parent, path, workdir, source } => {
+                FsKind::Copy {
+                    parent,
+                    path,
+                    workdir,
+                    source,
+                    owner,
+                } => {
                     let (mut pending, content) = try_join(self.eval_pending(parent), self.eval_copy_source(source)).await?;
+                    let owner = match owner {
+                        None => Owner::ROOT,
+                        Some(owner) => {
+                            let spec = OwnerSpec::parse(owner)?;
+                            if spec.needs_names() && !pending.copies.is_empty() {
+                                // Names are read from the container's own files, which a
+                                // pending copy may be writing.
+                                let base = self.commit_pending(pending).await?;
+                                pending = Pending {
+                                    key: base.key,
+                                    base,
+                                    copies: Vec::new(),
+                                };
+                            }
+                            self.resolve_owner(&pending.base, &spec).await?
+                        }
+                    };
                     let edits = ConfigEdits {
                         workdir: workdir.clone(),
                         ..Default::default()
@@ -159,8 +211,11 @@ impl Engine {
                     let destination = normalize_absolute(&join_absolute(&edits.workdir_in(&pending.base.base), path))?;
                     let mut hasher = Hasher::new("copy-key");
                     hasher.digest(&pending.key).str(&destination).digest(&content.digest());
+                    if owner != Owner::ROOT {
+                        hasher.u64(u64::from(owner.uid)).u64(u64::from(owner.gid));
+                    }
                     pending.key = hasher.finish();
-                    pending.copies.push(PendingCopy { destination, content });
+                    pending.copies.push(PendingCopy { destination, content, owner });
                     Ok(pending)
                 }
                 _ => {
@@ -245,6 +300,8 @@ impl Engine {
                     Ok(Arc::new((*tree).clone().with_tree(path, &source, &filter)?))
                 }
                 DirKind::Without { parent, path } => Ok(Arc::new((*self.eval_tree(parent).await?).clone().without(path)?)),
+                DirKind::WithSymlink { parent, path, target } => Ok(Arc::new((*self.eval_tree(parent).await?).clone().with_symlink(path, target)?)),
+                DirKind::Git(git_ref) => self.git_tree(git_ref).await,
             }
         }))
     }
@@ -265,6 +322,7 @@ impl Engine {
                         Extracted::Directory(_) | Extracted::Link(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a directory, not a file"))),
                     }
                 }
+                FileKind::Http { url } => self.http_file(url).await,
             }
         }))
     }

@@ -132,6 +132,11 @@ impl Engine {
         Ok(self.eval_tree(directory).await?.entries(path)?)
     }
 
+    /// The paths in the directory that match `pattern`, sorted.
+    pub async fn glob(&self, directory: &Directory, pattern: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self.eval_tree(directory).await?.glob(pattern)?)
+    }
+
     /// The content digest of the directory.
     pub async fn directory_digest(&self, directory: &Directory) -> Result<Digest, EngineError> {
         Ok(self.eval_tree(directory).await?.digest())

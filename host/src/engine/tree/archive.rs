@@ -12,22 +12,38 @@ impl Tree {
     /// existing directories keep their owner and mode (a `/tmp` stays `1777`); missing
     /// ones are created by the extractor.
     pub fn to_tar(&self, destination: &str) -> Result<Vec<u8>, TreeError> {
+        self.to_tar_owned(destination, Owner::ROOT)
+    }
+
+    /// [`Tree::to_tar`] with every entry owned by `owner`.
+    pub fn to_tar_owned(&self, destination: &str, owner: Owner) -> Result<Vec<u8>, TreeError> {
         let prefix = normalize_relative(destination)?;
         let mut builder = tar::Builder::new(Vec::new());
         builder.mode(tar::HeaderMode::Deterministic);
         for (path, entry) in &self.entries {
             let name = join(&prefix, path);
-            append_entry(&mut builder, &name, entry)?;
+            append_entry(&mut builder, &name, entry, owner)?;
         }
         builder.into_inner().map_err(io_error("cannot build archive"))
     }
 }
 
-fn append_entry(builder: &mut tar::Builder<Vec<u8>>, name: &str, entry: &Entry) -> Result<(), TreeError> {
+/// Numeric owner of the entries of an archive a container extracts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Owner {
+    pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
+}
+
+fn append_entry(builder: &mut tar::Builder<Vec<u8>>, name: &str, entry: &Entry, owner: Owner) -> Result<(), TreeError> {
     let mut header = tar::Header::new_gnu();
     header.set_mtime(0);
-    header.set_uid(0);
-    header.set_gid(0);
+    header.set_uid(u64::from(owner.uid));
+    header.set_gid(u64::from(owner.gid));
     let context = || format!("cannot add {name} to an archive");
     match entry {
         Entry::Directory { mode } => {

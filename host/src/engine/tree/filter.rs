@@ -63,22 +63,31 @@ impl Filter {
     }
 }
 
+/// One pattern over tree paths, read as [`Filter`] reads its patterns.
+fn glob(pattern: &str) -> Result<Glob, TreeError> {
+    let trimmed = pattern.trim_start_matches("./").trim_matches('/');
+    globset::GlobBuilder::new(trimmed)
+        .literal_separator(true)
+        .build()
+        .or_else(|_| Glob::new(trimmed))
+        .map_err(|error| TreeError::InvalidPattern {
+            pattern: pattern.to_string(),
+            reason: error.kind().to_string(),
+        })
+}
+
+/// A matcher for `pattern` over tree paths (`Directory.glob`).
+pub(super) fn glob_matcher(pattern: &str) -> Result<globset::GlobMatcher, TreeError> {
+    Ok(glob(pattern)?.compile_matcher())
+}
+
 fn build_globs(patterns: &[String]) -> Result<Option<GlobSet>, TreeError> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
-        let trimmed = pattern.trim_start_matches("./").trim_matches('/');
-        let glob = globset::GlobBuilder::new(trimmed)
-            .literal_separator(true)
-            .build()
-            .or_else(|_| Glob::new(trimmed))
-            .map_err(|error| TreeError::InvalidPattern {
-                pattern: pattern.clone(),
-                reason: error.kind().to_string(),
-            })?;
-        builder.add(glob);
+        builder.add(glob(pattern)?);
     }
     builder.build().map(Some).map_err(|error| TreeError::InvalidPattern {
         pattern: patterns.join(", "),

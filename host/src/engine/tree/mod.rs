@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::archive::Owner;
 pub use self::filter::Filter;
 pub use self::hash_cache::HashCache;
 pub(crate) use self::host::DirectoryWalker;
@@ -330,6 +331,27 @@ impl Tree {
         self.remove_below(&path);
         self.entries.remove(&path);
         Ok(self)
+    }
+
+    /// The paths of the entries (files, directories, links) that match `pattern`, sorted.
+    /// `*` does not cross `/`; `**` does.
+    pub fn glob(&self, pattern: &str) -> Result<Vec<String>, TreeError> {
+        let matcher = filter::glob_matcher(pattern)?;
+        Ok(self.entries.keys().filter(|path| matcher.is_match(path.as_str())).cloned().collect())
+    }
+
+    /// This tree with the modes git records: directories `0o755`, files `0o755` when
+    /// executable and `0o644` otherwise. A checkout's modes follow the umask of the
+    /// process that made it; these do not, so a commit's tree has one digest everywhere.
+    pub fn with_git_modes(mut self) -> Tree {
+        for entry in self.entries.values_mut() {
+            match entry {
+                Entry::Directory { mode } => *mode = 0o755,
+                Entry::File(file) => file.mode = if file.mode & 0o100 != 0 { 0o755 } else { 0o644 },
+                Entry::Symlink { .. } => {}
+            }
+        }
+        self
     }
 
     /// Only the entries `filter` keeps, plus the directories that hold them.

@@ -1,12 +1,25 @@
 //! Exercises every method of the tanto API, each function returning what a test can
 //! compare byte for byte.
 
-use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, Result, dag};
+use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, GitRef, Result, dag};
 
 const IMAGE: &str = "busybox:latest";
 
 fn busybox() -> Container {
     dag().container().from(IMAGE)
+}
+
+/// The ref of the repository at `url` that `kind` (`branch`, `tag`, `commit`, `ref`)
+/// and `name` pick.
+fn git_ref(url: &str, kind: &str, name: &str) -> Result<GitRef> {
+    let repository = dag().git(url);
+    match kind {
+        "branch" => Ok(repository.branch(name)),
+        "tag" => Ok(repository.tag(name)),
+        "commit" => Ok(repository.commit(name)),
+        "ref" => Ok(repository.git_ref(name)),
+        other => Err(Error::msg(format!("unknown ref kind {other:?}"))),
+    }
 }
 
 fn expect_from(name: &str) -> Result<Expect> {
@@ -207,5 +220,109 @@ impl Api {
     pub fn stdout_size(&self, script: String) -> Result<String> {
         let stdout = busybox().with_exec(["sh", "-c", script.as_str()]).stdout()?;
         Ok(format!("{} bytes, {} lines", stdout.len(), stdout.lines().count()))
+    }
+
+    /// The commit a git ref resolves to, every path of its tree (`glob("**")`) and the
+    /// contents of its `README.md`.
+    pub fn git_files(&self, url: String, kind: String, name: String) -> Result<String> {
+        let git_ref = git_ref(&url, &kind, &name)?;
+        let tree = git_ref.tree();
+        Ok(format!(
+            "commit {}\npaths {}\nreadme {}",
+            git_ref.commit()?,
+            tree.glob("**")?.join(" "),
+            tree.file("README.md").contents()?
+        ))
+    }
+
+    /// The tree of a git ref, for `-o` to export.
+    pub fn git_tree(&self, url: String, kind: String, name: String) -> Result<Directory> {
+        Ok(git_ref(&url, &kind, &name)?.tree())
+    }
+
+    /// The content digest of a git ref's tree.
+    pub fn inspect_git(&self, url: String, kind: String, name: String) -> Result<String> {
+        git_ref(&url, &kind, &name)?.tree().digest()
+    }
+
+    /// A git tree's `README.md` as a container sees it (copied in, read by `cat`).
+    pub fn git_in_container(&self, url: String, kind: String, name: String) -> Result<String> {
+        let tree = git_ref(&url, &kind, &name)?.tree();
+        busybox().with_directory("/src", &tree).with_exec(["cat", "/src/README.md"]).stdout()
+    }
+
+    /// The name, size and contents of the file downloaded from `url`, and the same
+    /// bytes as `cat` sees them in a container.
+    pub fn http_file(&self, url: String) -> Result<String> {
+        let file = dag().http(&url);
+        let seen = busybox().with_file("/downloaded", &file).with_exec(["cat", "/downloaded"]).stdout()?;
+        Ok(format!("{} {} {} | {}", file.name(), file.size()?, file.contents()?, seen))
+    }
+
+    /// The paths of `source` that match `pattern`.
+    pub fn glob(&self, source: Directory, pattern: String) -> Result<Vec<String>> {
+        source.glob(&pattern)
+    }
+
+    /// What `find` lists under /data after removing a file, a directory, a file added by
+    /// the step before, and a path that never existed.
+    pub fn without(&self) -> Result<String> {
+        busybox()
+            .with_exec(["sh", "-c", "mkdir -p /data/sub/deeper && touch /data/a.txt /data/b.txt /data/sub/c.txt /data/sub/deeper/d.txt"])
+            .with_new_file("/data/new.txt", "added then removed")
+            .without_file("/data/new.txt")
+            .without_file("/data/a.txt")
+            .without_directory("/data/sub")
+            .without_file("/data/never-there")
+            .with_exec(["sh", "-c", "find /data | sort"])
+            .stdout()
+    }
+
+    /// Links made in a container: one relative, one absolute, one to a missing path, as
+    /// `readlink` and `cat` see them.
+    pub fn container_symlinks(&self) -> Result<String> {
+        busybox()
+            .with_new_file("/data/target.txt", "through the link")
+            .with_symlink("target.txt", "/data/relative")
+            .with_symlink("/data/target.txt", "/links/absolute")
+            .with_symlink("/nowhere", "/data/dangling")
+            .with_exec(["sh", "-c", "for link in /data/relative /links/absolute /data/dangling; do readlink $link; done; cat /data/relative; echo; cat /links/absolute"])
+            .stdout()
+    }
+
+    /// A directory with a file, a link to it and a link to `outside` (never followed), for
+    /// `-o` to export; and the same links copied into a container, as `ls -l` shows them.
+    pub fn directory_symlinks(&self, outside: String) -> Result<Directory> {
+        let directory = dag()
+            .directory()
+            .with_new_file("a.txt", "a\n")
+            .with_symlink("a.txt", "link-to-a")
+            .with_symlink(&outside, "sub/outside");
+        let listed = busybox()
+            .with_directory("/d", &directory)
+            .with_exec(["sh", "-c", "readlink /d/link-to-a && readlink /d/sub/outside && cat /d/link-to-a"])
+            .stdout()?;
+        Ok(directory.with_new_file("listed.txt", listed))
+    }
+
+    /// Owners of copied files, as `stat` shows them: by user name, by numbers, by
+    /// user and group names, and the default (root). The folder a directory is copied
+    /// into is not part of the copy: it keeps its owner, or is made by root.
+    pub fn owners(&self) -> Result<String> {
+        let file = dag().directory().with_new_file("f.txt", "f").file("f.txt");
+        let tree = dag().directory().with_new_file("x/y.txt", "y");
+        busybox()
+            .with_new_file_owner("/o/named", "n", "tanto")
+            .with_file_owner("/o/numbers", &file, "1234:5678")
+            .with_directory_owner("/o/tree", &tree, "nobody:nogroup")
+            .with_new_file("/o/default", "d")
+            .with_new_file_owner("/o/uid-only", "u", "1000")
+            .with_exec(["sh", "-c", "cd /o && stat -c '%n %U:%G %u:%g' named numbers tree tree/x tree/x/y.txt default uid-only"])
+            .stdout()
+    }
+
+    /// An owner naming a user the container does not have.
+    pub fn unknown_owner(&self) -> Result<String> {
+        busybox().with_new_file_owner("/o/x", "x", "no-such-user").with_exec(["ls", "-l", "/o"]).stdout()
     }
 }

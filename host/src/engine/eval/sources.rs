@@ -1,0 +1,267 @@
+//! Evaluating network sources: git refs (resolved with `git ls-remote`, fetched once per
+//! commit into a bare repository the cache owns, checked out into the tree cache) and
+//! files over HTTP (streamed to disk, kept by content).
+//!
+//! Git runs as the system `git`, so the user's credential helpers, SSH agent, proxies
+//! and `url.<base>.insteadOf` apply, but hardened against what an untrusted module could
+//! name: network transports only (`GIT_ALLOW_PROTOCOL`, `protocol.file.allow=never`), no
+//! prompts, no hooks, no submodules.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use sha2::{Digest as _, Sha256};
+
+use super::{blocking, local_error};
+use crate::engine::digest::{Digest, Hasher};
+use crate::engine::sources::{GitRef, GitReference, check_git_url, check_http_url, display_url};
+use crate::engine::tree::{FileEntry, Filter, IgnoreFiles, Tree};
+use crate::engine::{Engine, EngineError};
+
+/// The transports git may use, whatever `insteadOf` rewrites a URL to.
+const ALLOWED_PROTOCOLS: &str = "https:http:ssh:git";
+
+/// How long an HTTP download may take, start to end, before it fails.
+const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+impl Engine {
+    /// The commit `git_ref` resolves to, once per process.
+    pub async fn git_commit(&self, git_ref: &GitRef) -> Result<String, EngineError> {
+        self.memo
+            .commits
+            .0
+            .run(git_ref.digest(), || async {
+                check_git_url(&git_ref.0.url)?;
+                let url = git_ref.0.url.to_string();
+                let reference = git_ref.0.reference.clone();
+                blocking(move || resolve(&url, &reference)).await
+            })
+            .await
+    }
+
+    /// The tree of the commit `git_ref` resolves to, from the tree cache when that
+    /// commit was checked out before.
+    pub(super) async fn git_tree(&self, git_ref: &GitRef) -> Result<Arc<Tree>, EngineError> {
+        let commit = self.git_commit(git_ref).await?;
+        let mut hasher = Hasher::new("git-tree");
+        hasher.str(&commit);
+        let key = hasher.finish();
+        self.pin(&key);
+        let mut installed = self.store.tree_dir(&key);
+        if std::fs::symlink_metadata(installed.join("root")).is_err() {
+            self.grew.store(true, Ordering::Relaxed);
+            let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
+            let database = self.store.root().join("git").join(Digest::of_bytes(git_ref.0.url.as_bytes()).hex());
+            let url = git_ref.0.url.to_string();
+            let work = blocking(move || {
+                fetch_commit(&database, &url, &commit)?;
+                checkout(&database, &commit, &work.path().join("root"))?;
+                Ok(work)
+            })
+            .await?;
+            installed = self.store.install_tree(&key, work).map_err(local_error("cannot store a git checkout"))?;
+        }
+        let root = installed.join("root");
+        let hash_cache = self.hash_cache.clone();
+        blocking(move || {
+            let tree = Tree::from_host(&root, &Filter::default(), IgnoreFiles::None, &hash_cache)?;
+            Ok(Arc::new(tree.with_git_modes()))
+        })
+        .await
+    }
+
+    /// The file at `url`, downloaded (each process downloads it once) and kept in the
+    /// tree cache by its content's sha256.
+    pub(super) async fn http_file(&self, url: &str) -> Result<FileEntry, EngineError> {
+        check_http_url(url)?;
+        let shown = display_url(url);
+        let failed = |error: reqwest::Error| EngineError::Failed(format!("GET {shown}: {}", error_chain(&error)));
+        let client = reqwest::Client::builder().timeout(HTTP_TIMEOUT).build().map_err(failed)?;
+        let mut response = client.get(url).send().await.map_err(failed)?;
+        let status = response.status();
+        if !status.is_success() {
+            let message = format!("GET {shown}: the server answered {status}");
+            return Err(if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+                EngineError::NotFound(message)
+            } else {
+                EngineError::Failed(message)
+            });
+        }
+        // Streamed to disk chunk by chunk: memory stays bounded whatever the size.
+        let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
+        let download = work.path().join("root");
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&download).map_err(local_error("cannot create a download file"))?);
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            hasher.update(&chunk);
+            file.write_all(&chunk).map_err(local_error("cannot write a download"))?;
+        }
+        file.into_inner()
+            .map_err(|error| EngineError::Local(format!("cannot write a download: {}", error.error())))?
+            .sync_all()
+            .map_err(local_error("cannot write a download"))?;
+        let content = hex::encode(hasher.finalize());
+        let mut key = Hasher::new("http-file");
+        key.str(&content);
+        let key = key.finish();
+        self.pin(&key);
+        self.grew.store(true, Ordering::Relaxed);
+        let installed = self.store.install_tree(&key, work).map_err(local_error("cannot store a download"))?;
+        let hash_cache = self.hash_cache.clone();
+        blocking(move || Ok(FileEntry::from_host(&installed.join("root"), &hash_cache)?)).await
+    }
+}
+
+/// An error with its causes (reqwest's own message hides why a connection failed).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
+}
+
+/// `git` hardened for URLs an untrusted module gives: the user's configuration and
+/// credentials apply, but only network transports, no prompts, no hooks, no submodules.
+fn git(args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
+        .args(["-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never"])
+        .args(["-c", "core.hooksPath=/dev/null", "-c", "submodule.recurse=false", "-c", "core.symlinks=true"])
+        .args(["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=120"])
+        .args(args)
+        .env("GIT_ALLOW_PROTOCOL", ALLOWED_PROTOCOLS)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_PROTOCOL_FROM_USER", "0")
+        .env("LC_ALL", "C")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs `command`; its stdout, or an error naming `what` with git's stderr.
+fn run(mut command: Command, what: &str) -> Result<String, EngineError> {
+    let output = command
+        .output()
+        .map_err(|error| EngineError::Failed(format!("{what}: cannot run git ({error}); install git to read git sources")))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(EngineError::Failed(format!("{what}: {}", String::from_utf8_lossy(&output.stderr).trim())))
+    }
+}
+
+fn is_full_commit(id: &str) -> bool {
+    (id.len() == 40 || id.len() == 64) && id.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// The commit `reference` of `url` points at, asked of the remote.
+fn resolve(url: &str, reference: &GitReference) -> Result<String, EngineError> {
+    let shown = display_url(url);
+    let name = reference.name();
+    if let GitReference::Commit(id) = reference {
+        return if is_full_commit(id) {
+            Ok(id.to_ascii_lowercase())
+        } else {
+            Err(EngineError::InvalidArgument(format!(
+                "commit {id:?} of {shown} is not a full commit id (40 hexadecimal digits)"
+            )))
+        };
+    }
+    if name.is_empty() || name.starts_with('-') || name.contains(|c: char| c.is_control() || c.is_whitespace()) {
+        return Err(EngineError::InvalidArgument(format!("{reference} of {shown} is not a valid ref name")));
+    }
+    let candidates: Vec<String> = match reference {
+        GitReference::Branch(name) => vec![format!("refs/heads/{name}")],
+        GitReference::Tag(name) => vec![format!("refs/tags/{name}")],
+        GitReference::Ref(name) if name.starts_with("refs/") || name == "HEAD" => vec![name.clone()],
+        GitReference::Ref(name) => vec![format!("refs/heads/{name}"), format!("refs/tags/{name}")],
+        GitReference::Commit(_) => Vec::new(),
+    };
+    let mut command = git(&["ls-remote", "--"]);
+    // A pattern lists no `^{}` line (the commit of an annotated tag) unless asked for.
+    command
+        .arg(url)
+        .args(candidates.iter().flat_map(|candidate| [candidate.clone(), format!("{candidate}^{{}}")]));
+    let listed = run(command, &format!("git ls-remote {shown}"))?;
+    // `<oid>\t<ref>` lines; an annotated tag also has `<ref>^{}` with its commit.
+    let oid_of = |wanted: &str| {
+        listed
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .find(|(_, name)| *name == wanted)
+            .map(|(oid, _)| oid.trim().to_string())
+    };
+    for candidate in &candidates {
+        if let Some(commit) = oid_of(&format!("{candidate}^{{}}")).or_else(|| oid_of(candidate)) {
+            return Ok(commit);
+        }
+    }
+    Err(EngineError::NotFound(format!("{shown} has no {reference}")))
+}
+
+/// Makes sure the bare repository at `database` holds `commit` of `url`: a commit
+/// fetched before is never fetched again.
+fn fetch_commit(database: &Path, url: &str, commit: &str) -> Result<(), EngineError> {
+    let shown = display_url(url);
+    std::fs::create_dir_all(database).map_err(local_error("cannot create a git cache folder"))?;
+    if !database.join("HEAD").exists() {
+        run(git_in(database, &["init", "--bare", "--quiet"]), "git init")?;
+    }
+    if has_commit(database, commit) {
+        return Ok(());
+    }
+    // By id first (servers that allow it send only what is needed), then everything
+    // the remote advertises, for servers that only serve advertised tips.
+    let mut by_id = git_in(database, &["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--depth=1", "--"]);
+    by_id.arg(url).arg(commit);
+    if run(by_id, "").is_err() || !has_commit(database, commit) {
+        let mut everything = git_in(database, &["fetch", "--quiet", "--no-recurse-submodules", "--"]);
+        everything.arg(url).args(["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]);
+        run(everything, &format!("git fetch {shown}"))?;
+    }
+    if has_commit(database, commit) {
+        Ok(())
+    } else {
+        Err(EngineError::NotFound(format!("{shown} has no commit {commit}")))
+    }
+}
+
+fn git_in(database: &Path, args: &[&str]) -> Command {
+    let mut git_dir = OsString::from("--git-dir=");
+    git_dir.push(database);
+    let mut command = git(&[]);
+    command.arg(git_dir).args(args);
+    command
+}
+
+fn has_commit(database: &Path, commit: &str) -> bool {
+    let mut command = git_in(database, &["cat-file", "-e"]);
+    command.arg(format!("{commit}^{{commit}}")).stdout(Stdio::null()).stderr(Stdio::null());
+    command.status().is_ok_and(|status| status.success())
+}
+
+/// Writes the files of `commit` into `destination` (a new folder): no `.git`, links as
+/// links, no submodules, no hooks.
+fn checkout(database: &Path, commit: &str, destination: &Path) -> Result<(), EngineError> {
+    std::fs::create_dir(destination).map_err(local_error("cannot create a checkout folder"))?;
+    let index = destination.with_file_name("index");
+    let mut work_tree = OsString::from("--work-tree=");
+    work_tree.push(destination);
+    let mut command = git_in(database, &[]);
+    command
+        .arg(work_tree)
+        .args(["checkout", "--quiet", "--force", commit, "--", "."])
+        .env("GIT_INDEX_FILE", &index);
+    run(command, &format!("git checkout {commit}"))?;
+    std::fs::remove_file(&index).map_err(local_error("cannot remove a checkout's index"))?;
+    Ok(())
+}

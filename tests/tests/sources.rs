@@ -1,0 +1,314 @@
+//! Sources and file operations of `tanto:core@0.2`, end to end through the `api` guest:
+//! git repositories served by a real `git daemon` on 127.0.0.1 (reached as github.com
+//! through the user's `insteadOf`, as a real user's mirror rule would), files over HTTP
+//! from a server the test runs on 127.0.0.1, `glob`, removals, links and owners in
+//! real Docker containers.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+
+use tanto_tests::git::GitServer;
+use tanto_tests::{Tanto, Victim, write};
+
+const URL: &str = "https://github.com/acme/src";
+
+fn call(tanto: &Tanto, function: &str, args: &[&str]) -> String {
+    tanto.call_guest("api", function, args).success().stdout
+}
+
+fn git_args(kind: &str, name: &str) -> [String; 3] {
+    [format!("--url={URL}"), format!("--kind={kind}"), format!("--name={name}")]
+}
+
+fn git_call(tanto: &Tanto, function: &str, kind: &str, name: &str) -> String {
+    let args = git_args(kind, name);
+    call(tanto, function, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Commits of `acme/src`: `v1` (tagged `v1.0.0`, annotated, and `light`, not), `v2` on
+/// `main`, and `feature` on the branch of that name.
+struct Commits {
+    v1: String,
+    v2: String,
+    feature: String,
+}
+
+fn source_repository(server: &GitServer) -> Commits {
+    let repo = server.repository("src");
+    repo.write("README.md", "version 1");
+    repo.write("src/lib.txt", "library");
+    let v1 = repo.commit("v1");
+    repo.git(&["tag", "--annotate", "--message", "release", "v1.0.0"]);
+    repo.git(&["tag", "light"]);
+    repo.write("README.md", "version 2");
+    repo.write("bin/run.sh", "#!/bin/sh\necho run\n");
+    std::fs::set_permissions(repo.work.join("bin/run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("../README.md", repo.work.join("src/readme-link")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", repo.work.join("outside-link")).unwrap();
+    let v2 = repo.commit("v2");
+    repo.git(&["checkout", "--quiet", "-b", "feature"]);
+    repo.write("README.md", "feature work");
+    let feature = repo.commit("feature");
+    repo.git(&["checkout", "--quiet", "main"]);
+    repo.push();
+    Commits { v1, v2, feature }
+}
+
+fn expected(commit: &str, paths: &str, readme: &str) -> String {
+    format!("commit {commit}\npaths {paths}\nreadme {readme}")
+}
+
+const V1_PATHS: &str = "README.md src src/lib.txt";
+const V2_PATHS: &str = "README.md bin bin/run.sh outside-link src src/lib.txt src/readme-link";
+
+#[test]
+fn git_sources_by_branch_tag_commit_and_ref_then_from_the_cache() {
+    let server = GitServer::start();
+    let commits = source_repository(&server);
+    let tanto = server.tanto();
+
+    assert_eq!(git_call(&tanto, "git-files", "branch", "main"), expected(&commits.v2, V2_PATHS, "version 2"));
+    assert_eq!(
+        git_call(&tanto, "git-files", "tag", "v1.0.0"),
+        expected(&commits.v1, V1_PATHS, "version 1"),
+        "an annotated tag peels to its commit"
+    );
+    assert_eq!(git_call(&tanto, "git-files", "tag", "light"), expected(&commits.v1, V1_PATHS, "version 1"));
+    assert_eq!(
+        git_call(&tanto, "git-files", "commit", &commits.feature),
+        expected(&commits.feature, V2_PATHS, "feature work")
+    );
+    assert_eq!(
+        git_call(&tanto, "git-files", "ref", "feature"),
+        expected(&commits.feature, V2_PATHS, "feature work")
+    );
+    assert_eq!(
+        git_call(&tanto, "git-files", "ref", "refs/tags/v1.0.0"),
+        expected(&commits.v1, V1_PATHS, "version 1")
+    );
+    assert_eq!(git_call(&tanto, "git-in-container", "branch", "feature"), "feature work");
+
+    // Each commit was fetched once: with the server gone, a commit id still reads from
+    // the cache, while a branch (which only the remote can resolve) fails clearly.
+    server.stop();
+    assert_eq!(
+        git_call(&tanto, "git-files", "commit", &commits.v2),
+        expected(&commits.v2, V2_PATHS, "version 2")
+    );
+    assert_eq!(git_call(&tanto, "git-in-container", "commit", &commits.feature), "feature work");
+    let args = git_args("branch", "main");
+    let run = tanto
+        .call_guest("api", "git-files", &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .failure(1);
+    assert!(run.stderr.contains(&format!("git ls-remote {URL}")), "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn unknown_refs_are_not_found() {
+    let server = GitServer::start();
+    source_repository(&server);
+    let tanto = server.tanto();
+    for (kind, name, message) in [
+        ("branch", "no-such-branch", format!("{URL} has no branch no-such-branch")),
+        ("tag", "v9", format!("{URL} has no tag v9")),
+        (
+            "commit",
+            "0123456789012345678901234567890123456789",
+            format!("{URL} has no commit 0123456789012345678901234567890123456789"),
+        ),
+        ("commit", "abc123", "is not a full commit id".to_string()),
+    ] {
+        let args = git_args(kind, name);
+        let run = tanto
+            .call_guest("api", "git-files", &args.iter().map(String::as_str).collect::<Vec<_>>())
+            .failure(1);
+        assert!(run.stderr.contains(&message), "{kind} {name}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_git_tree_has_no_dot_git_keeps_links_and_has_one_digest_everywhere() {
+    let server = GitServer::start();
+    let commits = source_repository(&server);
+    let out = tempfile::tempdir().unwrap();
+    let destination = out.path().join("tree");
+    let args = git_args("commit", &commits.v2);
+    let mut with_output: Vec<&str> = args.iter().map(String::as_str).collect();
+    with_output.extend(["-o", destination.to_str().unwrap()]);
+    let tanto = server.tanto();
+    tanto.call_guest("api", "git-tree", &with_output).success();
+
+    assert!(!destination.join(".git").exists(), "a tree never holds .git");
+    assert_eq!(std::fs::read_to_string(destination.join("README.md")).unwrap(), "version 2");
+    assert_eq!(std::fs::metadata(destination.join("bin/run.sh")).unwrap().permissions().mode() & 0o777, 0o755);
+    assert_eq!(std::fs::metadata(destination.join("README.md")).unwrap().permissions().mode() & 0o777, 0o644);
+    assert_eq!(std::fs::read_link(destination.join("src/readme-link")).unwrap().to_str(), Some("../README.md"));
+    assert_eq!(
+        std::fs::read_link(destination.join("outside-link")).unwrap().to_str(),
+        Some("/etc/passwd"),
+        "a link out is kept, never followed"
+    );
+
+    // The same commit through another cache (another checkout folder) and another
+    // umask has the same content digest.
+    let first = tanto
+        .call_guest("api", "inspect-git", &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .success()
+        .stdout;
+    let other = server.tanto();
+    let second = other
+        .call_guest("api", "inspect-git", &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .success()
+        .stdout;
+    assert!(first.starts_with("sha256:"), "{first}");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn git_refuses_local_repositories_and_transport_tricks() {
+    let tanto = Tanto::new();
+    let local = tempfile::tempdir().unwrap();
+    let path = local.path().display().to_string();
+    for url in [
+        format!("file://{path}"),
+        path.clone(),
+        "ext::sh -c touch% /tmp/tanto-pwned".to_string(),
+        "./relative".to_string(),
+    ] {
+        let run = tanto
+            .call_guest("api", "git-files", &[&format!("--url={url}"), "--kind=branch", "--name=main"])
+            .failure(1);
+        assert!(run.stderr.contains("is refused"), "{url}: {}", run.stderr);
+        assert!(run.stderr.contains("use an https://"), "{url}: {}", run.stderr);
+    }
+    assert!(!std::path::Path::new("/tmp/tanto-pwned").exists());
+}
+
+/// An HTTP server on 127.0.0.1 answering `/hello.txt` and 404 for anything else.
+fn http_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).map_or(true, |read| read == 0) || header == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body) = if request.starts_with("GET /files/hello.txt ") {
+                ("200 OK", "hello over http")
+            } else {
+                ("404 Not Found", "no such file")
+            };
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn http_files_download_and_fail_clearly() {
+    let base = http_server();
+    let tanto = Tanto::new();
+    let url = format!("--url={base}/files/hello.txt");
+    assert_eq!(call(&tanto, "http-file", &[&url]), "hello.txt 15 hello over http | hello over http");
+
+    let missing = format!("{base}/files/missing.txt");
+    let run = tanto.call_guest("api", "http-file", &[&format!("--url={missing}")]).failure(1);
+    assert!(
+        run.stderr.contains(&format!("GET {missing}: the server answered 404 Not Found")),
+        "{}",
+        run.stderr
+    );
+
+    let run = tanto.call_guest("api", "http-file", &["--url=file:///etc/passwd"]).failure(1);
+    assert!(run.stderr.contains("only http:// and https:// URLs"), "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn glob_lists_matching_paths() {
+    let tanto = Tanto::new();
+    let source = tempfile::tempdir().unwrap();
+    for path in ["a.txt", "b.md", "sub/c.txt", "sub/deeper/d.txt"] {
+        write(source.path(), path, path);
+    }
+    let source_arg = format!("--source={}", source.path().display());
+    assert_eq!(
+        call(&tanto, "glob", &[&source_arg, "--pattern=**/*.txt"]),
+        "a.txt\nsub/c.txt\nsub/deeper/d.txt\n"
+    );
+    assert_eq!(call(&tanto, "glob", &[&source_arg, "--pattern=*"]), "a.txt\nb.md\nsub\n");
+    assert_eq!(call(&tanto, "glob", &[&source_arg, "--pattern=sub/*"]), "sub/c.txt\nsub/deeper\n");
+    assert_eq!(call(&tanto, "glob", &[&source_arg, "--pattern=*.rs"]), "");
+    let run = tanto.call_guest("api", "glob", &[&source_arg, "--pattern=a[.txt"]).failure(1);
+    assert!(run.stderr.contains("invalid glob pattern"), "{}", run.stderr);
+}
+
+#[test]
+fn containers_lose_files_and_directories() {
+    let tanto = Tanto::new();
+    assert_eq!(call(&tanto, "without", &[]), "/data\n/data/b.txt\n");
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn links_stay_links_in_containers_and_on_export() {
+    let tanto = Tanto::new();
+    assert_eq!(
+        call(&tanto, "container-symlinks", &[]),
+        "target.txt\n/data/target.txt\n/nowhere\nthrough the link\nthrough the link"
+    );
+
+    let victim = Victim::new();
+    let out = tempfile::tempdir().unwrap();
+    let destination = out.path().join("links");
+    let outside = victim.file().display().to_string();
+    tanto
+        .call_guest(
+            "api",
+            "directory-symlinks",
+            &[&format!("--outside={outside}"), "-o", destination.to_str().unwrap()],
+        )
+        .success();
+    assert_eq!(std::fs::read_link(destination.join("link-to-a")).unwrap().to_str(), Some("a.txt"));
+    assert_eq!(std::fs::read_link(destination.join("sub/outside")).unwrap().display().to_string(), outside);
+    assert_eq!(
+        std::fs::read_to_string(destination.join("listed.txt")).unwrap(),
+        format!("a.txt\n{outside}\na\n")
+    );
+    victim.assert_untouched();
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn copies_take_an_owner() {
+    let tanto = Tanto::new();
+    assert_eq!(
+        call(&tanto, "owners", &[]),
+        "named tanto:tanto 1000:1000\n\
+         numbers UNKNOWN:UNKNOWN 1234:5678\n\
+         tree root:root 0:0\n\
+         tree/x nobody:nogroup 65534:65534\n\
+         tree/x/y.txt nobody:nogroup 65534:65534\n\
+         default root:root 0:0\n\
+         uid-only tanto:tanto 1000:1000\n"
+    );
+    let run = tanto.call_guest("api", "unknown-owner", &[]).failure(1);
+    assert!(
+        run.stderr
+            .contains("owner \"no-such-user\": no user \"no-such-user\" in the container's /etc/passwd"),
+        "{}",
+        run.stderr
+    );
+    tanto.assert_no_leftovers();
+}
