@@ -9,8 +9,12 @@ use std::path::Path;
 /// holds the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
-    #[error("expected env://NAME, file://PATH or cmd://\"COMMAND\" (or env:NAME, file:PATH, cmd:COMMAND), got {0:?}")]
-    Unknown(String),
+    /// Holds the scheme given, if any: never the text, which may be the value itself.
+    #[error(
+        "expected env://NAME, file://PATH or cmd://\"COMMAND\" (or env:NAME, file:PATH, cmd:COMMAND){}; a secret is never given in the clear (it would stay in the shell's history)",
+        .0.as_deref().map(|scheme| format!(", got the scheme {scheme:?}")).unwrap_or_default()
+    )]
+    Unknown(Option<String>),
     #[error("the environment variable {0} is not set")]
     MissingVariable(String),
     #[error("the environment variable {0} is not UTF-8")]
@@ -33,16 +37,17 @@ impl Provider {
     /// Parses a reference. A value in the clear is refused: it would stay in the
     /// shell's history and the process list.
     pub fn parse(reference: &str) -> Result<Provider, ProviderError> {
-        let (scheme, rest) = reference.split_once(':').ok_or_else(|| ProviderError::Unknown(shown(reference)))?;
+        let (scheme, rest) = reference.split_once(':').ok_or(ProviderError::Unknown(None))?;
+        let unknown = || ProviderError::Unknown(Some(scheme.chars().take(16).collect()));
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let provider = match scheme {
             "env" => Provider::Env(rest.to_string()),
             "file" => Provider::File(rest.to_string()),
             "cmd" => Provider::Command(unquote(rest).to_string()),
-            _ => return Err(ProviderError::Unknown(shown(reference))),
+            _ => return Err(unknown()),
         };
         match &provider {
-            Provider::Env(text) | Provider::File(text) | Provider::Command(text) if text.trim().is_empty() => Err(ProviderError::Unknown(shown(reference))),
+            Provider::Env(text) | Provider::File(text) | Provider::Command(text) if text.trim().is_empty() => Err(unknown()),
             _ => Ok(provider),
         }
     }
@@ -107,11 +112,6 @@ fn unquote(text: &str) -> &str {
     text
 }
 
-/// A reference as shown in an error: it is not a secret, but cut to a readable length.
-fn shown(reference: &str) -> String {
-    reference.chars().take(80).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +124,8 @@ mod tests {
         assert_eq!(Provider::parse("file:/etc/key"), Ok(Provider::File("/etc/key".into())));
         assert_eq!(Provider::parse("cmd://\"pass show ci\""), Ok(Provider::Command("pass show ci".into())));
         assert_eq!(Provider::parse("cmd:echo hi"), Ok(Provider::Command("echo hi".into())));
-        assert!(Provider::parse("hunter2").is_err());
+        let refused = Provider::parse("hunter2").unwrap_err().to_string();
+        assert!(!refused.contains("hunter2"), "{refused}");
         assert!(Provider::parse("vault://x").is_err());
         assert!(Provider::parse("env://").is_err());
     }
