@@ -1,5 +1,5 @@
-//! The pipeline API: the root [`Client`] and the [`Container`], [`Directory`] and
-//! [`File`] objects, thin wrappers over the host's resources that take idiomatic Rust
+//! The pipeline API: the root [`Client`] and the [`Container`], [`Directory`], [`File`]
+//! and [`Secret`] objects, thin wrappers over the host's resources that take idiomatic Rust
 //! arguments.
 
 use crate::bindings::tanto::core::{client as wit_client, types as wit};
@@ -21,7 +21,7 @@ use crate::error::Result;
 /// | `String` | `impl Into<String>` | `&String` (read as `&str`) |
 /// | `Strings` | `impl IntoIterator<Item = impl Into<String>>` | `&Vec<String>` |
 /// | `Bytes` | `impl AsRef<[u8]>` | `&[u8]` |
-/// | `&Directory`, `&File`, `&CacheVolume` | a reference to the object | its WIT handle |
+/// | `&Directory`, `&File`, `&CacheVolume`, `&Secret` | a reference to the object | its WIT handle |
 /// | `u32`, `Filter` | the value | the value |
 /// | `Sharing`, `ExecOptions` (an SDK record) | the record | the WIT record |
 ///
@@ -129,6 +129,12 @@ impl Wrap<wit::GitRef> for GitRef {
     }
 }
 
+impl Wrap<wit::Secret> for Secret {
+    fn wrap(returned: wit::Secret) -> Self {
+        Secret(returned)
+    }
+}
+
 /// The root of the pipeline API.
 ///
 /// ```no_run
@@ -190,6 +196,16 @@ impl Client {
     /// ```
     pub fn http(&self, url: impl Into<String>) -> File {
         File(wit_client::http(&url.into()))
+    }
+
+    /// A secret named `name` holding `plaintext`, for
+    /// [`Container::with_secret_variable`] and [`Container::with_mounted_secret`]. From
+    /// now on the host scrubs the value from everything it shows.
+    ///
+    /// A value a module holds in a string has passed through the module; when it comes
+    /// from the caller, take a [`Secret`] argument instead (`--token=env://TOKEN`).
+    pub fn set_secret(&self, name: impl Into<String>, plaintext: impl Into<String>) -> Secret {
+        Secret(wit_client::set_secret(&name.into(), &plaintext.into()))
     }
 
     /// Evaluates all `containers` at once and waits for them: a module runs on one
@@ -283,6 +299,16 @@ pub struct Directory(wit::Directory);
 /// A file: a path in a directory, in a container, or new contents.
 #[derive(Debug)]
 pub struct File(wit::File);
+
+/// A secret: a token, a password, a key, from a `secret` argument
+/// (`--token=env://TOKEN`, `file://PATH`, `cmd://"COMMAND"`) or from
+/// [`Client::set_secret`].
+///
+/// The host keeps its value in memory only: it never enters an image, its configuration
+/// or history, the cache, a log or an error message (output that shows it reads `***`),
+/// and no method reads it back. A step that uses it runs again when the value changes.
+#[derive(Debug)]
+pub struct Secret(wit::Secret);
 
 /// Which exit codes of a command count as success, so that
 /// [`Container::with_exec_opts`] can run commands that are expected to fail.
@@ -506,6 +532,34 @@ wrappers!(Container {
     /// commands that follow.
     fn with_mounted_temp(path: String) -> Container = with_mounted_temp(path);
 
+    /// This container with the environment variable `name` set to the value of
+    /// `secret` for the commands that follow; never part of the image's configuration.
+    ///
+    /// The variable is set by `/bin/sh` when each command starts, so the image needs
+    /// one; for an image without a shell, use
+    /// [`with_mounted_secret`](Container::with_mounted_secret).
+    ///
+    /// ```no_run
+    /// # let token = tanto_sdk::dag().set_secret("token", "example");
+    /// use tanto_sdk::dag;
+    ///
+    /// let upload = dag()
+    ///     .container()
+    ///     .from("busybox:latest")
+    ///     .with_secret_variable("TOKEN", &token)
+    ///     .with_exec(["sh", "-c", "test -n \"$TOKEN\""]);
+    /// ```
+    fn with_secret_variable(name: String, secret: &Secret) -> Container = with_secret_variable(name, secret);
+
+    /// This container with the value of `source` as a read-only file at `path` for the
+    /// commands that follow (mode `0o400`, owned by the container's user when it is
+    /// numeric, else root), on a mount that is never part of the image.
+    fn with_mounted_secret(path: String, source: &Secret) -> Container = with_mounted_secret(path, source, None, None);
+
+    /// This container with the value of `source` as a read-only file at `path`, owned
+    /// by `owner` (`"1000"` or `"1000:1000"`: numeric ids) with `mode` (`0o440`).
+    fn with_mounted_secret_owned(path: String, source: &Secret, owner: String, mode: u32) -> Container = with_mounted_secret(path, source, Some(owner.as_str()), Some(mode));
+
     /// The standard output of the last command. Runs every pending command.
     fn stdout() -> Result<String> = stdout();
 
@@ -609,6 +663,22 @@ impl Directory {
     }
 
     pub(crate) fn into_wit(self) -> wit::Directory {
+        self.0
+    }
+}
+
+wrappers!(Secret {
+    /// The name the secret was made with (for a `secret` argument, the reference the
+    /// caller gave: `env://TOKEN`). Never the value.
+    fn name() -> String = name();
+});
+
+impl Secret {
+    pub(crate) fn from_wit(secret: wit::Secret) -> Self {
+        Secret(secret)
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Secret {
         self.0
     }
 }

@@ -39,13 +39,16 @@
 //!   I/O, archives), single flight, the cache of steps and trees.
 //! * [`backend`]: the `Backend` trait and its Docker implementation (bollard).
 //! * [`telemetry`]: tracing and progress display.
+//! * [`secrets`]: where secret arguments' values come from (`env://`, `file://`,
+//!   `cmd://`), the scrubber every printed line and every step's output passes, and the
+//!   keyed hash that stands for a value in digests and cache keys.
 //! * [`error`]: [`error::ErrorKind`], [`error::Diagnose`], [`error::UsageError`] and the
 //!   one [`error::Hint`] enum, shared by every layer.
 //! * `util`: file and process helpers (atomic writes, folder sizes, the process's owner
 //!   name).
 //!
-//! Dependencies point one way: `cli → ops → module/runtime → engine → backend`; [`error`]
-//! and `util` sit below all of them and depend on none.
+//! Dependencies point one way: `cli → ops → module/runtime → engine → backend`; [`error`],
+//! [`secrets`] and `util` sit below all of them and depend on none.
 
 pub mod backend;
 pub mod cli;
@@ -54,5 +57,6 @@ pub mod error;
 pub mod module;
 pub mod ops;
 pub mod runtime;
+pub mod secrets;
 pub mod telemetry;
 mod util;

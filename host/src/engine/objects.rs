@@ -62,10 +62,19 @@ pub(crate) struct ConfigEdits {
     /// `Some(empty)` clears the base image's default arguments.
     pub default_args: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    /// Variables set from secrets when a command starts: never part of the image's
+    /// configuration ([`ConfigEdits::apply`] leaves them out).
+    pub secret_env: BTreeMap<String, Secret>,
 }
 
 impl ConfigEdits {
     fn hash_into(&self, hasher: &mut Hasher) {
+        if !self.secret_env.is_empty() {
+            hasher.str("secret-env").u64(self.secret_env.len() as u64);
+            for (name, secret) in &self.secret_env {
+                hasher.str(name).digest(&secret.digest());
+            }
+        }
         hasher.u64(self.env.len() as u64);
         for (name, value) in &self.env {
             hasher.str(name).opt_str(value.as_deref());
@@ -218,6 +227,13 @@ pub(crate) enum MountSource {
     },
     /// An empty tmpfs.
     Temp,
+    /// A secret's value as a read-only file.
+    Secret {
+        secret: Secret,
+        /// `uid` or `uid:gid`.
+        owner: Option<String>,
+        mode: Option<u32>,
+    },
 }
 
 impl Mount {
@@ -227,7 +243,67 @@ impl Mount {
             MountSource::Directory(directory) => hasher.str("directory").digest(&directory.digest()),
             MountSource::Cache { volume, sharing } => hasher.str("cache").str(volume.key()).str(sharing.name()),
             MountSource::Temp => hasher.str("temp"),
+            MountSource::Secret { secret, owner, mode } => hasher.str("secret").digest(&secret.digest()).opt_str(owner.as_deref()).opt_u32(*mode),
         };
+    }
+}
+
+/// A secret: its name and its value, held in memory only. Its [`Debug`] shows the name,
+/// never the value, and its digest is a keyed hash whose key never leaves the process.
+#[derive(Clone)]
+pub struct Secret(Arc<SecretNode>);
+
+struct SecretNode {
+    name: String,
+    value: String,
+    digest: Digest,
+}
+
+impl Secret {
+    /// A secret named `name` holding `value`; from now on the value is scrubbed from
+    /// everything this process shows.
+    pub fn new(name: &str, value: String) -> Self {
+        crate::secrets::register(value.as_bytes());
+        let mut hasher = Hasher::new("secret");
+        hasher
+            .str(name)
+            .str(&crate::secrets::keyed_hash(crate::secrets::process_key(), value.as_bytes()));
+        Self(Arc::new(SecretNode {
+            name: name.to_string(),
+            value,
+            digest: hasher.finish(),
+        }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The value, for the one place that hands it to a command.
+    pub(crate) fn value(&self) -> &str {
+        &self.0.value
+    }
+
+    /// Changes with the name and the value; computed with a key of this process's, so it
+    /// tells nothing about the value.
+    pub fn digest(&self) -> Digest {
+        self.0.digest
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({:?})", self.0.name)
+    }
+}
+
+impl Drop for SecretNode {
+    fn drop(&mut self) {
+        // Overwritten before the allocator reuses the memory, so a later dump of the
+        // process is less likely to hold it (`black_box` keeps the writes).
+        let mut bytes = std::mem::take(&mut self.value).into_bytes();
+        bytes.fill(0);
+        std::hint::black_box(&bytes);
     }
 }
 
@@ -361,14 +437,38 @@ impl Container {
 
     pub fn with_env_variable(&self, name: &str, value: &str) -> Self {
         self.with_config(|config| {
+            config.secret_env.remove(name);
             config.env.insert(name.to_string(), Some(value.to_string()));
         })
     }
 
     pub fn without_env_variable(&self, name: &str) -> Self {
         self.with_config(|config| {
+            config.secret_env.remove(name);
             config.env.insert(name.to_string(), None);
         })
+    }
+
+    /// Sets `name` to the value of `secret` for the commands that follow, never in the
+    /// image's configuration.
+    pub fn with_secret_variable(&self, name: &str, secret: &Secret) -> Self {
+        self.with_config(|config| {
+            config.env.remove(name);
+            config.secret_env.insert(name.to_string(), secret.clone());
+        })
+    }
+
+    /// Mounts the value of `secret` as a read-only file at `path` for the commands that
+    /// follow.
+    pub fn with_mounted_secret(&self, path: &str, secret: &Secret, owner: Option<String>, mode: Option<u32>) -> Self {
+        self.with_mount(
+            path,
+            MountSource::Secret {
+                secret: secret.clone(),
+                owner,
+                mode,
+            },
+        )
     }
 
     pub fn with_workdir(&self, path: &str) -> Self {

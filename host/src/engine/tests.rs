@@ -348,3 +348,40 @@ async fn an_export_tells_a_refusing_destination_from_a_failed_evaluation() {
     assert_eq!(std::fs::read_to_string(host.path().join("saved/a/b.txt")).unwrap(), "bytes");
     assert_eq!(std::fs::read_to_string(&in_the_way).unwrap(), "a file, not a folder");
 }
+
+/// A step that mounts a secret is keyed by a keyed hash of its value (the same value is
+/// a cache hit in a new process, a new value runs again), its output is scrubbed before
+/// it is recorded, and no file of the cache holds the value.
+#[tokio::test]
+async fn a_secret_keys_its_step_by_value_and_never_reaches_the_cache() {
+    let fixture = Fixture::new();
+    let step = |value: &str| {
+        base()
+            .with_mounted_secret("/run/token", &Secret::new("token", value.to_string()), None, None)
+            .with_exec(args(&["echo", "printed", value]), ExecOptions::default())
+    };
+    assert_eq!(fixture.engine().stdout(&step("engine-secret-one")).await.unwrap(), "printed ***\n");
+    assert_eq!(fixture.engine().stdout(&step("engine-secret-one")).await.unwrap(), "printed ***\n");
+    assert_eq!(fixture.backend.runs(), 1, "the same value is a cache hit");
+    fixture.engine().stdout(&step("engine-secret-two")).await.unwrap();
+    assert_eq!(fixture.backend.runs(), 2, "a new value runs the step again");
+
+    let mut folders = vec![fixture.cache.path().to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                for value in ["engine-secret-one", "engine-secret-two"] {
+                    assert!(
+                        !bytes.windows(value.len()).any(|window| window == value.as_bytes()),
+                        "{value} in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -36,6 +36,7 @@ pub mod v0_2 {
             "tanto:core/types.cache-volume": crate::engine::CacheVolume,
             "tanto:core/types.git-repository": crate::engine::GitRepository,
             "tanto:core/types.git-ref": crate::engine::GitRef,
+            "tanto:core/types.secret": crate::engine::Secret,
         },
     });
 }

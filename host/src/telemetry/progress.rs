@@ -206,11 +206,11 @@ impl LineBuffers {
     }
 }
 
-/// Writes `text` to stderr in one call. A closed stderr is not an error of the run:
-/// what cannot be shown is dropped.
+/// Writes `text` to stderr in one call, through the secrets scrubber. A closed stderr is
+/// not an error of the run: what cannot be shown is dropped.
 fn write_stderr(text: &str) {
     if !text.is_empty() {
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        let _ = std::io::stderr().lock().write_all(crate::secrets::scrub(text).as_bytes());
     }
 }
 
