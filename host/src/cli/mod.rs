@@ -47,18 +47,22 @@ use tanto_registry::resolve::Network;
 
 /// Pipelines as WebAssembly modules, run on Docker, cached by content.
 #[derive(Parser, Debug)]
-#[command(name = "tanto", version, about, long_about = None)]
+#[command(name = "tanto", about, long_about = None, disable_version_flag = true, subcommand_required = false)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Print versions (as `tanto version`).
+    #[arg(short = 'V', long = "version")]
+    version: bool,
     #[command(flatten)]
     global: GlobalArgs,
 }
 
 #[derive(Args, Debug)]
 struct GlobalArgs {
-    /// How to show progress on stderr.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    /// How to show progress on stderr: `auto` is a live view on a terminal, plain lines
+    /// when stderr is not a terminal, `TERM=dumb` or `CI` is set.
+    #[arg(long, global = true, value_enum, env = "TANTO_PROGRESS", default_value = "auto")]
     progress: ProgressMode,
     /// More diagnostics on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -105,6 +109,9 @@ enum Command {
     /// Inspect and prune the cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Print tanto's version, the API versions it serves, wasmtime's and the Docker
+    /// engine's.
+    Version,
 }
 
 #[derive(Args, Debug)]
@@ -286,6 +293,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let Cli {
         command,
+        version,
         global:
             GlobalArgs {
                 progress: progress_mode,
@@ -323,7 +331,16 @@ async fn run(cli: Cli) -> ExitCode {
             unsandboxed_builds,
         })
     };
+    // `--version` is `tanto version`; no command at all is a usage error, as clap makes it.
+    let Some(command) = command.or(version.then_some(Command::Version)) else {
+        use clap::CommandFactory as _;
+        let _ = Cli::command()
+            .error(clap::error::ErrorKind::MissingSubcommand, "a command is needed (see `tanto --help`)")
+            .print();
+        return ExitCode::from(report::EXIT_USAGE);
+    };
     match command {
+        Command::Version => finish(version_command().await),
         Command::Init(args) => finish(with_interrupt(signals, None, async { init(args) }).await),
         Command::Install(args) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
@@ -522,6 +539,21 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// `tanto version`: one line per part, the Docker engine's saying why it is missing when
+/// the daemon cannot be asked (not an error: the report is most useful exactly then).
+async fn version_command() -> anyhow::Result<()> {
+    let report = crate::ops::version::version().await;
+    let apis: Vec<String> = report.apis.iter().map(ToString::to_string).collect();
+    println!("tanto {}", report.tanto);
+    println!("api: {}", apis.join(", "));
+    println!("wasmtime {}", report.wasmtime);
+    match &report.docker {
+        Ok(version) => println!("docker: engine {} (API {}) at {}", version.engine, version.api, report.docker_address),
+        Err(reason) => println!("docker: not reachable at {}: {reason}", report.docker_address),
+    }
+    Ok(())
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {
