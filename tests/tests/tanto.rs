@@ -175,7 +175,8 @@ mod vendored_sdk {
     }
 
     fn redact(text: &str, workspace: &Path) -> String {
-        text.replace(&workspace.display().to_string(), "[WORKSPACE]")
+        tanto_tests::without_progress(text)
+            .replace(&workspace.display().to_string(), "[WORKSPACE]")
             .replace(&format!("tanto-sdk {}", host_sdk_version()), "tanto-sdk [HOST]")
             .replace(&format!("→ {}", host_sdk_version()), "→ [HOST]")
             .replace(&format!("to {}", host_sdk_version()), "to [HOST]")

@@ -322,13 +322,14 @@ async fn run(cli: Cli) -> ExitCode {
         unsandboxed_builds,
         ..SessionSettings::from_env()
     };
-    let lock_settings = || -> anyhow::Result<LockSettings> {
+    let lock_settings = |session: &Session| -> anyhow::Result<LockSettings> {
         Ok(LockSettings {
             working_dir: std::env::current_dir()?,
             cache_root: SessionSettings::from_env().cache_root,
             network,
             lock_mode,
             unsandboxed_builds,
+            reporter: session.pipeline.reporter().clone(),
         })
     };
     // `--version` is `tanto version`; no command at all is a usage error, as clap makes it.
@@ -339,50 +340,50 @@ async fn run(cli: Cli) -> ExitCode {
             .print();
         return ExitCode::from(report::EXIT_USAGE);
     };
-    match command {
-        Command::Version => finish(version_command().await),
-        Command::Init(args) => finish(with_interrupt(signals, None, async { init(args) }).await),
+    let display = progress::display(progress_mode);
+    let result = match command {
+        Command::Version => version_command().await,
+        Command::Init(args) => with_interrupt(signals, None, async { init(args) }).await,
         Command::Install(args) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(signals, Some(&session), install(&session, lock_settings, args)).await)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), install(&session, lock_settings, args)).await
         }
         Command::Uninstall(UninstallArgs { name }) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(signals, Some(&session), uninstall(&session, lock_settings, name)).await)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), uninstall(&session, lock_settings, name)).await
         }
         Command::Update(UpdateArgs { names }) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(signals, Some(&session), update(&session, lock_settings, names)).await)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), update(&session, lock_settings, names)).await
         }
-        Command::Publish(args) => finish(with_interrupt(signals, None, publish(args)).await),
+        Command::Publish(args) => with_interrupt(signals, None, publish(args)).await,
         Command::Functions(FunctionsArgs { module }) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            let result = with_interrupt(signals, Some(&session), functions(&session, module)).await;
-            finish(result)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), functions(&session, module)).await
         }
         Command::Cache(command) => {
             let session = Session::new(base_settings(), progress::display(ProgressMode::Quiet));
-            let result = with_interrupt(signals, Some(&session), cache(&session, command)).await;
-            finish(result)
+            with_interrupt(signals, Some(&session), cache(&session, command)).await
         }
         Command::Develop(args) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            let result = with_interrupt(signals, Some(&session), develop(&session, args)).await;
-            finish(result)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), develop(&session, args)).await
         }
         Command::Call(args) => {
             let settings = match session_settings(&args.run, base_settings()) {
                 Ok(settings) => settings,
                 Err(error) => return report::render(&error),
             };
-            let session = Session::new(settings, progress::display(progress_mode));
-            let result = with_interrupt(signals, Some(&session), call(&session, args)).await;
-            finish(result)
+            let session = Session::new(settings, display.clone());
+            with_interrupt(signals, Some(&session), call(&session, args)).await
         }
-    }
+    };
+    // The live view is cleared and the summary shown before the result or the error.
+    display.finish();
+    finish(result)
 }
 
-async fn install(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
+async fn install(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
     let InstallArgs { reference, name } = args;
     let add = match reference {
         Some(text) => Some(NewDependency {
@@ -391,19 +392,19 @@ async fn install(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSe
         }),
         None => None,
     };
-    let outcome = crate::ops::install::install(session, InstallSettings { lock: lock()?, add }).await?;
+    let outcome = crate::ops::install::install(session, InstallSettings { lock: lock(session)?, add }).await?;
     eprintln!("{}", lock::install_summary(&outcome));
     Ok(())
 }
 
-async fn uninstall(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, name: String) -> anyhow::Result<()> {
-    let outcome = crate::ops::install::uninstall(session, UninstallSettings { lock: lock()?, name }).await?;
+async fn uninstall(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, name: String) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::uninstall(session, UninstallSettings { lock: lock(session)?, name }).await?;
     eprintln!("{}", lock::install_summary(&outcome));
     Ok(())
 }
 
-async fn update(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, names: Vec<String>) -> anyhow::Result<()> {
-    let outcome = crate::ops::install::update(session, UpdateSettings { lock: lock()?, names }).await?;
+async fn update(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, names: Vec<String>) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::update(session, UpdateSettings { lock: lock(session)?, names }).await?;
     eprintln!("{}", lock::update_summary(&outcome));
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! Progress events from the engine. The engine never prints: it reports steps to a
 //! [`Progress`] sink, and the CLI decides how to show them.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::backend::Stream;
 
@@ -37,6 +39,10 @@ pub enum Event<'a> {
 /// evaluation path.
 pub trait Progress: Send + Sync {
     fn event(&self, event: Event<'_>);
+
+    /// The work is over: a display clears what it keeps live and shows its summary,
+    /// before the command's result or error is printed. Later calls do nothing.
+    fn finish(&self) {}
 }
 
 /// Discards every event.
@@ -44,4 +50,103 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {
     fn event(&self, _event: Event<'_>) {}
+}
+
+/// Numbers steps and reports them to the display: the engine's, shared with work outside
+/// the graph (building a module) so that it shows as a step like any other, numbered
+/// with the rest.
+#[derive(Clone)]
+pub struct StepReporter {
+    progress: Arc<dyn Progress>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl StepReporter {
+    pub fn new(progress: Arc<dyn Progress>) -> Self {
+        Self {
+            progress,
+            next_id: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// Reports nothing: for work that has no display (`tanto publish`'s check build).
+    pub fn silent() -> Self {
+        Self::new(Arc::new(NoProgress))
+    }
+
+    /// A number no other step of this process has.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn event(&self, event: Event<'_>) {
+        self.progress.event(event);
+    }
+
+    /// The work is over (see [`Progress::finish`]).
+    pub fn finish(&self) {
+        self.progress.finish();
+    }
+
+    /// Reports a step outside the graph as started; it reports its end when finished
+    /// (or, dropped unfinished, as failed: an error on the way out still closes it).
+    pub fn start(&self, description: impl Into<String>) -> RunningStep {
+        let step = RunningStep {
+            reporter: self.clone(),
+            id: self.next_id(),
+            description: description.into(),
+            started: Instant::now(),
+            finished: false,
+        };
+        self.event(Event::StepStarted {
+            id: step.id,
+            description: &step.description,
+        });
+        step
+    }
+}
+
+impl std::fmt::Debug for StepReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepReporter").finish_non_exhaustive()
+    }
+}
+
+/// A step outside the graph, reported while it runs (see [`StepReporter::start`]).
+pub struct RunningStep {
+    reporter: StepReporter,
+    id: u64,
+    description: String,
+    started: Instant,
+    finished: bool,
+}
+
+impl RunningStep {
+    /// Output of the step, shown (bounded) like a container's.
+    pub fn output(&self, stream: Stream, bytes: &[u8]) {
+        self.reporter.event(Event::StepOutput { id: self.id, stream, bytes });
+    }
+
+    /// The step succeeded.
+    pub fn done(mut self) {
+        self.finish(StepOutcome::Done(self.started.elapsed()));
+    }
+
+    fn finish(&mut self, outcome: StepOutcome) {
+        if !self.finished {
+            self.finished = true;
+            self.reporter.event(Event::StepFinished {
+                id: self.id,
+                description: &self.description,
+                outcome,
+                log: None,
+            });
+        }
+    }
+}
+
+impl Drop for RunningStep {
+    fn drop(&mut self) {
+        self.finish(StepOutcome::Failed(self.started.elapsed()));
+    }
 }

@@ -95,6 +95,9 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
         started.elapsed().as_secs_f64() * 1e3,
         session.backend.round_trips() - round_trips
     );
+    // The work is over: the display's summary goes before the result is printed (on a
+    // terminal both share the screen).
+    session.pipeline.reporter().finish();
     rendered
 }
 

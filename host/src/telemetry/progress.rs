@@ -1,10 +1,15 @@
 //! Progress displays: a live view on a terminal, plain lines in logs, JSON for tools.
+//!
+//! Every display writes to the terminal in one place (`write_stderr` for plain and JSON,
+//! `TtyProgress::print` for the live view): the place where every shown line can be
+//! checked, e.g. scrubbed of secret values, before it leaves the process.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -15,30 +20,69 @@ use crate::engine::{Event, Progress, StepOutcome};
 /// How progress is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
-    /// A live view on a terminal, plain lines otherwise.
+    /// A live view on a terminal; plain lines when stderr is not a terminal, when
+    /// `TERM=dumb`, or when `CI` is set.
     Auto,
     /// One line per step event, step output prefixed with the step number.
     Plain,
-    /// A live view with a spinner per running step.
+    /// A live view of the running steps, finished steps one line each.
     Tty,
-    /// One JSON object per event.
+    /// One JSON object per event (schema: docs/progress-json.md).
     Json,
     /// Nothing.
     Quiet,
 }
 
-/// The progress display for `mode`.
+/// The version of the JSON event schema (docs/progress-json.md), in every event as
+/// `"version"`. Raised when a field changes meaning or goes away; new fields and new
+/// events do not raise it.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// What the environment says about the terminal, read once.
+#[derive(Clone, Debug, Default)]
+pub struct Terminal {
+    /// stderr is a terminal.
+    pub is_terminal: bool,
+    /// `TERM=dumb`: no cursor movement, no colour.
+    pub dumb: bool,
+    /// `CI` is set (to anything but `false` or `0`): a log that someone reads later.
+    pub ci: bool,
+    /// `NO_COLOR` is set (to anything non-empty).
+    pub no_color: bool,
+}
+
+impl Terminal {
+    pub fn from_env() -> Self {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+        Self {
+            is_terminal: std::io::stderr().is_terminal(),
+            dumb: std::env::var("TERM").is_ok_and(|term| term == "dumb"),
+            ci: std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0"),
+            no_color: set("NO_COLOR"),
+        }
+    }
+
+    /// The display `mode` comes to here: `Auto` is a live view only on a capable
+    /// terminal outside CI, and a live view needs a terminal that can redraw.
+    pub fn resolve(&self, mode: ProgressMode) -> ProgressMode {
+        let live = self.is_terminal && !self.dumb;
+        match mode {
+            ProgressMode::Auto if live && !self.ci => ProgressMode::Tty,
+            ProgressMode::Auto => ProgressMode::Plain,
+            ProgressMode::Tty if !live => ProgressMode::Plain,
+            mode => mode,
+        }
+    }
+}
+
+/// The progress display for `mode` on this process's stderr.
 pub fn display(mode: ProgressMode) -> Arc<dyn Progress> {
-    let mode = match mode {
-        ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Tty,
-        ProgressMode::Auto => ProgressMode::Plain,
-        mode => mode,
-    };
-    match mode {
-        ProgressMode::Tty => Arc::new(TtyProgress::new()),
+    let terminal = Terminal::from_env();
+    match terminal.resolve(mode) {
+        ProgressMode::Tty => Arc::new(TtyProgress::new(!terminal.no_color)),
         ProgressMode::Plain => Arc::new(PlainProgress::default()),
         ProgressMode::Json => Arc::new(JsonProgress::default()),
-        _ => Arc::new(crate::engine::NoProgress),
+        ProgressMode::Auto | ProgressMode::Quiet => Arc::new(crate::engine::NoProgress),
     }
 }
 
@@ -200,6 +244,12 @@ impl LineBuffers {
         }
     }
 
+    /// The newest complete line of step `id` past its head, if any.
+    fn newest(&self, id: u64) -> Option<String> {
+        let steps = self.0.lock().ok()?;
+        steps.get(&id)?.tail.back().map(|(_, line)| line.clone())
+    }
+
     fn finish(&self, id: u64, mut show: impl FnMut(Stream, &str)) -> Option<Ending> {
         let lines = self.0.lock().ok()?.remove(&id)?;
         Some(lines.finish(&mut show))
@@ -207,17 +257,103 @@ impl LineBuffers {
 }
 
 /// Writes `text` to stderr in one call. A closed stderr is not an error of the run:
-/// what cannot be shown is dropped.
+/// what cannot be shown is dropped. The one way plain and JSON progress reach the
+/// terminal.
 fn write_stderr(text: &str) {
     if !text.is_empty() {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 }
 
-/// Plain lines, for logs and CI. Each step's output is bounded (see [`HEAD_LINES`]).
+/// Steps counted by how they ended, and the wall time since the display was made: the
+/// summary every display ends with.
+struct Tally {
+    started: Instant,
+    ran: AtomicU64,
+    cached: AtomicU64,
+    failed: AtomicU64,
+    /// The summary was taken: it is shown once.
+    summarized: AtomicBool,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            ran: AtomicU64::new(0),
+            cached: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            summarized: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The counts of a [`Tally`] at the end.
+struct Summary {
+    ran: u64,
+    cached: u64,
+    failed: u64,
+    wall: Duration,
+}
+
+impl Tally {
+    fn count(&self, outcome: &StepOutcome) {
+        let counter = match outcome {
+            StepOutcome::Cached => &self.cached,
+            StepOutcome::Done(_) => &self.ran,
+            StepOutcome::Failed(_) => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The summary, or `None` when no step was reported (`tanto functions` of a built
+    /// module says nothing more than its answer) or it was taken already.
+    fn summary(&self) -> Option<Summary> {
+        if self.summarized.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let summary = Summary {
+            ran: self.ran.load(Ordering::Relaxed),
+            cached: self.cached.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            wall: self.started.elapsed(),
+        };
+        (summary.ran + summary.cached + summary.failed > 0).then_some(summary)
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// `5 steps: 2 run, 3 cached, 0 failed in 1.2s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.ran + self.cached + self.failed;
+        let steps = if total == 1 { "step" } else { "steps" };
+        write!(
+            f,
+            "{total} {steps}: {} run, {} cached, {} failed in {}",
+            self.ran,
+            self.cached,
+            self.failed,
+            seconds(self.wall)
+        )
+    }
+}
+
+/// The word for how a step ended, with its duration: `CACHED`, `DONE 1.2s`, `FAILED 0.3s`.
+fn status(outcome: &StepOutcome) -> String {
+    match outcome {
+        StepOutcome::Cached => "CACHED".to_string(),
+        StepOutcome::Done(duration) => format!("DONE {}", seconds(*duration)),
+        StepOutcome::Failed(duration) => format!("FAILED {}", seconds(*duration)),
+    }
+}
+
+/// Plain lines, for logs and CI: `[N] command` when step N starts, `[N] | line` for its
+/// output (bounded, see [`HEAD_LINES`]), `[N] DONE 1.2s command` when it ends, and
+/// `[tanto] …` for the summary.
 #[derive(Default)]
 struct PlainProgress {
     lines: LineBuffers,
+    tally: Tally,
 }
 
 impl Progress for PlainProgress {
@@ -238,86 +374,202 @@ impl Progress for PlainProgress {
                         text.push_str(&format!("[{id}] | {line}\n"));
                     }
                 }
-                let status = match outcome {
-                    StepOutcome::Cached => "CACHED".to_string(),
-                    StepOutcome::Done(duration) => format!("DONE {}", seconds(duration)),
-                    StepOutcome::Failed(duration) => format!("FAILED {}", seconds(duration)),
-                };
-                text.push_str(&format!("[{id}] {status} {description}\n"));
+                self.tally.count(&outcome);
+                text.push_str(&format!("[{id}] {} {description}\n", status(&outcome)));
             }
         }
         write_stderr(&text);
     }
+
+    fn finish(&self) {
+        if let Some(summary) = self.tally.summary() {
+            write_stderr(&format!("[tanto] {summary}\n"));
+        }
+    }
 }
 
-/// A spinner per running step; finished steps and output scroll above.
+/// ANSI colours, or none (`NO_COLOR`).
+#[derive(Clone, Copy)]
+struct Palette {
+    color: bool,
+}
+
+impl Palette {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+    fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+/// The longest description the live view shows on a step's line; the rest is cut, so
+/// a narrow terminal wraps no line of a running step.
+const TTY_DESCRIPTION_CHARS: usize = 72;
+
+/// `text` cut to `max` characters, with `…` for what was cut.
+fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The live view: a spinner per running step with its elapsed time and, beneath it,
+/// its last output line; a finished step collapses to one line (`✔ [3] make 1.2s`,
+/// `✔ [4] make CACHED`, `✘ [5] make FAILED 0.3s` followed by its last lines and where
+/// its whole log is); a summary line at the end.
 struct TtyProgress {
     multi: MultiProgress,
     bars: Mutex<HashMap<u64, ProgressBar>>,
     lines: LineBuffers,
+    /// The first lines of each running step, shown only if it fails.
+    heads: Mutex<HashMap<u64, Vec<String>>>,
+    tally: Tally,
+    palette: Palette,
 }
 
 impl TtyProgress {
-    fn new() -> Self {
+    fn new(color: bool) -> Self {
         Self {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(HashMap::new()),
             lines: LineBuffers::default(),
+            heads: Mutex::new(HashMap::new()),
+            tally: Tally::default(),
+            palette: Palette { color },
+        }
+    }
+
+    /// Prints a line above the live part. The one way the live view writes lines.
+    fn print(&self, line: &str) {
+        let _ = self.multi.println(line);
+    }
+
+    fn style(&self, with_output: bool) -> ProgressStyle {
+        let template = match (self.palette.color, with_output) {
+            (true, false) => "{spinner:.cyan} {prefix} {elapsed:.dim}",
+            (true, true) => "{spinner:.cyan} {prefix} {elapsed:.dim}\n    {wide_msg:.dim}",
+            (false, false) => "{spinner} {prefix} {elapsed}",
+            (false, true) => "{spinner} {prefix} {elapsed}\n    {wide_msg}",
+        };
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+    }
+
+    /// Shows `line` beneath the running step `id`.
+    fn show_last_line(&self, id: u64, line: &str) {
+        if let Ok(bars) = self.bars.lock()
+            && let Some(bar) = bars.get(&id)
+        {
+            if bar.message().is_empty() {
+                bar.set_style(self.style(true));
+            }
+            bar.set_message(format!("│ {line}"));
         }
     }
 }
 
 impl Progress for TtyProgress {
     fn event(&self, event: Event<'_>) {
+        let palette = self.palette;
         match event {
             Event::StepStarted { id, description } => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-                bar.set_message(description.to_string());
+                bar.set_style(self.style(false));
+                bar.set_prefix(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS)));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Ok(mut bars) = self.bars.lock() {
                     bars.insert(id, bar);
                 }
             }
-            Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |_, line| {
-                let _ = self.multi.println(format!("  │ {line}"));
-            }),
-            Event::StepFinished { id, description, outcome, log } => {
-                let ending = self.lines.finish(id, |_, line| {
-                    let _ = self.multi.println(format!("  │ {line}"));
-                });
-                if let Some(ending) = ending {
-                    if let Some(omitted) = ending.omitted_line(log) {
-                        let _ = self.multi.println(format!("  │ {omitted}"));
-                    }
-                    for (_, line) in &ending.tail {
-                        let _ = self.multi.println(format!("  │ {line}"));
-                    }
+            Event::StepOutput { id, stream, bytes } => {
+                // Every complete line passes by; only the newest is kept on screen.
+                let mut head = Vec::new();
+                self.lines.push(id, stream, bytes, |_, line| head.push(line.to_string()));
+                let newest = head.last().cloned().or_else(|| self.lines.newest(id));
+                if !head.is_empty()
+                    && let Ok(mut heads) = self.heads.lock()
+                {
+                    heads.entry(id).or_default().extend(head);
                 }
+                if let Some(line) = newest {
+                    self.show_last_line(id, &line);
+                }
+            }
+            Event::StepFinished { id, description, outcome, log } => {
+                let mut head = self.heads.lock().ok().and_then(|mut heads| heads.remove(&id)).unwrap_or_default();
+                let ending = self.lines.finish(id, |_, line| head.push(line.to_string()));
                 if let Ok(mut bars) = self.bars.lock()
                     && let Some(bar) = bars.remove(&id)
                 {
                     bar.finish_and_clear();
                     self.multi.remove(&bar);
                 }
-                let line = match outcome {
-                    StepOutcome::Cached => format!("✔ {description} CACHED"),
-                    StepOutcome::Done(duration) => format!("✔ {description} {}", seconds(duration)),
+                self.tally.count(&outcome);
+                let description = shortened(description, TTY_DESCRIPTION_CHARS);
+                match outcome {
+                    StepOutcome::Cached => self.print(&format!("{} [{id}] {description} {}", palette.green("✔"), palette.dim("CACHED"))),
+                    StepOutcome::Done(duration) => self.print(&format!("{} [{id}] {description} {}", palette.green("✔"), palette.dim(&seconds(duration)))),
                     StepOutcome::Failed(duration) => {
-                        format!("✘ {description} {}", seconds(duration))
+                        self.print(&format!(
+                            "{} [{id}] {description} {}",
+                            palette.red("✘"),
+                            palette.red(&format!("FAILED {}", seconds(duration)))
+                        ));
+                        // A failed step shows its output, bounded as in plain progress.
+                        for line in &head {
+                            self.print(&format!("    │ {line}"));
+                        }
+                        if let Some(ending) = ending {
+                            if let Some(omitted) = ending.omitted_line(log) {
+                                self.print(&format!("    │ {omitted}"));
+                            }
+                            for (_, line) in &ending.tail {
+                                self.print(&format!("    │ {line}"));
+                            }
+                        }
                     }
-                };
-                let _ = self.multi.println(line);
+                }
             }
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut bars) = self.bars.lock() {
+            for (_, bar) in bars.drain() {
+                bar.finish_and_clear();
+                self.multi.remove(&bar);
+            }
+        }
+        if let Some(summary) = self.tally.summary() {
+            let line = summary.to_string();
+            self.print(&if summary.failed > 0 {
+                self.palette.red(&line)
+            } else {
+                self.palette.bold(&line)
+            });
         }
     }
 }
 
-/// One JSON object per line. Output comes as one `output` event per line, bounded per
-/// step like plain progress, with an `omitted` event in place of the middle.
+/// One JSON object per line (schema: docs/progress-json.md). Output comes as one
+/// `output` event per line, bounded per step like plain progress, with an `omitted`
+/// event in place of the middle.
 #[derive(Default)]
 struct JsonProgress {
     lines: LineBuffers,
+    tally: Tally,
 }
 
 fn stream_name(stream: Stream) -> &'static str {
@@ -327,13 +579,19 @@ fn stream_name(stream: Stream) -> &'static str {
     }
 }
 
+/// `value` (an object) with the schema version, as one line.
+fn json_line(text: &mut String, mut value: serde_json::Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert("version".into(), JSON_SCHEMA_VERSION.into());
+    }
+    text.push_str(&value.to_string());
+    text.push('\n');
+}
+
 impl Progress for JsonProgress {
     fn event(&self, event: Event<'_>) {
         let mut text = String::new();
-        let mut emit = |value: serde_json::Value| {
-            text.push_str(&value.to_string());
-            text.push('\n');
-        };
+        let mut emit = |value: serde_json::Value| json_line(&mut text, value);
         match event {
             Event::StepStarted { id, description } => {
                 emit(serde_json::json!({ "event": "started", "step": id, "description": description }));
@@ -354,6 +612,7 @@ impl Progress for JsonProgress {
                         emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(*stream), "text": line }));
                     }
                 }
+                self.tally.count(&outcome);
                 let (status, seconds) = match outcome {
                     StepOutcome::Cached => ("cached", 0.0),
                     StepOutcome::Done(duration) => ("done", duration.as_secs_f64()),
@@ -364,6 +623,23 @@ impl Progress for JsonProgress {
             }
         }
         write_stderr(&text);
+    }
+
+    fn finish(&self) {
+        if let Some(summary) = self.tally.summary() {
+            let mut text = String::new();
+            json_line(
+                &mut text,
+                serde_json::json!({
+                    "event": "summary",
+                    "ran": summary.ran,
+                    "cached": summary.cached,
+                    "failed": summary.failed,
+                    "seconds": summary.wall.as_secs_f64(),
+                }),
+            );
+            write_stderr(&text);
+        }
     }
 }
 

@@ -30,7 +30,7 @@ impl OutputSink for StepSink<'_> {
         if let Ok(mut writer) = self.writer.lock() {
             writer.write(stream, bytes);
         }
-        self.engine.progress.event(Event::StepOutput { id: self.id, stream, bytes });
+        self.engine.reporter.event(Event::StepOutput { id: self.id, stream, bytes });
     }
 }
 
@@ -116,7 +116,7 @@ impl Engine {
             id,
             writer: std::sync::Mutex::new(writer),
         };
-        self.progress.event(Event::StepStarted { id, description: &description });
+        self.reporter.event(Event::StepStarted { id, description: &description });
         let started = Instant::now();
         let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
         let elapsed = started.elapsed();
