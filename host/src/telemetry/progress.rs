@@ -658,6 +658,46 @@ mod tests {
     }
 
     #[test]
+    fn auto_is_live_only_on_a_capable_terminal_outside_ci() {
+        let terminal = |is_terminal, dumb, ci| Terminal {
+            is_terminal,
+            dumb,
+            ci,
+            no_color: false,
+        };
+        assert_eq!(terminal(true, false, false).resolve(ProgressMode::Auto), ProgressMode::Tty);
+        assert_eq!(terminal(false, false, false).resolve(ProgressMode::Auto), ProgressMode::Plain);
+        assert_eq!(terminal(true, true, false).resolve(ProgressMode::Auto), ProgressMode::Plain);
+        assert_eq!(terminal(true, false, true).resolve(ProgressMode::Auto), ProgressMode::Plain);
+        // Asked for by name: a live view still needs a terminal that redraws; CI may have one.
+        assert_eq!(terminal(true, false, true).resolve(ProgressMode::Tty), ProgressMode::Tty);
+        assert_eq!(terminal(false, false, false).resolve(ProgressMode::Tty), ProgressMode::Plain);
+        assert_eq!(terminal(true, true, false).resolve(ProgressMode::Tty), ProgressMode::Plain);
+        assert_eq!(terminal(true, false, false).resolve(ProgressMode::Json), ProgressMode::Json);
+    }
+
+    #[test]
+    fn the_summary_counts_steps_by_outcome_once() {
+        let tally = Tally::default();
+        assert!(Tally::default().summary().is_none(), "no steps, no summary");
+        tally.count(&StepOutcome::Cached);
+        tally.count(&StepOutcome::Cached);
+        tally.count(&StepOutcome::Done(Duration::from_millis(1200)));
+        tally.count(&StepOutcome::Failed(Duration::from_millis(300)));
+        let summary = tally.summary().expect("a summary");
+        assert_eq!((summary.ran, summary.cached, summary.failed), (1, 2, 1));
+        assert!(summary.to_string().starts_with("4 steps: 1 run, 2 cached, 1 failed in "), "{summary}");
+        assert!(tally.summary().is_none(), "shown once");
+    }
+
+    #[test]
+    fn long_descriptions_are_cut_for_the_live_view() {
+        assert_eq!(shortened("make", 10), "make");
+        assert_eq!(shortened("sh -c 'a very long command'", 10), "sh -c 'a …");
+        assert_eq!(shortened("ééééé", 3), "éé…");
+    }
+
+    #[test]
     fn a_step_shows_its_first_and_last_lines_and_counts_the_rest() {
         let output: String = (0..1000).map(|index| format!("line {index}\n")).collect();
         // Cut at odd places, as output arrives.
