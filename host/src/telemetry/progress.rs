@@ -1,8 +1,10 @@
 //! Progress displays: a live view on a terminal, plain lines in logs, JSON for tools.
 //!
-//! Every display writes to the terminal in one place (`write_stderr` for plain and JSON,
-//! `TtyProgress::print` for the live view): the place where every shown line can be
-//! checked, e.g. scrubbed of secret values, before it leaves the process.
+//! Every display writes to the terminal in one place: `write_stderr` for plain and JSON,
+//! and for the live view `TtyProgress::print` (finished lines) and
+//! `TtyProgress::on_screen` (the text of the running steps' lines): the places where
+//! every shown line can be checked, e.g. scrubbed of secret values, before it leaves the
+//! process.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
@@ -457,6 +459,12 @@ impl TtyProgress {
         let _ = self.multi.println(line);
     }
 
+    /// Text for the running steps' lines (their description, their newest output line),
+    /// which indicatif draws. The one way text reaches those lines.
+    fn on_screen(&self, text: String) -> String {
+        text
+    }
+
     fn style(&self, with_output: bool) -> ProgressStyle {
         let template = match (self.palette.color, with_output) {
             (true, false) => "{spinner:.cyan} {prefix} {elapsed:.dim}",
@@ -475,7 +483,7 @@ impl TtyProgress {
             if bar.message().is_empty() {
                 bar.set_style(self.style(true));
             }
-            bar.set_message(format!("│ {line}"));
+            bar.set_message(self.on_screen(format!("│ {line}")));
         }
     }
 }
@@ -487,7 +495,7 @@ impl Progress for TtyProgress {
             Event::StepStarted { id, description } => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(self.style(false));
-                bar.set_prefix(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS)));
+                bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Ok(mut bars) = self.bars.lock() {
                     bars.insert(id, bar);
