@@ -223,6 +223,23 @@ fn a_module_build_is_a_step_in_every_mode() {
     assert!(built.stderr.contains("[1] | "), "cargo's messages are the step's output:\n{}", built.stderr);
     assert!(built.stderr.contains("[1] DONE "), "{}", built.stderr);
     assert!(built.stderr.contains("[tanto] 1 step: 1 run, 0 cached, 0 failed in "), "{}", built.stderr);
+    // The build's whole output is kept where the omission line says, or, when nothing
+    // was omitted, in the cache's logs.
+    let logs = tanto.cache.path().join("logs");
+    let build_log = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_str().unwrap().starts_with("build-"))
+        .expect("a build log")
+        .join("stderr");
+    let log = std::fs::read_to_string(&build_log).unwrap();
+    for line in built.stderr.lines().filter_map(|line| line.strip_prefix("[1] | ")) {
+        if let Some(paths) = line.split_once("full log: ").map(|(_, paths)| paths) {
+            assert_eq!(Path::new(paths), build_log, "{}", built.stderr);
+        } else {
+            assert!(log.contains(line), "{line:?} is in the log:\n{log}");
+        }
+    }
 
     // Built already: no step at all.
     let again = tanto.run_in(&module, &["functions"]).success();

@@ -454,7 +454,7 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
                 human_bytes(usage.held.git_bytes)
             );
             println!(
-                "  logs        {:>6}  {:>10}  output of recent steps that failed",
+                "  logs        {:>6}  {:>10}  output of recent steps that failed and of module builds",
                 usage.held.logs,
                 human_bytes(usage.held.log_bytes)
             );

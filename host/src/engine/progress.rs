@@ -1,6 +1,7 @@
 //! Progress events from the engine. The engine never prints: it reports steps to a
 //! [`Progress`] sink, and the CLI decides how to show them.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -91,12 +92,29 @@ impl StepReporter {
     /// Reports a step outside the graph as started; it reports its end when finished
     /// (or, dropped unfinished, as failed: an error on the way out still closes it).
     pub fn start(&self, description: impl Into<String>) -> RunningStep {
+        self.start_logged(description, None)
+    }
+
+    /// [`StepReporter::start`], keeping the step's whole output in the folder `log` (one
+    /// file per stream, as the cache keeps a step's), whose path the display shows when
+    /// it shows only part of the output. A folder that cannot be written is no log.
+    pub fn start_logged(&self, description: impl Into<String>, log: Option<PathBuf>) -> RunningStep {
+        let log = log.and_then(|dir| {
+            std::fs::create_dir_all(&dir)
+                .inspect_err(|error| tracing::debug!(%error, dir = %dir.display(), "cannot keep a step's log"))
+                .ok()?;
+            Some(StepLog {
+                dir,
+                files: Default::default(),
+            })
+        });
         let step = RunningStep {
             reporter: self.clone(),
             id: self.next_id(),
             description: description.into(),
             started: Instant::now(),
             finished: false,
+            log,
         };
         self.event(Event::StepStarted {
             id: step.id,
@@ -112,6 +130,31 @@ impl std::fmt::Debug for StepReporter {
     }
 }
 
+/// The files a [`RunningStep`] writes its output to, opened on first output.
+struct StepLog {
+    dir: PathBuf,
+    files: std::sync::Mutex<[Option<std::fs::File>; 2]>,
+}
+
+impl StepLog {
+    fn write(&self, stream: Stream, bytes: &[u8]) {
+        use std::io::Write as _;
+        let index = match stream {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        };
+        let Ok(mut files) = self.files.lock() else { return };
+        if files[index].is_none() {
+            files[index] = std::fs::File::create(self.dir.join(super::cache::body_file_name(stream)))
+                .inspect_err(|error| tracing::debug!(%error, "cannot write a step's log"))
+                .ok();
+        }
+        if let Some(file) = &mut files[index] {
+            let _ = file.write_all(bytes);
+        }
+    }
+}
+
 /// A step outside the graph, reported while it runs (see [`StepReporter::start`]).
 pub struct RunningStep {
     reporter: StepReporter,
@@ -119,11 +162,15 @@ pub struct RunningStep {
     description: String,
     started: Instant,
     finished: bool,
+    log: Option<StepLog>,
 }
 
 impl RunningStep {
-    /// Output of the step, shown (bounded) like a container's.
+    /// Output of the step, shown (bounded) like a container's, and kept whole in its log.
     pub fn output(&self, stream: Stream, bytes: &[u8]) {
+        if let Some(log) = &self.log {
+            log.write(stream, bytes);
+        }
         self.reporter.event(Event::StepOutput { id: self.id, stream, bytes });
     }
 
@@ -139,7 +186,7 @@ impl RunningStep {
                 id: self.id,
                 description: &self.description,
                 outcome,
-                log: None,
+                log: self.log.as_ref().map(|log| log.dir.as_path()),
             });
         }
     }

@@ -141,7 +141,12 @@ pub fn build_rust_module(source_dir: &Path, cache_root: &Path, reporter: &StepRe
         });
     }
 
-    let wasm = run_cargo(&source_dir, reporter)?;
+    // The build's whole output stays beside the logs of failed steps (bounded and pruned
+    // with them), one folder per module, so a long build's log can be read in full.
+    let log = cache_root
+        .join("logs")
+        .join(format!("build-{}", Digest::of_bytes(source_dir.as_os_str().as_encoded_bytes()).hex()));
+    let wasm = run_cargo(&source_dir, reporter, log)?;
     let mut inputs = Vec::new();
     let mut paths = dep_info_inputs(&wasm.with_extension("d"));
     paths.push(source_dir.join("Cargo.toml"));
@@ -315,10 +320,10 @@ fn fetch(sandbox: Option<&Sandbox>, toolchain: &Toolchain, work: &Path, crate_di
 /// What `cargo build` is asked, wherever it runs.
 const BUILD_ARGS: [&str; 5] = ["build", "--release", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"];
 
-fn run_cargo(source_dir: &Path, reporter: &StepReporter) -> Result<PathBuf, BuildError> {
+fn run_cargo(source_dir: &Path, reporter: &StepReporter, log: PathBuf) -> Result<PathBuf, BuildError> {
     tracing::info!(dir = %source_dir.display(), "building module");
     let name = source_dir.file_name().unwrap_or(source_dir.as_os_str()).to_string_lossy();
-    let step = reporter.start(format!("build module {name}"));
+    let step = reporter.start_logged(format!("build module {name}"), Some(log));
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.args(BUILD_ARGS).current_dir(source_dir);
     let wasm = run_build(command, &source_dir.join("Cargo.toml"), source_dir, &step)?;
