@@ -188,6 +188,8 @@ fn the_live_view_on_a_terminal_shows_steps_cached_and_a_summary() {
     // Collapsed when done: a check mark, the step and its duration; no plain lines.
     assert!(first.contains("✔ [1] sh -c"), "{first}");
     assert!(!first.contains("[1] DONE"), "{first}");
+    // The call, collapsed too.
+    assert!(first.contains("✔ run-script "), "{first}");
     // The running step's newest output line was drawn beneath it.
     assert!(first.contains("│ working"), "{first}");
     assert!(first.contains("1 step: 1 run, 0 cached, 0 failed in "), "{first}");

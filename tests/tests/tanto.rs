@@ -744,6 +744,14 @@ impl App {
             run.stdout,
             "stamp=stamped by 0.1 app=[255, 0, 127] checked=stamped by 0.1 listed=a.txt,b.txt,c.txt, both=from app\nfrom legacy\n640\n"
         );
+        // Progress shows the calls, those into the dependency nested beneath the command's.
+        assert!(run.stderr.contains("[call] chain\n"), "{}", run.stderr);
+        assert!(run.stderr.lines().any(|line| line.starts_with("[call] chain DONE ")), "{}", run.stderr);
+        assert!(
+            run.stderr.lines().any(|line| line.starts_with("[call]   legacy.") && line.contains(" DONE ")),
+            "{}",
+            run.stderr
+        );
         assert_eq!(
             tanto.run_in(&app, &["call", "failure"]).success().stdout,
             "legacy failed with 5: failing on purpose"

@@ -33,7 +33,7 @@ pub use self::cache::CacheStore;
 pub use self::digest::Digest;
 pub use self::eval::ExportError;
 pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Sharing};
-pub use self::progress::{Event, NoProgress, Progress, RunningStep, StepOutcome, StepReporter};
+pub use self::progress::{Event, NoProgress, Progress, RunningCall, RunningStep, StepOutcome, StepReporter};
 use self::tree::{HashCache, TreeError};
 use crate::backend::{Backend, BackendError};
 use crate::error::{Diagnose, ErrorKind, Hint};

@@ -34,6 +34,12 @@ pub enum Event<'a> {
         outcome: StepOutcome,
         log: Option<&'a std::path::Path>,
     },
+    /// A module function was called: the command's own call (`depth` 0) or a call into
+    /// a dependency (`depth` 1 and more, `name` is `module.function`). `id` is unique
+    /// among calls of the process (calls are numbered apart from steps).
+    CallStarted { id: u64, name: &'a str, depth: u32 },
+    /// A call returned (`Done`) or failed (`Failed`).
+    CallFinished { id: u64, name: &'a str, depth: u32, outcome: StepOutcome },
 }
 
 /// Receives progress events. Implementations must be cheap: events arrive on the
@@ -60,6 +66,7 @@ impl Progress for NoProgress {
 pub struct StepReporter {
     progress: Arc<dyn Progress>,
     next_id: Arc<AtomicU64>,
+    next_call: Arc<AtomicU64>,
 }
 
 impl StepReporter {
@@ -67,7 +74,27 @@ impl StepReporter {
         Self {
             progress,
             next_id: Arc::new(AtomicU64::new(1)),
+            next_call: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// Reports a module function call as started; it reports its end when finished (or,
+    /// dropped unfinished, as failed).
+    pub fn start_call(&self, name: impl Into<String>, depth: u32) -> RunningCall {
+        let call = RunningCall {
+            reporter: self.clone(),
+            id: self.next_call.fetch_add(1, Ordering::Relaxed),
+            name: name.into(),
+            depth,
+            started: Instant::now(),
+            finished: false,
+        };
+        self.event(Event::CallStarted {
+            id: call.id,
+            name: &call.name,
+            depth,
+        });
+        call
     }
 
     /// Reports nothing: for work that has no display (`tanto publish`'s check build).
@@ -195,5 +222,45 @@ impl RunningStep {
 impl Drop for RunningStep {
     fn drop(&mut self) {
         self.finish(StepOutcome::Failed(self.started.elapsed()));
+    }
+}
+
+/// A module function call, reported while it runs (see [`StepReporter::start_call`]).
+pub struct RunningCall {
+    reporter: StepReporter,
+    id: u64,
+    name: String,
+    depth: u32,
+    started: Instant,
+    finished: bool,
+}
+
+impl RunningCall {
+    /// The call returned, with a value or an error.
+    pub fn finish(mut self, succeeded: bool) {
+        let elapsed = self.started.elapsed();
+        self.end(if succeeded {
+            StepOutcome::Done(elapsed)
+        } else {
+            StepOutcome::Failed(elapsed)
+        });
+    }
+
+    fn end(&mut self, outcome: StepOutcome) {
+        if !self.finished {
+            self.finished = true;
+            self.reporter.event(Event::CallFinished {
+                id: self.id,
+                name: &self.name,
+                depth: self.depth,
+                outcome,
+            });
+        }
+    }
+}
+
+impl Drop for RunningCall {
+    fn drop(&mut self) {
+        self.end(StepOutcome::Failed(self.started.elapsed()));
     }
 }

@@ -1,4 +1,6 @@
 //! Progress displays: a live view on a terminal, plain lines in logs, JSON for tools.
+//! Each shows the module function calls (the command's and those into dependencies,
+//! nested) and the steps (container steps and module builds) they run.
 //!
 //! Every display writes to the terminal in one place: `write_stderr` for plain and JSON,
 //! and for the live view `TtyProgress::print` (finished lines) and
@@ -349,7 +351,13 @@ fn status(outcome: &StepOutcome) -> String {
     }
 }
 
-/// Plain lines, for logs and CI: `[N] command` when step N starts, `[N] | line` for its
+/// Two spaces per level of module-to-module calls.
+fn indent(depth: u32) -> String {
+    "  ".repeat(depth as usize)
+}
+
+/// Plain lines, for logs and CI: `[call] function` and `[call] function DONE 1.2s` around
+/// each module function call (calls into dependencies indented), `[N] command` when step N starts, `[N] | line` for its
 /// output (bounded, see [`HEAD_LINES`]), `[N] DONE 1.2s command` when it ends, and
 /// `[tanto] …` for the summary.
 #[derive(Default)]
@@ -379,6 +387,8 @@ impl Progress for PlainProgress {
                 self.tally.count(&outcome);
                 text.push_str(&format!("[{id}] {} {description}\n", status(&outcome)));
             }
+            Event::CallStarted { name, depth, .. } => text = format!("[call] {}{name}\n", indent(depth)),
+            Event::CallFinished { name, depth, outcome, .. } => text = format!("[call] {}{name} {}\n", indent(depth), status(&outcome)),
         }
         write_stderr(&text);
     }
@@ -435,6 +445,8 @@ fn shortened(text: &str, max: usize) -> String {
 struct TtyProgress {
     multi: MultiProgress,
     bars: Mutex<HashMap<u64, ProgressBar>>,
+    /// The running module function calls.
+    calls: Mutex<HashMap<u64, ProgressBar>>,
     lines: LineBuffers,
     /// The first lines of each running step, shown only if it fails.
     heads: Mutex<HashMap<u64, Vec<String>>>,
@@ -447,6 +459,7 @@ impl TtyProgress {
         Self {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(HashMap::new()),
+            calls: Mutex::new(HashMap::new()),
             lines: LineBuffers::default(),
             heads: Mutex::new(HashMap::new()),
             tally: Tally::default(),
@@ -550,14 +563,44 @@ impl Progress for TtyProgress {
                     }
                 }
             }
+            Event::CallStarted { id, name, depth } => {
+                // Calls stay at the top, above the steps they run.
+                let bar = self.multi.insert(0, ProgressBar::new_spinner());
+                bar.set_style(self.style(false));
+                bar.set_prefix(self.on_screen(format!("{}▸ {}", indent(depth), shortened(name, TTY_DESCRIPTION_CHARS))));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Ok(mut calls) = self.calls.lock() {
+                    calls.insert(id, bar);
+                }
+            }
+            Event::CallFinished { id, name, depth, outcome } => {
+                if let Ok(mut calls) = self.calls.lock()
+                    && let Some(bar) = calls.remove(&id)
+                {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                let (mark, time) = match outcome {
+                    StepOutcome::Failed(duration) => (palette.red("✘"), palette.red(&format!("FAILED {}", seconds(duration)))),
+                    StepOutcome::Done(duration) => (palette.green("✔"), palette.dim(&seconds(duration))),
+                    StepOutcome::Cached => (palette.green("✔"), palette.dim("CACHED")),
+                };
+                self.print(&format!(
+                    "{}{mark} {} {time}",
+                    indent(depth),
+                    palette.bold(&shortened(name, TTY_DESCRIPTION_CHARS))
+                ));
+            }
         }
     }
 
     fn finish(&self) {
-        if let Ok(mut bars) = self.bars.lock() {
-            for (_, bar) in bars.drain() {
-                bar.finish_and_clear();
-                self.multi.remove(&bar);
+        for bars in [&self.bars, &self.calls] {
+            if let Ok(mut bars) = bars.lock() {
+                for (_, bar) in bars.drain() {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
             }
         }
         if let Some(summary) = self.tally.summary() {
@@ -628,6 +671,17 @@ impl Progress for JsonProgress {
                 };
                 let log = log.map(|log| log.display().to_string());
                 emit(serde_json::json!({ "event": "finished", "step": id, "description": description, "status": status, "seconds": seconds, "log": log }));
+            }
+            Event::CallStarted { id, name, depth } => {
+                emit(serde_json::json!({ "event": "call-started", "call": id, "name": name, "depth": depth }));
+            }
+            Event::CallFinished { id, name, depth, outcome } => {
+                let (status, seconds) = match outcome {
+                    StepOutcome::Failed(duration) => ("failed", duration.as_secs_f64()),
+                    StepOutcome::Done(duration) => ("done", duration.as_secs_f64()),
+                    StepOutcome::Cached => ("cached", 0.0),
+                };
+                emit(serde_json::json!({ "event": "call-finished", "call": id, "name": name, "depth": depth, "status": status, "seconds": seconds }));
             }
         }
         write_stderr(&text);
