@@ -746,9 +746,11 @@ impl App {
         );
         // Progress shows the calls, those into the dependency nested beneath the command's.
         assert!(run.stderr.contains("[call] chain\n"), "{}", run.stderr);
-        assert!(run.stderr.lines().any(|line| line.starts_with("[call] chain DONE ")), "{}", run.stderr);
+        assert!(run.stderr.lines().any(|line| line.starts_with("[call] chain returned in ")), "{}", run.stderr);
         assert!(
-            run.stderr.lines().any(|line| line.starts_with("[call]   legacy.") && line.contains(" DONE ")),
+            run.stderr
+                .lines()
+                .any(|line| line.starts_with("[call]   legacy.") && line.contains(" returned in ")),
             "{}",
             run.stderr
         );

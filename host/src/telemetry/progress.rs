@@ -356,7 +356,7 @@ fn indent(depth: u32) -> String {
     "  ".repeat(depth as usize)
 }
 
-/// Plain lines, for logs and CI: `[call] function` and `[call] function DONE 1.2s` around
+/// Plain lines, for logs and CI: `[call] function` and `[call] function returned in 1.2s` around
 /// each module function call (calls into dependencies indented), `[N] command` when step N starts, `[N] | line` for its
 /// output (bounded, see [`HEAD_LINES`]), `[N] DONE 1.2s command` when it ends, and
 /// `[tanto] …` for the summary.
@@ -388,7 +388,15 @@ impl Progress for PlainProgress {
                 text.push_str(&format!("[{id}] {} {description}\n", status(&outcome)));
             }
             Event::CallStarted { name, depth, .. } => text = format!("[call] {}{name}\n", indent(depth)),
-            Event::CallFinished { name, depth, outcome, .. } => text = format!("[call] {}{name} {}\n", indent(depth), status(&outcome)),
+            Event::CallFinished { name, depth, outcome, .. } => {
+                // Words of their own, so that `DONE`/`CACHED`/`FAILED` stay the words of steps.
+                let ended = match outcome {
+                    StepOutcome::Failed(duration) => format!("failed after {}", seconds(duration)),
+                    StepOutcome::Done(duration) => format!("returned in {}", seconds(duration)),
+                    StepOutcome::Cached => "returned from the cache".to_string(),
+                };
+                text = format!("[call] {}{name} {ended}\n", indent(depth));
+            }
         }
         write_stderr(&text);
     }
