@@ -63,6 +63,7 @@ impl GitServer {
     /// Replaces what varies between runs in `text`: the tanto cache folder, this
     /// server's folder and port, commits (`[COMMIT]`, `[SHORT]`) and digests (`[HASH]`).
     pub fn redact(&self, tanto: &Tanto, text: &str) -> String {
+        let text = crate::without_progress(text);
         let text = text.replace(&tanto.cache.path().display().to_string(), "[CACHE]");
         self.host.redact(&text, Abbreviated::Redact)
     }

@@ -60,6 +60,21 @@ pub fn tanto_bin() -> PathBuf {
     bin
 }
 
+/// `text` without the lines of plain progress (`[3] …`, `[call] …`, `[tanto] …`): step timings and
+/// module builds, which change between runs, out of snapshots of what a command says.
+pub fn without_progress(text: &str) -> String {
+    let is_progress = |line: &str| {
+        line.strip_prefix('[')
+            .and_then(|rest| rest.split_once(']'))
+            .is_some_and(|(inside, _)| inside == "tanto" || inside == "call" || (!inside.is_empty() && inside.bytes().all(|byte| byte.is_ascii_digit())))
+    };
+    let mut kept: String = text.lines().filter(|line| !is_progress(line)).collect::<Vec<_>>().join("\n");
+    if text.ends_with('\n') && !kept.is_empty() {
+        kept.push('\n');
+    }
+    kept
+}
+
 /// Runs `docker ARGS` and returns its stdout; panics with stderr on failure.
 pub fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().expect("the docker client runs");

@@ -175,7 +175,8 @@ mod vendored_sdk {
     }
 
     fn redact(text: &str, workspace: &Path) -> String {
-        text.replace(&workspace.display().to_string(), "[WORKSPACE]")
+        tanto_tests::without_progress(text)
+            .replace(&workspace.display().to_string(), "[WORKSPACE]")
             .replace(&format!("tanto-sdk {}", host_sdk_version()), "tanto-sdk [HOST]")
             .replace(&format!("→ {}", host_sdk_version()), "→ [HOST]")
             .replace(&format!("to {}", host_sdk_version()), "to [HOST]")
@@ -742,6 +743,16 @@ impl App {
         assert_eq!(
             run.stdout,
             "stamp=stamped by 0.1 app=[255, 0, 127] checked=stamped by 0.1 listed=a.txt,b.txt,c.txt, both=from app\nfrom legacy\n640\n"
+        );
+        // Progress shows the calls, those into the dependency nested beneath the command's.
+        assert!(run.stderr.contains("[call] chain\n"), "{}", run.stderr);
+        assert!(run.stderr.lines().any(|line| line.starts_with("[call] chain returned in ")), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .lines()
+                .any(|line| line.starts_with("[call]   legacy.") && line.contains(" returned in ")),
+            "{}",
+            run.stderr
         );
         assert_eq!(
             tanto.run_in(&app, &["call", "failure"]).success().stdout,

@@ -38,6 +38,15 @@ use super::{
 /// archives, to be committed or read) need a command, and must never run one.
 const NEVER_RUN: &str = "/.tanto-never-run";
 
+/// What the daemon says it is.
+#[derive(Clone, Debug)]
+pub struct EngineVersion {
+    /// The engine's release (`20.10.24`).
+    pub engine: String,
+    /// The API version tanto speaks with it, negotiated down to the daemon's (`1.41`).
+    pub api: String,
+}
+
 /// Talks to the Docker daemon named by `DOCKER_HOST` (or the default socket).
 pub struct DockerBackend {
     address: String,
@@ -92,6 +101,17 @@ impl DockerBackend {
                 docker.negotiate_version().await.map_err(unreachable)
             })
             .await
+    }
+
+    /// The daemon's engine version and the API version spoken with it, asking the daemon
+    /// once. `tanto version` shows it; nothing else depends on it.
+    pub async fn engine_version(&self) -> Result<EngineVersion, BackendError> {
+        let docker = self.client().await?;
+        let version = docker.version().await.map_err(self.failed("ask the daemon its version"))?;
+        Ok(EngineVersion {
+            engine: version.version.unwrap_or_else(|| "unknown".into()),
+            api: docker.client_version().to_string(),
+        })
     }
 
     fn failed(&self, operation: impl Into<String>) -> impl FnOnce(DockerError) -> BackendError + '_ {

@@ -47,18 +47,22 @@ use tanto_registry::resolve::Network;
 
 /// Pipelines as WebAssembly modules, run on Docker, cached by content.
 #[derive(Parser, Debug)]
-#[command(name = "tanto", version, about, long_about = None)]
+#[command(name = "tanto", about, long_about = None, disable_version_flag = true, subcommand_required = false)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Print versions (as `tanto version`).
+    #[arg(short = 'V', long = "version")]
+    version: bool,
     #[command(flatten)]
     global: GlobalArgs,
 }
 
 #[derive(Args, Debug)]
 struct GlobalArgs {
-    /// How to show progress on stderr.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    /// How to show progress on stderr: `auto` is a live view on a terminal, plain lines
+    /// when stderr is not a terminal, `TERM=dumb` or `CI` is set.
+    #[arg(long, global = true, value_enum, env = "TANTO_PROGRESS", default_value = "auto")]
     progress: ProgressMode,
     /// More diagnostics on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -105,6 +109,9 @@ enum Command {
     /// Inspect and prune the cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Print tanto's version, the API versions it serves, wasmtime's and the Docker
+    /// engine's.
+    Version,
 }
 
 #[derive(Args, Debug)]
@@ -286,6 +293,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let Cli {
         command,
+        version,
         global:
             GlobalArgs {
                 progress: progress_mode,
@@ -314,58 +322,68 @@ async fn run(cli: Cli) -> ExitCode {
         unsandboxed_builds,
         ..SessionSettings::from_env()
     };
-    let lock_settings = || -> anyhow::Result<LockSettings> {
+    let lock_settings = |session: &Session| -> anyhow::Result<LockSettings> {
         Ok(LockSettings {
             working_dir: std::env::current_dir()?,
             cache_root: SessionSettings::from_env().cache_root,
             network,
             lock_mode,
             unsandboxed_builds,
+            reporter: session.pipeline.reporter().clone(),
         })
     };
-    match command {
-        Command::Init(args) => finish(with_interrupt(signals, None, async { init(args) }).await),
+    // `--version` is `tanto version`; no command at all is a usage error, as clap makes it.
+    let Some(command) = command.or(version.then_some(Command::Version)) else {
+        use clap::CommandFactory as _;
+        let _ = Cli::command()
+            .error(clap::error::ErrorKind::MissingSubcommand, "a command is needed (see `tanto --help`)")
+            .print();
+        return ExitCode::from(report::EXIT_USAGE);
+    };
+    let display = progress::display(progress_mode);
+    let result = match command {
+        Command::Version => version_command().await,
+        Command::Init(args) => with_interrupt(signals, None, async { init(args) }).await,
         Command::Install(args) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(signals, Some(&session), install(&session, lock_settings, args)).await)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), install(&session, lock_settings, args)).await
         }
         Command::Uninstall(UninstallArgs { name }) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(signals, Some(&session), uninstall(&session, lock_settings, name)).await)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), uninstall(&session, lock_settings, name)).await
         }
         Command::Update(UpdateArgs { names }) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            finish(with_interrupt(signals, Some(&session), update(&session, lock_settings, names)).await)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), update(&session, lock_settings, names)).await
         }
-        Command::Publish(args) => finish(with_interrupt(signals, None, publish(args)).await),
+        Command::Publish(args) => with_interrupt(signals, None, publish(args)).await,
         Command::Functions(FunctionsArgs { module }) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            let result = with_interrupt(signals, Some(&session), functions(&session, module)).await;
-            finish(result)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), functions(&session, module)).await
         }
         Command::Cache(command) => {
             let session = Session::new(base_settings(), progress::display(ProgressMode::Quiet));
-            let result = with_interrupt(signals, Some(&session), cache(&session, command)).await;
-            finish(result)
+            with_interrupt(signals, Some(&session), cache(&session, command)).await
         }
         Command::Develop(args) => {
-            let session = Session::new(base_settings(), progress::display(progress_mode));
-            let result = with_interrupt(signals, Some(&session), develop(&session, args)).await;
-            finish(result)
+            let session = Session::new(base_settings(), display.clone());
+            with_interrupt(signals, Some(&session), develop(&session, args)).await
         }
         Command::Call(args) => {
             let settings = match session_settings(&args.run, base_settings()) {
                 Ok(settings) => settings,
                 Err(error) => return report::render(&error),
             };
-            let session = Session::new(settings, progress::display(progress_mode));
-            let result = with_interrupt(signals, Some(&session), call(&session, args)).await;
-            finish(result)
+            let session = Session::new(settings, display.clone());
+            with_interrupt(signals, Some(&session), call(&session, args)).await
         }
-    }
+    };
+    // The live view is cleared and the summary shown before the result or the error.
+    display.finish();
+    finish(result)
 }
 
-async fn install(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
+async fn install(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
     let InstallArgs { reference, name } = args;
     let add = match reference {
         Some(text) => Some(NewDependency {
@@ -374,19 +392,19 @@ async fn install(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSe
         }),
         None => None,
     };
-    let outcome = crate::ops::install::install(session, InstallSettings { lock: lock()?, add }).await?;
+    let outcome = crate::ops::install::install(session, InstallSettings { lock: lock(session)?, add }).await?;
     eprintln!("{}", lock::install_summary(&outcome));
     Ok(())
 }
 
-async fn uninstall(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, name: String) -> anyhow::Result<()> {
-    let outcome = crate::ops::install::uninstall(session, UninstallSettings { lock: lock()?, name }).await?;
+async fn uninstall(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, name: String) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::uninstall(session, UninstallSettings { lock: lock(session)?, name }).await?;
     eprintln!("{}", lock::install_summary(&outcome));
     Ok(())
 }
 
-async fn update(session: &Session, lock: impl FnOnce() -> anyhow::Result<LockSettings>, names: Vec<String>) -> anyhow::Result<()> {
-    let outcome = crate::ops::install::update(session, UpdateSettings { lock: lock()?, names }).await?;
+async fn update(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, names: Vec<String>) -> anyhow::Result<()> {
+    let outcome = crate::ops::install::update(session, UpdateSettings { lock: lock(session)?, names }).await?;
     eprintln!("{}", lock::update_summary(&outcome));
     Ok(())
 }
@@ -436,7 +454,7 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
                 human_bytes(usage.held.git_bytes)
             );
             println!(
-                "  logs        {:>6}  {:>10}  output of recent steps that failed",
+                "  logs        {:>6}  {:>10}  output of recent steps that failed and of module builds",
                 usage.held.logs,
                 human_bytes(usage.held.log_bytes)
             );
@@ -522,6 +540,21 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// `tanto version`: one line per part, the Docker engine's saying why it is missing when
+/// the daemon cannot be asked (not an error: the report is most useful exactly then).
+async fn version_command() -> anyhow::Result<()> {
+    let report = crate::ops::version::version().await;
+    let apis: Vec<String> = report.apis.iter().map(ToString::to_string).collect();
+    println!("tanto {}", report.tanto);
+    println!("api: {}", apis.join(", "));
+    println!("wasmtime {}", report.wasmtime);
+    match &report.docker {
+        Ok(version) => println!("docker: engine {} (API {}) at {}", version.engine, version.api, report.docker_address),
+        Err(reason) => println!("docker: not reachable at {}: {reason}", report.docker_address),
+    }
+    Ok(())
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {

@@ -26,7 +26,6 @@ mod eval;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OnceCell, Semaphore};
@@ -35,7 +34,7 @@ pub use self::cache::CacheStore;
 pub use self::digest::Digest;
 pub use self::eval::ExportError;
 pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Secret, Sharing};
-pub use self::progress::{Event, NoProgress, Progress, StepOutcome};
+pub use self::progress::{Event, NoProgress, Progress, RunningCall, RunningStep, StepOutcome, StepReporter};
 pub use self::sources::{GitRef, GitRepository};
 use self::tree::{HashCache, TreeError};
 use crate::backend::{Backend, BackendError};
@@ -248,11 +247,10 @@ pub struct Engine {
     backend: Arc<dyn Backend>,
     store: CacheStore,
     hash_cache: Arc<HashCache>,
-    progress: Arc<dyn Progress>,
+    reporter: StepReporter,
     cache_mode: CacheMode,
     steps: Semaphore,
     memo: eval::Memo,
-    next_step: AtomicU64,
     /// Keys this process uses, visible to a concurrent `tanto cache prune`; released
     /// when the run is over.
     pins: std::sync::Mutex<Option<cache::Pins>>,
@@ -276,11 +274,10 @@ impl Engine {
             cache_id: store.id(),
             store,
             hash_cache,
-            progress,
+            reporter: StepReporter::new(progress),
             cache_mode: settings.cache_mode,
             steps: Semaphore::new(settings.parallelism.max(1)),
             memo: eval::Memo::default(),
-            next_step: AtomicU64::new(1),
             pins: std::sync::Mutex::new(
                 cache::Pins::create(&CacheStore::new(&settings.cache_root), &crate::util::process_unique_id())
                     .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
@@ -290,6 +287,12 @@ impl Engine {
             secret_key: std::sync::OnceLock::new(),
             run_started: std::time::SystemTime::now(),
         }
+    }
+
+    /// Numbers and reports steps; work outside the graph (module builds) reports through
+    /// it too.
+    pub fn reporter(&self) -> &StepReporter {
+        &self.reporter
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {

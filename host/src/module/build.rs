@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use tanto_registry::resolve::Network;
 
 use super::sandbox::{BUILD_DIR, Phase, Sandbox, Toolchain, UnsandboxedBuilds};
-use crate::engine::Digest;
+use crate::backend::Stream;
+use crate::engine::{Digest, RunningStep, StepReporter};
 use crate::error::{Diagnose, ErrorKind, Hint};
 
 /// The target modules are compiled for.
@@ -119,8 +120,9 @@ fn fresh(stamp: &Stamp) -> bool {
 }
 
 /// Builds the Rust module whose crate is in `source_dir`, unless nothing changed since
-/// the last build.
-pub fn build_rust_module(source_dir: &Path, cache_root: &Path) -> Result<Built, BuildError> {
+/// the last build. A build that runs cargo is reported through `reporter` as a step, with
+/// cargo's messages as its output.
+pub fn build_rust_module(source_dir: &Path, cache_root: &Path, reporter: &StepReporter) -> Result<Built, BuildError> {
     let started = Instant::now();
     let source_dir = std::path::absolute(source_dir).map_err(|source| BuildError::Io {
         context: format!("cannot resolve {}", source_dir.display()),
@@ -139,7 +141,12 @@ pub fn build_rust_module(source_dir: &Path, cache_root: &Path) -> Result<Built, 
         });
     }
 
-    let wasm = run_cargo(&source_dir)?;
+    // The build's whole output stays beside the logs of failed steps (bounded and pruned
+    // with them), one folder per module, so a long build's log can be read in full.
+    let log = cache_root
+        .join("logs")
+        .join(format!("build-{}", Digest::of_bytes(source_dir.as_os_str().as_encoded_bytes()).hex()));
+    let wasm = run_cargo(&source_dir, reporter, log)?;
     let mut inputs = Vec::new();
     let mut paths = dep_info_inputs(&wasm.with_extension("d"));
     paths.push(source_dir.join("Cargo.toml"));
@@ -191,6 +198,7 @@ pub fn build_third_party(
     module: &str,
     network: Network,
     unsandboxed: UnsandboxedBuilds,
+    reporter: &StepReporter,
 ) -> Result<(PathBuf, Confinement), BuildError> {
     let sandbox = match Sandbox::probe() {
         Ok(sandbox) => Some(sandbox),
@@ -212,6 +220,10 @@ pub fn build_third_party(
     let manifest = work.join("src").join(crate_dir).join("Cargo.toml");
     fetch(sandbox.as_ref(), &toolchain, work, crate_dir, module, network)?;
     tracing::info!(%module, sandboxed = sandbox.is_some(), "building a third-party module");
+    let step = reporter.start(match sandbox {
+        Some(_) => format!("build module {module} (in the sandbox)"),
+        None => format!("build module {module} (unsandboxed)"),
+    });
     let mut args: Vec<&str> = BUILD_ARGS.to_vec();
     args.push("--offline");
     match sandbox {
@@ -223,7 +235,7 @@ pub fn build_third_party(
                     source,
                 })?;
             let inside = Path::new(BUILD_DIR).join("src").join(crate_dir);
-            let wasm = run_build(command, &inside.join("Cargo.toml"), Path::new(module))?;
+            let wasm = run_build(command, &inside.join("Cargo.toml"), Path::new(module), &step)?;
             let wasm = super::sandbox::host_path(work, &wasm).ok_or_else(|| BuildError::NoArtifact { dir: module.into() })?;
             // The build could leave links in its folder: the component read back must be
             // a file of that folder, not a host file a link leads to.
@@ -234,6 +246,7 @@ pub fn build_third_party(
             if !inside {
                 return Err(BuildError::NoArtifact { dir: module.into() });
             }
+            step.done();
             Ok((wasm, Confinement::Sandbox))
         }
         None => {
@@ -243,7 +256,9 @@ pub fn build_third_party(
                 .current_dir(work.join("src").join(crate_dir))
                 .env("CARGO_TARGET_DIR", work.join("target"))
                 .env("RUSTC", toolchain.sysroot.join("bin/rustc"));
-            Ok((run_build(command, &manifest, Path::new(module))?, Confinement::Host))
+            let wasm = run_build(command, &manifest, Path::new(module), &step)?;
+            step.done();
+            Ok((wasm, Confinement::Host))
         }
     }
 }
@@ -305,17 +320,21 @@ fn fetch(sandbox: Option<&Sandbox>, toolchain: &Toolchain, work: &Path, crate_di
 /// What `cargo build` is asked, wherever it runs.
 const BUILD_ARGS: [&str; 5] = ["build", "--release", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"];
 
-fn run_cargo(source_dir: &Path) -> Result<PathBuf, BuildError> {
+fn run_cargo(source_dir: &Path, reporter: &StepReporter, log: PathBuf) -> Result<PathBuf, BuildError> {
     tracing::info!(dir = %source_dir.display(), "building module");
+    let name = source_dir.file_name().unwrap_or(source_dir.as_os_str()).to_string_lossy();
+    let step = reporter.start_logged(format!("build module {name}"), Some(log));
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.args(BUILD_ARGS).current_dir(source_dir);
-    run_build(command, &source_dir.join("Cargo.toml"), source_dir)
+    let wasm = run_build(command, &source_dir.join("Cargo.toml"), source_dir, &step)?;
+    step.done();
+    Ok(wasm)
 }
 
 /// Runs a prepared `cargo build` (see [`BUILD_ARGS`]) and returns the component it
 /// reported for the crate whose manifest is `manifest` (as cargo sees that path);
-/// `source_dir` names the module in errors.
-fn run_build(mut command: Command, manifest: &Path, source_dir: &Path) -> Result<PathBuf, BuildError> {
+/// `source_dir` names the module in errors; cargo's messages are `step`'s output.
+fn run_build(mut command: Command, manifest: &Path, source_dir: &Path, step: &RunningStep) -> Result<PathBuf, BuildError> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -326,31 +345,59 @@ fn run_build(mut command: Command, manifest: &Path, source_dir: &Path) -> Result
             source,
         })?;
 
-    // Cargo's progress goes to our stderr as it comes; it is also kept for the error.
+    // Cargo's messages are the step's output as they come; they are also kept (bounded)
+    // for the error.
     let stderr = child.stderr.take();
+    let (lines, received) = std::sync::mpsc::sync_channel::<String>(64);
     let stderr_reader = std::thread::spawn(move || {
-        let mut collected = String::new();
         if let Some(stderr) = stderr {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                tracing::info!(target: "tanto::build", "{line}");
-                collected.push_str(&line);
-                collected.push('\n');
+                if lines.send(line).is_err() {
+                    break;
+                }
             }
         }
-        collected
     });
-    let mut stdout = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut stdout).map_err(|source| BuildError::Io {
+    let mut collected = String::new();
+    let stdout_reader = child.stdout.take().map(|out| {
+        std::thread::spawn(move || {
+            let mut stdout = String::new();
+            let mut out = out;
+            out.read_to_string(&mut stdout).map(|_| stdout)
+        })
+    });
+    for mut line in received {
+        tracing::debug!(target: "tanto::build", "{line}");
+        line.push('\n');
+        step.output(Stream::Stderr, line.as_bytes());
+        collected.push_str(&line);
+        // What the error shows is the end: keep the last part, not an unbounded log.
+        if collected.len() > 1 << 20 {
+            let cut = (collected.len() - (512 << 10)..collected.len())
+                .find(|index| collected.is_char_boundary(*index))
+                .unwrap_or(collected.len());
+            collected.drain(..cut);
+        }
+    }
+    let _ = stderr_reader.join();
+    let stdout = match stdout_reader.map(std::thread::JoinHandle::join) {
+        Some(Ok(read)) => read.map_err(|source| BuildError::Io {
             context: "cannot read cargo's output".into(),
             source,
-        })?;
-    }
+        })?,
+        Some(Err(_)) => {
+            return Err(BuildError::Io {
+                context: "cannot read cargo's output".into(),
+                source: std::io::Error::other("the reading thread panicked"),
+            });
+        }
+        None => String::new(),
+    };
     let status = child.wait().map_err(|source| BuildError::Io {
         context: "cannot wait for cargo".into(),
         source,
     })?;
-    let stderr = stderr_reader.join().unwrap_or_default();
+    let stderr = collected;
     if !status.success() {
         if stderr.contains(WASM_TARGET)
             && (stderr.contains("target may not be installed")

@@ -87,7 +87,10 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
     let typed = type_arguments(function, &raw, &context)?;
     let started = std::time::Instant::now();
     let round_trips = session.backend.round_trips();
-    let value = loaded.runtime.invoke(&loaded.callable, session.pipeline.clone(), &function.name, typed).await?;
+    let shown = session.pipeline.reporter().start_call(function.name.as_str(), 0);
+    let value = loaded.runtime.invoke(&loaded.callable, session.pipeline.clone(), &function.name, typed).await;
+    shown.finish(value.is_ok());
+    let value = value?;
     let rendered = render(session, value, output, format).await;
     tracing::debug!(
         target: "tanto::timing",
@@ -95,6 +98,9 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
         started.elapsed().as_secs_f64() * 1e3,
         session.backend.round_trips() - round_trips
     );
+    // The work is over: the display's summary goes before the result is printed (on a
+    // terminal both share the screen).
+    session.pipeline.reporter().finish();
     rendered
 }
 

@@ -20,7 +20,7 @@ use tanto_registry::schema::lock::{LOCKFILE_NAME, Lockfile};
 use tokio::sync::OnceCell;
 
 use super::module_cache::ModuleCache;
-use crate::engine::Digest;
+use crate::engine::{Digest, StepReporter};
 use crate::error::{Diagnose, ErrorKind, Hint, LocalError, UsageError};
 use crate::module::build::{BuildError, Confinement, build_rust_module, build_third_party};
 use crate::module::sandbox::UnsandboxedBuilds;
@@ -37,6 +37,8 @@ pub struct DependencySettings {
     pub limits: Limits,
     /// Whether a third-party module may be built unconfined when no sandbox can be made.
     pub unsandboxed: UnsandboxedBuilds,
+    /// Where builds of dependencies show as steps.
+    pub reporter: StepReporter,
 }
 
 impl DependencySettings {
@@ -45,6 +47,7 @@ impl DependencySettings {
         BuildSettings {
             network: self.network,
             unsandboxed: self.unsandboxed,
+            reporter: self.reporter.clone(),
         }
     }
 }
@@ -390,11 +393,13 @@ pub struct GitModule {
 }
 
 /// How third-party modules are built.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct BuildSettings {
     /// `Offline`: their crates come from the local crate cache only.
     pub network: Network,
     pub unsandboxed: UnsandboxedBuilds,
+    /// Where builds show as steps.
+    pub reporter: StepReporter,
 }
 
 /// The component of a module: its prebuilt one (checked against the lock's pin), or one
@@ -435,7 +440,7 @@ pub fn component_of(
         Sdk::Rust => {}
     }
     let (Some(module), Some(checkout)) = (git, checkout) else {
-        let built = build_rust_module(&root.join(&manifest.source), cache_root).map_err(|error| ComponentError::Build {
+        let built = build_rust_module(&root.join(&manifest.source), cache_root, &build.reporter).map_err(|error| ComponentError::Build {
             root: root.to_path_buf(),
             error,
         })?;
@@ -475,7 +480,8 @@ pub fn component_of(
     let copy = work.path().join("src");
     std::fs::create_dir_all(&copy).map_err(work_folder())?;
     copy_tree(&checkout, &checkout, &copy, &module.name)?;
-    let (wasm, confinement) = build_third_party(work.path(), &crate_dir, &module.name, build.network, build.unsandboxed).map_err(ComponentError::ThirdParty)?;
+    let (wasm, confinement) =
+        build_third_party(work.path(), &crate_dir, &module.name, build.network, build.unsandboxed, &build.reporter).map_err(ComponentError::ThirdParty)?;
     crate::util::copy_atomic(&wasm, &component(confinement)).map_err(LocalError::context("cannot store the built component"))?;
     Ok(Obtained {
         wasm: component(confinement),

@@ -149,6 +149,7 @@ async fn generate_bindings(session: &Session, root: &Path, manifest: &Manifest) 
             network: session.settings.network,
             limits: session.settings.limits.clone(),
             unsandboxed: session.settings.unsandboxed_builds,
+            reporter: session.pipeline.reporter().clone(),
         },
     );
     let mut schemas = Vec::new();

@@ -39,7 +39,7 @@ use super::deps::{
     read_dependency_manifest,
 };
 use super::session::Session;
-use crate::engine::Digest;
+use crate::engine::{Digest, StepReporter};
 use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::module::edit::{EditError, remove_dependency, set_dependency};
 use crate::module::sandbox::UnsandboxedBuilds;
@@ -58,6 +58,8 @@ pub struct LockSettings {
     pub lock_mode: LockMode,
     /// Whether a third-party module may be built unconfined when no sandbox can be made.
     pub unsandboxed_builds: UnsandboxedBuilds,
+    /// Where builds of modules show as steps.
+    pub reporter: StepReporter,
 }
 
 /// `tanto install [REF] [--name NAME]`.
@@ -558,6 +560,7 @@ fn obtain_components(resolved: &InMemory, settings: &LockSettings) -> anyhow::Re
     let build = BuildSettings {
         network: settings.network,
         unsandboxed: settings.unsandboxed_builds,
+        reporter: settings.reporter.clone(),
     };
     let mut modules: Vec<GitModule> = resolved
         .modules
@@ -581,7 +584,7 @@ fn obtain_components(resolved: &InMemory, settings: &LockSettings) -> anyhow::Re
         check_checkout(&module.path, &module.name)?;
         let manifest = read_dependency_manifest(&module.path, &module.name)?;
         let entry = resolved.lockfile.find(&module.name);
-        let obtained = component_of(&module.path, &manifest, Some(&module), entry, &settings.cache_root, build)?;
+        let obtained = component_of(&module.path, &manifest, Some(&module), entry, &settings.cache_root, build.clone())?;
         components.push(ModuleComponent {
             id: module.name,
             origin: obtained.origin,

@@ -11,5 +11,6 @@ pub mod module_cache;
 pub mod publish;
 mod session;
 pub mod vendor;
+pub mod version;
 
 pub use self::session::{LoadedSchema, ModuleLocation, Session, SessionSettings};

@@ -81,7 +81,8 @@ fn publish_blocking(settings: PublishSettings) -> anyhow::Result<Published> {
         Some(component) => check_prebuilt(&root, component)?,
         None => match manifest.sdk {
             Sdk::Rust => {
-                build_rust_module(&root.join(&manifest.source), &cache_root)?;
+                // Only a check that it builds: no display is set up for publishing.
+                build_rust_module(&root.join(&manifest.source), &cache_root, &crate::engine::StepReporter::silent())?;
             }
         },
     }

@@ -10,7 +10,7 @@ use crate::error::{Hint, UsageError};
 use super::deps::{DependencySettings, GitModule, ModuleDependencies, checkout_remote, component_of, limits_of, read_dependency_manifest};
 use crate::backend::Backend;
 use crate::backend::docker::DockerBackend;
-use crate::engine::{CacheMode, Engine, EngineSettings, Progress};
+use crate::engine::{CacheMode, Engine, EngineSettings, Progress, StepReporter};
 use crate::module::build::build_rust_module;
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{Manifest, Sdk, find_module_root};
@@ -130,6 +130,7 @@ impl Session {
             network: self.settings.network,
             limits: self.settings.limits.clone(),
             unsandboxed: self.settings.unsandboxed_builds,
+            reporter: self.pipeline.reporter().clone(),
         }
     }
 
@@ -142,13 +143,13 @@ impl Session {
             }
             ModuleLocation::Path(path) => {
                 let manifest = Manifest::read(path)?;
-                let (wasm, build_time) = build(path, &manifest, &self.settings.cache_root)?;
+                let (wasm, build_time) = build(path, &manifest, &self.settings.cache_root, self.pipeline.reporter())?;
                 (path.clone(), Some(manifest), wasm, build_time)
             }
             ModuleLocation::Search(start) => {
                 let root = find_module_root(start)?;
                 let manifest = Manifest::read(&root)?;
-                let (wasm, build_time) = build(&root, &manifest, &self.settings.cache_root)?;
+                let (wasm, build_time) = build(&root, &manifest, &self.settings.cache_root, self.pipeline.reporter())?;
                 (root, Some(manifest), wasm, build_time)
             }
             ModuleLocation::Remote(reference) => {
@@ -246,10 +247,10 @@ impl Session {
     }
 }
 
-fn build(root: &Path, manifest: &Manifest, cache_root: &Path) -> anyhow::Result<(PathBuf, Duration)> {
+fn build(root: &Path, manifest: &Manifest, cache_root: &Path, reporter: &StepReporter) -> anyhow::Result<(PathBuf, Duration)> {
     match manifest.sdk {
         Sdk::Rust => {
-            let built = build_rust_module(&root.join(&manifest.source), cache_root)?;
+            let built = build_rust_module(&root.join(&manifest.source), cache_root, reporter)?;
             Ok((built.wasm, if built.rebuilt { built.duration } else { Duration::ZERO }))
         }
     }

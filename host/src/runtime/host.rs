@@ -254,6 +254,7 @@ impl client::Host for InvocationState {
         }
         let started = Instant::now();
         let runtime = self.runtime.clone();
+        let shown = self.pipeline.reporter().start_call(format!("{module}.{function}"), self.depth + 1);
         let result = async {
             let callable = self.dependencies.load(&runtime, &module).await?;
             // A dependency is held to its schema as a module called from the CLI is.
@@ -263,6 +264,7 @@ impl client::Host for InvocationState {
                 .await
         }
         .await;
+        shown.finish(result.is_ok());
         // The callee's time is the host's, as far as this module's budget goes.
         self.cpu.add_host_time(started.elapsed());
         match result {

@@ -1,10 +1,19 @@
 //! Progress displays: a live view on a terminal, plain lines in logs, JSON for tools.
+//! Each shows the module function calls (the command's and those into dependencies,
+//! nested) and the steps (container steps and module builds) they run.
+//!
+//! Every display writes to the terminal in one place: `write_stderr` for plain and JSON,
+//! and for the live view `TtyProgress::print` (finished lines) and
+//! `TtyProgress::on_screen` (the text of the running steps' lines): the places where
+//! every shown line can be checked, e.g. scrubbed of secret values, before it leaves the
+//! process.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -15,30 +24,69 @@ use crate::engine::{Event, Progress, StepOutcome};
 /// How progress is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
-    /// A live view on a terminal, plain lines otherwise.
+    /// A live view on a terminal; plain lines when stderr is not a terminal, when
+    /// `TERM=dumb`, or when `CI` is set.
     Auto,
     /// One line per step event, step output prefixed with the step number.
     Plain,
-    /// A live view with a spinner per running step.
+    /// A live view of the running steps, finished steps one line each.
     Tty,
-    /// One JSON object per event.
+    /// One JSON object per event (schema: docs/progress-json.md).
     Json,
     /// Nothing.
     Quiet,
 }
 
-/// The progress display for `mode`.
+/// The version of the JSON event schema (docs/progress-json.md), in every event as
+/// `"version"`. Raised when a field changes meaning or goes away; new fields and new
+/// events do not raise it.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// What the environment says about the terminal, read once.
+#[derive(Clone, Debug, Default)]
+pub struct Terminal {
+    /// stderr is a terminal.
+    pub is_terminal: bool,
+    /// `TERM=dumb`: no cursor movement, no colour.
+    pub dumb: bool,
+    /// `CI` is set (to anything but `false` or `0`): a log that someone reads later.
+    pub ci: bool,
+    /// `NO_COLOR` is set (to anything non-empty).
+    pub no_color: bool,
+}
+
+impl Terminal {
+    pub fn from_env() -> Self {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+        Self {
+            is_terminal: std::io::stderr().is_terminal(),
+            dumb: std::env::var("TERM").is_ok_and(|term| term == "dumb"),
+            ci: std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0"),
+            no_color: set("NO_COLOR"),
+        }
+    }
+
+    /// The display `mode` comes to here: `Auto` is a live view only on a capable
+    /// terminal outside CI, and a live view needs a terminal that can redraw.
+    pub fn resolve(&self, mode: ProgressMode) -> ProgressMode {
+        let live = self.is_terminal && !self.dumb;
+        match mode {
+            ProgressMode::Auto if live && !self.ci => ProgressMode::Tty,
+            ProgressMode::Auto => ProgressMode::Plain,
+            ProgressMode::Tty if !live => ProgressMode::Plain,
+            mode => mode,
+        }
+    }
+}
+
+/// The progress display for `mode` on this process's stderr.
 pub fn display(mode: ProgressMode) -> Arc<dyn Progress> {
-    let mode = match mode {
-        ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Tty,
-        ProgressMode::Auto => ProgressMode::Plain,
-        mode => mode,
-    };
-    match mode {
-        ProgressMode::Tty => Arc::new(TtyProgress::new()),
+    let terminal = Terminal::from_env();
+    match terminal.resolve(mode) {
+        ProgressMode::Tty => Arc::new(TtyProgress::new(!terminal.no_color)),
         ProgressMode::Plain => Arc::new(PlainProgress::default()),
         ProgressMode::Json => Arc::new(JsonProgress::default()),
-        _ => Arc::new(crate::engine::NoProgress),
+        ProgressMode::Auto | ProgressMode::Quiet => Arc::new(crate::engine::NoProgress),
     }
 }
 
@@ -200,6 +248,12 @@ impl LineBuffers {
         }
     }
 
+    /// The newest complete line of step `id` past its head, if any.
+    fn newest(&self, id: u64) -> Option<String> {
+        let steps = self.0.lock().ok()?;
+        steps.get(&id)?.tail.back().map(|(_, line)| line.clone())
+    }
+
     fn finish(&self, id: u64, mut show: impl FnMut(Stream, &str)) -> Option<Ending> {
         let lines = self.0.lock().ok()?.remove(&id)?;
         Some(lines.finish(&mut show))
@@ -207,17 +261,109 @@ impl LineBuffers {
 }
 
 /// Writes `text` to stderr in one call, through the secrets scrubber. A closed stderr is
-/// not an error of the run: what cannot be shown is dropped.
+/// not an error of the run: what cannot be shown is dropped. The one way plain and JSON
+/// progress reach the terminal.
 fn write_stderr(text: &str) {
     if !text.is_empty() {
         let _ = std::io::stderr().lock().write_all(crate::secrets::scrub(text).as_bytes());
     }
 }
 
-/// Plain lines, for logs and CI. Each step's output is bounded (see [`HEAD_LINES`]).
+/// Steps counted by how they ended, and the wall time since the display was made: the
+/// summary every display ends with.
+struct Tally {
+    started: Instant,
+    ran: AtomicU64,
+    cached: AtomicU64,
+    failed: AtomicU64,
+    /// The summary was taken: it is shown once.
+    summarized: AtomicBool,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            ran: AtomicU64::new(0),
+            cached: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            summarized: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The counts of a [`Tally`] at the end.
+struct Summary {
+    ran: u64,
+    cached: u64,
+    failed: u64,
+    wall: Duration,
+}
+
+impl Tally {
+    fn count(&self, outcome: &StepOutcome) {
+        let counter = match outcome {
+            StepOutcome::Cached => &self.cached,
+            StepOutcome::Done(_) => &self.ran,
+            StepOutcome::Failed(_) => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The summary, or `None` when no step was reported (`tanto functions` of a built
+    /// module says nothing more than its answer) or it was taken already.
+    fn summary(&self) -> Option<Summary> {
+        if self.summarized.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let summary = Summary {
+            ran: self.ran.load(Ordering::Relaxed),
+            cached: self.cached.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            wall: self.started.elapsed(),
+        };
+        (summary.ran + summary.cached + summary.failed > 0).then_some(summary)
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// `5 steps: 2 run, 3 cached, 0 failed in 1.2s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.ran + self.cached + self.failed;
+        let steps = if total == 1 { "step" } else { "steps" };
+        write!(
+            f,
+            "{total} {steps}: {} run, {} cached, {} failed in {}",
+            self.ran,
+            self.cached,
+            self.failed,
+            seconds(self.wall)
+        )
+    }
+}
+
+/// The word for how a step ended, with its duration: `CACHED`, `DONE 1.2s`, `FAILED 0.3s`.
+fn status(outcome: &StepOutcome) -> String {
+    match outcome {
+        StepOutcome::Cached => "CACHED".to_string(),
+        StepOutcome::Done(duration) => format!("DONE {}", seconds(*duration)),
+        StepOutcome::Failed(duration) => format!("FAILED {}", seconds(*duration)),
+    }
+}
+
+/// Two spaces per level of module-to-module calls.
+fn indent(depth: u32) -> String {
+    "  ".repeat(depth as usize)
+}
+
+/// Plain lines, for logs and CI: `[call] function` and `[call] function returned in 1.2s` around
+/// each module function call (calls into dependencies indented), `[N] command` when step N starts, `[N] | line` for its
+/// output (bounded, see [`HEAD_LINES`]), `[N] DONE 1.2s command` when it ends, and
+/// `[tanto] …` for the summary.
 #[derive(Default)]
 struct PlainProgress {
     lines: LineBuffers,
+    tally: Tally,
 }
 
 impl Progress for PlainProgress {
@@ -238,86 +384,251 @@ impl Progress for PlainProgress {
                         text.push_str(&format!("[{id}] | {line}\n"));
                     }
                 }
-                let status = match outcome {
-                    StepOutcome::Cached => "CACHED".to_string(),
-                    StepOutcome::Done(duration) => format!("DONE {}", seconds(duration)),
-                    StepOutcome::Failed(duration) => format!("FAILED {}", seconds(duration)),
+                self.tally.count(&outcome);
+                text.push_str(&format!("[{id}] {} {description}\n", status(&outcome)));
+            }
+            Event::CallStarted { name, depth, .. } => text = format!("[call] {}{name}\n", indent(depth)),
+            Event::CallFinished { name, depth, outcome, .. } => {
+                // Words of their own, so that `DONE`/`CACHED`/`FAILED` stay the words of steps.
+                let ended = match outcome {
+                    StepOutcome::Failed(duration) => format!("failed after {}", seconds(duration)),
+                    StepOutcome::Done(duration) => format!("returned in {}", seconds(duration)),
+                    StepOutcome::Cached => "returned from the cache".to_string(),
                 };
-                text.push_str(&format!("[{id}] {status} {description}\n"));
+                text = format!("[call] {}{name} {ended}\n", indent(depth));
             }
         }
         write_stderr(&text);
     }
+
+    fn finish(&self) {
+        if let Some(summary) = self.tally.summary() {
+            write_stderr(&format!("[tanto] {summary}\n"));
+        }
+    }
 }
 
-/// A spinner per running step; finished steps and output scroll above.
+/// ANSI colours, or none (`NO_COLOR`).
+#[derive(Clone, Copy)]
+struct Palette {
+    color: bool,
+}
+
+impl Palette {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+    fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+/// The longest description the live view shows on a step's line; the rest is cut, so
+/// a narrow terminal wraps no line of a running step.
+const TTY_DESCRIPTION_CHARS: usize = 72;
+
+/// `text` cut to `max` characters, with `…` for what was cut.
+fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The live view: a spinner per running step with its elapsed time and, beneath it,
+/// its last output line; a finished step collapses to one line (`✔ [3] make 1.2s`,
+/// `✔ [4] make CACHED`, `✘ [5] make FAILED 0.3s` followed by its last lines and where
+/// its whole log is); a summary line at the end.
 struct TtyProgress {
     multi: MultiProgress,
     bars: Mutex<HashMap<u64, ProgressBar>>,
+    /// The running module function calls.
+    calls: Mutex<HashMap<u64, ProgressBar>>,
     lines: LineBuffers,
+    /// The first lines of each running step, shown only if it fails.
+    heads: Mutex<HashMap<u64, Vec<String>>>,
+    tally: Tally,
+    palette: Palette,
 }
 
 impl TtyProgress {
-    fn new() -> Self {
+    fn new(color: bool) -> Self {
         Self {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(HashMap::new()),
+            calls: Mutex::new(HashMap::new()),
             lines: LineBuffers::default(),
+            heads: Mutex::new(HashMap::new()),
+            tally: Tally::default(),
+            palette: Palette { color },
+        }
+    }
+
+    /// Prints a line above the live part. The one way the live view writes lines.
+    fn print(&self, line: &str) {
+        let _ = self.multi.println(crate::secrets::scrub(line));
+    }
+
+    /// Text for the running steps' lines (their description, their newest output line),
+    /// which indicatif draws. The one way text reaches those lines.
+    fn on_screen(&self, text: String) -> String {
+        crate::secrets::scrub(&text).into_owned()
+    }
+
+    fn style(&self, with_output: bool) -> ProgressStyle {
+        let template = match (self.palette.color, with_output) {
+            (true, false) => "{spinner:.cyan} {prefix} {elapsed:.dim}",
+            (true, true) => "{spinner:.cyan} {prefix} {elapsed:.dim}\n    {wide_msg:.dim}",
+            (false, false) => "{spinner} {prefix} {elapsed}",
+            (false, true) => "{spinner} {prefix} {elapsed}\n    {wide_msg}",
+        };
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+    }
+
+    /// Shows `line` beneath the running step `id`.
+    fn show_last_line(&self, id: u64, line: &str) {
+        if let Ok(bars) = self.bars.lock()
+            && let Some(bar) = bars.get(&id)
+        {
+            if bar.message().is_empty() {
+                bar.set_style(self.style(true));
+            }
+            bar.set_message(self.on_screen(format!("│ {line}")));
         }
     }
 }
 
 impl Progress for TtyProgress {
     fn event(&self, event: Event<'_>) {
+        let palette = self.palette;
         match event {
             Event::StepStarted { id, description } => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-                bar.set_message(description.to_string());
+                bar.set_style(self.style(false));
+                bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Ok(mut bars) = self.bars.lock() {
                     bars.insert(id, bar);
                 }
             }
-            Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |_, line| {
-                let _ = self.multi.println(format!("  │ {line}"));
-            }),
-            Event::StepFinished { id, description, outcome, log } => {
-                let ending = self.lines.finish(id, |_, line| {
-                    let _ = self.multi.println(format!("  │ {line}"));
-                });
-                if let Some(ending) = ending {
-                    if let Some(omitted) = ending.omitted_line(log) {
-                        let _ = self.multi.println(format!("  │ {omitted}"));
-                    }
-                    for (_, line) in &ending.tail {
-                        let _ = self.multi.println(format!("  │ {line}"));
-                    }
+            Event::StepOutput { id, stream, bytes } => {
+                // Every complete line passes by; only the newest is kept on screen.
+                let mut head = Vec::new();
+                self.lines.push(id, stream, bytes, |_, line| head.push(line.to_string()));
+                let newest = head.last().cloned().or_else(|| self.lines.newest(id));
+                if !head.is_empty()
+                    && let Ok(mut heads) = self.heads.lock()
+                {
+                    heads.entry(id).or_default().extend(head);
                 }
+                if let Some(line) = newest {
+                    self.show_last_line(id, &line);
+                }
+            }
+            Event::StepFinished { id, description, outcome, log } => {
+                let mut head = self.heads.lock().ok().and_then(|mut heads| heads.remove(&id)).unwrap_or_default();
+                let ending = self.lines.finish(id, |_, line| head.push(line.to_string()));
                 if let Ok(mut bars) = self.bars.lock()
                     && let Some(bar) = bars.remove(&id)
                 {
                     bar.finish_and_clear();
                     self.multi.remove(&bar);
                 }
-                let line = match outcome {
-                    StepOutcome::Cached => format!("✔ {description} CACHED"),
-                    StepOutcome::Done(duration) => format!("✔ {description} {}", seconds(duration)),
+                self.tally.count(&outcome);
+                let description = shortened(description, TTY_DESCRIPTION_CHARS);
+                match outcome {
+                    StepOutcome::Cached => self.print(&format!("{} [{id}] {description} {}", palette.green("✔"), palette.dim("CACHED"))),
+                    StepOutcome::Done(duration) => self.print(&format!("{} [{id}] {description} {}", palette.green("✔"), palette.dim(&seconds(duration)))),
                     StepOutcome::Failed(duration) => {
-                        format!("✘ {description} {}", seconds(duration))
+                        self.print(&format!(
+                            "{} [{id}] {description} {}",
+                            palette.red("✘"),
+                            palette.red(&format!("FAILED {}", seconds(duration)))
+                        ));
+                        // A failed step shows its output, bounded as in plain progress.
+                        for line in &head {
+                            self.print(&format!("    │ {line}"));
+                        }
+                        if let Some(ending) = ending {
+                            if let Some(omitted) = ending.omitted_line(log) {
+                                self.print(&format!("    │ {omitted}"));
+                            }
+                            for (_, line) in &ending.tail {
+                                self.print(&format!("    │ {line}"));
+                            }
+                        }
                     }
-                };
-                let _ = self.multi.println(line);
+                }
             }
+            Event::CallStarted { id, name, depth } => {
+                // Calls stay at the top, above the steps they run.
+                let bar = self.multi.insert(0, ProgressBar::new_spinner());
+                bar.set_style(self.style(false));
+                bar.set_prefix(self.on_screen(format!("{}▸ {}", indent(depth), shortened(name, TTY_DESCRIPTION_CHARS))));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Ok(mut calls) = self.calls.lock() {
+                    calls.insert(id, bar);
+                }
+            }
+            Event::CallFinished { id, name, depth, outcome } => {
+                if let Ok(mut calls) = self.calls.lock()
+                    && let Some(bar) = calls.remove(&id)
+                {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                let (mark, time) = match outcome {
+                    StepOutcome::Failed(duration) => (palette.red("✘"), palette.red(&format!("FAILED {}", seconds(duration)))),
+                    StepOutcome::Done(duration) => (palette.green("✔"), palette.dim(&seconds(duration))),
+                    StepOutcome::Cached => (palette.green("✔"), palette.dim("CACHED")),
+                };
+                self.print(&format!(
+                    "{}{mark} {} {time}",
+                    indent(depth),
+                    palette.bold(&shortened(name, TTY_DESCRIPTION_CHARS))
+                ));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        for bars in [&self.bars, &self.calls] {
+            if let Ok(mut bars) = bars.lock() {
+                for (_, bar) in bars.drain() {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+            }
+        }
+        if let Some(summary) = self.tally.summary() {
+            let line = summary.to_string();
+            self.print(&if summary.failed > 0 {
+                self.palette.red(&line)
+            } else {
+                self.palette.bold(&line)
+            });
         }
     }
 }
 
-/// One JSON object per line. Output comes as one `output` event per line, bounded per
-/// step like plain progress, with an `omitted` event in place of the middle.
+/// One JSON object per line (schema: docs/progress-json.md). Output comes as one
+/// `output` event per line, bounded per step like plain progress, with an `omitted`
+/// event in place of the middle.
 #[derive(Default)]
 struct JsonProgress {
     lines: LineBuffers,
+    tally: Tally,
 }
 
 fn stream_name(stream: Stream) -> &'static str {
@@ -327,13 +638,19 @@ fn stream_name(stream: Stream) -> &'static str {
     }
 }
 
+/// `value` (an object) with the schema version, as one line.
+fn json_line(text: &mut String, mut value: serde_json::Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert("version".into(), JSON_SCHEMA_VERSION.into());
+    }
+    text.push_str(&value.to_string());
+    text.push('\n');
+}
+
 impl Progress for JsonProgress {
     fn event(&self, event: Event<'_>) {
         let mut text = String::new();
-        let mut emit = |value: serde_json::Value| {
-            text.push_str(&value.to_string());
-            text.push('\n');
-        };
+        let mut emit = |value: serde_json::Value| json_line(&mut text, value);
         match event {
             Event::StepStarted { id, description } => {
                 emit(serde_json::json!({ "event": "started", "step": id, "description": description }));
@@ -354,6 +671,7 @@ impl Progress for JsonProgress {
                         emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(*stream), "text": line }));
                     }
                 }
+                self.tally.count(&outcome);
                 let (status, seconds) = match outcome {
                     StepOutcome::Cached => ("cached", 0.0),
                     StepOutcome::Done(duration) => ("done", duration.as_secs_f64()),
@@ -362,8 +680,36 @@ impl Progress for JsonProgress {
                 let log = log.map(|log| log.display().to_string());
                 emit(serde_json::json!({ "event": "finished", "step": id, "description": description, "status": status, "seconds": seconds, "log": log }));
             }
+            Event::CallStarted { id, name, depth } => {
+                emit(serde_json::json!({ "event": "call-started", "call": id, "name": name, "depth": depth }));
+            }
+            Event::CallFinished { id, name, depth, outcome } => {
+                let (status, seconds) = match outcome {
+                    StepOutcome::Failed(duration) => ("failed", duration.as_secs_f64()),
+                    StepOutcome::Done(duration) => ("done", duration.as_secs_f64()),
+                    StepOutcome::Cached => ("cached", 0.0),
+                };
+                emit(serde_json::json!({ "event": "call-finished", "call": id, "name": name, "depth": depth, "status": status, "seconds": seconds }));
+            }
         }
         write_stderr(&text);
+    }
+
+    fn finish(&self) {
+        if let Some(summary) = self.tally.summary() {
+            let mut text = String::new();
+            json_line(
+                &mut text,
+                serde_json::json!({
+                    "event": "summary",
+                    "ran": summary.ran,
+                    "cached": summary.cached,
+                    "failed": summary.failed,
+                    "seconds": summary.wall.as_secs_f64(),
+                }),
+            );
+            write_stderr(&text);
+        }
     }
 }
 
@@ -379,6 +725,46 @@ mod tests {
         }
         let ending = lines.finish(&mut |_, line| shown.push(line.to_string()));
         (shown, ending)
+    }
+
+    #[test]
+    fn auto_is_live_only_on_a_capable_terminal_outside_ci() {
+        let terminal = |is_terminal, dumb, ci| Terminal {
+            is_terminal,
+            dumb,
+            ci,
+            no_color: false,
+        };
+        assert_eq!(terminal(true, false, false).resolve(ProgressMode::Auto), ProgressMode::Tty);
+        assert_eq!(terminal(false, false, false).resolve(ProgressMode::Auto), ProgressMode::Plain);
+        assert_eq!(terminal(true, true, false).resolve(ProgressMode::Auto), ProgressMode::Plain);
+        assert_eq!(terminal(true, false, true).resolve(ProgressMode::Auto), ProgressMode::Plain);
+        // Asked for by name: a live view still needs a terminal that redraws; CI may have one.
+        assert_eq!(terminal(true, false, true).resolve(ProgressMode::Tty), ProgressMode::Tty);
+        assert_eq!(terminal(false, false, false).resolve(ProgressMode::Tty), ProgressMode::Plain);
+        assert_eq!(terminal(true, true, false).resolve(ProgressMode::Tty), ProgressMode::Plain);
+        assert_eq!(terminal(true, false, false).resolve(ProgressMode::Json), ProgressMode::Json);
+    }
+
+    #[test]
+    fn the_summary_counts_steps_by_outcome_once() {
+        let tally = Tally::default();
+        assert!(Tally::default().summary().is_none(), "no steps, no summary");
+        tally.count(&StepOutcome::Cached);
+        tally.count(&StepOutcome::Cached);
+        tally.count(&StepOutcome::Done(Duration::from_millis(1200)));
+        tally.count(&StepOutcome::Failed(Duration::from_millis(300)));
+        let summary = tally.summary().expect("a summary");
+        assert_eq!((summary.ran, summary.cached, summary.failed), (1, 2, 1));
+        assert!(summary.to_string().starts_with("4 steps: 1 run, 2 cached, 1 failed in "), "{summary}");
+        assert!(tally.summary().is_none(), "shown once");
+    }
+
+    #[test]
+    fn long_descriptions_are_cut_for_the_live_view() {
+        assert_eq!(shortened("make", 10), "make");
+        assert_eq!(shortened("sh -c 'a very long command'", 10), "sh -c 'a …");
+        assert_eq!(shortened("ééééé", 3), "éé…");
     }
 
     #[test]

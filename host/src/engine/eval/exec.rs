@@ -34,7 +34,7 @@ impl StepSink<'_> {
         if let Ok(mut writer) = self.writer.lock() {
             writer.write(stream, bytes);
         }
-        self.engine.progress.event(Event::StepOutput { id: self.id, stream, bytes });
+        self.engine.reporter.event(Event::StepOutput { id: self.id, stream, bytes });
     }
 
     /// The streams ended: what the scrubbers held back goes out.
@@ -156,7 +156,7 @@ impl Engine {
             writer: std::sync::Mutex::new(writer),
             scrubbers: std::sync::Mutex::new(Default::default()),
         };
-        self.progress.event(Event::StepStarted { id, description: &description });
+        self.reporter.event(Event::StepStarted { id, description: &description });
         let started = Instant::now();
         let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
         sink.finish();

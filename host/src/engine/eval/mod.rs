@@ -26,7 +26,6 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use futures_util::future::try_join;
 
@@ -100,7 +99,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineErro
 
 impl Engine {
     fn step_id(&self) -> u64 {
-        self.next_step.fetch_add(1, Ordering::Relaxed)
+        self.reporter.next_id()
     }
 
     /// The labels of the snapshot of step `key`: its key, and the cache whose prune may
@@ -113,7 +112,7 @@ impl Engine {
     }
 
     fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome, log: Option<&Path>) {
-        self.progress.event(Event::StepFinished { id, description, outcome, log });
+        self.reporter.event(Event::StepFinished { id, description, outcome, log });
     }
 
     // ---- root filesystems -------------------------------------------------------------

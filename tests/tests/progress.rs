@@ -1,0 +1,271 @@
+//! What tanto shows while it works: `tanto version`, plain lines and JSON events
+//! (snapshots, with times, paths and nonces redacted), the live view on a real pseudo
+//! terminal (`script` from util-linux), and a module build shown as a step.
+
+use std::path::Path;
+use std::process::Command;
+
+use tanto_tests::{Tanto, guest_wasm, tanto_bin};
+
+fn nonce() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )
+}
+
+/// `text` with each number of seconds (`1.2s`, `"seconds":0.0123`) made `[TIME]`.
+fn redact_times(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(start);
+        out.push_str(before);
+        let number_len = from
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-'))
+            .unwrap_or(from.len());
+        let number = &from[..number_len];
+        let after = &from[number_len..];
+        let json_seconds = out.ends_with("\"seconds\":");
+        if number.contains('.') && (after.starts_with('s') || json_seconds) {
+            out.push_str("[TIME]");
+        } else {
+            out.push_str(number);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` with `ops/ab/<64 hex digits>` (a step's key in the cache) made `ops/[KEY]`.
+fn redact_keys(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(index) = rest.find("/ops/") {
+        out.push_str(&rest[..index + "/ops/".len()]);
+        rest = &rest[index + "/ops/".len()..];
+        let key_len = 3 + 64;
+        if rest.len() >= key_len && rest[..2].bytes().all(|byte| byte.is_ascii_hexdigit()) && rest[3..key_len].bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            out.push_str("[KEY]");
+            rest = &rest[key_len..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact(text: &str, tanto: &Tanto, nonce: &str) -> String {
+    redact_times(&redact_keys(
+        &text.replace(nonce, "[NONCE]").replace(&tanto.cache.path().display().to_string(), "[CACHE]"),
+    ))
+}
+
+/// `text` without ANSI escape sequences (colours, cursor moves): the text a terminal shows.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(char) = chars.next() {
+        if char == '\x1b' {
+            if chars.next() == Some('[') {
+                for char in chars.by_ref() {
+                    if char.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(char);
+        }
+    }
+    out
+}
+
+#[test]
+fn version_names_tanto_the_apis_wasmtime_and_docker() {
+    let run = |args: &[&str], docker_host: Option<&str>| {
+        let mut command = Command::new(tanto_bin());
+        command.args(args);
+        if let Some(host) = docker_host {
+            command.env("DOCKER_HOST", host);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let version = run(&["version"], None);
+    assert_eq!(run(&["--version"], None), version);
+    let lines: Vec<&str> = version.lines().collect();
+    assert_eq!(lines[0], format!("tanto {}", env!("CARGO_PKG_VERSION")));
+    // The versions the runtime serves: a module built against either one runs.
+    assert_eq!(lines[1], "api: tanto:core@0.1.0, tanto:core@0.2.0");
+    assert!(lines[2].starts_with("wasmtime 48."), "{version}");
+    let engine = tanto_tests::docker(&["version", "--format", "{{.Server.Version}}"]);
+    assert!(lines[3].starts_with(&format!("docker: engine {} (API 1.", engine.trim())), "{version}");
+
+    // No daemon: said plainly, and not a failure.
+    let unreachable = run(&["version"], Some("unix:///nonexistent/docker.sock"));
+    insta::assert_snapshot!(
+        "version_without_docker",
+        unreachable.replace(lines[0], "tanto [TANTO]").replace(lines[2], "wasmtime [WASMTIME]")
+    );
+}
+
+#[test]
+fn plain_and_json_progress_of_a_step_and_its_cached_rerun() {
+    let tanto = Tanto::new();
+    let nonce = nonce();
+    // One stream: the order of lines across stdout and stderr is the daemon's.
+    let script = format!("echo {nonce}; echo second line");
+    let wasm = guest_wasm("api");
+    let args = ["call", "-m", wasm.to_str().unwrap(), "run-script", &format!("--script={script}")];
+    let first = tanto.run(&args).success();
+    let second = tanto.run(&args).success();
+    insta::assert_snapshot!(
+        "plain_step_then_cached",
+        format!("{}--- again\n{}", redact(&first.stderr, &tanto, &nonce), redact(&second.stderr, &tanto, &nonce))
+    );
+
+    let json = |args: &[&str]| {
+        let output = tanto.command_with_progress("json").args(args).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let nonce = self::nonce();
+    let script = format!("echo {nonce}; echo second line");
+    let args = ["call", "-m", wasm.to_str().unwrap(), "run-script", &format!("--script={script}")];
+    let first = json(&args);
+    let second = json(&args);
+    for line in first.lines().chain(second.lines()) {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}"));
+        assert_eq!(event["version"], 1, "{line}");
+    }
+    insta::assert_snapshot!(
+        "json_step_then_cached",
+        format!("{}--- again\n{}", redact(&first, &tanto, &nonce), redact(&second, &tanto, &nonce))
+    );
+    tanto.assert_no_leftovers();
+}
+
+/// Runs `tanto --progress=auto call … run-script` on a pseudo terminal made by
+/// `script`, with `env` added; returns what the terminal received.
+fn on_a_terminal(tanto: &Tanto, script: &str, env: &[(&str, &str)]) -> String {
+    let mut command = Command::new("script");
+    command
+        .args([
+            "-qefc",
+            r#""$TANTO" --progress=auto call -m "$GUEST" run-script "--script=$SCRIPT""#,
+            "/dev/null",
+        ])
+        .env("TANTO", tanto_bin())
+        .env("GUEST", guest_wasm("api"))
+        .env("SCRIPT", script)
+        .env("TANTO_CACHE_DIR", tanto.cache.path())
+        .env("TANTO_SESSION", &tanto.session)
+        .env("TERM", "xterm-256color")
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .env_remove("TANTO_PROGRESS")
+        .env_remove("TANTO_LOG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("script (util-linux) runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn the_live_view_on_a_terminal_shows_steps_cached_and_a_summary() {
+    let tanto = Tanto::new();
+    let nonce = nonce();
+    let script = format!("echo {nonce}; for i in 1 2 3; do echo working $i; sleep 0.4; done");
+    let raw = on_a_terminal(&tanto, &script, &[]);
+    assert!(raw.contains("\x1b[32m✔"), "colour on a terminal: {raw:?}");
+    let first = strip_ansi(&raw);
+    // Collapsed when done: a check mark, the step and its duration; no plain lines.
+    assert!(first.contains("✔ [1] sh -c"), "{first}");
+    assert!(!first.contains("[1] DONE"), "{first}");
+    // The call, collapsed too.
+    assert!(first.contains("✔ run-script "), "{first}");
+    // The running step's newest output line was drawn beneath it.
+    assert!(first.contains("│ working"), "{first}");
+    assert!(first.contains("1 step: 1 run, 0 cached, 0 failed in "), "{first}");
+    // The summary comes before the result, both on the one screen.
+    assert!(first.trim_end().ends_with("done"), "{first}");
+
+    let again = on_a_terminal(&tanto, &script, &[("NO_COLOR", "1")]);
+    assert!(again.contains("✔ [1] sh -c") && again.contains("CACHED"), "{again}");
+    assert!(again.contains("1 step: 0 run, 1 cached, 0 failed in "), "{again}");
+    assert!(!again.contains("\x1b[32m") && !again.contains("\x1b[2m"), "NO_COLOR: {again:?}");
+
+    // A terminal that cannot redraw, and CI logs, get plain lines.
+    for env in [("TERM", "dumb"), ("CI", "true")] {
+        let plain = on_a_terminal(&tanto, &script, &[env]);
+        assert!(plain.contains("[1] CACHED sh -c"), "{env:?}: {plain}");
+        assert!(plain.contains("[tanto] 1 step: 0 run, 1 cached, 0 failed in "), "{env:?}: {plain}");
+        assert!(!plain.contains('✔'), "{env:?}: {plain}");
+    }
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn a_module_build_is_a_step_in_every_mode() {
+    let tanto = Tanto::new();
+    let workspace = tempfile::tempdir().unwrap();
+    tanto.run_in(workspace.path(), &["init", "shown", "--sdk=rust"]).success();
+    let module = workspace.path().join("shown");
+    // A unique source, so the stamp is new and cargo runs.
+    append(&module.join("src/lib.rs"), &format!("\n// {}\n", nonce()));
+
+    let built = tanto.run_in(&module, &["functions"]).success();
+    assert!(built.stderr.contains("[1] build module shown\n"), "{}", built.stderr);
+    assert!(built.stderr.contains("[1] | "), "cargo's messages are the step's output:\n{}", built.stderr);
+    assert!(built.stderr.contains("[1] DONE "), "{}", built.stderr);
+    assert!(built.stderr.contains("[tanto] 1 step: 1 run, 0 cached, 0 failed in "), "{}", built.stderr);
+    // The build's whole output is kept where the omission line says, or, when nothing
+    // was omitted, in the cache's logs.
+    let logs = tanto.cache.path().join("logs");
+    let build_log = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_str().unwrap().starts_with("build-"))
+        .expect("a build log")
+        .join("stderr");
+    let log = std::fs::read_to_string(&build_log).unwrap();
+    for line in built.stderr.lines().filter_map(|line| line.strip_prefix("[1] | ")) {
+        if let Some(paths) = line.split_once("full log: ").map(|(_, paths)| paths) {
+            assert_eq!(Path::new(paths), build_log, "{}", built.stderr);
+        } else {
+            assert!(log.contains(line), "{line:?} is in the log:\n{log}");
+        }
+    }
+
+    // Built already: no step at all.
+    let again = tanto.run_in(&module, &["functions"]).success();
+    assert!(!again.stderr.contains("build module"), "{}", again.stderr);
+
+    // JSON: the same step as events.
+    append(&module.join("src/lib.rs"), &format!("\n// {}\n", nonce()));
+    let output = tanto.command_with_progress("json").arg("functions").current_dir(&module).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let events: Vec<serde_json::Value> = String::from_utf8(output.stderr)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "started");
+    assert_eq!(events[0]["description"], "build module shown");
+    let finished = events.iter().find(|event| event["event"] == "finished").expect("a finished event");
+    assert_eq!(finished["status"], "done");
+    assert!(finished["seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(events.last().unwrap()["event"], "summary");
+}
+
+fn append(path: &Path, text: &str) {
+    let mut contents = std::fs::read_to_string(path).unwrap();
+    contents.push_str(text);
+    std::fs::write(path, contents).unwrap();
+}
