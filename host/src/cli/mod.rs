@@ -114,6 +114,16 @@ enum Command {
     /// Inspect and prune the cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Print a completion script for a shell (its commands and options):
+    /// `source <(tanto completion bash)`, `tanto completion fish | source`.
+    Completion(CompletionArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompletionArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug)]
@@ -446,6 +456,14 @@ async fn run(cli: Cli) -> ExitCode {
             finish(with_interrupt(signals, Some(&session), update(&session, lock_settings, names)).await)
         }
         Command::Publish(args) => finish(with_interrupt(signals, None, publish(args)).await),
+        Command::Completion(CompletionArgs { shell }) => {
+            use clap::CommandFactory as _;
+            // Written whole through the CLI's own stdout, which takes a closed pipe quietly.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tanto", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
+            ExitCode::SUCCESS
+        }
         Command::Functions(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), progress::display(progress_mode));
             let result = with_interrupt(signals, Some(&session), functions(&session, module)).await;

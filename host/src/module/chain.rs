@@ -27,6 +27,8 @@ pub enum ChainError {
         suggestion: String,
         usage: String,
     },
+    #[error("`{link}` needs `--{argument}`\n\n{usage}")]
+    Missing { link: String, argument: String, usage: String },
     #[error("`{link}`: {error}")]
     Argument { link: String, error: Box<ArgumentError> },
     #[error("`{text}` is not an argument or a method: arguments look like `--name=value`, methods like `stdout`")]
@@ -151,6 +153,11 @@ fn in_link(schema: &Function, error: ArgumentError) -> ChainError {
             suggestion,
             usage: usage(schema),
         },
+        ArgumentError::Missing { argument, usage, .. } => ChainError::Missing {
+            link: schema.name.clone(),
+            argument,
+            usage,
+        },
         error => ChainError::Argument {
             link: schema.name.clone(),
             error: Box::new(error),
@@ -173,9 +180,8 @@ pub fn help(function: &Function, what: &str) -> String {
         let methods: Vec<&str> = links_of(returns.kind).map(|link| link.schema.name.as_str()).collect();
         if !methods.is_empty() {
             text.push_str(&format!(
-                "; methods to chain after it: {}\n(`tanto call {} ... METHOD --help` describes one)",
-                methods.join(", "),
-                function.name
+                "; methods to chain after it: {}\n(`--help` after a method describes it)",
+                methods.join(", ")
             ));
         }
     }
