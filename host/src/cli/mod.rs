@@ -886,3 +886,36 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hoisted(line: &str) -> String {
+        let argv = line.split(' ').map(std::ffi::OsString::from).collect();
+        let hoisted: Vec<String> = hoist_call_options(argv).into_iter().map(|token| token.into_string().unwrap()).collect();
+        hoisted.join(" ")
+    }
+
+    #[test]
+    fn call_options_after_the_function_move_before_it() {
+        assert_eq!(
+            hoisted("tanto call greet --name=x --no-cache -j 2 stdout -o out --progress=plain"),
+            "tanto call --no-cache -j 2 -o out --progress=plain greet -- --name=x stdout"
+        );
+        assert_eq!(
+            hoisted("tanto --progress plain call -m m.wasm greet -j2"),
+            "tanto --progress plain call -m m.wasm -j2 greet"
+        );
+        // `--help` after the function is the function's; after a `--`, everything is.
+        assert_eq!(hoisted("tanto call greet --help"), "tanto call greet -- --help");
+        assert_eq!(hoisted("tanto call greet -- --json"), "tanto call greet -- --json");
+        // Before a function, and in other commands, nothing moves.
+        assert_eq!(hoisted("tanto call --help"), "tanto call --help");
+        assert_eq!(hoisted("tanto functions --json"), "tanto functions --json");
+        let cli = Cli::try_parse_from(hoist_call_options(["tanto", "call", "greet", "--name=x", "--json"].map(Into::into).to_vec())).unwrap();
+        let Command::Call(args) = cli.command else { panic!("not a call") };
+        assert!(args.json);
+        assert_eq!(args.arguments, ["--name=x"]);
+    }
+}
