@@ -78,8 +78,9 @@ struct GlobalArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create a new module: in PATH when it is new or empty, else (a project's root) in
-    /// PATH/.tanto/, which `tanto call` finds from anywhere in the project.
+    /// Create a new module: in PATH when it is new or empty (a `.git` aside), else (a
+    /// project's root) in PATH/.tanto/, which `tanto call` finds from anywhere in the
+    /// project.
     Init(InitArgs),
     /// List the functions of a module.
     Functions(FunctionsArgs),
@@ -194,8 +195,8 @@ struct PruneArgs {
 
 #[derive(Args, Debug)]
 struct InitArgs {
-    /// The folder to create the module in; in an existing project (any folder that is
-    /// not empty), the module goes into its `.tanto/`.
+    /// The folder to create the module in; in an existing project (a folder holding
+    /// anything besides `.git`), the module goes into its `.tanto/`.
     #[arg(default_value = ".")]
     path: PathBuf,
     /// The language of the module.

@@ -149,22 +149,24 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
 /// Where `tanto init` puts a module in an existing folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
-    /// The folder was new or empty: the module is the folder.
+    /// The folder was new, empty, or a repository with nothing in it yet (only `.git`):
+    /// the module is the folder, as a module published from its own repository is.
     Folder,
-    /// The folder already holds a project (a `.git`, sources, anything): the module goes
-    /// into its `.tanto/`, beside the project's files rather than among them, and
+    /// The folder already holds a project (sources, anything besides `.git`): the module
+    /// goes into its `.tanto/`, beside the project's files rather than among them, and
     /// `tanto call` finds it from anywhere in the project.
     Project,
 }
 
-/// The placement for `folder`: any existing entry makes it a project, since a module
-/// written among them could clash with them (a `Cargo.toml`, a `src/`).
+/// The placement for `folder`: an entry besides `.git` makes it a project, since a
+/// module written among its files could clash with them (a `Cargo.toml`, a `src/`).
 fn placement(folder: &Path) -> std::io::Result<Placement> {
-    Ok(if std::fs::read_dir(folder)?.next().is_some() {
-        Placement::Project
-    } else {
-        Placement::Folder
-    })
+    for entry in std::fs::read_dir(folder)? {
+        if entry?.file_name() != ".git" {
+            return Ok(Placement::Project);
+        }
+    }
+    Ok(Placement::Folder)
 }
 
 fn cargo_toml(name: &str) -> String {
@@ -251,6 +253,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_folder_with_files_is_a_project() {
+        let folder = tempfile::tempdir().unwrap();
+        assert_eq!(placement(folder.path()).unwrap(), Placement::Folder);
+        std::fs::create_dir(folder.path().join(".git")).unwrap();
+        assert_eq!(placement(folder.path()).unwrap(), Placement::Folder, "a new repository becomes the module");
+        std::fs::write(folder.path().join("main.c"), "").unwrap();
+        assert_eq!(placement(folder.path()).unwrap(), Placement::Project);
     }
 
     #[test]
