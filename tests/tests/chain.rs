@@ -76,7 +76,7 @@ fn chained_calls_of_each_kind() {
     assert_eq!(run.stdout, format!("{}\n", marker.display()));
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "marked", "parents are created");
 
-    // A directory of the container: entries, a subdirectory (`directory`, as the API's
+    // A directory of the container: entries, a subdirectory (`directory`, the API's
     // `subdirectory`), a file in it, then the whole tree written to the host.
     let chain = ["with-exec", MAKE_TREE, "directory", "--path=/out", "entries"];
     let run = chained(&tanto, &chain).success();

@@ -71,17 +71,18 @@ pub fn links_of(kind: Kind) -> impl Iterator<Item = &'static Link> {
     links().iter().filter(move |link| link.object == kind)
 }
 
-/// Names the command line accepts for a method besides its own: WIT cannot give a
-/// directory's `subdirectory` the name `directory` (its resource's), Dagger's CLI does.
-const ALIASES: &[(Kind, &str, &str)] = &[(Kind::Directory, "directory", "subdirectory")];
+/// Command-line names of methods whose API name differs: `(object, name, API name)`.
+/// WIT cannot give a directory's `subdirectory` the name `directory` (its resource's);
+/// Dagger's CLI does, and so does tanto's. The API name is accepted too.
+const RENAMED: &[(Kind, &str, &str)] = &[(Kind::Directory, "directory", "subdirectory")];
 
-/// The link `name` (or `name_with_underscores`, or an alias) of objects of `kind`.
+/// The link `name` (or `name_with_underscores`, or its API name) of objects of `kind`.
 pub fn find_link(kind: Kind, name: &str) -> Option<&'static Link> {
     let name = name.replace('_', "-");
-    let name = ALIASES
+    let name = RENAMED
         .iter()
-        .find(|(object, alias, _)| *object == kind && *alias == name)
-        .map_or(name.as_str(), |(_, _, method)| method);
+        .find(|(object, _, method)| *object == kind && *method == name)
+        .map_or(name.as_str(), |(_, renamed, _)| renamed);
     links_of(kind).find(|link| link.schema.name == name)
 }
 
@@ -302,14 +303,18 @@ impl ChainReceiver for CacheVolume {
 fn link<R: ChainReceiver>(method: &str, arguments: &[(&str, Shape)], returns: Option<TypeRef>, run: Run) -> Option<Link> {
     let object = R::kind()?;
     let return_type = returns?;
-    let name = method.replace('_', "-");
+    let method = method.replace('_', "-");
+    let name = RENAMED
+        .iter()
+        .find(|(renamed_object, _, api_name)| *renamed_object == object && *api_name == method)
+        .map_or(method.clone(), |(_, renamed, _)| renamed.to_string());
     let mut flags = Vec::new();
     for (argument, shape) in arguments {
         match shape {
             Shape::Flag(type_ref) => {
                 let default_value = DEFAULTS
                     .iter()
-                    .find(|(link, flag, _)| *link == name && flag == argument)
+                    .find(|(link, flag, _)| *link == method && flag == argument)
                     .map(|(_, _, default)| default.to_string());
                 flags.push(Argument {
                     name: argument.replace('_', "-"),
@@ -472,11 +477,11 @@ mod tests {
         // A cache volume has no text form: its method is not a link.
         assert!(!container.contains(&"with-mounted-cache"), "{container:?}");
         let directory = names(Kind::Directory);
-        for expected in ["entries", "file", "subdirectory", "export"] {
+        for expected in ["entries", "file", "directory", "export"] {
             assert!(directory.contains(&expected), "{expected} missing from {directory:?}");
         }
         assert!(!directory.contains(&"with-new-file-bytes"), "{directory:?}");
-        assert_eq!(find_link(Kind::Directory, "directory").unwrap().schema.name, "subdirectory");
+        assert_eq!(find_link(Kind::Directory, "subdirectory").unwrap().schema.name, "directory");
         let file = names(Kind::File);
         for expected in ["contents", "export", "size", "name"] {
             assert!(file.contains(&expected), "{expected} missing from {file:?}");
