@@ -61,9 +61,51 @@ pub fn links() -> &'static [Link] {
     static LINKS: OnceLock<Vec<Link>> = OnceLock::new();
     LINKS.get_or_init(|| {
         let mut links = api_links();
+        let docs = method_docs(LATEST_WIT);
+        for link in &mut links {
+            let api_name = RENAMED
+                .iter()
+                .find(|(object, renamed, _)| *object == link.object && *renamed == link.schema.name)
+                .map_or(link.schema.name.as_str(), |(_, _, api_name)| api_name);
+            if let Some((_, _, doc)) = docs.iter().find(|(resource, method, _)| *resource == link.object && method == api_name) {
+                link.schema.description = doc.clone();
+            }
+        }
         links.extend(cli_links());
         links
     })
+}
+
+/// The WIT of the API version the links are expanded from (the one `bindings::latest`
+/// is generated from): its doc comments are the links' help.
+const LATEST_WIT: &str = include_str!("../../../wit/0.2.0/tanto.wit");
+
+/// `(resource, method, doc comment)` of each method of a resource in `wit`, read from the
+/// `///` lines above each `name: func(`.
+fn method_docs(wit: &str) -> Vec<(Kind, String, String)> {
+    let mut docs = Vec::new();
+    let mut resource = None;
+    let mut doc: Vec<&str> = Vec::new();
+    for line in wit.lines().map(str::trim) {
+        if let Some(text) = line.strip_prefix("///") {
+            doc.push(text.trim());
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("resource ").and_then(|rest| rest.strip_suffix('{')) {
+            resource = match name.trim() {
+                "container" => Some(Kind::Container),
+                "directory" => Some(Kind::Directory),
+                "file" => Some(Kind::File),
+                _ => None,
+            };
+        } else if line == "}" {
+            resource = None;
+        } else if let (Some(kind), Some((name, _))) = (resource, line.split_once(": func(")) {
+            docs.push((kind, name.trim_start_matches('%').to_string(), doc.join(" ")));
+        }
+        doc.clear();
+    }
+    docs
 }
 
 /// The links callable on objects of `kind`.
@@ -503,5 +545,17 @@ mod tests {
         assert_eq!(exit_code.schema.return_type.kind, Kind::Integer);
         let entries = find_link(Kind::Directory, "entries").unwrap();
         assert_eq!(entries.schema.arguments[0].default_value.as_deref(), Some("\".\""));
+        // Their help is the WIT's doc comments.
+        assert_eq!(
+            find_link(Kind::Container, "stdout").unwrap().schema.description,
+            "The standard output of the last command."
+        );
+        assert!(
+            find_link(Kind::Directory, "directory")
+                .unwrap()
+                .schema
+                .description
+                .starts_with("The subdirectory at `path`.")
+        );
     }
 }
