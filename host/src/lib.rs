@@ -17,8 +17,11 @@
 //!    directories, files). Nothing runs until a terminal method (`stdout`, `sync`, ...)
 //!    asks: then the [`engine`] evaluates the graph, answering from its content-addressed
 //!    cache where it can and running the rest on the [`backend`] (Docker).
-//! 5. The result comes back through the runtime as a [`runtime::Value`] and [`ops`]
-//!    renders it; [`telemetry`] showed progress on stderr all along.
+//! 5. The result comes back through the runtime as a [`runtime::Value`]; methods chained
+//!    after the function on the command line (`... with-exec --args=ls stdout`), typed
+//!    before the call by [`module::chain`] from the API's own method table
+//!    ([`runtime::chain`]), run on it in turn; [`ops`] renders what the last returns.
+//!    [`telemetry`] showed progress on stderr all along.
 //! 6. If anything failed, the error travels up typed; the CLI asks it (through
 //!    [`error::Diagnose`]) whose fault it is and what to do, and prints `error:` and
 //!    `hint:` with the exit code of its kind.
@@ -31,8 +34,9 @@
 //!   `publish`, `develop`, `cache`), a module's dependencies at call time (`deps`), and
 //!   the books of compiled components, built components and the git cache
 //!   (`module_cache`).
-//! * [`module`]: `tanto.toml`, building modules, typing arguments.
-//! * [`runtime`]: wasmtime engine, compiled-component cache, sandbox, host API.
+//! * [`module`]: `tanto.toml`, building modules, typing arguments and chained methods.
+//! * [`runtime`]: wasmtime engine, compiled-component cache, sandbox, host API, and the
+//!   API's methods as command-line links (`runtime::chain`).
 //! * [`engine`]: graph objects, digests, evaluation (`engine::eval`, one file per kind
 //!   of step: exec, copies, records, backend specs, volumes, extraction, terminal
 //!   operations, export), trees (`engine::tree`: model, paths, filters, hash cache, host

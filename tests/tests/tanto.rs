@@ -833,7 +833,7 @@ fn a_missing_or_malformed_manifest_is_reported() {
     let tanto = Tanto::new();
     let empty = tempfile::tempdir().unwrap();
     let run = tanto.run_in(empty.path(), &["call", "hello"]).failure(2);
-    assert!(run.stderr.contains("no tanto.toml in"), "{}", run.stderr);
+    assert!(run.stderr.contains("no tanto.toml or .tanto/tanto.toml in"), "{}", run.stderr);
     assert!(run.stderr.contains("hint: create a module with `tanto init --sdk=rust`"), "{}", run.stderr);
     write(empty.path(), "tanto.toml", "name = \"x\"\nsdk = \"cobol\"\n");
     let run = tanto.run_in(empty.path(), &["call", "hello"]).failure(2);

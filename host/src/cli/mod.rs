@@ -34,7 +34,7 @@ use crate::module::Sdk;
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::ops::call::{CallSettings, OutputFormat};
 use crate::ops::develop::DevelopSettings;
-use crate::ops::init::InitSettings;
+use crate::ops::init::{InitSettings, Placement};
 use crate::ops::install::{InstallSettings, LockSettings, NewDependency, UninstallSettings, UpdateSettings};
 use crate::ops::publish::PublishSettings;
 use crate::ops::vendor::{Overwrite, SdkUpdate};
@@ -82,11 +82,21 @@ struct GlobalArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create a new module.
+    /// Create a new module: in PATH when it is new or empty (a `.git` aside), else (a
+    /// project's root) in PATH/.tanto/, which `tanto call` finds from anywhere in the
+    /// project.
     Init(InitArgs),
     /// List the functions of a module.
     Functions(FunctionsArgs),
-    /// Call a function of a module: `tanto call FUNCTION --arg=value ...`.
+    /// Call a function of a module, then methods of what it returns:
+    /// `tanto call FUNCTION --arg=value ... [METHOD --arg=value ...]`.
+    ///
+    /// After the function, methods of the object it returned can be chained, as with
+    /// `dagger call`: a container's `with-exec --args=ls,-l`, `stdout`, `file --path=P`,
+    /// a directory's `entries`, `export --path=P`, a file's `contents`
+    /// (`tanto call FUNCTION --help` lists them). tanto's own options (`-o`, `--json`,
+    /// `--no-cache`, `-j`, ...) may be given anywhere; after a `--`, everything is the
+    /// function's.
     Call(CallArgs),
     /// Bring a module up to this tanto: its vendored SDK (sdk/) and the typed APIs of its
     /// dependencies (src/dependencies.rs).
@@ -112,6 +122,16 @@ enum Command {
     /// Print tanto's version, the API versions it serves, wasmtime's and the Docker
     /// engine's.
     Version,
+    /// Print a completion script for a shell (its commands and options):
+    /// `source <(tanto completion bash)`, `tanto completion fish | source`.
+    Completion(CompletionArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompletionArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug)]
@@ -182,7 +202,8 @@ struct PruneArgs {
 
 #[derive(Args, Debug)]
 struct InitArgs {
-    /// The folder to create the module in.
+    /// The folder to create the module in; in an existing project (a folder holding
+    /// anything besides `.git`), the module goes into its `.tanto/`.
     #[arg(default_value = ".")]
     path: PathBuf,
     /// The language of the module.
@@ -200,8 +221,9 @@ enum SdkArg {
 
 #[derive(Args, Debug)]
 struct ModuleArgs {
-    /// The module: a folder with a tanto.toml, or a .wasm component (default: the nearest
-    /// tanto.toml at or above the current folder).
+    /// The module: a folder with a tanto.toml (or a project with .tanto/tanto.toml), or a
+    /// .wasm component (default: the nearest tanto.toml or .tanto/tanto.toml at or above
+    /// the current folder).
     #[arg(short = 'm', long = "mod", value_name = "PATH")]
     module: Option<PathBuf>,
 }
@@ -257,16 +279,17 @@ struct CallArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// The function to call.
-    function: String,
-    /// The function's arguments: `--name=value` (see `tanto functions`).
+    /// The function to call (without one, the functions are listed).
+    function: Option<String>,
+    /// The function's arguments, `--name=value` (see `tanto functions`), then methods
+    /// to chain with theirs.
     #[arg(allow_hyphen_values = true, value_name = "ARGS")]
     arguments: Vec<String>,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(hoist_call_options(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -288,6 +311,102 @@ pub fn main() -> ExitCode {
     // Blocking threads (file hashing, archive building) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(100));
     code
+}
+
+/// `argv` with `tanto call`'s own options that follow the function moved before it, and
+/// a `--` after the function, so that clap takes everything else there as the
+/// function's arguments and chained methods (which only the module's schema can type).
+/// A newcomer writes `tanto call build --src=. --no-cache` or `-j 2` after the function
+/// all the same, and `--help` there asks for the function's help, not `call`'s. After a
+/// `--` of the user's, nothing is moved. Other commands are left as they are.
+fn hoist_call_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command();
+    command.build();
+    // (long name, short name, takes a value) of every option of `command`.
+    let options_of = |command: &clap::Command| -> Vec<(Option<String>, Option<char>, bool)> {
+        command
+            .get_arguments()
+            .filter(|argument| !argument.is_positional() && !matches!(argument.get_id().as_str(), "help" | "version"))
+            .map(|argument| {
+                (
+                    argument.get_long().map(str::to_string),
+                    argument.get_short(),
+                    argument.get_action().takes_values(),
+                )
+            })
+            .collect()
+    };
+    // `Some(takes the next token as its value)` when `token` is one of `options`.
+    let option = |options: &[(Option<String>, Option<char>, bool)], token: &str| -> Option<bool> {
+        if let Some(long) = token.strip_prefix("--") {
+            let name = long.split_once('=').map_or(long, |(name, _)| name);
+            let (_, _, takes_value) = options.iter().find(|(option, _, _)| option.as_deref() == Some(name))?;
+            return Some(*takes_value && !long.contains('='));
+        }
+        let mut shorts = token.strip_prefix('-')?.chars();
+        let first = shorts.next()?;
+        let (_, _, takes_value) = options.iter().find(|(_, short, _)| *short == Some(first))?;
+        // `-j 2` takes the next token, `-j2` holds its value.
+        Some(*takes_value && shorts.next().is_none())
+    };
+    let tokens: Vec<Option<&str>> = argv.iter().map(|token| token.to_str()).collect();
+    // The first token that is not an option (or an option's value) from `start` on.
+    let first_word = |options: &[(Option<String>, Option<char>, bool)], start: usize| -> Option<usize> {
+        let mut index = start;
+        while index < tokens.len() {
+            let token = tokens[index]?;
+            if token == "--" || token == "-h" || token == "--help" {
+                return None;
+            }
+            match option(options, token) {
+                Some(takes_value) => index += 1 + usize::from(takes_value),
+                None if token.starts_with('-') => return None,
+                None => return Some(index),
+            }
+        }
+        None
+    };
+    let root_options = options_of(&command);
+    let Some(call_at) = first_word(&root_options, 1).filter(|index| tokens[*index] == Some("call")) else {
+        return argv;
+    };
+    let Some(call) = command.find_subcommand("call") else {
+        return argv;
+    };
+    let call_options = options_of(call);
+    let Some(function_at) = first_word(&call_options, call_at + 1) else {
+        return argv;
+    };
+    let mut own = Vec::new();
+    let mut rest = Vec::new();
+    let mut index = function_at + 1;
+    while index < argv.len() {
+        let token = &argv[index];
+        index += 1;
+        if token == "--" {
+            rest.extend(argv[index..].iter().cloned());
+            break;
+        }
+        match token.to_str().and_then(|text| option(&call_options, text)) {
+            Some(takes_value) => {
+                own.push(token.clone());
+                if takes_value && index < argv.len() {
+                    own.push(argv[index].clone());
+                    index += 1;
+                }
+            }
+            None => rest.push(token.clone()),
+        }
+    }
+    let mut hoisted: Vec<std::ffi::OsString> = argv[..function_at].to_vec();
+    hoisted.extend(own);
+    hoisted.push(argv[function_at].clone());
+    if !rest.is_empty() {
+        hoisted.push("--".into());
+        hoisted.extend(rest);
+    }
+    hoisted
 }
 
 async fn run(cli: Cli) -> ExitCode {
@@ -357,6 +476,14 @@ async fn run(cli: Cli) -> ExitCode {
             with_interrupt(signals, Some(&session), update(&session, lock_settings, names)).await
         }
         Command::Publish(args) => with_interrupt(signals, None, publish(args)).await,
+        Command::Completion(CompletionArgs { shell }) => {
+            use clap::CommandFactory as _;
+            // Written whole through the CLI's own stdout, which takes a closed pipe quietly.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tanto", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
+            Ok(())
+        }
         Command::Functions(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), display.clone());
             with_interrupt(signals, Some(&session), functions(&session, module)).await
@@ -639,6 +766,8 @@ fn location(module: ModuleArgs) -> anyhow::Result<ModuleLocation> {
     let ModuleArgs { module } = module;
     Ok(match module {
         // An existing path is a local module; anything else must be a module reference.
+        // A project folder stands for the module in its `.tanto/`.
+        Some(path) if path.is_dir() => ModuleLocation::Path(crate::module::module_in(&path).unwrap_or(path)),
         Some(path) if path.exists() => ModuleLocation::Path(path),
         Some(path) => {
             let text = path.to_string_lossy();
@@ -659,7 +788,10 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     };
     let report = crate::ops::init::init(InitSettings { path, sdk, name })?;
     eprintln!("Initialized module {:?} in {}", report.name, report.root.display());
-    eprintln!("Try: cd {} && tanto functions", report.root.display());
+    match report.placement {
+        Placement::Folder => eprintln!("Try: cd {} && tanto functions", report.root.display()),
+        Placement::Project => eprintln!("Try: tanto functions (from anywhere in the project; its module lives in .tanto/)"),
+    }
     Ok(())
 }
 
@@ -767,32 +899,15 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
     let CallArgs {
         module,
         run: _,
-        mut output,
-        mut json,
+        output,
+        json,
         function,
         arguments,
     } = args;
-    // Output flags may follow the function's own arguments, as in Dagger.
-    let mut function_arguments = Vec::new();
-    let mut iter = arguments.into_iter();
-    while let Some(argument) = iter.next() {
-        match argument.as_str() {
-            "--json" => json = true,
-            "-o" | "--output" => {
-                output = Some(
-                    iter.next()
-                        .map(PathBuf::from)
-                        .ok_or_else(|| UsageError::new(format!("{argument} needs a path")))?,
-                )
-            }
-            text if text.starts_with("--output=") => output = Some(PathBuf::from(&text["--output=".len()..])),
-            _ => function_arguments.push(argument),
-        }
-    }
     let settings = CallSettings {
         location: location(module)?,
         function,
-        arguments: function_arguments,
+        arguments,
         output,
         format: if json { OutputFormat::Json } else { OutputFormat::Text },
         working_dir: std::env::current_dir()?,
@@ -804,4 +919,37 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
         eprintln!("Saved to {:?}", path.display().to_string());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hoisted(line: &str) -> String {
+        let argv = line.split(' ').map(std::ffi::OsString::from).collect();
+        let hoisted: Vec<String> = hoist_call_options(argv).into_iter().map(|token| token.into_string().unwrap()).collect();
+        hoisted.join(" ")
+    }
+
+    #[test]
+    fn call_options_after_the_function_move_before_it() {
+        assert_eq!(
+            hoisted("tanto call greet --name=x --no-cache -j 2 stdout -o out --progress=plain"),
+            "tanto call --no-cache -j 2 -o out --progress=plain greet -- --name=x stdout"
+        );
+        assert_eq!(
+            hoisted("tanto --progress plain call -m m.wasm greet -j2"),
+            "tanto --progress plain call -m m.wasm -j2 greet"
+        );
+        // `--help` after the function is the function's; after a `--`, everything is.
+        assert_eq!(hoisted("tanto call greet --help"), "tanto call greet -- --help");
+        assert_eq!(hoisted("tanto call greet -- --json"), "tanto call greet -- --json");
+        // Before a function, and in other commands, nothing moves.
+        assert_eq!(hoisted("tanto call --help"), "tanto call --help");
+        assert_eq!(hoisted("tanto functions --json"), "tanto functions --json");
+        let cli = Cli::try_parse_from(hoist_call_options(["tanto", "call", "greet", "--name=x", "--json"].map(Into::into).to_vec())).unwrap();
+        let Command::Call(args) = cli.command else { panic!("not a call") };
+        assert!(args.json);
+        assert_eq!(args.arguments, ["--name=x"]);
+    }
 }

@@ -11,6 +11,7 @@ use crate::error::{Diagnose, ErrorKind, Hint, LocalError, UsageError};
 use crate::module::ManifestError;
 use crate::module::args::ArgumentError;
 use crate::module::build::BuildError;
+use crate::module::chain::ChainError;
 use crate::ops::call::OutputError;
 use crate::ops::deps::{CheckoutError, ComponentError};
 use crate::ops::develop::DevelopError;
@@ -101,6 +102,7 @@ fn as_diagnose<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a d
         // module, runtime, engine, backend
         ManifestError,
         ArgumentError,
+        ChainError,
         BuildError,
         RuntimeError,
         EngineError,

@@ -1,6 +1,6 @@
 //! Typing command-line arguments (`--name=value`) from a function's schema: a directory
 //! argument takes a host path, a container an image address, a list comma-separated
-//! values.
+//! values (`\,` is a comma inside a value) or one value per repeated flag.
 
 use std::path::{Path, PathBuf};
 
@@ -12,13 +12,26 @@ use crate::runtime::{Function, Kind, ModuleSchema, TypeRef, Value};
 /// Why the arguments of a call were rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ArgumentError {
-    #[error("module `{module}` has no function `{function}`\n\n{available}")]
-    UnknownFunction { module: String, function: String, available: String },
-    #[error("function `{function}` has no argument `--{argument}`\n\n{usage}")]
-    UnknownArgument { function: String, argument: String, usage: String },
+    #[error("module `{module}` has no function `{function}`{suggestion}\n\n{available}")]
+    UnknownFunction {
+        module: String,
+        function: String,
+        /// ` (did you mean `...`?)`, or nothing.
+        suggestion: String,
+        available: String,
+    },
+    #[error("`tanto call` needs the function to call: `tanto call FUNCTION [--argument=value ...]`\n\n{available}")]
+    NoFunction { available: String },
+    #[error("function `{function}` has no argument `--{argument}`{suggestion}\n\n{usage}")]
+    UnknownArgument {
+        function: String,
+        argument: String,
+        suggestion: String,
+        usage: String,
+    },
     #[error("function `{function}` needs `--{argument}`\n\n{usage}")]
     Missing { function: String, argument: String, usage: String },
-    #[error("`--{argument}` was given twice")]
+    #[error("`--{argument}` was given twice (only a list argument can be repeated)")]
     Duplicate { argument: String },
     #[error("`--{argument}`: {reason}")]
     BadValue { argument: String, reason: String },
@@ -40,14 +53,45 @@ impl Diagnose for ArgumentError {
     }
 }
 
-/// The functions of a module, one line each, for errors and `tanto functions`.
+/// The functions of a module, one line each with what it returns, for errors and
+/// `tanto functions`.
 pub fn function_list(schema: &ModuleSchema) -> String {
-    let width = schema.functions.iter().map(|function| function.name.len()).max().unwrap_or(0);
+    let signature = |function: &Function| format!("{} -> {}", function.name, function.return_type);
+    let width = schema.functions.iter().map(|function| signature(function).len()).max().unwrap_or(0);
     let mut text = String::from("Functions:\n");
     for function in &schema.functions {
-        text.push_str(&format!("  {:width$}  {}\n", function.name, summary(&function.description)));
+        text.push_str(&format!("  {:width$}  {}\n", signature(function), summary(&function.description)));
     }
     text.trim_end().to_string()
+}
+
+/// ` (did you mean `candidate`?)` for the candidate nearest to `name`, when one is near
+/// enough to be a typo (at most a third of its letters differ), else nothing.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let nearest = candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= name.len().max(candidate.len()) / 3 + 1)
+        .min_by_key(|(distance, _)| *distance);
+    match nearest {
+        Some((_, candidate)) => format!(" (did you mean `{candidate}`?)"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(left: &str, right: &str) -> usize {
+    let right: Vec<char> = right.chars().collect();
+    let mut previous: Vec<usize> = (0..=right.len()).collect();
+    for (i, left_char) in left.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, right_char) in right.iter().enumerate() {
+            let substitution = previous[j] + usize::from(left_char != *right_char);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[right.len()]
 }
 
 /// The first paragraph of a description, on one line.
@@ -94,6 +138,7 @@ pub fn find_function<'a>(schema: &'a ModuleSchema, name: &str) -> Result<&'a Fun
     schema.function(&wanted).ok_or_else(|| ArgumentError::UnknownFunction {
         module: schema.name.clone(),
         function: name.to_string(),
+        suggestion: did_you_mean(&wanted, schema.functions.iter().map(|function| function.name.as_str())),
         available: function_list(schema),
     })
 }
@@ -136,17 +181,40 @@ pub fn type_arguments(function: &Function, raw: &[(String, Option<String>)], con
             return Err(ArgumentError::UnknownArgument {
                 function: function.name.clone(),
                 argument: name.clone(),
+                suggestion: did_you_mean(&normalized, function.arguments.iter().map(|argument| argument.name.as_str())),
                 usage: usage(function),
             });
         }
-        if raw.iter().filter(|(other, _)| other.replace('_', "-") == normalized).count() > 1 {
-            return Err(ArgumentError::Duplicate { argument: normalized });
-        }
     }
     for argument in &function.arguments {
-        let given = raw.iter().find(|(name, _)| name.replace('_', "-") == argument.name);
-        let value = match given {
-            Some((_, text)) => parse_value(&argument.name, argument.type_ref, text.as_deref(), context)?,
+        let given: Vec<Option<&str>> = raw
+            .iter()
+            .filter(|(name, _)| name.replace('_', "-") == argument.name)
+            .map(|(_, text)| text.as_deref())
+            .collect();
+        let value = match given.as_slice() {
+            [] => None,
+            [text] => Some(parse_value(&argument.name, argument.type_ref, *text, context)?),
+            // A repeated list flag gives one item per flag, each whole: the way to pass
+            // items that hold commas.
+            repeated if argument.type_ref.is_list => {
+                let items = repeated
+                    .iter()
+                    .map(|text| match text {
+                        Some(text) => parse_scalar(&argument.name, argument.type_ref.kind, text, context),
+                        None => Err(bad(&argument.name, format!("expected a value of type {}", argument.type_ref))),
+                    })
+                    .collect::<Result<_, _>>()?;
+                Some(Value::List(items))
+            }
+            _ => {
+                return Err(ArgumentError::Duplicate {
+                    argument: argument.name.clone(),
+                });
+            }
+        };
+        let value = match value {
+            Some(value) => value,
             None => match &argument.default_value {
                 Some(default) => parse_default(&argument.name, argument.type_ref, default, context)?,
                 None if argument.type_ref.optional => continue,
@@ -180,14 +248,36 @@ fn parse_value(argument: &str, type_ref: TypeRef, text: Option<&str>, context: &
         };
     };
     if type_ref.is_list {
-        let items = text.split(',').map(str::trim).filter(|item| !item.is_empty());
+        let items = split_list(text);
         return Ok(Value::List(
             items
+                .iter()
+                .map(|item| item.trim())
+                .filter(|item| !item.is_empty())
                 .map(|item| parse_scalar(argument, type_ref.kind, item, context))
                 .collect::<Result<_, _>>()?,
         ));
     }
     parse_scalar(argument, type_ref.kind, text, context)
+}
+
+/// `a,b\,c` as `["a", "b,c"]`: commas separate items, `\,` is a comma in one.
+fn split_list(text: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                chars.next();
+                current.push(',');
+            }
+            ',' => items.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    items.push(current);
+    items
 }
 
 fn parse_scalar(argument: &str, kind: Kind, text: &str, context: &ArgumentContext<'_>) -> Result<Value, ArgumentError> {
@@ -326,6 +416,44 @@ mod tests {
         let values = typed(&["--name=tanto", "--count", "3", "--loud"]).unwrap();
         let shown: Vec<String> = values.iter().map(|(name, value)| format!("{name}={value:?}")).collect();
         assert_eq!(shown, vec!["name=\"tanto\"", "greeting=\"hi\"", "count=3", "loud=true"]);
+    }
+
+    #[test]
+    fn list_arguments_take_commas_or_repeated_flags() {
+        let mut function = function();
+        function.arguments = vec![Argument {
+            name: "tags".into(),
+            description: String::new(),
+            type_ref: TypeRef {
+                kind: Kind::String,
+                is_list: true,
+                optional: false,
+            },
+            default_value: None,
+        }];
+        let cache = HashCache::default();
+        let context = ArgumentContext {
+            working_dir: PathBuf::from("/"),
+            hash_cache: &cache,
+        };
+        let typed = |args: &[&str]| {
+            let raw = split_raw(&args.iter().map(|arg| arg.to_string()).collect::<Vec<_>>()).unwrap();
+            type_arguments(&function, &raw, &context).map(|values| format!("{:?}", values[0].1))
+        };
+        assert_eq!(typed(&["--tags=a, b"]).unwrap(), r#"["a", "b"]"#);
+        assert_eq!(typed(&["--tags=a\\,b,c"]).unwrap(), r#"["a,b", "c"]"#);
+        assert_eq!(
+            typed(&["--tags=a,b", "--tags=c d"]).unwrap(),
+            r#"["a,b", "c d"]"#,
+            "a repeated flag is one item, whole"
+        );
+    }
+
+    #[test]
+    fn near_names_are_suggested() {
+        assert_eq!(did_you_mean("nmae", ["name", "greeting"]), " (did you mean `name`?)");
+        assert_eq!(did_you_mean("stdot", ["stdout", "stderr", "sync"]), " (did you mean `stdout`?)");
+        assert_eq!(did_you_mean("zzzzzz", ["name", "greeting"]), "");
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub enum ManifestError {
     Parse { path: PathBuf, message: String },
     #[error("{path}: `[limits] {key}`: {reason}")]
     InvalidLimit { path: PathBuf, key: &'static str, reason: String },
-    #[error("no tanto.toml in {start} or any folder above it")]
+    #[error("no tanto.toml or .tanto/tanto.toml in {start} or any folder above it")]
     NotFound { start: PathBuf },
 }
 
@@ -179,13 +179,28 @@ impl Manifest {
     }
 }
 
-/// The nearest folder at or above `start` that holds a `tanto.toml`.
+/// The folder a project keeps its CI module in, as Dagger keeps its in `.dagger/`: a
+/// repository's own files stay where they are and the module lives beside them.
+pub const PROJECT_MODULE_DIR: &str = ".tanto";
+
+/// The module folder of `dir`: `dir` itself when it holds a `tanto.toml`, else its
+/// `.tanto/` when that holds one.
+pub fn module_in(dir: &Path) -> Option<PathBuf> {
+    if dir.join(MANIFEST_NAME).is_file() {
+        return Some(dir.to_path_buf());
+    }
+    let project_module = dir.join(PROJECT_MODULE_DIR);
+    project_module.join(MANIFEST_NAME).is_file().then_some(project_module)
+}
+
+/// The nearest module at or above `start`: at each folder, a `tanto.toml` there first,
+/// then one in its `.tanto/`, so a call from anywhere in a project finds its module.
 pub fn find_module_root(start: &Path) -> Result<PathBuf, ManifestError> {
     let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
     let mut current = Some(start.as_path());
     while let Some(dir) = current {
-        if dir.join(MANIFEST_NAME).is_file() {
-            return Ok(dir.to_path_buf());
+        if let Some(root) = module_in(dir) {
+            return Ok(root);
         }
         current = dir.parent();
     }
@@ -195,6 +210,21 @@ pub fn find_module_root(start: &Path) -> Result<PathBuf, ManifestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_project_module_is_found_from_anywhere_in_the_project() {
+        let project = tempfile::tempdir().unwrap();
+        let module = project.path().join(PROJECT_MODULE_DIR);
+        std::fs::create_dir_all(&module).unwrap();
+        std::fs::write(module.join(MANIFEST_NAME), "name = \"ci\"\nsdk = \"rust\"\n").unwrap();
+        let deep = project.path().join("src/nested");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(find_module_root(&deep).unwrap(), module);
+        assert_eq!(find_module_root(project.path()).unwrap(), module);
+        // A module folder of its own inside the project is nearer, and wins.
+        std::fs::write(deep.join(MANIFEST_NAME), "name = \"own\"\nsdk = \"rust\"\n").unwrap();
+        assert_eq!(find_module_root(&deep).unwrap(), deep);
+    }
 
     #[test]
     fn parses_a_minimal_manifest() {

@@ -4,8 +4,9 @@
 
 pub mod args;
 pub mod build;
+pub mod chain;
 pub mod edit;
 pub mod manifest;
 pub mod sandbox;
 
-pub use self::manifest::{MANIFEST_NAME, Manifest, ManifestError, Sdk, find_module_root};
+pub use self::manifest::{MANIFEST_NAME, Manifest, ManifestError, PROJECT_MODULE_DIR, Sdk, find_module_root, module_in};

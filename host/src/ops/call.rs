@@ -1,4 +1,5 @@
-//! `tanto call`: run one function of a module and render its result.
+//! `tanto call`: run one function of a module, then the methods chained after it
+//! (`tanto call build with-exec --args=ls stdout`), and render the result.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,9 @@ use serde_json::json;
 use super::session::{ModuleLocation, Session};
 use crate::engine::{EngineError, ExportError};
 use crate::error::{Diagnose, ErrorKind, Hint};
-use crate::module::args::{ArgumentContext, find_function, split_raw, type_arguments};
+use crate::module::args::{ArgumentContext, ArgumentError, find_function, function_list, type_arguments};
+use crate::module::chain::{Plan, Step, asks_for_help, help, plan, split_step};
+use crate::runtime::chain::LinkFailure;
 use crate::runtime::{RuntimeError, Value};
 
 /// How a result is printed.
@@ -23,8 +26,10 @@ pub enum OutputFormat {
 #[derive(Clone, Debug)]
 pub struct CallSettings {
     pub location: ModuleLocation,
-    pub function: String,
-    /// `--name=value` arguments as typed.
+    /// `None` lists the functions (and fails: a call needs one).
+    pub function: Option<String>,
+    /// What follows the function as typed: its `--name=value` arguments, then the
+    /// methods chained after it with theirs.
     pub arguments: Vec<String>,
     /// Where to save a directory or file result.
     pub output: Option<PathBuf>,
@@ -78,19 +83,42 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
     } = settings;
     session.sweep_orphans().await;
     let loaded = session.load(&location).await?;
+    let Some(function) = function else {
+        return Err(ArgumentError::NoFunction {
+            available: function_list(&loaded.schema),
+        }
+        .into());
+    };
     let function = find_function(&loaded.schema, &function)?;
-    let raw = split_raw(&arguments)?;
+    let (raw, chained) = split_step(function, &arguments)?;
+    if asks_for_help(function, &raw) {
+        return Ok(CallOutput {
+            stdout: help(function, "function"),
+            saved: None,
+        });
+    }
     let context = ArgumentContext {
         working_dir,
         hash_cache: session.pipeline.hash_cache(),
     };
     let typed = type_arguments(function, &raw, &context)?;
+    // The whole chain is typed before anything runs.
+    let steps = match plan(function, chained, &context)? {
+        Plan::Steps(steps) => steps,
+        Plan::Help(text) => return Ok(CallOutput { stdout: text, saved: None }),
+    };
     let started = std::time::Instant::now();
     let round_trips = session.backend.round_trips();
     let shown = session.pipeline.reporter().start_call(function.name.as_str(), 0);
     let value = loaded.runtime.invoke(&loaded.callable, session.pipeline.clone(), &function.name, typed).await;
     shown.finish(value.is_ok());
-    let value = value?;
+    let mut value = value?;
+    for Step { link, arguments } in steps {
+        value = link.run(session.pipeline.clone(), value, arguments).await.map_err(|failure| match failure {
+            LinkFailure::Pipeline(error) => anyhow::Error::new(RuntimeError::Pipeline(error)),
+            LinkFailure::Export(error) => export_error(error),
+        })?;
+    }
     let rendered = render(session, value, output, format).await;
     tracing::debug!(
         target: "tanto::timing",
@@ -104,13 +132,18 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
     rendered
 }
 
+/// A failed export: the destination's refusal is the user's to fix, a failed evaluation
+/// the pipeline's.
+fn export_error(error: ExportError) -> anyhow::Error {
+    match error {
+        ExportError::Evaluate(error) => anyhow::Error::new(RuntimeError::Pipeline(error)),
+        ExportError::Destination { path, error } => anyhow::Error::new(OutputError::Unwritable { path, error }),
+    }
+}
+
 async fn render(session: &Session, value: Value, output: Option<PathBuf>, format: OutputFormat) -> anyhow::Result<CallOutput> {
     let pipeline = &session.pipeline;
     let pipeline_error = |error: EngineError| anyhow::Error::new(RuntimeError::Pipeline(error));
-    let export_error = |error: ExportError| match error {
-        ExportError::Evaluate(error) => pipeline_error(error),
-        ExportError::Destination { path, error } => anyhow::Error::new(OutputError::Unwritable { path, error }),
-    };
     if let Some(path) = output {
         match &value {
             Value::Directory(directory) => pipeline.export_directory(directory, &path).await.map_err(export_error)?,

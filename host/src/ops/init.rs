@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Diagnose, ErrorKind, Hint};
-use crate::module::{MANIFEST_NAME, Manifest, ManifestError, Sdk};
+use crate::module::{MANIFEST_NAME, Manifest, ManifestError, PROJECT_MODULE_DIR, Sdk};
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -24,6 +24,7 @@ pub struct InitSettings {
 pub struct InitReport {
     pub root: PathBuf,
     pub name: String,
+    pub placement: Placement,
     pub files: Vec<PathBuf>,
 }
 
@@ -97,11 +98,20 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
         move |error| InitError::Write { path, error }
     };
     std::fs::create_dir_all(&path).map_err(unwritable(&path))?;
-    let root = std::path::absolute(&path).map_err(unwritable(&path))?;
+    let folder = std::path::absolute(&path).map_err(unwritable(&path))?;
+    if folder.join(MANIFEST_NAME).exists() {
+        return Err(InitError::ModuleExists { root: folder }.into());
+    }
+    let placement = placement(&folder).map_err(unwritable(&folder))?;
+    let root = match placement {
+        Placement::Folder => folder.clone(),
+        Placement::Project => folder.join(PROJECT_MODULE_DIR),
+    };
     if root.join(MANIFEST_NAME).exists() {
         return Err(InitError::ModuleExists { root }.into());
     }
-    let name = name.unwrap_or_else(|| name_from_folder(&root));
+    // A project's module is named after the project, not after `.tanto`.
+    let name = name.unwrap_or_else(|| name_from_folder(&folder));
     let manifest = Manifest {
         name: name.clone(),
         sdk,
@@ -133,7 +143,30 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     write(".gitignore", "/target\n".to_string())?;
     let sdk = root.join(super::vendor::SDK_DIR);
     files.extend(super::vendor::write_sdk(&sdk).map_err(unwritable(&sdk))?);
-    Ok(InitReport { root, name, files })
+    Ok(InitReport { root, name, placement, files })
+}
+
+/// Where `tanto init` puts a module in an existing folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// The folder was new, empty, or a repository with nothing in it yet (only `.git`):
+    /// the module is the folder, as a module published from its own repository is.
+    Folder,
+    /// The folder already holds a project (sources, anything besides `.git`): the module
+    /// goes into its `.tanto/`, beside the project's files rather than among them, and
+    /// `tanto call` finds it from anywhere in the project.
+    Project,
+}
+
+/// The placement for `folder`: an entry besides `.git` makes it a project, since a
+/// module written among its files could clash with them (a `Cargo.toml`, a `src/`).
+fn placement(folder: &Path) -> std::io::Result<Placement> {
+    for entry in std::fs::read_dir(folder)? {
+        if entry?.file_name() != ".git" {
+            return Ok(Placement::Project);
+        }
+    }
+    Ok(Placement::Folder)
 }
 
 fn cargo_toml(name: &str) -> String {
@@ -220,6 +253,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_folder_with_files_is_a_project() {
+        let folder = tempfile::tempdir().unwrap();
+        assert_eq!(placement(folder.path()).unwrap(), Placement::Folder);
+        std::fs::create_dir(folder.path().join(".git")).unwrap();
+        assert_eq!(placement(folder.path()).unwrap(), Placement::Folder, "a new repository becomes the module");
+        std::fs::write(folder.path().join("main.c"), "").unwrap();
+        assert_eq!(placement(folder.path()).unwrap(), Placement::Project);
     }
 
     #[test]

@@ -157,12 +157,12 @@ impl HostArgument for types::Sharing {
 }
 
 /// An exit code as WIT's `s32` holds it.
-fn saturating_i32(code: i64) -> i32 {
+pub(super) fn saturating_i32(code: i64) -> i32 {
     i32::try_from(code).unwrap_or(i32::MAX)
 }
 
 /// A file's contents as text, or why they are not.
-fn utf8_text(file: &File, contents: Result<Vec<u8>, EngineError>) -> Result<String, EngineError> {
+pub(super) fn utf8_text(file: &File, contents: Result<Vec<u8>, EngineError>) -> Result<String, EngineError> {
     String::from_utf8(contents?).map_err(|_| EngineError::InvalidArgument(format!("{} is not UTF-8 text (read it with contents-bytes)", file.name())))
 }
 

@@ -10,6 +10,7 @@
 
 mod accounting;
 mod bindings;
+pub mod chain;
 mod diagnose;
 mod host;
 mod sandbox;

@@ -7,8 +7,13 @@ use super::path::parent_of;
 
 /// Include/exclude glob patterns over paths relative to a directory's root.
 ///
-/// `*` does not cross `/` (use `**`). A pattern that matches a directory matches
-/// everything below it. With no include pattern everything is included.
+/// Patterns are globs anchored at the root, not `.gitignore` patterns: `*.txt` matches
+/// `a.txt` but not `sub/c.txt` (`**/*.txt` matches both), because `*` does not cross `/`.
+/// Kept so on purpose: modules built against the released `tanto:core@0.1.0` rely on
+/// these semantics, and the patterns are part of step digests, so a change of meaning
+/// would also make old cache records answer for new results. A pattern that matches a
+/// directory matches everything below it. With no include pattern everything is
+/// included.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     include: Option<GlobSet>,
@@ -100,6 +105,18 @@ mod tests {
 
     use super::*;
     use crate::engine::tree::tree_of;
+
+    #[test]
+    fn patterns_are_anchored_at_the_root() {
+        let tree = tree_of(&[("a.txt", "a"), ("sub/c.txt", "c"), ("sub/d.md", "d")]);
+        let kept = |include: &str| {
+            let filtered = tree.filtered(&Filter::new(&[include.into()], &[]).unwrap());
+            filtered.iter().map(|(path, _)| path.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(kept("*.txt"), ["a.txt"], "`*` stays at the root");
+        assert_eq!(kept("**/*.txt"), ["a.txt", "sub", "sub/c.txt"]);
+        assert_eq!(kept("/sub/*.md"), ["sub", "sub/d.md"], "a leading `/` changes nothing");
+    }
 
     #[test]
     fn filters_include_and_exclude() {
