@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::digest::{Digest, Hasher};
 use super::tree::Tree;
-use crate::backend::ImageConfig;
+use crate::backend::{BuildSpec, ImageConfig};
 
 /// Which exit codes of a command count as success.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -160,6 +160,15 @@ pub(crate) enum FsKind {
         address: String,
     },
     Exec(Arc<ExecNode>),
+    /// The one image of an image archive (`docker save` format).
+    Import {
+        archive: File,
+    },
+    /// The image a Dockerfile builds from a directory.
+    DockerBuild {
+        context: Directory,
+        build: BuildSpec,
+    },
     /// Files copied on top of `parent`; `path` may be relative to `workdir`.
     Copy {
         parent: Arc<FsNode>,
@@ -314,6 +323,23 @@ impl Container {
             kind: FsKind::Image { address: address.to_string() },
         });
         Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None)
+    }
+
+    /// This container's root filesystem and configuration replaced by those of the image
+    /// in the archive `archive` (`docker save` format).
+    pub fn import(&self, archive: &File) -> Self {
+        let mut hasher = Hasher::new("import");
+        hasher.digest(&archive.digest());
+        let rootfs = Arc::new(FsNode {
+            digest: hasher.finish(),
+            kind: FsKind::Import { archive: archive.clone() },
+        });
+        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None)
+    }
+
+    /// This container as an image archive (`docker save` format, untagged).
+    pub fn export(&self) -> File {
+        File::new(FileKind::ImageArchive { container: self.clone() })
     }
 
     /// This container after running `args`.
@@ -540,6 +566,22 @@ pub(crate) enum DirKind {
 }
 
 impl Directory {
+    /// A container from the image that the Dockerfile `build.dockerfile` builds with this
+    /// directory as its context.
+    pub fn docker_build(&self, build: BuildSpec) -> Container {
+        let mut hasher = Hasher::new("docker-build");
+        hasher.digest(&self.digest()).str(&build.dockerfile).u64(build.build_args.len() as u64);
+        for (name, value) in &build.build_args {
+            hasher.str(name).str(value);
+        }
+        hasher.opt_str(build.target.as_deref());
+        let rootfs = Arc::new(FsNode {
+            digest: hasher.finish(),
+            kind: FsKind::DockerBuild { context: self.clone(), build },
+        });
+        Container::assemble(rootfs, ConfigEdits::default(), Vec::new(), None)
+    }
+
     fn new(kind: DirKind) -> Self {
         let mut hasher;
         match &kind {
@@ -679,7 +721,14 @@ pub(crate) enum FileKind {
         path: String,
         workdir: Option<String>,
     },
+    /// The image archive of a container.
+    ImageArchive {
+        container: Container,
+    },
 }
+
+/// The name of a container's image archive, as a file.
+pub(crate) const IMAGE_ARCHIVE_NAME: &str = "image.tar";
 
 impl File {
     fn new(kind: FileKind) -> Self {
@@ -693,6 +742,10 @@ impl File {
                 hasher = Hasher::new("file-in-container");
                 hasher.digest(&rootfs.digest).str(path).opt_str(workdir.as_deref());
             }
+            FileKind::ImageArchive { container } => {
+                hasher = Hasher::new("file-image-archive");
+                hasher.digest(&container.digest());
+            }
         }
         Self(Arc::new(FileNode { digest: hasher.finish(), kind }))
     }
@@ -704,7 +757,8 @@ impl File {
     /// The file's name: the last component of its path. Known without evaluating.
     pub fn name(&self) -> String {
         let path = match &self.0.kind {
-            FileKind::InDirectory { path, .. } | FileKind::InContainer { path, .. } => path,
+            FileKind::InDirectory { path, .. } | FileKind::InContainer { path, .. } => path.as_str(),
+            FileKind::ImageArchive { .. } => IMAGE_ARCHIVE_NAME,
         };
         path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
     }

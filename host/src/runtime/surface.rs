@@ -62,6 +62,10 @@ macro_rules! foreach_method {
                 }
                 since v0_2 {
                     builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Container = |container| container.with_new_file_bytes(&path, &contents, permissions);
+                    // Images and registries.
+                    terminal publish(address: String) -> String = |pipeline, container| pipeline.publish(&container, &address).await;
+                    builder export() -> File = |container| container.export();
+                    builder import(source: Resource<File>) -> Container = |container| container.import(&source);
                 }
             }
 
@@ -78,6 +82,8 @@ macro_rules! foreach_method {
                 }
                 since v0_2 {
                     builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Directory = |directory| directory.with_new_file_bytes(&path, &contents, permissions);
+                    // Images and registries.
+                    builder docker_build(dockerfile: String, build_args: Vec<types::BuildArg>, target: Option<String>) -> Container = |directory| directory.docker_build(crate::backend::BuildSpec { dockerfile, build_args, target });
                 }
             }
 

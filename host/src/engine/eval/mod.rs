@@ -14,6 +14,7 @@ mod copies;
 mod exec;
 mod export;
 mod extract;
+mod images;
 mod record;
 mod step_spec;
 mod terminal;
@@ -128,7 +129,7 @@ impl Engine {
                     })
                 }
                 FsKind::Image { address } => {
-                    let image = self.backend.resolve_image(address).await?;
+                    let image = self.backend.resolve_image(address, None).await?;
                     let mut hasher = Hasher::new("image-snapshot");
                     hasher.str(&image.id);
                     Ok(Snapshot {
@@ -138,6 +139,8 @@ impl Engine {
                     })
                 }
                 FsKind::Exec(exec) => Ok(self.eval_exec(exec).await?.snapshot),
+                FsKind::Import { archive } => self.eval_import(archive).await,
+                FsKind::DockerBuild { context, build } => self.eval_docker_build(context, build).await,
                 FsKind::Copy { .. } => {
                     let pending = self.eval_pending(node).await?;
                     self.commit_pending(pending).await
@@ -265,6 +268,7 @@ impl Engine {
                         Extracted::Directory(_) | Extracted::Link(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a directory, not a file"))),
                     }
                 }
+                FileKind::ImageArchive { container } => self.eval_image_archive(container).await,
             }
         }))
     }

@@ -12,8 +12,14 @@ impl Tree {
     /// existing directories keep their owner and mode (a `/tmp` stays `1777`); missing
     /// ones are created by the extractor.
     pub fn to_tar(&self, destination: &str) -> Result<Vec<u8>, TreeError> {
+        self.write_tar(destination, Vec::new())
+    }
+
+    /// [`Tree::to_tar`] written to `writer` as it is built (a file, for archives too big
+    /// to hold in memory); returns the writer.
+    pub fn write_tar<W: io::Write>(&self, destination: &str, writer: W) -> Result<W, TreeError> {
         let prefix = normalize_relative(destination)?;
-        let mut builder = tar::Builder::new(Vec::new());
+        let mut builder = tar::Builder::new(writer);
         builder.mode(tar::HeaderMode::Deterministic);
         for (path, entry) in &self.entries {
             let name = join(&prefix, path);
@@ -23,7 +29,7 @@ impl Tree {
     }
 }
 
-fn append_entry(builder: &mut tar::Builder<Vec<u8>>, name: &str, entry: &Entry) -> Result<(), TreeError> {
+fn append_entry<W: io::Write>(builder: &mut tar::Builder<W>, name: &str, entry: &Entry) -> Result<(), TreeError> {
     let mut header = tar::Header::new_gnu();
     header.set_mtime(0);
     header.set_uid(0);

@@ -1,0 +1,264 @@
+//! Images and registries (guest `images`): publish to a real registry with htpasswd
+//! authentication and pull back, refusals that name the registry, image archives through
+//! `docker load` and back, and Dockerfile builds. Every credential comes from a Docker
+//! configuration in a temporary folder (`DOCKER_CONFIG`), never the user's own.
+
+use tanto_tests::{Registry, Tanto, docker, unique, write};
+
+/// The configuration fields a published image must carry exactly, as `docker inspect`
+/// shows them.
+fn config_of(image: &str) -> serde_json::Value {
+    let inspect: serde_json::Value = serde_json::from_str(&docker(&["image", "inspect", image])).expect("docker inspect prints JSON");
+    let config = &inspect[0]["Config"];
+    serde_json::json!({
+        "Entrypoint": config["Entrypoint"],
+        "Cmd": config["Cmd"],
+        "Env": config["Env"],
+        "WorkingDir": config["WorkingDir"],
+        "User": config["User"],
+        "ExposedPorts": config["ExposedPorts"],
+        "Labels": config["Labels"],
+    })
+}
+
+/// A tanto whose Docker credentials are `username`/`password` for `registry`.
+fn tanto_with_login(registry: &Registry, folder: &std::path::Path, username: &str, password: &str) -> Tanto {
+    let config = registry.docker_config(folder, username, password);
+    Tanto::new().env("DOCKER_CONFIG", config.to_str().expect("utf-8 path"))
+}
+
+fn remove_image(address: &str) {
+    let _ = std::process::Command::new("docker").args(["image", "rm", "--no-prune", address]).output();
+}
+
+#[test]
+fn publish_then_pull_back_gives_the_same_configuration_and_files() {
+    let registry = Registry::start("pusher", "correct-horse");
+    let folder = tempfile::tempdir().unwrap();
+    let tanto = tanto_with_login(&registry, folder.path(), "pusher", "correct-horse");
+    let marker = unique("publish");
+    let address = format!("{}/tanto-tests/published:v1", registry.address);
+
+    let run = tanto
+        .call_guest("images", "publish", &[&format!("--address={address}"), &format!("--marker={marker}")])
+        .success();
+    let published = run.stdout.trim();
+    let digest = published
+        .strip_prefix(&format!("{address}@"))
+        .unwrap_or_else(|| panic!("publish returned {published:?}, not {address}@sha256:..."));
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{published}");
+    assert_eq!(
+        registry.manifest_digest("tanto-tests/published", "v1").as_deref(),
+        Some(digest),
+        "the registry holds the manifest publish named"
+    );
+
+    let config = config_of(&address);
+    assert_eq!(config["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    assert_eq!(config["Cmd"], serde_json::json!(["cat /app/data.bin"]));
+    assert_eq!(config["WorkingDir"], "/app");
+    assert_eq!(config["User"], "1000:1000");
+    assert!(
+        config["Env"].as_array().unwrap().contains(&serde_json::json!(format!("APP_MARKER={marker}"))),
+        "{config}"
+    );
+    assert_eq!(
+        config["Labels"],
+        serde_json::json!({ "org.opencontainers.image.title": "tanto-images-test" }),
+        "the user's labels and none of tanto's"
+    );
+
+    // Gone from the daemon, then pulled back by `from` with the same credentials.
+    remove_image(&address);
+    assert!(docker(&["image", "ls", "-q", &address]).trim().is_empty(), "the local image is gone");
+    let run = tanto
+        .call_guest("images", "pulled-digest", &[&format!("--address={address}"), "--path=/app/data.bin"])
+        .success();
+    let expected = tanto.call_guest("images", "expected-digest", &[&format!("--marker={marker}")]).success();
+    assert_eq!(run.stdout.trim(), expected.stdout.trim(), "the pulled file has the published bytes");
+    assert_eq!(config_of(&address), config, "the pulled image has the published configuration");
+    let repo_digests = docker(&["image", "inspect", "--format", "{{json .RepoDigests}}", &address]);
+    assert!(repo_digests.contains(digest), "the pulled image is the published manifest: {repo_digests}");
+
+    remove_image(&address);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn a_wrong_password_is_refused_naming_the_registry() {
+    let registry = Registry::start("pusher", "correct-horse");
+    let folder = tempfile::tempdir().unwrap();
+    let tanto = tanto_with_login(&registry, folder.path(), "pusher", "wrong-password");
+    let address = format!("{}/tanto-tests/refused:v1", registry.address);
+    let run = tanto
+        .call_guest("images", "publish", &[&format!("--address={address}"), "--marker=refused"])
+        .failure(2);
+    assert!(
+        run.stderr.contains(&format!("registry {} rejected the credentials", registry.address)),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("docker login {}", registry.address)),
+        "the hint says what to do: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("wrong-password"), "the password is never shown: {}", run.stderr);
+    assert_eq!(registry.manifest_digest("tanto-tests/refused", "v1"), None, "nothing was pushed");
+    remove_image(&address);
+
+    // `from` with the same wrong password: the same refusal, not "image not found".
+    let run = tanto
+        .call_guest("images", "pulled-digest", &[&format!("--address={address}"), "--path=/app/data.bin"])
+        .failure(2);
+    assert!(
+        run.stderr.contains(&format!("registry {} rejected the credentials", registry.address)),
+        "{}",
+        run.stderr
+    );
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn an_unauthenticated_push_is_refused_clearly() {
+    let registry = Registry::start("pusher", "correct-horse");
+    let folder = tempfile::tempdir().unwrap();
+    // A Docker configuration with no credentials at all.
+    std::fs::write(folder.path().join("config.json"), "{}").unwrap();
+    let tanto = Tanto::new().env("DOCKER_CONFIG", folder.path().to_str().unwrap());
+    let address = format!("{}/tanto-tests/anonymous:v1", registry.address);
+    let run = tanto
+        .call_guest("images", "publish", &[&format!("--address={address}"), "--marker=anonymous"])
+        .failure(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "registry {} requires authentication and no credentials were given for it",
+            registry.address
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&format!("hint: {} needs credentials", registry.address)), "{}", run.stderr);
+    assert_eq!(registry.manifest_digest("tanto-tests/anonymous", "v1"), None, "nothing was pushed");
+    remove_image(&address);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn an_exported_container_loads_and_runs_in_docker_and_imports_back() {
+    let tanto = Tanto::new();
+    let folder = tempfile::tempdir().unwrap();
+    let marker = unique("export");
+
+    // A `Container` result with `-o`: an image archive.
+    let archive = folder.path().join("image.tar");
+    tanto
+        .call_guest("images", "configured", &[&format!("--marker={marker}"), "-o", archive.to_str().unwrap()])
+        .success();
+    let loaded = docker(&["load", "-i", archive.to_str().unwrap()]);
+    let image = loaded
+        .trim()
+        .strip_prefix("Loaded image ID: ")
+        .unwrap_or_else(|| panic!("docker load printed {loaded:?}: the archive names no tag"))
+        .to_string();
+    let output = std::process::Command::new("docker").args(["run", "--rm", &image]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut expected: Vec<u8> = (0..=255).collect();
+    expected.extend_from_slice(marker.as_bytes());
+    assert_eq!(output.stdout, expected, "the image runs its entrypoint and default arguments on its file");
+
+    // `export()` as a file gives the same archive.
+    let exported = folder.path().join("exported.tar");
+    tanto
+        .call_guest("images", "exported", &[&format!("--marker={marker}"), "-o", exported.to_str().unwrap()])
+        .success();
+    let loaded_again = docker(&["load", "-i", exported.to_str().unwrap()]);
+    assert_eq!(loaded_again.trim(), loaded.trim(), "the same image");
+
+    // And `import` reads an archive back, configuration included.
+    let run = tanto.call_guest("images", "round-trip", &[&format!("--marker={marker}")]).success();
+    let digest = tanto.call_guest("images", "expected-digest", &[&format!("--marker={marker}")]).success();
+    let expected_hex = digest.stdout.trim().trim_start_matches("sha256:").to_string();
+    assert_eq!(run.stdout, format!("/app\n1000\n{marker}\n{expected_hex}\nbuilt\n"));
+
+    // An archive from the user's disk, imported: its tags never rename local images.
+    let tagged = folder.path().join("tagged.tar");
+    let tag = format!("tanto-tests-import:{}", unique("tag").to_lowercase());
+    docker(&["tag", &image, &tag]);
+    docker(&["save", "-o", tagged.to_str().unwrap(), &tag]);
+    docker(&["image", "rm", "--no-prune", &tag]);
+    let run = tanto
+        .call_guest("images", "imported", &[&format!("--archive={}", tagged.display()), "--json"])
+        .success();
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(config_of(result["image"].as_str().unwrap())["Cmd"], serde_json::json!(["cat /app/data.bin"]));
+    assert!(docker(&["image", "ls", "-q", &tag]).trim().is_empty(), "importing did not tag {tag}");
+
+    let _ = std::process::Command::new("docker").args(["image", "rm", "--no-prune", &image]).output();
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn an_import_of_what_is_not_an_image_archive_says_so() {
+    let tanto = Tanto::new();
+    let folder = tempfile::tempdir().unwrap();
+    let not_an_archive = folder.path().join("notes.txt");
+    std::fs::write(&not_an_archive, "just text").unwrap();
+    let run = tanto
+        .call_guest("images", "imported", &[&format!("--archive={}", not_an_archive.display())])
+        .failure(1);
+    assert!(run.stderr.contains("import: the file is not an image archive"), "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn docker_build_takes_build_arguments_and_a_target_stage() {
+    let tanto = Tanto::new();
+    let source = tempfile::tempdir().unwrap();
+    write(
+        source.path(),
+        "Dockerfile",
+        "FROM busybox:latest AS base\n\
+         ARG GREETING=unset\n\
+         RUN echo \"$GREETING\" > /greeting.txt && mkdir /stages\n\
+         FROM base AS test\n\
+         RUN touch /stages/test\n\
+         FROM base AS release\n\
+         COPY app.txt /app.txt\n\
+         RUN touch /stages/release\n\
+         EXPOSE 8080\n\
+         CMD [\"cat\", \"/app.txt\"]\n",
+    );
+    write(source.path(), "app.txt", "the app\n");
+    let greeting = unique("hello");
+    let source_arg = format!("--source={}", source.path().display());
+    let run = tanto
+        .call_guest("images", "built", &[&source_arg, &format!("--greeting={greeting}"), "--target=test"])
+        .success();
+    assert_eq!(
+        run.stdout,
+        format!("{greeting}\ntest\n"),
+        "the build argument reached the build, which stopped at `test`"
+    );
+    let run = tanto
+        .call_guest("images", "built", &[&source_arg, &format!("--greeting={greeting}"), "--target=release"])
+        .success();
+    assert_eq!(run.stdout, format!("{greeting}\nrelease\n"));
+
+    // The last stage, as a container: its configuration (ports included) is the image's.
+    let run = tanto.call_guest("images", "build", &[&source_arg, "--json"]).success();
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let config = config_of(result["image"].as_str().unwrap());
+    assert_eq!(config["Cmd"], serde_json::json!(["cat", "/app.txt"]));
+    assert_eq!(config["ExposedPorts"], serde_json::json!({ "8080/tcp": {} }));
+    assert!(
+        config["Labels"].is_null() || config["Labels"].as_object().unwrap().keys().all(|label| !label.starts_with("tanto.")),
+        "{config}"
+    );
+
+    // A failing build names what failed.
+    write(source.path(), "Dockerfile", "FROM busybox:latest\nRUN exit 3\n");
+    let run = tanto.call_guest("images", "build", &[&source_arg]).failure(1);
+    assert!(run.stderr.contains("returned a non-zero code: 3"), "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}
