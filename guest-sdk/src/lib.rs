@@ -75,7 +75,7 @@ pub mod value;
 
 pub use error::{Error, Result};
 pub use export::Module;
-pub use objects::{BuildOptions, CacheVolume, Client, Container, Directory, ExecOptions, Expect, File, Filter, Sharing, dag};
+pub use objects::{BuildOptions, CacheVolume, Client, Container, Directory, ExecOptions, Expect, File, Filter, Secret, Sharing, dag};
 
 /// Exports the `pub fn`s of an `impl` block as the module's functions.
 ///
@@ -134,7 +134,7 @@ pub use objects::{BuildOptions, CacheVolume, Client, Container, Directory, ExecO
 /// | Rust | schema | when absent |
 /// |---|---|---|
 /// | `String`, `bool`, `i64`, `f64` | `string`, `boolean`, `integer`, `float` | required, unless `#[arg(default = ...)]` gives a literal of the type (`"text"`, `true`, `3`, `1.5`) |
-/// | [`Container`], [`Directory`], [`File`] | `container`, `directory`, `file` | required |
+/// | [`Container`], [`Directory`], [`File`], [`Secret`] | `container`, `directory`, `file`, `secret` | required |
 /// | `Vec<T>`, `T` one of the above | `list<T>` | required |
 /// | `Option<T>`, `T` one of the above | optional `T` | `None` (an `Option` takes no default) |
 ///

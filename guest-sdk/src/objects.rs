@@ -1,5 +1,5 @@
-//! The pipeline API: the root [`Client`] and the [`Container`], [`Directory`] and
-//! [`File`] objects, thin wrappers over the host's resources that take idiomatic Rust
+//! The pipeline API: the root [`Client`] and the [`Container`], [`Directory`], [`File`]
+//! and [`Secret`] objects, thin wrappers over the host's resources that take idiomatic Rust
 //! arguments.
 
 use crate::bindings::tanto::core::{client as wit_client, types as wit};
@@ -21,7 +21,7 @@ use crate::error::Result;
 /// | `String` | `impl Into<String>` | `&String` (read as `&str`) |
 /// | `Strings` | `impl IntoIterator<Item = impl Into<String>>` | `&Vec<String>` |
 /// | `Bytes` | `impl AsRef<[u8]>` | `&[u8]` |
-/// | `&Directory`, `&File`, `&CacheVolume` | a reference to the object | its WIT handle |
+/// | `&Directory`, `&File`, `&CacheVolume`, `&Secret` | a reference to the object | its WIT handle |
 /// | `u32`, `Filter`, `BuildOptions` | the value | the value |
 /// | `Sharing`, `ExecOptions` (an SDK record) | the record | the WIT record |
 ///
@@ -121,6 +121,12 @@ impl Wrap<wit::File> for File {
     }
 }
 
+impl Wrap<wit::Secret> for Secret {
+    fn wrap(returned: wit::Secret) -> Self {
+        Secret(returned)
+    }
+}
+
 /// The root of the pipeline API.
 ///
 /// ```no_run
@@ -160,6 +166,16 @@ impl Client {
     /// Mount it with [`Container::with_mounted_cache`].
     pub fn cache_volume(&self, key: impl Into<String>) -> CacheVolume {
         CacheVolume(wit_client::cache_volume(&key.into()))
+    }
+
+    /// A secret named `name` holding `plaintext`, for
+    /// [`Container::with_secret_variable`] and [`Container::with_mounted_secret`]. From
+    /// now on the host scrubs the value from everything it shows.
+    ///
+    /// A value a module holds in a string has passed through the module; when it comes
+    /// from the caller, take a [`Secret`] argument instead (`--token=env://TOKEN`).
+    pub fn set_secret(&self, name: impl Into<String>, plaintext: impl Into<String>) -> Secret {
+        Secret(wit_client::set_secret(&name.into(), &plaintext.into()))
     }
 
     /// Evaluates all `containers` at once and waits for them: a module runs on one
@@ -253,6 +269,16 @@ pub struct Directory(wit::Directory);
 /// A file: a path in a directory, in a container, or new contents.
 #[derive(Debug)]
 pub struct File(wit::File);
+
+/// A secret: a token, a password, a key, from a `secret` argument
+/// (`--token=env://TOKEN`, `file://PATH`, `cmd://"COMMAND"`) or from
+/// [`Client::set_secret`].
+///
+/// The host keeps its value in memory only: it never enters an image, its configuration
+/// or history, the cache, a log or an error message (output that shows it reads `***`),
+/// and no method reads it back. A step that uses it runs again when the value changes.
+#[derive(Debug)]
+pub struct Secret(wit::Secret);
 
 /// Which exit codes of a command count as success, so that
 /// [`Container::with_exec_opts`] can run commands that are expected to fail.
@@ -495,6 +521,34 @@ wrappers!(Container {
     /// commands that follow.
     fn with_mounted_temp(path: String) -> Container = with_mounted_temp(path);
 
+    /// This container with the environment variable `name` set to the value of
+    /// `secret` for the commands that follow; never part of the image's configuration.
+    ///
+    /// The variable is set by `/bin/sh` when each command starts, so the image needs
+    /// one; for an image without a shell, use
+    /// [`with_mounted_secret`](Container::with_mounted_secret).
+    ///
+    /// ```no_run
+    /// # let token = tanto_sdk::dag().set_secret("token", "example");
+    /// use tanto_sdk::dag;
+    ///
+    /// let upload = dag()
+    ///     .container()
+    ///     .from("busybox:latest")
+    ///     .with_secret_variable("TOKEN", &token)
+    ///     .with_exec(["sh", "-c", "test -n \"$TOKEN\""]);
+    /// ```
+    fn with_secret_variable(name: String, secret: &Secret) -> Container = with_secret_variable(name, secret);
+
+    /// This container with the value of `source` as a read-only file at `path` for the
+    /// commands that follow (mode `0o400`, owned by the container's user when it is
+    /// numeric, else root), on a mount that is never part of the image.
+    fn with_mounted_secret(path: String, source: &Secret) -> Container = with_mounted_secret(path, source, None, None);
+
+    /// This container with the value of `source` as a read-only file at `path`, owned
+    /// by `owner` (`"1000"` or `"1000:1000"`: numeric ids) with `mode` (`0o440`).
+    fn with_mounted_secret_owned(path: String, source: &Secret, owner: String, mode: u32) -> Container = with_mounted_secret(path, source, Some(owner.as_str()), Some(mode));
+
     /// The standard output of the last command. Runs every pending command.
     fn stdout() -> Result<String> = stdout();
 
@@ -511,14 +565,21 @@ wrappers!(Container {
     /// output.
     fn sync() -> Result<()> = sync();
 
+    /// This container with `username` and the password in `secret` as its credentials for
+    /// the registry of `address` (`ghcr.io`, `host:port`, or an image address), used by
+    /// the [`from`](Container::from) and [`publish`](Container::publish) that follow. The
+    /// password stays in the host's memory: never in an image, a cache key or a log.
+    fn with_registry_auth(address: String, username: String, secret: &Secret) -> Container = with_registry_auth(address, username, secret);
+
     /// Pushes this container as an image to `address` (`registry/repository[:tag]`, tag
     /// `latest` when it names none) and returns `address@sha256:<digest>`.
     ///
     /// The image's configuration is exactly this container's (entrypoint, default
     /// arguments, environment, working directory, user, exposed ports, labels) and its
-    /// files are this container's files. The host pushes with the user's own credentials
-    /// for the registry (their Docker configuration); a registry that refuses them fails
-    /// with [`Error::Backend`](crate::Error::Backend), naming the registry.
+    /// files are this container's files. The host pushes with the credentials given by
+    /// [`with_registry_auth`](Container::with_registry_auth), else the user's own for the
+    /// registry (their Docker configuration); a registry that refuses them fails with
+    /// [`Error::Backend`](crate::Error::Backend), naming the registry.
     fn publish(address: String) -> Result<String> = publish(address);
 
     /// This container as an image archive (`docker save` format, untagged): a file that
@@ -612,6 +673,22 @@ impl Directory {
     }
 
     pub(crate) fn into_wit(self) -> wit::Directory {
+        self.0
+    }
+}
+
+wrappers!(Secret {
+    /// The name the secret was made with (for a `secret` argument, the reference the
+    /// caller gave: `env://TOKEN`). Never the value.
+    fn name() -> String = name();
+});
+
+impl Secret {
+    pub(crate) fn from_wit(secret: wit::Secret) -> Self {
+        Secret(secret)
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Secret {
         self.0
     }
 }

@@ -54,5 +54,6 @@ pub mod error;
 pub mod module;
 pub mod ops;
 pub mod runtime;
+pub mod secrets;
 pub mod telemetry;
 mod util;

@@ -42,6 +42,20 @@ pub fn registry_of(address: &str) -> String {
     }
 }
 
+/// The registry `with-registry-auth` means by `address`: a bare registry (`host:port`,
+/// `ghcr.io`, `docker.io`) or the registry of an image address.
+pub fn registry_of_auth_address(address: &str) -> String {
+    let address = address.strip_prefix("https://").or_else(|| address.strip_prefix("http://")).unwrap_or(address);
+    let address = address.trim_end_matches('/');
+    if !address.contains('/') && (address.contains('.') || address.contains(':') || address == "localhost") {
+        if address == "index.docker.io" || address == "registry-1.docker.io" {
+            return "docker.io".to_string();
+        }
+        return address.to_string();
+    }
+    registry_of(address)
+}
+
 /// The parts of a Docker config file that name credentials.
 #[derive(Debug, Default, Deserialize)]
 struct DockerConfig {
@@ -237,6 +251,15 @@ mod tests {
         assert_eq!(registry_of("localhost/app"), "localhost");
         assert_eq!(registry_of("library/busybox"), "docker.io");
         assert_eq!(registry_of("busybox:latest"), "docker.io");
+    }
+
+    #[test]
+    fn auth_addresses_name_a_registry() {
+        assert_eq!(registry_of_auth_address("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(registry_of_auth_address("https://ghcr.io/"), "ghcr.io");
+        assert_eq!(registry_of_auth_address("docker.io"), "docker.io");
+        assert_eq!(registry_of_auth_address("127.0.0.1:5000/app:1"), "127.0.0.1:5000");
+        assert_eq!(registry_of_auth_address("library/busybox"), "docker.io");
     }
 
     #[test]

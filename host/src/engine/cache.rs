@@ -229,6 +229,49 @@ impl CacheStore {
         Digest::of_bytes(root.as_os_str().as_encoded_bytes()).hex()[..20].to_string()
     }
 
+    /// The key of the keyed hashes that stand for secret values in step keys: 32 random
+    /// bytes in `<root>/secret-key` (mode 0600), made by the first process that needs
+    /// it. A step key then changes with a secret's value, and whoever reads the records
+    /// without this file cannot test guesses of the value against them.
+    pub fn secret_key(&self) -> io::Result<[u8; 32]> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.root.join("secret-key");
+        let read = |path: &Path| -> io::Result<[u8; 32]> {
+            let bytes = fs::read(path)?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is not 32 bytes long (remove it: a new key only makes steps that use secrets run again)",
+                        path.display()
+                    ),
+                )
+            })
+        };
+        match read(&path) {
+            Ok(key) => return Ok(key),
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+            Err(_) => {}
+        }
+        fs::create_dir_all(&self.root)?;
+        // Written whole under a unique name, then linked into place: a concurrent process
+        // sees no key or the whole key, and the first link wins.
+        let temporary = self.root.join(format!("secret-key.{}", crate::util::process_unique_id()));
+        {
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
+            io::Write::write_all(&mut file, &crate::secrets::random_key()?)?;
+            file.sync_all()?;
+        }
+        let linked = fs::hard_link(&temporary, &path);
+        let _ = fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
+        read(&path)
+    }
+
     /// Where version 1 kept the record of `key`.
     fn legacy_entry_path(&self, key: &Digest) -> PathBuf {
         let hex = key.hex();

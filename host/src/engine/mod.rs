@@ -33,7 +33,7 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use self::cache::CacheStore;
 pub use self::digest::Digest;
 pub use self::eval::ExportError;
-pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Sharing};
+pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Secret, Sharing};
 pub use self::progress::{Event, NoProgress, Progress, StepOutcome};
 use self::tree::{HashCache, TreeError};
 use crate::backend::{Backend, BackendError};
@@ -261,6 +261,8 @@ pub struct Engine {
     /// Whether this process added anything to the cache (the size ceiling is checked only
     /// then).
     grew: std::sync::atomic::AtomicBool,
+    /// The cache's secret key, read on the first step that uses a secret.
+    secret_key: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl Engine {
@@ -283,6 +285,7 @@ impl Engine {
                     .ok(),
             ),
             grew: std::sync::atomic::AtomicBool::new(false),
+            secret_key: std::sync::OnceLock::new(),
             run_started: std::time::SystemTime::now(),
         }
     }

@@ -61,10 +61,19 @@ pub(crate) struct ConfigEdits {
     /// `Some(empty)` clears the base image's default arguments.
     pub default_args: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    /// Variables set from secrets when a command starts: never part of the image's
+    /// configuration ([`ConfigEdits::apply`] leaves them out).
+    pub secret_env: BTreeMap<String, Secret>,
 }
 
 impl ConfigEdits {
     fn hash_into(&self, hasher: &mut Hasher) {
+        if !self.secret_env.is_empty() {
+            hasher.str("secret-env").u64(self.secret_env.len() as u64);
+            for (name, secret) in &self.secret_env {
+                hasher.str(name).digest(&secret.digest());
+            }
+        }
         hasher.u64(self.env.len() as u64);
         for (name, value) in &self.env {
             hasher.str(name).opt_str(value.as_deref());
@@ -146,6 +155,29 @@ pub(crate) struct ContainerNode {
     pub config: ConfigEdits,
     pub mounts: Vec<Mount>,
     pub last_exec: Option<Arc<ExecNode>>,
+    /// Credentials for `from` and `publish`, by registry. Not part of the digest: they
+    /// change where an image may come from or go, never what the container is.
+    pub registry_auths: RegistryAuths,
+}
+
+/// Registry credentials a pipeline gave (`with-registry-auth`), by registry (`host:port`).
+pub(crate) type RegistryAuths = Arc<BTreeMap<String, RegistryAuth>>;
+
+/// A user name and the secret holding its password, for one registry.
+#[derive(Clone, Debug)]
+pub(crate) struct RegistryAuth {
+    pub username: String,
+    pub secret: Secret,
+}
+
+impl RegistryAuth {
+    /// The credentials the backend sends; the password leaves the secret only here.
+    pub fn credentials(&self) -> crate::backend::Credentials {
+        crate::backend::Credentials {
+            username: self.username.clone(),
+            password: self.secret.value().to_string(),
+        }
+    }
 }
 
 /// A root filesystem state.
@@ -158,6 +190,8 @@ pub(crate) enum FsKind {
     Scratch,
     Image {
         address: String,
+        /// The credentials to pull it with, when the pipeline gave some for its registry.
+        auth: Option<RegistryAuth>,
     },
     Exec(Arc<ExecNode>),
     /// The one image of an image archive (`docker save` format).
@@ -218,6 +252,13 @@ pub(crate) enum MountSource {
     },
     /// An empty tmpfs.
     Temp,
+    /// A secret's value as a read-only file.
+    Secret {
+        secret: Secret,
+        /// `uid` or `uid:gid`.
+        owner: Option<String>,
+        mode: Option<u32>,
+    },
 }
 
 impl Mount {
@@ -227,7 +268,67 @@ impl Mount {
             MountSource::Directory(directory) => hasher.str("directory").digest(&directory.digest()),
             MountSource::Cache { volume, sharing } => hasher.str("cache").str(volume.key()).str(sharing.name()),
             MountSource::Temp => hasher.str("temp"),
+            MountSource::Secret { secret, owner, mode } => hasher.str("secret").digest(&secret.digest()).opt_str(owner.as_deref()).opt_u32(*mode),
         };
+    }
+}
+
+/// A secret: its name and its value, held in memory only. Its [`Debug`] shows the name,
+/// never the value, and its digest is a keyed hash whose key never leaves the process.
+#[derive(Clone)]
+pub struct Secret(Arc<SecretNode>);
+
+struct SecretNode {
+    name: String,
+    value: String,
+    digest: Digest,
+}
+
+impl Secret {
+    /// A secret named `name` holding `value`; from now on the value is scrubbed from
+    /// everything this process shows.
+    pub fn new(name: &str, value: String) -> Self {
+        crate::secrets::register(value.as_bytes());
+        let mut hasher = Hasher::new("secret");
+        hasher
+            .str(name)
+            .str(&crate::secrets::keyed_hash(crate::secrets::process_key(), value.as_bytes()));
+        Self(Arc::new(SecretNode {
+            name: name.to_string(),
+            value,
+            digest: hasher.finish(),
+        }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The value, for the one place that hands it to a command.
+    pub(crate) fn value(&self) -> &str {
+        &self.0.value
+    }
+
+    /// Changes with the name and the value; computed with a key of this process's, so it
+    /// tells nothing about the value.
+    pub fn digest(&self) -> Digest {
+        self.0.digest
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({:?})", self.0.name)
+    }
+}
+
+impl Drop for SecretNode {
+    fn drop(&mut self) {
+        // Overwritten before the allocator reuses the memory, so a later dump of the
+        // process is less likely to hold it (`black_box` keeps the writes).
+        let mut bytes = std::mem::take(&mut self.value).into_bytes();
+        bytes.fill(0);
+        std::hint::black_box(&bytes);
     }
 }
 
@@ -271,10 +372,10 @@ impl Container {
             digest: Hasher::new("scratch").finish(),
             kind: FsKind::Scratch,
         });
-        Self::assemble(rootfs, ConfigEdits::default(), Vec::new(), None)
+        Self::assemble(rootfs, ConfigEdits::default(), Vec::new(), None, RegistryAuths::default())
     }
 
-    fn assemble(rootfs: Arc<FsNode>, config: ConfigEdits, mounts: Vec<Mount>, last_exec: Option<Arc<ExecNode>>) -> Self {
+    fn assemble(rootfs: Arc<FsNode>, config: ConfigEdits, mounts: Vec<Mount>, last_exec: Option<Arc<ExecNode>>, registry_auths: RegistryAuths) -> Self {
         let mut hasher = Hasher::new("container");
         hasher.digest(&rootfs.digest);
         config.hash_into(&mut hasher);
@@ -292,17 +393,30 @@ impl Container {
             config,
             mounts,
             last_exec,
+            registry_auths,
         }))
     }
 
     fn with_config(&self, edit: impl FnOnce(&mut ConfigEdits)) -> Self {
         let mut config = self.0.config.clone();
         edit(&mut config);
-        Self::assemble(self.0.rootfs.clone(), config, self.0.mounts.clone(), self.0.last_exec.clone())
+        Self::assemble(
+            self.0.rootfs.clone(),
+            config,
+            self.0.mounts.clone(),
+            self.0.last_exec.clone(),
+            self.0.registry_auths.clone(),
+        )
     }
 
     fn with_rootfs(&self, rootfs: Arc<FsNode>) -> Self {
-        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), self.0.last_exec.clone())
+        Self::assemble(
+            rootfs,
+            self.0.config.clone(),
+            self.0.mounts.clone(),
+            self.0.last_exec.clone(),
+            self.0.registry_auths.clone(),
+        )
     }
 
     /// The structural digest of this container.
@@ -313,16 +427,51 @@ impl Container {
     /// This container's root filesystem replaced by the image at `address`; the image's
     /// configuration replaces the configuration edits.
     pub fn from(&self, address: &str) -> Self {
+        let auth = self.0.registry_auths.get(&crate::backend::registry_of(address)).cloned();
         let digest = {
             let mut hasher = Hasher::new("image");
             hasher.str(address);
+            // Other credentials may see another image (or none): a pull with them is
+            // another node. The secret enters as its keyed digest only.
+            if let Some(auth) = &auth {
+                hasher.str("auth").str(&auth.username).digest(&auth.secret.digest());
+            }
             hasher.finish()
         };
         let rootfs = Arc::new(FsNode {
             digest,
-            kind: FsKind::Image { address: address.to_string() },
+            kind: FsKind::Image {
+                address: address.to_string(),
+                auth,
+            },
         });
-        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None)
+        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None, self.0.registry_auths.clone())
+    }
+
+    /// This container with `username` and the password in `secret` as its credentials
+    /// for the registry of `address` (a registry, `host:port`, or an image address), for
+    /// the `from` and `publish` that follow.
+    pub fn with_registry_auth(&self, address: &str, username: &str, secret: &Secret) -> Self {
+        let mut auths = (*self.0.registry_auths).clone();
+        auths.insert(
+            crate::backend::credentials::registry_of_auth_address(address),
+            RegistryAuth {
+                username: username.to_string(),
+                secret: secret.clone(),
+            },
+        );
+        Self::assemble(
+            self.0.rootfs.clone(),
+            self.0.config.clone(),
+            self.0.mounts.clone(),
+            self.0.last_exec.clone(),
+            Arc::new(auths),
+        )
+    }
+
+    /// The credentials the pipeline gave for the registry of `address`, if any.
+    pub(crate) fn registry_auth(&self, address: &str) -> Option<&RegistryAuth> {
+        self.0.registry_auths.get(&crate::backend::registry_of(address))
     }
 
     /// This container's root filesystem and configuration replaced by those of the image
@@ -334,7 +483,7 @@ impl Container {
             digest: hasher.finish(),
             kind: FsKind::Import { archive: archive.clone() },
         });
-        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None)
+        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None, self.0.registry_auths.clone())
     }
 
     /// This container as an image archive (`docker save` format, untagged).
@@ -373,19 +522,43 @@ impl Container {
             digest: rootfs_digest,
             kind: FsKind::Exec(exec.clone()),
         });
-        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), Some(exec))
+        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), Some(exec), self.0.registry_auths.clone())
     }
 
     pub fn with_env_variable(&self, name: &str, value: &str) -> Self {
         self.with_config(|config| {
+            config.secret_env.remove(name);
             config.env.insert(name.to_string(), Some(value.to_string()));
         })
     }
 
     pub fn without_env_variable(&self, name: &str) -> Self {
         self.with_config(|config| {
+            config.secret_env.remove(name);
             config.env.insert(name.to_string(), None);
         })
+    }
+
+    /// Sets `name` to the value of `secret` for the commands that follow, never in the
+    /// image's configuration.
+    pub fn with_secret_variable(&self, name: &str, secret: &Secret) -> Self {
+        self.with_config(|config| {
+            config.env.remove(name);
+            config.secret_env.insert(name.to_string(), secret.clone());
+        })
+    }
+
+    /// Mounts the value of `secret` as a read-only file at `path` for the commands that
+    /// follow.
+    pub fn with_mounted_secret(&self, path: &str, secret: &Secret, owner: Option<String>, mode: Option<u32>) -> Self {
+        self.with_mount(
+            path,
+            MountSource::Secret {
+                secret: secret.clone(),
+                owner,
+                mode,
+            },
+        )
     }
 
     pub fn with_workdir(&self, path: &str) -> Self {
@@ -479,7 +652,13 @@ impl Container {
             source,
         });
         mounts.sort_by(|a, b| a.path.cmp(&b.path));
-        Self::assemble(self.0.rootfs.clone(), self.0.config.clone(), mounts, self.0.last_exec.clone())
+        Self::assemble(
+            self.0.rootfs.clone(),
+            self.0.config.clone(),
+            mounts,
+            self.0.last_exec.clone(),
+            self.0.registry_auths.clone(),
+        )
     }
 
     pub fn with_mounted_directory(&self, path: &str, directory: &Directory) -> Self {
@@ -579,7 +758,7 @@ impl Directory {
             digest: hasher.finish(),
             kind: FsKind::DockerBuild { context: self.clone(), build },
         });
-        Container::assemble(rootfs, ConfigEdits::default(), Vec::new(), None)
+        Container::assemble(rootfs, ConfigEdits::default(), Vec::new(), None, RegistryAuths::default())
     }
 
     fn new(kind: DirKind) -> Self {

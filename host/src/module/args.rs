@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
-use crate::engine::{Container, Directory};
+use crate::engine::{Container, Directory, Secret};
 use crate::error::{Diagnose, ErrorKind, Hint};
 use crate::runtime::{Function, Kind, ModuleSchema, TypeRef, Value};
 
@@ -227,6 +227,13 @@ fn parse_scalar(argument: &str, kind: Kind, text: &str, context: &ArgumentContex
             let tree = Tree::new().with_file(&name, entry).map_err(|error| bad(argument, error.to_string()))?;
             Ok(Value::File(Directory::from_tree(tree).file(&name)))
         }
+        Kind::Secret => {
+            // The reference names where the value is; the value itself never appears on
+            // the command line.
+            let provider = crate::secrets::provider::Provider::parse(text).map_err(|error| bad(argument, error.to_string()))?;
+            let value = provider.read(&context.working_dir).map_err(|error| bad(argument, error.to_string()))?;
+            Ok(Value::Secret(Secret::new(text, value)))
+        }
         Kind::Void => Err(bad(argument, "an argument cannot be of type Void")),
     }
 }
@@ -235,7 +242,7 @@ fn parse_default(argument: &str, type_ref: TypeRef, default: &str, context: &Arg
     // Schemas with such defaults are refused when they are loaded
     // (`ModuleSchema::validate`); this keeps a module-named path from ever being read even
     // if a schema reached here some other way.
-    if matches!(type_ref.kind, Kind::Directory | Kind::File) {
+    if matches!(type_ref.kind, Kind::Directory | Kind::File | Kind::Secret) {
         return Err(bad(
             argument,
             format!(

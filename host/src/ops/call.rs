@@ -139,6 +139,7 @@ fn kind_name(value: &Value) -> &'static str {
         Value::Container(_) => "a container",
         Value::Directory(_) => "a directory",
         Value::File(_) => "a file",
+        Value::Secret(_) => "a secret",
         Value::List(_) => "a list",
     }
 }
@@ -158,6 +159,8 @@ fn render_text<'a>(session: &'a Session, value: &'a Value) -> std::pin::Pin<Box<
             }
             Value::Directory(directory) => format!("Directory@{}\n", pipeline.directory_digest(directory).await?),
             Value::File(file) => format!("File@{}\n", pipeline.file_digest(file).await?),
+            // Its name only: a secret is never shown.
+            Value::Secret(secret) => format!("Secret({})\n", secret.name()),
             Value::List(items) => {
                 let mut text = String::new();
                 for item in items {
@@ -193,6 +196,7 @@ fn render_json<'a>(session: &'a Session, value: &'a Value) -> std::pin::Pin<Box<
             Value::File(file) => {
                 json!({ "type": "file", "name": file.name(), "digest": pipeline.file_digest(file).await?.to_string(), "size": pipeline.size(file).await? })
             }
+            Value::Secret(secret) => json!({ "type": "secret", "name": secret.name() }),
             Value::List(items) => {
                 let mut rendered = Vec::new();
                 for item in items {

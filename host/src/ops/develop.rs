@@ -245,6 +245,7 @@ fn rust_type(type_ref: TypeRef) -> String {
         Kind::Container => "Container",
         Kind::Directory => "Directory",
         Kind::File => "File",
+        Kind::Secret => "Secret",
     };
     let listed = if type_ref.is_list { format!("Vec<{element}>") } else { element.to_string() };
     if type_ref.optional { format!("Option<{listed}>") } else { listed }
@@ -335,7 +336,7 @@ pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> Result<String, 
          //! schemas. Do not edit by hand: run `tanto develop` after changing dependencies.\n\n\
          #![allow(dead_code, unused_imports, clippy::all)]\n\n\
          use tanto_sdk::value::{IntoValue, Value};\n\
-         use tanto_sdk::{Client, Container, Directory, File, Result, dag};\n\n\
+         use tanto_sdk::{Client, Container, Directory, File, Result, Secret, dag};\n\n\
          /// One method per dependency on `dag()`: `dag().NAME()`.\n\
          pub trait Dependencies {\n",
     );

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::{CacheVolume, Container, Directory, File};
+use crate::engine::{CacheVolume, Container, Directory, File, Secret};
 
 /// The fixed cost of one host object (its node, its table slot, its digest), on top of
 /// the strings it holds. Larger than the structs themselves, so that a module cannot
@@ -53,6 +53,7 @@ impl HostObject for Container {
 impl HostObject for Directory {}
 impl HostObject for File {}
 impl HostObject for CacheVolume {}
+impl HostObject for Secret {}
 
 /// One live object's charge.
 struct Charge {

@@ -34,6 +34,7 @@ pub mod v0_2 {
             "tanto:core/types.directory": crate::engine::Directory,
             "tanto:core/types.file": crate::engine::File,
             "tanto:core/types.cache-volume": crate::engine::CacheVolume,
+            "tanto:core/types.secret": crate::engine::Secret,
         },
     });
 }

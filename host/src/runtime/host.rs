@@ -14,7 +14,7 @@ use super::bindings::latest::tanto::core::{client, types};
 use super::sandbox::{InvocationState, MAX_OBJECTS, SandboxError, process_cpu_time};
 use super::surface::{foreach_kind, foreach_method};
 use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
-use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, Sharing};
+use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, Secret, Sharing};
 
 /// A failure of the host itself (not of the pipeline): raised as a trap.
 #[derive(Debug, thiserror::Error)]
@@ -246,6 +246,11 @@ impl client::Host for InvocationState {
         self.push(CacheVolume::new(&key), key.len(), &[])
     }
 
+    async fn set_secret(&mut self, name: String, plaintext: String) -> HostResult<Resource<Secret>> {
+        let bytes = name.len().saturating_add(plaintext.len());
+        self.push(Secret::new(&name, plaintext), bytes, &[])
+    }
+
     async fn call(&mut self, module: String, function: String, arguments: Vec<(String, types::Value)>) -> HostResult<Result<types::Value, types::Error>> {
         let mut host_arguments = Vec::with_capacity(arguments.len());
         for (name, value) in arguments {
@@ -349,19 +354,19 @@ pub(crate) fn error_from_guest(error: types::Error) -> EngineError {
 /// version's WIT values. Objects from the host enter the module's table as they are
 /// (the caller's, not charged to the module); objects from the module leave it.
 macro_rules! convert_host_values {
-    ([] scalars { $($scalar:ident($payload:ty)),* } objects { $($object:ident),* }) => {
+    ([] scalars { $($scalar:ident($payload:ty)),* } objects { $( since $version:ident { $($object:ident),* } )* }) => {
         fn kind_from_guest(kind: types::TypeKind) -> Kind {
             match kind {
                 types::TypeKind::Void => Kind::Void,
                 $(types::TypeKind::$scalar => Kind::$scalar,)*
-                $(types::TypeKind::$object => Kind::$object,)*
+                $($(types::TypeKind::$object => Kind::$object,)*)*
             }
         }
 
         fn item_to_guest(table: &mut ResourceTable, value: Value) -> wasmtime::Result<types::Item> {
             Ok(match value {
                 $(Value::$scalar(value) => types::Item::$scalar(value),)*
-                $(Value::$object(object) => types::Item::$object(table.push(object)?),)*
+                $($(Value::$object(object) => types::Item::$object(table.push(object)?),)*)*
                 Value::None | Value::List(_) => {
                     wasmtime::bail!("lists cannot hold absent values or other lists")
                 }
@@ -372,7 +377,7 @@ macro_rules! convert_host_values {
             Ok(match value {
                 Value::None => types::Value::None,
                 $(Value::$scalar(value) => types::Value::$scalar(value),)*
-                $(Value::$object(object) => types::Value::$object(table.push(object)?),)*
+                $($(Value::$object(object) => types::Value::$object(table.push(object)?),)*)*
                 Value::List(items) => types::Value::List(items.into_iter().map(|item| item_to_guest(table, item)).collect::<wasmtime::Result<_>>()?),
             })
         }
@@ -380,7 +385,7 @@ macro_rules! convert_host_values {
         fn item_from_guest(table: &mut ResourceTable, item: types::Item) -> wasmtime::Result<Value> {
             Ok(match item {
                 $(types::Item::$scalar(value) => Value::$scalar(value),)*
-                $(types::Item::$object(handle) => Value::$object(table.delete(handle)?),)*
+                $($(types::Item::$object(handle) => Value::$object(table.delete(handle)?),)*)*
             })
         }
 
@@ -388,7 +393,7 @@ macro_rules! convert_host_values {
             Ok(match value {
                 types::Value::None => Value::None,
                 $(types::Value::$scalar(value) => Value::$scalar(value),)*
-                $(types::Value::$object(handle) => Value::$object(table.delete(handle)?),)*
+                $($(types::Value::$object(handle) => Value::$object(table.delete(handle)?),)*)*
                 types::Value::List(items) => Value::List(items.into_iter().map(|item| item_from_guest(table, item)).collect::<wasmtime::Result<_>>()?),
             })
         }

@@ -48,10 +48,15 @@ impl client::Host for InvocationState {
 
     async fn call(&mut self, module: String, function: String, arguments: Vec<(String, types::Value)>) -> HostResult<Result<types::Value, types::Error>> {
         let arguments = arguments.into_iter().map(|(name, value)| (name, value.into())).collect();
-        Ok(latest::tanto::core::client::Host::call(self, module, function, arguments)
-            .await?
-            .map(Into::into)
-            .map_err(Into::into))
+        Ok(
+            match latest::tanto::core::client::Host::call(self, module.clone(), function.clone(), arguments).await? {
+                Ok(value) => match value.try_into() {
+                    Ok(value) => Ok(value),
+                    Err(unavailable) => Err(types::Error::Failed(format!("module `{module}`, function `{function}`: {unavailable}"))),
+                },
+                Err(error) => Err(error.into()),
+            },
+        )
     }
 }
 
@@ -63,10 +68,10 @@ convert_same! { v0_1 => latest;
     record tanto::core::types::ExecOptions { expect, stdin, use_entrypoint }
     record tanto::core::types::ExecFailure { command, exit_code, stdout_tail, stderr_tail }
     variant tanto::core::types::Error { ExecFailed, NotFound, InvalidArgument, Backend, Cancelled, Failed }
-    record tanto::core::types::TypeRef { kind, is_list, optional }
-    record exports::tanto::core::guest::Argument { name, description, type_, default_value }
-    record exports::tanto::core::guest::Function { name, description, arguments [list], return_type }
-    record exports::tanto::core::guest::ModuleSchema { name, description, functions [list] }
+    up record tanto::core::types::TypeRef { kind, is_list, optional }
+    up record exports::tanto::core::guest::Argument { name, description, type_, default_value }
+    up record exports::tanto::core::guest::Function { name, description, arguments [list], return_type }
+    up record exports::tanto::core::guest::ModuleSchema { name, description, functions [list] }
 }
 
 /// 0.1.0's `describe`, as the latest schema.
@@ -85,7 +90,12 @@ pub(crate) async fn invoke(
     function: &str,
     arguments: Vec<(String, latest::tanto::core::types::Value)>,
 ) -> wasmtime::Result<Result<latest::tanto::core::types::Value, latest::tanto::core::types::Error>> {
-    let arguments: Vec<(String, types::Value)> = arguments.into_iter().map(|(name, value)| (name, value.into())).collect();
+    // A 0.1.0 schema cannot declare an argument of a newer kind, so the CLI and callers,
+    // which type arguments by the schema, never pass one.
+    let arguments: Vec<(String, types::Value)> = arguments
+        .into_iter()
+        .map(|(name, value)| Ok((name, value.try_into()?)))
+        .collect::<Result<_, super::surface::KindUnavailable>>()?;
     let instance = pre.instantiate_async(&mut *store).await?;
     let result = instance.tanto_core_guest().call_invoke(&mut *store, function, &arguments).await?;
     Ok(result.map(Into::into).map_err(Into::into))

@@ -24,6 +24,9 @@
 ///   it waits is the host's and its CPU time is charged to the module's budget.
 /// * `getter name(arguments) -> T = |this| value;` answers without evaluating.
 ///
+/// A resource's first `since` group is the version that introduced the resource: an older
+/// version has no host trait for it.
+///
 /// Argument types are written as the latest WIT bindings spell them (`types::` is the
 /// version being expanded); what a type resolves to and how many bytes it holds is its
 /// [`super::host::HostArgument`] implementation.
@@ -63,9 +66,15 @@ macro_rules! foreach_method {
                 since v0_2 {
                     builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Container = |container| container.with_new_file_bytes(&path, &contents, permissions);
                     // Images and registries.
+                    builder with_registry_auth(address: String, username: String, secret: Resource<Secret>) -> Container = |container| container.with_registry_auth(&address, &username, &secret);
                     terminal publish(address: String) -> String = |pipeline, container| pipeline.publish(&container, &address).await;
                     builder export() -> File = |container| container.export();
                     builder import(source: Resource<File>) -> Container = |container| container.import(&source);
+                }
+                // Secrets.
+                since v0_2 {
+                    builder with_secret_variable(name: String, secret: Resource<Secret>) -> Container = |container| container.with_secret_variable(&name, &secret);
+                    builder with_mounted_secret(path: String, source: Resource<Secret>, owner: Option<String>, mode: Option<u32>) -> Container = |container| container.with_mounted_secret(&path, &source, owner, mode);
                 }
             }
 
@@ -104,21 +113,30 @@ macro_rules! foreach_method {
                     getter key() -> String = |volume| volume.key().to_string();
                 }
             }
+
+            Secret HostSecret {
+                since v0_2 {
+                    getter name() -> String = |secret| secret.name().to_string();
+                }
+            }
         }
     };
 }
 
 /// Calls `$mac! { [extra] kinds }` with the kinds of values that cross the API: the
 /// scalars with their Rust payload, and the objects (resources, the same engine type in
-/// every version). `type-kind` has these plus `void`; `value` has these plus `none` and
-/// `list`; `item` has exactly these. The host's [`super::values::Kind`] and
+/// every version), grouped by the version that introduced them. `type-kind` has these
+/// plus `void`; `value` has these plus `none` and `list`; `item` has exactly these. The host's [`super::values::Kind`] and
 /// [`super::values::Value`] use the same variant names.
 macro_rules! foreach_kind {
     ($mac:ident $($extra:tt)*) => {
         $mac! {
             [$($extra)*]
             scalars { String(String), Boolean(bool), Integer(i64), Float(f64) }
-            objects { Container, Directory, File }
+            objects {
+                since v0_1 { Container, Directory, File }
+                since v0_2 { Secret }
+            }
         }
     };
 }
@@ -129,15 +147,19 @@ macro_rules! foreach_kind {
 /// a macro that keeps the `since` groups the older version has (see
 /// [`super::since_v0_1`]).
 macro_rules! delegate_to_latest {
-    ([$includes:ident] $( $resource:ident $host_trait:ident { $( since $version:ident { $($method:tt)* } )* } )*) => {
+    ([$includes:ident] $( $resource:ident $host_trait:ident { since $introduced:ident { $($first:tt)* } $( since $version:ident { $($method:tt)* } )* } )*) => {
         $(
-            // Unchanged types convert to themselves.
-            #[allow(clippy::useless_conversion)]
-            impl types::$host_trait for InvocationState {
-                $( $includes! { $version => $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($method)* } } )*
+            // A resource newer than the version has no host trait in it.
+            $includes! { $introduced =>
+                // Unchanged types convert to themselves.
+                #[allow(clippy::useless_conversion)]
+                impl types::$host_trait for InvocationState {
+                    $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($first)* }
+                    $( $includes! { $version => $crate::runtime::surface::delegate_methods! { $resource $host_trait; $($method)* } } )*
 
-                async fn drop(&mut self, this: Resource<$resource>) -> HostResult<()> {
-                    <InvocationState as latest::tanto::core::types::$host_trait>::drop(self, this).await
+                    async fn drop(&mut self, this: Resource<$resource>) -> HostResult<()> {
+                        <InvocationState as latest::tanto::core::types::$host_trait>::drop(self, this).await
+                    }
                 }
             }
         )*
@@ -170,28 +192,18 @@ macro_rules! delegate_methods {
 
 /// Expands [`foreach_kind!`] in an older version's module into the conversions of
 /// `type-kind`, `item` and `value` between that version (`$old`) and the latest
-/// (`$new`), both ways. Objects move as they are: both versions hold the same engine
-/// objects. (The day a version adds a kind, the kind gets a `since` group as methods
-/// have, and the conversion into an older version becomes fallible: a module built
-/// before the kind existed cannot be handed one.)
+/// (`$new`). Objects move as they are: both versions hold the same engine objects. The
+/// older version's kinds are the table's first `since` group (a version after 0.2 that
+/// is not the latest will name its groups here). Into the older version the conversion
+/// is fallible: a module built before a kind existed cannot be handed one.
 macro_rules! convert_kinds {
-    ([$old:ident => $new:ident] scalars { $($scalar:ident($payload:ty)),* } objects { $($object:ident),* }) => {
+    ([$old:ident => $new:ident] scalars { $($scalar:ident($payload:ty)),* } objects { since $first:ident { $($object:ident),* } $( since $later:ident { $($newer:ident),* } )* }) => {
         impl From<$old::tanto::core::types::TypeKind> for $new::tanto::core::types::TypeKind {
             fn from(kind: $old::tanto::core::types::TypeKind) -> Self {
                 match kind {
                     $old::tanto::core::types::TypeKind::Void => Self::Void,
                     $($old::tanto::core::types::TypeKind::$scalar => Self::$scalar,)*
                     $($old::tanto::core::types::TypeKind::$object => Self::$object,)*
-                }
-            }
-        }
-
-        impl From<$new::tanto::core::types::TypeKind> for $old::tanto::core::types::TypeKind {
-            fn from(kind: $new::tanto::core::types::TypeKind) -> Self {
-                match kind {
-                    $new::tanto::core::types::TypeKind::Void => Self::Void,
-                    $($new::tanto::core::types::TypeKind::$scalar => Self::$scalar,)*
-                    $($new::tanto::core::types::TypeKind::$object => Self::$object,)*
                 }
             }
         }
@@ -205,12 +217,15 @@ macro_rules! convert_kinds {
             }
         }
 
-        impl From<$new::tanto::core::types::Item> for $old::tanto::core::types::Item {
-            fn from(item: $new::tanto::core::types::Item) -> Self {
-                match item {
+        impl TryFrom<$new::tanto::core::types::Item> for $old::tanto::core::types::Item {
+            type Error = $crate::runtime::surface::KindUnavailable;
+
+            fn try_from(item: $new::tanto::core::types::Item) -> Result<Self, Self::Error> {
+                Ok(match item {
                     $($new::tanto::core::types::Item::$scalar(value) => Self::$scalar(value),)*
                     $($new::tanto::core::types::Item::$object(handle) => Self::$object(handle),)*
-                }
+                    $($($new::tanto::core::types::Item::$newer(_) => return Err($crate::runtime::surface::KindUnavailable(stringify!($newer))),)*)*
+                })
             }
         }
 
@@ -225,25 +240,40 @@ macro_rules! convert_kinds {
             }
         }
 
-        impl From<$new::tanto::core::types::Value> for $old::tanto::core::types::Value {
-            fn from(value: $new::tanto::core::types::Value) -> Self {
-                match value {
+        impl TryFrom<$new::tanto::core::types::Value> for $old::tanto::core::types::Value {
+            type Error = $crate::runtime::surface::KindUnavailable;
+
+            fn try_from(value: $new::tanto::core::types::Value) -> Result<Self, Self::Error> {
+                Ok(match value {
                     $new::tanto::core::types::Value::None => Self::None,
                     $($new::tanto::core::types::Value::$scalar(value) => Self::$scalar(value),)*
                     $($new::tanto::core::types::Value::$object(handle) => Self::$object(handle),)*
-                    $new::tanto::core::types::Value::List(items) => Self::List(items.into_iter().map(Into::into).collect()),
-                }
+                    $($($new::tanto::core::types::Value::$newer(_) => return Err($crate::runtime::surface::KindUnavailable(stringify!($newer))),)*)*
+                    $new::tanto::core::types::Value::List(items) => Self::List(items.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?),
+                })
             }
         }
     };
 }
 
+/// A value of a kind an older version of the API does not have (a `secret` for a
+/// `tanto:core@0.1.0` module).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("a {0} value cannot be handed to a module built against an API version without it (rebuild the module with a newer SDK)")]
+pub struct KindUnavailable(pub &'static str);
+
 /// `From` both ways between the same record, enum or variant of two versions, field by
-/// field or case by case: for the types an older version shares with the latest.
+/// field or case by case: for the types an older version shares with the latest. A type
+/// marked `up` converts only from the older version (one that holds a `type-kind`,
+/// which the latest may have grown).
 /// Fields and payloads convert with `.into()` (the identity for scalars); a field
 /// marked `[list]` converts element by element.
 macro_rules! convert_same {
     ($old:ident => $new:ident;) => {};
+    ($old:ident => $new:ident; up $shape:ident $($path:ident)::+ { $($body:tt)* } $($rest:tt)*) => {
+        $crate::runtime::surface::convert_same!(@$shape $old => $new; $($path)::+ { $($body)* });
+        $crate::runtime::surface::convert_same! { $old => $new; $($rest)* }
+    };
     ($old:ident => $new:ident; $shape:ident $($path:ident)::+ { $($body:tt)* } $($rest:tt)*) => {
         $crate::runtime::surface::convert_same!(@$shape $old => $new; $($path)::+ { $($body)* });
         $crate::runtime::surface::convert_same!(@$shape $new => $old; $($path)::+ { $($body)* });

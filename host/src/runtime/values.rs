@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::engine::{Container, Directory, File};
+use crate::engine::{Container, Directory, File, Secret};
 
 /// The element kind of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -19,6 +19,7 @@ pub enum Kind {
     Container,
     Directory,
     File,
+    Secret,
 }
 
 impl fmt::Display for Kind {
@@ -32,6 +33,7 @@ impl fmt::Display for Kind {
             Kind::Container => "Container",
             Kind::Directory => "Directory",
             Kind::File => "File",
+            Kind::Secret => "Secret",
         })
     }
 }
@@ -105,8 +107,9 @@ impl ModuleSchema {
     ///   functions of a module or arguments of a function share a name;
     /// * descriptions are at most [`MAX_DESCRIPTION_LEN`] bytes, with no control
     ///   characters but line breaks and tabs;
-    /// * a default is a JSON literal, and no `directory` or `file` argument has one: the
-    ///   CLI would read it as a host path the user never named.
+    /// * a default is a JSON literal, and no `directory`, `file` or `secret` argument has
+    ///   one: the CLI would read it as a host path (or a host variable, or a command) the
+    ///   user never named.
     pub fn validate(&self) -> Result<(), SchemaError> {
         let error = |function: Option<&Function>, argument: Option<&Argument>, reason: String| SchemaError {
             module: self.name.clone(),
@@ -162,7 +165,7 @@ impl ModuleSchema {
                 }
                 check_description(&argument.description).map_err(|reason| error(Some(function), Some(argument), format!("its description {reason}")))?;
                 if let Some(default) = &argument.default_value {
-                    if matches!(argument.type_ref.kind, Kind::Directory | Kind::File) {
+                    if matches!(argument.type_ref.kind, Kind::Directory | Kind::File | Kind::Secret) {
                         return Err(error(
                             Some(function),
                             Some(argument),
@@ -263,6 +266,7 @@ pub enum Value {
     Container(Container),
     Directory(Directory),
     File(File),
+    Secret(Secret),
     List(Vec<Value>),
 }
 
@@ -277,6 +281,7 @@ impl fmt::Debug for Value {
             Value::Container(container) => write!(f, "Container@{}", container.digest()),
             Value::Directory(directory) => write!(f, "Directory@{}", directory.digest()),
             Value::File(file) => write!(f, "File@{}", file.digest()),
+            Value::Secret(secret) => write!(f, "{secret:?}"),
             Value::List(items) => f.debug_list().entries(items).finish(),
         }
     }

@@ -85,6 +85,76 @@ fn publish_then_pull_back_gives_the_same_configuration_and_files() {
 }
 
 #[test]
+fn with_registry_auth_pushes_and_pulls_with_a_secret_that_is_never_shown() {
+    let registry = Registry::start("pusher", "staple-battery-42");
+    // The user's own configuration has no credentials: only the pipeline's count.
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("config.json"), "{}").unwrap();
+    let tanto = Tanto::new()
+        .env("DOCKER_CONFIG", folder.path().to_str().unwrap())
+        .env("TANTO_TEST_REGISTRY_PASSWORD", "staple-battery-42")
+        .env("TANTO_TEST_WRONG_PASSWORD", "not-the-password-77");
+    let marker = unique("with-auth");
+    let address = format!("{}/tanto-tests/with-auth:v1", registry.address);
+    let publish = |password_variable: &str| {
+        tanto.call_guest(
+            "images",
+            "publish-with-auth",
+            &[
+                &format!("--registry={}", registry.address),
+                "--username=pusher",
+                &format!("--password=env://{password_variable}"),
+                &format!("--address={address}"),
+                &format!("--marker={marker}"),
+            ],
+        )
+    };
+
+    let refused = publish("TANTO_TEST_WRONG_PASSWORD").failure(2);
+    assert!(
+        refused.stderr.contains(&format!("registry {} rejected the credentials", registry.address)),
+        "{}",
+        refused.stderr
+    );
+    let run = publish("TANTO_TEST_REGISTRY_PASSWORD").success();
+    let digest = run.stdout.trim().strip_prefix(&format!("{address}@")).expect("address@digest").to_string();
+    assert_eq!(registry.manifest_digest("tanto-tests/with-auth", "v1"), Some(digest));
+
+    remove_image(&address);
+    let run = tanto
+        .call_guest(
+            "images",
+            "pulled-digest-with-auth",
+            &[
+                "--username=pusher",
+                "--password=env://TANTO_TEST_REGISTRY_PASSWORD",
+                &format!("--address={address}"),
+                "--path=/app/data.bin",
+            ],
+        )
+        .success();
+    let expected = tanto.call_guest("images", "expected-digest", &[&format!("--marker={marker}")]).success();
+    assert_eq!(run.stdout.trim(), expected.stdout.trim());
+
+    // Neither password is anywhere tanto writes: its output, its cache, the image.
+    for password in ["staple-battery-42", "not-the-password-77"] {
+        for shown in [&refused.stdout, &refused.stderr, &run.stdout, &run.stderr] {
+            assert!(!shown.contains(password), "{password} shown: {shown}");
+        }
+        let grep = std::process::Command::new("grep")
+            .args(["-r", "-l", "-a", password])
+            .arg(tanto.cache.path())
+            .output()
+            .unwrap();
+        assert!(grep.stdout.is_empty(), "{password} in the cache: {}", String::from_utf8_lossy(&grep.stdout));
+        assert!(!docker(&["image", "inspect", &address]).contains(password));
+        assert!(!docker(&["image", "history", "--no-trunc", &address]).contains(password));
+    }
+    remove_image(&address);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
 fn a_wrong_password_is_refused_naming_the_registry() {
     let registry = Registry::start("pusher", "correct-horse");
     let folder = tempfile::tempdir().unwrap();

@@ -12,25 +12,50 @@ use super::{Eval, ExecResult, Snapshot, local_error, normalize_absolute};
 use crate::backend::{ImageConfig, OutputSink, Stream};
 use crate::engine::cache::StepWriter;
 use crate::engine::digest::Hasher;
-use crate::engine::objects::{ExecNode, Expect, MountSource, Sharing, join_absolute};
+use crate::engine::objects::{ExecNode, Expect, MountSource, Secret, Sharing, join_absolute};
 use crate::engine::progress::{Event, StepOutcome};
 use crate::engine::tree::Tree;
 use crate::engine::{Engine, EngineError, ExecFailure, display_command, tail};
+use crate::secrets::StreamScrubber;
 
 /// Streams a running step's output to its files in the cache and to the progress sink;
-/// only the writer's bounded tails stay in memory.
+/// only the writer's bounded tails stay in memory. Every byte passes the secrets
+/// scrubber first, so neither the cache nor the screen ever holds a secret's value.
 pub(super) struct StepSink<'a> {
     engine: &'a Engine,
     id: u64,
     writer: std::sync::Mutex<StepWriter>,
+    /// One per stream: stdout, stderr.
+    scrubbers: std::sync::Mutex<[StreamScrubber; 2]>,
 }
 
-impl OutputSink for StepSink<'_> {
-    fn output(&self, stream: Stream, bytes: &[u8]) {
+impl StepSink<'_> {
+    fn emit(&self, stream: Stream, bytes: &[u8]) {
         if let Ok(mut writer) = self.writer.lock() {
             writer.write(stream, bytes);
         }
         self.engine.progress.event(Event::StepOutput { id: self.id, stream, bytes });
+    }
+
+    /// The streams ended: what the scrubbers held back goes out.
+    fn finish(&self) {
+        if let Ok(mut scrubbers) = self.scrubbers.lock() {
+            for (index, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
+                scrubbers[index].finish(&mut |bytes| self.emit(stream, bytes));
+            }
+        }
+    }
+}
+
+impl OutputSink for StepSink<'_> {
+    fn output(&self, stream: Stream, bytes: &[u8]) {
+        let index = match stream {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        };
+        if let Ok(mut scrubbers) = self.scrubbers.lock() {
+            scrubbers[index].push(bytes, &mut |scrubbed| self.emit(stream, scrubbed));
+        }
     }
 }
 
@@ -48,6 +73,11 @@ impl Engine {
                     sharing: *sharing,
                 },
                 MountSource::Temp => ResolvedMount::Temp,
+                MountSource::Secret { secret, owner, mode } => ResolvedMount::Secret {
+                    secret: secret.clone(),
+                    owner: owner.clone(),
+                    mode: *mode,
+                },
             };
             Ok::<_, EngineError>((mount.path.clone(), resolved))
         }));
@@ -75,7 +105,16 @@ impl Engine {
                 // The key, never the contents: a cache volume is an accelerator, not an input.
                 ResolvedMount::Cache { key, sharing } => hasher.str("cache").str(key).str(sharing.name()),
                 ResolvedMount::Temp => hasher.str("temp"),
+                // A keyed hash of the value: a new value runs the step again, and the
+                // key tells nothing about the value without the cache's secret key.
+                ResolvedMount::Secret { secret, owner, mode } => hasher.str("secret").str(&self.secret_hash(secret)?).opt_str(owner.as_deref()).opt_u32(*mode),
             };
+        }
+        if !exec.config.secret_env.is_empty() {
+            hasher.str("secret-env").u64(exec.config.secret_env.len() as u64);
+            for (name, secret) in &exec.config.secret_env {
+                hasher.str(name).str(&self.secret_hash(secret)?);
+            }
         }
         hasher.str(match exec.options.expect {
             Expect::Success => "success",
@@ -115,10 +154,12 @@ impl Engine {
             engine: self,
             id,
             writer: std::sync::Mutex::new(writer),
+            scrubbers: std::sync::Mutex::new(Default::default()),
         };
         self.progress.event(Event::StepStarted { id, description: &description });
         let started = Instant::now();
         let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
+        sink.finish();
         let elapsed = started.elapsed();
         let failed = |log: Option<&Path>| self.finish_step(id, &description, StepOutcome::Failed(elapsed), log);
         let writer = sink
@@ -176,6 +217,22 @@ pub(super) enum ResolvedMount {
     Directory(Arc<Tree>),
     Cache { key: String, sharing: Sharing },
     Temp,
+    Secret { secret: Secret, owner: Option<String>, mode: Option<u32> },
+}
+
+impl Engine {
+    /// The keyed hash that stands for `secret`'s value in step keys (see
+    /// [`CacheStore::secret_key`](crate::engine::CacheStore::secret_key)).
+    fn secret_hash(&self, secret: &Secret) -> Result<String, EngineError> {
+        let key = match self.secret_key.get() {
+            Some(key) => *key,
+            None => {
+                let key = self.store.secret_key().map_err(local_error("cannot read or create the cache's secret key"))?;
+                *self.secret_key.get_or_init(|| key)
+            }
+        };
+        Ok(crate::secrets::keyed_hash(&key, secret.value().as_bytes()))
+    }
 }
 
 /// The program and arguments an exec step runs: `args`, prefixed by the entrypoint when

@@ -21,11 +21,13 @@ const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 impl Engine {
     /// Pushes an image of the container (exactly its configuration, none of tanto's
     /// labels) to `address` (`registry/repository[:tag]`, `latest` when it names no tag)
-    /// and returns `address@sha256:...`, the digest the registry stored.
+    /// and returns `address@sha256:...`, the digest the registry stored. Pushes with the
+    /// credentials the container was given for the registry, else the user's own.
     pub async fn publish(&self, container: &Container, address: &str) -> Result<String, EngineError> {
         check_address(address)?;
         let image = self.image(container).await?;
-        let digest = self.backend.push_image(&image, address, None).await?;
+        let credentials = container.registry_auth(address).map(|auth| auth.credentials());
+        let digest = self.backend.push_image(&image, address, credentials.as_ref()).await?;
         Ok(format!("{address}@{digest}"))
     }
 

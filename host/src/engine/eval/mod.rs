@@ -128,8 +128,9 @@ impl Engine {
                         base: Arc::new(image.config),
                     })
                 }
-                FsKind::Image { address } => {
-                    let image = self.backend.resolve_image(address, None).await?;
+                FsKind::Image { address, auth } => {
+                    let credentials = auth.as_ref().map(|auth| auth.credentials());
+                    let image = self.backend.resolve_image(address, credentials.as_ref()).await?;
                     let mut hasher = Hasher::new("image-snapshot");
                     hasher.str(&image.id);
                     Ok(Snapshot {

@@ -8,7 +8,9 @@ use super::exec::{ResolvedMount, StepSink};
 use super::{blocking, local_error};
 use crate::backend::{self, ImageConfig, RunSpec};
 use crate::engine::digest::Digest;
-use crate::engine::objects::{ExecNode, Expect};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+use crate::engine::objects::{ExecNode, Expect, Secret};
 use crate::engine::{Engine, EngineError};
 
 impl Engine {
@@ -31,6 +33,8 @@ impl Engine {
         // Held until the step ends: they keep `locked` volumes exclusive and `private`
         // instances to this step.
         let mut volume_locks = Vec::new();
+        // Removed when the step ends, however it ends.
+        let mut secret_files: Option<SecretFiles> = None;
         for (path, source) in mounts {
             match source {
                 ResolvedMount::Directory(tree) => {
@@ -54,7 +58,40 @@ impl Engine {
                     volume_locks.extend(lock);
                 }
                 ResolvedMount::Temp => backend_mounts.push(backend::Mount::Tmpfs { target: path.clone() }),
+                ResolvedMount::Secret { secret, owner, mode } => {
+                    let files = secret_files.get_or_insert(SecretFiles::create()?);
+                    let owner = owner_ids(owner.as_deref(), config.user.as_deref())?;
+                    let source = files.write(secret.value().as_bytes(), mode.unwrap_or(0o400), owner)?;
+                    backend_mounts.push(backend::Mount::Bind {
+                        source,
+                        target: path.clone(),
+                        read_only: true,
+                    });
+                }
             }
+        }
+        let mut command = command;
+        if !exec.config.secret_env.is_empty() {
+            // Set at container create, a variable would be committed with the snapshot
+            // (Docker merges the container's environment into the image it commits, and
+            // keeps the container's configuration beside it): it is read from a file on a
+            // tmpfs by the shell that starts the command instead.
+            let files = secret_files.get_or_insert(SecretFiles::create()?);
+            let source = files.write(&secret_env_script(&exec.config.secret_env)?, 0o444, None)?;
+            backend_mounts.push(backend::Mount::Bind {
+                source,
+                target: SECRET_ENV_PATH.into(),
+                read_only: true,
+            });
+            command = [
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                format!(". {SECRET_ENV_PATH} && exec \"$@\""),
+                "sh".to_string(),
+            ]
+            .into_iter()
+            .chain(command)
+            .collect();
         }
         let expect = exec.options.expect;
         let spec = RunSpec {
@@ -75,6 +112,127 @@ impl Engine {
         for work in mount_dirs {
             crate::util::remove_tree(&work.keep());
         }
+        drop(secret_files);
         Ok(outcome?)
     }
+}
+
+/// Where the file that sets a step's secret variables is mounted: under `/dev`, which is
+/// a tmpfs of the container's, so not even the mount point enters the snapshot.
+const SECRET_ENV_PATH: &str = "/dev/.tanto-secret-env";
+
+/// `export NAME='value'` lines, one per secret variable, for a POSIX shell to read.
+fn secret_env_script(variables: &BTreeMap<String, Secret>) -> Result<Vec<u8>, EngineError> {
+    let mut script = String::new();
+    for (name, secret) in variables {
+        let valid = name.starts_with(|first: char| first.is_ascii_alphabetic() || first == '_')
+            && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_');
+        if !valid {
+            return Err(EngineError::InvalidArgument(format!(
+                "with-secret-variable: {name:?} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+            )));
+        }
+        script.push_str(&format!("export {name}='{}'\n", secret.value().replace('\'', r"'\''")));
+    }
+    Ok(script.into_bytes())
+}
+
+/// The numeric owner of a mounted secret: `owner` (`uid` or `uid:gid`), else the
+/// container's user when it is numeric, else none to set (the file is tanto's, which the
+/// container's root reads).
+fn owner_ids(owner: Option<&str>, user: Option<&str>) -> Result<Option<(u32, u32)>, EngineError> {
+    let parse = |text: &str| -> Option<(u32, u32)> {
+        let (uid, gid) = text.split_once(':').unwrap_or((text, text));
+        Some((uid.parse().ok()?, gid.parse().ok()?))
+    };
+    match owner {
+        Some(owner) => parse(owner).map(Some).ok_or_else(|| {
+            EngineError::InvalidArgument(format!(
+                "with-mounted-secret: owner {owner:?} is not `uid` or `uid:gid` (numeric ids: user names are not resolved)"
+            ))
+        }),
+        None => Ok(user.and_then(parse)),
+    }
+}
+
+/// The files a step's secrets are handed to Docker in: a folder of their own (mode 0700)
+/// on a host tmpfs, so a value never touches a disk, bind-mounted read-only into the
+/// container and removed when the step ends. The daemon must run on this machine, as it
+/// must for mounted directories.
+struct SecretFiles {
+    folder: std::path::PathBuf,
+    count: usize,
+}
+
+impl SecretFiles {
+    fn create() -> Result<Self, EngineError> {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(std::path::PathBuf::from)
+            .filter(|dir| is_tmpfs(dir))
+            .unwrap_or_else(|| std::path::PathBuf::from("/dev/shm"));
+        if !is_tmpfs(&base) {
+            return Err(EngineError::Local(format!(
+                "cannot hand a secret to a step: {} is not an in-memory file system (tanto keeps secret values off disks; mount a tmpfs there or set XDG_RUNTIME_DIR to one)",
+                base.display()
+            )));
+        }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let folder = base.join(format!(
+            "tanto-secrets-{}-{}",
+            crate::util::process_unique_id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&folder)
+            .map_err(local_error("cannot create a folder for a step's secrets"))?;
+        Ok(Self { folder, count: 0 })
+    }
+
+    /// A new file holding `contents` with `mode` and, if given, owned by `owner`.
+    fn write(&mut self, contents: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<std::path::PathBuf, EngineError> {
+        self.count += 1;
+        let path = self.folder.join(format!("secret-{}", self.count));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(local_error("cannot write a step's secret"))?;
+        std::io::Write::write_all(&mut file, contents).map_err(local_error("cannot write a step's secret"))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(|error| {
+                EngineError::InvalidArgument(format!(
+                    "with-mounted-secret: cannot give the secret's file to {uid}:{gid}: {error} (tanto needs to run as root to give it to another user)"
+                ))
+            })?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(local_error("cannot set a secret's permissions"))?;
+        Ok(path)
+    }
+}
+
+impl Drop for SecretFiles {
+    fn drop(&mut self) {
+        crate::util::remove_tree(&self.folder);
+    }
+}
+
+/// Whether `path` is on a tmpfs (or ramfs): memory, not a disk.
+fn is_tmpfs(path: &std::path::Path) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let Ok(name) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: `name` is a NUL-terminated path and `stat` a buffer of the right type.
+    if unsafe { libc::statfs(name.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: statfs succeeded, so it filled `stat`.
+    #[allow(clippy::unnecessary_cast)] // `f_type`'s integer type differs between targets.
+    let kind = unsafe { stat.assume_init() }.f_type as i64;
+    kind == TMPFS_MAGIC || kind == RAMFS_MAGIC
 }

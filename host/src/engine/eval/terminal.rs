@@ -76,7 +76,7 @@ impl Engine {
         let mounts = try_join_all(container.0.mounts.iter().map(|mount| async move {
             match &mount.source {
                 MountSource::Directory(directory) => self.eval_tree(directory).await.map(|_| ()),
-                MountSource::Cache { .. } | MountSource::Temp => Ok(()),
+                MountSource::Cache { .. } | MountSource::Temp | MountSource::Secret { .. } => Ok(()),
             }
         }));
         try_join(self.eval_fs(&container.0.rootfs), mounts).await?;

@@ -1,7 +1,7 @@
 //! Exercises every method of the tanto API, each function returning what a test can
 //! compare byte for byte.
 
-use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, Result, dag};
+use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, Result, Secret, dag};
 
 const IMAGE: &str = "busybox:latest";
 
@@ -207,5 +207,57 @@ impl Api {
     pub fn stdout_size(&self, script: String) -> Result<String> {
         let stdout = busybox().with_exec(["sh", "-c", script.as_str()]).stdout()?;
         Ok(format!("{} bytes, {} lines", stdout.len(), stdout.lines().count()))
+    }
+
+    // ---- secrets ----------------------------------------------------------------------
+
+    /// A container whose commands use `token` as the variable `TOKEN` and `key` as the
+    /// file `/run/secrets/key` (owned by uid 1000, mode 0440), checking each against its
+    /// sha256 (the values themselves never appear in a command), then running as user
+    /// 1000 to read the key. `marker` only changes the steps' identity.
+    pub fn secret_use(&self, token: Secret, key: Secret, token_sha256: String, key_sha256: String, marker: String) -> Container {
+        busybox()
+            .with_env_variable("MARKER", &marker)
+            .with_secret_variable("TOKEN", &token)
+            .with_mounted_secret_owned("/run/secrets/key", &key, "1000:1000", 0o440)
+            .with_exec([
+                "sh",
+                "-c",
+                "test \"$(printf %s \"$TOKEN\" | sha256sum | cut -d' ' -f1)\" = \"$0\" && test \"$(sha256sum < /run/secrets/key | cut -d' ' -f1)\" = \"$1\" && stat -c '%u:%g %a' /run/secrets/key > /checked",
+                token_sha256.as_str(),
+                key_sha256.as_str(),
+            ])
+            .with_user("1000")
+            .with_exec(["sh", "-c", "cat /run/secrets/key > /dev/null && echo \"$TOKEN\" | wc -c > /tmp/length"])
+            .with_user("0")
+    }
+
+    /// What a command prints of `token`: the value, its base64 and the file mounted from
+    /// it, to stdout and stderr.
+    pub fn secret_echo(&self, token: Secret) -> Result<String> {
+        let container = busybox()
+            .with_secret_variable("TOKEN", &token)
+            .with_mounted_secret("/run/secrets/token", &token)
+            .with_exec(["sh", "-c", "echo \"token is $TOKEN\"; printf %s \"$TOKEN\" | base64; cat /run/secrets/token; echo \"on stderr $TOKEN\" >&2"]);
+        Ok(format!("{}--stderr--\n{}", container.stdout()?, container.stderr()?))
+    }
+
+    /// A command that prints `token` and fails.
+    pub fn secret_fail(&self, token: Secret) -> Result<String> {
+        busybox()
+            .with_secret_variable("TOKEN", &token)
+            .with_exec(["sh", "-c", "echo \"leaking $TOKEN\"; echo \"leaking $TOKEN\" >&2; exit 3"])
+            .stdout()
+    }
+
+    /// The name of a secret argument.
+    pub fn secret_name(&self, token: Secret) -> String {
+        token.name()
+    }
+
+    /// A secret the module makes itself with `set-secret`, printed by a command.
+    pub fn secret_made(&self) -> Result<String> {
+        let made = dag().set_secret("made", "module-made-secret-9f1c2e");
+        busybox().with_secret_variable("MADE", &made).with_exec(["sh", "-c", "echo \"made: $MADE\""]).stdout()
     }
 }

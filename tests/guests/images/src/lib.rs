@@ -2,7 +2,7 @@
 //! archives (`export`, `import`) and Dockerfile builds. Each function returns what a
 //! test compares byte for byte.
 
-use tanto_sdk::{BuildOptions, Container, Directory, File, Result, dag};
+use tanto_sdk::{BuildOptions, Container, Directory, File, Result, Secret, dag};
 
 const IMAGE: &str = "busybox:latest";
 
@@ -37,6 +37,23 @@ impl Images {
     /// `configured` pushed to `address`; returns `address@sha256:...`.
     pub fn publish(&self, address: String, marker: String) -> Result<String> {
         self.configured(marker).publish(&address)
+    }
+
+    /// `configured` pushed to `address` with `username` and `password` given by
+    /// `with-registry-auth` for the registry `registry`.
+    pub fn publish_with_auth(&self, registry: String, username: String, password: Secret, address: String, marker: String) -> Result<String> {
+        self.configured(marker).with_registry_auth(&registry, &username, &password).publish(&address)
+    }
+
+    /// The sha256 of `path` in the image at `address`, pulled with `username` and
+    /// `password` given by `with-registry-auth` when it is not local.
+    pub fn pulled_digest_with_auth(&self, username: String, password: Secret, address: String, path: String) -> Result<String> {
+        dag()
+            .container()
+            .with_registry_auth(&address, &username, &password)
+            .from(&address)
+            .file(&path)
+            .digest()
     }
 
     /// The sha256 of `path` in the image at `address` (pulled when not local).
