@@ -332,3 +332,61 @@ fn docker_build_takes_build_arguments_and_a_target_stage() {
     assert!(run.stderr.contains("returned a non-zero code: 3"), "{}", run.stderr);
     tanto.assert_no_leftovers();
 }
+
+#[test]
+fn the_ship_module_tests_then_publishes() {
+    let registry = Registry::start("shipper", "ship-it-123");
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("config.json"), "{}").unwrap();
+    let tanto = Tanto::new()
+        .env("DOCKER_CONFIG", folder.path().to_str().unwrap())
+        .env("TANTO_TEST_SHIP_PASSWORD", "ship-it-123");
+    let source = tempfile::tempdir().unwrap();
+    let dockerfile = "FROM busybox:latest AS base\n\
+                      ARG VERSION\n\
+                      COPY app.sh /app.sh\n\
+                      FROM base AS test\n\
+                      RUN sh /app.sh > /out.txt && grep -q 'hello' /out.txt && echo \"passed $VERSION\" > /test-report.txt\n\
+                      FROM base\n\
+                      ENTRYPOINT [\"sh\", \"/app.sh\"]\n";
+    write(source.path(), "Dockerfile", dockerfile);
+    write(source.path(), "app.sh", "echo hello\n");
+    let module = tanto_tests::repo_root().join("modules/ship");
+    let source_arg = format!("--source={}", source.path().display());
+
+    let run = tanto.run_in(&module, &["call", "test", &source_arg, "--version=1.0"]).success();
+    assert_eq!(run.stdout, "passed 1.0\n");
+
+    let address = format!("{}/tanto-tests/ship:1.0", registry.address);
+    let publish = [
+        "call",
+        "publish",
+        &source_arg,
+        "--version=1.0",
+        &format!("--address={address}"),
+        "--username=shipper",
+        "--password=env://TANTO_TEST_SHIP_PASSWORD",
+    ];
+    let run = tanto.run_in(&module, &publish).success();
+    let digest = run.stdout.trim().strip_prefix(&format!("{address}@")).expect("address@digest").to_string();
+    assert_eq!(registry.manifest_digest("tanto-tests/ship", "1.0"), Some(digest));
+    let output = std::process::Command::new("docker").args(["run", "--rm", &address]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n");
+    assert_eq!(config_of(&address)["Labels"]["org.opencontainers.image.source"], "tanto ship");
+
+    // Failing tests: nothing is pushed.
+    write(source.path(), "app.sh", "echo goodbye\n");
+    let failing_address = format!("{}/tanto-tests/ship:broken", registry.address);
+    let mut publish_broken = publish.to_vec();
+    let failing_argument = format!("--address={failing_address}");
+    publish_broken[4] = &failing_argument;
+    tanto.run_in(&module, &publish_broken).failure(1);
+    assert_eq!(
+        registry.manifest_digest("tanto-tests/ship", "broken"),
+        None,
+        "a failing test stage stops the publish"
+    );
+
+    remove_image(&address);
+    tanto.assert_no_leftovers();
+}
