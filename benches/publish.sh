@@ -51,6 +51,7 @@ FROM busybox:latest AS base
 ARG VERSION
 COPY payload.bin /app/payload.bin
 FROM base AS test
+ARG VERSION
 RUN test -s /app/payload.bin && echo "payload ok $VERSION" > /test-report.txt
 FROM base
 CMD ["ls", "-l", "/app"]

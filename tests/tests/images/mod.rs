@@ -346,6 +346,7 @@ fn the_ship_module_tests_then_publishes() {
                       ARG VERSION\n\
                       COPY app.sh /app.sh\n\
                       FROM base AS test\n\
+                      ARG VERSION\n\
                       RUN sh /app.sh > /out.txt && grep -q 'hello' /out.txt && echo \"passed $VERSION\" > /test-report.txt\n\
                       FROM base\n\
                       ENTRYPOINT [\"sh\", \"/app.sh\"]\n";
