@@ -30,7 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A registry on a free port, storing under $work; prints its address.
+# A registry on a free port, storing under $work; sets $registry_address. (Not run in a
+# command substitution: the subshell would keep the pid the cleanup needs.)
 start_registry() {
   local name=$1 port
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -39,10 +40,12 @@ start_registry() {
   /usr/bin/docker-registry serve "$work/$name/config.yml" >"$work/$name/log" 2>&1 &
   registry_pids+=($!)
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-  echo "127.0.0.1:$port"
+  registry_address="127.0.0.1:$port"
 }
-tanto_registry=$(start_registry tanto-registry)
-docker_registry=$(start_registry docker-registry)
+start_registry tanto-registry
+tanto_registry=$registry_address
+start_registry docker-registry
+docker_registry=$registry_address
 
 context=$work/context
 mkdir -p "$context"
