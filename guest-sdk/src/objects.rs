@@ -22,7 +22,7 @@ use crate::error::Result;
 /// | `Strings` | `impl IntoIterator<Item = impl Into<String>>` | `&Vec<String>` |
 /// | `Bytes` | `impl AsRef<[u8]>` | `&[u8]` |
 /// | `&Directory`, `&File`, `&CacheVolume`, `&Secret` | a reference to the object | its WIT handle |
-/// | `u32`, `Filter` | the value | the value |
+/// | `u32`, `Filter`, `BuildOptions` | the value | the value |
 /// | `Sharing`, `ExecOptions` (an SDK record) | the record | the WIT record |
 ///
 /// The WIT call's result becomes the return type through [`Wrap`]: a resource becomes
@@ -56,6 +56,7 @@ macro_rules! argument_type {
     (Bytes) => { impl AsRef<[u8]> };
     (u32) => { u32 };
     (Filter) => { Filter };
+    (BuildOptions) => { BuildOptions };
     ($record:ident) => { $record };
 }
 
@@ -74,6 +75,9 @@ macro_rules! argument_value {
         $argument
     };
     (Filter, $argument:ident) => {
+        $argument
+    };
+    (BuildOptions, $argument:ident) => {
         $argument
     };
     ($record:ident, $argument:ident) => {
@@ -391,6 +395,52 @@ impl Filter {
     }
 }
 
+/// How [`Directory::docker_build_opts`] builds: the Dockerfile's build arguments and the
+/// stage to stop at.
+///
+/// ```no_run
+/// # let source = tanto_sdk::dag().directory();
+/// use tanto_sdk::BuildOptions;
+///
+/// let tests = source.docker_build_opts("Dockerfile", BuildOptions::new().build_arg("VERSION", "1.2").target("test"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct BuildOptions {
+    /// `ARG` values by name, in order (a name given twice keeps its last value).
+    pub build_args: Vec<(String, String)>,
+    /// The stage to stop at; the Dockerfile's last stage when `None`.
+    pub target: Option<String>,
+}
+
+impl BuildOptions {
+    /// No build arguments, the last stage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// These options with the build argument `name` set to `value`.
+    pub fn build_arg(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.build_args.push((name.into(), value.into()));
+        self
+    }
+
+    /// These options stopping at stage `stage` (`FROM ... AS stage`).
+    pub fn target(mut self, stage: impl Into<String>) -> Self {
+        self.target = Some(stage.into());
+        self
+    }
+
+    fn wit_build_args(&self) -> Vec<wit::BuildArg> {
+        self.build_args
+            .iter()
+            .map(|(name, value)| wit::BuildArg {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
+    }
+}
+
 /// Collects the words of a command or a list of patterns.
 fn strings(words: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
     words.into_iter().map(Into::into).collect()
@@ -575,6 +625,33 @@ wrappers!(Container {
     /// Runs every pending command, for a pipeline whose effect matters and not its
     /// output.
     fn sync() -> Result<()> = sync();
+
+    /// This container with `username` and the password in `secret` as its credentials for
+    /// the registry of `address` (`ghcr.io`, `host:port`, or an image address), used by
+    /// the [`from`](Container::from) and [`publish`](Container::publish) that follow. The
+    /// password stays in the host's memory: never in an image, a cache key or a log.
+    fn with_registry_auth(address: String, username: String, secret: &Secret) -> Container = with_registry_auth(address, username, secret);
+
+    /// Pushes this container as an image to `address` (`registry/repository[:tag]`, tag
+    /// `latest` when it names none) and returns `address@sha256:<digest>`.
+    ///
+    /// The image's configuration is exactly this container's (entrypoint, default
+    /// arguments, environment, working directory, user, exposed ports, labels) and its
+    /// files are this container's files. The host pushes with the credentials given by
+    /// [`with_registry_auth`](Container::with_registry_auth), else the user's own for the
+    /// registry (their Docker configuration); a registry that refuses them fails with
+    /// [`Error::Backend`](crate::Error::Backend), naming the registry.
+    fn publish(address: String) -> Result<String> = publish(address);
+
+    /// This container as an image archive (`docker save` format, untagged): a file that
+    /// `docker load` accepts and [`import`](Container::import) reads back. Returned from a
+    /// function, `tanto call ... -o image.tar` saves it.
+    fn export() -> File = export();
+
+    /// This container with its root filesystem and configuration replaced by those of the
+    /// one image in the archive `source` (`docker save` format). The archive's tags are
+    /// ignored: importing never renames an image on the user's daemon.
+    fn import(source: &File) -> Container = import(source);
 });
 
 impl Container {
@@ -655,6 +732,14 @@ wrappers!(Directory {
     /// `sha256:<hex>` over the tree's content (each path, mode and file content): equal
     /// trees have equal digests, on any machine.
     fn digest() -> Result<String> = digest();
+
+    /// A container from the image the Dockerfile at `dockerfile` (a path in this
+    /// directory) builds with this directory as its context, through the Docker daemon's
+    /// builder.
+    fn docker_build(dockerfile: String) -> Container = docker_build(dockerfile, &[], None);
+
+    /// [`docker_build`](Directory::docker_build) with build arguments and a target stage.
+    fn docker_build_opts(dockerfile: String, options: BuildOptions) -> Container = docker_build(dockerfile, &options.wit_build_args(), options.target.as_deref());
 });
 
 impl Directory {

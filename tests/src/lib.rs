@@ -14,8 +14,10 @@ include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
 pub mod daemon;
 pub mod git;
+pub mod registry;
 
 pub use daemon::SecondDaemon;
+pub use registry::Registry;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -10,6 +10,9 @@ use tanto_tests::{Tanto, describe_tree, docker, foreach_guest, guest_dir, guest_
 mod hostile;
 use hostile::{escaper, schema_forger};
 
+// Images and registries: publish, pull, archives, Dockerfile builds.
+mod images;
+
 // Every guest in tests/guests must have a test named after it in this file.
 macro_rules! assert_guest_has_test {
     ($name:ident) => {
@@ -554,9 +557,9 @@ mod user_errors {
         insta::assert_snapshot!("string_over_a_folder", shown(&run, &tanto, dir.path()));
         // A result no path can hold.
         let run = tanto
-            .call_guest("api", "configured", &["-o", dir.path().join("image").to_str().unwrap()])
+            .call_guest("api", "read-dir", &["-o", dir.path().join("list").to_str().unwrap()])
             .failure(2);
-        insta::assert_snapshot!("container_to_a_path", shown(&run, &tanto, dir.path()));
+        insta::assert_snapshot!("list_to_a_path", shown(&run, &tanto, dir.path()));
 
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file, not a folder", "nothing was written through");
         assert_eq!(std::fs::read_to_string(source.join("keep.txt")).unwrap(), "kept\n");

@@ -29,9 +29,10 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
+use super::credentials::{self, Credentials, registry_of};
 use super::{
-    Backend, BackendError, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, Removal, RunOutcome,
-    RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+    Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, RegistryProblem,
+    Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
 };
 
 /// A program path that never exists: containers that are only created (to receive
@@ -294,7 +295,7 @@ impl Backend for DockerBackend {
         self.address.clone()
     }
 
-    async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
+    async fn resolve_image(&self, address: &str, credentials: Option<&Credentials>) -> Result<ImageInfo, BackendError> {
         let docker = self.client().await?;
         match docker.inspect_image(address).await {
             Ok(inspect) => return Ok(image_info(address, inspect)),
@@ -302,23 +303,31 @@ impl Backend for DockerBackend {
             Err(error) => return Err(self.failed(format!("inspecting image {address}"))(error)),
         }
         tracing::info!(image = address, "pulling");
+        let auth = registry_auth(address, credentials).await?;
+        let had_credentials = auth.is_some();
+        let refused = |reason: String| match registry_refusal(&reason, had_credentials) {
+            Some(problem) => BackendError::Registry {
+                operation: format!("pulling {address}"),
+                registry: registry_of(address),
+                problem,
+                reason,
+            },
+            None => BackendError::ImageNotFound {
+                address: address.to_string(),
+                reason,
+            },
+        };
         let options = CreateImageOptionsBuilder::default().from_image(address).build();
-        let mut pull = docker.create_image(Some(options), None, None);
+        let mut pull = docker.create_image(Some(options), None, auth);
         while let Some(progress) = pull.next().await {
             match progress {
                 Ok(info) => {
                     if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
-                        return Err(BackendError::ImageNotFound {
-                            address: address.to_string(),
-                            reason: error,
-                        });
+                        return Err(refused(error));
                     }
                 }
                 Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => {
-                    return Err(BackendError::ImageNotFound {
-                        address: address.to_string(),
-                        reason: message,
-                    });
+                    return Err(refused(message));
                 }
                 Err(error) => return Err(self.failed(format!("pulling image {address}"))(error)),
             }
@@ -328,6 +337,160 @@ impl Backend for DockerBackend {
             reason: error.to_string(),
         })?;
         Ok(image_info(address, inspect))
+    }
+
+    async fn push_image(&self, image: &str, address: &str, credentials: Option<&Credentials>) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let (repository, tag) = split_tag(address);
+        let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repository).tag(tag).build();
+        docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(self.failed(format!("tagging the image as {repository}:{tag}")))?;
+        let auth = registry_auth(address, credentials).await?;
+        let had_credentials = auth.is_some();
+        let operation = format!("pushing {repository}:{tag}");
+        let refused = |reason: String| match registry_refusal(&reason, had_credentials) {
+            Some(problem) => BackendError::Registry {
+                operation: operation.clone(),
+                registry: registry_of(address),
+                problem,
+                reason,
+            },
+            None => BackendError::Failed {
+                operation: operation.clone(),
+                reason,
+            },
+        };
+        // A tag always: without one the daemon pushes every tag of the repository.
+        let options = bollard::query_parameters::PushImageOptionsBuilder::default().tag(tag).build();
+        let mut push = docker.push_image(repository, Some(options), auth);
+        let mut digest = None;
+        while let Some(progress) = push.next().await {
+            match progress {
+                Ok(info) => {
+                    if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
+                        return Err(refused(error));
+                    }
+                    // "TAG: digest: sha256:... size: N", the last status of a push.
+                    if let Some(status) = info.status
+                        && let Some((_, rest)) = status.split_once("digest: ")
+                    {
+                        digest = rest.split_whitespace().next().map(str::to_string);
+                    }
+                }
+                Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => {
+                    return Err(refused(message));
+                }
+                Err(error) => return Err(self.failed(operation.clone())(error)),
+            }
+        }
+        digest.ok_or_else(|| BackendError::Failed {
+            operation: operation.clone(),
+            reason: "the daemon did not report the digest of the pushed manifest".into(),
+        })
+    }
+
+    async fn save_image(&self, image: &str, archive: &std::path::Path) -> Result<(), BackendError> {
+        let docker = self.client().await?;
+        let local = |error: std::io::Error| BackendError::Failed {
+            operation: format!("writing {}", archive.display()),
+            reason: error.to_string(),
+        };
+        let mut output = tokio::fs::OpenOptions::new().write(true).create_new(true).open(archive).await.map_err(local)?;
+        let mut stream = docker.export_image(image);
+        while let Some(chunk) = stream.next().await {
+            let bytes = chunk.map_err(self.failed(format!("saving image {image}")))?;
+            output.write_all(&bytes).await.map_err(local)?;
+        }
+        output.flush().await.map_err(local)
+    }
+
+    async fn load_image(&self, archive: &std::path::Path) -> Result<ImageInfo, BackendError> {
+        let docker = self.client().await?;
+        let file = open_archive(archive).await?;
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut load = docker.import_image(options, bollard::body_try_stream(chunks(file)), None);
+        let mut id = None;
+        while let Some(progress) = load.next().await {
+            let info = progress.map_err(self.failed("loading an image archive"))?;
+            if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
+                return Err(BackendError::Failed {
+                    operation: "loading an image archive".into(),
+                    reason: error,
+                });
+            }
+            if let Some(loaded) = info.stream.as_deref().and_then(|line| line.trim().strip_prefix("Loaded image ID: ")) {
+                id = Some(loaded.to_string());
+            }
+        }
+        let id = id.ok_or_else(|| BackendError::Failed {
+            operation: "loading an image archive".into(),
+            reason: "the daemon did not say which image it loaded".into(),
+        })?;
+        let inspect = docker
+            .inspect_image(&id)
+            .await
+            .map_err(self.failed(format!("inspecting the loaded image {id}")))?;
+        Ok(image_info(&id, inspect))
+    }
+
+    async fn build_image(&self, context: &std::path::Path, build: &BuildSpec, labels: &BTreeMap<String, String>) -> Result<ImageInfo, BackendError> {
+        let docker = self.client().await?;
+        let build_args: HashMap<String, String> = build.build_args.clone().into_iter().collect();
+        let labels: HashMap<String, String> = labels.clone().into_iter().collect();
+        let mut options = bollard::query_parameters::BuildImageOptionsBuilder::default()
+            .dockerfile(&build.dockerfile)
+            .buildargs(&build_args)
+            .labels(&labels)
+            .rm(true)
+            .forcerm(true);
+        if let Some(target) = &build.target {
+            options = options.target(target);
+        }
+        let file = open_archive(context).await?;
+        let operation = format!("building {}", build.dockerfile);
+        let mut stream = docker.build_image(options.build(), None, Some(bollard::body_try_stream(chunks(file))));
+        let mut id = None;
+        let mut last_lines = std::collections::VecDeque::new();
+        while let Some(progress) = stream.next().await {
+            let info = match progress {
+                Ok(info) => info,
+                Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => {
+                    return Err(BackendError::Failed { operation, reason: message });
+                }
+                Err(error) => return Err(self.failed(operation)(error)),
+            };
+            if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
+                let output: Vec<String> = last_lines.into_iter().collect();
+                return Err(BackendError::Failed {
+                    operation,
+                    reason: format!("{error}\n{}", output.join("")),
+                });
+            }
+            if let Some(built) = info.aux.and_then(|image| image.id) {
+                id = Some(built);
+            }
+            if let Some(line) = info.stream {
+                tracing::debug!(target: "tanto::build", "{}", line.trim_end());
+                if let Some(short) = line.trim().strip_prefix("Successfully built ") {
+                    id = id.or_else(|| Some(short.to_string()));
+                }
+                last_lines.push_back(line);
+                if last_lines.len() > 20 {
+                    last_lines.pop_front();
+                }
+            }
+        }
+        let id = id.ok_or_else(|| BackendError::Failed {
+            operation: operation.clone(),
+            reason: "the daemon did not say which image it built".into(),
+        })?;
+        let inspect = docker
+            .inspect_image(&id)
+            .await
+            .map_err(self.failed(format!("inspecting the built image {id}")))?;
+        Ok(image_info(&id, inspect))
     }
 
     async fn scratch_image(&self) -> Result<ImageInfo, BackendError> {
@@ -668,6 +831,87 @@ impl Backend for DockerBackend {
             })
         }
     }
+}
+
+/// The credentials for `address`'s registry, as the daemon takes them: the given ones,
+/// else the user's own from their Docker configuration (a credential helper is a process,
+/// so the lookup runs off the async threads).
+async fn registry_auth(address: &str, given: Option<&Credentials>) -> Result<Option<bollard::auth::DockerCredentials>, BackendError> {
+    let registry = registry_of(address);
+    let found = match given {
+        Some(credentials) => Some(credentials.clone()),
+        None => {
+            let lookup = registry.clone();
+            tokio::task::spawn_blocking(move || credentials::user_credentials(&lookup))
+                .await
+                .map_err(|error| BackendError::Failed {
+                    operation: format!("reading the credentials for {registry}"),
+                    reason: error.to_string(),
+                })?
+                .map_err(|error| BackendError::Failed {
+                    operation: format!("reading the credentials for {registry}"),
+                    reason: error.to_string(),
+                })?
+        }
+    };
+    Ok(found.map(|credentials| bollard::auth::DockerCredentials {
+        username: Some(credentials.username),
+        password: Some(credentials.password),
+        serveraddress: Some(registry),
+        ..Default::default()
+    }))
+}
+
+/// Whether a registry's answer is a refusal for want of (valid) credentials, and which.
+fn registry_refusal(message: &str, had_credentials: bool) -> Option<RegistryProblem> {
+    let message = message.to_ascii_lowercase();
+    let refused = [
+        "unauthorized",
+        "authentication required",
+        "no basic auth credentials",
+        "access denied",
+        "denied:",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign));
+    match (refused, had_credentials) {
+        (false, _) => None,
+        (true, true) => Some(RegistryProblem::Rejected),
+        (true, false) => Some(RegistryProblem::Missing),
+    }
+}
+
+/// `host:5000/app:1` → (`host:5000/app`, `1`); no tag is `latest`.
+fn split_tag(address: &str) -> (&str, &str) {
+    let name_start = address.rfind('/').map_or(0, |slash| slash + 1);
+    match address[name_start..].rfind(':') {
+        Some(colon) => (&address[..name_start + colon], &address[name_start + colon + 1..]),
+        None => (address, "latest"),
+    }
+}
+
+/// Opens `path` to be streamed as a request body (see [`chunks`]).
+async fn open_archive(path: &std::path::Path) -> Result<tokio::fs::File, BackendError> {
+    tokio::fs::File::open(path).await.map_err(|error| BackendError::Failed {
+        operation: format!("reading {}", path.display()),
+        reason: error.to_string(),
+    })
+}
+
+/// The bytes of `file` as a stream of chunks, so a request body's size is not bounded by
+/// memory (generic over the chunk type: bollard's is not nameable here).
+fn chunks<Chunk: From<Vec<u8>>>(file: tokio::fs::File) -> impl futures_util::Stream<Item = Result<Chunk, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(file, |mut file| async move {
+        let mut buffer = vec![0u8; 256 * 1024];
+        match tokio::io::AsyncReadExt::read(&mut file, &mut buffer).await {
+            Ok(0) => None,
+            Ok(read) => {
+                buffer.truncate(read);
+                Some((Ok(Chunk::from(buffer)), file))
+            }
+            Err(error) => Some((Err(error), file)),
+        }
+    })
 }
 
 fn image_info(address: &str, inspect: bollard::models::ImageInspect) -> ImageInfo {

@@ -86,7 +86,7 @@ impl Backend for FakeBackend {
         "fake".into()
     }
 
-    async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError> {
+    async fn resolve_image(&self, address: &str, _credentials: Option<&super::Credentials>) -> Result<ImageInfo, BackendError> {
         if address.starts_with("missing") {
             return Err(BackendError::ImageNotFound {
                 address: address.into(),
@@ -105,7 +105,45 @@ impl Backend for FakeBackend {
     }
 
     async fn scratch_image(&self) -> Result<ImageInfo, BackendError> {
-        self.resolve_image("scratch").await
+        self.resolve_image("scratch", None).await
+    }
+
+    async fn push_image(&self, image: &str, _address: &str, _credentials: Option<&super::Credentials>) -> Result<String, BackendError> {
+        self.tree(image)?;
+        Ok(format!("sha256:pushed-{}", image.trim_start_matches("sha256:")))
+    }
+
+    /// The fake's archive of an image is its id.
+    async fn save_image(&self, image: &str, archive: &std::path::Path) -> Result<(), BackendError> {
+        self.tree(image)?;
+        std::fs::write(archive, image).map_err(|error| BackendError::Failed {
+            operation: "fake save".into(),
+            reason: error.to_string(),
+        })
+    }
+
+    async fn load_image(&self, archive: &std::path::Path) -> Result<ImageInfo, BackendError> {
+        let id = std::fs::read_to_string(archive).map_err(|error| BackendError::Failed {
+            operation: "fake load".into(),
+            reason: error.to_string(),
+        })?;
+        self.tree(&id)?;
+        Ok(ImageInfo {
+            id,
+            config: ImageConfig::default(),
+        })
+    }
+
+    async fn build_image(
+        &self,
+        _context: &std::path::Path,
+        _build: &super::BuildSpec,
+        _labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<ImageInfo, BackendError> {
+        Err(BackendError::Failed {
+            operation: "building a Dockerfile".into(),
+            reason: "the fake backend has no Dockerfile builder".into(),
+        })
     }
 
     async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {

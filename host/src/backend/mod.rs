@@ -2,6 +2,7 @@
 //! [`Backend`] is implemented for Docker in [`docker`] (the only module that knows
 //! bollard) and by a fake in the engine's unit tests.
 
+pub mod credentials;
 pub mod docker;
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::credentials::{Credentials, registry_of};
 use crate::error::{Diagnose, ErrorKind, Hint};
 
 /// The label every container, volume and network tanto creates carries, so nothing is
@@ -102,6 +104,16 @@ pub struct RunOutcome {
     pub duration: Duration,
 }
 
+/// What a Dockerfile build is asked for.
+#[derive(Clone, Debug, Default)]
+pub struct BuildSpec {
+    /// The Dockerfile's path in the build context.
+    pub dockerfile: String,
+    pub build_args: BTreeMap<String, String>,
+    /// The stage to stop at; the last one when `None`.
+    pub target: Option<String>,
+}
+
 /// Makes an image from `image` plus `archives`, with `config`, without running anything.
 #[derive(Clone, Debug)]
 pub struct CommitSpec {
@@ -174,12 +186,38 @@ pub enum BackendError {
     Cancelled,
     #[error("{operation} failed: {reason}")]
     Failed { operation: String, reason: String },
+    /// A registry refused a push or a pull for want of valid credentials.
+    #[error("{operation}: registry {registry} {problem}: {reason}")]
+    Registry {
+        operation: String,
+        registry: String,
+        problem: RegistryProblem,
+        reason: String,
+    },
+}
+
+/// Why a registry refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryProblem {
+    /// Credentials were given and the registry rejected them.
+    Rejected,
+    /// The registry wants credentials and none were given.
+    Missing,
+}
+
+impl std::fmt::Display for RegistryProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RegistryProblem::Rejected => "rejected the credentials",
+            RegistryProblem::Missing => "requires authentication and no credentials were given for it",
+        })
+    }
 }
 
 impl Diagnose for BackendError {
     fn kind(&self) -> ErrorKind {
         match self {
-            BackendError::Unreachable { .. } => ErrorKind::User,
+            BackendError::Unreachable { .. } | BackendError::Registry { .. } => ErrorKind::User,
             BackendError::Cancelled => ErrorKind::Interrupted { signal: None },
             BackendError::ImageNotFound { .. } | BackendError::PathNotFound { .. } | BackendError::Failed { .. } => ErrorKind::Pipeline,
         }
@@ -189,6 +227,10 @@ impl Diagnose for BackendError {
         match self {
             BackendError::Unreachable { .. } => Some(Hint::StartDocker),
             BackendError::ImageNotFound { .. } => Some(Hint::ImageUnavailable),
+            BackendError::Registry { registry, problem, .. } => Some(match problem {
+                RegistryProblem::Rejected => Hint::CheckRegistryCredentials { registry: registry.clone() },
+                RegistryProblem::Missing => Hint::GiveRegistryCredentials { registry: registry.clone() },
+            }),
             _ => None,
         }
     }
@@ -201,8 +243,22 @@ pub trait Backend: Send + Sync + 'static {
     /// Where the backend runs containers (for Docker, the daemon's address), so that
     /// what a process left there is swept only by a process talking to the same place.
     fn address(&self) -> String;
-    /// The local image for `address`, pulled when it is not present.
-    async fn resolve_image(&self, address: &str) -> Result<ImageInfo, BackendError>;
+    /// The local image for `address`, pulled when it is not present, with `credentials`
+    /// or else the user's own for its registry.
+    async fn resolve_image(&self, address: &str, credentials: Option<&Credentials>) -> Result<ImageInfo, BackendError>;
+    /// Tags `image` as `address` (a tag of `latest` when it names none) and pushes it with
+    /// `credentials` or else the user's own for its registry; returns the manifest digest
+    /// the registry stored (`sha256:...`).
+    async fn push_image(&self, image: &str, address: &str, credentials: Option<&Credentials>) -> Result<String, BackendError>;
+    /// Writes `image` as a `docker save` archive to the new file `archive`, as it streams
+    /// in.
+    async fn save_image(&self, image: &str, archive: &std::path::Path) -> Result<(), BackendError>;
+    /// Loads the one image of the `docker save` archive `archive` (streamed from disk;
+    /// it names no tag) and returns it.
+    async fn load_image(&self, archive: &std::path::Path) -> Result<ImageInfo, BackendError>;
+    /// Builds the tar build context `context` (streamed from disk) with the daemon's
+    /// builder and returns the image; `labels` go on it.
+    async fn build_image(&self, context: &std::path::Path, build: &BuildSpec, labels: &BTreeMap<String, String>) -> Result<ImageInfo, BackendError>;
     /// An empty image, for containers without a base (`scratch`).
     async fn scratch_image(&self) -> Result<ImageInfo, BackendError>;
     /// Runs one exec step.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::digest::{Digest, Hasher};
 use super::sources::GitRef;
 use super::tree::Tree;
-use crate::backend::ImageConfig;
+use crate::backend::{BuildSpec, ImageConfig};
 
 /// Which exit codes of a command count as success.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,6 +156,29 @@ pub(crate) struct ContainerNode {
     pub config: ConfigEdits,
     pub mounts: Vec<Mount>,
     pub last_exec: Option<Arc<ExecNode>>,
+    /// Credentials for `from` and `publish`, by registry. Not part of the digest: they
+    /// change where an image may come from or go, never what the container is.
+    pub registry_auths: RegistryAuths,
+}
+
+/// Registry credentials a pipeline gave (`with-registry-auth`), by registry (`host:port`).
+pub(crate) type RegistryAuths = Arc<BTreeMap<String, RegistryAuth>>;
+
+/// A user name and the secret holding its password, for one registry.
+#[derive(Clone, Debug)]
+pub(crate) struct RegistryAuth {
+    pub username: String,
+    pub secret: Secret,
+}
+
+impl RegistryAuth {
+    /// The credentials the backend sends; the password leaves the secret only here.
+    pub fn credentials(&self) -> crate::backend::Credentials {
+        crate::backend::Credentials {
+            username: self.username.clone(),
+            password: self.secret.value().to_string(),
+        }
+    }
 }
 
 /// A root filesystem state.
@@ -168,8 +191,19 @@ pub(crate) enum FsKind {
     Scratch,
     Image {
         address: String,
+        /// The credentials to pull it with, when the pipeline gave some for its registry.
+        auth: Option<RegistryAuth>,
     },
     Exec(Arc<ExecNode>),
+    /// The one image of an image archive (`docker save` format).
+    Import {
+        archive: File,
+    },
+    /// The image a Dockerfile builds from a directory.
+    DockerBuild {
+        context: Directory,
+        build: BuildSpec,
+    },
     /// Files copied on top of `parent`; `path` may be relative to `workdir`.
     Copy {
         parent: Arc<FsNode>,
@@ -347,10 +381,10 @@ impl Container {
             digest: Hasher::new("scratch").finish(),
             kind: FsKind::Scratch,
         });
-        Self::assemble(rootfs, ConfigEdits::default(), Vec::new(), None)
+        Self::assemble(rootfs, ConfigEdits::default(), Vec::new(), None, RegistryAuths::default())
     }
 
-    fn assemble(rootfs: Arc<FsNode>, config: ConfigEdits, mounts: Vec<Mount>, last_exec: Option<Arc<ExecNode>>) -> Self {
+    fn assemble(rootfs: Arc<FsNode>, config: ConfigEdits, mounts: Vec<Mount>, last_exec: Option<Arc<ExecNode>>, registry_auths: RegistryAuths) -> Self {
         let mut hasher = Hasher::new("container");
         hasher.digest(&rootfs.digest);
         config.hash_into(&mut hasher);
@@ -368,17 +402,30 @@ impl Container {
             config,
             mounts,
             last_exec,
+            registry_auths,
         }))
     }
 
     fn with_config(&self, edit: impl FnOnce(&mut ConfigEdits)) -> Self {
         let mut config = self.0.config.clone();
         edit(&mut config);
-        Self::assemble(self.0.rootfs.clone(), config, self.0.mounts.clone(), self.0.last_exec.clone())
+        Self::assemble(
+            self.0.rootfs.clone(),
+            config,
+            self.0.mounts.clone(),
+            self.0.last_exec.clone(),
+            self.0.registry_auths.clone(),
+        )
     }
 
     fn with_rootfs(&self, rootfs: Arc<FsNode>) -> Self {
-        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), self.0.last_exec.clone())
+        Self::assemble(
+            rootfs,
+            self.0.config.clone(),
+            self.0.mounts.clone(),
+            self.0.last_exec.clone(),
+            self.0.registry_auths.clone(),
+        )
     }
 
     /// The structural digest of this container.
@@ -389,16 +436,68 @@ impl Container {
     /// This container's root filesystem replaced by the image at `address`; the image's
     /// configuration replaces the configuration edits.
     pub fn from(&self, address: &str) -> Self {
+        let auth = self.0.registry_auths.get(&crate::backend::registry_of(address)).cloned();
         let digest = {
             let mut hasher = Hasher::new("image");
             hasher.str(address);
+            // Other credentials may see another image (or none): a pull with them is
+            // another node. The secret enters as its keyed digest only.
+            if let Some(auth) = &auth {
+                hasher.str("auth").str(&auth.username).digest(&auth.secret.digest());
+            }
             hasher.finish()
         };
         let rootfs = Arc::new(FsNode {
             digest,
-            kind: FsKind::Image { address: address.to_string() },
+            kind: FsKind::Image {
+                address: address.to_string(),
+                auth,
+            },
         });
-        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None)
+        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None, self.0.registry_auths.clone())
+    }
+
+    /// This container with `username` and the password in `secret` as its credentials
+    /// for the registry of `address` (a registry, `host:port`, or an image address), for
+    /// the `from` and `publish` that follow.
+    pub fn with_registry_auth(&self, address: &str, username: &str, secret: &Secret) -> Self {
+        let mut auths = (*self.0.registry_auths).clone();
+        auths.insert(
+            crate::backend::credentials::registry_of_auth_address(address),
+            RegistryAuth {
+                username: username.to_string(),
+                secret: secret.clone(),
+            },
+        );
+        Self::assemble(
+            self.0.rootfs.clone(),
+            self.0.config.clone(),
+            self.0.mounts.clone(),
+            self.0.last_exec.clone(),
+            Arc::new(auths),
+        )
+    }
+
+    /// The credentials the pipeline gave for the registry of `address`, if any.
+    pub(crate) fn registry_auth(&self, address: &str) -> Option<&RegistryAuth> {
+        self.0.registry_auths.get(&crate::backend::registry_of(address))
+    }
+
+    /// This container's root filesystem and configuration replaced by those of the image
+    /// in the archive `archive` (`docker save` format).
+    pub fn import(&self, archive: &File) -> Self {
+        let mut hasher = Hasher::new("import");
+        hasher.digest(&archive.digest());
+        let rootfs = Arc::new(FsNode {
+            digest: hasher.finish(),
+            kind: FsKind::Import { archive: archive.clone() },
+        });
+        Self::assemble(rootfs, ConfigEdits::default(), self.0.mounts.clone(), None, self.0.registry_auths.clone())
+    }
+
+    /// This container as an image archive (`docker save` format, untagged).
+    pub fn export(&self) -> File {
+        File::new(FileKind::ImageArchive { container: self.clone() })
     }
 
     /// This container after running `args`.
@@ -432,7 +531,7 @@ impl Container {
             digest: rootfs_digest,
             kind: FsKind::Exec(exec.clone()),
         });
-        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), Some(exec))
+        Self::assemble(rootfs, self.0.config.clone(), self.0.mounts.clone(), Some(exec), self.0.registry_auths.clone())
     }
 
     pub fn with_env_variable(&self, name: &str, value: &str) -> Self {
@@ -608,7 +707,13 @@ impl Container {
             source,
         });
         mounts.sort_by(|a, b| a.path.cmp(&b.path));
-        Self::assemble(self.0.rootfs.clone(), self.0.config.clone(), mounts, self.0.last_exec.clone())
+        Self::assemble(
+            self.0.rootfs.clone(),
+            self.0.config.clone(),
+            mounts,
+            self.0.last_exec.clone(),
+            self.0.registry_auths.clone(),
+        )
     }
 
     pub fn with_mounted_directory(&self, path: &str, directory: &Directory) -> Self {
@@ -702,6 +807,22 @@ pub(crate) enum DirKind {
 }
 
 impl Directory {
+    /// A container from the image that the Dockerfile `build.dockerfile` builds with this
+    /// directory as its context.
+    pub fn docker_build(&self, build: BuildSpec) -> Container {
+        let mut hasher = Hasher::new("docker-build");
+        hasher.digest(&self.digest()).str(&build.dockerfile).u64(build.build_args.len() as u64);
+        for (name, value) in &build.build_args {
+            hasher.str(name).str(value);
+        }
+        hasher.opt_str(build.target.as_deref());
+        let rootfs = Arc::new(FsNode {
+            digest: hasher.finish(),
+            kind: FsKind::DockerBuild { context: self.clone(), build },
+        });
+        Container::assemble(rootfs, ConfigEdits::default(), Vec::new(), None, RegistryAuths::default())
+    }
+
     fn new(kind: DirKind) -> Self {
         let mut hasher;
         match &kind {
@@ -868,7 +989,14 @@ pub(crate) enum FileKind {
     Http {
         url: String,
     },
+    /// The image archive of a container.
+    ImageArchive {
+        container: Container,
+    },
 }
+
+/// The name of a container's image archive, as a file.
+pub(crate) const IMAGE_ARCHIVE_NAME: &str = "image.tar";
 
 impl File {
     fn new(kind: FileKind) -> Self {
@@ -886,6 +1014,10 @@ impl File {
                 hasher = Hasher::new("file-http");
                 hasher.str(url);
             }
+            FileKind::ImageArchive { container } => {
+                hasher = Hasher::new("file-image-archive");
+                hasher.digest(&container.digest());
+            }
         }
         Self(Arc::new(FileNode { digest: hasher.finish(), kind }))
     }
@@ -902,8 +1034,9 @@ impl File {
     /// The file's name: the last component of its path. Known without evaluating.
     pub fn name(&self) -> String {
         let path = match &self.0.kind {
-            FileKind::InDirectory { path, .. } | FileKind::InContainer { path, .. } => path,
+            FileKind::InDirectory { path, .. } | FileKind::InContainer { path, .. } => path.as_str(),
             FileKind::Http { url } => return super::sources::url_file_name(url),
+            FileKind::ImageArchive { .. } => IMAGE_ARCHIVE_NAME,
         };
         path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
     }

@@ -19,6 +19,14 @@ pub enum Hint {
     StartDocker,
     /// An image is neither local nor pullable.
     ImageUnavailable,
+    /// A registry refused the credentials it was given.
+    CheckRegistryCredentials {
+        registry: String,
+    },
+    /// A registry wants credentials and none were given.
+    GiveRegistryCredentials {
+        registry: String,
+    },
     /// A file operation in tanto's own cache failed.
     CheckCacheFolder,
     /// Something tanto should have handled.
@@ -175,6 +183,14 @@ impl fmt::Display for Hint {
             ),
             Hint::ImageUnavailable => f.write_str(
                 "the image is neither on this machine nor pullable: check the address, `docker pull` it, or build it locally (`docker image ls` lists what is here)",
+            ),
+            Hint::CheckRegistryCredentials { registry } => write!(
+                f,
+                "{registry} refused the user name or password: check the credentials your Docker configuration holds for it (`docker login {registry}`) or the ones given to `with-registry-auth`"
+            ),
+            Hint::GiveRegistryCredentials { registry } => write!(
+                f,
+                "{registry} needs credentials: run `docker login {registry}` (tanto reads your Docker configuration, DOCKER_CONFIG or ~/.docker/config.json) or give them with `with-registry-auth`"
             ),
             Hint::CheckCacheFolder => {
                 f.write_str("a local file operation failed: check free space and permissions of the tanto cache (TANTO_CACHE_DIR)")

@@ -31,7 +31,7 @@ pub struct CallSettings {
     /// What follows the function as typed: its `--name=value` arguments, then the
     /// methods chained after it with theirs.
     pub arguments: Vec<String>,
-    /// Where to save a directory or file result.
+    /// Where to save a directory, file or string result, or a container's image archive.
     pub output: Option<PathBuf>,
     pub format: OutputFormat,
     /// Where relative paths in arguments are resolved.
@@ -45,7 +45,7 @@ pub enum OutputError {
     #[error("cannot save the result to {}: {error}", path.display())]
     Unwritable { path: PathBuf, error: std::io::Error },
     /// The result is not something a path can hold.
-    #[error("-o saves a directory, a file or a string; this function returned {kind}")]
+    #[error("-o saves a directory, a file, a string or a container (as an image archive); this function returned {kind}")]
     NotSavable { kind: &'static str },
 }
 
@@ -148,6 +148,7 @@ async fn render(session: &Session, value: Value, output: Option<PathBuf>, format
         match &value {
             Value::Directory(directory) => pipeline.export_directory(directory, &path).await.map_err(export_error)?,
             Value::File(file) => pipeline.export_file(file, &path).await.map_err(export_error)?,
+            Value::Container(container) => pipeline.export_container(container, &path).await.map_err(export_error)?,
             Value::String(text) => std::fs::write(&path, text).map_err(|error| OutputError::Unwritable { path: path.clone(), error })?,
             other => return Err(OutputError::NotSavable { kind: kind_name(other) }.into()),
         }

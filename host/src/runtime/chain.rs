@@ -263,6 +263,23 @@ impl ChainArgument for Option<String> {
     }
 }
 
+/// Build arguments as `NAME=VALUE` items (`--build-args=VERSION=1.2,DEBUG=0`).
+impl ChainArgument for Vec<types::BuildArg> {
+    type Engine = std::collections::BTreeMap<String, String>;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::String, true, false))
+    }
+    fn take(value: Option<Value>) -> Result<Self::Engine, LinkFailure> {
+        <Vec<String> as ChainArgument>::take(value)?
+            .into_iter()
+            .map(|item| match item.split_once('=') {
+                Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+                _ => Err(LinkFailure::Pipeline(EngineError::InvalidArgument(format!("build argument `{item}` is not NAME=VALUE")))),
+            })
+            .collect()
+    }
+}
+
 impl ChainArgument for types::ExecOptions {
     type Engine = ExecOptions;
     fn shape() -> Shape {

@@ -111,6 +111,22 @@ plain_arguments! {
     Option<String> => |text| text.as_ref().map_or(0, String::len);
 }
 
+/// Build arguments, by name (a name given twice keeps its last value, as `docker build`
+/// does).
+impl HostArgument for Vec<types::BuildArg> {
+    type Engine = std::collections::BTreeMap<String, String>;
+
+    fn guest_bytes(&self) -> usize {
+        self.iter()
+            .map(|argument| argument.name.len().saturating_add(argument.value.len()))
+            .fold(0, usize::saturating_add)
+    }
+
+    fn resolve(self, _state: &InvocationState) -> HostResult<Self::Engine> {
+        Ok(self.into_iter().map(|argument| (argument.name, argument.value)).collect())
+    }
+}
+
 /// A handle is the engine object it stands for, and a parent of what is made from it.
 impl<T: Send + Clone + 'static> HostArgument for Resource<T> {
     type Engine = T;

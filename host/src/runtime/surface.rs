@@ -75,6 +75,11 @@ macro_rules! foreach_method {
                     builder without_file(path: String) -> Container = |container| container.without_path(&path);
                     builder without_directory(path: String) -> Container = |container| container.without_path(&path);
                     builder with_symlink(target: String, link_name: String) -> Container = |container| container.with_symlink(&target, &link_name);
+                    // Images and registries.
+                    builder with_registry_auth(address: String, username: String, secret: Resource<Secret>) -> Container = |container| container.with_registry_auth(&address, &username, &secret);
+                    terminal publish(address: String) -> String = |pipeline, container| pipeline.publish(&container, &address).await;
+                    builder export() -> File = |container| container.export();
+                    builder import(source: Resource<File>) -> Container = |container| container.import(&source);
                 }
                 // Secrets.
                 since v0_2 {
@@ -98,6 +103,8 @@ macro_rules! foreach_method {
                     builder with_new_file_bytes(path: String, contents: Vec<u8>, permissions: Option<u32>) -> Directory = |directory| directory.with_new_file_bytes(&path, &contents, permissions);
                     terminal glob(pattern: String) -> Vec<String> = |pipeline, directory| pipeline.glob(&directory, &pattern).await;
                     builder with_symlink(target: String, link_name: String) -> Directory = |directory| directory.with_symlink(&target, &link_name);
+                    // Images and registries.
+                    builder docker_build(dockerfile: String, build_args: Vec<types::BuildArg>, target: Option<String>) -> Container = |directory| directory.docker_build(crate::backend::BuildSpec { dockerfile, build_args, target });
                 }
             }
 

@@ -1,12 +1,13 @@
-//! Writing results to the host: a directory into a folder, a file to a path. What the
+//! Writing results to the host: a directory into a folder, a file to a path, a
+//! container as an image archive. What the
 //! destination refuses is told apart from a failure to evaluate the result, because the
 //! former is the user's to fix.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::engine::objects::{Directory, File};
-use crate::engine::tree::TreeError;
+use crate::engine::objects::{Container, Directory, File};
+use crate::engine::tree::{Blob, TreeError};
 use crate::engine::{Engine, EngineError};
 
 /// Why a result could not be written to the host.
@@ -50,6 +51,11 @@ impl Engine {
         .await
     }
 
+    /// Writes the container's image archive (`docker save` format) to `destination`.
+    pub async fn export_container(&self, container: &Container, destination: &Path) -> Result<(), ExportError> {
+        self.export_file(&container.export(), destination).await
+    }
+
     /// Writes the file to `destination` on the host.
     pub async fn export_file(&self, file: &File, destination: &Path) -> Result<(), ExportError> {
         let entry = self.eval_file(file).await?;
@@ -58,11 +64,15 @@ impl Engine {
             if let Some(parent) = destination.parent().filter(|parent| !parent.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(refused(parent))?;
             }
-            let bytes = entry
-                .blob
-                .read()
-                .map_err(|error| EngineError::Local(format!("cannot read the file: {error}")))?;
-            std::fs::write(&destination, bytes).map_err(refused(&destination))?;
+            // Streamed: a file may be an image archive of gigabytes.
+            match &entry.blob {
+                Blob::Host(source) => {
+                    let mut source = std::fs::File::open(source).map_err(|error| EngineError::Local(format!("cannot read the file: {error}")))?;
+                    let mut output = std::fs::File::create(&destination).map_err(refused(&destination))?;
+                    io::copy(&mut source, &mut output).map_err(refused(&destination))?;
+                }
+                Blob::Bytes(bytes) => std::fs::write(&destination, bytes).map_err(refused(&destination))?,
+            }
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&destination, std::fs::Permissions::from_mode(entry.mode)).map_err(refused(&destination))
         })

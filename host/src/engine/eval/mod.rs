@@ -15,6 +15,7 @@ mod exec;
 mod export;
 mod extract;
 mod owner;
+mod images;
 mod record;
 mod sources;
 mod step_spec;
@@ -131,8 +132,9 @@ impl Engine {
                         base: Arc::new(image.config),
                     })
                 }
-                FsKind::Image { address } => {
-                    let image = self.backend.resolve_image(address).await?;
+                FsKind::Image { address, auth } => {
+                    let credentials = auth.as_ref().map(|auth| auth.credentials());
+                    let image = self.backend.resolve_image(address, credentials.as_ref()).await?;
                     let mut hasher = Hasher::new("image-snapshot");
                     hasher.str(&image.id);
                     Ok(Snapshot {
@@ -142,6 +144,8 @@ impl Engine {
                     })
                 }
                 FsKind::Exec(exec) => Ok(self.eval_exec(exec).await?.snapshot),
+                FsKind::Import { archive } => self.eval_import(archive).await,
+                FsKind::DockerBuild { context, build } => self.eval_docker_build(context, build).await,
                 FsKind::Copy { .. } => {
                     let pending = self.eval_pending(node).await?;
                     self.commit_pending(pending).await
@@ -322,6 +326,7 @@ impl Engine {
                     }
                 }
                 FileKind::Http { url } => self.http_file(url).await,
+                FileKind::ImageArchive { container } => self.eval_image_archive(container).await,
             }
         }))
     }

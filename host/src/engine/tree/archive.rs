@@ -17,8 +17,19 @@ impl Tree {
 
     /// [`Tree::to_tar`] with every entry owned by `owner`.
     pub fn to_tar_owned(&self, destination: &str, owner: Owner) -> Result<Vec<u8>, TreeError> {
+        self.write_tar_owned(destination, Vec::new(), owner)
+    }
+
+    /// [`Tree::to_tar`] written to `writer` as it is built (a file, for archives too big
+    /// to hold in memory); returns the writer.
+    pub fn write_tar<W: io::Write>(&self, destination: &str, writer: W) -> Result<W, TreeError> {
+        self.write_tar_owned(destination, writer, Owner::ROOT)
+    }
+
+    /// [`Tree::write_tar`] with every entry owned by `owner`.
+    pub fn write_tar_owned<W: io::Write>(&self, destination: &str, writer: W, owner: Owner) -> Result<W, TreeError> {
         let prefix = normalize_relative(destination)?;
-        let mut builder = tar::Builder::new(Vec::new());
+        let mut builder = tar::Builder::new(writer);
         builder.mode(tar::HeaderMode::Deterministic);
         for (path, entry) in &self.entries {
             let name = join(&prefix, path);
@@ -39,7 +50,7 @@ impl Owner {
     pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
 }
 
-fn append_entry(builder: &mut tar::Builder<Vec<u8>>, name: &str, entry: &Entry, owner: Owner) -> Result<(), TreeError> {
+fn append_entry<W: io::Write>(builder: &mut tar::Builder<W>, name: &str, entry: &Entry, owner: Owner) -> Result<(), TreeError> {
     let mut header = tar::Header::new_gnu();
     header.set_mtime(0);
     header.set_uid(u64::from(owner.uid));
