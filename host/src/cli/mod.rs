@@ -948,7 +948,7 @@ mod tests {
         assert_eq!(hoisted("tanto call --help"), "tanto call --help");
         assert_eq!(hoisted("tanto functions --json"), "tanto functions --json");
         let cli = Cli::try_parse_from(hoist_call_options(["tanto", "call", "greet", "--name=x", "--json"].map(Into::into).to_vec())).unwrap();
-        let Command::Call(args) = cli.command else { panic!("not a call") };
+        let Some(Command::Call(args)) = cli.command else { panic!("not a call") };
         assert!(args.json);
         assert_eq!(args.arguments, ["--name=x"]);
     }

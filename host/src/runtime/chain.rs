@@ -274,7 +274,9 @@ impl ChainArgument for Vec<types::BuildArg> {
             .into_iter()
             .map(|item| match item.split_once('=') {
                 Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-                _ => Err(LinkFailure::Pipeline(EngineError::InvalidArgument(format!("build argument `{item}` is not NAME=VALUE")))),
+                _ => Err(LinkFailure::Pipeline(EngineError::InvalidArgument(format!(
+                    "build argument `{item}` is not NAME=VALUE"
+                )))),
             })
             .collect()
     }
