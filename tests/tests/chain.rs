@@ -108,6 +108,16 @@ fn chained_calls_of_each_kind() {
         "export merges into a folder"
     );
 
+    // A container written as an image archive, as Dagger's `export --path` does: `docker
+    // load` reads it and the image runs.
+    let archive = out.path().join("image.tar");
+    let export = format!("--path={}", archive.display());
+    chained(&tanto, &["with-exec", "--args=true", "export", &export]).success();
+    let loaded = tanto_tests::docker(&["load", "-q", "-i", &archive.display().to_string()]);
+    let image = loaded.trim().rsplit(' ').next().unwrap().to_string();
+    assert_eq!(tanto_tests::docker(&["run", "--rm", &image, "cat", "/marker.txt"]), "marked");
+    tanto_tests::docker(&["rmi", &image]);
+
     insta::assert_snapshot!(shown);
     tanto.assert_no_leftovers();
 }

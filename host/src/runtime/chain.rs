@@ -71,7 +71,12 @@ pub fn links() -> &'static [Link] {
                 link.schema.description = doc.clone();
             }
         }
-        links.extend(cli_links());
+        // A command-line link replaces the API method of the same name: a container's
+        // `export` returns its image archive in the API and writes it with `--path` here,
+        // as Dagger's CLI does.
+        let own = cli_links();
+        links.retain(|link| !own.iter().any(|cli| cli.object == link.object && cli.schema.name == link.schema.name));
+        links.extend(own);
         links
     })
 }
@@ -541,6 +546,18 @@ fn cli_links() -> Vec<Link> {
         run,
     };
     vec![
+        export(
+            Kind::Container,
+            "Writes this container's image archive (`docker load` reads it) to `path` on the host; prints the path.",
+            |pipeline, this, values| {
+                Box::pin(async move {
+                    let container = <Container as ChainReceiver>::from_value(this)?;
+                    let path = PathBuf::from(<String as ChainArgument>::take(argument(&values, "path"))?);
+                    pipeline.export_file(&container.export(), &path).await.map_err(LinkFailure::Export)?;
+                    Ok(Value::String(format!("{}\n", std::path::absolute(&path).unwrap_or(path).display())))
+                })
+            },
+        ),
         export(
             Kind::Directory,
             "Writes this directory into the folder at `path` on the host, merging into what is there; prints the path.",
