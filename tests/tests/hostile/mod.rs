@@ -277,7 +277,7 @@ fn __tanto_module_invoke(function: &str, arguments: Vec<(String, Value)>) -> tan
             run.stderr
         );
         assert_eq!(std::fs::read_to_string(app.join("src/dependencies.rs")).unwrap(), before);
-        insta::assert_snapshot!("develop_hostile_names_refused", run.stderr);
+        insta::assert_snapshot!("develop_hostile_names_refused", tanto_tests::without_progress(&run.stderr));
 
         // The same hostile docs with a valid name: generated, and they stay comments.
         write_module(&evil, "evil", &forged_module(&one_function("fine", "source", "String", None)), &[]);
