@@ -3,7 +3,6 @@
 //! on the host.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 use super::{Snapshot, blocking, local_error};
 use crate::engine::digest::Hasher;
@@ -32,26 +31,19 @@ impl Engine {
         let mut hasher = Hasher::new("extract");
         hasher.digest(&snapshot.key).str(path);
         let key = hasher.finish();
-        self.pin(&key);
-        let mut installed = self.store.tree_dir(&key);
-        if std::fs::symlink_metadata(installed.join("root")).is_ok() {
-            if let Ok(dir) = std::fs::File::open(&installed) {
-                let _ = dir.set_modified(self.run_started);
-            }
-        } else {
-            self.grew.store(true, Ordering::Relaxed);
-            let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
-            let archive = work.path().join("archive.tar");
-            self.backend.read_path(&snapshot.image, path, &archive).await?;
-            let is_root = path == "/";
-            let work = blocking(move || {
-                unpack_top_entry(&archive, work.path(), is_root)?;
-                std::fs::remove_file(&archive).map_err(local_error("cannot remove an unpacked archive"))?;
-                Ok(work)
+        let installed = self
+            .cached_tree_dir(&key, "an extracted tree", |work| async move {
+                let archive = work.path().join("archive.tar");
+                self.backend.read_path(&snapshot.image, path, &archive).await?;
+                let is_root = path == "/";
+                blocking(move || {
+                    unpack_top_entry(&archive, work.path(), is_root)?;
+                    std::fs::remove_file(&archive).map_err(local_error("cannot remove an unpacked archive"))?;
+                    Ok(work)
+                })
+                .await
             })
             .await?;
-            installed = self.store.install_tree(&key, work).map_err(local_error("cannot store an extracted tree"))?;
-        }
         let root = installed.join("root");
         let hash_cache = self.hash_cache.clone();
         blocking(move || {

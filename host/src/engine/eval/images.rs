@@ -5,7 +5,6 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::record::Lookup;
 use super::{Snapshot, blocking, local_error};
@@ -38,14 +37,12 @@ impl Engine {
         let mut hasher = Hasher::new("image-archive");
         hasher.str(&image);
         let key = hasher.finish();
-        self.pin(&key);
-        let mut installed = self.store.tree_dir(&key);
-        if std::fs::symlink_metadata(installed.join("root")).is_err() {
-            self.grew.store(true, Ordering::Relaxed);
-            let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
-            self.backend.save_image(&image, &work.path().join("root")).await?;
-            installed = self.store.install_tree(&key, work).map_err(local_error("cannot store an image archive"))?;
-        }
+        let installed = self
+            .cached_tree_dir(&key, "an image archive", |work| async move {
+                self.backend.save_image(&image, &work.path().join("root")).await?;
+                Ok(work)
+            })
+            .await?;
         let root = installed.join("root");
         let hash_cache = self.hash_cache.clone();
         blocking(move || Ok(FileEntry::from_host(&root, &hash_cache)?)).await

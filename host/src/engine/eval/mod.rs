@@ -99,6 +99,27 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineErro
 }
 
 impl Engine {
+    /// The tree-cache folder of `key` (its content under `root`), made the first time by
+    /// `fill` in a fresh work folder and installed whole. An entry used again is marked as
+    /// used by this run, so pruning by age keeps what runs still read.
+    async fn cached_tree_dir<Filled>(&self, key: &Digest, what: &str, fill: impl FnOnce(tempfile::TempDir) -> Filled) -> Result<std::path::PathBuf, EngineError>
+    where
+        Filled: Future<Output = Result<tempfile::TempDir, EngineError>>,
+    {
+        self.pin(key);
+        let installed = self.store.tree_dir(key);
+        if std::fs::symlink_metadata(installed.join("root")).is_ok() {
+            if let Ok(dir) = std::fs::File::open(&installed) {
+                let _ = dir.set_modified(self.run_started);
+            }
+            return Ok(installed);
+        }
+        self.grew.store(true, std::sync::atomic::Ordering::Relaxed);
+        let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
+        let work = fill(work).await?;
+        self.store.install_tree(key, work).map_err(local_error(&format!("cannot store {what}")))
+    }
+
     fn step_id(&self) -> u64 {
         self.reporter.next_id()
     }

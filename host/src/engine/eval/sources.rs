@@ -50,21 +50,18 @@ impl Engine {
         let mut hasher = Hasher::new("git-tree");
         hasher.str(&commit);
         let key = hasher.finish();
-        self.pin(&key);
-        let mut installed = self.store.tree_dir(&key);
-        if std::fs::symlink_metadata(installed.join("root")).is_err() {
-            self.grew.store(true, Ordering::Relaxed);
-            let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
-            let database = self.store.root().join("git").join(Digest::of_bytes(git_ref.0.url.as_bytes()).hex());
-            let url = git_ref.0.url.to_string();
-            let work = blocking(move || {
-                fetch_commit(&database, &url, &commit)?;
-                checkout(&database, &commit, &work.path().join("root"))?;
-                Ok(work)
+        let installed = self
+            .cached_tree_dir(&key, "a git checkout", |work| async move {
+                let database = self.store.root().join("git").join(Digest::of_bytes(git_ref.0.url.as_bytes()).hex());
+                let url = git_ref.0.url.to_string();
+                blocking(move || {
+                    fetch_commit(&database, &url, &commit)?;
+                    checkout(&database, &commit, &work.path().join("root"))?;
+                    Ok(work)
+                })
+                .await
             })
             .await?;
-            installed = self.store.install_tree(&key, work).map_err(local_error("cannot store a git checkout"))?;
-        }
         let root = installed.join("root");
         let hash_cache = self.hash_cache.clone();
         blocking(move || {
