@@ -33,6 +33,10 @@ pub enum Event<'a> {
         description: &'a str,
         outcome: StepOutcome,
         log: Option<&'a std::path::Path>,
+        /// The step's cache key, for a step of the graph.
+        key: Option<&'a super::Digest>,
+        /// The exit code of the step's process, when one ran (or was answered from the cache).
+        exit_code: Option<i64>,
     },
     /// A module function was called: the command's own call (`depth` 0) or a call into
     /// a dependency (`depth` 1 and more, `name` is `module.function`). `id` is unique
@@ -214,6 +218,8 @@ impl RunningStep {
                 description: &self.description,
                 outcome,
                 log: self.log.as_ref().map(|log| log.dir.as_path()),
+                key: None,
+                exit_code: None,
             });
         }
     }

@@ -82,12 +82,13 @@ impl Terminal {
 /// The progress display for `mode` on this process's stderr.
 pub fn display(mode: ProgressMode) -> Arc<dyn Progress> {
     let terminal = Terminal::from_env();
-    match terminal.resolve(mode) {
+    let display: Arc<dyn Progress> = match terminal.resolve(mode) {
         ProgressMode::Tty => Arc::new(TtyProgress::new(!terminal.no_color)),
         ProgressMode::Plain => Arc::new(PlainProgress::default()),
         ProgressMode::Json => Arc::new(JsonProgress::default()),
         ProgressMode::Auto | ProgressMode::Quiet => Arc::new(crate::engine::NoProgress),
-    }
+    };
+    super::otel::traced(display)
 }
 
 fn seconds(duration: Duration) -> String {
@@ -374,7 +375,9 @@ impl Progress for PlainProgress {
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |_, line| {
                 text.push_str(&format!("[{id}] | {line}\n"));
             }),
-            Event::StepFinished { id, description, outcome, log } => {
+            Event::StepFinished {
+                id, description, outcome, log, ..
+            } => {
                 let ending = self.lines.finish(id, |_, line| text.push_str(&format!("[{id}] | {line}\n")));
                 if let Some(ending) = ending {
                     if let Some(omitted) = ending.omitted_line(log) {
@@ -536,7 +539,9 @@ impl Progress for TtyProgress {
                     self.show_last_line(id, &line);
                 }
             }
-            Event::StepFinished { id, description, outcome, log } => {
+            Event::StepFinished {
+                id, description, outcome, log, ..
+            } => {
                 let mut head = self.heads.lock().ok().and_then(|mut heads| heads.remove(&id)).unwrap_or_default();
                 let ending = self.lines.finish(id, |_, line| head.push(line.to_string()));
                 if let Ok(mut bars) = self.bars.lock()
@@ -658,7 +663,9 @@ impl Progress for JsonProgress {
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |stream, line| {
                 emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(stream), "text": line }));
             }),
-            Event::StepFinished { id, description, outcome, log } => {
+            Event::StepFinished {
+                id, description, outcome, log, ..
+            } => {
                 let ending = self.lines.finish(id, |stream, line| {
                     emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(stream), "text": line }));
                 });
