@@ -398,3 +398,44 @@ fn spans_are_sent_over_otlp_under_the_traceparent() {
     }
     tanto.assert_no_leftovers();
 }
+
+#[test]
+fn a_step_waiting_for_a_run_permit_is_shown_queued() {
+    let tanto = Tanto::new();
+    let wasm = guest_wasm("cache");
+    let args = |nonce: &str| {
+        ["call", "-m", wasm.to_str().unwrap(), "-j", "1", "parallel-sleeps", "--count=2", "--seconds=1"]
+            .map(str::to_string)
+            .into_iter()
+            .chain([format!("--nonce={nonce}")])
+            .collect::<Vec<_>>()
+    };
+    // Two steps at once, one permit: one of them waits, then runs.
+    let plain = tanto.command().args(args(&nonce())).output().unwrap();
+    assert!(plain.status.success(), "{plain:?}");
+    let plain = String::from_utf8(plain.stderr).unwrap();
+    let queued = plain
+        .lines()
+        .find_map(|line| line.split_once(" QUEUED "))
+        .unwrap_or_else(|| panic!("a queued step:\n{plain}"));
+    let (queued_id, description) = queued;
+    let started = plain.find(&format!("{queued_id} {description}\n")).expect("the queued step starts");
+    assert!(plain.find(" QUEUED ").unwrap() < started, "{plain}");
+    assert!(plain.contains(&format!("{queued_id} DONE ")), "{plain}");
+
+    let json = tanto.command_with_progress("json").args(args(&nonce())).output().unwrap();
+    assert!(json.status.success(), "{json:?}");
+    let events: Vec<serde_json::Value> = String::from_utf8(json.stderr)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let queued = events.iter().position(|event| event["event"] == "queued").expect("a queued event");
+    let step = &events[queued]["step"];
+    let started = events
+        .iter()
+        .position(|event| event["event"] == "started" && &event["step"] == step)
+        .expect("started after");
+    assert!(queued < started);
+    tanto.assert_no_leftovers();
+}

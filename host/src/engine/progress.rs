@@ -22,6 +22,9 @@ pub enum StepOutcome {
 /// Something that happened during evaluation.
 #[derive(Clone, Debug)]
 pub enum Event<'a> {
+    /// A step waits for a run permit (`-j`): all are taken by running steps. Only such a
+    /// step is reported queued; it is reported started when it gets one.
+    StepQueued { id: u64, description: &'a str },
     /// A step (exec, pull, copy, read) started. `id` is unique within the process.
     StepStarted { id: u64, description: &'a str },
     /// Output of a running step.

@@ -204,7 +204,7 @@ impl Traced {
                 let context = step_span(description, &parent, SystemTime::now());
                 open.steps.insert(id, context);
             }
-            Event::StepOutput { .. } => {}
+            Event::StepQueued { .. } | Event::StepOutput { .. } => {}
             Event::StepFinished {
                 id,
                 description,

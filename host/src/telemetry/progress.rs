@@ -371,6 +371,7 @@ impl Progress for PlainProgress {
     fn event(&self, event: Event<'_>) {
         let mut text = String::new();
         match event {
+            Event::StepQueued { id, description } => text = format!("[{id}] QUEUED {description}\n"),
             Event::StepStarted { id, description } => text = format!("[{id}] {description}\n"),
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |_, line| {
                 text.push_str(&format!("[{id}] | {line}\n"));
@@ -516,8 +517,24 @@ impl Progress for TtyProgress {
     fn event(&self, event: Event<'_>) {
         let palette = self.palette;
         match event {
-            Event::StepStarted { id, description } => {
+            Event::StepQueued { id, description } => {
+                // No spinner and no time: nothing runs yet.
                 let bar = self.multi.add(ProgressBar::new_spinner());
+                let template = if palette.color { "  {prefix} {msg:.dim}" } else { "  {prefix} {msg}" };
+                bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
+                bar.set_message("queued");
+                bar.tick();
+                if let Ok(mut bars) = self.bars.lock() {
+                    bars.insert(id, bar);
+                }
+            }
+            Event::StepStarted { id, description } => {
+                // A queued step keeps its line, now running, its time counted from now.
+                let queued = self.bars.lock().ok().and_then(|mut bars| bars.remove(&id));
+                let bar = queued.unwrap_or_else(|| self.multi.add(ProgressBar::new_spinner()));
+                bar.set_message("");
+                bar.reset_elapsed();
                 bar.set_style(self.style(false));
                 bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
                 bar.enable_steady_tick(Duration::from_millis(120));
@@ -657,6 +674,9 @@ impl Progress for JsonProgress {
         let mut text = String::new();
         let mut emit = |value: serde_json::Value| json_line(&mut text, value);
         match event {
+            Event::StepQueued { id, description } => {
+                emit(serde_json::json!({ "event": "queued", "step": id, "description": description }));
+            }
             Event::StepStarted { id, description } => {
                 emit(serde_json::json!({ "event": "started", "step": id, "description": description }));
             }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{try_join, try_join_all};
 
@@ -141,11 +141,17 @@ impl Engine {
             Lookup::Missing(lock) => lock,
         };
 
-        let _permit = self
-            .steps
-            .acquire()
-            .await
-            .map_err(|_| EngineError::Cancelled("the engine is shutting down".into()))?;
+        let _permit = match self.steps.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.reporter.event(Event::StepQueued { id, description: &description });
+                self.steps.acquire().await.map_err(|_| {
+                    // Closed while the step waited: its queued line is closed too.
+                    self.finish_step(id, &description, StepOutcome::Failed(Duration::ZERO), None, &key, None);
+                    EngineError::Cancelled("the engine is shutting down".into())
+                })?
+            }
+        };
         let writer = self
             .store
             .begin_step()
