@@ -29,7 +29,7 @@ const MAX_DESCRIPTION: usize = 1024;
 /// The most of a step's description a span's name carries.
 const MAX_NAME: usize = 80;
 
-static TRACES: OnceLock<Traces> = OnceLock::new();
+static TRACES: OnceLock<Arc<Traces>> = OnceLock::new();
 
 struct Traces {
     provider: SdkTracerProvider,
@@ -82,7 +82,6 @@ pub fn init() {
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
         .build();
     let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build();
-    let tracer = provider.tracer("tanto");
     // A CI system's trace contains tanto's: its span is the root's parent.
     let parent = match std::env::var("TRACEPARENT") {
         Ok(traceparent) => {
@@ -98,32 +97,27 @@ pub fn init() {
         }
         Err(_) => Context::new(),
     };
-    let root = tracer.start_with_context("tanto", &parent);
-    let root = parent.with_span(root);
-    let traces = Traces {
-        provider,
-        tracer,
-        open: Mutex::new(Open {
-            root: Some(root),
-            ..Default::default()
-        }),
-    };
-    let _ = TRACES.set(traces);
+    let _ = TRACES.set(Arc::new(Traces::start(provider, &parent)));
 }
 
-/// `display` and, when traces are sent, the spans made from the same events.
-pub fn traced(display: Arc<dyn Progress>) -> Arc<dyn Progress> {
-    match TRACES.get() {
-        Some(traces) => Arc::new(Traced { display, traces }),
-        None => display,
+impl Traces {
+    /// Starts the root span, under `parent`.
+    fn start(provider: SdkTracerProvider, parent: &Context) -> Self {
+        let tracer = provider.tracer("tanto");
+        let root = parent.with_span(tracer.start_with_context("tanto", parent));
+        Self {
+            provider,
+            tracer,
+            open: Mutex::new(Open {
+                root: Some(root),
+                ..Default::default()
+            }),
+        }
     }
-}
 
-/// Ends the spans still open (as failed, but the root, failed when `succeeded` is not)
-/// and sends every span before the process exits.
-pub fn shutdown(succeeded: bool) {
-    let Some(traces) = TRACES.get() else { return };
-    if let Ok(mut open) = traces.open.lock() {
+    /// Ends the spans still open: as failed, but the root, failed when `succeeded` is not.
+    fn end_all(&self, succeeded: bool) {
+        let Ok(mut open) = self.open.lock() else { return };
         let unfinished = Status::error("unfinished: tanto stopped");
         for (_, context) in open.steps.drain() {
             end(&context, Some(unfinished.clone()));
@@ -135,6 +129,24 @@ pub fn shutdown(succeeded: bool) {
             end(&root, (!succeeded).then(|| Status::error("the command failed")));
         }
     }
+}
+
+/// `display` and, when traces are sent, the spans made from the same events.
+pub fn traced(display: Arc<dyn Progress>) -> Arc<dyn Progress> {
+    match TRACES.get() {
+        Some(traces) => Arc::new(Traced {
+            display,
+            traces: traces.clone(),
+        }),
+        None => display,
+    }
+}
+
+/// Ends the spans still open (as failed, but the root, failed when `succeeded` is not)
+/// and sends every span before the process exits.
+pub fn shutdown(succeeded: bool) {
+    let Some(traces) = TRACES.get() else { return };
+    traces.end_all(succeeded);
     if let Err(error) = traces.provider.shutdown() {
         tracing::warn!("cannot send the traces: {error}");
     }
@@ -160,7 +172,7 @@ fn bounded(text: &str, max: usize) -> String {
 
 struct Traced {
     display: Arc<dyn Progress>,
-    traces: &'static Traces,
+    traces: Arc<Traces>,
 }
 
 impl Traced {
@@ -239,5 +251,98 @@ impl Progress for Traced {
 
     fn finish(&self) {
         self.display.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+    use super::*;
+    use crate::engine::{Digest, NoProgress};
+
+    /// Keeps the spans exported, to look at them.
+    #[derive(Clone, Debug, Default)]
+    struct Kept(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanExporter for Kept {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.0.lock().unwrap().extend(batch);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn calls_nest_under_their_caller_and_steps_under_the_running_call() {
+        let kept = Kept::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(kept.clone()).build();
+        let traces = Arc::new(Traces::start(provider, &Context::new()));
+        let traced = Traced {
+            display: Arc::new(NoProgress),
+            traces: traces.clone(),
+        };
+        let key: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        traced.event(Event::CallStarted {
+            id: 1,
+            name: "build",
+            depth: 0,
+        });
+        traced.event(Event::CallStarted {
+            id: 2,
+            name: "lib.compile",
+            depth: 1,
+        });
+        traced.event(Event::StepStarted { id: 1, description: "make" });
+        traced.event(Event::StepFinished {
+            id: 1,
+            description: "make",
+            outcome: StepOutcome::Done(Duration::from_millis(5)),
+            log: None,
+            key: Some(&key),
+            exit_code: Some(0),
+        });
+        traced.event(Event::CallFinished {
+            id: 2,
+            name: "lib.compile",
+            depth: 1,
+            outcome: StepOutcome::Done(Duration::from_millis(6)),
+        });
+        // Answered from the cache: finished without a start, under the caller again.
+        traced.event(Event::StepFinished {
+            id: 2,
+            description: "test",
+            outcome: StepOutcome::Cached,
+            log: None,
+            key: Some(&key),
+            exit_code: Some(0),
+        });
+        // Left open: ended, as failed, when tanto stops.
+        traced.event(Event::StepStarted { id: 3, description: "deploy" });
+        traces.end_all(false);
+
+        let spans = kept.0.lock().unwrap().clone();
+        let span = |name: &str| spans.iter().find(|span| span.name == name).unwrap_or_else(|| panic!("{name}: {spans:?}"));
+        let id = |name: &str| span(name).span_context.span_id();
+        assert_eq!(span("build").parent_span_id, id("tanto"));
+        assert_eq!(span("lib.compile").parent_span_id, id("build"));
+        assert_eq!(span("make").parent_span_id, id("lib.compile"));
+        assert_eq!(span("test").parent_span_id, id("build"));
+        assert_eq!(span("deploy").parent_span_id, id("build"));
+        let attribute = |name: &str, key: &str| {
+            span(name)
+                .attributes
+                .iter()
+                .find(|attribute| attribute.key.as_str() == key)
+                .map(|attribute| attribute.value.clone())
+        };
+        assert_eq!(attribute("make", "tanto.step.cached"), Some(false.into()));
+        assert_eq!(attribute("test", "tanto.step.cached"), Some(true.into()));
+        assert_eq!(attribute("make", "tanto.step.key"), Some(key.to_string().into()));
+        assert!(matches!(span("deploy").status, Status::Error { .. }));
+        assert!(matches!(span("tanto").status, Status::Error { .. }));
+        assert_eq!(span("make").status, Status::Unset);
     }
 }
