@@ -269,3 +269,173 @@ fn append(path: &Path, text: &str) {
     contents.push_str(text);
     std::fs::write(path, contents).unwrap();
 }
+
+/// An OTLP receiver on 127.0.0.1: each `POST /v1/traces` body is answered 200 and sent,
+/// raw, to the returned channel.
+fn otlp_receiver() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            let Ok(connection) = connection else { return };
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(connection.try_clone().unwrap());
+                let mut writer = connection;
+                // Requests, one after another on a kept-alive connection.
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0;
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).unwrap();
+                        if header.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    assert!(request_line.starts_with("POST /v1/traces "), "{request_line}");
+                    writer
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+                        .unwrap();
+                    let _ = sender.send(body);
+                }
+            });
+        }
+    });
+    (endpoint, receiver)
+}
+
+/// The spans of every request received so far (the process that sent them has exited:
+/// it sends them all before).
+fn received_spans(receiver: &std::sync::mpsc::Receiver<Vec<u8>>, bodies: &mut Vec<Vec<u8>>) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    let mut spans = Vec::new();
+    while let Ok(body) = receiver.recv_timeout(std::time::Duration::from_millis(500)) {
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("an OTLP protobuf request");
+        for resource in request.resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+        bodies.push(body);
+    }
+    spans
+}
+
+fn attribute<'a>(span: &'a opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<&'a opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    span.attributes.iter().find(|attribute| attribute.key == key)?.value.as_ref()?.value.as_ref()
+}
+
+#[test]
+fn spans_are_sent_over_otlp_under_the_traceparent() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let tanto = Tanto::new();
+    let (endpoint, receiver) = otlp_receiver();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent_id = "00f067aa0ba902b7";
+    let nonce = nonce();
+    let wasm = guest_wasm("api");
+    let secret = format!("otlp-secret-{nonce}");
+    let traced = |args: &[&str]| {
+        let output = tanto
+            .command()
+            .args(args)
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+            .env("TRACEPARENT", format!("00-{trace_id}-{parent_id}-01"))
+            .env("PROBE_TOKEN", &secret)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    };
+    let args = ["call", "-m", wasm.to_str().unwrap(), "run-script", &format!("--script=echo {nonce}")];
+    let mut bodies = Vec::new();
+    traced(&args);
+    let first = received_spans(&receiver, &mut bodies);
+
+    let hex = |bytes: &[u8]| bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>();
+    let root = first.iter().find(|span| span.name == "tanto").expect("a root span");
+    assert_eq!(hex(&root.trace_id), trace_id);
+    assert_eq!(hex(&root.parent_span_id), parent_id);
+    assert!(first.iter().all(|span| hex(&span.trace_id) == trace_id), "{first:?}");
+    let call = first.iter().find(|span| span.name == "run-script").expect("a span for the call");
+    assert_eq!(call.parent_span_id, root.span_id);
+    let step = first.iter().find(|span| span.name.starts_with("sh -c")).expect("a span for the step");
+    assert_eq!(step.parent_span_id, call.span_id);
+    assert_eq!(attribute(step, "tanto.step.cached"), Some(&Value::BoolValue(false)));
+    assert_eq!(attribute(step, "tanto.step.exit_code"), Some(&Value::IntValue(0)));
+    let Some(Value::StringValue(key)) = attribute(step, "tanto.step.key") else {
+        panic!("a step key: {step:?}")
+    };
+    assert!(step.end_time_unix_nano > step.start_time_unix_nano);
+
+    traced(&args);
+    let second = received_spans(&receiver, &mut bodies);
+    let step = second.iter().find(|span| span.name.starts_with("sh -c")).expect("a span for the cached step");
+    assert_eq!(attribute(step, "tanto.step.cached"), Some(&Value::BoolValue(true)));
+    assert_eq!(attribute(step, "tanto.step.key"), Some(&Value::StringValue(key.clone())));
+    let root = second.iter().find(|span| span.name == "tanto").expect("a root span");
+    assert_eq!(hex(&root.parent_span_id), parent_id);
+
+    // A step using a secret: its value is in no span.
+    traced(&["call", "-m", wasm.to_str().unwrap(), "secret-echo", "--token=env://PROBE_TOKEN"]);
+    let spans = received_spans(&receiver, &mut bodies);
+    assert!(spans.iter().any(|span| span.name == "secret-echo"), "{spans:?}");
+    for body in &bodies {
+        assert!(!body.windows(secret.len()).any(|window| window == secret.as_bytes()), "a secret was sent");
+    }
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn a_step_waiting_for_a_run_permit_is_shown_queued() {
+    let tanto = Tanto::new();
+    let wasm = guest_wasm("cache");
+    let args = |nonce: &str| {
+        ["call", "-m", wasm.to_str().unwrap(), "-j", "1", "parallel-sleeps", "--count=2", "--seconds=1"]
+            .map(str::to_string)
+            .into_iter()
+            .chain([format!("--nonce={nonce}")])
+            .collect::<Vec<_>>()
+    };
+    // Two steps at once, one permit: one of them waits, then runs.
+    let plain = tanto.command().args(args(&nonce())).output().unwrap();
+    assert!(plain.status.success(), "{plain:?}");
+    let plain = String::from_utf8(plain.stderr).unwrap();
+    let queued = plain
+        .lines()
+        .find_map(|line| line.split_once(" QUEUED "))
+        .unwrap_or_else(|| panic!("a queued step:\n{plain}"));
+    let (queued_id, description) = queued;
+    let started = plain.find(&format!("{queued_id} {description}\n")).expect("the queued step starts");
+    assert!(plain.find(" QUEUED ").unwrap() < started, "{plain}");
+    assert!(plain.contains(&format!("{queued_id} DONE ")), "{plain}");
+
+    let json = tanto.command_with_progress("json").args(args(&nonce())).output().unwrap();
+    assert!(json.status.success(), "{json:?}");
+    let events: Vec<serde_json::Value> = String::from_utf8(json.stderr)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let queued = events.iter().position(|event| event["event"] == "queued").expect("a queued event");
+    let step = &events[queued]["step"];
+    let started = events
+        .iter()
+        .position(|event| event["event"] == "started" && &event["step"] == step)
+        .expect("started after");
+    assert!(queued < started);
+    tanto.assert_no_leftovers();
+}

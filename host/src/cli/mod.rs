@@ -301,6 +301,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init_tracing(cli.global.verbose);
+    crate::telemetry::otel::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -310,6 +311,8 @@ pub fn main() -> ExitCode {
     let code = runtime.block_on(run(cli));
     // Blocking threads (file hashing, archive building) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(100));
+    // Failed or not, the spans are sent before the process exits.
+    crate::telemetry::otel::shutdown(code == ExitCode::SUCCESS);
     code
 }
 

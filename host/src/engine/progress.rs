@@ -22,6 +22,9 @@ pub enum StepOutcome {
 /// Something that happened during evaluation.
 #[derive(Clone, Debug)]
 pub enum Event<'a> {
+    /// A step waits for a run permit (`-j`): all are taken by running steps. Only such a
+    /// step is reported queued; it is reported started when it gets one.
+    StepQueued { id: u64, description: &'a str },
     /// A step (exec, pull, copy, read) started. `id` is unique within the process.
     StepStarted { id: u64, description: &'a str },
     /// Output of a running step.
@@ -33,6 +36,10 @@ pub enum Event<'a> {
         description: &'a str,
         outcome: StepOutcome,
         log: Option<&'a std::path::Path>,
+        /// The step's cache key, for a step of the graph.
+        key: Option<&'a super::Digest>,
+        /// The exit code of the step's process, when one ran (or was answered from the cache).
+        exit_code: Option<i64>,
     },
     /// A module function was called: the command's own call (`depth` 0) or a call into
     /// a dependency (`depth` 1 and more, `name` is `module.function`). `id` is unique
@@ -214,6 +221,8 @@ impl RunningStep {
                 description: &self.description,
                 outcome,
                 log: self.log.as_ref().map(|log| log.dir.as_path()),
+                key: None,
+                exit_code: None,
             });
         }
     }

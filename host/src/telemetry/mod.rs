@@ -1,6 +1,7 @@
 //! What the user sees while a pipeline runs: tracing for diagnostics and a progress
 //! display for steps. Both go to stderr; stdout carries only results.
 
+pub mod otel;
 pub mod progress;
 
 use tracing_subscriber::EnvFilter;

@@ -82,12 +82,13 @@ impl Terminal {
 /// The progress display for `mode` on this process's stderr.
 pub fn display(mode: ProgressMode) -> Arc<dyn Progress> {
     let terminal = Terminal::from_env();
-    match terminal.resolve(mode) {
+    let display: Arc<dyn Progress> = match terminal.resolve(mode) {
         ProgressMode::Tty => Arc::new(TtyProgress::new(!terminal.no_color)),
         ProgressMode::Plain => Arc::new(PlainProgress::default()),
         ProgressMode::Json => Arc::new(JsonProgress::default()),
         ProgressMode::Auto | ProgressMode::Quiet => Arc::new(crate::engine::NoProgress),
-    }
+    };
+    super::otel::traced(display)
 }
 
 fn seconds(duration: Duration) -> String {
@@ -370,11 +371,14 @@ impl Progress for PlainProgress {
     fn event(&self, event: Event<'_>) {
         let mut text = String::new();
         match event {
+            Event::StepQueued { id, description } => text = format!("[{id}] QUEUED {description}\n"),
             Event::StepStarted { id, description } => text = format!("[{id}] {description}\n"),
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |_, line| {
                 text.push_str(&format!("[{id}] | {line}\n"));
             }),
-            Event::StepFinished { id, description, outcome, log } => {
+            Event::StepFinished {
+                id, description, outcome, log, ..
+            } => {
                 let ending = self.lines.finish(id, |_, line| text.push_str(&format!("[{id}] | {line}\n")));
                 if let Some(ending) = ending {
                     if let Some(omitted) = ending.omitted_line(log) {
@@ -513,8 +517,24 @@ impl Progress for TtyProgress {
     fn event(&self, event: Event<'_>) {
         let palette = self.palette;
         match event {
-            Event::StepStarted { id, description } => {
+            Event::StepQueued { id, description } => {
+                // No spinner and no time: nothing runs yet.
                 let bar = self.multi.add(ProgressBar::new_spinner());
+                let template = if palette.color { "  {prefix} {msg:.dim}" } else { "  {prefix} {msg}" };
+                bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
+                bar.set_message("queued");
+                bar.tick();
+                if let Ok(mut bars) = self.bars.lock() {
+                    bars.insert(id, bar);
+                }
+            }
+            Event::StepStarted { id, description } => {
+                // A queued step keeps its line, now running, its time counted from now.
+                let queued = self.bars.lock().ok().and_then(|mut bars| bars.remove(&id));
+                let bar = queued.unwrap_or_else(|| self.multi.add(ProgressBar::new_spinner()));
+                bar.set_message("");
+                bar.reset_elapsed();
                 bar.set_style(self.style(false));
                 bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
                 bar.enable_steady_tick(Duration::from_millis(120));
@@ -536,7 +556,9 @@ impl Progress for TtyProgress {
                     self.show_last_line(id, &line);
                 }
             }
-            Event::StepFinished { id, description, outcome, log } => {
+            Event::StepFinished {
+                id, description, outcome, log, ..
+            } => {
                 let mut head = self.heads.lock().ok().and_then(|mut heads| heads.remove(&id)).unwrap_or_default();
                 let ending = self.lines.finish(id, |_, line| head.push(line.to_string()));
                 if let Ok(mut bars) = self.bars.lock()
@@ -652,13 +674,18 @@ impl Progress for JsonProgress {
         let mut text = String::new();
         let mut emit = |value: serde_json::Value| json_line(&mut text, value);
         match event {
+            Event::StepQueued { id, description } => {
+                emit(serde_json::json!({ "event": "queued", "step": id, "description": description }));
+            }
             Event::StepStarted { id, description } => {
                 emit(serde_json::json!({ "event": "started", "step": id, "description": description }));
             }
             Event::StepOutput { id, stream, bytes } => self.lines.push(id, stream, bytes, |stream, line| {
                 emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(stream), "text": line }));
             }),
-            Event::StepFinished { id, description, outcome, log } => {
+            Event::StepFinished {
+                id, description, outcome, log, ..
+            } => {
                 let ending = self.lines.finish(id, |stream, line| {
                     emit(serde_json::json!({ "event": "output", "step": id, "stream": stream_name(stream), "text": line }));
                 });

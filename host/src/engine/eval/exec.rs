@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{try_join, try_join_all};
 
@@ -130,7 +130,7 @@ impl Engine {
         // Held until the step is recorded.
         let _lock = match self.cached_or_lock(&key).await? {
             Lookup::Cached(step) => {
-                self.finish_step(id, &description, StepOutcome::Cached, step.stdout.path.parent());
+                self.finish_step(id, &description, StepOutcome::Cached, step.stdout.path.parent(), &key, Some(step.exit_code));
                 return Ok(ExecResult {
                     snapshot: Snapshot { image: step.image, key, base },
                     exit_code: step.exit_code,
@@ -141,11 +141,17 @@ impl Engine {
             Lookup::Missing(lock) => lock,
         };
 
-        let _permit = self
-            .steps
-            .acquire()
-            .await
-            .map_err(|_| EngineError::Cancelled("the engine is shutting down".into()))?;
+        let _permit = match self.steps.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.reporter.event(Event::StepQueued { id, description: &description });
+                self.steps.acquire().await.map_err(|_| {
+                    // Closed while the step waited: its queued line is closed too.
+                    self.finish_step(id, &description, StepOutcome::Failed(Duration::ZERO), None, &key, None);
+                    EngineError::Cancelled("the engine is shutting down".into())
+                })?
+            }
+        };
         let writer = self
             .store
             .begin_step()
@@ -161,7 +167,7 @@ impl Engine {
         let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
         sink.finish();
         let elapsed = started.elapsed();
-        let failed = |log: Option<&Path>| self.finish_step(id, &description, StepOutcome::Failed(elapsed), log);
+        let failed = |log: Option<&Path>, exit_code: Option<i64>| self.finish_step(id, &description, StepOutcome::Failed(elapsed), log, &key, exit_code);
         let writer = sink
             .writer
             .into_inner()
@@ -169,7 +175,7 @@ impl Engine {
         let (outcome, writer) = match (result, writer) {
             (Ok(outcome), Ok(writer)) => (outcome, writer),
             (Err(error), _) | (_, Err(error)) => {
-                failed(None);
+                failed(None, None);
                 return Err(error);
             }
         };
@@ -186,7 +192,7 @@ impl Engine {
                 .and_then(|outputs| self.store.keep_failed_log(&key, outputs))
                 .inspect_err(|error| tracing::debug!(%error, "cannot keep the log of a failed step"))
                 .ok();
-            failed(log.as_deref());
+            failed(log.as_deref(), Some(outcome.exit_code));
             return Err(EngineError::ExecFailed(Arc::new(failure)));
         }
         let recorded = async {
@@ -198,11 +204,18 @@ impl Engine {
         let step = match recorded {
             Ok(step) => step,
             Err(error) => {
-                failed(None);
+                failed(None, None);
                 return Err(error);
             }
         };
-        self.finish_step(id, &description, StepOutcome::Done(elapsed), step.stdout.path.parent());
+        self.finish_step(
+            id,
+            &description,
+            StepOutcome::Done(elapsed),
+            step.stdout.path.parent(),
+            &key,
+            Some(step.exit_code),
+        );
         Ok(ExecResult {
             snapshot: Snapshot { image: step.image, key, base },
             exit_code: step.exit_code,

@@ -133,8 +133,15 @@ impl Engine {
         ])
     }
 
-    fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome, log: Option<&Path>) {
-        self.reporter.event(Event::StepFinished { id, description, outcome, log });
+    fn finish_step(&self, id: u64, description: &str, outcome: StepOutcome, log: Option<&Path>, key: &Digest, exit_code: Option<i64>) {
+        self.reporter.event(Event::StepFinished {
+            id,
+            description,
+            outcome,
+            log,
+            key: Some(key),
+            exit_code,
+        });
     }
 
     // ---- root filesystems -------------------------------------------------------------
