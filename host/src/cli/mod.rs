@@ -217,6 +217,7 @@ struct InitArgs {
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum SdkArg {
     Rust,
+    Python,
 }
 
 #[derive(Args, Debug)]
@@ -788,6 +789,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     let InitArgs { path, sdk, name } = args;
     let sdk = match sdk {
         SdkArg::Rust => Sdk::Rust,
+        SdkArg::Python => Sdk::Python,
     };
     let report = crate::ops::init::init(InitSettings { path, sdk, name })?;
     eprintln!("Initialized module {:?} in {}", report.name, report.root.display());
