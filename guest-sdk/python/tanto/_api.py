@@ -11,24 +11,27 @@ return a new immutable object. Only the terminal methods (`stdout`, `stderr`,
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from . import _errors
 
-if TYPE_CHECKING:  # the component's bindings exist only inside the component
+# The bindings componentize-py generates exist only inside the component, and must be
+# imported when the module is (at build time): a component has no files to import from
+# when it runs. Plain CPython (the SDK's unit tests) has none of them.
+try:
+    from componentize_py_types import Err as _Err
+    from wit_world.imports import client as _wit_client
     from wit_world.imports import types as _wit_types
+except ImportError:
+    _Err = _wit_client = _wit_types = None
 
 
 def _types() -> Any:
-    from wit_world.imports import types
-
-    return types
+    return _wit_types
 
 
 def _client() -> Any:
-    from wit_world.imports import client
-
-    return client
+    return _wit_client
 
 
 def error_from_wit(error: Any) -> _errors.TantoError:
@@ -50,11 +53,9 @@ def error_from_wit(error: Any) -> _errors.TantoError:
 
 def _evaluate(call: Any, *arguments: Any) -> Any:
     """Runs a terminal WIT method, turning its `result` error into a `TantoError`."""
-    from componentize_py_types import Err
-
     try:
         return call(*arguments)
-    except Err as error:
+    except _Err as error:
         raise error_from_wit(error.value) from None
 
 

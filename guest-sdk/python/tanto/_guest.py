@@ -9,6 +9,15 @@ from typing import Any, Optional
 
 from . import _api, _errors, _schema
 
+# Imported with the module, at build time: a component has no files to import from when
+# it runs (see `_api`).
+try:
+    from componentize_py_types import Err
+    from wit_world.exports import guest
+    from wit_world.imports import types
+except ImportError:
+    Err = guest = types = None  # type: ignore[assignment,misc]
+
 _registered: Optional[type] = None
 _schema_cache: Optional[_schema.ModuleSchema] = None
 _instance: Any = None
@@ -95,9 +104,6 @@ class Guest:
     """The WIT `guest` export."""
 
     def describe(self) -> Any:
-        from wit_world.exports import guest
-        from wit_world.imports import types
-
         _, schema = _module()
         return guest.ModuleSchema(
             schema.name,
@@ -114,9 +120,6 @@ class Guest:
         )
 
     def invoke(self, function: str, arguments: list[tuple[str, Any]]) -> Any:
-        from componentize_py_types import Err
-        from wit_world.imports import types
-
         global _instance
         cls, schema = _module()
         exported = next((candidate for candidate in schema.functions if candidate.name == function), None)
