@@ -197,9 +197,6 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &Step
         return Err(BuildError::ComponentizePyMissing { path: executable });
     }
     let sdk = sdk_folder(cache_root)?;
-    // Inputs are read before the build, so an edit made while it runs makes the next call
-    // build again.
-    let inputs: Vec<InputStat> = python_inputs(&source_dir).iter().filter_map(|path| InputStat::of(path)).collect();
     let key = Digest::of_bytes(source_dir.as_os_str().as_encoded_bytes()).hex();
     let wasm = cache_root.join("builds").join(format!("{key}-python.wasm"));
     let partial = wasm.with_extension(format!("wasm.{}.partial", std::process::id()));
@@ -229,6 +226,7 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &Step
         // author, whose traceback is what matters.
         .env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("PYTHONPATH")
         .env_remove("VIRTUAL_ENV")
         .stdin(Stdio::null())
@@ -270,7 +268,9 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &Step
         source,
     })?;
     step.done();
-    let mut inputs = inputs;
+    // Read after the build, as for Rust modules: the build itself may add `__pycache__`
+    // folders, which change their parent's modification time.
+    let mut inputs: Vec<InputStat> = python_inputs(&source_dir).iter().filter_map(|path| InputStat::of(path)).collect();
     inputs.extend(InputStat::of(&wasm));
     let stamp = Stamp {
         version: 1,
