@@ -4,7 +4,10 @@
 //! Each exec step is one short-lived container: created from the parent snapshot with an
 //! explicit configuration, given the pending file edits with `put_archive`, attached
 //! before it starts (so no output is lost and stdout and stderr stay apart), waited for,
-//! committed as the snapshot image of the step, and removed. Every container carries
+//! committed as the snapshot image of the step, and removed. Removal happens off the
+//! critical path (removing a container whose layer holds a big install takes seconds, and
+//! nothing after the step needs it gone): it runs in the background, and
+//! [`Backend::cleanup`] waits for every removal still under way. Every container carries
 //! [`MANAGED_LABEL`], [`SESSION_LABEL`] and [`OWNER_LABEL`]; the ones still alive when the
 //! process stops (Ctrl-C, a failure) are removed by [`Backend::cleanup`], and those of a
 //! process that was killed by [`Backend::sweep_owner`] in a later one. Snapshot images
@@ -12,7 +15,7 @@
 //! users carry only the user's labels.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -56,7 +59,9 @@ pub struct DockerBackend {
     client: OnceCell<Docker>,
     scratch: OnceCell<ImageInfo>,
     /// Containers created and not yet removed, for cleanup on failure or Ctrl-C.
-    live: Mutex<HashSet<String>>,
+    live: Arc<Mutex<HashSet<String>>>,
+    /// Removals running in the background; cleanup waits for them.
+    removals: Mutex<tokio::task::JoinSet<()>>,
     /// Operations that talked to the daemon, for timing reports.
     round_trips: std::sync::atomic::AtomicUsize,
 }
@@ -78,7 +83,8 @@ impl DockerBackend {
             owner,
             client: OnceCell::new(),
             scratch: OnceCell::new(),
-            live: Mutex::new(HashSet::new()),
+            live: Arc::new(Mutex::new(HashSet::new())),
+            removals: Mutex::new(tokio::task::JoinSet::new()),
             round_trips: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -139,18 +145,23 @@ impl DockerBackend {
         let Ok(docker) = self.client().await else {
             return false;
         };
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        match docker.remove_container(id, Some(options)).await {
-            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
-                if let Ok(mut live) = self.live.lock() {
-                    live.remove(id);
-                }
-                true
-            }
-            Err(error) => {
-                tracing::warn!(container = id, %error, "could not remove container");
-                false
-            }
+        remove_tracked(docker, &self.live, id).await
+    }
+
+    /// Removes a container in the background: the caller goes on at once, and
+    /// [`Backend::cleanup`] waits for the removal (or removes the container itself if the
+    /// removal failed).
+    async fn remove_container_later(&self, id: &str) {
+        let Ok(docker) = self.client().await else {
+            return;
+        };
+        let (docker, live, id) = (docker.clone(), self.live.clone(), id.to_string());
+        if let Ok(mut removals) = self.removals.lock() {
+            // Finished removals are reaped here, so the set holds only those under way.
+            while removals.try_join_next().is_some() {}
+            removals.spawn(async move {
+                remove_tracked(&docker, &live, &id).await;
+            });
         }
     }
 
@@ -565,7 +576,7 @@ impl Backend for DockerBackend {
             .map_err(self.failed(format!("creating a container for {:?}", spec.command)))?;
         self.track(&created.id);
         let outcome = self.run_created(&created.id, &spec, sink).await;
-        self.remove_container(&created.id).await;
+        self.remove_container_later(&created.id).await;
         outcome
     }
 
@@ -576,7 +587,7 @@ impl Backend for DockerBackend {
             self.commit_container(&id, &spec.config, &spec.snapshot_labels).await
         }
         .await;
-        self.remove_container(&id).await;
+        self.remove_container_later(&id).await;
         result
     }
 
@@ -603,7 +614,7 @@ impl Backend for DockerBackend {
             tokio::io::AsyncWriteExt::flush(&mut output).await.map_err(local)
         }
         .await;
-        self.remove_container(&id).await;
+        self.remove_container_later(&id).await;
         result
     }
 
@@ -809,6 +820,10 @@ impl Backend for DockerBackend {
         let Some(docker) = self.client.get() else {
             return Ok(());
         };
+        // Removals under way finish first; a container one failed to remove is still in
+        // `live` and is removed below.
+        let mut removals = self.removals.lock().map(|mut removals| std::mem::take(&mut *removals)).unwrap_or_default();
+        while removals.join_next().await.is_some() {}
         let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
         let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
@@ -829,6 +844,24 @@ impl Backend for DockerBackend {
                 operation: "removing this run's containers".into(),
                 reason: "the daemon did not remove them all".into(),
             })
+        }
+    }
+}
+
+/// Removes container `id` (with its anonymous volumes) and forgets it in `live`; `false`
+/// when it may still be there.
+async fn remove_tracked(docker: &Docker, live: &Mutex<HashSet<String>>, id: &str) -> bool {
+    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+            if let Ok(mut live) = live.lock() {
+                live.remove(id);
+            }
+            true
+        }
+        Err(error) => {
+            tracing::warn!(container = id, %error, "could not remove container");
+            false
         }
     }
 }

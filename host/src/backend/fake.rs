@@ -24,6 +24,9 @@ pub struct FakeBackend {
     /// Every command run, in order.
     pub commands: Mutex<Vec<Vec<String>>>,
     pub commits: AtomicUsize,
+    /// Questions about images: one at a time, and listings of the snapshots.
+    pub existence_checks: AtomicUsize,
+    pub snapshot_listings: AtomicUsize,
     /// How many commands are running right now, and the most ever at once.
     running: AtomicUsize,
     pub max_running: AtomicUsize,
@@ -225,6 +228,7 @@ impl Backend for FakeBackend {
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
+        self.existence_checks.fetch_add(1, Ordering::SeqCst);
         Ok(self.images.lock().unwrap().contains_key(image))
     }
 
@@ -258,11 +262,14 @@ impl Backend for FakeBackend {
     }
 
     async fn snapshot_images(&self, _cache: &str) -> Result<Vec<SnapshotImage>, BackendError> {
+        self.snapshot_listings.fetch_add(1, Ordering::SeqCst);
+        let images = self.images.lock().unwrap();
         Ok(self
             .snapshot_keys
             .lock()
             .unwrap()
             .iter()
+            .filter(|(id, _)| images.contains_key(*id))
             .map(|(id, key)| SnapshotImage {
                 id: id.clone(),
                 key: key.clone(),

@@ -263,6 +263,9 @@ pub struct Engine {
     grew: std::sync::atomic::AtomicBool,
     /// The cache's secret key, read on the first step that uses a secret.
     secret_key: std::sync::OnceLock<[u8; 32]>,
+    /// Whether cached steps' snapshots still exist: asked one image at a time for the
+    /// first few, then answered by one listing of the cache's snapshots.
+    snapshot_checks: eval::SnapshotChecks,
 }
 
 impl Engine {
@@ -285,6 +288,7 @@ impl Engine {
             ),
             grew: std::sync::atomic::AtomicBool::new(false),
             secret_key: std::sync::OnceLock::new(),
+            snapshot_checks: eval::SnapshotChecks::default(),
             run_started: std::time::SystemTime::now(),
         }
     }

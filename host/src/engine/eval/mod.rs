@@ -17,6 +17,7 @@ mod extract;
 mod images;
 mod owner;
 mod record;
+pub(crate) use self::record::SnapshotChecks;
 mod sources;
 mod step_spec;
 mod terminal;

@@ -67,7 +67,7 @@ impl Engine {
         let Some(step) = blocking(move || Ok(store.get_step(&lookup))).await? else {
             return Ok(None);
         };
-        if self.backend.image_exists(&step.image).await? {
+        if self.snapshot_exists(&step.image).await? {
             self.store.touch_step(key, self.run_started);
             Ok(Some(step))
         } else {
@@ -75,6 +75,28 @@ impl Engine {
             // record replaces this one. A run never removes records; only prune does.
             Ok(None)
         }
+    }
+
+    /// Whether a recorded step's image is still on the backend. A long cached chain would
+    /// cost one request per step; after [`SnapshotChecks::SINGLE`] of them, one listing of
+    /// the cache's snapshots answers the rest. An image missing from the listing is asked
+    /// about alone: it may be newer (committed by a concurrent run) or no snapshot (a
+    /// pulled or built image).
+    async fn snapshot_exists(&self, image: &str) -> Result<bool, EngineError> {
+        let checks = &self.snapshot_checks;
+        if checks.asked.fetch_add(1, Ordering::Relaxed) >= SnapshotChecks::SINGLE {
+            let listed = checks
+                .listed
+                .get_or_try_init(|| async {
+                    let snapshots = self.backend.snapshot_images(&self.cache_id).await?;
+                    Ok::<_, EngineError>(snapshots.into_iter().map(|snapshot| snapshot.id).collect())
+                })
+                .await?;
+            if listed.contains(image) {
+                return Ok(true);
+            }
+        }
+        Ok(self.backend.image_exists(image).await?)
     }
 
     /// Publishes a step's record: its outputs are in the cache from now on, and only there.
@@ -102,6 +124,20 @@ impl Engine {
         self.grew.store(true, Ordering::Relaxed);
         self.store.touch_step(key, self.run_started);
     }
+}
+
+/// The existence checks of cached steps' snapshots in one run.
+#[derive(Default)]
+pub(crate) struct SnapshotChecks {
+    asked: std::sync::atomic::AtomicUsize,
+    /// The cache's snapshot images when they were first listed.
+    listed: tokio::sync::OnceCell<std::collections::HashSet<String>>,
+}
+
+impl SnapshotChecks {
+    /// Checks made one image at a time before listing: a short call pays one small
+    /// request per step rather than a listing of every snapshot in a large cache.
+    const SINGLE: usize = 8;
 }
 
 /// What the cache holds for a key.
