@@ -197,6 +197,17 @@ pub struct StepOutputs {
     stderr: BodyHeader,
 }
 
+impl StepOutputs {
+    /// The length and sha256 of one stream's output.
+    pub fn body(&self, stream: Stream) -> (u64, Digest) {
+        let header = match stream {
+            Stream::Stdout => self.stdout,
+            Stream::Stderr => self.stderr,
+        };
+        (header.len, header.sha256)
+    }
+}
+
 /// The cache root and its record store.
 #[derive(Clone, Debug)]
 pub struct CacheStore {

@@ -70,6 +70,7 @@ impl Engine {
         }
         let key = pending.key;
         let base = pending.base.base.clone();
+        self.inherit_privacy(&key, &pending.base.key, false);
         let _lock = match self.cached_or_lock(&key).await? {
             Lookup::Cached(step) => return Ok(Snapshot { image: step.image, key, base }),
             Lookup::Missing(lock) => lock,
