@@ -159,7 +159,7 @@ impl Ledger {
         let used = self.used.lock().map(|used| used.0.clone()).unwrap_or_default();
         let pulled = self.pulled.lock().map(|pulled| pulled.clone()).unwrap_or_default();
         used.into_iter()
-            .filter(|key| !self.is_private(key) && !(skip_pulled && pulled.contains(key)))
+            .filter(|key| !(self.is_private(key) || skip_pulled && pulled.contains(key)))
             .collect()
     }
 }
