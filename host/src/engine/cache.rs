@@ -299,6 +299,15 @@ impl CacheStore {
         tempfile::Builder::new().prefix("work-").tempdir_in(tmp)
     }
 
+    /// A fresh file in this process's work area (see [`CacheStore::temp_dir`]), removed
+    /// when dropped.
+    pub fn temp_file(&self) -> io::Result<tempfile::NamedTempFile> {
+        super::locks::hold_owner(&self.root, "")?;
+        let tmp = super::locks::owner_work_dir(&self.root, crate::util::process_owner());
+        fs::create_dir_all(&tmp)?;
+        tempfile::Builder::new().prefix("archive-").tempfile_in(tmp)
+    }
+
     /// The record folder of step `key`.
     fn record_dir(&self, key: &Digest) -> PathBuf {
         let hex = key.hex();
