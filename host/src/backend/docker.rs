@@ -34,8 +34,8 @@ use tokio::sync::OnceCell;
 
 use super::credentials::{self, Credentials, registry_of};
 use super::{
-    Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, RegistryProblem,
-    Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+    ArchiveFile, Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink,
+    RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
 };
 
 /// A program path that never exists: containers that are only created (to receive
@@ -185,12 +185,14 @@ impl DockerBackend {
         Ok(created.id)
     }
 
-    async fn upload(&self, id: &str, archives: &[Vec<u8>]) -> Result<(), BackendError> {
+    /// Extracts each archive at `/` in the container, streamed from its file.
+    async fn upload(&self, id: &str, archives: &[ArchiveFile]) -> Result<(), BackendError> {
         let docker = self.client().await?;
         for archive in archives {
+            let file = open_archive(archive.path()).await?;
             let options = UploadToContainerOptionsBuilder::default().path("/").build();
             docker
-                .upload_to_container(id, Some(options), body_full(archive.clone().into()))
+                .upload_to_container(id, Some(options), bollard::body_try_stream(chunks(file)))
                 .await
                 .map_err(self.failed("copying files into the container"))?;
         }

@@ -155,7 +155,7 @@ impl Backend for FakeBackend {
         self.commands.lock().unwrap().push(spec.command.clone());
         let mut tree = self.tree(&spec.image)?;
         for archive in &spec.archives {
-            tree = apply_archive(tree, archive);
+            tree = apply_archive(tree, &std::fs::read(archive.path()).unwrap());
         }
         let (mut stdout, mut stderr, mut exit_code) = (Vec::new(), Vec::new(), 0);
         let args = &spec.command;
@@ -203,7 +203,7 @@ impl Backend for FakeBackend {
     async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError> {
         let mut tree = self.tree(&spec.image)?;
         for archive in &spec.archives {
-            tree = apply_archive(tree, archive);
+            tree = apply_archive(tree, &std::fs::read(archive.path()).unwrap());
         }
         self.commits.fetch_add(1, Ordering::SeqCst);
         Ok(self.store_snapshot(tree, &spec.snapshot_labels))

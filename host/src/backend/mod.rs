@@ -68,12 +68,27 @@ pub enum Mount {
     Tmpfs { target: String },
 }
 
+/// A tar archive on disk, removed when its last handle goes. The backend streams it from
+/// the file, so a copied host directory of any size never sits whole in memory.
+#[derive(Clone, Debug)]
+pub struct ArchiveFile(std::sync::Arc<tempfile::TempPath>);
+
+impl ArchiveFile {
+    pub fn new(path: tempfile::TempPath) -> Self {
+        Self(std::sync::Arc::new(path))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 /// One exec step: start from `image`, extract `archives` at `/` in order, run `command`
 /// with `config`, optionally commit the result.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
     pub image: String,
-    pub archives: Vec<Vec<u8>>,
+    pub archives: Vec<ArchiveFile>,
     /// The configuration the command runs with, also written into the committed image.
     pub config: ImageConfig,
     /// The program and its arguments (the entrypoint is already applied or not).
@@ -118,7 +133,7 @@ pub struct BuildSpec {
 #[derive(Clone, Debug)]
 pub struct CommitSpec {
     pub image: String,
-    pub archives: Vec<Vec<u8>>,
+    pub archives: Vec<ArchiveFile>,
     pub config: ImageConfig,
     pub snapshot_labels: BTreeMap<String, String>,
 }

@@ -264,6 +264,14 @@ struct RunArgs {
     /// (`90s`, `30m`, `2h`; default 1h).
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
+    /// After the run, push its steps (snapshots and recorded outputs) to this registry
+    /// repository, `registry://HOST[:PORT]/REPO`, for other machines to reuse.
+    #[arg(long, value_name = "LOCATION", env = "TANTO_CACHE_TO")]
+    cache_to: Option<String>,
+    /// Before running a step that is not in the local cache, look for it in this registry
+    /// repository, `registry://HOST[:PORT]/REPO`, and pull it instead.
+    #[arg(long, value_name = "LOCATION", env = "TANTO_CACHE_FROM")]
+    cache_from: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -745,7 +753,21 @@ fn session_settings(run: &RunArgs, mut settings: SessionSettings) -> anyhow::Res
         cpu_limit,
         memory_limit,
         timeout,
+        cache_to,
+        cache_from,
     } = run;
+    let location = |flag: &str, value: &Option<String>| -> anyhow::Result<Option<String>> {
+        match value.as_deref().filter(|value| !value.is_empty()) {
+            None => Ok(None),
+            Some(value) => Ok(Some(
+                crate::engine::remote::parse_location(value).map_err(|error| UsageError::new(format!("{flag}: {error}")))?,
+            )),
+        }
+    };
+    settings.registry_cache = crate::engine::remote::RegistryCache {
+        to: location("--cache-to", cache_to)?,
+        from: location("--cache-from", cache_from)?,
+    };
     settings.cache_mode = if *no_cache { CacheMode::Refresh } else { CacheMode::Use };
     if let Some(jobs) = jobs {
         if *jobs == 0 {

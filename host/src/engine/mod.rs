@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod locks;
 pub mod objects;
 pub mod progress;
+pub mod remote;
 pub mod sources;
 pub mod tree;
 
@@ -266,6 +267,9 @@ pub struct Engine {
     /// Whether cached steps' snapshots still exist: asked one image at a time for the
     /// first few, then answered by one listing of the cache's snapshots.
     snapshot_checks: eval::SnapshotChecks,
+    /// The shared cache in a registry, if any, and what this run did with it.
+    registry_cache: std::sync::RwLock<remote::RegistryCache>,
+    ledger: remote::Ledger,
 }
 
 impl Engine {
@@ -290,6 +294,8 @@ impl Engine {
             secret_key: std::sync::OnceLock::new(),
             snapshot_checks: eval::SnapshotChecks::default(),
             run_started: std::time::SystemTime::now(),
+            registry_cache: std::sync::RwLock::new(remote::RegistryCache::default()),
+            ledger: remote::Ledger::default(),
         }
     }
 
@@ -310,6 +316,27 @@ impl Engine {
     /// The file-hash cache, shared with whoever snapshots host directories.
     pub fn hash_cache(&self) -> &HashCache {
         &self.hash_cache
+    }
+
+    /// Reads steps from and writes them to a registry (set before anything is evaluated).
+    pub fn set_registry_cache(&self, cache: remote::RegistryCache) {
+        if let Ok(mut current) = self.registry_cache.write() {
+            *current = cache;
+        }
+    }
+
+    pub fn registry_cache(&self) -> remote::RegistryCache {
+        self.registry_cache.read().map(|cache| cache.clone()).unwrap_or_default()
+    }
+
+    /// Pushes the steps this run used (and that depend on no secret) to the `--cache-to`
+    /// repository: their snapshots and records. A step that cannot be pushed is a warning;
+    /// the run's result stands.
+    pub async fn push_to_registry(&self) -> Option<remote::PushReport> {
+        let cache = self.registry_cache();
+        let repository = cache.to.as_deref()?;
+        let skip_pulled = cache.from.as_deref() == Some(repository);
+        Some(remote::push(self.backend.as_ref(), &self.store, &self.ledger, repository, skip_pulled).await)
     }
 
     /// Whether this process recorded new entries in the cache.

@@ -71,8 +71,21 @@ pub struct CallOutput {
     pub saved: Option<PathBuf>,
 }
 
-/// Runs the function and renders its result.
+/// Runs the function and renders its result; then pushes the steps it used to the
+/// registry cache, if one is set (whatever the outcome: the steps that succeeded are
+/// worth sharing).
 pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<CallOutput> {
+    let result = call_and_render(session, settings).await;
+    if let Some(report) = session.pipeline.push_to_registry().await {
+        tracing::info!(pushed = report.pushed, failed = report.failed.len(), "registry cache updated");
+        if !report.failed.is_empty() {
+            tracing::warn!("{} steps could not be pushed to the registry cache", report.failed.len());
+        }
+    }
+    result
+}
+
+async fn call_and_render(session: &Session, settings: CallSettings) -> anyhow::Result<CallOutput> {
     let CallSettings {
         location,
         function,
@@ -83,6 +96,7 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
     } = settings;
     session.sweep_orphans().await;
     let loaded = session.load(&location).await?;
+    apply_module_cache(session, loaded.manifest.as_ref())?;
     let Some(function) = function else {
         return Err(ArgumentError::NoFunction {
             available: function_list(&loaded.schema),
@@ -130,6 +144,30 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
     // terminal both share the screen).
     session.pipeline.reporter().finish();
     rendered
+}
+
+/// Fills the registry cache locations that flags and the environment left unset from the
+/// module's `[cache]`.
+fn apply_module_cache(session: &Session, manifest: Option<&crate::module::Manifest>) -> anyhow::Result<()> {
+    let Some(cache) = manifest.and_then(|manifest| manifest.cache.as_ref()) else {
+        return Ok(());
+    };
+    let parse = |key: &str, value: &Option<String>| -> anyhow::Result<Option<String>> {
+        value
+            .as_deref()
+            .map(crate::engine::remote::parse_location)
+            .transpose()
+            .map_err(|error| anyhow::Error::new(crate::error::UsageError::new(format!("tanto.toml [cache] {key}: {error}"))))
+    };
+    let mut current = session.pipeline.registry_cache();
+    if current.to.is_none() {
+        current.to = parse("to", &cache.to)?;
+    }
+    if current.from.is_none() {
+        current.from = parse("from", &cache.from)?;
+    }
+    session.pipeline.set_registry_cache(current);
+    Ok(())
 }
 
 /// A failed export: the destination's refusal is the user's to fix, a failed evaluation

@@ -123,6 +123,8 @@ impl Engine {
         });
         hasher.opt_str(exec.options.stdin.as_deref());
         let key = hasher.finish();
+        let uses_secret = !exec.config.secret_env.is_empty() || mounts.iter().any(|(_, source)| matches!(source, ResolvedMount::Secret { .. }));
+        self.inherit_privacy(&key, &pending.base.key, uses_secret);
 
         let description = display_command(&command);
         let id = self.step_id();

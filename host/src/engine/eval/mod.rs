@@ -153,8 +153,9 @@ impl Engine {
             match &node.kind {
                 FsKind::Scratch => {
                     let image = self.backend.scratch_image().await?;
-                    let mut hasher = Hasher::new("scratch-snapshot");
-                    hasher.str(&image.id);
+                    // Not the image id: the daemon stamps the empty image with the time it
+                    // made it, and a key must be the same on every machine.
+                    let hasher = Hasher::new("scratch-snapshot");
                     Ok(Snapshot {
                         image: image.id,
                         key: hasher.finish(),

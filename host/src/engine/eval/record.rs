@@ -40,6 +40,7 @@ impl Engine {
     /// lock goes, while other processes needing the same key wait for the lock and read
     /// the record. Waiting happens before a `-j` slot is taken, so it holds none.
     pub(super) async fn cached_or_lock(&self, key: &Digest) -> Result<Lookup, EngineError> {
+        self.ledger.use_key(key);
         if let Some(step) = self.cached_step(key).await? {
             return Ok(Lookup::Cached(step));
         }
@@ -49,9 +50,42 @@ impl Engine {
         let lock = crate::engine::locks::KeyLock::acquire(self.store.root(), key)
             .await
             .map_err(local_error("cannot lock a cache entry"))?;
-        match self.cached_step(key).await? {
+        if let Some(step) = self.cached_step(key).await? {
+            return Ok(Lookup::Cached(step));
+        }
+        match self.pull_step(key).await {
             Some(step) => Ok(Lookup::Cached(step)),
             None => Ok(Lookup::Missing(lock)),
+        }
+    }
+
+    /// Step `key` from the `--cache-from` registry, verified and recorded locally; `None`
+    /// (with a warning when the entry was there but unusable) and the step runs.
+    async fn pull_step(&self, key: &Digest) -> Option<CachedStep> {
+        if self.cache_mode == crate::engine::CacheMode::Refresh || self.ledger.is_private(key) {
+            return None;
+        }
+        let repository = self.registry_cache().from?;
+        match crate::engine::remote::pull(self.backend.as_ref(), &self.store, &repository, key).await {
+            Ok(step) => {
+                tracing::debug!(key = %key, repository, "step pulled from the registry cache");
+                self.ledger.mark_pulled(key);
+                self.recorded(key);
+                Some(step)
+            }
+            Err(crate::engine::remote::PullError::Absent) => None,
+            Err(error) => {
+                tracing::warn!("ignoring the registry cache's entry for step {} in {repository}: {error}", key.short());
+                None
+            }
+        }
+    }
+
+    /// Marks `key` as depending on a secret when `uses_secret` or when the snapshot it
+    /// builds on does: such steps never go to, nor come from, a shared cache.
+    pub(super) fn inherit_privacy(&self, key: &Digest, parent: &Digest, uses_secret: bool) {
+        if uses_secret || self.ledger.is_private(parent) {
+            self.ledger.mark_private(key);
         }
     }
 

@@ -25,7 +25,7 @@ impl Engine {
         key: Digest,
         sink: &StepSink<'_>,
     ) -> Result<backend::RunOutcome, EngineError> {
-        let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
+        let archives = self.archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
         // Mounted directories are written to a scratch folder per step, so whatever the
         // command writes there is thrown away with it.
         let mut mount_dirs = Vec::new();
