@@ -139,6 +139,7 @@ const DEFAULTS: &[(&str, &str, &str)] = &[
     ("entries", "path", "\".\""),
     ("with-directory", "include", "[]"),
     ("with-directory", "exclude", "[]"),
+    ("terminal", "cmd", "[]"),
 ];
 
 /// How an argument of an API method appears on the command line.

@@ -624,6 +624,15 @@ impl Progress for TtyProgress {
         }
     }
 
+    fn suspend(&self, suspended: bool) {
+        if suspended {
+            let _ = self.multi.clear();
+            self.multi.set_draw_target(ProgressDrawTarget::hidden());
+        } else {
+            self.multi.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
     fn finish(&self) {
         for bars in [&self.bars, &self.calls] {
             if let Ok(mut bars) = bars.lock() {
