@@ -379,13 +379,14 @@ impl Api {
     }
 
     /// A container to debug in: `FOO` set to `foo-value`, working directory `/work`, user
-    /// `nobody`'s id, the cache volume `cache-key` at `/cache`, and `/work/built.txt`.
+    /// `nobody`'s id, the cache volume `cache-key` at `/cache` (holding `step.txt`, so
+    /// that Docker never copies the image's mount point over it), and `/work/built.txt`.
     pub fn debuggable(&self, cache_key: String) -> Container {
         busybox()
             .with_env_variable("FOO", "foo-value")
             .with_mounted_cache("/cache", &dag().cache_volume(cache_key), Sharing::Shared)
             .with_workdir("/work")
-            .with_exec(["sh", "-c", "echo built > built.txt; chmod 777 /work /cache"])
+            .with_exec(["sh", "-c", "echo built > built.txt; echo from-step > /cache/step.txt; chmod 777 /work /cache"])
             .with_user("65534")
     }
 
