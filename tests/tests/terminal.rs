@@ -112,6 +112,24 @@ impl Terminal {
     }
 }
 
+/// A test that fails midway stops its tanto as Ctrl-C would (SIGTERM: tanto removes its
+/// shell), so that no shell is left running.
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let pid = self.child.id();
+            if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                && let Some(tanto) = children.split_whitespace().next()
+            {
+                let _ = Command::new("kill").arg("-TERM").arg(tanto).status();
+                std::thread::sleep(Duration::from_secs(3));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn api() -> String {
     guest_wasm("api").to_str().expect("utf-8 path").to_string()
 }
