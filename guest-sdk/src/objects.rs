@@ -648,6 +648,16 @@ wrappers!(Container {
     /// function, `tanto call ... -o image.tar` saves it.
     fn export() -> File = export();
 
+    /// Opens `cmd` (`/bin/sh` when empty) interactively in this container's state, on the
+    /// user's terminal, and returns its exit code once it exits: a breakpoint for looking
+    /// around (its files after every pending command, its environment, working directory,
+    /// user and mounts). What is done in the shell does not change this container.
+    ///
+    /// Fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) when tanto
+    /// has no interactive terminal (its input or output is a pipe, as in CI): remove the
+    /// call before committing the pipeline.
+    fn terminal(cmd: Strings) -> Result<i32> = terminal(cmd);
+
     /// This container with its root filesystem and configuration replaced by those of the
     /// one image in the archive `source` (`docker save` format). The archive's tags are
     /// ignored: importing never renames an image on the user's daemon.

@@ -34,8 +34,8 @@ use tokio::sync::OnceCell;
 
 use super::credentials::{self, Credentials, registry_of};
 use super::{
-    ArchiveFile, Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink,
-    RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+    ArchiveFile, Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, DEBUG_LABEL, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL,
+    OutputSink, RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept, TerminalIo, TerminalSpec,
 };
 
 /// A program path that never exists: containers that are only created (to receive
@@ -62,6 +62,8 @@ pub struct DockerBackend {
     live: Arc<Mutex<HashSet<String>>>,
     /// Removals running in the background; cleanup waits for them.
     removals: Mutex<tokio::task::JoinSet<()>>,
+    /// Debug images of failed steps not yet removed, for the same cleanup.
+    live_images: Mutex<HashSet<String>>,
     /// Operations that talked to the daemon, for timing reports.
     round_trips: std::sync::atomic::AtomicUsize,
 }
@@ -85,6 +87,7 @@ impl DockerBackend {
             scratch: OnceCell::new(),
             live: Arc::new(Mutex::new(HashSet::new())),
             removals: Mutex::new(tokio::task::JoinSet::new()),
+            live_images: Mutex::new(HashSet::new()),
             round_trips: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -132,6 +135,13 @@ impl DockerBackend {
             (SESSION_LABEL.to_string(), self.session.clone()),
             (OWNER_LABEL.to_string(), self.owner.clone()),
         ])
+    }
+
+    /// A debug image is gone: cleanup has nothing more to do for it.
+    fn forget_image(&self, image: &str) {
+        if let Ok(mut live) = self.live_images.lock() {
+            live.remove(image);
+        }
     }
 
     fn track(&self, id: &str) {
@@ -200,7 +210,6 @@ impl DockerBackend {
     }
 
     async fn commit_container(&self, id: &str, config: &ImageConfig, labels: &BTreeMap<String, String>) -> Result<String, BackendError> {
-        let docker = self.client().await?;
         let mut all_labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
         all_labels.extend(labels.clone());
         // Docker copies the committed container's labels into the image, and every
@@ -209,6 +218,27 @@ impl DockerBackend {
         for label in [MANAGED_LABEL, SESSION_LABEL, OWNER_LABEL] {
             all_labels.insert(label.to_string(), String::new());
         }
+        self.commit_labelled(id, config, all_labels).await
+    }
+
+    /// Commits a failed step's container as a debug image: labelled with this process
+    /// ([`DEBUG_LABEL`]) and session, so that cleanup, or the sweep after a kill, finds it.
+    async fn commit_debug(&self, id: &str, config: &ImageConfig) -> Result<String, BackendError> {
+        let mut labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
+        labels.insert(DEBUG_LABEL.to_string(), self.owner.clone());
+        labels.insert(SESSION_LABEL.to_string(), self.session.clone());
+        for label in [MANAGED_LABEL, OWNER_LABEL] {
+            labels.insert(label.to_string(), String::new());
+        }
+        let image = self.commit_labelled(id, config, labels).await?;
+        if let Ok(mut live) = self.live_images.lock() {
+            live.insert(image.clone());
+        }
+        Ok(image)
+    }
+
+    async fn commit_labelled(&self, id: &str, config: &ImageConfig, all_labels: HashMap<String, String>) -> Result<String, BackendError> {
+        let docker = self.client().await?;
         let body = ContainerConfig {
             env: Some(config.env.clone()),
             cmd: config.cmd.clone(),
@@ -263,6 +293,95 @@ impl DockerBackend {
         Ok(exit_code)
     }
 
+    /// Wires the user's terminal to the created shell container `id` until the shell exits:
+    /// keystrokes to its input, its output to the user, each new size to a resize of its
+    /// pseudo-terminal.
+    async fn run_terminal(&self, id: &str, spec: &TerminalSpec, io: TerminalIo) -> Result<i64, BackendError> {
+        let docker = self.client().await?;
+        let TerminalIo {
+            input: mut keystrokes,
+            mut output,
+            mut size,
+        } = io;
+        let attach_options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = docker
+            .attach_container(id, Some(attach_options))
+            .await
+            .map_err(self.failed("attaching to the shell"))?;
+        match docker.start_container(id, None).await {
+            Ok(()) => {}
+            // As for a step: the runtime could not start the program (not found, not
+            // executable), which a shell reports with 127.
+            Err(DockerError::DockerResponseServerError { message, .. }) if message.contains("OCI runtime") => {
+                let _ = output.write_all(format!("{message}\r\n").as_bytes()).await;
+                let _ = output.flush().await;
+                return Ok(127);
+            }
+            Err(error) => return Err(self.failed(format!("starting {:?}", spec.command))(error)),
+        }
+        let mut input = attached.input;
+        let mut shell_output = attached.output;
+        let resize = |size: super::TerminalSize| async move {
+            if size.rows == 0 || size.columns == 0 {
+                return;
+            }
+            let options = bollard::query_parameters::ResizeContainerTTYOptions {
+                h: i32::from(size.rows),
+                w: i32::from(size.columns),
+            };
+            // A resize that races the shell's exit fails harmlessly.
+            if let Err(error) = docker.resize_container_tty(id, options).await {
+                tracing::debug!(%error, "could not resize the shell's terminal");
+            }
+        };
+        let initial = *size.borrow_and_update();
+        resize(initial).await;
+        let forward_input = async {
+            while let Some(bytes) = keystrokes.recv().await {
+                if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
+                    break;
+                }
+            }
+            // The user's side went away: wait for the shell to end on its own.
+            std::future::pending::<()>().await
+        };
+        let forward_resizes = async {
+            while size.changed().await.is_ok() {
+                let changed = *size.borrow_and_update();
+                resize(changed).await;
+            }
+            std::future::pending::<()>().await
+        };
+        let forward_output = async {
+            while let Some(chunk) = shell_output.next().await {
+                let message = match chunk.map_err(self.failed("reading the shell's output"))? {
+                    LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message } => message,
+                    LogOutput::StdIn { .. } => continue,
+                };
+                // The terminal is the user's: what it cannot take is dropped, the shell
+                // goes on.
+                let _ = output.write_all(&message).await;
+                let _ = output.flush().await;
+            }
+            Ok::<(), BackendError>(())
+        };
+        tokio::select! {
+            ended = forward_output => ended?,
+            () = forward_input => {}
+            () = forward_resizes => {}
+        }
+        match docker.wait_container(id, None).try_collect::<Vec<_>>().await {
+            Ok(responses) => Ok(responses.last().map(|response| response.status_code).unwrap_or(0)),
+            Err(DockerError::DockerContainerWaitError { code, .. }) => Ok(code),
+            Err(error) => Err(self.failed("waiting for the shell")(error)),
+        }
+    }
+
     async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
         let docker = self.client().await?;
         self.upload(id, &spec.archives).await?;
@@ -298,7 +417,17 @@ impl DockerBackend {
         } else {
             None
         };
-        Ok(RunOutcome { exit_code, image, duration })
+        let failed_image = if !commit && spec.keep_failed {
+            Some(self.commit_debug(id, &spec.config).await?)
+        } else {
+            None
+        };
+        Ok(RunOutcome {
+            exit_code,
+            image,
+            failed_image,
+            duration,
+        })
     }
 }
 
@@ -540,17 +669,6 @@ impl Backend for DockerBackend {
                 reason: "the command is empty".into(),
             });
         };
-        let mut binds = Vec::new();
-        let mut tmpfs = HashMap::new();
-        for mount in &spec.mounts {
-            match mount {
-                Mount::Bind { source, target, read_only } => binds.push(format!("{}:{}:{}", source.display(), target, if *read_only { "ro" } else { "rw" })),
-                Mount::Volume { name, target } => binds.push(format!("{name}:{target}:rw")),
-                Mount::Tmpfs { target } => {
-                    tmpfs.insert(target.clone(), String::new());
-                }
-            }
-        }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: Some(vec![program.clone()]),
@@ -565,11 +683,7 @@ impl Backend for DockerBackend {
             open_stdin: Some(spec.stdin.is_some()),
             stdin_once: Some(spec.stdin.is_some()),
             tty: Some(false),
-            host_config: Some(HostConfig {
-                binds: (!binds.is_empty()).then_some(binds),
-                tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
-                ..Default::default()
-            }),
+            host_config: Some(host_config(&spec.mounts)),
             ..Default::default()
         };
         let created = docker
@@ -580,6 +694,40 @@ impl Backend for DockerBackend {
         let outcome = self.run_created(&created.id, &spec, sink).await;
         self.remove_container_later(&created.id).await;
         outcome
+    }
+
+    async fn terminal(&self, spec: TerminalSpec, io: TerminalIo) -> Result<i64, BackendError> {
+        let docker = self.client().await?;
+        let Some((program, arguments)) = spec.command.split_first() else {
+            return Err(BackendError::Failed {
+                operation: "opening a terminal".into(),
+                reason: "the command is empty".into(),
+            });
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(vec![program.clone()]),
+            cmd: Some(arguments.to_vec()),
+            env: Some(spec.config.env.clone()),
+            working_dir: spec.config.workdir.clone(),
+            user: spec.config.user.clone(),
+            labels: Some(self.container_labels()),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            open_stdin: Some(true),
+            tty: Some(true),
+            host_config: Some(host_config(&spec.mounts)),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(None, body)
+            .await
+            .map_err(self.failed(format!("creating a container for {:?}", spec.command)))?;
+        self.track(&created.id);
+        let result = self.run_terminal(&created.id, &spec, io).await;
+        self.remove_container(&created.id).await;
+        result
     }
 
     async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError> {
@@ -676,8 +824,14 @@ impl Backend for DockerBackend {
         // snapshots other steps and other processes use.
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(true).build();
         match docker.remove_image(image, Some(options), None).await {
-            Ok(_) => Ok(Removal::Removed),
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(Removal::Gone),
+            Ok(_) => {
+                self.forget_image(image);
+                Ok(Removal::Removed)
+            }
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+                self.forget_image(image);
+                Ok(Removal::Gone)
+            }
             // "conflict: unable to delete … (cannot be forced) - image is being used by
             // running container …": the part after the dash is the cause.
             Err(DockerError::DockerResponseServerError { status_code: 409, message }) => Ok(Removal::Refused(
@@ -790,6 +944,17 @@ impl Backend for DockerBackend {
                 Err(error) => return Err(self.failed(format!("removing container {id}"))(error)),
             }
         }
+        let image_filters = HashMap::from([("label".to_string(), vec![format!("{DEBUG_LABEL}={owner}")])]);
+        let options = ListImagesOptionsBuilder::default().all(true).filters(&image_filters).build();
+        let images = docker
+            .list_images(Some(options))
+            .await
+            .map_err(self.failed("listing the debug images of an ended process"))?;
+        for image in images {
+            if let Removal::Removed = self.remove_image(&image.id).await? {
+                swept.images.push(image.id);
+            }
+        }
         let options = bollard::query_parameters::ListVolumesOptionsBuilder::default().filters(&filters).build();
         let volumes = docker
             .list_volumes(Some(options))
@@ -837,6 +1002,11 @@ impl Backend for DockerBackend {
         for id in doomed {
             removed_all &= self.remove_container(&id).await;
         }
+        // After the containers: a debug image is refused while its shell still uses it.
+        let images: Vec<String> = self.live_images.lock().map(|live| live.iter().cloned().collect()).unwrap_or_default();
+        for image in images {
+            removed_all &= matches!(self.remove_image(&image).await, Ok(Removal::Removed | Removal::Gone));
+        }
         if removed_all {
             Ok(())
         } else {
@@ -865,6 +1035,26 @@ async fn remove_tracked(docker: &Docker, live: &Mutex<HashSet<String>>, id: &str
             tracing::warn!(container = id, %error, "could not remove container");
             false
         }
+    }
+}
+
+/// The binds and tmpfs mounts of a container.
+fn host_config(mounts: &[Mount]) -> HostConfig {
+    let mut binds = Vec::new();
+    let mut tmpfs = HashMap::new();
+    for mount in mounts {
+        match mount {
+            Mount::Bind { source, target, read_only } => binds.push(format!("{}:{}:{}", source.display(), target, if *read_only { "ro" } else { "rw" })),
+            Mount::Volume { name, target } => binds.push(format!("{name}:{target}:rw")),
+            Mount::Tmpfs { target } => {
+                tmpfs.insert(target.clone(), String::new());
+            }
+        }
+    }
+    HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        ..Default::default()
     }
 }
 

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use super::{
     Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, OutputSink, Removal, RunOutcome, RunSpec, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+    TerminalIo, TerminalSpec,
 };
 use crate::engine::tree::{Entry, FileEntry, Filter, Tree};
 
@@ -196,7 +197,15 @@ impl Backend for FakeBackend {
         Ok(RunOutcome {
             exit_code,
             image,
+            failed_image: None,
             duration: Duration::ZERO,
+        })
+    }
+
+    async fn terminal(&self, _spec: TerminalSpec, _io: TerminalIo) -> Result<i64, BackendError> {
+        Err(BackendError::Failed {
+            operation: "opening a terminal".into(),
+            reason: "the fake backend runs no shells".into(),
         })
     }
 

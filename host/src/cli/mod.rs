@@ -20,15 +20,18 @@ macro_rules! eprintln {
 mod console;
 mod lock;
 mod report;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 pub use self::report::Signal;
 use crate::engine::CacheMode;
+use crate::engine::console::FailureShell;
 use crate::error::{Hint, UsageError};
 use crate::module::Sdk;
 use crate::module::sandbox::UnsandboxedBuilds;
@@ -287,6 +290,11 @@ struct CallArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// When a step fails, open a shell in its state (its files as the command left them,
+    /// its environment, working directory and mounts); leaving the shell ends the run
+    /// with the failure. Needs a terminal.
+    #[arg(short, long)]
+    interactive: bool,
     /// The function to call (without one, the functions are listed).
     function: Option<String>,
     /// The function's arguments, `--name=value` (see `tanto functions`), then methods
@@ -310,7 +318,9 @@ pub fn main() -> ExitCode {
     };
     crate::telemetry::init_tracing(cli.global.verbose);
     crate::telemetry::otel::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Evaluating a chain of steps polls one nested future per step: a long chain needs
+    // more stack than a worker thread's default 2 MiB (only the pages used are committed).
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(64 << 20).build() {
         Ok(runtime) => runtime,
         Err(error) => {
             return report::render(&anyhow::anyhow!("cannot start the async runtime: {error}"));
@@ -471,6 +481,8 @@ async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(report::EXIT_USAGE);
     };
     let display = progress::display(progress_mode);
+    // The exit code of a shell that ended the command (`tanto call ... terminal`).
+    let mut shell_status = None;
     let result = match command {
         Command::Version => version_command().await,
         Command::Init(args) => with_interrupt(signals, None, async { init(args) }).await,
@@ -513,12 +525,27 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(error) => return report::render(&error),
             };
             let session = Session::new(settings, display.clone());
-            with_interrupt(signals, Some(&session), call(&session, args)).await
+            let failure_shell = if args.interactive { FailureShell::Open } else { FailureShell::Never };
+            if terminal::is_interactive() {
+                session
+                    .pipeline
+                    .set_console(Arc::new(terminal::TerminalConsole::new(display.clone())), failure_shell);
+            } else if failure_shell == FailureShell::Open {
+                return report::render(&anyhow::Error::new(UsageError::new(
+                    "--interactive opens a shell when a step fails, which needs an interactive terminal: tanto's standard input or output is not one (run tanto in a terminal, not in a pipe, a script or CI)",
+                )));
+            }
+            with_interrupt(signals, Some(&session), call(&session, args))
+                .await
+                .map(|status| shell_status = status)
         }
     };
     // The live view is cleared and the summary shown before the result or the error.
     display.finish();
-    finish(result)
+    match (result, shell_status) {
+        (Ok(()), Some(code)) => ExitCode::from(code),
+        (result, _) => finish(result),
+    }
 }
 
 async fn install(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
@@ -920,12 +947,14 @@ async fn functions(session: &Session, module: ModuleArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
+/// Runs `tanto call`; returns the exit code of the shell that ended it, if one did.
+async fn call(session: &Session, args: CallArgs) -> anyhow::Result<Option<u8>> {
     let CallArgs {
         module,
         run: _,
         output,
         json,
+        interactive: _,
         function,
         arguments,
     } = args;
@@ -943,7 +972,7 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
     if let Some(path) = result.saved {
         eprintln!("Saved to {:?}", path.display().to_string());
     }
-    Ok(())
+    Ok(result.shell_status)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 pub mod archive;
 pub mod cache;
+pub mod console;
 pub mod digest;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -270,6 +271,12 @@ pub struct Engine {
     /// The shared cache in a registry, if any, and what this run did with it.
     registry_cache: std::sync::RwLock<remote::RegistryCache>,
     ledger: remote::Ledger,
+    /// The user's terminal, when tanto has one, and whether failed steps open a shell.
+    console: std::sync::OnceLock<(Arc<dyn console::Console>, console::FailureShell)>,
+    /// Taken by each shell while it runs: they use the terminal one after the other.
+    shell_turn: tokio::sync::Mutex<()>,
+    /// The failure a shell was opened for (`--interactive`): the run ends with it.
+    debugged: std::sync::OnceLock<EngineError>,
 }
 
 impl Engine {
@@ -293,6 +300,9 @@ impl Engine {
             grew: std::sync::atomic::AtomicBool::new(false),
             secret_key: std::sync::OnceLock::new(),
             snapshot_checks: eval::SnapshotChecks::default(),
+            console: std::sync::OnceLock::new(),
+            shell_turn: tokio::sync::Mutex::new(()),
+            debugged: std::sync::OnceLock::new(),
             run_started: std::time::SystemTime::now(),
             registry_cache: std::sync::RwLock::new(remote::RegistryCache::default()),
             ledger: remote::Ledger::default(),
@@ -303,6 +313,25 @@ impl Engine {
     /// it too.
     pub fn reporter(&self) -> &StepReporter {
         &self.reporter
+    }
+
+    /// Lends the engine the user's terminal for interactive shells; `failure_shell` says
+    /// whether a failed step opens one (`--interactive`). Set once, before evaluating.
+    pub fn set_console(&self, console: Arc<dyn console::Console>, failure_shell: console::FailureShell) {
+        if self.console.set((console, failure_shell)).is_err() {
+            tracing::debug!("the engine's console was set twice; the first stays");
+        }
+    }
+
+    /// Whether interactive shells can open.
+    pub fn has_console(&self) -> bool {
+        self.console.get().is_some()
+    }
+
+    /// The failure a shell was opened for under `--interactive`: once the user leaves
+    /// that shell, the run ends with this failure, even if a module handled the error.
+    pub fn debugged_failure(&self) -> Option<EngineError> {
+        self.debugged.get().cloned()
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {

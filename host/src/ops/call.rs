@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::session::{ModuleLocation, Session};
 use crate::engine::{EngineError, ExportError};
-use crate::error::{Diagnose, ErrorKind, Hint};
+use crate::error::{Diagnose, ErrorKind, Hint, UsageError};
 use crate::module::args::{ArgumentContext, ArgumentError, find_function, function_list, type_arguments};
 use crate::module::chain::{Plan, Step, asks_for_help, help, plan, split_step};
 use crate::runtime::chain::LinkFailure;
@@ -69,6 +69,9 @@ pub struct CallOutput {
     pub stdout: String,
     /// Where a result was saved.
     pub saved: Option<PathBuf>,
+    /// The exit code of the shell a chain ended with (`... terminal`), which becomes
+    /// tanto's: a shell's status is 0 to 255.
+    pub shell_status: Option<u8>,
 }
 
 /// Runs the function and renders its result; then pushes the steps it used to the
@@ -109,6 +112,7 @@ async fn call_and_render(session: &Session, settings: CallSettings) -> anyhow::R
         return Ok(CallOutput {
             stdout: help(function, "function"),
             saved: None,
+            shell_status: None,
         });
     }
     let context = ArgumentContext {
@@ -119,19 +123,56 @@ async fn call_and_render(session: &Session, settings: CallSettings) -> anyhow::R
     // The whole chain is typed before anything runs.
     let steps = match plan(function, chained, &context)? {
         Plan::Steps(steps) => steps,
-        Plan::Help(text) => return Ok(CallOutput { stdout: text, saved: None }),
+        Plan::Help(text) => {
+            return Ok(CallOutput {
+                stdout: text,
+                saved: None,
+                shell_status: None,
+            });
+        }
     };
+    let opens_shell = steps.last().is_some_and(|step| is_terminal(step.link));
+    if steps.iter().any(|step| is_terminal(step.link)) && !session.pipeline.has_console() {
+        return Err(UsageError::new(
+            "`terminal` opens an interactive shell, which needs an interactive terminal: tanto's standard input or output is not one (run tanto in a terminal, not in a pipe, a script or CI)",
+        )
+        .into());
+    }
     let started = std::time::Instant::now();
     let round_trips = session.backend.round_trips();
     let shown = session.pipeline.reporter().start_call(function.name.as_str(), 0);
     let value = loaded.runtime.invoke(&loaded.callable, session.pipeline.clone(), &function.name, typed).await;
     shown.finish(value.is_ok());
-    let mut value = value?;
+    // A failure debugged in a shell (`--interactive`) ends the run, even if the module
+    // handled it.
+    let debugged = || {
+        session
+            .pipeline
+            .debugged_failure()
+            .map(|error| anyhow::Error::new(RuntimeError::Pipeline(error)))
+    };
+    let mut value = match (value, debugged()) {
+        (_, Some(failure)) => return Err(failure),
+        (value, None) => value?,
+    };
     for Step { link, arguments } in steps {
         value = link.run(session.pipeline.clone(), value, arguments).await.map_err(|failure| match failure {
-            LinkFailure::Pipeline(error) => anyhow::Error::new(RuntimeError::Pipeline(error)),
+            LinkFailure::Pipeline(error) => debugged().unwrap_or_else(|| anyhow::Error::new(RuntimeError::Pipeline(error))),
             LinkFailure::Export(error) => export_error(error),
         })?;
+    }
+    if opens_shell {
+        session.pipeline.reporter().finish();
+        let status = match value {
+            // As a shell reports the status of a child: its low eight bits.
+            Value::Integer(code) => (code & 0xff) as u8,
+            _ => 0,
+        };
+        return Ok(CallOutput {
+            stdout: String::new(),
+            saved: None,
+            shell_status: Some(status),
+        });
     }
     let rendered = render(session, value, output, format).await;
     tracing::debug!(
@@ -193,6 +234,7 @@ async fn render(session: &Session, value: Value, output: Option<PathBuf>, format
         return Ok(CallOutput {
             stdout: String::new(),
             saved: Some(path),
+            shell_status: None,
         });
     }
     let stdout = match format {
@@ -203,7 +245,16 @@ async fn render(session: &Session, value: Value, output: Option<PathBuf>, format
             text
         }
     };
-    Ok(CallOutput { stdout, saved: None })
+    Ok(CallOutput {
+        stdout,
+        saved: None,
+        shell_status: None,
+    })
+}
+
+/// Whether `link` is a container's `terminal`, whose shell ends the chain.
+fn is_terminal(link: &crate::runtime::chain::Link) -> bool {
+    link.object == crate::runtime::Kind::Container && link.schema.name == "terminal"
 }
 
 fn kind_name(value: &Value) -> &'static str {

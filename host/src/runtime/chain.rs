@@ -139,6 +139,7 @@ const DEFAULTS: &[(&str, &str, &str)] = &[
     ("entries", "path", "\".\""),
     ("with-directory", "include", "[]"),
     ("with-directory", "exclude", "[]"),
+    ("terminal", "cmd", "[]"),
 ];
 
 /// How an argument of an API method appears on the command line.
@@ -596,7 +597,17 @@ mod tests {
     #[test]
     fn the_api_table_makes_the_links() {
         let container = names(Kind::Container);
-        for expected in ["with-exec", "with-env-variable", "file", "directory", "stdout", "stderr", "exit-code", "sync"] {
+        for expected in [
+            "with-exec",
+            "with-env-variable",
+            "file",
+            "directory",
+            "stdout",
+            "stderr",
+            "exit-code",
+            "sync",
+            "terminal",
+        ] {
             assert!(container.contains(&expected), "{expected} missing from {container:?}");
         }
         // A cache volume has no text form: its method is not a link.
@@ -626,6 +637,10 @@ mod tests {
         assert_eq!(with_exec.schema.return_type.kind, Kind::Container);
         let exit_code = find_link(Kind::Container, "exit-code").unwrap();
         assert_eq!(exit_code.schema.return_type.kind, Kind::Integer);
+        // `terminal --cmd` may be left out: the default shell.
+        let terminal = find_link(Kind::Container, "terminal").unwrap();
+        assert_eq!(terminal.schema.arguments[0].default_value.as_deref(), Some("[]"));
+        assert_eq!(terminal.schema.return_type.kind, Kind::Integer);
         let entries = find_link(Kind::Directory, "entries").unwrap();
         assert_eq!(entries.schema.arguments[0].default_value.as_deref(), Some("\".\""));
         // Their help is the WIT's doc comments.

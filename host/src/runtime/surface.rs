@@ -86,6 +86,10 @@ macro_rules! foreach_method {
                     builder with_secret_variable(name: String, secret: Resource<Secret>) -> Container = |container| container.with_secret_variable(&name, &secret);
                     builder with_mounted_secret(path: String, source: Resource<Secret>, owner: Option<String>, mode: Option<u32>) -> Container = |container| container.with_mounted_secret(&path, &source, owner, mode);
                 }
+                // Interactive debugging.
+                since v0_2 {
+                    terminal terminal(cmd: Vec<String>) -> i32 = |pipeline, container| pipeline.terminal(&container, cmd).await.map(saturating_i32);
+                }
             }
 
             Directory HostDirectory {

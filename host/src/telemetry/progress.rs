@@ -766,6 +766,15 @@ impl Progress for TtyProgress {
         }
     }
 
+    fn suspend(&self, suspended: bool) {
+        if suspended {
+            let _ = self.multi.clear();
+            self.multi.set_draw_target(ProgressDrawTarget::hidden());
+        } else {
+            self.multi.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
     fn finish(&self) {
         if let Some(mut tree) = self.tree() {
             tree.open_calls.clear();

@@ -7,8 +7,8 @@
 //! and recording them), `exec` (an exec step: its content key and its run), `step_spec`
 //! (what a step hands the backend: archives, mount folders, volumes), `volumes` (the
 //! locks behind cache-volume sharing), `extract` (reading paths out of snapshots),
-//! `terminal` (the operations that return values) and `export` (writing results to the
-//! host).
+//! `terminal` (the operations that return values), `export` (writing results to the
+//! host) and `shell` (interactive shells in a container's or a failed step's state).
 
 mod copies;
 mod exec;
@@ -17,6 +17,7 @@ mod extract;
 mod images;
 mod owner;
 mod record;
+mod shell;
 pub(crate) use self::record::SnapshotChecks;
 mod sources;
 mod step_spec;

@@ -1,7 +1,7 @@
 //! Exercises every method of the tanto API, each function returning what a test can
 //! compare byte for byte.
 
-use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, GitRef, Result, Secret, dag};
+use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, GitRef, Result, Secret, Sharing, dag};
 
 const IMAGE: &str = "busybox:latest";
 
@@ -376,5 +376,31 @@ impl Api {
     pub fn secret_made(&self) -> Result<String> {
         let made = dag().set_secret("made", "module-made-secret-9f1c2e");
         busybox().with_secret_variable("MADE", &made).with_exec(["sh", "-c", "echo \"made: $MADE\""]).stdout()
+    }
+
+    /// A container to debug in: `FOO` set to `foo-value`, working directory `/work`, user
+    /// `nobody`'s id, the cache volume `cache-key` at `/cache` (holding `step.txt`, so
+    /// that Docker never copies the image's mount point over it), and `/work/built.txt`.
+    pub fn debuggable(&self, cache_key: String) -> Container {
+        busybox()
+            .with_env_variable("FOO", "foo-value")
+            .with_mounted_cache("/cache", &dag().cache_volume(cache_key), Sharing::Shared)
+            .with_workdir("/work")
+            .with_exec(["sh", "-c", "echo built > built.txt; echo from-step > /cache/step.txt; chmod 777 /work /cache"])
+            .with_user("65534")
+    }
+
+    /// Opens `cmd` (a shell when empty) in [`Api::debuggable`] with `container.terminal`,
+    /// then says how it exited and that the container is unchanged.
+    pub fn shell(&self, cache_key: String, cmd: Vec<String>) -> Result<String> {
+        let container = self.debuggable(cache_key);
+        let code = container.terminal(cmd)?;
+        let after = container.with_exec(["sh", "-c", "ls /work"]).stdout()?;
+        Ok(format!("shell exited with {code}; /work holds {}", after.trim()))
+    }
+
+    /// Runs `script` in [`Api::debuggable`] (it is expected to fail).
+    pub fn broken(&self, cache_key: String, script: String) -> Result<String> {
+        self.debuggable(cache_key).with_exec(["sh", "-c", script.as_str()]).stdout()
     }
 }
