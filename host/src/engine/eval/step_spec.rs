@@ -107,13 +107,27 @@ impl Engine {
                 Expect::Failure => backend::Commit::WhenExit(|code| code != 0),
                 Expect::Any => backend::Commit::Always,
             },
+            services: None,
         };
-        let outcome = self.backend.run(spec, sink).await;
+        let bound = &exec.config.services;
+        let outcome: Result<backend::RunOutcome, EngineError> = if bound.is_empty() {
+            self.backend.run(spec, sink).await.map_err(Into::into)
+        } else {
+            // Started (or joined) right before the step, let go right after it.
+            match self.bind_services(bound).await {
+                Ok(hosts) => {
+                    let outcome = self.backend.run(RunSpec { services: Some(hosts), ..spec }, sink).await;
+                    self.unbind_services(bound).await;
+                    outcome.map_err(Into::into)
+                }
+                Err(error) => Err(error),
+            }
+        };
         for work in mount_dirs {
             crate::util::remove_tree(&work.keep());
         }
         drop(secret_files);
-        Ok(outcome?)
+        outcome
     }
 }
 
