@@ -30,14 +30,14 @@ uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 
 # tanto: the step's `started` event, stamped on arrival, to the uptime its command prints.
 tanto_run() {
-  local page=$1 out
-  out=$("$TANTO" --progress=json call -m "$guest" timed --page="$page" 2> >(
+  local page=$1 started ran
+  # stderr (the progress) through the stamper, stdout (the step's output) to a file; the
+  # pipeline ends when both have.
+  "$TANTO" --progress=json call -m "$guest" timed --page="$page" 2>&1 >"$work/out" |
     perl -ne 'if (/"event":"started"/ && !$seen++) { open my $u, "<", "/proc/uptime"; my ($t) = split " ", <$u>; printf "%d\n", $t * 1000; }' >"$work/started"
-  ))
-  wait
-  local started ran
   started=$(head -1 "$work/started")
-  ran=$(echo "$out" | head -1 | awk '{ printf "%d", $1 * 1000 }')
+  ran=$(head -1 "$work/out" | awk '{ printf "%d", $1 * 1000 }')
+  [ -n "$started" ] && [ -n "$ran" ] || { echo "tanto printed no step start" >&2; exit 1; }
   echo $((ran - started))
 }
 
