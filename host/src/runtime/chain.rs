@@ -687,6 +687,34 @@ mod tests {
     }
 
     #[test]
+    fn services_are_made_on_the_command_line_and_run_with_up() {
+        let container = names(Kind::Container);
+        for expected in ["with-exposed-port", "as-service"] {
+            assert!(container.contains(&expected), "{expected} missing from {container:?}");
+        }
+        // A service has no text form: it cannot be given as an argument.
+        assert!(!container.contains(&"with-service-binding"), "{container:?}");
+        let service = names(Kind::Service);
+        for expected in ["endpoint", "hostname", "start", "stop", "up"] {
+            assert!(service.contains(&expected), "{expected} missing from {service:?}");
+        }
+        let up = find_link(Kind::Service, "up").unwrap();
+        assert_eq!(up.schema.arguments[0].name, "ports");
+        assert_eq!(up.schema.arguments[0].default_value.as_deref(), Some("[]"));
+        let expose = find_link(Kind::Container, "with-exposed-port").unwrap();
+        let defaults: Vec<Option<&str>> = expose.schema.arguments.iter().map(|argument| argument.default_value.as_deref()).collect();
+        assert_eq!(defaults, [None, Some("\"tcp\""), None]);
+        assert_eq!(find_link(Kind::Container, "as-service").unwrap().schema.return_type.kind, Kind::Service);
+        assert!(
+            find_link(Kind::Service, "hostname")
+                .unwrap()
+                .schema
+                .description
+                .starts_with("The name this service has")
+        );
+    }
+
+    #[test]
     fn links_are_typed_from_the_table() {
         let with_exec = find_link(Kind::Container, "with_exec").unwrap();
         let arguments: Vec<String> = with_exec
