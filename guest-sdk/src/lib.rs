@@ -75,7 +75,10 @@ pub mod value;
 
 pub use error::{Error, Result};
 pub use export::Module;
-pub use objects::{BuildOptions, CacheVolume, Client, Container, Directory, ExecOptions, Expect, File, Filter, GitRef, GitRepository, Secret, Sharing, dag};
+pub use objects::{
+    BuildOptions, CacheVolume, Client, Container, Directory, ExecOptions, Expect, File, Filter, GitRef, GitRepository, NetworkProtocol, Secret, Service,
+    Sharing, dag,
+};
 
 /// Exports the `pub fn`s of an `impl` block as the module's functions.
 ///

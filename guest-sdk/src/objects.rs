@@ -133,6 +133,12 @@ impl Wrap<wit::GitRef> for GitRef {
     }
 }
 
+impl Wrap<wit::Service> for Service {
+    fn wrap(returned: wit::Service) -> Self {
+        Service(returned)
+    }
+}
+
 impl Wrap<wit::Secret> for Secret {
     fn wrap(returned: wit::Secret) -> Self {
         Secret(returned)
@@ -679,6 +685,108 @@ impl Container {
     }
 
     pub(crate) fn into_wit(self) -> wit::Container {
+        self.0
+    }
+}
+
+// Services.
+wrappers!(Container {
+    /// This container with TCP `port` exposed: a [`Service`] made from it listens there,
+    /// and is ready once the port accepts connections.
+    fn with_exposed_port(port: u32) -> Container = with_exposed_port(port, wit::NetworkProtocol::Tcp, None);
+
+    /// [`with_exposed_port`](Container::with_exposed_port) with a protocol and a
+    /// description (UDP ports are not checked for readiness).
+    fn with_exposed_port_described(port: u32, protocol: NetworkProtocol, description: String) -> Container = with_exposed_port(port, protocol, Some(description.as_str()));
+
+    /// This container's default command (entrypoint and default arguments) run as a
+    /// [`Service`].
+    fn as_service() -> Service = as_service(&Vec::new(), false);
+
+    /// `args` run as a [`Service`] (without the entrypoint).
+    fn as_service_with_args(args: Strings) -> Service = as_service(args, false);
+
+    /// `args` run as a [`Service`] after the container's entrypoint.
+    fn as_service_with_entrypoint(args: Strings) -> Service = as_service(args, true);
+
+    /// This container with `service` reachable at the host name `alias` by the commands
+    /// that follow. The service starts before the first of them and stops once none is
+    /// running; a step that binds it is cached by what the service runs.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::dag;
+    ///
+    /// let web = dag()
+    ///     .container()
+    ///     .from("busybox:latest")
+    ///     .with_exposed_port(80)
+    ///     .as_service_with_args(["httpd", "-f", "-p", "80", "-h", "/www"]);
+    /// let page = dag()
+    ///     .container()
+    ///     .from("busybox:latest")
+    ///     .with_service_binding("web", &web)
+    ///     .with_exec(["wget", "-qO-", "http://web/"])
+    ///     .stdout()?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    fn with_service_binding(alias: String, service: &Service) -> Container = with_service_binding(alias, service);
+});
+
+/// The transport protocol of a port exposed with
+/// [`Container::with_exposed_port_described`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum NetworkProtocol {
+    /// TCP: checked for readiness (the port must accept a connection).
+    #[default]
+    Tcp,
+    /// UDP: not checked for readiness.
+    Udp,
+}
+
+impl From<NetworkProtocol> for wit::NetworkProtocol {
+    fn from(protocol: NetworkProtocol) -> Self {
+        match protocol {
+            NetworkProtocol::Tcp => wit::NetworkProtocol::Tcp,
+            NetworkProtocol::Udp => wit::NetworkProtocol::Udp,
+        }
+    }
+}
+
+/// A container's command kept running in the background, from
+/// [`Container::as_service`]: steps reach it over the network once they bind it with
+/// [`Container::with_service_binding`]. Steps that bind the same service share one
+/// running instance; it stops when none of them is running, and at the end of the run
+/// at the latest. Returned from a function, `tanto call FUNCTION up` runs it with its
+/// ports forwarded to the caller's machine.
+#[derive(Debug)]
+pub struct Service(wit::Service);
+
+wrappers!(Service {
+    /// `hostname:port` of its first exposed port, where steps that bind it reach it.
+    fn endpoint() -> Result<String> = endpoint(None, None);
+
+    /// `scheme://hostname:port` (`http://tanto-service-…:80`).
+    fn endpoint_url(port: u32, scheme: String) -> Result<String> = endpoint(Some(port), Some(scheme.as_str()));
+
+    /// Its name on the run's network: steps that bind it reach it by this name as well
+    /// as by their alias.
+    fn hostname() -> Result<String> = hostname();
+
+    /// Starts it (if it is not running) and keeps it running until
+    /// [`stop`](Service::stop) or the end of the run.
+    fn start() -> Result<()> = start();
+
+    /// Lets go of what [`start`](Service::start) held: it stops once no running step
+    /// binds it.
+    fn stop() -> Result<()> = stop();
+});
+
+impl Service {
+    pub(crate) fn from_wit(service: wit::Service) -> Self {
+        Service(service)
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Service {
         self.0
     }
 }

@@ -35,7 +35,8 @@ use tokio::sync::OnceCell;
 use super::credentials::{self, Credentials, registry_of};
 use super::{
     ArchiveFile, Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, DEBUG_LABEL, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL,
-    OutputSink, RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept, TerminalIo, TerminalSpec,
+    OutputSink, RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, ServiceHosts, ServiceSpec, SnapshotImage, StartedService, Stream,
+    Swept, TerminalIo, TerminalSpec,
 };
 
 /// A program path that never exists: containers that are only created (to receive
@@ -58,6 +59,8 @@ pub struct DockerBackend {
     owner: String,
     client: OnceCell<Docker>,
     scratch: OnceCell<ImageInfo>,
+    /// The run's services network, made when the first service starts.
+    services_network: OnceCell<String>,
     /// Containers created and not yet removed, for cleanup on failure or Ctrl-C.
     live: Arc<Mutex<HashSet<String>>>,
     /// Removals running in the background; cleanup waits for them.
@@ -85,6 +88,7 @@ impl DockerBackend {
             owner,
             client: OnceCell::new(),
             scratch: OnceCell::new(),
+            services_network: OnceCell::new(),
             live: Arc::new(Mutex::new(HashSet::new())),
             removals: Mutex::new(tokio::task::JoinSet::new()),
             live_images: Mutex::new(HashSet::new()),
@@ -173,6 +177,39 @@ impl DockerBackend {
                 remove_tracked(&docker, &live, &id).await;
             });
         }
+    }
+
+    /// The run's services network, created on first use: a user-defined bridge, where
+    /// Docker's DNS answers for each service's hostname. Labelled like this process's
+    /// containers, so [`Backend::cleanup`] removes it and, after a crash,
+    /// [`Backend::sweep_owner`] does.
+    async fn services_network(&self) -> Result<&str, BackendError> {
+        self.services_network
+            .get_or_try_init(|| async {
+                let docker = self.client().await?;
+                let name = format!("tanto-services-{}", self.owner);
+                let request = bollard::models::NetworkCreateRequest {
+                    name: name.clone(),
+                    driver: Some("bridge".into()),
+                    labels: Some(self.container_labels()),
+                    ..Default::default()
+                };
+                docker
+                    .create_network(request)
+                    .await
+                    .map_err(self.failed(format!("creating the services network {name}")))?;
+                Ok(name)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The network settings of a container that binds services: on the services network,
+    /// each alias naming its service's address.
+    async fn service_host_config(&self, services: &ServiceHosts) -> Result<(String, Vec<String>), BackendError> {
+        let network = self.services_network().await?.to_string();
+        let hosts = services.hosts.iter().map(|(alias, address)| format!("{alias}:{address}")).collect();
+        Ok((network, hosts))
     }
 
     /// Creates a container that will never start, for receiving archives, committing or
@@ -669,6 +706,15 @@ impl Backend for DockerBackend {
                 reason: "the command is empty".into(),
             });
         };
+        // A step that binds no service keeps the daemon's default network, as before
+        // services existed.
+        let (network_mode, extra_hosts) = match &spec.services {
+            Some(services) => {
+                let (network, hosts) = self.service_host_config(services).await?;
+                (Some(network), Some(hosts))
+            }
+            None => (None, None),
+        };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: Some(vec![program.clone()]),
@@ -683,7 +729,11 @@ impl Backend for DockerBackend {
             open_stdin: Some(spec.stdin.is_some()),
             stdin_once: Some(spec.stdin.is_some()),
             tty: Some(false),
-            host_config: Some(host_config(&spec.mounts)),
+            host_config: Some(HostConfig {
+                network_mode,
+                extra_hosts,
+                ..host_config(&spec.mounts)
+            }),
             ..Default::default()
         };
         let created = docker
@@ -1002,6 +1052,22 @@ impl Backend for DockerBackend {
         for id in doomed {
             removed_all &= self.remove_container(&id).await;
         }
+        // Networks after containers: a network with a container on it cannot go.
+        let options = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();
+        match docker.list_networks(Some(options)).await {
+            Ok(networks) => {
+                for network in networks.into_iter().filter_map(|network| network.id.or(network.name)) {
+                    match docker.remove_network(&network).await {
+                        Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                        Err(error) => {
+                            tracing::warn!(network, %error, "could not remove network");
+                            removed_all = false;
+                        }
+                    }
+                }
+            }
+            Err(_) => removed_all = false,
+        }
         // After the containers: a debug image is refused while its shell still uses it.
         let images: Vec<String> = self.live_images.lock().map(|live| live.iter().cloned().collect()).unwrap_or_default();
         for image in images {
@@ -1013,8 +1079,117 @@ impl Backend for DockerBackend {
             // The daemon went away or refused: what is left is swept by a later run, once
             // this process has ended.
             Err(BackendError::Failed {
-                operation: "removing this run's containers".into(),
+                operation: "removing this run's containers and networks".into(),
                 reason: "the daemon did not remove them all".into(),
+            })
+        }
+    }
+
+    async fn start_service(&self, spec: ServiceSpec) -> Result<StartedService, BackendError> {
+        let docker = self.client().await?;
+        let Some((program, arguments)) = spec.command.split_first() else {
+            return Err(BackendError::Failed {
+                operation: "starting a service".into(),
+                reason: "its command is empty".into(),
+            });
+        };
+        let (network, hosts) = self.service_host_config(&spec.services).await?;
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(vec![program.clone()]),
+            cmd: Some(arguments.to_vec()),
+            env: Some(spec.config.env.clone()),
+            working_dir: spec.config.workdir.clone(),
+            user: spec.config.user.clone(),
+            hostname: Some(spec.hostname.clone()),
+            labels: Some(self.container_labels()),
+            tty: Some(false),
+            host_config: Some(HostConfig {
+                network_mode: Some(network.clone()),
+                extra_hosts: (!hosts.is_empty()).then_some(hosts),
+                ..Default::default()
+            }),
+            networking_config: Some(bollard::models::NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    bollard::models::EndpointSettings {
+                        aliases: Some(vec![spec.hostname.clone()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(None, body)
+            .await
+            .map_err(self.failed(format!("creating the service {}", spec.hostname)))?;
+        self.track(&created.id);
+        let started = async {
+            self.upload(&created.id, &spec.archives).await?;
+            docker
+                .start_container(&created.id, None)
+                .await
+                .map_err(self.failed(format!("starting the service {} ({:?})", spec.hostname, spec.command)))?;
+            let inspect = docker
+                .inspect_container(&created.id, None)
+                .await
+                .map_err(self.failed(format!("inspecting the service {}", spec.hostname)))?;
+            let address = inspect
+                .network_settings
+                .and_then(|settings| settings.networks)
+                .and_then(|mut networks| networks.remove(&network))
+                .and_then(|endpoint| endpoint.ip_address)
+                .filter(|address| !address.is_empty());
+            // A command that ended at once has no address: that is the service failing,
+            // which its readiness check reports with its log.
+            Ok::<_, BackendError>(address.unwrap_or_default())
+        }
+        .await;
+        match started {
+            Ok(address) => Ok(StartedService { id: created.id, address }),
+            Err(error) => {
+                self.remove_container(&created.id).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn service_exit_code(&self, id: &str) -> Result<Option<i64>, BackendError> {
+        let docker = self.client().await?;
+        let inspect = docker.inspect_container(id, None).await.map_err(self.failed("inspecting a service"))?;
+        let state = inspect.state.unwrap_or_default();
+        Ok(match state.running {
+            Some(true) => None,
+            _ => Some(state.exit_code.unwrap_or(0)),
+        })
+    }
+
+    async fn service_log_tail(&self, id: &str, lines: usize) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let options = bollard::query_parameters::LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut log = Vec::new();
+        let mut stream = docker.logs(id, Some(options));
+        while let Some(chunk) = stream.next().await {
+            match chunk.map_err(self.failed("reading a service's log"))? {
+                LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message } => log.extend_from_slice(&message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok(String::from_utf8_lossy(&log).into_owned())
+    }
+
+    async fn stop_service(&self, id: &str) -> Result<(), BackendError> {
+        if self.remove_container(id).await {
+            Ok(())
+        } else {
+            Err(BackendError::Failed {
+                operation: format!("removing the service container {id}"),
+                reason: "the daemon did not remove it".into(),
             })
         }
     }

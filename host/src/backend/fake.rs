@@ -295,4 +295,28 @@ impl Backend for FakeBackend {
     async fn cleanup(&self) -> Result<(), BackendError> {
         Ok(())
     }
+
+    async fn start_service(&self, _spec: super::ServiceSpec) -> Result<super::StartedService, BackendError> {
+        Err(no_services())
+    }
+
+    async fn service_exit_code(&self, _id: &str) -> Result<Option<i64>, BackendError> {
+        Err(no_services())
+    }
+
+    async fn service_log_tail(&self, _id: &str, _lines: usize) -> Result<String, BackendError> {
+        Err(no_services())
+    }
+
+    async fn stop_service(&self, _id: &str) -> Result<(), BackendError> {
+        Err(no_services())
+    }
+}
+
+/// The fake runs no processes, so it has no services to run (their tests use Docker).
+fn no_services() -> BackendError {
+    BackendError::Failed {
+        operation: "starting a service".into(),
+        reason: "the fake backend runs no services".into(),
+    }
 }

@@ -114,6 +114,38 @@ pub struct RunSpec {
     /// as a debug image (labelled [`DEBUG_LABEL`]), so a shell can be opened in the state
     /// the command left (`tanto call --interactive`).
     pub keep_failed: bool,
+    /// The services the step reaches; `None` keeps the backend's default network.
+    pub services: Option<ServiceHosts>,
+}
+
+/// Where a step or a service reaches the services bound to it: on the run's services
+/// network, each alias naming a running service's address.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceHosts {
+    /// `(alias, address)`.
+    pub hosts: Vec<(String, String)>,
+}
+
+/// A service to start: a container left running in the background on the run's services
+/// network, where `hostname` names it.
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    pub image: String,
+    pub archives: Vec<ArchiveFile>,
+    pub config: ImageConfig,
+    pub command: Vec<String>,
+    pub hostname: String,
+    /// The services this one reaches itself.
+    pub services: ServiceHosts,
+}
+
+/// A service the backend started.
+#[derive(Clone, Debug)]
+pub struct StartedService {
+    /// The backend's id for its container.
+    pub id: String,
+    /// Its address on the run's services network, which this machine reaches too.
+    pub address: String,
 }
 
 /// Whether a step's result becomes an image.
@@ -357,8 +389,18 @@ pub trait Backend: Send + Sync + 'static {
     /// ended) created, found by their [`OWNER_LABEL`], and its debug images
     /// ([`DEBUG_LABEL`]).
     async fn sweep_owner(&self, owner: &str) -> Result<Swept, BackendError>;
-    /// Removes every container and debug image this process created that is still there.
+    /// Removes every container, network and debug image this process created that is
+    /// still there.
     async fn cleanup(&self) -> Result<(), BackendError>;
+    /// Starts a service (creating the run's services network on first use) and returns
+    /// once its command is running.
+    async fn start_service(&self, spec: ServiceSpec) -> Result<StartedService, BackendError>;
+    /// The exit code of a service's command once it has ended; `None` while it runs.
+    async fn service_exit_code(&self, id: &str) -> Result<Option<i64>, BackendError>;
+    /// The last `lines` lines of a service's output, both streams.
+    async fn service_log_tail(&self, id: &str, lines: usize) -> Result<String, BackendError>;
+    /// Stops and removes a service's container.
+    async fn stop_service(&self, id: &str) -> Result<(), BackendError>;
 }
 
 #[cfg(test)]

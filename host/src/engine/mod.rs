@@ -35,7 +35,7 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use self::cache::CacheStore;
 pub use self::digest::Digest;
 pub use self::eval::ExportError;
-pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Secret, Sharing};
+pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, ExposedPort, File, NetworkProtocol, Secret, Service, Sharing};
 pub use self::progress::{Event, NoProgress, Progress, RunningCall, RunningStep, StepOutcome, StepReporter};
 pub use self::sources::{GitRef, GitRepository};
 use self::tree::{HashCache, TreeError};
@@ -253,6 +253,8 @@ pub struct Engine {
     cache_mode: CacheMode,
     steps: Semaphore,
     memo: eval::Memo,
+    /// The services running for this run's steps.
+    services: eval::Services,
     /// Keys this process uses, visible to a concurrent `tanto cache prune`; released
     /// when the run is over.
     pins: std::sync::Mutex<Option<cache::Pins>>,
@@ -292,6 +294,7 @@ impl Engine {
             cache_mode: settings.cache_mode,
             steps: Semaphore::new(settings.parallelism.max(1)),
             memo: eval::Memo::default(),
+            services: eval::Services::default(),
             pins: std::sync::Mutex::new(
                 cache::Pins::create(&CacheStore::new(&settings.cache_root), &crate::util::process_unique_id())
                     .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))

@@ -324,6 +324,10 @@ fn parse_scalar(argument: &str, kind: Kind, text: &str, context: &ArgumentContex
             let value = provider.read(&context.working_dir).map_err(|error| bad(argument, error.to_string()))?;
             Ok(Value::Secret(Secret::new(text, value)))
         }
+        Kind::Service => Err(bad(
+            argument,
+            "a service cannot be given on the command line: make it in the module (container.as-service)",
+        )),
         Kind::Void => Err(bad(argument, "an argument cannot be of type Void")),
     }
 }
@@ -332,7 +336,7 @@ fn parse_default(argument: &str, type_ref: TypeRef, default: &str, context: &Arg
     // Schemas with such defaults are refused when they are loaded
     // (`ModuleSchema::validate`); this keeps a module-named path from ever being read even
     // if a schema reached here some other way.
-    if matches!(type_ref.kind, Kind::Directory | Kind::File | Kind::Secret) {
+    if matches!(type_ref.kind, Kind::Directory | Kind::File | Kind::Secret | Kind::Service) {
         return Err(bad(
             argument,
             format!(

@@ -268,6 +268,7 @@ fn kind_name(value: &Value) -> &'static str {
         Value::Directory(_) => "a directory",
         Value::File(_) => "a file",
         Value::Secret(_) => "a secret",
+        Value::Service(_) => "a service",
         Value::List(_) => "a list",
     }
 }
@@ -289,6 +290,8 @@ fn render_text<'a>(session: &'a Session, value: &'a Value) -> std::pin::Pin<Box<
             Value::File(file) => format!("File@{}\n", pipeline.file_digest(file).await?),
             // Its name only: a secret is never shown.
             Value::Secret(secret) => format!("Secret({})\n", secret.name()),
+            // Not started: `up` runs it.
+            Value::Service(service) => format!("Service({})\n", service.hostname()),
             Value::List(items) => {
                 let mut text = String::new();
                 for item in items {
@@ -325,6 +328,7 @@ fn render_json<'a>(session: &'a Session, value: &'a Value) -> std::pin::Pin<Box<
                 json!({ "type": "file", "name": file.name(), "digest": pipeline.file_digest(file).await?.to_string(), "size": pipeline.size(file).await? })
             }
             Value::Secret(secret) => json!({ "type": "secret", "name": secret.name() }),
+            Value::Service(service) => json!({ "type": "service", "hostname": service.hostname() }),
             Value::List(items) => {
                 let mut rendered = Vec::new();
                 for item in items {

@@ -247,6 +247,7 @@ fn rust_type(type_ref: TypeRef) -> String {
         Kind::Directory => "Directory",
         Kind::File => "File",
         Kind::Secret => "Secret",
+        Kind::Service => "Service",
     };
     let listed = if type_ref.is_list { format!("Vec<{element}>") } else { element.to_string() };
     if type_ref.optional { format!("Option<{listed}>") } else { listed }

@@ -23,7 +23,9 @@ use super::bindings::latest::tanto::core::types;
 use super::host::{saturating_i32, utf8_text};
 use super::surface::foreach_method;
 use super::values::{Argument, Function, Kind, TypeRef, Value};
-use crate::engine::{CacheVolume, Container, Directory, Engine, EngineError, ExecOptions, ExportError, File, GitRef, GitRepository, Secret};
+use crate::engine::{
+    CacheVolume, Container, Directory, Engine, EngineError, ExecOptions, ExportError, File, GitRef, GitRepository, NetworkProtocol, Secret, Service,
+};
 
 /// Why a link failed while it ran.
 #[derive(Debug)]
@@ -101,6 +103,7 @@ fn method_docs(wit: &str) -> Vec<(Kind, String, String)> {
                 "container" => Some(Kind::Container),
                 "directory" => Some(Kind::Directory),
                 "file" => Some(Kind::File),
+                "service" => Some(Kind::Service),
                 _ => None,
             };
         } else if line == "}" {
@@ -140,6 +143,9 @@ const DEFAULTS: &[(&str, &str, &str)] = &[
     ("with-directory", "include", "[]"),
     ("with-directory", "exclude", "[]"),
     ("terminal", "cmd", "[]"),
+    ("with-exposed-port", "protocol", "\"tcp\""),
+    ("as-service", "args", "[]"),
+    ("as-service", "use-entrypoint", "false"),
 ];
 
 /// How an argument of an API method appears on the command line.
@@ -212,6 +218,49 @@ impl ChainArgument for Option<u32> {
                 .map(Some)
                 .map_err(|_| LinkFailure::Pipeline(EngineError::InvalidArgument(format!("{number} is out of range (0 to {})", u32::MAX)))),
             _ => Err(mistyped("an integer")),
+        }
+    }
+}
+
+impl ChainArgument for u32 {
+    type Engine = u32;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::Integer, false, false))
+    }
+    fn take(value: Option<Value>) -> Result<u32, LinkFailure> {
+        match <Option<u32> as ChainArgument>::take(value)? {
+            Some(number) => Ok(number),
+            None => Err(mistyped("an integer")),
+        }
+    }
+}
+
+impl ChainArgument for bool {
+    type Engine = bool;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::Boolean, false, false))
+    }
+    fn take(value: Option<Value>) -> Result<bool, LinkFailure> {
+        match value {
+            Some(Value::Boolean(flag)) => Ok(flag),
+            _ => Err(mistyped("a boolean")),
+        }
+    }
+}
+
+/// `tcp` or `udp`.
+impl ChainArgument for types::NetworkProtocol {
+    type Engine = NetworkProtocol;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::String, false, false))
+    }
+    fn take(value: Option<Value>) -> Result<NetworkProtocol, LinkFailure> {
+        match <String as ChainArgument>::take(value)?.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(NetworkProtocol::Tcp),
+            "udp" => Ok(NetworkProtocol::Udp),
+            other => Err(LinkFailure::Pipeline(EngineError::InvalidArgument(format!(
+                "protocol `{other}` is neither tcp nor udp"
+            )))),
         }
     }
 }
@@ -315,7 +364,7 @@ macro_rules! unsupported_arguments {
     };
 }
 
-unsupported_arguments!(Resource<CacheVolume> => CacheVolume, types::Sharing => crate::engine::Sharing, Vec<u8> => Vec<u8>);
+unsupported_arguments!(Resource<CacheVolume> => CacheVolume, types::Sharing => crate::engine::Sharing, Vec<u8> => Vec<u8>, Resource<Service> => Service);
 
 /// A result type of the API on the command line: `None` when it has no text form.
 trait ChainOutput {
@@ -349,6 +398,7 @@ outputs! {
     Directory => Some(type_ref(Kind::Directory, false, false)), |directory| Value::Directory(directory);
     File => Some(type_ref(Kind::File, false, false)), |file| Value::File(file);
     Secret => Some(type_ref(Kind::Secret, false, false)), |secret| Value::Secret(secret);
+    Service => Some(type_ref(Kind::Service, false, false)), |service| Value::Service(service);
     // Bytes, cache volumes and git objects have no text form on the command line.
     Vec<u8> => None, |_bytes| Value::None;
     CacheVolume => None, |_volume| Value::None;
@@ -385,6 +435,7 @@ receivers! {
     Directory => Some(Kind::Directory), Value::Directory(directory) => directory;
     File => Some(Kind::File), Value::File(file) => file;
     Secret => Some(Kind::Secret), Value::Secret(secret) => secret;
+    Service => Some(Kind::Service), Value::Service(service) => service;
 }
 
 /// Objects that are not values a function returns to the command line.
@@ -547,6 +598,28 @@ fn cli_links() -> Vec<Link> {
         run,
     };
     vec![
+        Link {
+            object: Kind::Service,
+            schema: Function {
+                name: "up".into(),
+                description: "Runs this service with its ports forwarded to this machine until Ctrl-C. Each `HOST:SERVICE` of `ports` listens on 127.0.0.1:HOST and forwards to the service's port SERVICE; without `ports`, each exposed TCP port is forwarded to the same port number.".into(),
+                arguments: vec![Argument {
+                    name: "ports".into(),
+                    description: "Ports to forward, HOST:SERVICE (e.g. 8080:80)".into(),
+                    type_ref: type_ref(Kind::String, true, false),
+                    default_value: Some("[]".into()),
+                }],
+                return_type: type_ref(Kind::Void, false, false),
+            },
+            run: |pipeline, this, values| {
+                Box::pin(async move {
+                    let service = <Service as ChainReceiver>::from_value(this)?;
+                    let ports = <Vec<String> as ChainArgument>::take(argument(&values, "ports"))?;
+                    super::up::up(pipeline, service, ports).await.map_err(LinkFailure::Pipeline)?;
+                    Ok(Value::None)
+                })
+            },
+        },
         export(
             Kind::Container,
             "Writes this container's image archive (`docker load` reads it) to `path` on the host; prints the path.",
@@ -622,6 +695,34 @@ mod tests {
         for expected in ["contents", "export", "size", "name"] {
             assert!(file.contains(&expected), "{expected} missing from {file:?}");
         }
+    }
+
+    #[test]
+    fn services_are_made_on_the_command_line_and_run_with_up() {
+        let container = names(Kind::Container);
+        for expected in ["with-exposed-port", "as-service"] {
+            assert!(container.contains(&expected), "{expected} missing from {container:?}");
+        }
+        // A service has no text form: it cannot be given as an argument.
+        assert!(!container.contains(&"with-service-binding"), "{container:?}");
+        let service = names(Kind::Service);
+        for expected in ["endpoint", "hostname", "start", "stop", "up"] {
+            assert!(service.contains(&expected), "{expected} missing from {service:?}");
+        }
+        let up = find_link(Kind::Service, "up").unwrap();
+        assert_eq!(up.schema.arguments[0].name, "ports");
+        assert_eq!(up.schema.arguments[0].default_value.as_deref(), Some("[]"));
+        let expose = find_link(Kind::Container, "with-exposed-port").unwrap();
+        let defaults: Vec<Option<&str>> = expose.schema.arguments.iter().map(|argument| argument.default_value.as_deref()).collect();
+        assert_eq!(defaults, [None, Some("\"tcp\""), None]);
+        assert_eq!(find_link(Kind::Container, "as-service").unwrap().schema.return_type.kind, Kind::Service);
+        assert!(
+            find_link(Kind::Service, "hostname")
+                .unwrap()
+                .schema
+                .description
+                .starts_with("The name this service has")
+        );
     }
 
     #[test]

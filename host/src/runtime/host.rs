@@ -14,7 +14,7 @@ use super::bindings::latest::tanto::core::{client, types};
 use super::sandbox::{InvocationState, MAX_OBJECTS, SandboxError, process_cpu_time};
 use super::surface::{foreach_kind, foreach_method};
 use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
-use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, GitRef, GitRepository, Secret, Sharing};
+use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, GitRef, GitRepository, Secret, Service, Sharing};
 
 /// A failure of the host itself (not of the pipeline): raised as a trap.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,8 @@ plain_arguments! {
     Vec<String> => |texts| texts.iter().map(String::len).fold(0, usize::saturating_add);
     Option<u32> => |_number| 0;
     Option<String> => |text| text.as_ref().map_or(0, String::len);
+    u32 => |_number| 0;
+    bool => |_flag| 0;
 }
 
 /// Build arguments, by name (a name given twice keeps its last value, as `docker build`
@@ -156,6 +158,17 @@ impl HostArgument for types::ExecOptions {
             },
             stdin: self.stdin,
             use_entrypoint: self.use_entrypoint,
+        })
+    }
+}
+
+impl HostArgument for types::NetworkProtocol {
+    type Engine = crate::engine::NetworkProtocol;
+
+    fn resolve(self, _state: &InvocationState) -> HostResult<Self::Engine> {
+        Ok(match self {
+            types::NetworkProtocol::Tcp => crate::engine::NetworkProtocol::Tcp,
+            types::NetworkProtocol::Udp => crate::engine::NetworkProtocol::Udp,
         })
     }
 }

@@ -16,6 +16,7 @@ mod host;
 mod sandbox;
 mod since_v0_1;
 mod surface;
+mod up;
 pub mod values;
 
 use std::hash::{Hash, Hasher as _};

@@ -90,6 +90,12 @@ macro_rules! foreach_method {
                 since v0_2 {
                     terminal terminal(cmd: Vec<String>) -> i32 = |pipeline, container| pipeline.terminal(&container, cmd).await.map(saturating_i32);
                 }
+                // Services.
+                since v0_2 {
+                    builder with_exposed_port(port: u32, protocol: types::NetworkProtocol, description: Option<String>) -> Container = |container| container.with_exposed_port(port, protocol, description);
+                    builder as_service(args: Vec<String>, use_entrypoint: bool) -> Service = |container| container.as_service(args, use_entrypoint);
+                    builder with_service_binding(alias: String, service: Resource<Service>) -> Container = |container| container.with_service_binding(&alias, &service);
+                }
             }
 
             Directory HostDirectory {
@@ -146,6 +152,15 @@ macro_rules! foreach_method {
                 }
             }
 
+            Service HostService [v0_2] {
+                since v0_2 {
+                    terminal endpoint(port: Option<u32>, scheme: Option<String>) -> String = |pipeline, service| { let _ = &pipeline; service.endpoint(port, scheme.as_deref()) };
+                    terminal hostname() -> String = |pipeline, service| { let _ = &pipeline; Ok(service.hostname()) };
+                    terminal start() -> () = |pipeline, service| pipeline.start_service(&service).await;
+                    terminal stop() -> () = |pipeline, service| pipeline.stop_service(&service).await;
+                }
+            }
+
             Secret HostSecret [v0_2] {
                 since v0_2 {
                     getter name() -> String = |secret| secret.name().to_string();
@@ -167,7 +182,7 @@ macro_rules! foreach_kind {
             scalars { String(String), Boolean(bool), Integer(i64), Float(f64) }
             objects {
                 since v0_1 { Container, Directory, File }
-                since v0_2 { Secret }
+                since v0_2 { Secret, Service }
             }
         }
     };

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::engine::{Container, Directory, File, Secret};
+use crate::engine::{Container, Directory, File, Secret, Service};
 
 /// The element kind of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -20,6 +20,7 @@ pub enum Kind {
     Directory,
     File,
     Secret,
+    Service,
 }
 
 impl fmt::Display for Kind {
@@ -34,6 +35,7 @@ impl fmt::Display for Kind {
             Kind::Directory => "Directory",
             Kind::File => "File",
             Kind::Secret => "Secret",
+            Kind::Service => "Service",
         })
     }
 }
@@ -165,7 +167,7 @@ impl ModuleSchema {
                 }
                 check_description(&argument.description).map_err(|reason| error(Some(function), Some(argument), format!("its description {reason}")))?;
                 if let Some(default) = &argument.default_value {
-                    if matches!(argument.type_ref.kind, Kind::Directory | Kind::File | Kind::Secret) {
+                    if matches!(argument.type_ref.kind, Kind::Directory | Kind::File | Kind::Secret | Kind::Service) {
                         return Err(error(
                             Some(function),
                             Some(argument),
@@ -267,6 +269,7 @@ pub enum Value {
     Directory(Directory),
     File(File),
     Secret(Secret),
+    Service(Service),
     List(Vec<Value>),
 }
 
@@ -282,6 +285,7 @@ impl fmt::Debug for Value {
             Value::Directory(directory) => write!(f, "Directory@{}", directory.digest()),
             Value::File(file) => write!(f, "File@{}", file.digest()),
             Value::Secret(secret) => write!(f, "{secret:?}"),
+            Value::Service(service) => write!(f, "{service:?}"),
             Value::List(items) => f.debug_list().entries(items).finish(),
         }
     }

@@ -98,6 +98,14 @@ impl Engine {
                 hasher.str(name).str(&self.secret_hash(secret)?);
             }
         }
+        if !exec.config.services.is_empty() {
+            // A bound service is an input like any other: the step runs again when what
+            // the service runs changes.
+            hasher.str("services").u64(exec.config.services.len() as u64);
+            for (alias, service) in &exec.config.services {
+                hasher.str(alias).digest(&self.service_key(service).await?);
+            }
+        }
         hasher.str(match exec.options.expect {
             Expect::Success => "success",
             Expect::Failure => "failure",

@@ -142,8 +142,18 @@ impl Engine {
                 Expect::Any => backend::Commit::Always,
             },
             keep_failed: self.debugs_failures(),
+            services: None,
         };
-        let outcome = self.backend.run(spec, sink).await?;
+        let bound = &exec.config.services;
+        let outcome = if bound.is_empty() {
+            self.backend.run(spec, sink).await?
+        } else {
+            // Started (or joined) right before the step, let go right after it.
+            let hosts = self.bind_services(bound).await?;
+            let outcome = self.backend.run(RunSpec { services: Some(hosts), ..spec }, sink).await;
+            self.unbind_services(bound).await;
+            outcome?
+        };
         Ok((outcome, prepared))
     }
 }
