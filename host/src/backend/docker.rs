@@ -212,6 +212,21 @@ impl DockerBackend {
         Ok((network, hosts))
     }
 
+    /// A labelled container of `image` running `program` with `arguments` in `config`'s
+    /// environment, working directory and user (steps and shells add how they attach).
+    fn command_container(&self, image: &str, program: &str, arguments: &[String], config: &ImageConfig) -> ContainerCreateBody {
+        ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec![program.to_string()]),
+            cmd: Some(arguments.to_vec()),
+            env: Some(config.env.clone()),
+            working_dir: config.workdir.clone(),
+            user: config.user.clone(),
+            labels: Some(self.container_labels()),
+            ..Default::default()
+        }
+    }
+
     /// Creates a container that will never start, for receiving archives, committing or
     /// reading paths.
     async fn create_idle(&self, image: &str) -> Result<String, BackendError> {
@@ -716,13 +731,6 @@ impl Backend for DockerBackend {
             None => (None, None),
         };
         let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            entrypoint: Some(vec![program.clone()]),
-            cmd: Some(arguments.to_vec()),
-            env: Some(spec.config.env.clone()),
-            working_dir: spec.config.workdir.clone(),
-            user: spec.config.user.clone(),
-            labels: Some(self.container_labels()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             attach_stdin: Some(spec.stdin.is_some()),
@@ -734,7 +742,7 @@ impl Backend for DockerBackend {
                 extra_hosts,
                 ..host_config(&spec.mounts)
             }),
-            ..Default::default()
+            ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
         let created = docker
             .create_container(None, body)
@@ -755,20 +763,13 @@ impl Backend for DockerBackend {
             });
         };
         let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            entrypoint: Some(vec![program.clone()]),
-            cmd: Some(arguments.to_vec()),
-            env: Some(spec.config.env.clone()),
-            working_dir: spec.config.workdir.clone(),
-            user: spec.config.user.clone(),
-            labels: Some(self.container_labels()),
             attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             open_stdin: Some(true),
             tty: Some(true),
             host_config: Some(host_config(&spec.mounts)),
-            ..Default::default()
+            ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
         let created = docker
             .create_container(None, body)
@@ -1095,14 +1096,7 @@ impl Backend for DockerBackend {
         };
         let (network, hosts) = self.service_host_config(&spec.services).await?;
         let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            entrypoint: Some(vec![program.clone()]),
-            cmd: Some(arguments.to_vec()),
-            env: Some(spec.config.env.clone()),
-            working_dir: spec.config.workdir.clone(),
-            user: spec.config.user.clone(),
             hostname: Some(spec.hostname.clone()),
-            labels: Some(self.container_labels()),
             tty: Some(false),
             host_config: Some(HostConfig {
                 network_mode: Some(network.clone()),
@@ -1118,7 +1112,7 @@ impl Backend for DockerBackend {
                     },
                 )])),
             }),
-            ..Default::default()
+            ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
         let created = docker
             .create_container(None, body)
