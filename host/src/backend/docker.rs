@@ -227,10 +227,18 @@ impl DockerBackend {
         }
     }
 
+    /// Creates a container from `body` and tracks it for cleanup; `what` names it in errors
+    /// ("creating a container for …").
+    async fn create_tracked(&self, body: ContainerCreateBody, what: String) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let created = docker.create_container(None, body).await.map_err(self.failed(what))?;
+        self.track(&created.id);
+        Ok(created.id)
+    }
+
     /// Creates a container that will never start, for receiving archives, committing or
     /// reading paths.
     async fn create_idle(&self, image: &str) -> Result<String, BackendError> {
-        let docker = self.client().await?;
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             entrypoint: Some(vec![NEVER_RUN.to_string()]),
@@ -239,12 +247,7 @@ impl DockerBackend {
             network_disabled: Some(true),
             ..Default::default()
         };
-        let created = docker
-            .create_container(None, body)
-            .await
-            .map_err(self.failed(format!("creating a container from {image}")))?;
-        self.track(&created.id);
-        Ok(created.id)
+        self.create_tracked(body, format!("creating a container from {image}")).await
     }
 
     /// Extracts each archive at `/` in the container, streamed from its file.
@@ -714,7 +717,6 @@ impl Backend for DockerBackend {
     }
 
     async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
-        let docker = self.client().await?;
         let Some((program, arguments)) = spec.command.split_first() else {
             return Err(BackendError::Failed {
                 operation: "running a command".into(),
@@ -744,18 +746,13 @@ impl Backend for DockerBackend {
             }),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
-        let created = docker
-            .create_container(None, body)
-            .await
-            .map_err(self.failed(format!("creating a container for {:?}", spec.command)))?;
-        self.track(&created.id);
-        let outcome = self.run_created(&created.id, &spec, sink).await;
-        self.remove_container_later(&created.id).await;
+        let created = self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await?;
+        let outcome = self.run_created(&created, &spec, sink).await;
+        self.remove_container_later(&created).await;
         outcome
     }
 
     async fn terminal(&self, spec: TerminalSpec, io: TerminalIo) -> Result<i64, BackendError> {
-        let docker = self.client().await?;
         let Some((program, arguments)) = spec.command.split_first() else {
             return Err(BackendError::Failed {
                 operation: "opening a terminal".into(),
@@ -771,13 +768,9 @@ impl Backend for DockerBackend {
             host_config: Some(host_config(&spec.mounts)),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
-        let created = docker
-            .create_container(None, body)
-            .await
-            .map_err(self.failed(format!("creating a container for {:?}", spec.command)))?;
-        self.track(&created.id);
-        let result = self.run_terminal(&created.id, &spec, io).await;
-        self.remove_container(&created.id).await;
+        let created = self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await?;
+        let result = self.run_terminal(&created, &spec, io).await;
+        self.remove_container(&created).await;
         result
     }
 
@@ -1114,19 +1107,15 @@ impl Backend for DockerBackend {
             }),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
-        let created = docker
-            .create_container(None, body)
-            .await
-            .map_err(self.failed(format!("creating the service {}", spec.hostname)))?;
-        self.track(&created.id);
+        let created = self.create_tracked(body, format!("creating the service {}", spec.hostname)).await?;
         let started = async {
-            self.upload(&created.id, &spec.archives).await?;
+            self.upload(&created, &spec.archives).await?;
             docker
-                .start_container(&created.id, None)
+                .start_container(&created, None)
                 .await
                 .map_err(self.failed(format!("starting the service {} ({:?})", spec.hostname, spec.command)))?;
             let inspect = docker
-                .inspect_container(&created.id, None)
+                .inspect_container(&created, None)
                 .await
                 .map_err(self.failed(format!("inspecting the service {}", spec.hostname)))?;
             let address = inspect
@@ -1141,9 +1130,9 @@ impl Backend for DockerBackend {
         }
         .await;
         match started {
-            Ok(address) => Ok(StartedService { id: created.id, address }),
+            Ok(address) => Ok(StartedService { id: created, address }),
             Err(error) => {
-                self.remove_container(&created.id).await;
+                self.remove_container(&created).await;
                 Err(error)
             }
         }
