@@ -401,25 +401,28 @@ impl Filter {
     }
 }
 
-/// How [`Directory::docker_build_opts`] builds: the Dockerfile's build arguments and the
-/// stage to stop at.
+/// How [`Directory::docker_build_opts`] builds: the Dockerfile's build arguments, the
+/// stage to stop at and the secrets its `RUN --mount=type=secret,id=NAME` read.
 ///
 /// ```no_run
 /// # let source = tanto_sdk::dag().directory();
+/// # let token = tanto_sdk::dag().set_secret("npm-token", "...");
 /// use tanto_sdk::BuildOptions;
 ///
-/// let tests = source.docker_build_opts("Dockerfile", BuildOptions::new().build_arg("VERSION", "1.2").target("test"));
+/// let tests = source.docker_build_opts("Dockerfile", BuildOptions::new().build_arg("VERSION", "1.2").target("test").secret(&token));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct BuildOptions {
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions<'a> {
     /// `ARG` values by name, in order (a name given twice keeps its last value).
     pub build_args: Vec<(String, String)>,
     /// The stage to stop at; the Dockerfile's last stage when `None`.
     pub target: Option<String>,
+    /// Secrets the build reads by their name (a name given twice keeps the last one).
+    pub secrets: Vec<&'a Secret>,
 }
 
-impl BuildOptions {
-    /// No build arguments, the last stage.
+impl<'a> BuildOptions<'a> {
+    /// No build arguments, the last stage, no secrets.
     pub fn new() -> Self {
         Self::default()
     }
@@ -436,6 +439,14 @@ impl BuildOptions {
         self
     }
 
+    /// These options with `secret` readable by `RUN --mount=type=secret,id=NAME`, `NAME`
+    /// being [`secret.name()`](Secret::name) (at `/run/secrets/NAME` unless the mount's
+    /// `target=` says where). The value never enters the image or its history.
+    pub fn secret(mut self, secret: &'a Secret) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
     fn wit_build_args(&self) -> Vec<wit::BuildArg> {
         self.build_args
             .iter()
@@ -444,6 +455,10 @@ impl BuildOptions {
                 value: value.clone(),
             })
             .collect()
+    }
+
+    fn wit_secrets(&self) -> Vec<&'a wit::Secret> {
+        self.secrets.iter().map(|secret| &secret.0).collect()
     }
 }
 
@@ -854,10 +869,11 @@ wrappers!(Directory {
     /// A container from the image the Dockerfile at `dockerfile` (a path in this
     /// directory) builds with this directory as its context, through the Docker daemon's
     /// builder.
-    fn docker_build(dockerfile: String) -> Container = docker_build(dockerfile, &[], None);
+    fn docker_build(dockerfile: String) -> Container = docker_build(dockerfile, &[], None, &[]);
 
-    /// [`docker_build`](Directory::docker_build) with build arguments and a target stage.
-    fn docker_build_opts(dockerfile: String, options: BuildOptions) -> Container = docker_build(dockerfile, &options.wit_build_args(), options.target.as_deref());
+    /// [`docker_build`](Directory::docker_build) with build arguments, a target stage and
+    /// build secrets.
+    fn docker_build_opts(dockerfile: String, options: BuildOptions) -> Container = docker_build(dockerfile, &options.wit_build_args(), options.target.as_deref(), &options.wit_secrets());
 });
 
 impl Directory {

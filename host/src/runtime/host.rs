@@ -129,6 +129,18 @@ impl HostArgument for Vec<types::BuildArg> {
     }
 }
 
+/// Build secrets, by name: the id a Dockerfile's `RUN --mount=type=secret,id=NAME`
+/// asks for (a name given twice keeps its last secret, as build arguments do).
+impl HostArgument for Vec<Resource<Secret>> {
+    type Engine = std::collections::BTreeMap<String, Secret>;
+
+    fn resolve(self, state: &InvocationState) -> HostResult<Self::Engine> {
+        self.into_iter()
+            .map(|handle| state.get(&handle).map(|secret| (secret.name().to_string(), secret)))
+            .collect()
+    }
+}
+
 /// A handle is the engine object it stands for, and a parent of what is made from it.
 impl<T: Send + Clone + 'static> HostArgument for Resource<T> {
     type Engine = T;
