@@ -249,7 +249,7 @@ fn completion_offers_the_module_in_the_current_folder() {
     let (_, candidates) = complete(&tanto, &module, "bash", &["tanto", "call", "--greeting", "hi", "greet-"]);
     assert_eq!(candidates, ["greet-all"]);
     let (_, candidates) = complete(&tanto, &module, "bash", &["tanto", "call", "--greeting=hi", "greet", "--n"]);
-    assert_eq!(candidates, ["--name"]);
+    assert_eq!(candidates, ["--name", "--no-cache"], "the function's arguments, then tanto's own options");
     let (_, candidates) = complete(&tanto, &module, "bash", &["tanto", "call", "--greeting=hi", "base", "with-e"]);
     assert!(candidates.contains(&"with-exec".to_string()), "{candidates:?}");
     // fish shows what each is.

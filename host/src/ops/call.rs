@@ -130,7 +130,8 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
         working_dir,
         hash_cache: session.pipeline.hash_cache(),
     };
-    let constructor_arguments = type_arguments(&constructor, &constructor_raw, &context).map_err(|error| in_constructor(schema, error))?;
+    // The function's first, so that a constructor argument given after it is reported
+    // as misplaced rather than missing.
     let typed = type_arguments(function, &raw, &context).map_err(|error| match error {
         // A constructor argument given after the function: say where it goes.
         ArgumentError::UnknownArgument { argument, .. } if schema.constructor.iter().any(|known| known.name == argument.replace('_', "-")) => {
@@ -142,6 +143,7 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
         }
         error => error,
     })?;
+    let constructor_arguments = type_arguments(&constructor, &constructor_raw, &context).map_err(|error| in_constructor(schema, error))?;
     // The whole chain is typed before anything runs.
     let steps = match plan(function, chained, &context)? {
         Plan::Steps(steps) => steps,
