@@ -254,6 +254,35 @@ impl Client {
         let value = wit_client::call(module, function, arguments)?;
         T::from_value(value.into()).map_err(|mismatch| crate::Error::Failed(format!("module `{module}`, function `{function}`: {mismatch}")))
     }
+
+    /// [`Client::call`] on a dependency whose schema declares a constructor, with the
+    /// constructor's named arguments (those left out take the dependency's defaults), as
+    /// `tanto call --name=value FUNCTION` gives them.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::value::IntoValue;
+    ///
+    /// let greeting: String = tanto_sdk::dag().call_constructed(
+    ///     "greeter",
+    ///     vec![("greeting", "hi".to_string().into_value())],
+    ///     "greet",
+    ///     vec![("name", "ada".to_string().into_value())],
+    /// )?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    pub fn call_constructed<T: crate::value::FromValue>(
+        &self,
+        module: &str,
+        constructor_arguments: Vec<(&str, crate::value::Value)>,
+        function: &str,
+        arguments: Vec<(&str, crate::value::Value)>,
+    ) -> Result<T> {
+        let owned = |arguments: Vec<(&str, crate::value::Value)>| -> Vec<(String, wit::Value)> {
+            arguments.into_iter().map(|(name, value)| (name.to_owned(), value.into())).collect()
+        };
+        let value = wit_client::call_constructed(module, owned(constructor_arguments), function, owned(arguments))?;
+        T::from_value(value.into()).map_err(|mismatch| crate::Error::Failed(format!("module `{module}`, function `{function}`: {mismatch}")))
+    }
 }
 
 /// A persistent volume for caches, from [`Client::cache_volume`]. Its key, never its
