@@ -133,6 +133,12 @@ impl Wrap<wit::GitRef> for GitRef {
     }
 }
 
+impl Wrap<wit::Service> for Service {
+    fn wrap(returned: wit::Service) -> Self {
+        Service(returned)
+    }
+}
+
 impl Wrap<wit::Secret> for Secret {
     fn wrap(returned: wit::Secret) -> Self {
         Secret(returned)
@@ -246,6 +252,35 @@ impl Client {
     pub fn call<T: crate::value::FromValue>(&self, module: &str, function: &str, arguments: Vec<(&str, crate::value::Value)>) -> Result<T> {
         let arguments: Vec<(String, wit::Value)> = arguments.into_iter().map(|(name, value)| (name.to_owned(), value.into())).collect();
         let value = wit_client::call(module, function, arguments)?;
+        T::from_value(value.into()).map_err(|mismatch| crate::Error::Failed(format!("module `{module}`, function `{function}`: {mismatch}")))
+    }
+
+    /// [`Client::call`] on a dependency whose schema declares a constructor, with the
+    /// constructor's named arguments (those left out take the dependency's defaults), as
+    /// `tanto call --name=value FUNCTION` gives them.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::value::IntoValue;
+    ///
+    /// let greeting: String = tanto_sdk::dag().call_constructed(
+    ///     "greeter",
+    ///     vec![("greeting", "hi".to_string().into_value())],
+    ///     "greet",
+    ///     vec![("name", "ada".to_string().into_value())],
+    /// )?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    pub fn call_constructed<T: crate::value::FromValue>(
+        &self,
+        module: &str,
+        constructor_arguments: Vec<(&str, crate::value::Value)>,
+        function: &str,
+        arguments: Vec<(&str, crate::value::Value)>,
+    ) -> Result<T> {
+        let owned = |arguments: Vec<(&str, crate::value::Value)>| -> Vec<(String, wit::Value)> {
+            arguments.into_iter().map(|(name, value)| (name.to_owned(), value.into())).collect()
+        };
+        let value = wit_client::call_constructed(module, owned(constructor_arguments), function, owned(arguments))?;
         T::from_value(value.into()).map_err(|mismatch| crate::Error::Failed(format!("module `{module}`, function `{function}`: {mismatch}")))
     }
 }
@@ -395,25 +430,28 @@ impl Filter {
     }
 }
 
-/// How [`Directory::docker_build_opts`] builds: the Dockerfile's build arguments and the
-/// stage to stop at.
+/// How [`Directory::docker_build_opts`] builds: the Dockerfile's build arguments, the
+/// stage to stop at and the secrets its `RUN --mount=type=secret,id=NAME` read.
 ///
 /// ```no_run
 /// # let source = tanto_sdk::dag().directory();
+/// # let token = tanto_sdk::dag().set_secret("npm-token", "...");
 /// use tanto_sdk::BuildOptions;
 ///
-/// let tests = source.docker_build_opts("Dockerfile", BuildOptions::new().build_arg("VERSION", "1.2").target("test"));
+/// let tests = source.docker_build_opts("Dockerfile", BuildOptions::new().build_arg("VERSION", "1.2").target("test").secret(&token));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct BuildOptions {
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions<'a> {
     /// `ARG` values by name, in order (a name given twice keeps its last value).
     pub build_args: Vec<(String, String)>,
     /// The stage to stop at; the Dockerfile's last stage when `None`.
     pub target: Option<String>,
+    /// Secrets the build reads by their name (a name given twice keeps the last one).
+    pub secrets: Vec<&'a Secret>,
 }
 
-impl BuildOptions {
-    /// No build arguments, the last stage.
+impl<'a> BuildOptions<'a> {
+    /// No build arguments, the last stage, no secrets.
     pub fn new() -> Self {
         Self::default()
     }
@@ -430,6 +468,14 @@ impl BuildOptions {
         self
     }
 
+    /// These options with `secret` readable by `RUN --mount=type=secret,id=NAME`, `NAME`
+    /// being [`secret.name()`](Secret::name) (at `/run/secrets/NAME` unless the mount's
+    /// `target=` says where). The value never enters the image or its history.
+    pub fn secret(mut self, secret: &'a Secret) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
     fn wit_build_args(&self) -> Vec<wit::BuildArg> {
         self.build_args
             .iter()
@@ -438,6 +484,10 @@ impl BuildOptions {
                 value: value.clone(),
             })
             .collect()
+    }
+
+    fn wit_secrets(&self) -> Vec<&'a wit::Secret> {
+        self.secrets.iter().map(|secret| &secret.0).collect()
     }
 }
 
@@ -648,6 +698,16 @@ wrappers!(Container {
     /// function, `tanto call ... -o image.tar` saves it.
     fn export() -> File = export();
 
+    /// Opens `cmd` (`/bin/sh` when empty) interactively in this container's state, on the
+    /// user's terminal, and returns its exit code once it exits: a breakpoint for looking
+    /// around (its files after every pending command, its environment, working directory,
+    /// user and mounts). What is done in the shell does not change this container.
+    ///
+    /// Fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) when tanto
+    /// has no interactive terminal (its input or output is a pipe, as in CI): remove the
+    /// call before committing the pipeline.
+    fn terminal(cmd: Strings) -> Result<i32> = terminal(cmd);
+
     /// This container with its root filesystem and configuration replaced by those of the
     /// one image in the archive `source` (`docker save` format). The archive's tags are
     /// ignored: importing never renames an image on the user's daemon.
@@ -669,6 +729,108 @@ impl Container {
     }
 
     pub(crate) fn into_wit(self) -> wit::Container {
+        self.0
+    }
+}
+
+// Services.
+wrappers!(Container {
+    /// This container with TCP `port` exposed: a [`Service`] made from it listens there,
+    /// and is ready once the port accepts connections.
+    fn with_exposed_port(port: u32) -> Container = with_exposed_port(port, wit::NetworkProtocol::Tcp, None);
+
+    /// [`with_exposed_port`](Container::with_exposed_port) with a protocol and a
+    /// description (UDP ports are not checked for readiness).
+    fn with_exposed_port_described(port: u32, protocol: NetworkProtocol, description: String) -> Container = with_exposed_port(port, protocol, Some(description.as_str()));
+
+    /// This container's default command (entrypoint and default arguments) run as a
+    /// [`Service`].
+    fn as_service() -> Service = as_service(&Vec::new(), false);
+
+    /// `args` run as a [`Service`] (without the entrypoint).
+    fn as_service_with_args(args: Strings) -> Service = as_service(args, false);
+
+    /// `args` run as a [`Service`] after the container's entrypoint.
+    fn as_service_with_entrypoint(args: Strings) -> Service = as_service(args, true);
+
+    /// This container with `service` reachable at the host name `alias` by the commands
+    /// that follow. The service starts before the first of them and stops once none is
+    /// running; a step that binds it is cached by what the service runs.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::dag;
+    ///
+    /// let web = dag()
+    ///     .container()
+    ///     .from("busybox:latest")
+    ///     .with_exposed_port(80)
+    ///     .as_service_with_args(["httpd", "-f", "-p", "80", "-h", "/www"]);
+    /// let page = dag()
+    ///     .container()
+    ///     .from("busybox:latest")
+    ///     .with_service_binding("web", &web)
+    ///     .with_exec(["wget", "-qO-", "http://web/"])
+    ///     .stdout()?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    fn with_service_binding(alias: String, service: &Service) -> Container = with_service_binding(alias, service);
+});
+
+/// The transport protocol of a port exposed with
+/// [`Container::with_exposed_port_described`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum NetworkProtocol {
+    /// TCP: checked for readiness (the port must accept a connection).
+    #[default]
+    Tcp,
+    /// UDP: not checked for readiness.
+    Udp,
+}
+
+impl From<NetworkProtocol> for wit::NetworkProtocol {
+    fn from(protocol: NetworkProtocol) -> Self {
+        match protocol {
+            NetworkProtocol::Tcp => wit::NetworkProtocol::Tcp,
+            NetworkProtocol::Udp => wit::NetworkProtocol::Udp,
+        }
+    }
+}
+
+/// A container's command kept running in the background, from
+/// [`Container::as_service`]: steps reach it over the network once they bind it with
+/// [`Container::with_service_binding`]. Steps that bind the same service share one
+/// running instance; it stops when none of them is running, and at the end of the run
+/// at the latest. Returned from a function, `tanto call FUNCTION up` runs it with its
+/// ports forwarded to the caller's machine.
+#[derive(Debug)]
+pub struct Service(wit::Service);
+
+wrappers!(Service {
+    /// `hostname:port` of its first exposed port, where steps that bind it reach it.
+    fn endpoint() -> Result<String> = endpoint(None, None);
+
+    /// `scheme://hostname:port` (`http://tanto-service-…:80`).
+    fn endpoint_url(port: u32, scheme: String) -> Result<String> = endpoint(Some(port), Some(scheme.as_str()));
+
+    /// Its name on the run's network: steps that bind it reach it by this name as well
+    /// as by their alias.
+    fn hostname() -> Result<String> = hostname();
+
+    /// Starts it (if it is not running) and keeps it running until
+    /// [`stop`](Service::stop) or the end of the run.
+    fn start() -> Result<()> = start();
+
+    /// Lets go of what [`start`](Service::start) held: it stops once no running step
+    /// binds it.
+    fn stop() -> Result<()> = stop();
+});
+
+impl Service {
+    pub(crate) fn from_wit(service: wit::Service) -> Self {
+        Service(service)
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Service {
         self.0
     }
 }
@@ -736,10 +898,11 @@ wrappers!(Directory {
     /// A container from the image the Dockerfile at `dockerfile` (a path in this
     /// directory) builds with this directory as its context, through the Docker daemon's
     /// builder.
-    fn docker_build(dockerfile: String) -> Container = docker_build(dockerfile, &[], None);
+    fn docker_build(dockerfile: String) -> Container = docker_build(dockerfile, &[], None, &[]);
 
-    /// [`docker_build`](Directory::docker_build) with build arguments and a target stage.
-    fn docker_build_opts(dockerfile: String, options: BuildOptions) -> Container = docker_build(dockerfile, &options.wit_build_args(), options.target.as_deref());
+    /// [`docker_build`](Directory::docker_build) with build arguments, a target stage and
+    /// build secrets.
+    fn docker_build_opts(dockerfile: String, options: BuildOptions) -> Container = docker_build(dockerfile, &options.wit_build_args(), options.target.as_deref(), &options.wit_secrets());
 });
 
 impl Directory {

@@ -8,7 +8,7 @@
 //! | Rust type | WIT type |
 //! |---|---|
 //! | `String`, `bool`, `i64`, `f64` | `string`, `boolean`, `integer`, `float` |
-//! | [`Container`], [`Directory`], [`File`], [`Secret`] | `container`, `directory`, `file`, `secret` |
+//! | [`Container`], [`Directory`], [`File`], [`Secret`], [`Service`] | `container`, `directory`, `file`, `secret`, `service` |
 //! | `Vec<T>` of one of the above | `list<T>` |
 //! | `Option<T>` of one of the above (lists included) | `option<T>` |
 //! | `()` (return values only) | `void` |
@@ -19,7 +19,7 @@
 
 use crate::bindings::tanto::core::types as wit;
 use crate::schema::{TypeKind, TypeRef};
-use crate::{Container, Directory, File, Secret};
+use crate::{Container, Directory, File, Secret, Service};
 
 /// Calls `$mac! { table }` with every kind of scalar and object value the contract
 /// carries, one line each: `Variant(RustType, scalar|object) = "wit-name", "doc";`.
@@ -46,6 +46,7 @@ macro_rules! foreach_kind {
             Directory(Directory, object) = "directory", "A [`Directory`](crate::Directory).";
             File(File, object) = "file", "A [`File`](crate::File).";
             Secret(Secret, object) = "secret", "A [`Secret`](crate::Secret).";
+            Service(Service, object) = "service", "A [`Service`](crate::Service).";
         }
     };
 }
@@ -177,7 +178,7 @@ impl From<TypeMismatch> for crate::Error {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a type of the tanto contract",
     label = "no counterpart in the contract",
-    note = "the contract's types are `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret`, and `Vec<T>` or `Option<T>` of those"
+    note = "the contract's types are `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret`, `Service`, and `Vec<T>` or `Option<T>` of those"
 )]
 pub trait Typed {
     /// The type as the module's schema declares it.
@@ -192,7 +193,7 @@ pub trait Typed {
     message = "a module function cannot return `{Self}`",
     label = "not a type a module function returns",
     note = "integers are `i64`, floating point numbers `f64`, and text `String`",
-    note = "a module function returns `()`, `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret`, `Vec<T>` or `Option<T>` of those, or `Result<T>` of any of these"
+    note = "a module function returns `()`, `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret`, `Service`, `Vec<T>` or `Option<T>` of those, or `Result<T>` of any of these"
 )]
 pub trait IntoValue: Typed {
     /// The value as the contract carries it.
@@ -207,7 +208,7 @@ pub trait IntoValue: Typed {
     message = "a module function cannot take `{Self}`",
     label = "not a type a module function takes",
     note = "integers are `i64`, floating point numbers `f64`, and text `String`; arguments are taken by value (`String`, not `&str`; `Directory`, not `&Directory`)",
-    note = "a module function takes `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret`, and `Vec<T>` or `Option<T>` of those"
+    note = "a module function takes `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret`, `Service`, and `Vec<T>` or `Option<T>` of those"
 )]
 pub trait FromValue: Typed + Sized {
     /// The value, or why it does not have this type.
@@ -320,7 +321,7 @@ fn json_string(text: &str) -> String {
 #[diagnostic::on_unimplemented(
     message = "a `Vec` of the tanto contract cannot hold `{Self}`",
     label = "not an element of a list",
-    note = "a `Vec` holds `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container` or `Secret`, not lists or `Option`s"
+    note = "a `Vec` holds `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret` or `Service`, not lists or `Option`s"
 )]
 pub trait Element: Sized {
     /// The element's kind.
@@ -339,7 +340,7 @@ pub trait Element: Sized {
 #[diagnostic::on_unimplemented(
     message = "an `Option` of the tanto contract cannot hold `{Self}`",
     label = "not a value an `Option` holds",
-    note = "`Option` holds `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret` or a `Vec` of those: a value is either given or `None`, and `()` is no value"
+    note = "`Option` holds `String`, `bool`, `i64`, `f64`, `Directory`, `File`, `Container`, `Secret`, `Service` or a `Vec` of those: a value is either given or `None`, and `()` is no value"
 )]
 pub trait Required: Typed {}
 

@@ -321,6 +321,8 @@ impl Tanto {
         assert!(containers.trim().is_empty(), "containers left behind by {}: {containers}", self.session);
         let volumes = docker(&["volume", "ls", "-q", "--filter", &filter]);
         assert!(volumes.trim().is_empty(), "volumes left behind by {}: {volumes}", self.session);
+        let networks = docker(&["network", "ls", "-q", "--filter", &filter]);
+        assert!(networks.trim().is_empty(), "networks left behind by {}: {networks}", self.session);
     }
 
     /// How many containers this session created so far, from Docker's event log.

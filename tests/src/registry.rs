@@ -122,6 +122,30 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The tags of `repository`, asked with this registry's credentials (none when the
+    /// repository does not exist).
+    pub fn tags(&self, repository: &str) -> Vec<String> {
+        let mut stream = TcpStream::connect(&self.address).expect("the registry answers");
+        let request = format!(
+            "GET /v2/{repository}/tags/list HTTP/1.0\r\nHost: {}\r\nAuthorization: Basic {}\r\n\r\n",
+            self.address,
+            base64(format!("{}:{}", self.username, self.password).as_bytes())
+        );
+        stream.write_all(request.as_bytes()).expect("writing to the registry");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("reading the registry's answer");
+        let Some((_, body)) = answer.split_once("\r\n\r\n") else { return Vec::new() };
+        let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let mut tags: Vec<String> = value["tags"]
+            .as_array()
+            .map(|tags| tags.iter().filter_map(|tag| tag.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        tags.sort();
+        tags
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();

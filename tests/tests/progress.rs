@@ -155,7 +155,7 @@ fn on_a_terminal(tanto: &Tanto, script: &str, env: &[(&str, &str)]) -> String {
     command
         .args([
             "-qefc",
-            r#""$TANTO" --progress=auto call -m "$GUEST" run-script "--script=$SCRIPT""#,
+            r#"if [ -n "$STTY" ]; then stty $STTY; fi; "$TANTO" --progress=auto call -m "$GUEST" run-script "--script=$SCRIPT""#,
             "/dev/null",
         ])
         .env("TANTO", tanto_bin())
@@ -167,7 +167,8 @@ fn on_a_terminal(tanto: &Tanto, script: &str, env: &[(&str, &str)]) -> String {
         .env_remove("CI")
         .env_remove("NO_COLOR")
         .env_remove("TANTO_PROGRESS")
-        .env_remove("TANTO_LOG");
+        .env_remove("TANTO_LOG")
+        .env_remove("STTY");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -186,7 +187,8 @@ fn the_live_view_on_a_terminal_shows_steps_cached_and_a_summary() {
     assert!(raw.contains("\x1b[32m✔"), "colour on a terminal: {raw:?}");
     let first = strip_ansi(&raw);
     // Collapsed when done: a check mark, the step and its duration; no plain lines.
-    assert!(first.contains("✔ [1] sh -c"), "{first}");
+    // The step ran under the call: its line is indented one level.
+    assert!(first.contains("  ✔ [1] sh -c"), "{first}");
     assert!(!first.contains("[1] DONE"), "{first}");
     // The call, collapsed too.
     assert!(first.contains("✔ run-script "), "{first}");
@@ -200,6 +202,16 @@ fn the_live_view_on_a_terminal_shows_steps_cached_and_a_summary() {
     assert!(again.contains("✔ [1] sh -c") && again.contains("CACHED"), "{again}");
     assert!(again.contains("1 step: 0 run, 1 cached, 0 failed in "), "{again}");
     assert!(!again.contains("\x1b[32m") && !again.contains("\x1b[2m"), "NO_COLOR: {again:?}");
+
+    // A narrow terminal: the step's lines are cut to its width, never wrapped.
+    // indicatif moves the cursor between lines: each escape sequence ends a line.
+    let narrow = on_a_terminal(&tanto, &format!("{script}; echo {}", "y".repeat(100)), &[("STTY", "cols 40 rows 20")]);
+    let narrow = strip_ansi(&narrow.replace('\x1b', "\n\x1b"));
+    let step_lines: Vec<&str> = narrow.split(['\n', '\r']).filter(|line| line.contains("[1] ") || line.contains('│')).collect();
+    assert!(!step_lines.is_empty(), "{narrow}");
+    for line in step_lines {
+        assert!(line.trim_end().chars().count() <= 40, "{line:?} is wider than the terminal: {narrow}");
+    }
 
     // A terminal that cannot redraw, and CI logs, get plain lines.
     for env in [("TERM", "dumb"), ("CI", "true")] {

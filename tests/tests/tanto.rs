@@ -13,6 +13,9 @@ use hostile::{escaper, schema_forger};
 // Images and registries: publish, pull, archives, Dockerfile builds.
 mod images;
 
+// Services: bound by alias, shared, waited for, forwarded by `up`.
+mod services;
+
 // Every guest in tests/guests must have a test named after it in this file.
 macro_rules! assert_guest_has_test {
     ($name:ident) => {

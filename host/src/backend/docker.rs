@@ -4,7 +4,10 @@
 //! Each exec step is one short-lived container: created from the parent snapshot with an
 //! explicit configuration, given the pending file edits with `put_archive`, attached
 //! before it starts (so no output is lost and stdout and stderr stay apart), waited for,
-//! committed as the snapshot image of the step, and removed. Every container carries
+//! committed as the snapshot image of the step, and removed. Removal happens off the
+//! critical path (removing a container whose layer holds a big install takes seconds, and
+//! nothing after the step needs it gone): it runs in the background, and
+//! [`Backend::cleanup`] waits for every removal still under way. Every container carries
 //! [`MANAGED_LABEL`], [`SESSION_LABEL`] and [`OWNER_LABEL`]; the ones still alive when the
 //! process stops (Ctrl-C, a failure) are removed by [`Backend::cleanup`], and those of a
 //! process that was killed by [`Backend::sweep_owner`] in a later one. Snapshot images
@@ -12,7 +15,7 @@
 //! users carry only the user's labels.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -31,13 +34,17 @@ use tokio::sync::OnceCell;
 
 use super::credentials::{self, Credentials, registry_of};
 use super::{
-    Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL, OutputSink, RegistryProblem,
-    Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+    ArchiveFile, Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, DEBUG_LABEL, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL,
+    OutputSink, RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, ServiceHosts, ServiceSpec, SnapshotImage, StartedService, Stream,
+    Swept, TerminalIo, TerminalSpec,
 };
 
 /// A program path that never exists: containers that are only created (to receive
 /// archives, to be committed or read) need a command, and must never run one.
 const NEVER_RUN: &str = "/.tanto-never-run";
+
+/// How many of its last output lines a failed Dockerfile build shows.
+const BUILD_OUTPUT_LINES: usize = 20;
 
 /// What the daemon says it is.
 #[derive(Clone, Debug)]
@@ -55,8 +62,14 @@ pub struct DockerBackend {
     owner: String,
     client: OnceCell<Docker>,
     scratch: OnceCell<ImageInfo>,
+    /// The run's services network, made when the first service starts.
+    services_network: OnceCell<String>,
     /// Containers created and not yet removed, for cleanup on failure or Ctrl-C.
-    live: Mutex<HashSet<String>>,
+    live: Arc<Mutex<HashSet<String>>>,
+    /// Removals running in the background; cleanup waits for them.
+    removals: Mutex<tokio::task::JoinSet<()>>,
+    /// Debug images of failed steps not yet removed, for the same cleanup.
+    live_images: Mutex<HashSet<String>>,
     /// Operations that talked to the daemon, for timing reports.
     round_trips: std::sync::atomic::AtomicUsize,
 }
@@ -78,7 +91,10 @@ impl DockerBackend {
             owner,
             client: OnceCell::new(),
             scratch: OnceCell::new(),
-            live: Mutex::new(HashSet::new()),
+            services_network: OnceCell::new(),
+            live: Arc::new(Mutex::new(HashSet::new())),
+            removals: Mutex::new(tokio::task::JoinSet::new()),
+            live_images: Mutex::new(HashSet::new()),
             round_trips: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -128,6 +144,13 @@ impl DockerBackend {
         ])
     }
 
+    /// A debug image is gone: cleanup has nothing more to do for it.
+    fn forget_image(&self, image: &str) {
+        if let Ok(mut live) = self.live_images.lock() {
+            live.remove(image);
+        }
+    }
+
     fn track(&self, id: &str) {
         if let Ok(mut live) = self.live.lock() {
             live.insert(id.to_string());
@@ -139,25 +162,86 @@ impl DockerBackend {
         let Ok(docker) = self.client().await else {
             return false;
         };
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        match docker.remove_container(id, Some(options)).await {
-            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
-                if let Ok(mut live) = self.live.lock() {
-                    live.remove(id);
-                }
-                true
-            }
-            Err(error) => {
-                tracing::warn!(container = id, %error, "could not remove container");
-                false
-            }
+        remove_tracked(docker, &self.live, id).await
+    }
+
+    /// Removes a container in the background: the caller goes on at once, and
+    /// [`Backend::cleanup`] waits for the removal (or removes the container itself if the
+    /// removal failed).
+    async fn remove_container_later(&self, id: &str) {
+        let Ok(docker) = self.client().await else {
+            return;
+        };
+        let (docker, live, id) = (docker.clone(), self.live.clone(), id.to_string());
+        if let Ok(mut removals) = self.removals.lock() {
+            // Finished removals are reaped here, so the set holds only those under way.
+            while removals.try_join_next().is_some() {}
+            removals.spawn(async move {
+                remove_tracked(&docker, &live, &id).await;
+            });
         }
+    }
+
+    /// The run's services network, created on first use: a user-defined bridge, where
+    /// Docker's DNS answers for each service's hostname. Labelled like this process's
+    /// containers, so [`Backend::cleanup`] removes it and, after a crash,
+    /// [`Backend::sweep_owner`] does.
+    async fn services_network(&self) -> Result<&str, BackendError> {
+        self.services_network
+            .get_or_try_init(|| async {
+                let docker = self.client().await?;
+                let name = format!("tanto-services-{}", self.owner);
+                let request = bollard::models::NetworkCreateRequest {
+                    name: name.clone(),
+                    driver: Some("bridge".into()),
+                    labels: Some(self.container_labels()),
+                    ..Default::default()
+                };
+                docker
+                    .create_network(request)
+                    .await
+                    .map_err(self.failed(format!("creating the services network {name}")))?;
+                Ok(name)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The network settings of a container that binds services: on the services network,
+    /// each alias naming its service's address.
+    async fn service_host_config(&self, services: &ServiceHosts) -> Result<(String, Vec<String>), BackendError> {
+        let network = self.services_network().await?.to_string();
+        let hosts = services.hosts.iter().map(|(alias, address)| format!("{alias}:{address}")).collect();
+        Ok((network, hosts))
+    }
+
+    /// A labelled container of `image` running `program` with `arguments` in `config`'s
+    /// environment, working directory and user (steps and shells add how they attach).
+    fn command_container(&self, image: &str, program: &str, arguments: &[String], config: &ImageConfig) -> ContainerCreateBody {
+        ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec![program.to_string()]),
+            cmd: Some(arguments.to_vec()),
+            env: Some(config.env.clone()),
+            working_dir: config.workdir.clone(),
+            user: config.user.clone(),
+            labels: Some(self.container_labels()),
+            ..Default::default()
+        }
+    }
+
+    /// Creates a container from `body` and tracks it for cleanup; `what` names it in errors
+    /// ("creating a container for …").
+    async fn create_tracked(&self, body: ContainerCreateBody, what: String) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let created = docker.create_container(None, body).await.map_err(self.failed(what))?;
+        self.track(&created.id);
+        Ok(created.id)
     }
 
     /// Creates a container that will never start, for receiving archives, committing or
     /// reading paths.
     async fn create_idle(&self, image: &str) -> Result<String, BackendError> {
-        let docker = self.client().await?;
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             entrypoint: Some(vec![NEVER_RUN.to_string()]),
@@ -166,20 +250,17 @@ impl DockerBackend {
             network_disabled: Some(true),
             ..Default::default()
         };
-        let created = docker
-            .create_container(None, body)
-            .await
-            .map_err(self.failed(format!("creating a container from {image}")))?;
-        self.track(&created.id);
-        Ok(created.id)
+        self.create_tracked(body, format!("creating a container from {image}")).await
     }
 
-    async fn upload(&self, id: &str, archives: &[Vec<u8>]) -> Result<(), BackendError> {
+    /// Extracts each archive at `/` in the container, streamed from its file.
+    async fn upload(&self, id: &str, archives: &[ArchiveFile]) -> Result<(), BackendError> {
         let docker = self.client().await?;
         for archive in archives {
+            let file = open_archive(archive.path()).await?;
             let options = UploadToContainerOptionsBuilder::default().path("/").build();
             docker
-                .upload_to_container(id, Some(options), body_full(archive.clone().into()))
+                .upload_to_container(id, Some(options), bollard::body_try_stream(chunks(file)))
                 .await
                 .map_err(self.failed("copying files into the container"))?;
         }
@@ -187,7 +268,6 @@ impl DockerBackend {
     }
 
     async fn commit_container(&self, id: &str, config: &ImageConfig, labels: &BTreeMap<String, String>) -> Result<String, BackendError> {
-        let docker = self.client().await?;
         let mut all_labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
         all_labels.extend(labels.clone());
         // Docker copies the committed container's labels into the image, and every
@@ -196,6 +276,27 @@ impl DockerBackend {
         for label in [MANAGED_LABEL, SESSION_LABEL, OWNER_LABEL] {
             all_labels.insert(label.to_string(), String::new());
         }
+        self.commit_labelled(id, config, all_labels).await
+    }
+
+    /// Commits a failed step's container as a debug image: labelled with this process
+    /// ([`DEBUG_LABEL`]) and session, so that cleanup, or the sweep after a kill, finds it.
+    async fn commit_debug(&self, id: &str, config: &ImageConfig) -> Result<String, BackendError> {
+        let mut labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
+        labels.insert(DEBUG_LABEL.to_string(), self.owner.clone());
+        labels.insert(SESSION_LABEL.to_string(), self.session.clone());
+        for label in [MANAGED_LABEL, OWNER_LABEL] {
+            labels.insert(label.to_string(), String::new());
+        }
+        let image = self.commit_labelled(id, config, labels).await?;
+        if let Ok(mut live) = self.live_images.lock() {
+            live.insert(image.clone());
+        }
+        Ok(image)
+    }
+
+    async fn commit_labelled(&self, id: &str, config: &ImageConfig, all_labels: HashMap<String, String>) -> Result<String, BackendError> {
+        let docker = self.client().await?;
         let body = ContainerConfig {
             env: Some(config.env.clone()),
             cmd: config.cmd.clone(),
@@ -250,6 +351,95 @@ impl DockerBackend {
         Ok(exit_code)
     }
 
+    /// Wires the user's terminal to the created shell container `id` until the shell exits:
+    /// keystrokes to its input, its output to the user, each new size to a resize of its
+    /// pseudo-terminal.
+    async fn run_terminal(&self, id: &str, spec: &TerminalSpec, io: TerminalIo) -> Result<i64, BackendError> {
+        let docker = self.client().await?;
+        let TerminalIo {
+            input: mut keystrokes,
+            mut output,
+            mut size,
+        } = io;
+        let attach_options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = docker
+            .attach_container(id, Some(attach_options))
+            .await
+            .map_err(self.failed("attaching to the shell"))?;
+        match docker.start_container(id, None).await {
+            Ok(()) => {}
+            // As for a step: the runtime could not start the program (not found, not
+            // executable), which a shell reports with 127.
+            Err(DockerError::DockerResponseServerError { message, .. }) if message.contains("OCI runtime") => {
+                let _ = output.write_all(format!("{message}\r\n").as_bytes()).await;
+                let _ = output.flush().await;
+                return Ok(127);
+            }
+            Err(error) => return Err(self.failed(format!("starting {:?}", spec.command))(error)),
+        }
+        let mut input = attached.input;
+        let mut shell_output = attached.output;
+        let resize = |size: super::TerminalSize| async move {
+            if size.rows == 0 || size.columns == 0 {
+                return;
+            }
+            let options = bollard::query_parameters::ResizeContainerTTYOptions {
+                h: i32::from(size.rows),
+                w: i32::from(size.columns),
+            };
+            // A resize that races the shell's exit fails harmlessly.
+            if let Err(error) = docker.resize_container_tty(id, options).await {
+                tracing::debug!(%error, "could not resize the shell's terminal");
+            }
+        };
+        let initial = *size.borrow_and_update();
+        resize(initial).await;
+        let forward_input = async {
+            while let Some(bytes) = keystrokes.recv().await {
+                if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
+                    break;
+                }
+            }
+            // The user's side went away: wait for the shell to end on its own.
+            std::future::pending::<()>().await
+        };
+        let forward_resizes = async {
+            while size.changed().await.is_ok() {
+                let changed = *size.borrow_and_update();
+                resize(changed).await;
+            }
+            std::future::pending::<()>().await
+        };
+        let forward_output = async {
+            while let Some(chunk) = shell_output.next().await {
+                let message = match chunk.map_err(self.failed("reading the shell's output"))? {
+                    LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message } => message,
+                    LogOutput::StdIn { .. } => continue,
+                };
+                // The terminal is the user's: what it cannot take is dropped, the shell
+                // goes on.
+                let _ = output.write_all(&message).await;
+                let _ = output.flush().await;
+            }
+            Ok::<(), BackendError>(())
+        };
+        tokio::select! {
+            ended = forward_output => ended?,
+            () = forward_input => {}
+            () = forward_resizes => {}
+        }
+        match docker.wait_container(id, None).try_collect::<Vec<_>>().await {
+            Ok(responses) => Ok(responses.last().map(|response| response.status_code).unwrap_or(0)),
+            Err(DockerError::DockerContainerWaitError { code, .. }) => Ok(code),
+            Err(error) => Err(self.failed("waiting for the shell")(error)),
+        }
+    }
+
     async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
         let docker = self.client().await?;
         self.upload(id, &spec.archives).await?;
@@ -285,7 +475,17 @@ impl DockerBackend {
         } else {
             None
         };
-        Ok(RunOutcome { exit_code, image, duration })
+        let failed_image = if !commit && spec.keep_failed {
+            Some(self.commit_debug(id, &spec.config).await?)
+        } else {
+            None
+        };
+        Ok(RunOutcome {
+            exit_code,
+            image,
+            failed_image,
+            duration,
+        })
     }
 }
 
@@ -448,39 +648,72 @@ impl Backend for DockerBackend {
         if let Some(target) = &build.target {
             options = options.target(target);
         }
+        // Only the daemon's BuildKit builder takes secrets (over a session the build reads
+        // them from); builds without secrets keep the classic builder, as fast here and
+        // what `docker build` of Docker 20.10 does by default.
+        let session = if build.secrets.is_empty() {
+            None
+        } else {
+            Some(super::session::open(&self.address, build.secrets.clone()).await?)
+        };
+        if let Some(session) = &session {
+            // BuildKit's own cache of a `RUN` ignores the values of its secrets: it would
+            // answer a build with a new value with the layer made with the old one. tanto's
+            // cache (keyed by the values' keyed hashes) already skips unchanged builds.
+            options = options
+                .version(bollard::query_parameters::BuilderVersion::BuilderBuildKit)
+                .session(&session.id)
+                .nocache(true);
+        }
         let file = open_archive(context).await?;
         let operation = format!("building {}", build.dockerfile);
         let mut stream = docker.build_image(options.build(), None, Some(bollard::body_try_stream(chunks(file))));
         let mut id = None;
         let mut last_lines = std::collections::VecDeque::new();
-        while let Some(progress) = stream.next().await {
+        let mut keep = |line: String| {
+            tracing::debug!(target: "tanto::build", "{}", crate::secrets::scrub(line.trim_end()));
+            last_lines.push_back(line);
+            if last_lines.len() > BUILD_OUTPUT_LINES {
+                last_lines.pop_front();
+            }
+        };
+        let failure = loop {
+            let Some(progress) = stream.next().await else { break None };
             let info = match progress {
                 Ok(info) => info,
-                Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => {
-                    return Err(BackendError::Failed { operation, reason: message });
-                }
+                Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => break Some(message),
                 Err(error) => return Err(self.failed(operation)(error)),
             };
             if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
-                let output: Vec<String> = last_lines.into_iter().collect();
-                return Err(BackendError::Failed {
-                    operation,
-                    reason: format!("{error}\n{}", output.join("")),
-                });
+                break Some(error);
             }
-            if let Some(built) = info.aux.and_then(|image| image.id) {
-                id = Some(built);
+            match info.aux {
+                Some(bollard::models::BuildInfoAux::Default(image)) => id = image.id.or(id),
+                // BuildKit's progress: the output of its steps comes as logs.
+                Some(bollard::models::BuildInfoAux::BuildKit(status)) => {
+                    for log in status.logs {
+                        for line in String::from_utf8_lossy(&log.msg).split_inclusive('\n') {
+                            keep(line.to_string());
+                        }
+                    }
+                }
+                None => {}
             }
             if let Some(line) = info.stream {
-                tracing::debug!(target: "tanto::build", "{}", line.trim_end());
                 if let Some(short) = line.trim().strip_prefix("Successfully built ") {
                     id = id.or_else(|| Some(short.to_string()));
                 }
-                last_lines.push_back(line);
-                if last_lines.len() > 20 {
-                    last_lines.pop_front();
-                }
+                keep(line);
             }
+        };
+        drop(session);
+        if let Some(error) = failure {
+            let output: String = last_lines.into_iter().collect();
+            let reason = if output.is_empty() { error } else { format!("{error}\n{output}") };
+            return Err(BackendError::Failed {
+                operation,
+                reason: crate::secrets::scrub(&reason).into_owned(),
+            });
         }
         let id = id.ok_or_else(|| BackendError::Failed {
             operation: operation.clone(),
@@ -520,32 +753,22 @@ impl Backend for DockerBackend {
     }
 
     async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
-        let docker = self.client().await?;
         let Some((program, arguments)) = spec.command.split_first() else {
             return Err(BackendError::Failed {
                 operation: "running a command".into(),
                 reason: "the command is empty".into(),
             });
         };
-        let mut binds = Vec::new();
-        let mut tmpfs = HashMap::new();
-        for mount in &spec.mounts {
-            match mount {
-                Mount::Bind { source, target, read_only } => binds.push(format!("{}:{}:{}", source.display(), target, if *read_only { "ro" } else { "rw" })),
-                Mount::Volume { name, target } => binds.push(format!("{name}:{target}:rw")),
-                Mount::Tmpfs { target } => {
-                    tmpfs.insert(target.clone(), String::new());
-                }
+        // A step that binds no service keeps the daemon's default network, as before
+        // services existed.
+        let (network_mode, extra_hosts) = match &spec.services {
+            Some(services) => {
+                let (network, hosts) = self.service_host_config(services).await?;
+                (Some(network), Some(hosts))
             }
-        }
+            None => (None, None),
+        };
         let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            entrypoint: Some(vec![program.clone()]),
-            cmd: Some(arguments.to_vec()),
-            env: Some(spec.config.env.clone()),
-            working_dir: spec.config.workdir.clone(),
-            user: spec.config.user.clone(),
-            labels: Some(self.container_labels()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             attach_stdin: Some(spec.stdin.is_some()),
@@ -553,20 +776,38 @@ impl Backend for DockerBackend {
             stdin_once: Some(spec.stdin.is_some()),
             tty: Some(false),
             host_config: Some(HostConfig {
-                binds: (!binds.is_empty()).then_some(binds),
-                tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
-                ..Default::default()
+                network_mode,
+                extra_hosts,
+                ..host_config(&spec.mounts)
             }),
-            ..Default::default()
+            ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
-        let created = docker
-            .create_container(None, body)
-            .await
-            .map_err(self.failed(format!("creating a container for {:?}", spec.command)))?;
-        self.track(&created.id);
-        let outcome = self.run_created(&created.id, &spec, sink).await;
-        self.remove_container(&created.id).await;
+        let created = self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await?;
+        let outcome = self.run_created(&created, &spec, sink).await;
+        self.remove_container_later(&created).await;
         outcome
+    }
+
+    async fn terminal(&self, spec: TerminalSpec, io: TerminalIo) -> Result<i64, BackendError> {
+        let Some((program, arguments)) = spec.command.split_first() else {
+            return Err(BackendError::Failed {
+                operation: "opening a terminal".into(),
+                reason: "the command is empty".into(),
+            });
+        };
+        let body = ContainerCreateBody {
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            open_stdin: Some(true),
+            tty: Some(true),
+            host_config: Some(host_config(&spec.mounts)),
+            ..self.command_container(&spec.image, program, arguments, &spec.config)
+        };
+        let created = self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await?;
+        let result = self.run_terminal(&created, &spec, io).await;
+        self.remove_container(&created).await;
+        result
     }
 
     async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError> {
@@ -576,7 +817,7 @@ impl Backend for DockerBackend {
             self.commit_container(&id, &spec.config, &spec.snapshot_labels).await
         }
         .await;
-        self.remove_container(&id).await;
+        self.remove_container_later(&id).await;
         result
     }
 
@@ -603,7 +844,7 @@ impl Backend for DockerBackend {
             tokio::io::AsyncWriteExt::flush(&mut output).await.map_err(local)
         }
         .await;
-        self.remove_container(&id).await;
+        self.remove_container_later(&id).await;
         result
     }
 
@@ -663,8 +904,14 @@ impl Backend for DockerBackend {
         // snapshots other steps and other processes use.
         let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(true).build();
         match docker.remove_image(image, Some(options), None).await {
-            Ok(_) => Ok(Removal::Removed),
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(Removal::Gone),
+            Ok(_) => {
+                self.forget_image(image);
+                Ok(Removal::Removed)
+            }
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+                self.forget_image(image);
+                Ok(Removal::Gone)
+            }
             // "conflict: unable to delete … (cannot be forced) - image is being used by
             // running container …": the part after the dash is the cause.
             Err(DockerError::DockerResponseServerError { status_code: 409, message }) => Ok(Removal::Refused(
@@ -777,6 +1024,17 @@ impl Backend for DockerBackend {
                 Err(error) => return Err(self.failed(format!("removing container {id}"))(error)),
             }
         }
+        let image_filters = HashMap::from([("label".to_string(), vec![format!("{DEBUG_LABEL}={owner}")])]);
+        let options = ListImagesOptionsBuilder::default().all(true).filters(&image_filters).build();
+        let images = docker
+            .list_images(Some(options))
+            .await
+            .map_err(self.failed("listing the debug images of an ended process"))?;
+        for image in images {
+            if let Removal::Removed = self.remove_image(&image.id).await? {
+                swept.images.push(image.id);
+            }
+        }
         let options = bollard::query_parameters::ListVolumesOptionsBuilder::default().filters(&filters).build();
         let volumes = docker
             .list_volumes(Some(options))
@@ -809,6 +1067,10 @@ impl Backend for DockerBackend {
         let Some(docker) = self.client.get() else {
             return Ok(());
         };
+        // Removals under way finish first; a container one failed to remove is still in
+        // `live` and is removed below.
+        let mut removals = self.removals.lock().map(|mut removals| std::mem::take(&mut *removals)).unwrap_or_default();
+        while removals.join_next().await.is_some() {}
         let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
         let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
@@ -820,16 +1082,173 @@ impl Backend for DockerBackend {
         for id in doomed {
             removed_all &= self.remove_container(&id).await;
         }
+        // Networks after containers: a network with a container on it cannot go.
+        let options = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();
+        match docker.list_networks(Some(options)).await {
+            Ok(networks) => {
+                for network in networks.into_iter().filter_map(|network| network.id.or(network.name)) {
+                    match docker.remove_network(&network).await {
+                        Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                        Err(error) => {
+                            tracing::warn!(network, %error, "could not remove network");
+                            removed_all = false;
+                        }
+                    }
+                }
+            }
+            Err(_) => removed_all = false,
+        }
+        // After the containers: a debug image is refused while its shell still uses it.
+        let images: Vec<String> = self.live_images.lock().map(|live| live.iter().cloned().collect()).unwrap_or_default();
+        for image in images {
+            removed_all &= matches!(self.remove_image(&image).await, Ok(Removal::Removed | Removal::Gone));
+        }
         if removed_all {
             Ok(())
         } else {
             // The daemon went away or refused: what is left is swept by a later run, once
             // this process has ended.
             Err(BackendError::Failed {
-                operation: "removing this run's containers".into(),
+                operation: "removing this run's containers and networks".into(),
                 reason: "the daemon did not remove them all".into(),
             })
         }
+    }
+
+    async fn start_service(&self, spec: ServiceSpec) -> Result<StartedService, BackendError> {
+        let docker = self.client().await?;
+        let Some((program, arguments)) = spec.command.split_first() else {
+            return Err(BackendError::Failed {
+                operation: "starting a service".into(),
+                reason: "its command is empty".into(),
+            });
+        };
+        let (network, hosts) = self.service_host_config(&spec.services).await?;
+        let body = ContainerCreateBody {
+            hostname: Some(spec.hostname.clone()),
+            tty: Some(false),
+            host_config: Some(HostConfig {
+                network_mode: Some(network.clone()),
+                extra_hosts: (!hosts.is_empty()).then_some(hosts),
+                ..Default::default()
+            }),
+            networking_config: Some(bollard::models::NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    bollard::models::EndpointSettings {
+                        aliases: Some(vec![spec.hostname.clone()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..self.command_container(&spec.image, program, arguments, &spec.config)
+        };
+        let created = self.create_tracked(body, format!("creating the service {}", spec.hostname)).await?;
+        let started = async {
+            self.upload(&created, &spec.archives).await?;
+            docker
+                .start_container(&created, None)
+                .await
+                .map_err(self.failed(format!("starting the service {} ({:?})", spec.hostname, spec.command)))?;
+            let inspect = docker
+                .inspect_container(&created, None)
+                .await
+                .map_err(self.failed(format!("inspecting the service {}", spec.hostname)))?;
+            let address = inspect
+                .network_settings
+                .and_then(|settings| settings.networks)
+                .and_then(|mut networks| networks.remove(&network))
+                .and_then(|endpoint| endpoint.ip_address)
+                .filter(|address| !address.is_empty());
+            // A command that ended at once has no address: that is the service failing,
+            // which its readiness check reports with its log.
+            Ok::<_, BackendError>(address.unwrap_or_default())
+        }
+        .await;
+        match started {
+            Ok(address) => Ok(StartedService { id: created, address }),
+            Err(error) => {
+                self.remove_container(&created).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn service_exit_code(&self, id: &str) -> Result<Option<i64>, BackendError> {
+        let docker = self.client().await?;
+        let inspect = docker.inspect_container(id, None).await.map_err(self.failed("inspecting a service"))?;
+        let state = inspect.state.unwrap_or_default();
+        Ok(match state.running {
+            Some(true) => None,
+            _ => Some(state.exit_code.unwrap_or(0)),
+        })
+    }
+
+    async fn service_log_tail(&self, id: &str, lines: usize) -> Result<String, BackendError> {
+        let docker = self.client().await?;
+        let options = bollard::query_parameters::LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut log = Vec::new();
+        let mut stream = docker.logs(id, Some(options));
+        while let Some(chunk) = stream.next().await {
+            match chunk.map_err(self.failed("reading a service's log"))? {
+                LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message } => log.extend_from_slice(&message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok(String::from_utf8_lossy(&log).into_owned())
+    }
+
+    async fn stop_service(&self, id: &str) -> Result<(), BackendError> {
+        if self.remove_container(id).await {
+            Ok(())
+        } else {
+            Err(BackendError::Failed {
+                operation: format!("removing the service container {id}"),
+                reason: "the daemon did not remove it".into(),
+            })
+        }
+    }
+}
+
+/// Removes container `id` (with its anonymous volumes) and forgets it in `live`; `false`
+/// when it may still be there.
+async fn remove_tracked(docker: &Docker, live: &Mutex<HashSet<String>>, id: &str) -> bool {
+    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+            if let Ok(mut live) = live.lock() {
+                live.remove(id);
+            }
+            true
+        }
+        Err(error) => {
+            tracing::warn!(container = id, %error, "could not remove container");
+            false
+        }
+    }
+}
+
+/// The binds and tmpfs mounts of a container.
+fn host_config(mounts: &[Mount]) -> HostConfig {
+    let mut binds = Vec::new();
+    let mut tmpfs = HashMap::new();
+    for mount in mounts {
+        match mount {
+            Mount::Bind { source, target, read_only } => binds.push(format!("{}:{}:{}", source.display(), target, if *read_only { "ro" } else { "rw" })),
+            Mount::Volume { name, target } => binds.push(format!("{name}:{target}:rw")),
+            Mount::Tmpfs { target } => {
+                tmpfs.insert(target.clone(), String::new());
+            }
+        }
+    }
+    HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        ..Default::default()
     }
 }
 

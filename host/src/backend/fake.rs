@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use super::{
     Backend, BackendError, Commit, CommitSpec, ImageConfig, ImageInfo, OutputSink, Removal, RunOutcome, RunSpec, SNAPSHOT_LABEL, SnapshotImage, Stream, Swept,
+    TerminalIo, TerminalSpec,
 };
 use crate::engine::tree::{Entry, FileEntry, Filter, Tree};
 
@@ -24,6 +25,9 @@ pub struct FakeBackend {
     /// Every command run, in order.
     pub commands: Mutex<Vec<Vec<String>>>,
     pub commits: AtomicUsize,
+    /// Questions about images: one at a time, and listings of the snapshots.
+    pub existence_checks: AtomicUsize,
+    pub snapshot_listings: AtomicUsize,
     /// How many commands are running right now, and the most ever at once.
     running: AtomicUsize,
     pub max_running: AtomicUsize,
@@ -152,7 +156,7 @@ impl Backend for FakeBackend {
         self.commands.lock().unwrap().push(spec.command.clone());
         let mut tree = self.tree(&spec.image)?;
         for archive in &spec.archives {
-            tree = apply_archive(tree, archive);
+            tree = apply_archive(tree, &std::fs::read(archive.path()).unwrap());
         }
         let (mut stdout, mut stderr, mut exit_code) = (Vec::new(), Vec::new(), 0);
         let args = &spec.command;
@@ -193,14 +197,22 @@ impl Backend for FakeBackend {
         Ok(RunOutcome {
             exit_code,
             image,
+            failed_image: None,
             duration: Duration::ZERO,
+        })
+    }
+
+    async fn terminal(&self, _spec: TerminalSpec, _io: TerminalIo) -> Result<i64, BackendError> {
+        Err(BackendError::Failed {
+            operation: "opening a terminal".into(),
+            reason: "the fake backend runs no shells".into(),
         })
     }
 
     async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError> {
         let mut tree = self.tree(&spec.image)?;
         for archive in &spec.archives {
-            tree = apply_archive(tree, archive);
+            tree = apply_archive(tree, &std::fs::read(archive.path()).unwrap());
         }
         self.commits.fetch_add(1, Ordering::SeqCst);
         Ok(self.store_snapshot(tree, &spec.snapshot_labels))
@@ -225,6 +237,7 @@ impl Backend for FakeBackend {
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
+        self.existence_checks.fetch_add(1, Ordering::SeqCst);
         Ok(self.images.lock().unwrap().contains_key(image))
     }
 
@@ -258,11 +271,14 @@ impl Backend for FakeBackend {
     }
 
     async fn snapshot_images(&self, _cache: &str) -> Result<Vec<SnapshotImage>, BackendError> {
+        self.snapshot_listings.fetch_add(1, Ordering::SeqCst);
+        let images = self.images.lock().unwrap();
         Ok(self
             .snapshot_keys
             .lock()
             .unwrap()
             .iter()
+            .filter(|(id, _)| images.contains_key(*id))
             .map(|(id, key)| SnapshotImage {
                 id: id.clone(),
                 key: key.clone(),
@@ -278,5 +294,29 @@ impl Backend for FakeBackend {
 
     async fn cleanup(&self) -> Result<(), BackendError> {
         Ok(())
+    }
+
+    async fn start_service(&self, _spec: super::ServiceSpec) -> Result<super::StartedService, BackendError> {
+        Err(no_services())
+    }
+
+    async fn service_exit_code(&self, _id: &str) -> Result<Option<i64>, BackendError> {
+        Err(no_services())
+    }
+
+    async fn service_log_tail(&self, _id: &str, _lines: usize) -> Result<String, BackendError> {
+        Err(no_services())
+    }
+
+    async fn stop_service(&self, _id: &str) -> Result<(), BackendError> {
+        Err(no_services())
+    }
+}
+
+/// The fake runs no processes, so it has no services to run (their tests use Docker).
+fn no_services() -> BackendError {
+    BackendError::Failed {
+        operation: "starting a service".into(),
+        reason: "the fake backend runs no services".into(),
     }
 }

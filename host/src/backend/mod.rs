@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod docker;
+mod session;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,8 +31,20 @@ pub const SNAPSHOT_LABEL: &str = "tanto.snapshot";
 pub const CACHE_LABEL: &str = "tanto.cache";
 /// The label on cache volumes: the volume's key.
 pub const CACHE_VOLUME_LABEL: &str = "tanto.cache-volume";
+/// The label on the image a failed step is committed to for `tanto call --interactive`
+/// (and only on it): the process that made it, whose cleanup, or the sweep after it was
+/// killed, removes it.
+pub const DEBUG_LABEL: &str = "tanto.debug";
 /// The labels tanto puts on what it makes for itself. Images handed to users carry none.
-pub const INTERNAL_LABELS: [&str; 6] = [MANAGED_LABEL, SESSION_LABEL, OWNER_LABEL, SNAPSHOT_LABEL, CACHE_LABEL, CACHE_VOLUME_LABEL];
+pub const INTERNAL_LABELS: [&str; 7] = [
+    MANAGED_LABEL,
+    SESSION_LABEL,
+    OWNER_LABEL,
+    SNAPSHOT_LABEL,
+    CACHE_LABEL,
+    CACHE_VOLUME_LABEL,
+    DEBUG_LABEL,
+];
 
 /// An image the backend can start containers from.
 #[derive(Clone, Debug)]
@@ -68,12 +81,27 @@ pub enum Mount {
     Tmpfs { target: String },
 }
 
+/// A tar archive on disk, removed when its last handle goes. The backend streams it from
+/// the file, so a copied host directory of any size never sits whole in memory.
+#[derive(Clone, Debug)]
+pub struct ArchiveFile(std::sync::Arc<tempfile::TempPath>);
+
+impl ArchiveFile {
+    pub fn new(path: tempfile::TempPath) -> Self {
+        Self(std::sync::Arc::new(path))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 /// One exec step: start from `image`, extract `archives` at `/` in order, run `command`
 /// with `config`, optionally commit the result.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
     pub image: String,
-    pub archives: Vec<Vec<u8>>,
+    pub archives: Vec<ArchiveFile>,
     /// The configuration the command runs with, also written into the committed image.
     pub config: ImageConfig,
     /// The program and its arguments (the entrypoint is already applied or not).
@@ -83,6 +111,42 @@ pub struct RunSpec {
     /// Labels for the committed snapshot image.
     pub snapshot_labels: BTreeMap<String, String>,
     pub commit: Commit,
+    /// When the step's exit code fails its [`Commit`] test, commit the container anyway
+    /// as a debug image (labelled [`DEBUG_LABEL`]), so a shell can be opened in the state
+    /// the command left (`tanto call --interactive`).
+    pub keep_failed: bool,
+    /// The services the step reaches; `None` keeps the backend's default network.
+    pub services: Option<ServiceHosts>,
+}
+
+/// Where a step or a service reaches the services bound to it: on the run's services
+/// network, each alias naming a running service's address.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceHosts {
+    /// `(alias, address)`.
+    pub hosts: Vec<(String, String)>,
+}
+
+/// A service to start: a container left running in the background on the run's services
+/// network, where `hostname` names it.
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    pub image: String,
+    pub archives: Vec<ArchiveFile>,
+    pub config: ImageConfig,
+    pub command: Vec<String>,
+    pub hostname: String,
+    /// The services this one reaches itself.
+    pub services: ServiceHosts,
+}
+
+/// A service the backend started.
+#[derive(Clone, Debug)]
+pub struct StartedService {
+    /// The backend's id for its container.
+    pub id: String,
+    /// Its address on the run's services network, which this machine reaches too.
+    pub address: String,
 }
 
 /// Whether a step's result becomes an image.
@@ -101,7 +165,36 @@ pub struct RunOutcome {
     pub exit_code: i64,
     /// The committed image, when one was asked for.
     pub image: Option<String>,
+    /// The debug image of a failed step, when [`RunSpec::keep_failed`] asked for one:
+    /// the caller removes it with [`Backend::remove_image`] (and the backend's cleanup
+    /// does if the caller cannot).
+    pub failed_image: Option<String>,
     pub duration: Duration,
+}
+
+/// An interactive shell: a container from `image` with `config` and `mounts`, running
+/// `command` on a pseudo-terminal wired to the user's.
+#[derive(Clone, Debug)]
+pub struct TerminalSpec {
+    pub image: String,
+    pub config: ImageConfig,
+    pub command: Vec<String>,
+    pub mounts: Vec<Mount>,
+}
+
+/// A terminal's size in characters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TerminalSize {
+    pub rows: u16,
+    pub columns: u16,
+}
+
+/// The user's terminal as a shell uses it: keystrokes in (raw bytes, as typed), what the
+/// shell prints out, and the terminal's size as it changes.
+pub struct TerminalIo {
+    pub input: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    pub output: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+    pub size: tokio::sync::watch::Receiver<TerminalSize>,
 }
 
 /// What a Dockerfile build is asked for.
@@ -112,13 +205,16 @@ pub struct BuildSpec {
     pub build_args: BTreeMap<String, String>,
     /// The stage to stop at; the last one when `None`.
     pub target: Option<String>,
+    /// Secrets by id, for `RUN --mount=type=secret,id=ID`: served to BuildKit over a
+    /// session while the build runs, never part of the image.
+    pub secrets: BTreeMap<String, crate::engine::Secret>,
 }
 
 /// Makes an image from `image` plus `archives`, with `config`, without running anything.
 #[derive(Clone, Debug)]
 pub struct CommitSpec {
     pub image: String,
-    pub archives: Vec<Vec<u8>>,
+    pub archives: Vec<ArchiveFile>,
     pub config: ImageConfig,
     pub snapshot_labels: BTreeMap<String, String>,
 }
@@ -162,13 +258,15 @@ pub struct SnapshotImage {
 #[derive(Clone, Debug, Default)]
 pub struct Swept {
     pub containers: Vec<String>,
+    /// Debug images of failed steps ([`DEBUG_LABEL`]).
+    pub images: Vec<String>,
     pub volumes: Vec<String>,
     pub networks: Vec<String>,
 }
 
 impl Swept {
     pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.volumes.is_empty() && self.networks.is_empty()
+        self.containers.is_empty() && self.images.is_empty() && self.volumes.is_empty() && self.networks.is_empty()
     }
 }
 
@@ -263,6 +361,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn scratch_image(&self) -> Result<ImageInfo, BackendError>;
     /// Runs one exec step.
     async fn run(&self, spec: RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError>;
+    /// Runs an interactive shell until it exits and returns its exit code. The container
+    /// is removed when the shell ends, fails, or the future is dropped (then by
+    /// [`Backend::cleanup`]).
+    async fn terminal(&self, spec: TerminalSpec, io: TerminalIo) -> Result<i64, BackendError>;
     /// Commits `archives` on top of an image without running a command.
     async fn commit(&self, spec: CommitSpec) -> Result<String, BackendError>;
     /// Writes a tar archive of `path` in `image` (its last component is the archive's top
@@ -288,10 +390,21 @@ pub trait Backend: Send + Sync + 'static {
     /// Every image carrying [`SNAPSHOT_LABEL`] and [`CACHE_LABEL`] `cache`.
     async fn snapshot_images(&self, cache: &str) -> Result<Vec<SnapshotImage>, BackendError>;
     /// Removes the containers, volumes and networks that process `owner` (which has
-    /// ended) created, found by their [`OWNER_LABEL`].
+    /// ended) created, found by their [`OWNER_LABEL`], and its debug images
+    /// ([`DEBUG_LABEL`]).
     async fn sweep_owner(&self, owner: &str) -> Result<Swept, BackendError>;
-    /// Removes every container this process created that is still there.
+    /// Removes every container, network and debug image this process created that is
+    /// still there.
     async fn cleanup(&self) -> Result<(), BackendError>;
+    /// Starts a service (creating the run's services network on first use) and returns
+    /// once its command is running.
+    async fn start_service(&self, spec: ServiceSpec) -> Result<StartedService, BackendError>;
+    /// The exit code of a service's command once it has ended; `None` while it runs.
+    async fn service_exit_code(&self, id: &str) -> Result<Option<i64>, BackendError>;
+    /// The last `lines` lines of a service's output, both streams.
+    async fn service_log_tail(&self, id: &str, lines: usize) -> Result<String, BackendError>;
+    /// Stops and removes a service's container.
+    async fn stop_service(&self, id: &str) -> Result<(), BackendError>;
 }
 
 #[cfg(test)]

@@ -17,18 +17,22 @@ macro_rules! eprintln {
     ($($arg:tt)*) => { $crate::cli::console::write_err(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
+mod complete;
 mod console;
 mod lock;
 mod report;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 pub use self::report::Signal;
 use crate::engine::CacheMode;
+use crate::engine::console::FailureShell;
 use crate::error::{Hint, UsageError};
 use crate::module::Sdk;
 use crate::module::sandbox::UnsandboxedBuilds;
@@ -89,7 +93,10 @@ enum Command {
     /// List the functions of a module.
     Functions(FunctionsArgs),
     /// Call a function of a module, then methods of what it returns:
-    /// `tanto call FUNCTION --arg=value ... [METHOD --arg=value ...]`.
+    /// `tanto call [--constructor-arg=value ...] FUNCTION --arg=value ... [METHOD --arg=value ...]`.
+    ///
+    /// A module with a constructor takes its arguments before the function
+    /// (`tanto call --source=. build`); `tanto functions` lists them.
     ///
     /// After the function, methods of the object it returned can be chained, as with
     /// `dagger call`: a container's `with-exec --args=ls,-l`, `stdout`, `file --path=P`,
@@ -122,9 +129,25 @@ enum Command {
     /// Print tanto's version, the API versions it serves, wasmtime's and the Docker
     /// engine's.
     Version,
-    /// Print a completion script for a shell (its commands and options):
-    /// `source <(tanto completion bash)`, `tanto completion fish | source`.
+    /// Print a completion script for a shell: `source <(tanto completion bash)`,
+    /// `tanto completion fish | source`. It completes tanto's commands and options, and
+    /// after `tanto call` the constructor arguments, functions, `--arguments` and chained
+    /// methods of the module in the current folder, read from its last build.
     Completion(CompletionArgs),
+    /// The candidates the completion scripts ask for (not for people).
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompleteArgs {
+    /// The shell asking.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+    /// The command line up to the cursor, `tanto` first; the last word is the one to
+    /// complete (empty after a space).
+    #[arg(last = true)]
+    words: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -265,6 +288,14 @@ struct RunArgs {
     /// (`90s`, `30m`, `2h`; default 1h).
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
+    /// After the run, push its steps (snapshots and recorded outputs) to this registry
+    /// repository, `registry://HOST[:PORT]/REPO`, for other machines to reuse.
+    #[arg(long, value_name = "LOCATION", env = "TANTO_CACHE_TO")]
+    cache_to: Option<String>,
+    /// Before running a step that is not in the local cache, look for it in this registry
+    /// repository, `registry://HOST[:PORT]/REPO`, and pull it instead.
+    #[arg(long, value_name = "LOCATION", env = "TANTO_CACHE_FROM")]
+    cache_from: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -280,7 +311,13 @@ struct CallArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// The function to call (without one, the functions are listed).
+    /// When a step fails, open a shell in its state (its files as the command left them,
+    /// its environment, working directory and mounts); leaving the shell ends the run
+    /// with the failure. Needs a terminal.
+    #[arg(short, long)]
+    interactive: bool,
+    /// The function to call (without one, the functions are listed), after the module's
+    /// constructor arguments if it has any.
     function: Option<String>,
     /// The function's arguments, `--name=value` (see `tanto functions`), then methods
     /// to chain with theirs.
@@ -294,6 +331,15 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
+            if error.kind() == clap::error::ErrorKind::DisplayHelp {
+                // `tanto call --help`: the module's constructor and functions too, when
+                // it has been built (the help never builds).
+                let argv: Vec<String> = std::env::args_os().map(|token| token.to_string_lossy().into_owned()).collect();
+                let working_dir = std::env::current_dir().unwrap_or_default();
+                if let Some(text) = complete::call_help(&argv, &SessionSettings::from_env().cache_root, &working_dir) {
+                    print!("{text}");
+                }
+            }
             return if error.use_stderr() {
                 ExitCode::from(report::EXIT_USAGE)
             } else {
@@ -303,7 +349,9 @@ pub fn main() -> ExitCode {
     };
     crate::telemetry::init_tracing(cli.global.verbose);
     crate::telemetry::otel::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Evaluating a chain of steps polls one nested future per step: a long chain needs
+    // more stack than a worker thread's default 2 MiB (only the pages used are committed).
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(64 << 20).build() {
         Ok(runtime) => runtime,
         Err(error) => {
             return report::render(&anyhow::anyhow!("cannot start the async runtime: {error}"));
@@ -379,9 +427,26 @@ fn hoist_call_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
         return argv;
     };
     let call_options = options_of(call);
-    let Some(function_at) = first_word(&call_options, call_at + 1) else {
-        return argv;
+    // Where the module's part starts: the function, or a constructor argument before it
+    // (`tanto call --source=. build`), the first `--flag` that is not tanto's.
+    let function_at = {
+        let mut index = call_at + 1;
+        loop {
+            let Some(token) = tokens.get(index).copied().flatten() else {
+                return argv;
+            };
+            if token == "--" || token == "-h" || token == "--help" {
+                return argv;
+            }
+            match option(&call_options, token) {
+                Some(takes_value) => index += 1 + usize::from(takes_value),
+                None if token.starts_with("--") => break index,
+                None if token.starts_with('-') => return argv,
+                None => break index,
+            }
+        }
     };
+    let starts_with_flag = tokens[function_at].is_some_and(|token| token.starts_with("--"));
     let mut own = Vec::new();
     let mut rest = Vec::new();
     let mut index = function_at + 1;
@@ -405,10 +470,17 @@ fn hoist_call_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
     }
     let mut hoisted: Vec<std::ffi::OsString> = argv[..function_at].to_vec();
     hoisted.extend(own);
-    hoisted.push(argv[function_at].clone());
-    if !rest.is_empty() {
+    if starts_with_flag {
+        // Constructor arguments first: all of it is the module's.
         hoisted.push("--".into());
+        hoisted.push(argv[function_at].clone());
         hoisted.extend(rest);
+    } else {
+        hoisted.push(argv[function_at].clone());
+        if !rest.is_empty() {
+            hoisted.push("--".into());
+            hoisted.extend(rest);
+        }
     }
     hoisted
 }
@@ -464,6 +536,8 @@ async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(report::EXIT_USAGE);
     };
     let display = progress::display(progress_mode);
+    // The exit code of a shell that ended the command (`tanto call ... terminal`).
+    let mut shell_status = None;
     let result = match command {
         Command::Version => version_command().await,
         Command::Init(args) => with_interrupt(signals, None, async { init(args) }).await,
@@ -486,7 +560,22 @@ async fn run(cli: Cli) -> ExitCode {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tanto", &mut script);
             print!("{}", String::from_utf8_lossy(&script));
+            if let Some(hook) = complete::dynamic_hook(shell) {
+                print!("{hook}");
+            }
             Ok(())
+        }
+        Command::Complete(CompleteArgs { shell, words }) => {
+            let cache_root = SessionSettings::from_env().cache_root;
+            let working_dir = std::env::current_dir().unwrap_or_default();
+            return match complete::candidates(&words, &cache_root, &working_dir) {
+                Some(candidates) => {
+                    print!("{}", complete::render(shell, &candidates));
+                    ExitCode::SUCCESS
+                }
+                // The script's static completion answers instead.
+                None => ExitCode::FAILURE,
+            };
         }
         Command::Functions(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), display.clone());
@@ -506,12 +595,27 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(error) => return report::render(&error),
             };
             let session = Session::new(settings, display.clone());
-            with_interrupt(signals, Some(&session), call(&session, args)).await
+            let failure_shell = if args.interactive { FailureShell::Open } else { FailureShell::Never };
+            if terminal::is_interactive() {
+                session
+                    .pipeline
+                    .set_console(Arc::new(terminal::TerminalConsole::new(display.clone())), failure_shell);
+            } else if failure_shell == FailureShell::Open {
+                return report::render(&anyhow::Error::new(UsageError::new(
+                    "--interactive opens a shell when a step fails, which needs an interactive terminal: tanto's standard input or output is not one (run tanto in a terminal, not in a pipe, a script or CI)",
+                )));
+            }
+            with_interrupt(signals, Some(&session), call(&session, args))
+                .await
+                .map(|status| shell_status = status)
         }
     };
     // The live view is cleared and the summary shown before the result or the error.
     display.finish();
-    finish(result)
+    match (result, shell_status) {
+        (Ok(()), Some(code)) => ExitCode::from(code),
+        (result, _) => finish(result),
+    }
 }
 
 async fn install(session: &Session, lock: impl FnOnce(&Session) -> anyhow::Result<LockSettings>, args: InstallArgs) -> anyhow::Result<()> {
@@ -746,7 +850,21 @@ fn session_settings(run: &RunArgs, mut settings: SessionSettings) -> anyhow::Res
         cpu_limit,
         memory_limit,
         timeout,
+        cache_to,
+        cache_from,
     } = run;
+    let location = |flag: &str, value: &Option<String>| -> anyhow::Result<Option<String>> {
+        match value.as_deref().filter(|value| !value.is_empty()) {
+            None => Ok(None),
+            Some(value) => Ok(Some(
+                crate::engine::remote::parse_location(value).map_err(|error| UsageError::new(format!("{flag}: {error}")))?,
+            )),
+        }
+    };
+    settings.registry_cache = crate::engine::remote::RegistryCache {
+        to: location("--cache-to", cache_to)?,
+        from: location("--cache-from", cache_from)?,
+    };
     settings.cache_mode = if *no_cache { CacheMode::Refresh } else { CacheMode::Use };
     if let Some(jobs) = jobs {
         if *jobs == 0 {
@@ -889,7 +1007,7 @@ async fn functions(session: &Session, module: ModuleArgs) -> anyhow::Result<()> 
         out.push_str(&format!("{}\n\n", schema.description.trim()));
     }
     out.push_str(&format!("API: {}\n\n", loaded.callable.module.api));
-    out.push_str(&crate::module::args::function_list(schema));
+    out.push_str(&crate::module::args::module_overview(schema));
     out.push('\n');
     for function in &schema.functions {
         out.push('\n');
@@ -900,19 +1018,20 @@ async fn functions(session: &Session, module: ModuleArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
+/// Runs `tanto call`; returns the exit code of the shell that ended it, if one did.
+async fn call(session: &Session, args: CallArgs) -> anyhow::Result<Option<u8>> {
     let CallArgs {
         module,
         run: _,
         output,
         json,
+        interactive: _,
         function,
         arguments,
     } = args;
     let settings = CallSettings {
         location: location(module)?,
-        function,
-        arguments,
+        arguments: function.into_iter().chain(arguments).collect(),
         output,
         format: if json { OutputFormat::Json } else { OutputFormat::Text },
         working_dir: std::env::current_dir()?,
@@ -923,7 +1042,7 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<()> {
     if let Some(path) = result.saved {
         eprintln!("Saved to {:?}", path.display().to_string());
     }
-    Ok(())
+    Ok(result.shell_status)
 }
 
 #[cfg(test)]
@@ -952,6 +1071,16 @@ mod tests {
         // Before a function, and in other commands, nothing moves.
         assert_eq!(hoisted("tanto call --help"), "tanto call --help");
         assert_eq!(hoisted("tanto functions --json"), "tanto functions --json");
+        // Constructor arguments before the function: the module's, with all that follows.
+        assert_eq!(
+            hoisted("tanto call --source=. build --no-cache --target x stdout"),
+            "tanto call --no-cache -- --source=. build --target x stdout"
+        );
+        assert_eq!(hoisted("tanto call -j 2 --image rust build"), "tanto call -j 2 -- --image rust build");
+        let cli = Cli::try_parse_from(hoist_call_options(["tanto", "call", "--source=.", "build", "--json"].map(Into::into).to_vec())).unwrap();
+        let Some(Command::Call(args)) = cli.command else { panic!("not a call") };
+        assert!(args.json);
+        assert_eq!(args.function.into_iter().chain(args.arguments).collect::<Vec<_>>(), ["--source=.", "build"]);
         let cli = Cli::try_parse_from(hoist_call_options(["tanto", "call", "greet", "--name=x", "--json"].map(Into::into).to_vec())).unwrap();
         let Some(Command::Call(args)) = cli.command else { panic!("not a call") };
         assert!(args.json);

@@ -197,6 +197,17 @@ pub struct StepOutputs {
     stderr: BodyHeader,
 }
 
+impl StepOutputs {
+    /// The length and sha256 of one stream's output.
+    pub fn body(&self, stream: Stream) -> (u64, Digest) {
+        let header = match stream {
+            Stream::Stdout => self.stdout,
+            Stream::Stderr => self.stderr,
+        };
+        (header.len, header.sha256)
+    }
+}
+
 /// The cache root and its record store.
 #[derive(Clone, Debug)]
 pub struct CacheStore {
@@ -286,6 +297,15 @@ impl CacheStore {
         let tmp = super::locks::owner_work_dir(&self.root, crate::util::process_owner());
         fs::create_dir_all(&tmp)?;
         tempfile::Builder::new().prefix("work-").tempdir_in(tmp)
+    }
+
+    /// A fresh file in this process's work area (see [`CacheStore::temp_dir`]), removed
+    /// when dropped.
+    pub fn temp_file(&self) -> io::Result<tempfile::NamedTempFile> {
+        super::locks::hold_owner(&self.root, "")?;
+        let tmp = super::locks::owner_work_dir(&self.root, crate::util::process_owner());
+        fs::create_dir_all(&tmp)?;
+        tempfile::Builder::new().prefix("archive-").tempfile_in(tmp)
     }
 
     /// The record folder of step `key`.

@@ -12,12 +12,14 @@
 
 pub mod archive;
 pub mod cache;
+pub mod console;
 pub mod digest;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod locks;
 pub mod objects;
 pub mod progress;
+pub mod remote;
 pub mod sources;
 pub mod tree;
 
@@ -33,7 +35,7 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use self::cache::CacheStore;
 pub use self::digest::Digest;
 pub use self::eval::ExportError;
-pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, File, Secret, Sharing};
+pub use self::objects::{CacheVolume, Container, Directory, ExecOptions, Expect, ExposedPort, File, NetworkProtocol, Secret, Service, Sharing};
 pub use self::progress::{Event, NoProgress, Progress, RunningCall, RunningStep, StepOutcome, StepReporter};
 pub use self::sources::{GitRef, GitRepository};
 use self::tree::{HashCache, TreeError};
@@ -251,6 +253,8 @@ pub struct Engine {
     cache_mode: CacheMode,
     steps: Semaphore,
     memo: eval::Memo,
+    /// The services running for this run's steps.
+    services: eval::Services,
     /// Keys this process uses, visible to a concurrent `tanto cache prune`; released
     /// when the run is over.
     pins: std::sync::Mutex<Option<cache::Pins>>,
@@ -263,6 +267,18 @@ pub struct Engine {
     grew: std::sync::atomic::AtomicBool,
     /// The cache's secret key, read on the first step that uses a secret.
     secret_key: std::sync::OnceLock<[u8; 32]>,
+    /// Whether cached steps' snapshots still exist: asked one image at a time for the
+    /// first few, then answered by one listing of the cache's snapshots.
+    snapshot_checks: eval::SnapshotChecks,
+    /// The shared cache in a registry, if any, and what this run did with it.
+    registry_cache: std::sync::RwLock<remote::RegistryCache>,
+    ledger: remote::Ledger,
+    /// The user's terminal, when tanto has one, and whether failed steps open a shell.
+    console: std::sync::OnceLock<(Arc<dyn console::Console>, console::FailureShell)>,
+    /// Taken by each shell while it runs: they use the terminal one after the other.
+    shell_turn: tokio::sync::Mutex<()>,
+    /// The failure a shell was opened for (`--interactive`): the run ends with it.
+    debugged: std::sync::OnceLock<EngineError>,
 }
 
 impl Engine {
@@ -278,6 +294,7 @@ impl Engine {
             cache_mode: settings.cache_mode,
             steps: Semaphore::new(settings.parallelism.max(1)),
             memo: eval::Memo::default(),
+            services: eval::Services::default(),
             pins: std::sync::Mutex::new(
                 cache::Pins::create(&CacheStore::new(&settings.cache_root), &crate::util::process_unique_id())
                     .inspect_err(|error| tracing::debug!(%error, "cannot create the pin file; a concurrent prune may remove what this run uses"))
@@ -285,7 +302,13 @@ impl Engine {
             ),
             grew: std::sync::atomic::AtomicBool::new(false),
             secret_key: std::sync::OnceLock::new(),
+            snapshot_checks: eval::SnapshotChecks::default(),
+            console: std::sync::OnceLock::new(),
+            shell_turn: tokio::sync::Mutex::new(()),
+            debugged: std::sync::OnceLock::new(),
             run_started: std::time::SystemTime::now(),
+            registry_cache: std::sync::RwLock::new(remote::RegistryCache::default()),
+            ledger: remote::Ledger::default(),
         }
     }
 
@@ -293,6 +316,25 @@ impl Engine {
     /// it too.
     pub fn reporter(&self) -> &StepReporter {
         &self.reporter
+    }
+
+    /// Lends the engine the user's terminal for interactive shells; `failure_shell` says
+    /// whether a failed step opens one (`--interactive`). Set once, before evaluating.
+    pub fn set_console(&self, console: Arc<dyn console::Console>, failure_shell: console::FailureShell) {
+        if self.console.set((console, failure_shell)).is_err() {
+            tracing::debug!("the engine's console was set twice; the first stays");
+        }
+    }
+
+    /// Whether interactive shells can open.
+    pub fn has_console(&self) -> bool {
+        self.console.get().is_some()
+    }
+
+    /// The failure a shell was opened for under `--interactive`: once the user leaves
+    /// that shell, the run ends with this failure, even if a module handled the error.
+    pub fn debugged_failure(&self) -> Option<EngineError> {
+        self.debugged.get().cloned()
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -306,6 +348,27 @@ impl Engine {
     /// The file-hash cache, shared with whoever snapshots host directories.
     pub fn hash_cache(&self) -> &HashCache {
         &self.hash_cache
+    }
+
+    /// Reads steps from and writes them to a registry (set before anything is evaluated).
+    pub fn set_registry_cache(&self, cache: remote::RegistryCache) {
+        if let Ok(mut current) = self.registry_cache.write() {
+            *current = cache;
+        }
+    }
+
+    pub fn registry_cache(&self) -> remote::RegistryCache {
+        self.registry_cache.read().map(|cache| cache.clone()).unwrap_or_default()
+    }
+
+    /// Pushes the steps this run used (and that depend on no secret) to the `--cache-to`
+    /// repository: their snapshots and records. A step that cannot be pushed is a warning;
+    /// the run's result stands.
+    pub async fn push_to_registry(&self) -> Option<remote::PushReport> {
+        let cache = self.registry_cache();
+        let repository = cache.to.as_deref()?;
+        let skip_pulled = cache.from.as_deref() == Some(repository);
+        Some(remote::push(self.backend.as_ref(), &self.store, &self.ledger, repository, skip_pulled).await)
     }
 
     /// Whether this process recorded new entries in the cache.

@@ -65,10 +65,28 @@ pub(crate) struct ConfigEdits {
     /// Variables set from secrets when a command starts: never part of the image's
     /// configuration ([`ConfigEdits::apply`] leaves them out).
     pub secret_env: BTreeMap<String, Secret>,
+    /// Ports a service made from this container listens on, with their descriptions.
+    pub exposed_ports: BTreeMap<ExposedPort, Option<String>>,
+    /// Services the commands that follow reach by alias (`with-service-binding`).
+    pub services: BTreeMap<String, Service>,
 }
 
 impl ConfigEdits {
     fn hash_into(&self, hasher: &mut Hasher) {
+        // Hashed only when present, so the digests of containers without them stay what
+        // they were before services existed.
+        if !self.exposed_ports.is_empty() {
+            hasher.str("exposed-ports").u64(self.exposed_ports.len() as u64);
+            for (port, description) in &self.exposed_ports {
+                hasher.u64(u64::from(port.port)).str(port.protocol.name()).opt_str(description.as_deref());
+            }
+        }
+        if !self.services.is_empty() {
+            hasher.str("services").u64(self.services.len() as u64);
+            for (alias, service) in &self.services {
+                hasher.str(alias).digest(&service.digest());
+            }
+        }
         if !self.secret_env.is_empty() {
             hasher.str("secret-env").u64(self.secret_env.len() as u64);
             for (name, secret) in &self.secret_env {
@@ -374,6 +392,82 @@ impl CacheVolume {
     }
 }
 
+/// The transport protocol of an exposed port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NetworkProtocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl NetworkProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkProtocol::Tcp => "tcp",
+            NetworkProtocol::Udp => "udp",
+        }
+    }
+}
+
+/// A port a service listens on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExposedPort {
+    pub port: u32,
+    pub protocol: NetworkProtocol,
+}
+
+/// A service: a container's command run in the background, reached over the network by
+/// the steps that bind it. Its digest is the container's plus the command, so two
+/// bindings of the same service share one running instance.
+#[derive(Clone)]
+pub struct Service(pub(crate) Arc<ServiceNode>);
+
+pub(crate) struct ServiceNode {
+    pub digest: Digest,
+    pub container: Container,
+    /// The command; empty runs the container's default command.
+    pub args: Vec<String>,
+    pub use_entrypoint: bool,
+}
+
+impl Service {
+    pub fn digest(&self) -> Digest {
+        self.0.digest
+    }
+
+    /// The ports the service's container exposes (`with-exposed-port`), in order.
+    pub fn ports(&self) -> Vec<ExposedPort> {
+        self.0.container.0.config.exposed_ports.keys().copied().collect()
+    }
+
+    /// The name the service has on the run's network: the same for the same service, so
+    /// it can be known before the service starts.
+    pub fn hostname(&self) -> String {
+        format!("tanto-service-{}", self.0.digest.short())
+    }
+
+    /// `scheme://hostname:port` (`hostname:port` without a scheme); `port` defaults to
+    /// the first exposed port.
+    pub fn endpoint(&self, port: Option<u32>, scheme: Option<&str>) -> Result<String, crate::engine::EngineError> {
+        let port = match port {
+            Some(port) => port,
+            None => self.ports().first().map(|exposed| exposed.port).ok_or_else(|| {
+                crate::engine::EngineError::InvalidArgument("endpoint: the service exposes no port; name one, or expose one with with-exposed-port".into())
+            })?,
+        };
+        Ok(match scheme.filter(|scheme| !scheme.is_empty()) {
+            Some(scheme) => format!("{scheme}://{}:{port}", self.hostname()),
+            None => format!("{}:{port}", self.hostname()),
+        })
+    }
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Service({})", self.hostname())
+    }
+}
+
 impl Container {
     /// A container with an empty root filesystem.
     pub fn scratch() -> Self {
@@ -597,6 +691,35 @@ impl Container {
         self.with_config(|config| config.default_args = Some(args))
     }
 
+    /// This container with `port` exposed: a service made from it listens there, and is
+    /// ready when its TCP ports accept connections.
+    pub fn with_exposed_port(&self, port: u32, protocol: NetworkProtocol, description: Option<String>) -> Self {
+        // An out-of-range port is refused when the service starts (builders never fail).
+        self.with_config(|config| {
+            config.exposed_ports.insert(ExposedPort { port, protocol }, description);
+        })
+    }
+
+    /// This container with `service` reachable as `alias` by the commands that follow.
+    pub fn with_service_binding(&self, alias: &str, service: &Service) -> Self {
+        self.with_config(|config| {
+            config.services.insert(alias.to_string(), service.clone());
+        })
+    }
+
+    /// This container's command run as a service: `args` (prefixed by the entrypoint
+    /// when `use_entrypoint`), or the default command when `args` is empty.
+    pub fn as_service(&self, args: Vec<String>, use_entrypoint: bool) -> Service {
+        let mut hasher = Hasher::new("service");
+        hasher.digest(&self.0.digest).strs(&args).bool(use_entrypoint);
+        Service(Arc::new(ServiceNode {
+            digest: hasher.finish(),
+            container: self.clone(),
+            args,
+            use_entrypoint,
+        }))
+    }
+
     pub fn with_label(&self, name: &str, value: &str) -> Self {
         self.with_config(|config| {
             config.labels.insert(name.to_string(), value.to_string());
@@ -816,6 +939,13 @@ impl Directory {
             hasher.str(name).str(value);
         }
         hasher.opt_str(build.target.as_deref());
+        // A secret enters as its keyed digest only.
+        if !build.secrets.is_empty() {
+            hasher.str("secrets").u64(build.secrets.len() as u64);
+            for (id, secret) in &build.secrets {
+                hasher.str(id).digest(&secret.digest());
+            }
+        }
         let rootfs = Arc::new(FsNode {
             digest: hasher.finish(),
             kind: FsKind::DockerBuild { context: self.clone(), build },

@@ -57,6 +57,10 @@ pub trait Progress: Send + Sync {
     /// The work is over: a display clears what it keeps live and shows its summary,
     /// before the command's result or error is printed. Later calls do nothing.
     fn finish(&self) {}
+
+    /// An interactive shell takes the terminal (`suspended`), or gives it back: a live
+    /// display clears itself and stops drawing meanwhile, so the two never fight.
+    fn suspend(&self, _suspended: bool) {}
 }
 
 /// Discards every event.

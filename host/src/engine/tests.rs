@@ -74,6 +74,30 @@ async fn a_second_process_answers_from_the_cache() {
 }
 
 #[tokio::test]
+async fn a_long_cached_chain_lists_snapshots_once_instead_of_asking_for_each() {
+    let fixture = Fixture::new();
+    let pipeline = || {
+        let mut container = base();
+        for step in 0..12 {
+            container = container.with_exec(args(&["write", &format!("step{step}"), "x"]), ExecOptions::default());
+        }
+        container.with_exec(args(&["echo", "done"]), ExecOptions::default())
+    };
+    fixture.engine().stdout(&pipeline()).await.unwrap();
+    let (checks, listings) = (&fixture.backend.existence_checks, &fixture.backend.snapshot_listings);
+    checks.store(0, Ordering::SeqCst);
+    assert_eq!(fixture.engine().stdout(&pipeline()).await.unwrap(), "done\n");
+    assert_eq!(fixture.backend.runs(), 13, "all cached");
+    assert!(checks.load(Ordering::SeqCst) <= 8, "{checks:?} single checks");
+    assert_eq!(listings.load(Ordering::SeqCst), 1);
+
+    // Snapshots gone behind tanto's back are not in the listing: their steps run again.
+    fixture.backend.forget_images();
+    assert_eq!(fixture.engine().stdout(&pipeline()).await.unwrap(), "done\n");
+    assert_eq!(fixture.backend.runs(), 26);
+}
+
+#[tokio::test]
 async fn a_pruned_snapshot_is_rebuilt() {
     let fixture = Fixture::new();
     let container = base()

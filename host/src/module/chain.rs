@@ -126,7 +126,7 @@ pub fn plan(function: &Function, mut tokens: &[String], context: &ArgumentContex
 }
 
 fn find_method(previous: &str, returns: TypeRef, name: &str) -> Result<&'static Link, ChainError> {
-    if returns.is_list || !matches!(returns.kind, Kind::Container | Kind::Directory | Kind::File) {
+    if returns.is_list || !matches!(returns.kind, Kind::Container | Kind::Directory | Kind::File | Kind::Service) {
         return Err(ChainError::NotAnObject {
             previous: previous.to_string(),
             returns,

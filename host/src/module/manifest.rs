@@ -47,6 +47,18 @@ pub struct LimitsManifest {
     pub timeout: Option<String>,
 }
 
+/// `[cache]` of `tanto.toml`: where steps are shared, as `registry://HOST/REPO`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CacheManifest {
+    /// Pushes the steps of each run there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Pulls steps not in the local cache from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
 /// A `[limits]` value that is not a usable limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidLimit {
@@ -101,6 +113,10 @@ pub struct Manifest {
     pub component: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsManifest>,
+    /// The shared cache in a registry (`[cache]`); flags and `TANTO_CACHE_TO`/`_FROM`
+    /// take precedence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheManifest>,
     /// Other modules this one calls, by the name it calls them with.
     #[serde(default, skip_serializing_if = "Dependencies::is_empty")]
     pub dependencies: Dependencies,

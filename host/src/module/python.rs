@@ -166,6 +166,26 @@ fn stamp_path(cache_root: &Path, source_dir: &Path) -> PathBuf {
     cache_root.join("builds").join(format!("{}-python.json", key.hex()))
 }
 
+fn toolchain() -> String {
+    format!("sdk {} componentize-py {COMPONENTIZE_PY_VERSION}", sdk_digest().hex())
+}
+
+/// The component of the stamp at `stamp_file` if none of its inputs changed and it was
+/// built by `toolchain`.
+fn fresh_build(stamp_file: &Path, toolchain: &str) -> Option<PathBuf> {
+    let bytes = std::fs::read(stamp_file).ok()?;
+    let stamp = serde_json::from_slice::<Stamp>(&bytes).ok()?;
+    let fresh = stamp.version == 1 && stamp.toolchain == toolchain && stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input));
+    fresh.then_some(stamp.wasm)
+}
+
+/// The component last built from `source_dir` when nothing changed since, without
+/// building anything: what shell completion reads a schema through.
+pub fn built_component(source_dir: &Path, cache_root: &Path) -> Option<PathBuf> {
+    let source_dir = std::path::absolute(source_dir).ok()?;
+    fresh_build(&stamp_path(cache_root, &source_dir), &toolchain())
+}
+
 /// Builds the Python module in `source_dir` (its `main.py`) unless nothing changed since
 /// the last build. A build that runs componentize-py is reported through `reporter` as a
 /// step, with componentize-py's messages as its output.
@@ -175,16 +195,11 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &Step
         context: format!("cannot resolve {}", source_dir.display()),
         source,
     })?;
-    let toolchain = format!("sdk {} componentize-py {COMPONENTIZE_PY_VERSION}", sdk_digest().hex());
+    let toolchain = toolchain();
     let stamp_file = stamp_path(cache_root, &source_dir);
-    if let Ok(bytes) = std::fs::read(&stamp_file)
-        && let Ok(stamp) = serde_json::from_slice::<Stamp>(&bytes)
-        && stamp.version == 1
-        && stamp.toolchain == toolchain
-        && stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input))
-    {
+    if let Some(wasm) = fresh_build(&stamp_file, &toolchain) {
         return Ok(Built {
-            wasm: stamp.wasm,
+            wasm,
             rebuilt: false,
             duration: started.elapsed(),
         });

@@ -211,6 +211,8 @@ pub struct SweepReport {
     /// Process ids of the ended processes.
     pub processes: Vec<u32>,
     pub containers: Vec<String>,
+    /// Debug images of failed steps (`tanto call --interactive`).
+    pub images: Vec<String>,
     pub volumes: Vec<String>,
     pub networks: Vec<String>,
     pub work_bytes: u64,
@@ -218,7 +220,7 @@ pub struct SweepReport {
 
 impl SweepReport {
     pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.volumes.is_empty() && self.networks.is_empty() && self.work_bytes == 0
+        self.containers.is_empty() && self.images.is_empty() && self.volumes.is_empty() && self.networks.is_empty() && self.work_bytes == 0
     }
 }
 
@@ -228,6 +230,7 @@ impl std::fmt::Display for SweepReport {
         let counted = |count: usize, noun: &str| (count > 0).then(|| format!("{count} {noun}{}", if count == 1 { "" } else { "s" }));
         let parts: Vec<String> = [
             counted(self.containers.len(), "container"),
+            counted(self.images.len(), "debug image"),
             counted(self.volumes.len(), "volume"),
             counted(self.networks.len(), "network"),
             (self.work_bytes > 0).then(|| format!("work folders of {}", human_bytes(self.work_bytes))),
@@ -254,6 +257,7 @@ pub async fn sweep_orphans(store: &CacheStore, backend: &dyn Backend) -> SweepRe
             Ok(swept) => {
                 report.processes.extend(dead.pid());
                 report.containers.extend(swept.containers);
+                report.images.extend(swept.images);
                 report.volumes.extend(swept.volumes);
                 report.networks.extend(swept.networks);
                 report.work_bytes += dead.finish(store.root());
@@ -569,6 +573,7 @@ mod tests {
         let report = SweepReport {
             processes: vec![12, 34],
             containers: vec!["a".into()],
+            images: Vec::new(),
             volumes: vec!["v".into(), "w".into()],
             networks: Vec::new(),
             work_bytes: 2048,

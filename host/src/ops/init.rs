@@ -120,6 +120,7 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
         source: PathBuf::from("."),
         component: None,
         limits: None,
+        cache: None,
         dependencies: Default::default(),
     };
     // Validate the name the same way reading the manifest will.

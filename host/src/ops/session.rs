@@ -34,6 +34,9 @@ pub struct SessionSettings {
     /// Whether third-party modules may be built unconfined when no sandbox can be made
     /// (`--allow-unsandboxed-builds`).
     pub unsandboxed_builds: UnsandboxedBuilds,
+    /// The shared cache in a registry given by flags or the environment (a module's
+    /// `[cache]` fills what they leave unset).
+    pub registry_cache: crate::engine::remote::RegistryCache,
 }
 
 impl SessionSettings {
@@ -51,6 +54,7 @@ impl SessionSettings {
             max_cache_size,
             network: Network::Online,
             unsandboxed_builds: UnsandboxedBuilds::Refuse,
+            registry_cache: Default::default(),
         }
     }
 }
@@ -105,6 +109,7 @@ impl Session {
             parallelism: settings.parallelism,
         };
         let pipeline = Arc::new(Engine::new(backend.clone() as Arc<dyn Backend>, engine_settings, progress));
+        pipeline.set_registry_cache(settings.registry_cache.clone());
         Self {
             settings,
             backend,
@@ -197,6 +202,7 @@ impl Session {
         let compiled_cache_hit = module.load.compiled_cache_hit;
         let callable = Callable { module, limits, dependencies };
         let schema = runtime.describe(&callable, self.pipeline.clone()).await?;
+        super::module_cache::ModuleCache::new(&self.settings.cache_root).store_schema(&callable.module.digest, &schema);
         tracing::debug!(
             target: "tanto::timing",
             "module: found and build checked in {:.1} ms, component loaded in {:.1} ms ({}), described in {:.2} ms",

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::{CacheVolume, Container, Directory, File, GitRef, GitRepository, Secret};
+use crate::engine::{CacheVolume, Container, Directory, File, GitRef, GitRepository, Secret, Service};
 
 /// The fixed cost of one host object (its node, its table slot, its digest), on top of
 /// the strings it holds. Larger than the structs themselves, so that a module cannot
@@ -56,6 +56,7 @@ impl HostObject for CacheVolume {}
 impl HostObject for GitRepository {}
 impl HostObject for GitRef {}
 impl HostObject for Secret {}
+impl HostObject for Service {}
 
 /// One live object's charge.
 struct Charge {

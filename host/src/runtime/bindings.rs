@@ -37,6 +37,7 @@ pub mod v0_2 {
             "tanto:core/types.git-repository": crate::engine::GitRepository,
             "tanto:core/types.git-ref": crate::engine::GitRef,
             "tanto:core/types.secret": crate::engine::Secret,
+            "tanto:core/types.service": crate::engine::Service,
         },
     });
 }

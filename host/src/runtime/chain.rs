@@ -23,7 +23,9 @@ use super::bindings::latest::tanto::core::types;
 use super::host::{saturating_i32, utf8_text};
 use super::surface::foreach_method;
 use super::values::{Argument, Function, Kind, TypeRef, Value};
-use crate::engine::{CacheVolume, Container, Directory, Engine, EngineError, ExecOptions, ExportError, File, GitRef, GitRepository, Secret};
+use crate::engine::{
+    CacheVolume, Container, Directory, Engine, EngineError, ExecOptions, ExportError, File, GitRef, GitRepository, NetworkProtocol, Secret, Service,
+};
 
 /// Why a link failed while it ran.
 #[derive(Debug)]
@@ -101,6 +103,7 @@ fn method_docs(wit: &str) -> Vec<(Kind, String, String)> {
                 "container" => Some(Kind::Container),
                 "directory" => Some(Kind::Directory),
                 "file" => Some(Kind::File),
+                "service" => Some(Kind::Service),
                 _ => None,
             };
         } else if line == "}" {
@@ -139,6 +142,10 @@ const DEFAULTS: &[(&str, &str, &str)] = &[
     ("entries", "path", "\".\""),
     ("with-directory", "include", "[]"),
     ("with-directory", "exclude", "[]"),
+    ("terminal", "cmd", "[]"),
+    ("with-exposed-port", "protocol", "\"tcp\""),
+    ("as-service", "args", "[]"),
+    ("as-service", "use-entrypoint", "false"),
 ];
 
 /// How an argument of an API method appears on the command line.
@@ -215,6 +222,49 @@ impl ChainArgument for Option<u32> {
     }
 }
 
+impl ChainArgument for u32 {
+    type Engine = u32;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::Integer, false, false))
+    }
+    fn take(value: Option<Value>) -> Result<u32, LinkFailure> {
+        match <Option<u32> as ChainArgument>::take(value)? {
+            Some(number) => Ok(number),
+            None => Err(mistyped("an integer")),
+        }
+    }
+}
+
+impl ChainArgument for bool {
+    type Engine = bool;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::Boolean, false, false))
+    }
+    fn take(value: Option<Value>) -> Result<bool, LinkFailure> {
+        match value {
+            Some(Value::Boolean(flag)) => Ok(flag),
+            _ => Err(mistyped("a boolean")),
+        }
+    }
+}
+
+/// `tcp` or `udp`.
+impl ChainArgument for types::NetworkProtocol {
+    type Engine = NetworkProtocol;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::String, false, false))
+    }
+    fn take(value: Option<Value>) -> Result<NetworkProtocol, LinkFailure> {
+        match <String as ChainArgument>::take(value)?.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(NetworkProtocol::Tcp),
+            "udp" => Ok(NetworkProtocol::Udp),
+            other => Err(LinkFailure::Pipeline(EngineError::InvalidArgument(format!(
+                "protocol `{other}` is neither tcp nor udp"
+            )))),
+        }
+    }
+}
+
 impl ChainArgument for Resource<Directory> {
     type Engine = Directory;
     fn shape() -> Shape {
@@ -250,6 +300,27 @@ impl ChainArgument for Resource<Secret> {
         match value {
             Some(Value::Secret(secret)) => Ok(secret),
             _ => Err(mistyped("a secret")),
+        }
+    }
+}
+
+/// Build secrets as a list of secret references (`--secrets=env://TOKEN,file://key.pem`),
+/// by name.
+impl ChainArgument for Vec<Resource<Secret>> {
+    type Engine = std::collections::BTreeMap<String, Secret>;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::Secret, true, false))
+    }
+    fn take(value: Option<Value>) -> Result<Self::Engine, LinkFailure> {
+        match value {
+            Some(Value::List(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Secret(secret) => Ok((secret.name().to_string(), secret)),
+                    _ => Err(mistyped("a list of secrets")),
+                })
+                .collect(),
+            _ => Err(mistyped("a list of secrets")),
         }
     }
 }
@@ -314,7 +385,7 @@ macro_rules! unsupported_arguments {
     };
 }
 
-unsupported_arguments!(Resource<CacheVolume> => CacheVolume, types::Sharing => crate::engine::Sharing, Vec<u8> => Vec<u8>);
+unsupported_arguments!(Resource<CacheVolume> => CacheVolume, types::Sharing => crate::engine::Sharing, Vec<u8> => Vec<u8>, Resource<Service> => Service);
 
 /// A result type of the API on the command line: `None` when it has no text form.
 trait ChainOutput {
@@ -348,6 +419,7 @@ outputs! {
     Directory => Some(type_ref(Kind::Directory, false, false)), |directory| Value::Directory(directory);
     File => Some(type_ref(Kind::File, false, false)), |file| Value::File(file);
     Secret => Some(type_ref(Kind::Secret, false, false)), |secret| Value::Secret(secret);
+    Service => Some(type_ref(Kind::Service, false, false)), |service| Value::Service(service);
     // Bytes, cache volumes and git objects have no text form on the command line.
     Vec<u8> => None, |_bytes| Value::None;
     CacheVolume => None, |_volume| Value::None;
@@ -384,6 +456,7 @@ receivers! {
     Directory => Some(Kind::Directory), Value::Directory(directory) => directory;
     File => Some(Kind::File), Value::File(file) => file;
     Secret => Some(Kind::Secret), Value::Secret(secret) => secret;
+    Service => Some(Kind::Service), Value::Service(service) => service;
 }
 
 /// Objects that are not values a function returns to the command line.
@@ -546,6 +619,28 @@ fn cli_links() -> Vec<Link> {
         run,
     };
     vec![
+        Link {
+            object: Kind::Service,
+            schema: Function {
+                name: "up".into(),
+                description: "Runs this service with its ports forwarded to this machine until Ctrl-C. Each `HOST:SERVICE` of `ports` listens on 127.0.0.1:HOST and forwards to the service's port SERVICE; without `ports`, each exposed TCP port is forwarded to the same port number.".into(),
+                arguments: vec![Argument {
+                    name: "ports".into(),
+                    description: "Ports to forward, HOST:SERVICE (e.g. 8080:80)".into(),
+                    type_ref: type_ref(Kind::String, true, false),
+                    default_value: Some("[]".into()),
+                }],
+                return_type: type_ref(Kind::Void, false, false),
+            },
+            run: |pipeline, this, values| {
+                Box::pin(async move {
+                    let service = <Service as ChainReceiver>::from_value(this)?;
+                    let ports = <Vec<String> as ChainArgument>::take(argument(&values, "ports"))?;
+                    super::up::up(pipeline, service, ports).await.map_err(LinkFailure::Pipeline)?;
+                    Ok(Value::None)
+                })
+            },
+        },
         export(
             Kind::Container,
             "Writes this container's image archive (`docker load` reads it) to `path` on the host; prints the path.",
@@ -596,7 +691,17 @@ mod tests {
     #[test]
     fn the_api_table_makes_the_links() {
         let container = names(Kind::Container);
-        for expected in ["with-exec", "with-env-variable", "file", "directory", "stdout", "stderr", "exit-code", "sync"] {
+        for expected in [
+            "with-exec",
+            "with-env-variable",
+            "file",
+            "directory",
+            "stdout",
+            "stderr",
+            "exit-code",
+            "sync",
+            "terminal",
+        ] {
             assert!(container.contains(&expected), "{expected} missing from {container:?}");
         }
         // A cache volume has no text form: its method is not a link.
@@ -614,6 +719,34 @@ mod tests {
     }
 
     #[test]
+    fn services_are_made_on_the_command_line_and_run_with_up() {
+        let container = names(Kind::Container);
+        for expected in ["with-exposed-port", "as-service"] {
+            assert!(container.contains(&expected), "{expected} missing from {container:?}");
+        }
+        // A service has no text form: it cannot be given as an argument.
+        assert!(!container.contains(&"with-service-binding"), "{container:?}");
+        let service = names(Kind::Service);
+        for expected in ["endpoint", "hostname", "start", "stop", "up"] {
+            assert!(service.contains(&expected), "{expected} missing from {service:?}");
+        }
+        let up = find_link(Kind::Service, "up").unwrap();
+        assert_eq!(up.schema.arguments[0].name, "ports");
+        assert_eq!(up.schema.arguments[0].default_value.as_deref(), Some("[]"));
+        let expose = find_link(Kind::Container, "with-exposed-port").unwrap();
+        let defaults: Vec<Option<&str>> = expose.schema.arguments.iter().map(|argument| argument.default_value.as_deref()).collect();
+        assert_eq!(defaults, [None, Some("\"tcp\""), None]);
+        assert_eq!(find_link(Kind::Container, "as-service").unwrap().schema.return_type.kind, Kind::Service);
+        assert!(
+            find_link(Kind::Service, "hostname")
+                .unwrap()
+                .schema
+                .description
+                .starts_with("The name this service has")
+        );
+    }
+
+    #[test]
     fn links_are_typed_from_the_table() {
         let with_exec = find_link(Kind::Container, "with_exec").unwrap();
         let arguments: Vec<String> = with_exec
@@ -626,6 +759,10 @@ mod tests {
         assert_eq!(with_exec.schema.return_type.kind, Kind::Container);
         let exit_code = find_link(Kind::Container, "exit-code").unwrap();
         assert_eq!(exit_code.schema.return_type.kind, Kind::Integer);
+        // `terminal --cmd` may be left out: the default shell.
+        let terminal = find_link(Kind::Container, "terminal").unwrap();
+        assert_eq!(terminal.schema.arguments[0].default_value.as_deref(), Some("[]"));
+        assert_eq!(terminal.schema.return_type.kind, Kind::Integer);
         let entries = find_link(Kind::Directory, "entries").unwrap();
         assert_eq!(entries.schema.arguments[0].default_value.as_deref(), Some("\".\""));
         // Their help is the WIT's doc comments.

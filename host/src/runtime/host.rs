@@ -14,7 +14,7 @@ use super::bindings::latest::tanto::core::{client, types};
 use super::sandbox::{InvocationState, MAX_OBJECTS, SandboxError, process_cpu_time};
 use super::surface::{foreach_kind, foreach_method};
 use super::values::{Argument, Function, Kind, ModuleSchema, TypeRef, Value};
-use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, GitRef, GitRepository, Secret, Sharing};
+use crate::engine::{CacheVolume, Container, Directory, EngineError, ExecOptions, Expect, File, GitRef, GitRepository, Secret, Service, Sharing};
 
 /// A failure of the host itself (not of the pipeline): raised as a trap.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,8 @@ plain_arguments! {
     Vec<String> => |texts| texts.iter().map(String::len).fold(0, usize::saturating_add);
     Option<u32> => |_number| 0;
     Option<String> => |text| text.as_ref().map_or(0, String::len);
+    u32 => |_number| 0;
+    bool => |_flag| 0;
 }
 
 /// Build arguments, by name (a name given twice keeps its last value, as `docker build`
@@ -124,6 +126,18 @@ impl HostArgument for Vec<types::BuildArg> {
 
     fn resolve(self, _state: &InvocationState) -> HostResult<Self::Engine> {
         Ok(self.into_iter().map(|argument| (argument.name, argument.value)).collect())
+    }
+}
+
+/// Build secrets, by name: the id a Dockerfile's `RUN --mount=type=secret,id=NAME`
+/// asks for (a name given twice keeps its last secret, as build arguments do).
+impl HostArgument for Vec<Resource<Secret>> {
+    type Engine = std::collections::BTreeMap<String, Secret>;
+
+    fn resolve(self, state: &InvocationState) -> HostResult<Self::Engine> {
+        self.into_iter()
+            .map(|handle| state.get(&handle).map(|secret| (secret.name().to_string(), secret)))
+            .collect()
     }
 }
 
@@ -156,6 +170,17 @@ impl HostArgument for types::ExecOptions {
             },
             stdin: self.stdin,
             use_entrypoint: self.use_entrypoint,
+        })
+    }
+}
+
+impl HostArgument for types::NetworkProtocol {
+    type Engine = crate::engine::NetworkProtocol;
+
+    fn resolve(self, _state: &InvocationState) -> HostResult<Self::Engine> {
+        Ok(match self {
+            types::NetworkProtocol::Tcp => crate::engine::NetworkProtocol::Tcp,
+            types::NetworkProtocol::Udp => crate::engine::NetworkProtocol::Udp,
         })
     }
 }
@@ -264,6 +289,40 @@ impl client::Host for InvocationState {
     }
 
     async fn call(&mut self, module: String, function: String, arguments: Vec<(String, types::Value)>) -> HostResult<Result<types::Value, types::Error>> {
+        self.call_dependency(module, Vec::new(), function, arguments).await
+    }
+
+    async fn call_constructed(
+        &mut self,
+        module: String,
+        constructor_arguments: Vec<(String, types::Value)>,
+        function: String,
+        arguments: Vec<(String, types::Value)>,
+    ) -> HostResult<Result<types::Value, types::Error>> {
+        self.call_dependency(module, constructor_arguments, function, arguments).await
+    }
+
+    async fn sync_all(&mut self, containers: Vec<Resource<Container>>) -> HostResult<Result<(), types::Error>> {
+        let containers = containers.iter().map(|container| self.get(container)).collect::<HostResult<Vec<_>>>()?;
+        self.evaluate(|pipeline| async move { pipeline.sync_all(&containers).await }).await
+    }
+}
+
+impl InvocationState {
+    /// `call` and `call-constructed`: runs `function` of the dependency `module` in a
+    /// sandbox of its own, its object made from `constructor_arguments` (which the
+    /// dependency's SDK checks against its constructor, as it checks `arguments`).
+    async fn call_dependency(
+        &mut self,
+        module: String,
+        constructor_arguments: Vec<(String, types::Value)>,
+        function: String,
+        arguments: Vec<(String, types::Value)>,
+    ) -> HostResult<Result<types::Value, types::Error>> {
+        let mut host_constructor_arguments = Vec::with_capacity(constructor_arguments.len());
+        for (name, value) in constructor_arguments {
+            host_constructor_arguments.push((name, value_from_guest(&mut self.table, value)?));
+        }
         let mut host_arguments = Vec::with_capacity(arguments.len());
         for (name, value) in arguments {
             host_arguments.push((name, value_from_guest(&mut self.table, value)?));
@@ -276,7 +335,14 @@ impl client::Host for InvocationState {
             // A dependency is held to its schema as a module called from the CLI is.
             runtime.describe(&callable, self.pipeline.clone()).await?;
             runtime
-                .invoke_at(&callable, self.pipeline.clone(), &function, host_arguments, self.depth + 1)
+                .invoke_at(
+                    &callable,
+                    self.pipeline.clone(),
+                    host_constructor_arguments,
+                    &function,
+                    host_arguments,
+                    self.depth + 1,
+                )
                 .await
         }
         .await;
@@ -300,11 +366,6 @@ impl client::Host for InvocationState {
                 Ok(Err(types::Error::Failed(message)))
             }
         }
-    }
-
-    async fn sync_all(&mut self, containers: Vec<Resource<Container>>) -> HostResult<Result<(), types::Error>> {
-        let containers = containers.iter().map(|container| self.get(container)).collect::<HostResult<Vec<_>>>()?;
-        self.evaluate(|pipeline| async move { pipeline.sync_all(&containers).await }).await
     }
 }
 
@@ -424,8 +485,18 @@ fn type_from_guest(type_ref: types::TypeRef) -> TypeRef {
     }
 }
 
+fn argument_from_guest(argument: guest::Argument) -> Argument {
+    Argument {
+        name: argument.name,
+        description: argument.description,
+        type_ref: type_from_guest(argument.type_),
+        default_value: argument.default_value,
+    }
+}
+
 pub(crate) fn schema_from_guest(schema: guest::ModuleSchema) -> ModuleSchema {
     ModuleSchema {
+        constructor: schema.constructor.into_iter().map(argument_from_guest).collect(),
         name: schema.name,
         description: schema.description,
         functions: schema
@@ -434,16 +505,7 @@ pub(crate) fn schema_from_guest(schema: guest::ModuleSchema) -> ModuleSchema {
             .map(|function| Function {
                 name: function.name,
                 description: function.description,
-                arguments: function
-                    .arguments
-                    .into_iter()
-                    .map(|argument| Argument {
-                        name: argument.name,
-                        description: argument.description,
-                        type_ref: type_from_guest(argument.type_),
-                        default_value: argument.default_value,
-                    })
-                    .collect(),
+                arguments: function.arguments.into_iter().map(argument_from_guest).collect(),
                 return_type: type_from_guest(function.return_type),
             })
             .collect(),

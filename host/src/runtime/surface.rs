@@ -86,6 +86,16 @@ macro_rules! foreach_method {
                     builder with_secret_variable(name: String, secret: Resource<Secret>) -> Container = |container| container.with_secret_variable(&name, &secret);
                     builder with_mounted_secret(path: String, source: Resource<Secret>, owner: Option<String>, mode: Option<u32>) -> Container = |container| container.with_mounted_secret(&path, &source, owner, mode);
                 }
+                // Interactive debugging.
+                since v0_2 {
+                    terminal terminal(cmd: Vec<String>) -> i32 = |pipeline, container| pipeline.terminal(&container, cmd).await.map(saturating_i32);
+                }
+                // Services.
+                since v0_2 {
+                    builder with_exposed_port(port: u32, protocol: types::NetworkProtocol, description: Option<String>) -> Container = |container| container.with_exposed_port(port, protocol, description);
+                    builder as_service(args: Vec<String>, use_entrypoint: bool) -> Service = |container| container.as_service(args, use_entrypoint);
+                    builder with_service_binding(alias: String, service: Resource<Service>) -> Container = |container| container.with_service_binding(&alias, &service);
+                }
             }
 
             Directory HostDirectory {
@@ -104,7 +114,7 @@ macro_rules! foreach_method {
                     terminal glob(pattern: String) -> Vec<String> = |pipeline, directory| pipeline.glob(&directory, &pattern).await;
                     builder with_symlink(target: String, link_name: String) -> Directory = |directory| directory.with_symlink(&target, &link_name);
                     // Images and registries.
-                    builder docker_build(dockerfile: String, build_args: Vec<types::BuildArg>, target: Option<String>) -> Container = |directory| directory.docker_build(crate::backend::BuildSpec { dockerfile, build_args, target });
+                    builder docker_build(dockerfile: String, build_args: Vec<types::BuildArg>, target: Option<String>, secrets: Vec<Resource<Secret>>) -> Container = |directory| directory.docker_build(crate::backend::BuildSpec { dockerfile, build_args, target, secrets });
                 }
             }
 
@@ -142,6 +152,15 @@ macro_rules! foreach_method {
                 }
             }
 
+            Service HostService [v0_2] {
+                since v0_2 {
+                    terminal endpoint(port: Option<u32>, scheme: Option<String>) -> String = |pipeline, service| { let _ = &pipeline; service.endpoint(port, scheme.as_deref()) };
+                    terminal hostname() -> String = |pipeline, service| { let _ = &pipeline; Ok(service.hostname()) };
+                    terminal start() -> () = |pipeline, service| pipeline.start_service(&service).await;
+                    terminal stop() -> () = |pipeline, service| pipeline.stop_service(&service).await;
+                }
+            }
+
             Secret HostSecret [v0_2] {
                 since v0_2 {
                     getter name() -> String = |secret| secret.name().to_string();
@@ -163,7 +182,7 @@ macro_rules! foreach_kind {
             scalars { String(String), Boolean(bool), Integer(i64), Float(f64) }
             objects {
                 since v0_1 { Container, Directory, File }
-                since v0_2 { Secret }
+                since v0_2 { Secret, Service }
             }
         }
     };

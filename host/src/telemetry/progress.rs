@@ -436,9 +436,25 @@ impl Palette {
     }
 }
 
-/// The longest description the live view shows on a step's line; the rest is cut, so
-/// a narrow terminal wraps no line of a running step.
-const TTY_DESCRIPTION_CHARS: usize = 72;
+/// The columns of the terminal on stderr (80 when it says nothing). Read at each event,
+/// so lines drawn after a resize fit the new width.
+fn terminal_columns() -> usize {
+    let mut size = std::mem::MaybeUninit::<libc::winsize>::zeroed();
+    // SAFETY: TIOCGWINSZ writes a `winsize` into the memory given, nothing else.
+    let answered = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, size.as_mut_ptr()) } == 0;
+    // SAFETY: zeroed is a valid `winsize`, and the ioctl wrote a whole one if it answered.
+    let size = unsafe { size.assume_init() };
+    if answered && size.ws_col > 0 { usize::from(size.ws_col) } else { 80 }
+}
+
+/// The most of a description that fits on a line of `columns` holding `depth` levels of
+/// indentation, a mark, a step number of `number` digits and a status with a duration
+/// (`FAILED 123.4s`), so that no line of the live view wraps. Never less than 12: a very
+/// narrow terminal wraps rather than showing nothing.
+fn description_room(columns: usize, depth: u32, number: usize) -> usize {
+    let fixed = 2 * depth as usize + 2 + if number > 0 { number + 3 } else { 0 } + 14;
+    columns.saturating_sub(fixed).max(12)
+}
 
 /// `text` cut to `max` characters, with `…` for what was cut.
 fn shortened(text: &str, max: usize) -> String {
@@ -450,15 +466,65 @@ fn shortened(text: &str, max: usize) -> String {
     cut
 }
 
-/// The live view: a spinner per running step with its elapsed time and, beneath it,
-/// its last output line; a finished step collapses to one line (`✔ [3] make 1.2s`,
-/// `✔ [4] make CACHED`, `✘ [5] make FAILED 0.3s` followed by its last lines and where
-/// its whole log is); a summary line at the end.
+/// What a line of the live view stands for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RowKey {
+    Call(u64),
+    Step(u64),
+}
+
+/// A line (or two, with a step's newest output) of the live view.
+struct Row {
+    key: RowKey,
+    bar: ProgressBar,
+    /// The open calls this row is drawn under, outermost first; a call's own row ends
+    /// with the call itself.
+    under: Vec<u64>,
+    /// Levels of indentation: a call's depth, one more than its call for a step.
+    depth: u32,
+    /// The description or function name, whole; cut to the terminal's width when drawn.
+    label: String,
+}
+
+/// The live part of the view: the open calls, each followed by what runs under it (the
+/// steps it runs and the calls it makes into dependencies, nested), in drawing order.
+#[derive(Default)]
+struct Tree {
+    rows: Vec<Row>,
+    /// Open calls, innermost last: a new step is drawn under the innermost, as a trace
+    /// puts its span under the running call.
+    open_calls: Vec<(u64, u32)>,
+    /// The width the rows were last cut to.
+    columns: usize,
+}
+
+impl Tree {
+    /// Where a new row goes: after everything drawn under the innermost open call, or
+    /// at the end when no call is open. Returns the row to insert after, if any.
+    fn anchor(&self) -> Option<usize> {
+        let (parent, _) = *self.open_calls.last()?;
+        self.rows.iter().rposition(|row| row.under.contains(&parent))
+    }
+
+    fn position(&self, key: RowKey) -> Option<usize> {
+        self.rows.iter().position(|row| row.key == key)
+    }
+
+    fn remove(&mut self, key: RowKey) -> Option<Row> {
+        let index = self.position(key)?;
+        Some(self.rows.remove(index))
+    }
+}
+
+/// The live view: the running module function calls as a tree, with the steps running
+/// under each (queued, or a spinner with its elapsed time and, beneath it, its newest
+/// output line); a finished step collapses to one line printed above the live part
+/// (`✔ [3] make 1.2s`, `✔ [4] make CACHED`, `✘ [5] make FAILED 0.3s` followed by its
+/// last lines and where its whole log is), indented under its call; a summary line at
+/// the end. Lines are cut to the terminal's width.
 struct TtyProgress {
     multi: MultiProgress,
-    bars: Mutex<HashMap<u64, ProgressBar>>,
-    /// The running module function calls.
-    calls: Mutex<HashMap<u64, ProgressBar>>,
+    tree: Mutex<Tree>,
     lines: LineBuffers,
     /// The first lines of each running step, shown only if it fails.
     heads: Mutex<HashMap<u64, Vec<String>>>,
@@ -468,10 +534,13 @@ struct TtyProgress {
 
 impl TtyProgress {
     fn new(color: bool) -> Self {
+        Self::drawing_to(ProgressDrawTarget::stderr(), color)
+    }
+
+    fn drawing_to(target: ProgressDrawTarget, color: bool) -> Self {
         Self {
-            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-            bars: Mutex::new(HashMap::new()),
-            calls: Mutex::new(HashMap::new()),
+            multi: MultiProgress::with_draw_target(target),
+            tree: Mutex::new(Tree::default()),
             lines: LineBuffers::default(),
             heads: Mutex::new(HashMap::new()),
             tally: Tally::default(),
@@ -484,8 +553,8 @@ impl TtyProgress {
         let _ = self.multi.println(crate::secrets::scrub(line));
     }
 
-    /// Text for the running steps' lines (their description, their newest output line),
-    /// which indicatif draws. The one way text reaches those lines.
+    /// Text for the live lines (their description, their newest output line), which
+    /// indicatif draws. The one way text reaches those lines.
     fn on_screen(&self, text: String) -> String {
         crate::secrets::scrub(&text).into_owned()
     }
@@ -493,23 +562,99 @@ impl TtyProgress {
     fn style(&self, with_output: bool) -> ProgressStyle {
         let template = match (self.palette.color, with_output) {
             (true, false) => "{spinner:.cyan} {prefix} {elapsed:.dim}",
-            (true, true) => "{spinner:.cyan} {prefix} {elapsed:.dim}\n    {wide_msg:.dim}",
+            (true, true) => "{spinner:.cyan} {prefix} {elapsed:.dim}\n{wide_msg:.dim}",
             (false, false) => "{spinner} {prefix} {elapsed}",
-            (false, true) => "{spinner} {prefix} {elapsed}\n    {wide_msg}",
+            (false, true) => "{spinner} {prefix} {elapsed}\n{wide_msg}",
         };
         ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
     }
 
+    fn queued_style(&self) -> ProgressStyle {
+        // No spinner and no time: nothing runs yet.
+        let template = if self.palette.color { "  {prefix} {msg:.dim}" } else { "  {prefix} {msg}" };
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+    }
+
+    /// The text before a row's elapsed time, cut to `columns`.
+    fn prefix(&self, row: &Row, columns: usize) -> String {
+        let text = match row.key {
+            RowKey::Call(_) => format!("{}▸ {}", indent(row.depth), shortened(&row.label, description_room(columns, row.depth, 0))),
+            RowKey::Step(id) => {
+                let number = id.to_string();
+                let room = description_room(columns, row.depth, number.len());
+                format!("{}[{number}] {}", indent(row.depth), shortened(&row.label, room))
+            }
+        };
+        self.on_screen(text)
+    }
+
+    /// The tree, its rows re-cut if the terminal's width changed since they were drawn.
+    fn tree(&self) -> Option<std::sync::MutexGuard<'_, Tree>> {
+        let mut tree = self.tree.lock().ok()?;
+        let columns = terminal_columns();
+        if tree.columns != columns {
+            tree.columns = columns;
+            for row in &tree.rows {
+                row.bar.set_prefix(self.prefix(row, columns));
+            }
+        }
+        Some(tree)
+    }
+
+    /// Adds a row under the innermost open call (or at the end), drawn with `style`.
+    fn add_row(&self, tree: &mut Tree, key: RowKey, label: &str, depth: u32, style: ProgressStyle) -> ProgressBar {
+        let mut under: Vec<u64> = tree.open_calls.iter().map(|(id, _)| *id).collect();
+        if let RowKey::Call(id) = key {
+            under.push(id);
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(style);
+        let row = Row {
+            key,
+            bar: bar.clone(),
+            under,
+            depth,
+            label: label.to_string(),
+        };
+        bar.set_prefix(self.prefix(&row, tree.columns));
+        match tree.anchor() {
+            Some(index) => {
+                self.multi.insert_after(&tree.rows[index].bar, bar.clone());
+                tree.rows.insert(index + 1, row);
+            }
+            None => {
+                self.multi.add(bar.clone());
+                tree.rows.push(row);
+            }
+        }
+        bar
+    }
+
+    /// The indentation of a new step: one level under the innermost open call.
+    fn step_depth(tree: &Tree) -> u32 {
+        tree.open_calls.last().map_or(0, |(_, depth)| depth + 1)
+    }
+
     /// Shows `line` beneath the running step `id`.
     fn show_last_line(&self, id: u64, line: &str) {
-        if let Ok(bars) = self.bars.lock()
-            && let Some(bar) = bars.get(&id)
+        if let Some(tree) = self.tree()
+            && let Some(index) = tree.position(RowKey::Step(id))
         {
-            if bar.message().is_empty() {
-                bar.set_style(self.style(true));
+            let row = &tree.rows[index];
+            if row.bar.message().is_empty() {
+                row.bar.set_style(self.style(true));
             }
-            bar.set_message(self.on_screen(format!("│ {line}")));
+            row.bar.set_message(self.on_screen(format!("{}    │ {line}", indent(row.depth))));
         }
+    }
+
+    /// Takes a finished row off the live part; returns its indentation.
+    fn drop_row(&self, key: RowKey) -> Option<u32> {
+        let mut tree = self.tree()?;
+        let row = tree.remove(key)?;
+        row.bar.finish_and_clear();
+        self.multi.remove(&row.bar);
+        Some(row.depth)
     }
 }
 
@@ -518,28 +663,30 @@ impl Progress for TtyProgress {
         let palette = self.palette;
         match event {
             Event::StepQueued { id, description } => {
-                // No spinner and no time: nothing runs yet.
-                let bar = self.multi.add(ProgressBar::new_spinner());
-                let template = if palette.color { "  {prefix} {msg:.dim}" } else { "  {prefix} {msg}" };
-                bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
-                bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
-                bar.set_message("queued");
-                bar.tick();
-                if let Ok(mut bars) = self.bars.lock() {
-                    bars.insert(id, bar);
+                if let Some(mut tree) = self.tree() {
+                    let depth = Self::step_depth(&tree);
+                    let bar = self.add_row(&mut tree, RowKey::Step(id), description, depth, self.queued_style());
+                    bar.set_message("queued");
+                    bar.tick();
                 }
             }
             Event::StepStarted { id, description } => {
                 // A queued step keeps its line, now running, its time counted from now.
-                let queued = self.bars.lock().ok().and_then(|mut bars| bars.remove(&id));
-                let bar = queued.unwrap_or_else(|| self.multi.add(ProgressBar::new_spinner()));
-                bar.set_message("");
-                bar.reset_elapsed();
-                bar.set_style(self.style(false));
-                bar.set_prefix(self.on_screen(format!("[{id}] {}", shortened(description, TTY_DESCRIPTION_CHARS))));
-                bar.enable_steady_tick(Duration::from_millis(120));
-                if let Ok(mut bars) = self.bars.lock() {
-                    bars.insert(id, bar);
+                if let Some(mut tree) = self.tree() {
+                    let bar = match tree.position(RowKey::Step(id)) {
+                        Some(index) => {
+                            let bar = tree.rows[index].bar.clone();
+                            bar.set_style(self.style(false));
+                            bar
+                        }
+                        None => {
+                            let depth = Self::step_depth(&tree);
+                            self.add_row(&mut tree, RowKey::Step(id), description, depth, self.style(false))
+                        }
+                    };
+                    bar.set_message("");
+                    bar.reset_elapsed();
+                    bar.enable_steady_tick(Duration::from_millis(120));
                 }
             }
             Event::StepOutput { id, stream, bytes } => {
@@ -561,76 +708,79 @@ impl Progress for TtyProgress {
             } => {
                 let mut head = self.heads.lock().ok().and_then(|mut heads| heads.remove(&id)).unwrap_or_default();
                 let ending = self.lines.finish(id, |_, line| head.push(line.to_string()));
-                if let Ok(mut bars) = self.bars.lock()
-                    && let Some(bar) = bars.remove(&id)
-                {
-                    bar.finish_and_clear();
-                    self.multi.remove(&bar);
-                }
+                let depth = match self.drop_row(RowKey::Step(id)) {
+                    Some(depth) => depth,
+                    None => self.tree().map_or(0, |tree| Self::step_depth(&tree)),
+                };
                 self.tally.count(&outcome);
-                let description = shortened(description, TTY_DESCRIPTION_CHARS);
+                let margin = indent(depth);
+                let description = shortened(description, description_room(terminal_columns(), depth, id.to_string().len()));
                 match outcome {
-                    StepOutcome::Cached => self.print(&format!("{} [{id}] {description} {}", palette.green("✔"), palette.dim("CACHED"))),
-                    StepOutcome::Done(duration) => self.print(&format!("{} [{id}] {description} {}", palette.green("✔"), palette.dim(&seconds(duration)))),
+                    StepOutcome::Cached => self.print(&format!("{margin}{} [{id}] {description} {}", palette.green("✔"), palette.dim("CACHED"))),
+                    StepOutcome::Done(duration) => self.print(&format!(
+                        "{margin}{} [{id}] {description} {}",
+                        palette.green("✔"),
+                        palette.dim(&seconds(duration))
+                    )),
                     StepOutcome::Failed(duration) => {
                         self.print(&format!(
-                            "{} [{id}] {description} {}",
+                            "{margin}{} [{id}] {description} {}",
                             palette.red("✘"),
                             palette.red(&format!("FAILED {}", seconds(duration)))
                         ));
                         // A failed step shows its output, bounded as in plain progress.
                         for line in &head {
-                            self.print(&format!("    │ {line}"));
+                            self.print(&format!("{margin}    │ {line}"));
                         }
                         if let Some(ending) = ending {
                             if let Some(omitted) = ending.omitted_line(log) {
-                                self.print(&format!("    │ {omitted}"));
+                                self.print(&format!("{margin}    │ {omitted}"));
                             }
                             for (_, line) in &ending.tail {
-                                self.print(&format!("    │ {line}"));
+                                self.print(&format!("{margin}    │ {line}"));
                             }
                         }
                     }
                 }
             }
             Event::CallStarted { id, name, depth } => {
-                // Calls stay at the top, above the steps they run.
-                let bar = self.multi.insert(0, ProgressBar::new_spinner());
-                bar.set_style(self.style(false));
-                bar.set_prefix(self.on_screen(format!("{}▸ {}", indent(depth), shortened(name, TTY_DESCRIPTION_CHARS))));
-                bar.enable_steady_tick(Duration::from_millis(120));
-                if let Ok(mut calls) = self.calls.lock() {
-                    calls.insert(id, bar);
+                if let Some(mut tree) = self.tree() {
+                    let bar = self.add_row(&mut tree, RowKey::Call(id), name, depth, self.style(false));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    tree.open_calls.push((id, depth));
                 }
             }
             Event::CallFinished { id, name, depth, outcome } => {
-                if let Ok(mut calls) = self.calls.lock()
-                    && let Some(bar) = calls.remove(&id)
-                {
-                    bar.finish_and_clear();
-                    self.multi.remove(&bar);
+                if let Some(mut tree) = self.tree() {
+                    tree.open_calls.retain(|(open, _)| *open != id);
                 }
+                self.drop_row(RowKey::Call(id));
                 let (mark, time) = match outcome {
                     StepOutcome::Failed(duration) => (palette.red("✘"), palette.red(&format!("FAILED {}", seconds(duration)))),
                     StepOutcome::Done(duration) => (palette.green("✔"), palette.dim(&seconds(duration))),
                     StepOutcome::Cached => (palette.green("✔"), palette.dim("CACHED")),
                 };
-                self.print(&format!(
-                    "{}{mark} {} {time}",
-                    indent(depth),
-                    palette.bold(&shortened(name, TTY_DESCRIPTION_CHARS))
-                ));
+                let name = shortened(name, description_room(terminal_columns(), depth, 0));
+                self.print(&format!("{}{mark} {} {time}", indent(depth), palette.bold(&name)));
             }
         }
     }
 
+    fn suspend(&self, suspended: bool) {
+        if suspended {
+            let _ = self.multi.clear();
+            self.multi.set_draw_target(ProgressDrawTarget::hidden());
+        } else {
+            self.multi.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
     fn finish(&self) {
-        for bars in [&self.bars, &self.calls] {
-            if let Ok(mut bars) = bars.lock() {
-                for (_, bar) in bars.drain() {
-                    bar.finish_and_clear();
-                    self.multi.remove(&bar);
-                }
+        if let Some(mut tree) = self.tree() {
+            tree.open_calls.clear();
+            for row in tree.rows.drain(..) {
+                row.bar.finish_and_clear();
+                self.multi.remove(&row.bar);
             }
         }
         if let Some(summary) = self.tally.summary() {
@@ -752,6 +902,68 @@ mod tests {
         }
         let ending = lines.finish(&mut |_, line| shown.push(line.to_string()));
         (shown, ending)
+    }
+
+    #[test]
+    fn the_live_view_draws_steps_and_calls_under_the_running_call() {
+        let view = TtyProgress::drawing_to(ProgressDrawTarget::hidden(), false);
+        let step = |id| Event::StepStarted { id, description: "sh -c true" };
+        view.event(Event::StepStarted {
+            id: 9,
+            description: "build module",
+        });
+        view.event(Event::CallStarted { id: 1, name: "ci", depth: 0 });
+        view.event(step(1));
+        view.event(Event::CallStarted {
+            id: 2,
+            name: "dep.lint",
+            depth: 1,
+        });
+        view.event(step(2));
+        view.event(Event::StepQueued {
+            id: 3,
+            description: "sh -c true",
+        });
+        let layout = |view: &TtyProgress| -> Vec<(RowKey, u32)> { view.tree.lock().unwrap().rows.iter().map(|row| (row.key, row.depth)).collect() };
+        assert_eq!(
+            layout(&view),
+            [
+                (RowKey::Step(9), 0),
+                (RowKey::Call(1), 0),
+                (RowKey::Step(1), 1),
+                (RowKey::Call(2), 1),
+                (RowKey::Step(2), 2),
+                (RowKey::Step(3), 2),
+            ]
+        );
+        // Once the dependency returns, new steps go after everything under the caller.
+        view.event(Event::CallFinished {
+            id: 2,
+            name: "dep.lint",
+            depth: 1,
+            outcome: StepOutcome::Done(Duration::from_millis(5)),
+        });
+        view.event(step(4));
+        let keys: Vec<RowKey> = layout(&view).into_iter().map(|(key, _)| key).collect();
+        assert_eq!(keys[keys.len() - 1], RowKey::Step(4));
+        assert_eq!(layout(&view).last().unwrap().1, 1);
+        assert!(!keys.contains(&RowKey::Call(2)));
+        view.finish();
+        assert!(layout(&view).is_empty());
+    }
+
+    #[test]
+    fn live_lines_are_cut_to_the_terminal_width() {
+        // 80 columns, a step numbered 12 under a call: the line holds the margin, mark,
+        // number and status and no more.
+        let room = description_room(80, 1, 2);
+        assert_eq!(room, 80 - (2 + 2 + 5 + 14));
+        let line = format!("  ⠋ [12] {} FAILED 123.4s", shortened(&"x".repeat(200), room));
+        assert!(line.chars().count() <= 80, "{line}");
+        // A very narrow terminal still shows the start of each description.
+        assert_eq!(description_room(10, 3, 4), 12);
+        // A wide one shows long descriptions whole.
+        assert!(description_room(300, 0, 1) > 200);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::record::Lookup;
-use super::{Snapshot, blocking};
-use crate::backend::CommitSpec;
+use super::{Snapshot, blocking, local_error};
+use crate::backend::{ArchiveFile, CommitSpec};
 use crate::engine::digest::{Digest, Hasher};
 use crate::engine::tree::{FileEntry, Owner, Tree, normalize_relative};
 use crate::engine::{Engine, EngineError};
@@ -50,14 +50,31 @@ impl CopyContent {
 }
 
 impl Engine {
-    pub(super) async fn archives(copies: Vec<PendingCopyRef>) -> Result<Vec<Vec<u8>>, EngineError> {
+    /// The archives of `copies`, each written to a file in the cache's work area as it is
+    /// built (file contents stream from the host), never held in memory.
+    pub(super) async fn archives(&self, copies: Vec<PendingCopyRef>) -> Result<Vec<ArchiveFile>, EngineError> {
+        let store = self.store.clone();
         blocking(move || {
             copies
                 .into_iter()
-                .map(|copy| match copy.content {
-                    CopyContentRef::Tree(tree) => Ok(tree.to_tar_owned(&copy.destination, copy.owner)?),
-                    CopyContentRef::File(file) => file_archive(&copy.destination, &file, copy.owner),
-                    CopyContentRef::Whiteout => whiteout_archive(&copy.destination),
+                .map(|copy| {
+                    let file = store.temp_file().map_err(local_error("cannot create an archive file"))?;
+                    let writer = std::io::BufWriter::with_capacity(256 << 10, file);
+                    let writer = match copy.content {
+                        CopyContentRef::Tree(tree) => tree.write_tar_owned(&copy.destination, writer, copy.owner)?,
+                        CopyContentRef::File(file) => {
+                            let (tree, parent) = file_tree(&copy.destination, &file)?;
+                            tree.write_tar_owned(&parent, writer, copy.owner)?
+                        }
+                        CopyContentRef::Whiteout => {
+                            let (tree, parent) = whiteout_tree(&copy.destination)?;
+                            tree.write_tar(&parent, writer)?
+                        }
+                    };
+                    let file = writer
+                        .into_inner()
+                        .map_err(|error| EngineError::Local(format!("cannot write an archive file: {}", error.error())))?;
+                    Ok(ArchiveFile::new(file.into_temp_path()))
                 })
                 .collect()
         })
@@ -70,11 +87,12 @@ impl Engine {
         }
         let key = pending.key;
         let base = pending.base.base.clone();
+        self.inherit_privacy(&key, &pending.base.key, false);
         let _lock = match self.cached_or_lock(&key).await? {
             Lookup::Cached(step) => return Ok(Snapshot { image: step.image, key, base }),
             Lookup::Missing(lock) => lock,
         };
-        let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
+        let archives = self.archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
         let image = self
             .commit_snapshot(
                 &key,
@@ -117,8 +135,9 @@ impl From<&PendingCopy> for PendingCopyRef {
     }
 }
 
-/// An archive holding one file at `destination`, with no entries for its parents.
-fn file_archive(destination: &str, file: &FileEntry, owner: Owner) -> Result<Vec<u8>, EngineError> {
+/// A tree holding one file, and the folder to archive it at so that it lands at
+/// `destination` (with no entries for its parents).
+fn file_tree(destination: &str, file: &FileEntry) -> Result<(Tree, String), EngineError> {
     let relative = normalize_relative(destination)?;
     let Some((parent, name)) = relative.rsplit_once('/').or(Some(("", relative.as_str()))) else {
         return Err(EngineError::InvalidArgument(format!("invalid file path {destination:?}")));
@@ -127,16 +146,17 @@ fn file_archive(destination: &str, file: &FileEntry, owner: Owner) -> Result<Vec
         return Err(EngineError::InvalidArgument(format!("{destination:?} names a directory, not a file")));
     }
     let tree = Tree::new().with_file(name, file.clone())?;
-    Ok(tree.to_tar_owned(&format!("/{parent}"), owner)?)
+    Ok((tree, format!("/{parent}")))
 }
 
-/// An archive holding the whiteout of `destination` (absolute, normalized, not `/`).
-fn whiteout_archive(destination: &str) -> Result<Vec<u8>, EngineError> {
+/// A tree holding the whiteout of `destination` (absolute, normalized, not `/`), and the
+/// folder to archive it at.
+fn whiteout_tree(destination: &str) -> Result<(Tree, String), EngineError> {
     let relative = normalize_relative(destination)?;
     let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative.as_str()));
     if name.is_empty() {
         return Err(EngineError::InvalidArgument("the root directory cannot be removed".into()));
     }
     let tree = Tree::new().with_file(&format!(".wh.{name}"), FileEntry::from_bytes(Vec::new(), 0o600))?;
-    Ok(tree.to_tar(&format!("/{parent}"))?)
+    Ok((tree, format!("/{parent}")))
 }

@@ -12,7 +12,7 @@ use super::{Eval, ExecResult, Snapshot, local_error, normalize_absolute};
 use crate::backend::{ImageConfig, OutputSink, Stream};
 use crate::engine::cache::StepWriter;
 use crate::engine::digest::Hasher;
-use crate::engine::objects::{ExecNode, Expect, MountSource, Secret, Sharing, join_absolute};
+use crate::engine::objects::{ExecNode, Expect, Mount, MountSource, Secret, Sharing, join_absolute};
 use crate::engine::progress::{Event, StepOutcome};
 use crate::engine::tree::Tree;
 use crate::engine::{Engine, EngineError, ExecFailure, display_command, tail};
@@ -65,30 +65,12 @@ impl Engine {
     }
 
     async fn run_exec(&self, exec: &Arc<ExecNode>) -> Result<ExecResult, EngineError> {
-        let mount_sources = try_join_all(exec.mounts.iter().map(|mount| async move {
-            let resolved = match &mount.source {
-                MountSource::Directory(directory) => ResolvedMount::Directory(self.eval_tree(directory).await?),
-                MountSource::Cache { volume, sharing } => ResolvedMount::Cache {
-                    key: volume.key().to_string(),
-                    sharing: *sharing,
-                },
-                MountSource::Temp => ResolvedMount::Temp,
-                MountSource::Secret { secret, owner, mode } => ResolvedMount::Secret {
-                    secret: secret.clone(),
-                    owner: owner.clone(),
-                    mode: *mode,
-                },
-            };
-            Ok::<_, EngineError>((mount.path.clone(), resolved))
-        }));
+        let mount_sources = self.resolve_mounts(&exec.mounts);
         let (pending, mount_sources) = try_join(self.eval_pending(&exec.rootfs), mount_sources).await?;
         let config = exec.config.apply(&pending.base.base);
         let workdir = config.workdir.clone().unwrap_or_else(|| "/".into());
         let command = exec_command(&exec.args, &config, exec.options.use_entrypoint)?;
-        let mut mounts = Vec::new();
-        for (path, source) in mount_sources {
-            mounts.push((normalize_absolute(&join_absolute(&workdir, &path))?, source));
-        }
+        let mounts = absolute_mounts(mount_sources, &workdir)?;
 
         let mut hasher = Hasher::new("exec-key");
         hasher
@@ -116,6 +98,14 @@ impl Engine {
                 hasher.str(name).str(&self.secret_hash(secret)?);
             }
         }
+        if !exec.config.services.is_empty() {
+            // A bound service is an input like any other: the step runs again when what
+            // the service runs changes.
+            hasher.str("services").u64(exec.config.services.len() as u64);
+            for (alias, service) in &exec.config.services {
+                hasher.str(alias).digest(&self.service_key(service).await?);
+            }
+        }
         hasher.str(match exec.options.expect {
             Expect::Success => "success",
             Expect::Failure => "failure",
@@ -123,6 +113,8 @@ impl Engine {
         });
         hasher.opt_str(exec.options.stdin.as_deref());
         let key = hasher.finish();
+        let uses_secret = !exec.config.secret_env.is_empty() || mounts.iter().any(|(_, source)| matches!(source, ResolvedMount::Secret { .. }));
+        self.inherit_privacy(&key, &pending.base.key, uses_secret);
 
         let description = display_command(&command);
         let id = self.step_id();
@@ -164,6 +156,7 @@ impl Engine {
         };
         self.reporter.event(Event::StepStarted { id, description: &description });
         let started = Instant::now();
+        let shell_config = self.debugs_failures().then(|| config.clone());
         let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
         sink.finish();
         let elapsed = started.elapsed();
@@ -172,7 +165,7 @@ impl Engine {
             .writer
             .into_inner()
             .map_err(|_| EngineError::Local("the step's output writer is poisoned".into()));
-        let (outcome, writer) = match (result, writer) {
+        let ((outcome, prepared), writer) = match (result, writer) {
             (Ok(outcome), Ok(writer)) => (outcome, writer),
             (Err(error), _) | (_, Err(error)) => {
                 failed(None, None);
@@ -193,8 +186,13 @@ impl Engine {
                 .inspect_err(|error| tracing::debug!(%error, "cannot keep the log of a failed step"))
                 .ok();
             failed(log.as_deref(), Some(outcome.exit_code));
-            return Err(EngineError::ExecFailed(Arc::new(failure)));
+            let failure = EngineError::ExecFailed(Arc::new(failure));
+            if let (Some(image), Some(config)) = (outcome.failed_image, shell_config) {
+                self.debug_failed_step(image, config, &exec.config.secret_env, prepared, &failure).await;
+            }
+            return Err(failure);
         }
+        drop(prepared);
         let recorded = async {
             let outputs = writer.finish().map_err(local_error("cannot write the step's output to the cache"))?;
             let image = outcome.image.ok_or_else(|| EngineError::Local("the backend committed no snapshot".into()))?;
@@ -225,6 +223,37 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The sources of `mounts` evaluated (directories to trees), their paths as given.
+    pub(super) async fn resolve_mounts(&self, mounts: &[Mount]) -> Result<Vec<(String, ResolvedMount)>, EngineError> {
+        try_join_all(mounts.iter().map(|mount| async move {
+            let resolved = match &mount.source {
+                MountSource::Directory(directory) => ResolvedMount::Directory(self.eval_tree(directory).await?),
+                MountSource::Cache { volume, sharing } => ResolvedMount::Cache {
+                    key: volume.key().to_string(),
+                    sharing: *sharing,
+                },
+                MountSource::Temp => ResolvedMount::Temp,
+                MountSource::Secret { secret, owner, mode } => ResolvedMount::Secret {
+                    secret: secret.clone(),
+                    owner: owner.clone(),
+                    mode: *mode,
+                },
+            };
+            Ok::<_, EngineError>((mount.path.clone(), resolved))
+        }))
+        .await
+    }
+}
+
+/// Mount paths made absolute against the working directory `workdir`.
+pub(super) fn absolute_mounts(mounts: Vec<(String, ResolvedMount)>, workdir: &str) -> Result<Vec<(String, ResolvedMount)>, EngineError> {
+    mounts
+        .into_iter()
+        .map(|(path, source)| Ok((normalize_absolute(&join_absolute(workdir, &path))?, source)))
+        .collect()
+}
+
 /// A mount with its source evaluated.
 pub(super) enum ResolvedMount {
     Directory(Arc<Tree>),
@@ -236,7 +265,7 @@ pub(super) enum ResolvedMount {
 impl Engine {
     /// The keyed hash that stands for `secret`'s value in step keys (see
     /// [`CacheStore::secret_key`](crate::engine::CacheStore::secret_key)).
-    fn secret_hash(&self, secret: &Secret) -> Result<String, EngineError> {
+    pub(super) fn secret_hash(&self, secret: &Secret) -> Result<String, EngineError> {
         let key = match self.secret_key.get() {
             Some(key) => *key,
             None => {

@@ -7,8 +7,8 @@
 //! and recording them), `exec` (an exec step: its content key and its run), `step_spec`
 //! (what a step hands the backend: archives, mount folders, volumes), `volumes` (the
 //! locks behind cache-volume sharing), `extract` (reading paths out of snapshots),
-//! `terminal` (the operations that return values) and `export` (writing results to the
-//! host).
+//! `terminal` (the operations that return values), `export` (writing results to the
+//! host) and `shell` (interactive shells in a container's or a failed step's state).
 
 mod copies;
 mod exec;
@@ -17,6 +17,9 @@ mod extract;
 mod images;
 mod owner;
 mod record;
+mod shell;
+pub(crate) use self::record::SnapshotChecks;
+mod services;
 mod sources;
 mod step_spec;
 mod terminal;
@@ -34,6 +37,7 @@ use self::copies::{CopyContent, Pending, PendingCopy};
 pub use self::export::ExportError;
 use self::extract::Extracted;
 use self::owner::OwnerSpec;
+pub(crate) use self::services::Services;
 use super::cache::Body;
 use super::digest::{Digest, Hasher};
 use super::objects::{ConfigEdits, CopySource, DirKind, Directory, File, FileKind, FsKind, FsNode, join_absolute};
@@ -152,8 +156,9 @@ impl Engine {
             match &node.kind {
                 FsKind::Scratch => {
                     let image = self.backend.scratch_image().await?;
-                    let mut hasher = Hasher::new("scratch-snapshot");
-                    hasher.str(&image.id);
+                    // Not the image id: the daemon stamps the empty image with the time it
+                    // made it, and a key must be the same on every machine.
+                    let hasher = Hasher::new("scratch-snapshot");
                     Ok(Snapshot {
                         image: image.id,
                         key: hasher.finish(),

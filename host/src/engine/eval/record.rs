@@ -40,6 +40,7 @@ impl Engine {
     /// lock goes, while other processes needing the same key wait for the lock and read
     /// the record. Waiting happens before a `-j` slot is taken, so it holds none.
     pub(super) async fn cached_or_lock(&self, key: &Digest) -> Result<Lookup, EngineError> {
+        self.ledger.use_key(key);
         if let Some(step) = self.cached_step(key).await? {
             return Ok(Lookup::Cached(step));
         }
@@ -49,9 +50,42 @@ impl Engine {
         let lock = crate::engine::locks::KeyLock::acquire(self.store.root(), key)
             .await
             .map_err(local_error("cannot lock a cache entry"))?;
-        match self.cached_step(key).await? {
+        if let Some(step) = self.cached_step(key).await? {
+            return Ok(Lookup::Cached(step));
+        }
+        match self.pull_step(key).await {
             Some(step) => Ok(Lookup::Cached(step)),
             None => Ok(Lookup::Missing(lock)),
+        }
+    }
+
+    /// Step `key` from the `--cache-from` registry, verified and recorded locally; `None`
+    /// (with a warning when the entry was there but unusable) and the step runs.
+    async fn pull_step(&self, key: &Digest) -> Option<CachedStep> {
+        if self.cache_mode == crate::engine::CacheMode::Refresh || self.ledger.is_private(key) {
+            return None;
+        }
+        let repository = self.registry_cache().from?;
+        match crate::engine::remote::pull(self.backend.as_ref(), &self.store, &repository, key).await {
+            Ok(step) => {
+                tracing::debug!(key = %key, repository, "step pulled from the registry cache");
+                self.ledger.mark_pulled(key);
+                self.recorded(key);
+                Some(step)
+            }
+            Err(crate::engine::remote::PullError::Absent) => None,
+            Err(error) => {
+                tracing::warn!("ignoring the registry cache's entry for step {} in {repository}: {error}", key.short());
+                None
+            }
+        }
+    }
+
+    /// Marks `key` as depending on a secret when `uses_secret` or when the snapshot it
+    /// builds on does: such steps never go to, nor come from, a shared cache.
+    pub(super) fn inherit_privacy(&self, key: &Digest, parent: &Digest, uses_secret: bool) {
+        if uses_secret || self.ledger.is_private(parent) {
+            self.ledger.mark_private(key);
         }
     }
 
@@ -67,7 +101,7 @@ impl Engine {
         let Some(step) = blocking(move || Ok(store.get_step(&lookup))).await? else {
             return Ok(None);
         };
-        if self.backend.image_exists(&step.image).await? {
+        if self.snapshot_exists(&step.image).await? {
             self.store.touch_step(key, self.run_started);
             Ok(Some(step))
         } else {
@@ -75,6 +109,28 @@ impl Engine {
             // record replaces this one. A run never removes records; only prune does.
             Ok(None)
         }
+    }
+
+    /// Whether a recorded step's image is still on the backend. A long cached chain would
+    /// cost one request per step; after [`SnapshotChecks::SINGLE`] of them, one listing of
+    /// the cache's snapshots answers the rest. An image missing from the listing is asked
+    /// about alone: it may be newer (committed by a concurrent run) or no snapshot (a
+    /// pulled or built image).
+    async fn snapshot_exists(&self, image: &str) -> Result<bool, EngineError> {
+        let checks = &self.snapshot_checks;
+        if checks.asked.fetch_add(1, Ordering::Relaxed) >= SnapshotChecks::SINGLE {
+            let listed = checks
+                .listed
+                .get_or_try_init(|| async {
+                    let snapshots = self.backend.snapshot_images(&self.cache_id).await?;
+                    Ok::<_, EngineError>(snapshots.into_iter().map(|snapshot| snapshot.id).collect())
+                })
+                .await?;
+            if listed.contains(image) {
+                return Ok(true);
+            }
+        }
+        Ok(self.backend.image_exists(image).await?)
     }
 
     /// Publishes a step's record: its outputs are in the cache from now on, and only there.
@@ -102,6 +158,20 @@ impl Engine {
         self.grew.store(true, Ordering::Relaxed);
         self.store.touch_step(key, self.run_started);
     }
+}
+
+/// The existence checks of cached steps' snapshots in one run.
+#[derive(Default)]
+pub(crate) struct SnapshotChecks {
+    asked: std::sync::atomic::AtomicUsize,
+    /// The cache's snapshot images when they were first listed.
+    listed: tokio::sync::OnceCell<std::collections::HashSet<String>>,
+}
+
+impl SnapshotChecks {
+    /// Checks made one image at a time before listing: a short call pays one small
+    /// request per step rather than a listing of every snapshot in a large cache.
+    const SINGLE: usize = 8;
 }
 
 /// What the cache holds for a key.

@@ -13,7 +13,106 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use crate::engine::objects::{ExecNode, Expect, Secret};
 use crate::engine::{Engine, EngineError};
 
+/// What a command's mounts became on the backend, held while the command (a step, or a
+/// shell in its state) runs: scratch folders of mounted directories (removed on drop, so
+/// whatever the command wrote there goes with it), the locks of cache volumes (keeping
+/// `locked` volumes exclusive and `private` instances the command's own) and the files
+/// of its secrets (removed on drop, however the command ends).
+pub(super) struct PreparedMounts {
+    pub backend: Vec<backend::Mount>,
+    dirs: Vec<tempfile::TempDir>,
+    _volume_locks: Vec<std::fs::File>,
+    secret_files: Option<SecretFiles>,
+}
+
+impl Drop for PreparedMounts {
+    fn drop(&mut self) {
+        for work in self.dirs.drain(..) {
+            crate::util::remove_tree(&work.keep());
+        }
+    }
+}
+
 impl Engine {
+    /// Makes `mounts` (absolute paths) ready for a command running as `config`'s user.
+    pub(super) async fn prepare_mounts(&self, mounts: &[(String, ResolvedMount)], config: &ImageConfig) -> Result<PreparedMounts, EngineError> {
+        let mut prepared = PreparedMounts {
+            backend: Vec::new(),
+            dirs: Vec::new(),
+            _volume_locks: Vec::new(),
+            secret_files: None,
+        };
+        for (path, source) in mounts {
+            match source {
+                ResolvedMount::Directory(tree) => {
+                    let work = self.store.temp_dir().map_err(local_error("cannot create a mount folder"))?;
+                    let tree = tree.clone();
+                    let root = work.path().to_path_buf();
+                    prepared.dirs.push(work);
+                    blocking(move || tree.write_to(&root).map_err(EngineError::from)).await?;
+                    prepared.backend.push(backend::Mount::Bind {
+                        source: prepared.dirs.last().map(|work| work.path().to_path_buf()).unwrap_or_default(),
+                        target: path.clone(),
+                        read_only: false,
+                    });
+                }
+                ResolvedMount::Cache { key, sharing } => {
+                    let (name, lock) = self.acquire_volume(key, *sharing).await?;
+                    let labels = BTreeMap::from([(backend::CACHE_VOLUME_LABEL.to_string(), key.clone())]);
+                    self.backend.ensure_volume(&name, &labels).await?;
+                    self.store.record_volume(&name, key).map_err(local_error("cannot record a cache volume"))?;
+                    prepared.backend.push(backend::Mount::Volume { name, target: path.clone() });
+                    prepared._volume_locks.extend(lock);
+                }
+                ResolvedMount::Temp => prepared.backend.push(backend::Mount::Tmpfs { target: path.clone() }),
+                ResolvedMount::Secret { secret, owner, mode } => {
+                    let files = match &mut prepared.secret_files {
+                        Some(files) => files,
+                        None => prepared.secret_files.insert(SecretFiles::create()?),
+                    };
+                    let owner = owner_ids(owner.as_deref(), config.user.as_deref())?;
+                    let source = files.write(secret.value().as_bytes(), mode.unwrap_or(0o400), owner)?;
+                    prepared.backend.push(backend::Mount::Bind {
+                        source,
+                        target: path.clone(),
+                        read_only: true,
+                    });
+                }
+            }
+        }
+        Ok(prepared)
+    }
+
+    /// `command`, started by a shell that first sets `secret_env` from a file mounted for
+    /// it in `prepared`; `command` itself when there are none.
+    pub(super) fn with_secret_env(
+        command: Vec<String>,
+        secret_env: &BTreeMap<String, Secret>,
+        prepared: &mut PreparedMounts,
+    ) -> Result<Vec<String>, EngineError> {
+        if secret_env.is_empty() {
+            return Ok(command);
+        }
+        // Set at container create, a variable would be committed with the snapshot
+        // (Docker merges the container's environment into the image it commits, and
+        // keeps the container's configuration beside it): it is read from a file on a
+        // tmpfs by the shell that starts the command instead.
+        let files = match &mut prepared.secret_files {
+            Some(files) => files,
+            None => prepared.secret_files.insert(SecretFiles::create()?),
+        };
+        let source = files.write(&secret_env_script(secret_env)?, 0o444, None)?;
+        prepared.backend.push(backend::Mount::Bind {
+            source,
+            target: SECRET_ENV_PATH.into(),
+            read_only: true,
+        });
+        Ok(started_with_secret_env(command))
+    }
+
+    /// Runs an exec step on the backend. Its mounts are handed back with the outcome, so
+    /// that a shell opened in the state of a failed step (`--interactive`) has them as
+    /// the command had them.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_exec_on_backend(
         &self,
@@ -24,75 +123,10 @@ impl Engine {
         mounts: &[(String, ResolvedMount)],
         key: Digest,
         sink: &StepSink<'_>,
-    ) -> Result<backend::RunOutcome, EngineError> {
-        let archives = Self::archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
-        // Mounted directories are written to a scratch folder per step, so whatever the
-        // command writes there is thrown away with it.
-        let mut mount_dirs = Vec::new();
-        let mut backend_mounts = Vec::new();
-        // Held until the step ends: they keep `locked` volumes exclusive and `private`
-        // instances to this step.
-        let mut volume_locks = Vec::new();
-        // Removed when the step ends, however it ends.
-        let mut secret_files: Option<SecretFiles> = None;
-        for (path, source) in mounts {
-            match source {
-                ResolvedMount::Directory(tree) => {
-                    let work = self.store.temp_dir().map_err(local_error("cannot create a mount folder"))?;
-                    let tree = tree.clone();
-                    let root = work.path().to_path_buf();
-                    blocking(move || tree.write_to(&root).map_err(EngineError::from)).await?;
-                    backend_mounts.push(backend::Mount::Bind {
-                        source: work.path().to_path_buf(),
-                        target: path.clone(),
-                        read_only: false,
-                    });
-                    mount_dirs.push(work);
-                }
-                ResolvedMount::Cache { key, sharing } => {
-                    let (name, lock) = self.acquire_volume(key, *sharing).await?;
-                    let labels = BTreeMap::from([(backend::CACHE_VOLUME_LABEL.to_string(), key.clone())]);
-                    self.backend.ensure_volume(&name, &labels).await?;
-                    self.store.record_volume(&name, key).map_err(local_error("cannot record a cache volume"))?;
-                    backend_mounts.push(backend::Mount::Volume { name, target: path.clone() });
-                    volume_locks.extend(lock);
-                }
-                ResolvedMount::Temp => backend_mounts.push(backend::Mount::Tmpfs { target: path.clone() }),
-                ResolvedMount::Secret { secret, owner, mode } => {
-                    let files = secret_files.get_or_insert(SecretFiles::create()?);
-                    let owner = owner_ids(owner.as_deref(), config.user.as_deref())?;
-                    let source = files.write(secret.value().as_bytes(), mode.unwrap_or(0o400), owner)?;
-                    backend_mounts.push(backend::Mount::Bind {
-                        source,
-                        target: path.clone(),
-                        read_only: true,
-                    });
-                }
-            }
-        }
-        let mut command = command;
-        if !exec.config.secret_env.is_empty() {
-            // Set at container create, a variable would be committed with the snapshot
-            // (Docker merges the container's environment into the image it commits, and
-            // keeps the container's configuration beside it): it is read from a file on a
-            // tmpfs by the shell that starts the command instead.
-            let files = secret_files.get_or_insert(SecretFiles::create()?);
-            let source = files.write(&secret_env_script(&exec.config.secret_env)?, 0o444, None)?;
-            backend_mounts.push(backend::Mount::Bind {
-                source,
-                target: SECRET_ENV_PATH.into(),
-                read_only: true,
-            });
-            command = [
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                format!(". {SECRET_ENV_PATH} && exec \"$@\""),
-                "sh".to_string(),
-            ]
-            .into_iter()
-            .chain(command)
-            .collect();
-        }
+    ) -> Result<(backend::RunOutcome, PreparedMounts), EngineError> {
+        let archives = self.archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
+        let mut prepared = self.prepare_mounts(mounts, &config).await?;
+        let command = Self::with_secret_env(command, &exec.config.secret_env, &mut prepared)?;
         let expect = exec.options.expect;
         let spec = RunSpec {
             image: pending.base.image.clone(),
@@ -100,26 +134,47 @@ impl Engine {
             config,
             command,
             stdin: exec.options.stdin.clone().map(String::into_bytes),
-            mounts: backend_mounts,
+            mounts: prepared.backend.clone(),
             snapshot_labels: self.snapshot_labels(&key),
             commit: match expect {
                 Expect::Success => backend::Commit::WhenExit(|code| code == 0),
                 Expect::Failure => backend::Commit::WhenExit(|code| code != 0),
                 Expect::Any => backend::Commit::Always,
             },
+            keep_failed: self.debugs_failures(),
+            services: None,
         };
-        let outcome = self.backend.run(spec, sink).await;
-        for work in mount_dirs {
-            crate::util::remove_tree(&work.keep());
-        }
-        drop(secret_files);
-        Ok(outcome?)
+        let bound = &exec.config.services;
+        let outcome = if bound.is_empty() {
+            self.backend.run(spec, sink).await?
+        } else {
+            // Started (or joined) right before the step, let go right after it.
+            let hosts = self.bind_services(bound).await?;
+            let outcome = self.backend.run(RunSpec { services: Some(hosts), ..spec }, sink).await;
+            self.unbind_services(bound).await;
+            outcome?
+        };
+        Ok((outcome, prepared))
     }
 }
 
 /// Where the file that sets a step's secret variables is mounted: under `/dev`, which is
 /// a tmpfs of the container's, so not even the mount point enters the snapshot.
 const SECRET_ENV_PATH: &str = "/dev/.tanto-secret-env";
+
+/// `command` started by a shell that first reads the secret variables' file (mounted by
+/// [`Engine::with_secret_env`]).
+pub(super) fn started_with_secret_env(command: Vec<String>) -> Vec<String> {
+    [
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        format!(". {SECRET_ENV_PATH} && exec \"$@\""),
+        "sh".to_string(),
+    ]
+    .into_iter()
+    .chain(command)
+    .collect()
+}
 
 /// `export NAME='value'` lines, one per secret variable, for a POSIX shell to read.
 fn secret_env_script(variables: &BTreeMap<String, Secret>) -> Result<Vec<u8>, EngineError> {

@@ -116,6 +116,7 @@ impl Engine {
                     hasher.str(name).str(value);
                 }
                 let key = hasher.finish();
+                self.inherit_privacy(&key, &snapshot.key, false);
                 let _lock = match self.cached_or_lock(&key).await? {
                     Lookup::Cached(step) => return Ok(step.image),
                     Lookup::Missing(lock) => lock,

@@ -1,7 +1,7 @@
 //! Exercises every method of the tanto API, each function returning what a test can
 //! compare byte for byte.
 
-use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, GitRef, Result, Secret, dag};
+use tanto_sdk::{BuildOptions, Container, Directory, Error, ExecOptions, Expect, Filter, GitRef, Result, Secret, Sharing, dag};
 
 const IMAGE: &str = "busybox:latest";
 
@@ -20,6 +20,16 @@ fn git_ref(url: &str, kind: &str, name: &str) -> Result<GitRef> {
         "ref" => Ok(repository.git_ref(name)),
         other => Err(Error::msg(format!("unknown ref kind {other:?}"))),
     }
+}
+
+/// A build context whose Dockerfile runs `run` (one line) with `token` mounted at
+/// `/run/secrets/token` and the context's file `expected` at `/expected`.
+fn secret_dockerfile(token: &Secret, run: &str) -> Directory {
+    let dockerfile = format!(
+        "FROM {IMAGE}\nRUN --mount=type=secret,id={id},target=/run/secrets/token --mount=type=bind,source=expected,target=/expected {run}\n",
+        id = token.name()
+    );
+    dag().directory().with_new_file("Dockerfile", dockerfile)
 }
 
 fn expect_from(name: &str) -> Result<Expect> {
@@ -367,6 +377,26 @@ impl Api {
             .stdout()
     }
 
+    /// The image a Dockerfile builds with `token` as a build secret (its id is the
+    /// secret's name): its `RUN` compares the secret's sha256 with `token-sha256` (a file
+    /// of the context, bind-mounted, so neither enters the image), writes `match` or
+    /// `mismatch` to `/checked` and a fresh `/run-id`, so a test sees whether the build
+    /// ran again and with which value.
+    pub fn secret_build(&self, token: Secret, token_sha256: String) -> Container {
+        let run = "cat /proc/sys/kernel/random/uuid > /run-id && \
+                   if test \"$(sha256sum < /run/secrets/token | cut -d' ' -f1)\" = \"$(cat /expected)\"; then echo match; else echo mismatch; fi > /checked";
+        secret_dockerfile(&token, run)
+            .with_new_file("expected", token_sha256)
+            .docker_build_opts("Dockerfile", BuildOptions::new().secret(&token))
+    }
+
+    /// A Dockerfile build whose `RUN` prints `token` (read as a build secret) and fails.
+    pub fn secret_build_fail(&self, token: Secret) -> Container {
+        secret_dockerfile(&token, "echo \"leaking $(cat /run/secrets/token)\"; exit 7")
+            .with_new_file("expected", "")
+            .docker_build_opts("Dockerfile", BuildOptions::new().secret(&token))
+    }
+
     /// The name of a secret argument.
     pub fn secret_name(&self, token: Secret) -> String {
         token.name()
@@ -376,5 +406,31 @@ impl Api {
     pub fn secret_made(&self) -> Result<String> {
         let made = dag().set_secret("made", "module-made-secret-9f1c2e");
         busybox().with_secret_variable("MADE", &made).with_exec(["sh", "-c", "echo \"made: $MADE\""]).stdout()
+    }
+
+    /// A container to debug in: `FOO` set to `foo-value`, working directory `/work`, user
+    /// `nobody`'s id, the cache volume `cache-key` at `/cache` (holding `step.txt`, so
+    /// that Docker never copies the image's mount point over it), and `/work/built.txt`.
+    pub fn debuggable(&self, cache_key: String) -> Container {
+        busybox()
+            .with_env_variable("FOO", "foo-value")
+            .with_mounted_cache("/cache", &dag().cache_volume(cache_key), Sharing::Shared)
+            .with_workdir("/work")
+            .with_exec(["sh", "-c", "echo built > built.txt; echo from-step > /cache/step.txt; chmod 777 /work /cache"])
+            .with_user("65534")
+    }
+
+    /// Opens `cmd` (a shell when empty) in [`Api::debuggable`] with `container.terminal`,
+    /// then says how it exited and that the container is unchanged.
+    pub fn shell(&self, cache_key: String, cmd: Vec<String>) -> Result<String> {
+        let container = self.debuggable(cache_key);
+        let code = container.terminal(cmd)?;
+        let after = container.with_exec(["sh", "-c", "ls /work"]).stdout()?;
+        Ok(format!("shell exited with {code}; /work holds {}", after.trim()))
+    }
+
+    /// Runs `script` in [`Api::debuggable`] (it is expected to fail).
+    pub fn broken(&self, cache_key: String, script: String) -> Result<String> {
+        self.debuggable(cache_key).with_exec(["sh", "-c", script.as_str()]).stdout()
     }
 }

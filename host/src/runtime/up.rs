@@ -1,0 +1,127 @@
+//! `up` on the command line: a service run with its ports forwarded to this machine until
+//! the process is interrupted (Ctrl-C, SIGTERM), whose cleanup then removes the service and
+//! its network like everything else of the run.
+
+use std::sync::Arc;
+
+use crate::engine::{Engine, EngineError, NetworkProtocol, Service};
+
+/// One forwarded port: `host` on 127.0.0.1 to `service` of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub service: u16,
+}
+
+/// `HOST:SERVICE` items, or, with none, each exposed TCP port to the same number.
+pub fn forwards(service: &Service, ports: &[String]) -> Result<Vec<Forward>, EngineError> {
+    if ports.is_empty() {
+        let exposed: Vec<Forward> = service
+            .ports()
+            .into_iter()
+            .filter(|port| port.protocol == NetworkProtocol::Tcp)
+            .filter_map(|port| u16::try_from(port.port).ok())
+            .map(|port| Forward { host: port, service: port })
+            .collect();
+        if exposed.is_empty() {
+            return Err(EngineError::InvalidArgument(
+                "up: the service exposes no TCP port; name ports to forward with --ports=HOST:SERVICE".into(),
+            ));
+        }
+        return Ok(exposed);
+    }
+    ports
+        .iter()
+        .map(|item| {
+            let parse = |text: &str| text.trim().parse::<u16>().ok().filter(|port| *port != 0);
+            let (host, service) = match item.split_once(':') {
+                Some((host, service)) => (parse(host), parse(service)),
+                None => (parse(item), parse(item)),
+            };
+            match (host, service) {
+                (Some(host), Some(service)) => Ok(Forward { host, service }),
+                _ => Err(EngineError::InvalidArgument(format!(
+                    "up: `{item}` is not HOST:SERVICE (two port numbers from 1 to 65535, e.g. 8080:80)"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// Starts `service` and forwards `ports` to it until the future is dropped (the command
+/// line drops it on a signal). Never returns `Ok`.
+pub async fn up(pipeline: Arc<Engine>, service: Service, ports: Vec<String>) -> Result<(), EngineError> {
+    let forwards = forwards(&service, &ports)?;
+    // Listening first: a port taken on this machine fails before the service starts.
+    let mut listeners = Vec::new();
+    for forward in &forwards {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", forward.host))
+            .await
+            .map_err(|error| EngineError::InvalidArgument(format!("up: cannot listen on 127.0.0.1:{}: {error}", forward.host)))?;
+        listeners.push((listener, *forward));
+    }
+    let address = pipeline.service_address(&service).await?;
+    // Shown as a step that runs until the end: what listens where, in the progress the
+    // user watches.
+    let shown = forwards
+        .iter()
+        .map(|forward| format!("127.0.0.1:{} -> {}", forward.host, forward.service))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let description = format!("up {}: {shown} (Ctrl-C stops it)", service.hostname());
+    pipeline.reporter().event(crate::engine::Event::StepStarted {
+        id: pipeline.reporter().next_id(),
+        description: &description,
+    });
+    let mut accepting = tokio::task::JoinSet::new();
+    for (listener, forward) in listeners {
+        let address = address.clone();
+        accepting.spawn(async move {
+            loop {
+                let (mut client, _) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::debug!(%error, "accepting a forwarded connection failed");
+                        continue;
+                    }
+                };
+                let address = address.clone();
+                tokio::spawn(async move {
+                    match tokio::net::TcpStream::connect((address.as_str(), forward.service)).await {
+                        Ok(mut upstream) => {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        }
+                        Err(error) => tracing::warn!(%error, port = forward.service, "the service refused a forwarded connection"),
+                    }
+                });
+            }
+        });
+    }
+    // The accept loops run until the process is interrupted, which drops this future
+    // (and with it the set, which aborts them).
+    while accepting.join_next().await.is_some() {}
+    Err(EngineError::Local("the port forwards ended".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Container;
+
+    #[test]
+    fn ports_are_host_colon_service_or_the_exposed_ones() {
+        let service = Container::scratch()
+            .with_exposed_port(80, NetworkProtocol::Tcp, None)
+            .with_exposed_port(53, NetworkProtocol::Udp, None)
+            .as_service(vec!["httpd".into()], false);
+        assert_eq!(forwards(&service, &[]).unwrap(), [Forward { host: 80, service: 80 }]);
+        assert_eq!(
+            forwards(&service, &["8080:80".into(), "9000".into()]).unwrap(),
+            [Forward { host: 8080, service: 80 }, Forward { host: 9000, service: 9000 }]
+        );
+        let error = forwards(&service, &["80:http".into()]).unwrap_err().to_string();
+        assert!(error.contains("`80:http` is not HOST:SERVICE"), "{error}");
+        let bare = Container::scratch().as_service(vec!["true".into()], false);
+        assert!(forwards(&bare, &[]).unwrap_err().to_string().contains("--ports=HOST:SERVICE"));
+    }
+}

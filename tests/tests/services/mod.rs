@@ -1,0 +1,159 @@
+//! Services against the real daemon: a step reads from a busybox `httpd` it binds by
+//! alias, two steps share one instance, a service that never opens its port fails with
+//! its log, `up` forwards a port to this machine until SIGINT, and nothing (container or
+//! network) is left after success, failure or Ctrl-C.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use tanto_tests::{Tanto, docker, guest_wasm};
+
+/// The `services` guest (tests/guests/services), named for the guest-has-a-test check.
+#[test]
+fn services() {
+    let tanto = Tanto::new();
+    let run = tanto.call_guest("services", "fetch", &["--page=hello from httpd"]).success();
+    assert_eq!(run.stdout, "hello from httpd");
+    tanto.assert_no_leftovers();
+
+    // The step is cached by what the service runs: the same service answers from the
+    // cache without starting it, another page runs the step again.
+    let again = tanto.call_guest("services", "fetch", &["--page=hello from httpd"]).success();
+    assert_eq!(again.stdout, "hello from httpd");
+    assert!(again.stderr.contains("0 run, 1 cached"), "{}", again.stderr);
+    let other = tanto.call_guest("services", "fetch", &["--page=another page"]).success();
+    assert_eq!(other.stdout, "another page");
+    assert!(other.stderr.contains("1 run, 0 cached"), "{}", other.stderr);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn two_steps_binding_one_service_share_its_instance() {
+    let tanto = Tanto::new();
+    let since = tanto_tests::docker_now();
+    let run = tanto.call_guest("services", "shared", &["--page=shared", "-j", "2"]).success();
+    let ids: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(ids.len(), 2, "{}", run.stdout);
+    assert_eq!(ids[0], ids[1], "the two steps saw different instances");
+    assert_eq!(ids[0].len(), 36, "{}", run.stdout);
+    // Two steps and one service: three containers, so one instance.
+    assert_eq!(tanto.containers_created(&since), 3, "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn a_service_is_reached_by_its_hostname_and_started_by_hand() {
+    let tanto = Tanto::new();
+    let run = tanto.call_guest("services", "by-hostname", &["--page=by name"]).success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("tanto-service-"), "{}", run.stdout);
+    assert_eq!(lines[1], format!("http://{}:80", lines[0]));
+    assert_eq!(lines[2], "by name");
+    let started = tanto.call_guest("services", "started", &["--page=by hand"]).success();
+    assert_eq!(started.stdout, "by hand");
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn a_service_that_never_opens_its_port_fails_with_its_log() {
+    let tanto = Tanto::new().env("TANTO_SERVICE_TIMEOUT", "3");
+    // Built before the clock starts.
+    tanto_tests::tanto_bin();
+    let started = Instant::now();
+    let run = tanto.call_guest("services", "never-ready", &[]).failure(1);
+    assert!(started.elapsed() < Duration::from_secs(60), "the wait was not bounded");
+    assert!(run.stderr.contains("its port 8080/tcp did not accept connections within 3 s"), "{}", run.stderr);
+    assert!(run.stderr.contains("warming up"), "the log tail is missing: {}", run.stderr);
+    assert!(run.stderr.contains("port 8080 stays closed"), "the log tail is missing: {}", run.stderr);
+    assert!(!run.stdout.contains("reached"), "the bound step ran: {}", run.stdout);
+    tanto.assert_no_leftovers();
+}
+
+/// Waits until a container of `tanto`'s session runs.
+fn wait_for_containers(tanto: &Tanto, count: usize) {
+    let filter = format!("label=tanto.session={}", tanto.session);
+    let running = (0..600).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        docker(&["ps", "-q", "--filter", &filter]).lines().count() >= count
+    });
+    assert!(running, "{count} containers never ran");
+}
+
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_removes_a_running_service_and_its_network() {
+    let tanto = Tanto::new();
+    let wasm = guest_wasm("services");
+    let child = tanto
+        .command()
+        .args(["call", "-m", wasm.to_str().unwrap(), "hold", "--page=held", "--seconds=120"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The service and the step that binds it.
+    wait_for_containers(&tanto, 2);
+    let filter = format!("label=tanto.session={}", tanto.session);
+    assert_eq!(docker(&["network", "ls", "-q", "--filter", &filter]).lines().count(), 1, "no services network");
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    tanto.assert_no_leftovers();
+}
+
+/// `GET path` on 127.0.0.1:`port`, the body once it answers.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn up_forwards_a_port_until_sigint_then_cleans_up() {
+    let tanto = Tanto::new();
+    let wasm = guest_wasm("services");
+    let port = free_port();
+    let child = tanto
+        .command()
+        .args([
+            "call",
+            "-m",
+            wasm.to_str().unwrap(),
+            "web",
+            "--page=served up",
+            "up",
+            &format!("--ports={port}:80"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let body = loop {
+        if let Some(body) = http_get(port, "/index.html").filter(|body| !body.is_empty()) {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the forwarded port never answered");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(body, "served up");
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port} -> 80")), "{stderr}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the port is still forwarded");
+    tanto.assert_no_leftovers();
+}
