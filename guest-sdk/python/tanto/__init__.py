@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, TypeVar, Union, overload
 
-from ._api import CacheVolume, Client, Container, Directory, Expect, File, GitRef, GitRepository, Secret, Sharing, dag
+from ._api import CacheVolume, Client, Container, Directory, Expect, File, GitRef, GitRepository, NetworkProtocol, Secret, Service, Sharing, dag
 from ._errors import BackendError, CancelledError, ExecError, FailedError, InvalidArgumentError, NotFoundError, TantoError
 from ._schema import SchemaError
 
@@ -51,9 +51,11 @@ __all__ = [
     "GitRef",
     "GitRepository",
     "InvalidArgumentError",
+    "NetworkProtocol",
     "NotFoundError",
     "SchemaError",
     "Secret",
+    "Service",
     "Sharing",
     "TantoError",
     "dag",

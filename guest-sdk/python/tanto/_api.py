@@ -193,12 +193,54 @@ class Directory(_Object):
         """`sha256:<hex>` over the tree's content: each path, mode and file content."""
         return _evaluate(self._handle.digest)
 
-    def docker_build(self, dockerfile: str = "Dockerfile", *, build_args: Optional[dict[str, str]] = None, target: Optional[str] = None) -> "Container":
+    def docker_build(
+        self,
+        dockerfile: str = "Dockerfile",
+        *,
+        build_args: Optional[dict[str, str]] = None,
+        target: Optional[str] = None,
+        secrets: Sequence["Secret"] = (),
+    ) -> "Container":
         """A container from the image the Dockerfile at `dockerfile` builds with this
-        directory as its context."""
+        directory as its context. `secrets` are mounted by name (`RUN
+        --mount=type=secret,id=NAME`) for the commands that ask, never in the image."""
         types = _types()
         arguments = [types.BuildArg(name, value) for name, value in (build_args or {}).items()]
-        return Container(self._handle.docker_build(dockerfile, arguments, target))
+        return Container(self._handle.docker_build(dockerfile, arguments, target, [secret._handle for secret in secrets]))
+
+
+class NetworkProtocol(enum.Enum):
+    """The transport protocol of an exposed port."""
+
+    TCP = "tcp"
+    UDP = "udp"
+
+    def _wit(self) -> Any:
+        return getattr(_types().NetworkProtocol, self.name)
+
+
+class Service(_Object):
+    """A container's command kept running in the background, reached by the steps that
+    bind it (`Container.with_service_binding`)."""
+
+    _tanto_kind = "service"
+
+    def endpoint(self, port: Optional[int] = None, scheme: Optional[str] = None) -> str:
+        """`scheme://hostname:port` (`hostname:port` without a scheme) where binding
+        steps reach this service; `port` defaults to its first exposed port."""
+        return _evaluate(self._handle.endpoint, port, scheme)
+
+    def hostname(self) -> str:
+        """The name this service has on the run's network."""
+        return _evaluate(self._handle.hostname)
+
+    def start(self) -> None:
+        """Starts this service and keeps it running until `stop` or the end of the run."""
+        _evaluate(self._handle.start)
+
+    def stop(self) -> None:
+        """Lets go of what `start` held: the service stops once no step binds it."""
+        _evaluate(self._handle.stop)
 
 
 class Container(_Object):
@@ -291,6 +333,25 @@ class Container(_Object):
     def with_mounted_secret(self, path: str, source: Secret, *, owner: Optional[str] = None, mode: Optional[int] = None) -> "Container":
         """This container with the value of `source` as a read-only file at `path`."""
         return Container(self._handle.with_mounted_secret(path, source._handle, owner, mode))
+
+    def with_exposed_port(self, port: int, protocol: NetworkProtocol = NetworkProtocol.TCP, description: Optional[str] = None) -> "Container":
+        """This container with `port` exposed: a service made from it listens there."""
+        return Container(self._handle.with_exposed_port(port, protocol._wit(), description))
+
+    def as_service(self, args: Sequence[str] = (), *, use_entrypoint: bool = False) -> Service:
+        """This container's command (`args`, or its default command when empty) run as a
+        service."""
+        return Service(self._handle.as_service(_strings(args, "args"), use_entrypoint))
+
+    def with_service_binding(self, alias: str, service: Service) -> "Container":
+        """This container with `service` reachable at the host name `alias` by the
+        commands that follow."""
+        return Container(self._handle.with_service_binding(alias, service._handle))
+
+    def terminal(self, cmd: Sequence[str] = ()) -> int:
+        """Opens `cmd` (`/bin/sh` when empty) interactively in this container's state on
+        the user's terminal and returns its exit code."""
+        return _evaluate(self._handle.terminal, _strings(cmd, "cmd"))
 
     def with_registry_auth(self, address: str, username: str, secret: Secret) -> "Container":
         """This container with credentials for the registry of `address`."""

@@ -20,7 +20,6 @@ except ImportError:
 
 _registered: Optional[type] = None
 _schema_cache: Optional[_schema.ModuleSchema] = None
-_instance: Any = None
 
 
 def register(cls: type) -> None:
@@ -43,7 +42,13 @@ def _wit_type(types: Any, type_ref: _schema.TypeRef) -> Any:
     return types.TypeRef(getattr(types.TypeKind, type_ref.kind.upper()), type_ref.is_list, type_ref.optional)
 
 
-_OBJECT_CLASSES = {"container": _api.Container, "directory": _api.Directory, "file": _api.File, "secret": _api.Secret}
+_OBJECT_CLASSES = {
+    "container": _api.Container,
+    "directory": _api.Directory,
+    "file": _api.File,
+    "secret": _api.Secret,
+    "service": _api.Service,
+}
 
 
 def _from_wit(types: Any, value: Any) -> Any:
@@ -100,6 +105,21 @@ def _to_wit_error(types: Any, error: _errors.TantoError) -> Any:
     return case(error.message)
 
 
+def _wit_arguments(arguments: list[_schema.Argument]) -> list[Any]:
+    return [guest.Argument(argument.name, argument.description, _wit_type(types, argument.type), argument.default) for argument in arguments]
+
+
+def _keywords(arguments: list[tuple[str, Any]], declared: list[_schema.Argument], what: str) -> dict[str, Any]:
+    """Python keyword arguments from the named WIT values the host passed."""
+    parameters = {argument.name: argument.parameter for argument in declared}
+    keywords = {}
+    for name, value in arguments:
+        if name not in parameters:
+            raise Err(types.Error_InvalidArgument(f"{what} has no argument {name}"))
+        keywords[parameters[name]] = _from_wit(types, value)
+    return keywords
+
+
 class Guest:
     """The WIT `guest` export."""
 
@@ -109,33 +129,25 @@ class Guest:
             schema.name,
             schema.description,
             [
-                guest.Function(
-                    function.name,
-                    function.description,
-                    [guest.Argument(argument.name, argument.description, _wit_type(types, argument.type), argument.default) for argument in function.arguments],
-                    _wit_type(types, function.return_type),
-                )
+                guest.Function(function.name, function.description, _wit_arguments(function.arguments), _wit_type(types, function.return_type))
                 for function in schema.functions
             ],
+            _wit_arguments(schema.constructor),
         )
 
-    def invoke(self, function: str, arguments: list[tuple[str, Any]]) -> Any:
-        global _instance
+    def invoke(self, constructor_arguments: list[tuple[str, Any]], function: str, arguments: list[tuple[str, Any]]) -> Any:
         cls, schema = _module()
         exported = next((candidate for candidate in schema.functions if candidate.name == function), None)
         if exported is None:
             known = ", ".join(candidate.name for candidate in schema.functions)
             raise Err(types.Error_NotFound(f"module {schema.name} has no function {function} (it has: {known})"))
-        parameters = {argument.name: argument.parameter for argument in exported.arguments}
-        keywords = {}
-        for name, value in arguments:
-            if name not in parameters:
-                raise Err(types.Error_InvalidArgument(f"function {function} has no argument {name}"))
-            keywords[parameters[name]] = _from_wit(types, value)
+        constructor = _keywords(constructor_arguments, schema.constructor, f"the constructor of {schema.name}")
+        keywords = _keywords(arguments, exported.arguments, f"function {function}")
         try:
-            if _instance is None:
-                _instance = cls()
-            result = getattr(_instance, exported.method)(**keywords)
+            # The object is made for each invocation, from the arguments the caller gave:
+            # like a Rust module's `new`, it holds what they describe and nothing else.
+            instance = cls(**constructor)
+            result = getattr(instance, exported.method)(**keywords)
             return _to_wit(types, exported.return_type, result)
         except _errors.TantoError as error:
             raise Err(_to_wit_error(types, error)) from None

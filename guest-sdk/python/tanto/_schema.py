@@ -24,9 +24,10 @@ CONTAINER = "container"
 DIRECTORY = "directory"
 FILE = "file"
 SECRET = "secret"
+SERVICE = "service"
 
 _SCALARS = {str: STRING, bool: BOOLEAN, int: INTEGER, float: FLOAT}
-_OBJECTS = (CONTAINER, DIRECTORY, FILE, SECRET)
+_OBJECTS = (CONTAINER, DIRECTORY, FILE, SECRET, SERVICE)
 
 
 class SchemaError(TypeError):
@@ -70,6 +71,9 @@ class ModuleSchema:
     name: str
     description: str
     functions: list[Function] = field(default_factory=list)
+    # The arguments of the class's `__init__`: given before the function (`tanto call
+    # --name=value FUNCTION`) and passed to every invocation.
+    constructor: list[Argument] = field(default_factory=list)
 
 
 def kebab_case(name: str) -> str:
@@ -85,7 +89,7 @@ def _is_none(hint: Any) -> bool:
 
 def type_ref(hint: Any, where: str = "a value") -> TypeRef:
     """The schema type of a type hint: `str`, `bool`, `int`, `float`, `Container`,
-    `Directory`, `File`, `Secret`, `list[...]` of those, `Optional[...]` (or `X | None`)
+    `Directory`, `File`, `Secret`, `Service`, `list[...]` of those, `Optional[...]` (or `X | None`)
     of any of them, and `None` for a function that returns nothing."""
     if _is_none(hint):
         return TypeRef(VOID)
@@ -104,14 +108,14 @@ def type_ref(hint: Any, where: str = "a value") -> TypeRef:
             raise SchemaError(f"{where}: a list needs its element type, e.g. list[str]")
         inner = type_ref(element, where)
         if inner.is_list or inner.optional or inner.kind == VOID:
-            raise SchemaError(f"{where}: unsupported list element {element!r}: lists hold str, bool, int, float, Container, Directory, File or Secret")
+            raise SchemaError(f"{where}: unsupported list element {element!r}: lists hold str, bool, int, float, Container, Directory, File, Secret or Service")
         return TypeRef(inner.kind, True, False)
     if hint in _SCALARS:
         return TypeRef(_SCALARS[hint])
     kind = getattr(hint, "_tanto_kind", None)
     if isinstance(hint, type) and kind in _OBJECTS:
         return TypeRef(kind)
-    raise SchemaError(f"{where}: unsupported type {hint!r}: use str, bool, int, float, Container, Directory, File, Secret, list[...] or Optional[...]")
+    raise SchemaError(f"{where}: unsupported type {hint!r}: use str, bool, int, float, Container, Directory, File, Secret, Service, list[...] or Optional[...]")
 
 
 def description(item: Any) -> str:
@@ -197,7 +201,7 @@ def function_schema(method: Callable[..., Any], name: Optional[str] = None) -> F
 
 def module_schema(cls: type, name: Optional[str] = None) -> ModuleSchema:
     """The schema of a `@tanto.module` class: its `@tanto.function` methods, in the order
-    they are defined."""
+    they are defined, and its constructor's arguments (the parameters of `__init__`)."""
     functions = []
     seen = set()
     for klass in reversed(cls.__mro__):
@@ -207,4 +211,7 @@ def module_schema(cls: type, name: Optional[str] = None) -> ModuleSchema:
                 continue
             seen.add(attribute)
             functions.append(function_schema(value, exported))
-    return ModuleSchema(name or kebab_case(cls.__name__), description(cls), functions)
+    constructor = []
+    if cls.__init__ is not object.__init__:
+        constructor = function_schema(cls.__init__, "constructor").arguments
+    return ModuleSchema(name or kebab_case(cls.__name__), description(cls), functions, constructor)

@@ -6,7 +6,7 @@ from typing import List, Optional
 import pytest
 
 import tanto
-from tanto import Container, Directory, File, Secret
+from tanto import Container, Directory, File, Secret, Service
 from tanto._schema import SchemaError, TypeRef, function_schema, kebab_case, module_schema, type_ref
 
 
@@ -21,6 +21,7 @@ from tanto._schema import SchemaError, TypeRef, function_schema, kebab_case, mod
         (Directory, TypeRef("directory")),
         (File, TypeRef("file")),
         (Secret, TypeRef("secret")),
+        (Service, TypeRef("service")),
         (None, TypeRef("void")),
         (list[str], TypeRef("string", is_list=True)),
         (List[Directory], TypeRef("directory", is_list=True)),
@@ -136,3 +137,47 @@ def test_a_none_default_needs_optional():
 
     with pytest.raises(SchemaError, match="not Optional"):
         function_schema(build)
+
+
+def test_init_parameters_are_the_constructor():
+    class Build:
+        """Builds the project."""
+
+        def __init__(self, source: Directory, release: bool = False) -> None:
+            """Takes the project.
+
+            Args:
+                source: the project's files
+                release: build with optimizations
+            """
+            self.source = source
+            self.release = release
+
+        @tanto.function
+        def test(self) -> str:
+            return "ok"
+
+    schema = module_schema(Build)
+    assert [(argument.name, argument.type, argument.default, argument.description) for argument in schema.constructor] == [
+        ("source", TypeRef("directory"), None, "the project's files"),
+        ("release", TypeRef("boolean"), "false", "build with optimizations"),
+    ]
+    assert [function.name for function in schema.functions] == ["test"]
+
+
+def test_a_class_without_init_has_no_constructor():
+    class Plain:
+        @tanto.function
+        def hello(self) -> str:
+            return "hi"
+
+    assert module_schema(Plain).constructor == []
+
+
+def test_a_constructor_argument_without_a_hint_is_refused():
+    class Untyped:
+        def __init__(self, source) -> None:
+            self.source = source
+
+    with pytest.raises(SchemaError, match="constructor, argument source: needs a type hint"):
+        module_schema(Untyped)

@@ -21,9 +21,10 @@ class Guest(Protocol):
         raise NotImplementedError
 
     @abstractmethod
-    def invoke(self, function: str, arguments: List[Tuple[str, types.Value]]) -> types.Value:
+    def invoke(self, constructor_arguments: List[Tuple[str, types.Value]], function: str, arguments: List[Tuple[str, types.Value]]) -> types.Value:
         """
-        Runs `function` with named arguments.
+        Makes the module's object from named `constructor-arguments` (empty for a module
+        without a constructor), then runs its `function` with named `arguments`.
         
         Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
         """

@@ -41,4 +41,5 @@ class ModuleSchema:
     name: str
     description: str
     functions: List[Function]
+    constructor: List[Argument]
 

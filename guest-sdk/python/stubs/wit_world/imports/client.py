@@ -67,3 +67,12 @@ def call(module: str, function: str, arguments: List[Tuple[str, types.Value]]) -
     Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
     """
     raise NotImplementedError
+def call_constructed(module: str, constructor_arguments: List[Tuple[str, types.Value]], function: str, arguments: List[Tuple[str, types.Value]]) -> types.Value:
+    """
+    `call`, with the named arguments of the dependency's constructor (its schema's
+    `constructor`), as `tanto call --name=value FUNCTION` gives them; its defaults fill
+    in what is left out.
+    
+    Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
+    """
+    raise NotImplementedError

@@ -191,6 +191,65 @@ class File:
         raise NotImplementedError
 
 
+class NetworkProtocol(Enum):
+    """
+    The transport protocol of an exposed port.
+    """
+    TCP = 0
+    UDP = 1
+
+class Service:
+    """
+    A container's command kept running in the background, reached over the network by
+    the steps that bind it (`with-service-binding`). It starts before the first step
+    that binds it, on a network of the run's own; it is ready when each TCP port it
+    exposes accepts connections; it stops when no running step binds it any more, and
+    at the end of the run at the latest. Steps that bind the same service share one
+    running instance.
+    """
+    
+    def endpoint(self, port: Optional[int], scheme: Optional[str]) -> str:
+        """
+        `scheme://hostname:port` (`hostname:port` when `scheme` is absent) where steps
+        that bind this service reach it; `port` defaults to its first exposed port.
+        
+        Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
+        """
+        raise NotImplementedError
+    def hostname(self) -> str:
+        """
+        The name this service has on the run's network (the same for the same
+        service): steps that bind it reach it by this name as well as by their alias.
+        
+        Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
+        """
+        raise NotImplementedError
+    def start(self) -> None:
+        """
+        Starts this service (if it is not running) and keeps it running until `stop` or
+        the end of the run.
+        
+        Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
+        """
+        raise NotImplementedError
+    def stop(self) -> None:
+        """
+        Lets go of what `start` held: the service stops once no running step binds it.
+        
+        Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
+        """
+        raise NotImplementedError
+    def __enter__(self) -> Self:
+        """Returns self"""
+        return self
+                                
+    def __exit__(self, exc_type: type[BaseException] | None, exc_value: BaseException | None, traceback: TracebackType | None) -> bool | None:
+        """
+        Release this resource.
+        """
+        raise NotImplementedError
+
+
 class Container:
     """
     A container: a root filesystem, its configuration and the commands run on it.
@@ -385,11 +444,42 @@ class Container:
         load` accepts it, and `import` reads it back.
         """
         raise NotImplementedError
+    def terminal(self, cmd: List[str]) -> int:
+        """
+        Opens `cmd` (`/bin/sh` when empty) interactively in this container's state, on
+        the user's terminal: its files after every pending command, its environment,
+        working directory, user and mounts. Waits for it to exit and returns its exit
+        code; what is done in it does not change this container. Fails with
+        `invalid-argument` when tanto has no interactive terminal (a pipe, CI).
+        
+        Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
+        """
+        raise NotImplementedError
     def import_(self, source: File) -> Self:
         """
         A container whose root filesystem and configuration are those of the one image
         in the archive `source` (`docker save` format). The archive's tags are ignored:
         importing never renames images on the daemon.
+        """
+        raise NotImplementedError
+    def with_exposed_port(self, port: int, protocol: NetworkProtocol, description: Optional[str]) -> Self:
+        """
+        This container with `port` exposed: a service made from it listens there, and
+        is ready once each of its TCP ports accepts connections.
+        """
+        raise NotImplementedError
+    def as_service(self, args: List[str], use_entrypoint: bool) -> Service:
+        """
+        This container's command run as a service: `args` (after the entrypoint when
+        `use-entrypoint`), or, when `args` is empty, its default command (entrypoint and
+        default arguments). Mounts and secret variables are not taken into services.
+        """
+        raise NotImplementedError
+    def with_service_binding(self, alias: str, service: Service) -> Self:
+        """
+        This container with `service` reachable at the host name `alias` by the
+        commands that follow. A step that binds a service runs after the service is
+        ready, on the run's services network, and is cached by what the service runs.
         """
         raise NotImplementedError
     def __enter__(self) -> Self:
@@ -474,12 +564,16 @@ class Directory:
         Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
         """
         raise NotImplementedError
-    def docker_build(self, dockerfile: str, build_args: List[BuildArg], target: Optional[str]) -> Container:
+    def docker_build(self, dockerfile: str, build_args: List[BuildArg], target: Optional[str], secrets: List[Secret]) -> Container:
         """
         A container from the image the Dockerfile at `dockerfile` (a path in this
         directory) builds with this directory as its build context, through the Docker
         daemon's builder. `build-args` set the Dockerfile's `ARG`s; `target` stops at
-        that stage (the last stage when absent).
+        that stage (the last stage when absent). `secrets` are read by name: `RUN
+        --mount=type=secret,id=NAME` mounts the value of the secret named `NAME` (at
+        `/run/secrets/NAME` unless `target=` says where) for that command only, through
+        the daemon's BuildKit builder; no value enters the image, its history or the
+        cache key (a keyed hash stands for it), and output that shows one reads `***`.
         """
         raise NotImplementedError
     def __enter__(self) -> Self:
@@ -574,6 +668,7 @@ class TypeKind(Enum):
     DIRECTORY = 6
     FILE = 7
     SECRET = 8
+    SERVICE = 9
 
 @dataclass
 class TypeRef:
@@ -625,7 +720,12 @@ class Item_Secret:
     value: Secret
 
 
-Item = Union[Item_String, Item_Boolean, Item_Integer, Item_Float, Item_Container, Item_Directory, Item_File, Item_Secret]
+@dataclass
+class Item_Service:
+    value: Service
+
+
+Item = Union[Item_String, Item_Boolean, Item_Integer, Item_Float, Item_Container, Item_Directory, Item_File, Item_Secret, Item_Service]
 """
 A list element.
 """
@@ -678,11 +778,16 @@ class Value_Secret:
 
 
 @dataclass
+class Value_Service:
+    value: Service
+
+
+@dataclass
 class Value_List:
     value: List[Item]
 
 
-Value = Union[Value_None_, Value_String, Value_Boolean, Value_Integer, Value_Float, Value_Container, Value_Directory, Value_File, Value_Secret, Value_List]
+Value = Union[Value_None_, Value_String, Value_Boolean, Value_Integer, Value_Float, Value_Container, Value_Directory, Value_File, Value_Secret, Value_Service, Value_List]
 """
 A value passed to or returned by a module function.
 """
