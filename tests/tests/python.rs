@@ -61,6 +61,33 @@ fn init_then_call_in_a_fresh_folder() {
         .success();
     assert_eq!(run.stdout, "./notes.txt:tanto two\n");
     assert!(!run.stderr.contains("build module"), "{}", run.stderr);
+
+    // An edit builds again; `__init__`'s parameters are the constructor, given before
+    // the function and defaulted like a function's arguments.
+    std::fs::write(
+        module.join("main.py"),
+        r#"import tanto
+from tanto import dag
+
+
+@tanto.module
+class Greeter:
+    def __init__(self, greeting: str = "hello") -> None:
+        self.greeting = greeting
+
+    @tanto.function
+    def greet(self, name: str) -> str:
+        return dag().container().from_("busybox:latest").with_exec(["echo", f"{self.greeting}, {name}"]).stdout()
+"#,
+    )
+    .unwrap();
+    let run = tanto.run_in(&module, &["call", "--greeting=salut", "greet", "--name=ada"]).success();
+    assert_eq!(run.stdout, "salut, ada\n");
+    assert!(run.stderr.contains("build module greeter"), "an edit builds again:\n{}", run.stderr);
+    let run = tanto.run_in(&module, &["call", "greet", "--name=ada"]).success();
+    assert_eq!(run.stdout, "hello, ada\n");
+    let run = tanto.run_in(&module, &["call", "--greting=salut", "greet", "--name=ada"]).failure(2);
+    assert!(run.stderr.contains("greeting"), "did you mean:\n{}", run.stderr);
     tanto.assert_no_leftovers();
 }
 
