@@ -680,6 +680,7 @@ mod tests {
             "exit-code",
             "sync",
             "terminal",
+            "without-mount",
         ] {
             assert!(container.contains(&expected), "{expected} missing from {container:?}");
         }
