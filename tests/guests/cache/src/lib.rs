@@ -97,18 +97,21 @@ impl Cache {
     /// unmounts it for a second step that looks for it, beside a free branch of one
     /// second with no mount. Each step prints when it started and ended (`/proc/uptime`,
     /// the machine's clock, in hundredths of a second): `NAME START END`, and for the
-    /// second steps whether `/cache` is `mounted` or `unmounted`.
+    /// second steps whether the file each locked step writes in the volume is there
+    /// (`mounted`) or not (`unmounted`).
     pub fn locked_branches(&self, key: String, nonce: String) -> Result<Vec<String>> {
         const SLEEP: &str = "start=$(cut -d' ' -f1 /proc/uptime); sleep 1; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime)\"";
+        const LOCKED: &str = "touch /cache/seen; start=$(cut -d' ' -f1 /proc/uptime); sleep 1; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime)\"";
+        // The mount point itself stays in the snapshot (Docker makes it), empty.
         const LOOK: &str =
-            "start=$(cut -d' ' -f1 /proc/uptime); if test -e /cache; then seen=mounted; else seen=unmounted; fi; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime) $seen\"";
+            "start=$(cut -d' ' -f1 /proc/uptime); if test -e /cache/seen; then seen=mounted; else seen=unmounted; fi; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime) $seen\"";
         let cache = dag().cache_volume(key);
         let base = busybox().with_env_variable("NONCE", nonce.as_str());
         let locked: Vec<Container> = ["a", "b", "c", "d"]
             .iter()
             .map(|branch| {
                 base.with_mounted_cache("/cache", &cache, Sharing::Locked)
-                    .with_exec(["sh", "-c", SLEEP, &format!("locked-{branch}")])
+                    .with_exec(["sh", "-c", LOCKED, &format!("locked-{branch}")])
             })
             .collect();
         let mut jobs: Vec<Container> = locked
