@@ -103,8 +103,7 @@ impl Cache {
         const SLEEP: &str = "start=$(cut -d' ' -f1 /proc/uptime); sleep 1; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime)\"";
         const LOCKED: &str = "touch /cache/seen; start=$(cut -d' ' -f1 /proc/uptime); sleep 1; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime)\"";
         // The mount point itself stays in the snapshot (Docker makes it), empty.
-        const LOOK: &str =
-            "start=$(cut -d' ' -f1 /proc/uptime); if test -e /cache/seen; then seen=mounted; else seen=unmounted; fi; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime) $seen\"";
+        const LOOK: &str = "start=$(cut -d' ' -f1 /proc/uptime); if test -e /cache/seen; then seen=mounted; else seen=unmounted; fi; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime) $seen\"";
         let cache = dag().cache_volume(key);
         let base = busybox().with_env_variable("NONCE", nonce.as_str());
         let locked: Vec<Container> = ["a", "b", "c", "d"]
@@ -123,7 +122,11 @@ impl Cache {
         // one would wait for the first of them to end.
         jobs.push(base.with_exec(["sh", "-c", SLEEP, "free"]));
         dag().sync_all(&jobs)?;
-        locked.iter().chain(&jobs).map(|step| step.stdout().map(|output| output.trim().to_string())).collect()
+        locked
+            .iter()
+            .chain(&jobs)
+            .map(|step| step.stdout().map(|output| output.trim().to_string()))
+            .collect()
     }
 
     /// `count` independent steps that each sleep `seconds`, run with sync-all.
