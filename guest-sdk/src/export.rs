@@ -2,7 +2,7 @@
 //!
 //! The component's `guest` export lives here, in the SDK, so that wit-bindgen's export
 //! machinery stays private. It cannot know the module's type, so it calls two functions
-//! by symbol name, `__tanto_module_describe` and `__tanto_module_invoke`, which
+//! by symbol name, `__tanto_module_describe` and `__tanto_module_call`, which
 //! `#[tanto_sdk::module]` defines in the module's crate (the way `getrandom` links a
 //! custom backend). The linker joins the two when it builds the module's `cdylib`. A
 //! crate without `#[tanto_sdk::module]` fails to build instead of exporting a module that
@@ -15,8 +15,9 @@ use crate::value::{FromValue, Value};
 
 /// A module: the functions of a `#[tanto_sdk::module]` block, with their schema.
 ///
-/// `#[tanto_sdk::module]` implements it, and calls `invoke` on a new
-/// `Default::default()` value for each invocation. A module author calls it only to test
+/// `#[tanto_sdk::module]` implements it: for each invocation it makes a new value with
+/// [`Module::construct`] (the block's `pub fn new`, or `Default::default()` for a module
+/// without a constructor) and calls `invoke` on it. A module author calls it only to test
 /// a module's schema and argument handling natively:
 ///
 /// ```
@@ -39,10 +40,18 @@ use crate::value::{FromValue, Value};
 /// assert!(matches!(greeting, Value::String(text) if text == "hello, ada"));
 /// # Ok::<(), tanto_sdk::Error>(())
 /// ```
-pub trait Module {
+pub trait Module: Sized {
     /// What the module offers: its functions, their documented and typed arguments, and
     /// their return types.
     fn describe() -> ModuleSchema;
+
+    /// Makes the module's value from the named arguments of its constructor: its `pub fn
+    /// new`, or `Default::default()` for a module without one.
+    ///
+    /// Fails with [`Error::InvalidArgument`] when an argument is missing, unknown (any
+    /// argument, for a module without a constructor) or of the wrong type, and with the
+    /// constructor's own error when it returns `Err`.
+    fn construct(arguments: Vec<(String, Value)>) -> Result<Self>;
 
     /// Runs `function` (its kebab-case name) with named `arguments`.
     ///
@@ -56,7 +65,8 @@ pub trait Module {
 /// generates, with errors that name the function and the argument.
 #[doc(hidden)]
 pub struct Arguments {
-    function: &'static str,
+    /// Who takes the arguments, for errors: "function `greet`".
+    subject: String,
     given: Vec<(String, Option<Value>)>,
 }
 
@@ -64,7 +74,15 @@ impl Arguments {
     /// The `arguments` given to `function` (its kebab-case name).
     pub fn new(function: &'static str, arguments: Vec<(String, Value)>) -> Self {
         Arguments {
-            function,
+            subject: format!("function `{function}`"),
+            given: arguments.into_iter().map(|(name, value)| (name, Some(value))).collect(),
+        }
+    }
+
+    /// The `arguments` given to the constructor of `module`.
+    pub fn constructor(module: &'static str, arguments: Vec<(String, Value)>) -> Self {
+        Arguments {
+            subject: format!("the constructor of module `{module}`"),
             given: arguments.into_iter().map(|(name, value)| (name, Some(value))).collect(),
         }
     }
@@ -75,7 +93,7 @@ impl Arguments {
     pub fn read<T: FromValue>(&mut self, name: &str) -> Result<T> {
         match self.optional(name)? {
             Some(value) => Ok(value),
-            None => T::absent().ok_or_else(|| Error::InvalidArgument(format!("function `{}`: missing required argument `{name}`", self.function))),
+            None => T::absent().ok_or_else(|| Error::InvalidArgument(format!("{}: missing required argument `{name}`", self.subject))),
         }
     }
 
@@ -90,7 +108,7 @@ impl Arguments {
             None | Some(Value::None) => Ok(None),
             Some(value) => T::from_value(value)
                 .map(Some)
-                .map_err(|mismatch| Error::InvalidArgument(format!("function `{}`: argument `{name}`: {mismatch}", self.function))),
+                .map_err(|mismatch| Error::InvalidArgument(format!("{}: argument `{name}`: {mismatch}", self.subject))),
         }
     }
 
@@ -102,11 +120,11 @@ impl Arguments {
             return Ok(());
         };
         let message = if accepted.contains(&name.as_str()) {
-            format!("function `{}`: argument `{name}` is given more than once", self.function)
+            format!("{}: argument `{name}` is given more than once", self.subject)
         } else if accepted.is_empty() {
-            format!("function `{}` takes no arguments, but got `{name}`", self.function)
+            format!("{} takes no arguments, but got `{name}`", self.subject)
         } else {
-            format!("function `{}` has no argument `{name}`; it takes: {}", self.function, accepted.join(", "))
+            format!("{} has no argument `{name}`; it takes: {}", self.subject, accepted.join(", "))
         };
         Err(Error::InvalidArgument(message))
     }
@@ -178,8 +196,13 @@ mod component {
     unsafe extern "Rust" {
         /// Defined by `#[tanto_sdk::module]`: the module's schema.
         fn __tanto_module_describe() -> crate::schema::ModuleSchema;
-        /// Defined by `#[tanto_sdk::module]`: runs one function on a new module value.
-        fn __tanto_module_invoke(function: &str, arguments: Vec<(String, crate::value::Value)>) -> crate::Result<crate::value::Value>;
+        /// Defined by `#[tanto_sdk::module]`: makes a new module value from the
+        /// constructor's arguments and runs one function on it.
+        fn __tanto_module_call(
+            constructor_arguments: Vec<(String, crate::value::Value)>,
+            function: &str,
+            arguments: Vec<(String, crate::value::Value)>,
+        ) -> crate::Result<crate::value::Value>;
     }
 
     struct Component;
@@ -191,10 +214,13 @@ mod component {
             unsafe { __tanto_module_describe() }.into()
         }
 
-        fn invoke(function: String, arguments: Vec<(String, Value)>) -> Result<Value, Error> {
+        fn invoke(constructor_arguments: Vec<(String, Value)>, function: String, arguments: Vec<(String, Value)>) -> Result<Value, Error> {
+            let constructor_arguments = constructor_arguments.into_iter().map(|(name, value)| (name, value.into())).collect();
             let arguments = arguments.into_iter().map(|(name, value)| (name, value.into())).collect();
             // SAFETY: as in `describe`.
-            unsafe { __tanto_module_invoke(&function, arguments) }.map(Into::into).map_err(Into::into)
+            unsafe { __tanto_module_call(constructor_arguments, &function, arguments) }
+                .map(Into::into)
+                .map_err(Into::into)
         }
     }
 

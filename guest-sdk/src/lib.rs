@@ -82,10 +82,11 @@ pub use objects::{
 
 /// Exports the `pub fn`s of an `impl` block as the module's functions.
 ///
-/// Put it on the inherent `impl` block of a type that implements [`Default`]; a crate
-/// has one such block. Every `pub fn` in it that takes `&self` or no receiver becomes a
-/// function of the module; other functions stay private helpers. Each call gets a new
-/// value from `Default::default()`.
+/// Put it on the inherent `impl` block of the module's type; a crate has one such block.
+/// Every `pub fn` in it that takes `&self` or no receiver becomes a function of the
+/// module (but `new`, see below); other functions stay private helpers. Each call gets a
+/// new value from the block's constructor `new`, or from `Default::default()` when it has
+/// none.
 ///
 /// ```no_run
 /// use tanto_sdk::{Container, Directory, Result, dag};
@@ -122,6 +123,44 @@ pub use objects::{
 /// }
 /// ```
 ///
+/// # Constructor
+///
+/// A `pub fn new` without receiver, returning `Self` or `Result<Self>`, is the module's
+/// constructor, as Dagger's module constructors: its arguments (typed and described like
+/// a function's, `#[arg]` included) are given before the function, `tanto call
+/// --source=. --image=rust:1 test`, passed to every call, and usually kept in the
+/// struct's fields. The module's type then need not implement [`Default`].
+///
+/// ```no_run
+/// use tanto_sdk::{Container, Directory, Result, dag};
+///
+/// /// Builds and tests the project in `source`.
+/// struct Ci {
+///     source: Directory,
+///     image: String,
+/// }
+///
+/// #[tanto_sdk::module]
+/// impl Ci {
+///     /// The project: its sources and the image to build them in.
+///     pub fn new(
+///         #[arg(description = "the project's source tree")] source: Directory,
+///         #[arg(description = "the Rust image", default = "rust:1")] image: String,
+///     ) -> Self {
+///         Ci { source, image }
+///     }
+///
+///     /// Runs the tests: `tanto call --source=. test`.
+///     pub fn test(&self) -> Result<String> {
+///         self.builder().with_exec(["cargo", "test"]).stdout()
+///     }
+///
+///     fn builder(&self) -> Container {
+///         dag().container().from(&self.image).with_directory("/src", &self.source).with_workdir("/src")
+///     }
+/// }
+/// ```
+///
 /// # Schema
 ///
 /// * The module's name is the crate's name (`CARGO_PKG_NAME`) and its description the
@@ -131,6 +170,8 @@ pub use objects::{
 /// * A function's description is its doc comment. An argument's description and
 ///   default come from `#[arg(description = "...", default = <literal>)]`, an attribute
 ///   the macro removes; both are optional.
+/// * The constructor's arguments are the schema's `constructor`, described the same way;
+///   a module without a `pub fn new` declares none and takes none.
 ///
 /// # Types
 ///

@@ -254,6 +254,35 @@ impl Client {
         let value = wit_client::call(module, function, arguments)?;
         T::from_value(value.into()).map_err(|mismatch| crate::Error::Failed(format!("module `{module}`, function `{function}`: {mismatch}")))
     }
+
+    /// [`Client::call`] on a dependency whose schema declares a constructor, with the
+    /// constructor's named arguments (those left out take the dependency's defaults), as
+    /// `tanto call --name=value FUNCTION` gives them.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::value::IntoValue;
+    ///
+    /// let greeting: String = tanto_sdk::dag().call_constructed(
+    ///     "greeter",
+    ///     vec![("greeting", "hi".to_string().into_value())],
+    ///     "greet",
+    ///     vec![("name", "ada".to_string().into_value())],
+    /// )?;
+    /// # Ok::<(), tanto_sdk::Error>(())
+    /// ```
+    pub fn call_constructed<T: crate::value::FromValue>(
+        &self,
+        module: &str,
+        constructor_arguments: Vec<(&str, crate::value::Value)>,
+        function: &str,
+        arguments: Vec<(&str, crate::value::Value)>,
+    ) -> Result<T> {
+        let owned = |arguments: Vec<(&str, crate::value::Value)>| -> Vec<(String, wit::Value)> {
+            arguments.into_iter().map(|(name, value)| (name.to_owned(), value.into())).collect()
+        };
+        let value = wit_client::call_constructed(module, owned(constructor_arguments), function, owned(arguments))?;
+        T::from_value(value.into()).map_err(|mismatch| crate::Error::Failed(format!("module `{module}`, function `{function}`: {mismatch}")))
+    }
 }
 
 /// A persistent volume for caches, from [`Client::cache_volume`]. Its key, never its
@@ -401,25 +430,28 @@ impl Filter {
     }
 }
 
-/// How [`Directory::docker_build_opts`] builds: the Dockerfile's build arguments and the
-/// stage to stop at.
+/// How [`Directory::docker_build_opts`] builds: the Dockerfile's build arguments, the
+/// stage to stop at and the secrets its `RUN --mount=type=secret,id=NAME` read.
 ///
 /// ```no_run
 /// # let source = tanto_sdk::dag().directory();
+/// # let token = tanto_sdk::dag().set_secret("npm-token", "...");
 /// use tanto_sdk::BuildOptions;
 ///
-/// let tests = source.docker_build_opts("Dockerfile", BuildOptions::new().build_arg("VERSION", "1.2").target("test"));
+/// let tests = source.docker_build_opts("Dockerfile", BuildOptions::new().build_arg("VERSION", "1.2").target("test").secret(&token));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct BuildOptions {
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions<'a> {
     /// `ARG` values by name, in order (a name given twice keeps its last value).
     pub build_args: Vec<(String, String)>,
     /// The stage to stop at; the Dockerfile's last stage when `None`.
     pub target: Option<String>,
+    /// Secrets the build reads by their name (a name given twice keeps the last one).
+    pub secrets: Vec<&'a Secret>,
 }
 
-impl BuildOptions {
-    /// No build arguments, the last stage.
+impl<'a> BuildOptions<'a> {
+    /// No build arguments, the last stage, no secrets.
     pub fn new() -> Self {
         Self::default()
     }
@@ -436,6 +468,14 @@ impl BuildOptions {
         self
     }
 
+    /// These options with `secret` readable by `RUN --mount=type=secret,id=NAME`, `NAME`
+    /// being [`secret.name()`](Secret::name) (at `/run/secrets/NAME` unless the mount's
+    /// `target=` says where). The value never enters the image or its history.
+    pub fn secret(mut self, secret: &'a Secret) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
     fn wit_build_args(&self) -> Vec<wit::BuildArg> {
         self.build_args
             .iter()
@@ -444,6 +484,10 @@ impl BuildOptions {
                 value: value.clone(),
             })
             .collect()
+    }
+
+    fn wit_secrets(&self) -> Vec<&'a wit::Secret> {
+        self.secrets.iter().map(|secret| &secret.0).collect()
     }
 }
 
@@ -877,10 +921,11 @@ wrappers!(Directory {
     /// A container from the image the Dockerfile at `dockerfile` (a path in this
     /// directory) builds with this directory as its context, through the Docker daemon's
     /// builder.
-    fn docker_build(dockerfile: String) -> Container = docker_build(dockerfile, &[], None);
+    fn docker_build(dockerfile: String) -> Container = docker_build(dockerfile, &[], None, &[]);
 
-    /// [`docker_build`](Directory::docker_build) with build arguments and a target stage.
-    fn docker_build_opts(dockerfile: String, options: BuildOptions) -> Container = docker_build(dockerfile, &options.wit_build_args(), options.target.as_deref());
+    /// [`docker_build`](Directory::docker_build) with build arguments, a target stage and
+    /// build secrets.
+    fn docker_build_opts(dockerfile: String, options: BuildOptions) -> Container = docker_build(dockerfile, &options.wit_build_args(), options.target.as_deref(), &options.wit_secrets());
 });
 
 impl Directory {

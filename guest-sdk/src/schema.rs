@@ -19,6 +19,10 @@ pub struct ModuleSchema {
     pub description: String,
     /// The functions the module exports, in the order they are declared.
     pub functions: Vec<FunctionSchema>,
+    /// The arguments of the module's constructor (its `pub fn new`), given before the
+    /// function (`tanto call --source=. build`) and passed to every invocation; empty
+    /// when the module has no constructor.
+    pub constructor: Vec<ArgumentSchema>,
 }
 
 /// A function a module offers.
@@ -176,6 +180,7 @@ impl From<ModuleSchema> for wit_guest::ModuleSchema {
             name: schema.name,
             description: schema.description,
             functions: schema.functions.into_iter().map(Into::into).collect(),
+            constructor: schema.constructor.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -148,6 +148,7 @@ fn describe_returns_names_docs_types_and_defaults() {
                 return_type: string,
             },
         ],
+        constructor: vec![],
     };
     assert_eq!(Greeter::describe(), expected);
 }

@@ -1,8 +1,9 @@
 //! Secrets never leak: a probe runs pipelines that really use a secret (a variable a step
-//! compares, a mounted file, a command that prints it), then greps every place tanto
-//! writes or shows anything for the value, its lines and its base64: the images it left
-//! (`docker history`, `docker inspect`, `docker save`), every file under the cache root,
-//! what it printed with plain and JSON progress, and the error of a failing step.
+//! compares, a mounted file, a Dockerfile build reading it as a build secret, a command
+//! that prints it), then greps every place tanto writes or shows anything for the value,
+//! its lines and its base64: the images it left (`docker history`, `docker inspect`,
+//! `docker save`), every file under the cache root, what it printed with plain and JSON
+//! progress, and the errors of a failing step and a failing build.
 
 use std::path::Path;
 use std::process::Command;
@@ -122,6 +123,37 @@ fn the_probe_finds_no_secret_anywhere() {
     let command = use_secrets(&format!("--token=cmd://\"cat {}\"", token_file.display()), &sha256(TOKEN)).success();
     keep(&command);
 
+    // A Dockerfile build reads the token as a build secret (the file's secret, by its
+    // name). The same value is cached; a new value in the same file, with the same
+    // Dockerfile and context, builds again and the new value reaches the build.
+    let token_argument = format!("--token=file://{}", token_file.display());
+    let build = |token_sha256: &str| {
+        let run = tanto
+            .call_guest("api", "secret-build", &[&token_argument, &format!("--token-sha256={token_sha256}"), "--json"])
+            .success();
+        let result: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+        let image = result["image"].as_str().expect("an image").to_string();
+        let files = docker(&["run", "--rm", &image, "cat", "/checked", "/run-id"]);
+        (run, image, files)
+    };
+    let (built, built_image, built_files) = build(&sha256(TOKEN));
+    keep(&built);
+    assert!(built_files.starts_with("match\n"), "the build read the secret: {built_files}");
+    let (rebuilt, _, rebuilt_files) = build(&sha256(TOKEN));
+    keep(&rebuilt);
+    assert_eq!(rebuilt_files, built_files, "the same value is cached");
+    std::fs::write(&token_file, OTHER_TOKEN).unwrap();
+    let (changed_build, changed_image, changed_files) = build(&sha256(TOKEN));
+    keep(&changed_build);
+    std::fs::write(&token_file, TOKEN).unwrap();
+    assert!(changed_files.starts_with("mismatch\n"), "the new value reached the build: {changed_files}");
+    assert_ne!(changed_files, built_files, "a new value builds again");
+    // A failing `RUN` that prints the secret: its output shows, scrubbed.
+    let build_failed = tanto.call_guest("api", "secret-build-fail", &[&token_argument]).failure(1);
+    keep(&build_failed);
+    assert!(build_failed.stderr.contains("leaking ***"), "{}", build_failed.stderr);
+    assert!(build_failed.stderr.contains("exit code: 7"), "{}", build_failed.stderr);
+
     // A command that prints the secret: the user sees `***`, in plain and JSON progress.
     let echoed = tanto.call_guest("api", "secret-echo", &["--token=env://PROBE_TOKEN"]).success();
     keep(&echoed);
@@ -162,6 +194,8 @@ fn the_probe_finds_no_secret_anywhere() {
     tanto.assert_no_leftovers();
     let mut images = tanto.snapshot_images();
     assert!(images.len() >= 4, "snapshots: {images:?}");
+    images.push(built_image);
+    images.push(changed_image);
     images.push(user_image);
     for image in &images {
         assert_clean(&format!("docker history of {image}"), docker(&["history", "--no-trunc", image]).as_bytes());

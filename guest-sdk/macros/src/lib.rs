@@ -7,7 +7,9 @@
 //
 // * for each function, an `export_N` function returning its schema, built from the
 //   names, doc comments and types, and the code that reads its arguments and calls it;
-// * an implementation of `tanto_sdk::Module` whose `describe` and `invoke` use them;
+// * an implementation of `tanto_sdk::Module` whose `describe` and `invoke` use them, and
+//   whose `construct` calls the block's `pub fn new` (the constructor: its arguments are
+//   the module's constructor arguments) or, without one, `Default::default()`;
 // * the two `#[no_mangle]` functions that the SDK's component export calls.
 //
 // The macro has no list of the types the contract carries: the generated code requires
@@ -52,9 +54,9 @@ pub fn module(attribute: TokenStream, item: TokenStream) -> TokenStream {
         ));
     }
     let block_is_exportable = exportable_block(&block, &mut errors);
-    let functions = exported_functions(&mut block, &mut errors);
+    let (functions, constructor) = exported_functions(&mut block, &mut errors);
     let glue = if block_is_exportable {
-        module_glue(&block, &functions)
+        module_glue(&block, &functions, constructor.as_ref())
     } else {
         TokenStream2::new()
     };
@@ -145,9 +147,11 @@ fn exportable_block(block: &ItemImpl, errors: &mut Errors) -> bool {
     exportable
 }
 
-/// Reads the exported functions of `block`, removing the `#[arg]` attributes it finds.
-fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function> {
+/// Reads the exported functions of `block` and its constructor (a `pub fn new` without
+/// receiver), removing the `#[arg]` attributes it finds.
+fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> (Vec<Function>, Option<Function>) {
     let mut functions: Vec<Function> = Vec::new();
+    let mut constructor: Option<Function> = None;
     for item in &mut block.items {
         let ImplItem::Fn(method) = item else { continue };
         if !matches!(method.vis, Visibility::Public(_)) {
@@ -168,6 +172,16 @@ fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function
         let Some(function) = exported_function(method, errors) else {
             continue;
         };
+        if function.ident == "new" && !function.has_receiver {
+            if matches!(function.return_shape, ReturnShape::Unit) {
+                errors.push(syn::Error::new_spanned(
+                    &method.sig,
+                    "a module's constructor `new` returns the module: `-> Self` or `-> Result<Self>`",
+                ));
+            }
+            constructor = Some(function);
+            continue;
+        }
         if let Some(previous) = functions.iter().find(|other| other.name == function.name) {
             errors.push(syn::Error::new_spanned(
                 &function.ident,
@@ -177,7 +191,7 @@ fn exported_functions(block: &mut ItemImpl, errors: &mut Errors) -> Vec<Function
         }
         functions.push(function);
     }
-    functions
+    (functions, constructor)
 }
 
 /// Reads one `pub fn`, reporting what keeps it from being exported.
@@ -409,7 +423,7 @@ fn documentation(attributes: &[Attribute]) -> String {
 }
 
 /// The `tanto_sdk::Module` implementation and the exported symbols for `block`.
-fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
+fn module_glue(block: &ItemImpl, functions: &[Function], constructor: Option<&Function>) -> TokenStream2 {
     let self_ty = &block.self_ty;
     let module_description = documentation(&block.attrs);
     let function_names: Vec<&str> = functions.iter().map(|function| function.name.as_str()).collect();
@@ -422,9 +436,61 @@ fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
         .map(|(function, export)| export_function(self_ty, function, export));
     let function_parameter = hygienic("function");
     let arguments_parameter = hygienic("arguments");
-    let default_span = self_ty.span();
-    let new_module = quote_spanned! {default_span=>
-        <#self_ty as ::core::default::Default>::default()
+    let constructor_parameter = hygienic("constructor_arguments");
+    let reader = hygienic("reader");
+    let (constructor_schemas, construct) = match constructor {
+        Some(constructor) => {
+            let schemas = constructor.arguments.iter().map(argument_schema);
+            let locals: Vec<syn::Ident> = (0..constructor.arguments.len())
+                .map(|index| format_ident!("argument_{}", index, span = Span::mixed_site()))
+                .collect();
+            let reads = constructor
+                .arguments
+                .iter()
+                .zip(&locals)
+                .map(|(argument, local)| argument_read(argument, local, &reader));
+            let names = constructor.arguments.iter().map(|argument| argument.name.as_str());
+            let ident = &constructor.ident;
+            let made = if !constructor.callable {
+                quote!(::core::unreachable!())
+            } else {
+                match &constructor.return_shape {
+                    ReturnShape::Fallible { .. } => quote! {
+                        match <#self_ty>::#ident(#(#locals),*) {
+                            ::core::result::Result::Ok(module) => module,
+                            ::core::result::Result::Err(error) => {
+                                return ::core::result::Result::Err(::core::convert::Into::<::tanto_sdk::Error>::into(error));
+                            }
+                        }
+                    },
+                    _ => quote!(<#self_ty>::#ident(#(#locals),*)),
+                }
+            };
+            let allow_unreachable = (!constructor.callable).then(|| quote!(#[allow(unreachable_code, unused_variables)]));
+            (
+                quote!(#(#schemas),*),
+                quote! {
+                    #allow_unreachable
+                    let mut #reader = ::tanto_sdk::__private::Arguments::constructor(::core::env!("CARGO_PKG_NAME"), #constructor_parameter);
+                    #(#reads)*
+                    #reader.finish(&[#(#names),*])?;
+                    ::core::result::Result::Ok(#made)
+                },
+            )
+        }
+        None => {
+            let default_span = self_ty.span();
+            let new_module = quote_spanned! {default_span=>
+                <#self_ty as ::core::default::Default>::default()
+            };
+            (
+                TokenStream2::new(),
+                quote! {
+                    ::tanto_sdk::__private::Arguments::constructor(::core::env!("CARGO_PKG_NAME"), #constructor_parameter).finish(&[])?;
+                    ::core::result::Result::Ok(#new_module)
+                },
+            )
+        }
     };
 
     quote! {
@@ -437,7 +503,14 @@ fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
                         name: ::std::string::String::from(::core::env!("CARGO_PKG_NAME")),
                         description: ::std::string::String::from(#module_description),
                         functions: ::std::vec![#(#exports().schema),*],
+                        constructor: ::std::vec![#constructor_schemas],
                     }
+                }
+
+                fn construct(
+                    #constructor_parameter: ::std::vec::Vec<(::std::string::String, ::tanto_sdk::value::Value)>,
+                ) -> ::tanto_sdk::Result<Self> {
+                    #construct
                 }
 
                 fn invoke(
@@ -466,15 +539,73 @@ fn module_glue(block: &ItemImpl, functions: &[Function]) -> TokenStream2 {
             }
 
             #[unsafe(no_mangle)]
-            fn __tanto_module_invoke(
+            fn __tanto_module_call(
+                #constructor_parameter: ::std::vec::Vec<(::std::string::String, ::tanto_sdk::value::Value)>,
                 #function_parameter: &str,
                 #arguments_parameter: ::std::vec::Vec<(::std::string::String, ::tanto_sdk::value::Value)>,
             ) -> ::tanto_sdk::Result<::tanto_sdk::value::Value> {
-                let module: #self_ty = #new_module;
+                let module = <#self_ty as ::tanto_sdk::Module>::construct(#constructor_parameter)?;
                 ::tanto_sdk::Module::invoke(&module, #function_parameter, #arguments_parameter)
             }
         };
     }
+}
+
+/// The `tanto_sdk::schema::ArgumentSchema` of `argument`.
+fn argument_schema(argument: &Argument) -> TokenStream2 {
+    let name = &argument.name;
+    let description = &argument.description;
+    let ty = &argument.ty;
+    let default_value = match &argument.default {
+        Some(types::DefaultLiteral {
+            expression: literal,
+            ty: literal_type,
+        }) => {
+            let ty = respan(ty, literal.span());
+            quote_spanned! {literal.span()=>
+                ::core::option::Option::Some(::tanto_sdk::__private::default_json::<#ty, #literal_type>(#literal))
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let type_ref = quote_spanned! {ty.span()=>
+        ::tanto_sdk::__private::argument_type::<#ty>()
+    };
+    quote! {
+        ::tanto_sdk::schema::ArgumentSchema {
+            name: ::std::string::String::from(#name),
+            description: ::std::string::String::from(#description),
+            type_ref: #type_ref,
+            default_value: #default_value,
+        }
+    }
+}
+
+/// `let local: T = ...;` reading `argument` from `reader` (an `Arguments`), its default
+/// when it is absent.
+fn argument_read(argument: &Argument, local: &syn::Ident, reader: &syn::Ident) -> TokenStream2 {
+    let argument_name = &argument.name;
+    let ty = &argument.ty;
+    let read = match &argument.default {
+        Some(types::DefaultLiteral {
+            expression: literal,
+            ty: literal_type,
+        }) => {
+            let optional = quote_spanned! {ty.span()=> #reader.optional::<#ty>(#argument_name)? };
+            let default_ty = respan(ty, literal.span());
+            let default = quote_spanned! {literal.span()=>
+                ::tanto_sdk::__private::default_value::<#default_ty, #literal_type>(#literal)
+            };
+            quote! {
+                match #optional {
+                    ::core::option::Option::Some(value) => value,
+                    ::core::option::Option::None => #default,
+                }
+            }
+        }
+        None => quote_spanned! {ty.span()=> #reader.read::<#ty>(#argument_name)? },
+    };
+    quote! { let #local: #ty = #read; }
 }
 
 /// An identifier of the generated code, hygienic so that it cannot clash with the names
@@ -521,34 +652,7 @@ fn export_function(self_ty: &Type, function: &Function, export: &syn::Ident) -> 
         .map(|index| format_ident!("argument_{}", index, span = Span::mixed_site()))
         .collect();
 
-    let argument_schemas = function.arguments.iter().map(|argument| {
-        let name = &argument.name;
-        let description = &argument.description;
-        let ty = &argument.ty;
-        let default_value = match &argument.default {
-            Some(types::DefaultLiteral {
-                expression: literal,
-                ty: literal_type,
-            }) => {
-                let ty = respan(ty, literal.span());
-                quote_spanned! {literal.span()=>
-                    ::core::option::Option::Some(::tanto_sdk::__private::default_json::<#ty, #literal_type>(#literal))
-                }
-            }
-            None => quote!(::core::option::Option::None),
-        };
-        let type_ref = quote_spanned! {ty.span()=>
-            ::tanto_sdk::__private::argument_type::<#ty>()
-        };
-        quote! {
-            ::tanto_sdk::schema::ArgumentSchema {
-                name: ::std::string::String::from(#name),
-                description: ::std::string::String::from(#description),
-                type_ref: #type_ref,
-                default_value: #default_value,
-            }
-        }
-    });
+    let argument_schemas = function.arguments.iter().map(argument_schema);
     let returned_type = match (&function.return_shape, &function.return_type) {
         (ReturnShape::Fallible { value_type }, _) => Some(&**value_type),
         (ReturnShape::Value, Some(ty)) => Some(ty),
@@ -561,30 +665,11 @@ fn export_function(self_ty: &Type, function: &Function, export: &syn::Ident) -> 
         None => quote!(::tanto_sdk::__private::return_type::<()>()),
     };
 
-    let reads = function.arguments.iter().zip(&locals).map(|(argument, local)| {
-        let argument_name = &argument.name;
-        let ty = &argument.ty;
-        let read = match &argument.default {
-            Some(types::DefaultLiteral {
-                expression: literal,
-                ty: literal_type,
-            }) => {
-                let optional = quote_spanned! {ty.span()=> #reader.optional::<#ty>(#argument_name)? };
-                let default_ty = respan(ty, literal.span());
-                let default = quote_spanned! {literal.span()=>
-                    ::tanto_sdk::__private::default_value::<#default_ty, #literal_type>(#literal)
-                };
-                quote! {
-                    match #optional {
-                        ::core::option::Option::Some(value) => value,
-                        ::core::option::Option::None => #default,
-                    }
-                }
-            }
-            None => quote_spanned! {ty.span()=> #reader.read::<#ty>(#argument_name)? },
-        };
-        quote! { let #local: #ty = #read; }
-    });
+    let reads = function
+        .arguments
+        .iter()
+        .zip(&locals)
+        .map(|(argument, local)| argument_read(argument, local, &reader));
     let argument_names = function.arguments.iter().map(|argument| argument.name.as_str());
     let call = if !function.callable {
         // The signature has an error already reported; calling it would add others.

@@ -43,6 +43,9 @@ use super::{
 /// archives, to be committed or read) need a command, and must never run one.
 const NEVER_RUN: &str = "/.tanto-never-run";
 
+/// How many of its last output lines a failed Dockerfile build shows.
+const BUILD_OUTPUT_LINES: usize = 20;
+
 /// What the daemon says it is.
 #[derive(Clone, Debug)]
 pub struct EngineVersion {
@@ -645,39 +648,72 @@ impl Backend for DockerBackend {
         if let Some(target) = &build.target {
             options = options.target(target);
         }
+        // Only the daemon's BuildKit builder takes secrets (over a session the build reads
+        // them from); builds without secrets keep the classic builder, as fast here and
+        // what `docker build` of Docker 20.10 does by default.
+        let session = if build.secrets.is_empty() {
+            None
+        } else {
+            Some(super::session::open(&self.address, build.secrets.clone()).await?)
+        };
+        if let Some(session) = &session {
+            // BuildKit's own cache of a `RUN` ignores the values of its secrets: it would
+            // answer a build with a new value with the layer made with the old one. tanto's
+            // cache (keyed by the values' keyed hashes) already skips unchanged builds.
+            options = options
+                .version(bollard::query_parameters::BuilderVersion::BuilderBuildKit)
+                .session(&session.id)
+                .nocache(true);
+        }
         let file = open_archive(context).await?;
         let operation = format!("building {}", build.dockerfile);
         let mut stream = docker.build_image(options.build(), None, Some(bollard::body_try_stream(chunks(file))));
         let mut id = None;
         let mut last_lines = std::collections::VecDeque::new();
-        while let Some(progress) = stream.next().await {
+        let mut keep = |line: String| {
+            tracing::debug!(target: "tanto::build", "{}", crate::secrets::scrub(line.trim_end()));
+            last_lines.push_back(line);
+            if last_lines.len() > BUILD_OUTPUT_LINES {
+                last_lines.pop_front();
+            }
+        };
+        let failure = loop {
+            let Some(progress) = stream.next().await else { break None };
             let info = match progress {
                 Ok(info) => info,
-                Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => {
-                    return Err(BackendError::Failed { operation, reason: message });
-                }
+                Err(DockerError::DockerResponseServerError { message, .. }) | Err(DockerError::DockerStreamError { error: message }) => break Some(message),
                 Err(error) => return Err(self.failed(operation)(error)),
             };
             if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
-                let output: Vec<String> = last_lines.into_iter().collect();
-                return Err(BackendError::Failed {
-                    operation,
-                    reason: format!("{error}\n{}", output.join("")),
-                });
+                break Some(error);
             }
-            if let Some(built) = info.aux.and_then(|image| image.id) {
-                id = Some(built);
+            match info.aux {
+                Some(bollard::models::BuildInfoAux::Default(image)) => id = image.id.or(id),
+                // BuildKit's progress: the output of its steps comes as logs.
+                Some(bollard::models::BuildInfoAux::BuildKit(status)) => {
+                    for log in status.logs {
+                        for line in String::from_utf8_lossy(&log.msg).split_inclusive('\n') {
+                            keep(line.to_string());
+                        }
+                    }
+                }
+                None => {}
             }
             if let Some(line) = info.stream {
-                tracing::debug!(target: "tanto::build", "{}", line.trim_end());
                 if let Some(short) = line.trim().strip_prefix("Successfully built ") {
                     id = id.or_else(|| Some(short.to_string()));
                 }
-                last_lines.push_back(line);
-                if last_lines.len() > 20 {
-                    last_lines.pop_front();
-                }
+                keep(line);
             }
+        };
+        drop(session);
+        if let Some(error) = failure {
+            let output: String = last_lines.into_iter().collect();
+            let reason = if output.is_empty() { error } else { format!("{error}\n{output}") };
+            return Err(BackendError::Failed {
+                operation,
+                reason: crate::secrets::scrub(&reason).into_owned(),
+            });
         }
         let id = id.ok_or_else(|| BackendError::Failed {
             operation: operation.clone(),

@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod docker;
+mod session;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -204,6 +205,9 @@ pub struct BuildSpec {
     pub build_args: BTreeMap<String, String>,
     /// The stage to stop at; the last one when `None`.
     pub target: Option<String>,
+    /// Secrets by id, for `RUN --mount=type=secret,id=ID`: served to BuildKit over a
+    /// session while the build runs, never part of the image.
+    pub secrets: BTreeMap<String, crate::engine::Secret>,
 }
 
 /// Makes an image from `image` plus `archives`, with `config`, without running anything.

@@ -17,6 +17,7 @@ macro_rules! eprintln {
     ($($arg:tt)*) => { $crate::cli::console::write_err(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
+mod complete;
 mod console;
 mod lock;
 mod report;
@@ -92,7 +93,10 @@ enum Command {
     /// List the functions of a module.
     Functions(FunctionsArgs),
     /// Call a function of a module, then methods of what it returns:
-    /// `tanto call FUNCTION --arg=value ... [METHOD --arg=value ...]`.
+    /// `tanto call [--constructor-arg=value ...] FUNCTION --arg=value ... [METHOD --arg=value ...]`.
+    ///
+    /// A module with a constructor takes its arguments before the function
+    /// (`tanto call --source=. build`); `tanto functions` lists them.
     ///
     /// After the function, methods of the object it returned can be chained, as with
     /// `dagger call`: a container's `with-exec --args=ls,-l`, `stdout`, `file --path=P`,
@@ -125,9 +129,25 @@ enum Command {
     /// Print tanto's version, the API versions it serves, wasmtime's and the Docker
     /// engine's.
     Version,
-    /// Print a completion script for a shell (its commands and options):
-    /// `source <(tanto completion bash)`, `tanto completion fish | source`.
+    /// Print a completion script for a shell: `source <(tanto completion bash)`,
+    /// `tanto completion fish | source`. It completes tanto's commands and options, and
+    /// after `tanto call` the constructor arguments, functions, `--arguments` and chained
+    /// methods of the module in the current folder, read from its last build.
     Completion(CompletionArgs),
+    /// The candidates the completion scripts ask for (not for people).
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompleteArgs {
+    /// The shell asking.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+    /// The command line up to the cursor, `tanto` first; the last word is the one to
+    /// complete (empty after a space).
+    #[arg(last = true)]
+    words: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -295,7 +315,8 @@ struct CallArgs {
     /// with the failure. Needs a terminal.
     #[arg(short, long)]
     interactive: bool,
-    /// The function to call (without one, the functions are listed).
+    /// The function to call (without one, the functions are listed), after the module's
+    /// constructor arguments if it has any.
     function: Option<String>,
     /// The function's arguments, `--name=value` (see `tanto functions`), then methods
     /// to chain with theirs.
@@ -309,6 +330,15 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
+            if error.kind() == clap::error::ErrorKind::DisplayHelp {
+                // `tanto call --help`: the module's constructor and functions too, when
+                // it has been built (the help never builds).
+                let argv: Vec<String> = std::env::args_os().map(|token| token.to_string_lossy().into_owned()).collect();
+                let working_dir = std::env::current_dir().unwrap_or_default();
+                if let Some(text) = complete::call_help(&argv, &SessionSettings::from_env().cache_root, &working_dir) {
+                    print!("{text}");
+                }
+            }
             return if error.use_stderr() {
                 ExitCode::from(report::EXIT_USAGE)
             } else {
@@ -394,9 +424,26 @@ fn hoist_call_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
         return argv;
     };
     let call_options = options_of(call);
-    let Some(function_at) = first_word(&call_options, call_at + 1) else {
-        return argv;
+    // Where the module's part starts: the function, or a constructor argument before it
+    // (`tanto call --source=. build`), the first `--flag` that is not tanto's.
+    let function_at = {
+        let mut index = call_at + 1;
+        loop {
+            let Some(token) = tokens.get(index).copied().flatten() else {
+                return argv;
+            };
+            if token == "--" || token == "-h" || token == "--help" {
+                return argv;
+            }
+            match option(&call_options, token) {
+                Some(takes_value) => index += 1 + usize::from(takes_value),
+                None if token.starts_with("--") => break index,
+                None if token.starts_with('-') => return argv,
+                None => break index,
+            }
+        }
     };
+    let starts_with_flag = tokens[function_at].is_some_and(|token| token.starts_with("--"));
     let mut own = Vec::new();
     let mut rest = Vec::new();
     let mut index = function_at + 1;
@@ -420,10 +467,17 @@ fn hoist_call_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
     }
     let mut hoisted: Vec<std::ffi::OsString> = argv[..function_at].to_vec();
     hoisted.extend(own);
-    hoisted.push(argv[function_at].clone());
-    if !rest.is_empty() {
+    if starts_with_flag {
+        // Constructor arguments first: all of it is the module's.
         hoisted.push("--".into());
+        hoisted.push(argv[function_at].clone());
         hoisted.extend(rest);
+    } else {
+        hoisted.push(argv[function_at].clone());
+        if !rest.is_empty() {
+            hoisted.push("--".into());
+            hoisted.extend(rest);
+        }
     }
     hoisted
 }
@@ -503,7 +557,22 @@ async fn run(cli: Cli) -> ExitCode {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tanto", &mut script);
             print!("{}", String::from_utf8_lossy(&script));
+            if let Some(hook) = complete::dynamic_hook(shell) {
+                print!("{hook}");
+            }
             Ok(())
+        }
+        Command::Complete(CompleteArgs { shell, words }) => {
+            let cache_root = SessionSettings::from_env().cache_root;
+            let working_dir = std::env::current_dir().unwrap_or_default();
+            return match complete::candidates(&words, &cache_root, &working_dir) {
+                Some(candidates) => {
+                    print!("{}", complete::render(shell, &candidates));
+                    ExitCode::SUCCESS
+                }
+                // The script's static completion answers instead.
+                None => ExitCode::FAILURE,
+            };
         }
         Command::Functions(FunctionsArgs { module }) => {
             let session = Session::new(base_settings(), display.clone());
@@ -934,7 +1003,7 @@ async fn functions(session: &Session, module: ModuleArgs) -> anyhow::Result<()> 
         out.push_str(&format!("{}\n\n", schema.description.trim()));
     }
     out.push_str(&format!("API: {}\n\n", loaded.callable.module.api));
-    out.push_str(&crate::module::args::function_list(schema));
+    out.push_str(&crate::module::args::module_overview(schema));
     out.push('\n');
     for function in &schema.functions {
         out.push('\n');
@@ -958,8 +1027,7 @@ async fn call(session: &Session, args: CallArgs) -> anyhow::Result<Option<u8>> {
     } = args;
     let settings = CallSettings {
         location: location(module)?,
-        function,
-        arguments,
+        arguments: function.into_iter().chain(arguments).collect(),
         output,
         format: if json { OutputFormat::Json } else { OutputFormat::Text },
         working_dir: std::env::current_dir()?,
@@ -999,6 +1067,16 @@ mod tests {
         // Before a function, and in other commands, nothing moves.
         assert_eq!(hoisted("tanto call --help"), "tanto call --help");
         assert_eq!(hoisted("tanto functions --json"), "tanto functions --json");
+        // Constructor arguments before the function: the module's, with all that follows.
+        assert_eq!(
+            hoisted("tanto call --source=. build --no-cache --target x stdout"),
+            "tanto call --no-cache -- --source=. build --target x stdout"
+        );
+        assert_eq!(hoisted("tanto call -j 2 --image rust build"), "tanto call -j 2 -- --image rust build");
+        let cli = Cli::try_parse_from(hoist_call_options(["tanto", "call", "--source=.", "build", "--json"].map(Into::into).to_vec())).unwrap();
+        let Some(Command::Call(args)) = cli.command else { panic!("not a call") };
+        assert!(args.json);
+        assert_eq!(args.function.into_iter().chain(args.arguments).collect::<Vec<_>>(), ["--source=.", "build"]);
         let cli = Cli::try_parse_from(hoist_call_options(["tanto", "call", "greet", "--name=x", "--json"].map(Into::into).to_vec())).unwrap();
         let Some(Command::Call(args)) = cli.command else { panic!("not a call") };
         assert!(args.json);

@@ -993,6 +993,13 @@ impl Directory {
             hasher.str(name).str(value);
         }
         hasher.opt_str(build.target.as_deref());
+        // A secret enters as its keyed digest only.
+        if !build.secrets.is_empty() {
+            hasher.str("secrets").u64(build.secrets.len() as u64);
+            for (id, secret) in &build.secrets {
+                hasher.str(id).digest(&secret.digest());
+            }
+        }
         let rootfs = Arc::new(FsNode {
             digest: hasher.finish(),
             kind: FsKind::DockerBuild { context: self.clone(), build },

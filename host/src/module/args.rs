@@ -37,6 +37,19 @@ pub enum ArgumentError {
     BadValue { argument: String, reason: String },
     #[error("`{text}` is not an argument: arguments look like `--name=value`")]
     Malformed { text: String },
+    #[error("module `{module}` has no constructor argument `--{argument}`{suggestion}\n\n{usage}")]
+    UnknownConstructorArgument {
+        module: String,
+        argument: String,
+        suggestion: String,
+        usage: String,
+    },
+    #[error("module `{module}` needs `--{argument}` before the function: `tanto call --{argument}=VALUE FUNCTION ...`\n\n{usage}")]
+    MissingConstructorArgument { module: String, argument: String, usage: String },
+    #[error(
+        "`--{argument}` is an argument of module `{module}`'s constructor, not of function `{function}`: give it before the function, `tanto call --{argument}=VALUE {function} ...`"
+    )]
+    ConstructorArgumentAfterFunction { module: String, function: String, argument: String },
 }
 
 impl Diagnose for ArgumentError {
@@ -63,6 +76,17 @@ pub fn function_list(schema: &ModuleSchema) -> String {
         text.push_str(&format!("  {:width$}  {}\n", signature(function), summary(&function.description)));
     }
     text.trim_end().to_string()
+}
+
+/// [`function_list`], then the constructor's arguments when the module has a
+/// constructor: what `tanto functions` and `tanto call` without a function show.
+pub fn module_overview(schema: &ModuleSchema) -> String {
+    let mut text = function_list(schema);
+    if !schema.constructor.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&constructor_usage(schema));
+    }
+    text
 }
 
 /// ` (did you mean `candidate`?)` for the candidate nearest to `name`, when one is near
@@ -95,7 +119,7 @@ fn edit_distance(left: &str, right: &str) -> usize {
 }
 
 /// The first paragraph of a description, on one line.
-fn summary(description: &str) -> String {
+pub(crate) fn summary(description: &str) -> String {
     description
         .split("\n\n")
         .next()
@@ -130,6 +154,42 @@ pub fn usage(function: &Function) -> String {
         text.push_str(&format!("  {left:width$}  {right}\n"));
     }
     text.trim_end().to_string()
+}
+
+/// The constructor's arguments, one line each, saying where they go; for a module
+/// without a constructor, that it takes none.
+pub fn constructor_usage(schema: &ModuleSchema) -> String {
+    if schema.constructor.is_empty() {
+        return format!(
+            "module `{}` has no constructor: a function's arguments go after it, `tanto call FUNCTION --name=value`",
+            schema.name
+        );
+    }
+    let usage = usage(&schema.constructor_function());
+    let rows = usage.split_once('\n').map(|(_, rows)| rows).unwrap_or_default();
+    format!(
+        "Constructor arguments of module `{}`, given before the function (`tanto call --name=value FUNCTION ...`):\n{rows}",
+        schema.name
+    )
+}
+
+/// A constructor's argument error (typed as the arguments of
+/// [`ModuleSchema::constructor_function`]), naming the constructor.
+pub fn in_constructor(schema: &ModuleSchema, error: ArgumentError) -> ArgumentError {
+    match error {
+        ArgumentError::UnknownArgument { argument, suggestion, .. } => ArgumentError::UnknownConstructorArgument {
+            module: schema.name.clone(),
+            argument,
+            suggestion,
+            usage: constructor_usage(schema),
+        },
+        ArgumentError::Missing { argument, .. } => ArgumentError::MissingConstructorArgument {
+            module: schema.name.clone(),
+            argument,
+            usage: constructor_usage(schema),
+        },
+        error => error,
+    }
 }
 
 /// Finds a function by the name a user typed (`build-image` or `build_image`).

@@ -119,6 +119,15 @@ fn fresh(stamp: &Stamp) -> bool {
     stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input))
 }
 
+/// The component last built from `source_dir` when nothing changed since (its stamp is
+/// fresh), without building anything: what shell completion reads a schema through.
+pub fn built_component(source_dir: &Path, cache_root: &Path) -> Option<PathBuf> {
+    let source_dir = std::path::absolute(source_dir).ok()?;
+    let bytes = std::fs::read(stamp_path(cache_root, &source_dir)).ok()?;
+    let stamp = serde_json::from_slice::<Stamp>(&bytes).ok()?;
+    (stamp.version == 1 && fresh(&stamp)).then_some(stamp.wasm)
+}
+
 /// Builds the Rust module whose crate is in `source_dir`, unless nothing changed since
 /// the last build. A build that runs cargo is reported through `reporter` as a step, with
 /// cargo's messages as its output.

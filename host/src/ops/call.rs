@@ -8,7 +8,7 @@ use serde_json::json;
 use super::session::{ModuleLocation, Session};
 use crate::engine::{EngineError, ExportError};
 use crate::error::{Diagnose, ErrorKind, Hint, UsageError};
-use crate::module::args::{ArgumentContext, ArgumentError, find_function, function_list, type_arguments};
+use crate::module::args::{ArgumentContext, ArgumentError, constructor_usage, find_function, in_constructor, module_overview, type_arguments};
 use crate::module::chain::{Plan, Step, asks_for_help, help, plan, split_step};
 use crate::runtime::chain::LinkFailure;
 use crate::runtime::{RuntimeError, Value};
@@ -26,10 +26,10 @@ pub enum OutputFormat {
 #[derive(Clone, Debug)]
 pub struct CallSettings {
     pub location: ModuleLocation,
-    /// `None` lists the functions (and fails: a call needs one).
-    pub function: Option<String>,
-    /// What follows the function as typed: its `--name=value` arguments, then the
-    /// methods chained after it with theirs.
+    /// The command line after `tanto call` and its own options, as typed: the
+    /// constructor's `--name=value` arguments, the function (none lists the functions,
+    /// and fails: a call needs one), its arguments, then the methods chained after it
+    /// with theirs.
     pub arguments: Vec<String>,
     /// Where to save a directory, file or string result, or a container's image archive.
     pub output: Option<PathBuf>,
@@ -91,7 +91,6 @@ pub async fn call(session: &Session, settings: CallSettings) -> anyhow::Result<C
 async fn call_and_render(session: &Session, settings: CallSettings) -> anyhow::Result<CallOutput> {
     let CallSettings {
         location,
-        function,
         arguments,
         output,
         format,
@@ -100,17 +99,51 @@ async fn call_and_render(session: &Session, settings: CallSettings) -> anyhow::R
     session.sweep_orphans().await;
     let loaded = session.load(&location).await?;
     apply_module_cache(session, loaded.manifest.as_ref())?;
-    let Some(function) = function else {
+    let schema = &loaded.schema;
+    // The constructor's arguments come first, typed like a function's.
+    let constructor = schema.constructor_function();
+    let (constructor_raw, rest) = split_step(&constructor, &arguments)?;
+    if asks_for_help(&constructor, &constructor_raw) {
+        return Ok(CallOutput {
+            stdout: module_help(schema),
+            saved: None,
+            shell_status: None,
+        });
+    }
+    // A misspelt constructor argument is reported before its value is taken for the
+    // function's name.
+    if let Some((name, _)) = constructor_raw
+        .iter()
+        .find(|(name, _)| !constructor.arguments.iter().any(|argument| argument.name == name.replace('_', "-")))
+    {
+        return Err(in_constructor(
+            schema,
+            ArgumentError::UnknownArgument {
+                function: schema.name.clone(),
+                argument: name.clone(),
+                suggestion: crate::module::args::did_you_mean(&name.replace('_', "-"), constructor.arguments.iter().map(|argument| argument.name.as_str())),
+                usage: String::new(),
+            },
+        )
+        .into());
+    }
+    let Some((function, rest)) = rest.split_first() else {
         return Err(ArgumentError::NoFunction {
-            available: function_list(&loaded.schema),
+            available: module_overview(schema),
         }
         .into());
     };
-    let function = find_function(&loaded.schema, &function)?;
-    let (raw, chained) = split_step(function, &arguments)?;
+    let function = find_function(schema, function)?;
+    let (raw, chained) = split_step(function, rest)?;
     if asks_for_help(function, &raw) {
+        let mut text = help(function, "function");
+        if !schema.constructor.is_empty() {
+            text.push('\n');
+            text.push_str(&constructor_usage(schema));
+            text.push('\n');
+        }
         return Ok(CallOutput {
-            stdout: help(function, "function"),
+            stdout: text,
             saved: None,
             shell_status: None,
         });
@@ -119,7 +152,20 @@ async fn call_and_render(session: &Session, settings: CallSettings) -> anyhow::R
         working_dir,
         hash_cache: session.pipeline.hash_cache(),
     };
-    let typed = type_arguments(function, &raw, &context)?;
+    // The function's first, so that a constructor argument given after it is reported
+    // as misplaced rather than missing.
+    let typed = type_arguments(function, &raw, &context).map_err(|error| match error {
+        // A constructor argument given after the function: say where it goes.
+        ArgumentError::UnknownArgument { argument, .. } if schema.constructor.iter().any(|known| known.name == argument.replace('_', "-")) => {
+            ArgumentError::ConstructorArgumentAfterFunction {
+                module: schema.name.clone(),
+                function: function.name.clone(),
+                argument,
+            }
+        }
+        error => error,
+    })?;
+    let constructor_arguments = type_arguments(&constructor, &constructor_raw, &context).map_err(|error| in_constructor(schema, error))?;
     // The whole chain is typed before anything runs.
     let steps = match plan(function, chained, &context)? {
         Plan::Steps(steps) => steps,
@@ -141,7 +187,10 @@ async fn call_and_render(session: &Session, settings: CallSettings) -> anyhow::R
     let started = std::time::Instant::now();
     let round_trips = session.backend.round_trips();
     let shown = session.pipeline.reporter().start_call(function.name.as_str(), 0);
-    let value = loaded.runtime.invoke(&loaded.callable, session.pipeline.clone(), &function.name, typed).await;
+    let value = loaded
+        .runtime
+        .invoke(&loaded.callable, session.pipeline.clone(), constructor_arguments, &function.name, typed)
+        .await;
     shown.finish(value.is_ok());
     // A failure debugged in a shell (`--interactive`) ends the run, even if the module
     // handled it.
@@ -209,6 +258,21 @@ fn apply_module_cache(session: &Session, manifest: Option<&crate::module::Manife
     }
     session.pipeline.set_registry_cache(current);
     Ok(())
+}
+
+/// `tanto call [CONSTRUCTOR ARGUMENTS] --help`: the module's description, its
+/// constructor's arguments and its functions.
+fn module_help(schema: &crate::runtime::ModuleSchema) -> String {
+    let mut text = String::new();
+    if !schema.description.trim().is_empty() {
+        text.push_str(schema.description.trim());
+        text.push_str("\n\n");
+    }
+    text.push_str(&constructor_usage(schema));
+    text.push_str("\n\n");
+    text.push_str(&crate::module::args::function_list(schema));
+    text.push('\n');
+    text
 }
 
 /// A failed export: the destination's refusal is the user's to fix, a failed evaluation

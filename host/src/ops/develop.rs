@@ -273,17 +273,12 @@ fn doc(text: &str, indent: &str) -> String {
         .collect()
 }
 
-fn function_binding(dependency: &str, function: &Function) -> String {
-    let mut out = String::new();
-    let description = if function.description.is_empty() {
-        format!("Calls `{}` of `{dependency}`.", function.name)
-    } else {
-        function.description.clone()
-    };
-    out.push_str(&doc(&description, "    "));
+/// The Rust parameters for `arguments`, and the statements pushing them onto the
+/// `Vec<(&str, Value)>` named `list`.
+fn argument_parameters(arguments: &[crate::runtime::Argument], list: &str) -> (Vec<String>, String) {
     let mut parameters = Vec::new();
     let mut pushes = String::new();
-    for argument in &function.arguments {
+    for argument in arguments {
         let name = identifier(&argument.name);
         // An argument with a default is optional to the caller: `None` leaves it out and
         // the dependency applies its own default.
@@ -293,16 +288,32 @@ fn function_binding(dependency: &str, function: &Function) -> String {
         if optional {
             let _ = writeln!(
                 pushes,
-                "        if let Some(value) = {name} {{\n            arguments.push(({:?}, value.into_value()));\n        }}",
+                "        if let Some(value) = {name} {{\n            {list}.push(({:?}, value.into_value()));\n        }}",
                 argument.name
             );
         } else {
-            let _ = writeln!(pushes, "        arguments.push(({:?}, {name}.into_value()));", argument.name);
+            let _ = writeln!(pushes, "        {list}.push(({:?}, {name}.into_value()));", argument.name);
         }
     }
+    (parameters, pushes)
+}
+
+/// The method calling `function` of `dependency`: on `&self`, or for a dependency with a
+/// constructor (`constructed`), on `self`, whose constructor arguments it passes on (they
+/// may hold objects, which a call hands over).
+fn function_binding(dependency: &str, function: &Function, constructed: bool) -> String {
+    let mut out = String::new();
+    let description = if function.description.is_empty() {
+        format!("Calls `{}` of `{dependency}`.", function.name)
+    } else {
+        function.description.clone()
+    };
+    out.push_str(&doc(&description, "    "));
+    let (parameters, pushes) = argument_parameters(&function.arguments, "arguments");
+    let receiver = if constructed { "self" } else { "&self" };
     let _ = writeln!(
         out,
-        "    pub fn {}(&self, {}) -> Result<{}> {{",
+        "    pub fn {}({receiver}, {}) -> Result<{}> {{",
         identifier(&function.name),
         parameters.join(", "),
         rust_type(function.return_type)
@@ -313,8 +324,16 @@ fn function_binding(dependency: &str, function: &Function) -> String {
         out.push_str("        let mut arguments: Vec<(&str, Value)> = Vec::new();\n");
         out.push_str(&pushes);
     }
-    let _ = writeln!(out, "        dag().call({dependency:?}, {:?}, arguments)\n    }}", function.name);
-    out.replace("(&self, )", "(&self)")
+    if constructed {
+        let _ = writeln!(
+            out,
+            "        dag().call_constructed({dependency:?}, self.constructor, {:?}, arguments)\n    }}",
+            function.name
+        );
+    } else {
+        let _ = writeln!(out, "        dag().call({dependency:?}, {:?}, arguments)\n    }}", function.name);
+    }
+    out.replace(&format!("({receiver}, )"), &format!("({receiver})"))
 }
 
 /// The Rust source of the bindings for `dependencies` (name as declared, schema).
@@ -349,17 +368,38 @@ pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> Result<String, 
             schema.description.clone()
         };
         out.push_str(&doc(&summary, "    "));
-        let _ = writeln!(out, "    fn {}(&self) -> {};", identifier(name), type_name(name));
+        if !schema.constructor.is_empty() {
+            out.push_str("    ///\n    /// Takes the arguments of its constructor; each call uses the value up.\n");
+        }
+        let (parameters, _) = argument_parameters(&schema.constructor, "constructor");
+        let parameters = if parameters.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", parameters.join(", "))
+        };
+        let _ = writeln!(out, "    fn {}(&self{parameters}) -> {};", identifier(name), type_name(name));
     }
     out.push_str("}\n\nimpl Dependencies for Client {\n");
-    for (name, _) in dependencies {
-        let _ = writeln!(
-            out,
-            "    fn {}(&self) -> {} {{\n        {} {{ _private: () }}\n    }}",
-            identifier(name),
-            type_name(name),
-            type_name(name)
-        );
+    for (name, schema) in dependencies {
+        if schema.constructor.is_empty() {
+            let _ = writeln!(
+                out,
+                "    fn {}(&self) -> {} {{\n        {} {{ _private: () }}\n    }}",
+                identifier(name),
+                type_name(name),
+                type_name(name)
+            );
+        } else {
+            let (parameters, pushes) = argument_parameters(&schema.constructor, "constructor");
+            let _ = writeln!(
+                out,
+                "    fn {}(&self, {}) -> {} {{\n        let mut constructor: Vec<(&'static str, Value)> = Vec::new();\n{pushes}        {} {{ constructor }}\n    }}",
+                identifier(name),
+                parameters.join(", "),
+                type_name(name),
+                type_name(name)
+            );
+        }
     }
     out.push_str("}\n");
     for (name, schema) in dependencies {
@@ -370,9 +410,14 @@ pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> Result<String, 
             schema.description.clone()
         };
         out.push_str(&doc(&summary, ""));
-        let _ = writeln!(out, "pub struct {} {{\n    _private: (),\n}}\n", type_name(name));
+        let constructed = !schema.constructor.is_empty();
+        if constructed {
+            let _ = writeln!(out, "pub struct {} {{\n    constructor: Vec<(&'static str, Value)>,\n}}\n", type_name(name));
+        } else {
+            let _ = writeln!(out, "pub struct {} {{\n    _private: (),\n}}\n", type_name(name));
+        }
         let _ = writeln!(out, "impl {} {{", type_name(name));
-        let bindings: Vec<String> = schema.functions.iter().map(|function| function_binding(name, function)).collect();
+        let bindings: Vec<String> = schema.functions.iter().map(|function| function_binding(name, function, constructed)).collect();
         out.push_str(&bindings.join("\n"));
         out.push_str("}\n");
     }
@@ -434,7 +479,41 @@ mod tests {
                     },
                 },
             ],
+            constructor: Vec::new(),
         };
+        let mut configured = schema.clone();
+        configured.constructor = vec![
+            Argument {
+                name: "source".into(),
+                description: String::new(),
+                type_ref: TypeRef {
+                    kind: Kind::Directory,
+                    is_list: false,
+                    optional: false,
+                },
+                default_value: None,
+            },
+            Argument {
+                name: "image".into(),
+                description: String::new(),
+                type_ref: string,
+                default_value: Some("\"alpine\"".into()),
+            },
+        ];
+        let code = rust_bindings(&[("configured".into(), configured)]).unwrap();
+        assert!(
+            code.contains("fn configured(&self, source: Directory, image: Option<String>) -> Configured;"),
+            "{code}"
+        );
+        assert!(code.contains("constructor.push((\"source\", source.into_value()));"), "{code}");
+        assert!(
+            code.contains("pub fn greet(self, greeting: Option<String>, name: String) -> Result<String> {"),
+            "{code}"
+        );
+        assert!(
+            code.contains("dag().call_constructed(\"configured\", self.constructor, \"greet\", arguments)"),
+            "{code}"
+        );
         let code = rust_bindings(&[("my-hello".into(), schema)]).unwrap();
         assert!(code.contains("fn my_hello(&self) -> MyHello;"), "{code}");
         assert!(
@@ -473,6 +552,7 @@ mod tests {
             name: "dep".into(),
             description: String::new(),
             functions: vec![function(name)],
+            constructor: Vec::new(),
         };
         let code = rust_bindings(&[("dep".into(), schema("self"))]).unwrap();
         assert!(code.contains("pub fn self_(&self)"), "{code}");

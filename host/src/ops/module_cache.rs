@@ -7,6 +7,8 @@
 //!                      subpath and toolchain
 //! <root>/git/          fetched repositories and checkouts of dependencies (the layout
 //!                      of `tanto_registry::git::CacheLayout`)
+//! <root>/schemas/      the schema each component described, by component sha256, for
+//!                      shell completion (which never builds nor runs a module)
 //! ```
 //!
 //! `tanto cache du` and `prune` count and remove these through [`ModuleCache`].
@@ -39,6 +41,34 @@ impl ModuleCache {
     /// Where the runtime keeps compiled components.
     pub fn compiled_dir(&self) -> PathBuf {
         self.root.join("components")
+    }
+
+    /// Where the schemas components described are kept (small JSON files).
+    pub fn schemas_dir(&self) -> PathBuf {
+        self.root.join("schemas")
+    }
+
+    /// Keeps `schema`, which the component with sha256 `component` described.
+    pub fn store_schema(&self, component: &crate::engine::Digest, schema: &crate::runtime::ModuleSchema) {
+        let path = self.schemas_dir().join(format!("{}.json", component.hex()));
+        if path.exists() {
+            return;
+        }
+        let written = serde_json::to_vec(schema)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::util::write_atomic(&path, &bytes));
+        if let Err(error) = written {
+            tracing::debug!(%error, path = %path.display(), "could not keep the module's schema");
+        }
+    }
+
+    /// The schema the component with sha256 `component` described, if kept (and valid:
+    /// the file is checked as a module's own `describe` is).
+    pub fn schema(&self, component: &crate::engine::Digest) -> Option<crate::runtime::ModuleSchema> {
+        let bytes = fs::read(self.schemas_dir().join(format!("{}.json", component.hex()))).ok()?;
+        let schema: crate::runtime::ModuleSchema = serde_json::from_slice(&bytes).ok()?;
+        schema.validate().ok()?;
+        Some(schema)
     }
 
     /// Where components built from the source of git dependencies are kept.

@@ -202,6 +202,7 @@ impl Session {
         let compiled_cache_hit = module.load.compiled_cache_hit;
         let callable = Callable { module, limits, dependencies };
         let schema = runtime.describe(&callable, self.pipeline.clone()).await?;
+        super::module_cache::ModuleCache::new(&self.settings.cache_root).store_schema(&callable.module.digest, &schema);
         tracing::debug!(
             target: "tanto::timing",
             "module: found and build checked in {:.1} ms, component loaded in {:.1} ms ({}), described in {:.2} ms",

@@ -304,6 +304,27 @@ impl ChainArgument for Resource<Secret> {
     }
 }
 
+/// Build secrets as a list of secret references (`--secrets=env://TOKEN,file://key.pem`),
+/// by name.
+impl ChainArgument for Vec<Resource<Secret>> {
+    type Engine = std::collections::BTreeMap<String, Secret>;
+    fn shape() -> Shape {
+        Shape::Flag(type_ref(Kind::Secret, true, false))
+    }
+    fn take(value: Option<Value>) -> Result<Self::Engine, LinkFailure> {
+        match value {
+            Some(Value::List(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Secret(secret) => Ok((secret.name().to_string(), secret)),
+                    _ => Err(mistyped("a list of secrets")),
+                })
+                .collect(),
+            _ => Err(mistyped("a list of secrets")),
+        }
+    }
+}
+
 impl ChainArgument for Option<String> {
     type Engine = Option<String>;
     fn shape() -> Shape {

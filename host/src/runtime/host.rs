@@ -129,6 +129,18 @@ impl HostArgument for Vec<types::BuildArg> {
     }
 }
 
+/// Build secrets, by name: the id a Dockerfile's `RUN --mount=type=secret,id=NAME`
+/// asks for (a name given twice keeps its last secret, as build arguments do).
+impl HostArgument for Vec<Resource<Secret>> {
+    type Engine = std::collections::BTreeMap<String, Secret>;
+
+    fn resolve(self, state: &InvocationState) -> HostResult<Self::Engine> {
+        self.into_iter()
+            .map(|handle| state.get(&handle).map(|secret| (secret.name().to_string(), secret)))
+            .collect()
+    }
+}
+
 /// A handle is the engine object it stands for, and a parent of what is made from it.
 impl<T: Send + Clone + 'static> HostArgument for Resource<T> {
     type Engine = T;
@@ -277,6 +289,40 @@ impl client::Host for InvocationState {
     }
 
     async fn call(&mut self, module: String, function: String, arguments: Vec<(String, types::Value)>) -> HostResult<Result<types::Value, types::Error>> {
+        self.call_dependency(module, Vec::new(), function, arguments).await
+    }
+
+    async fn call_constructed(
+        &mut self,
+        module: String,
+        constructor_arguments: Vec<(String, types::Value)>,
+        function: String,
+        arguments: Vec<(String, types::Value)>,
+    ) -> HostResult<Result<types::Value, types::Error>> {
+        self.call_dependency(module, constructor_arguments, function, arguments).await
+    }
+
+    async fn sync_all(&mut self, containers: Vec<Resource<Container>>) -> HostResult<Result<(), types::Error>> {
+        let containers = containers.iter().map(|container| self.get(container)).collect::<HostResult<Vec<_>>>()?;
+        self.evaluate(|pipeline| async move { pipeline.sync_all(&containers).await }).await
+    }
+}
+
+impl InvocationState {
+    /// `call` and `call-constructed`: runs `function` of the dependency `module` in a
+    /// sandbox of its own, its object made from `constructor_arguments` (which the
+    /// dependency's SDK checks against its constructor, as it checks `arguments`).
+    async fn call_dependency(
+        &mut self,
+        module: String,
+        constructor_arguments: Vec<(String, types::Value)>,
+        function: String,
+        arguments: Vec<(String, types::Value)>,
+    ) -> HostResult<Result<types::Value, types::Error>> {
+        let mut host_constructor_arguments = Vec::with_capacity(constructor_arguments.len());
+        for (name, value) in constructor_arguments {
+            host_constructor_arguments.push((name, value_from_guest(&mut self.table, value)?));
+        }
         let mut host_arguments = Vec::with_capacity(arguments.len());
         for (name, value) in arguments {
             host_arguments.push((name, value_from_guest(&mut self.table, value)?));
@@ -289,7 +335,14 @@ impl client::Host for InvocationState {
             // A dependency is held to its schema as a module called from the CLI is.
             runtime.describe(&callable, self.pipeline.clone()).await?;
             runtime
-                .invoke_at(&callable, self.pipeline.clone(), &function, host_arguments, self.depth + 1)
+                .invoke_at(
+                    &callable,
+                    self.pipeline.clone(),
+                    host_constructor_arguments,
+                    &function,
+                    host_arguments,
+                    self.depth + 1,
+                )
                 .await
         }
         .await;
@@ -313,11 +366,6 @@ impl client::Host for InvocationState {
                 Ok(Err(types::Error::Failed(message)))
             }
         }
-    }
-
-    async fn sync_all(&mut self, containers: Vec<Resource<Container>>) -> HostResult<Result<(), types::Error>> {
-        let containers = containers.iter().map(|container| self.get(container)).collect::<HostResult<Vec<_>>>()?;
-        self.evaluate(|pipeline| async move { pipeline.sync_all(&containers).await }).await
     }
 }
 
@@ -437,8 +485,18 @@ fn type_from_guest(type_ref: types::TypeRef) -> TypeRef {
     }
 }
 
+fn argument_from_guest(argument: guest::Argument) -> Argument {
+    Argument {
+        name: argument.name,
+        description: argument.description,
+        type_ref: type_from_guest(argument.type_),
+        default_value: argument.default_value,
+    }
+}
+
 pub(crate) fn schema_from_guest(schema: guest::ModuleSchema) -> ModuleSchema {
     ModuleSchema {
+        constructor: schema.constructor.into_iter().map(argument_from_guest).collect(),
         name: schema.name,
         description: schema.description,
         functions: schema
@@ -447,16 +505,7 @@ pub(crate) fn schema_from_guest(schema: guest::ModuleSchema) -> ModuleSchema {
             .map(|function| Function {
                 name: function.name,
                 description: function.description,
-                arguments: function
-                    .arguments
-                    .into_iter()
-                    .map(|argument| Argument {
-                        name: argument.name,
-                        description: argument.description,
-                        type_ref: type_from_guest(argument.type_),
-                        default_value: argument.default_value,
-                    })
-                    .collect(),
+                arguments: function.arguments.into_iter().map(argument_from_guest).collect(),
                 return_type: type_from_guest(function.return_type),
             })
             .collect(),

@@ -283,14 +283,18 @@ impl GuestPre {
     async fn invoke(
         &self,
         store: &mut wasmtime::Store<InvocationState>,
+        constructor_arguments: Vec<(String, latest::tanto::core::types::Value)>,
         function: &str,
         arguments: Vec<(String, latest::tanto::core::types::Value)>,
     ) -> wasmtime::Result<Result<latest::tanto::core::types::Value, latest::tanto::core::types::Error>> {
         match self {
-            GuestPre::V0_1(pre) => since_v0_1::invoke(pre, store, function, arguments).await,
+            GuestPre::V0_1(pre) => since_v0_1::invoke(pre, store, constructor_arguments, function, arguments).await,
             GuestPre::V0_2(pre) => {
                 let instance = pre.instantiate_async(&mut *store).await?;
-                instance.tanto_core_guest().call_invoke(&mut *store, function, &arguments).await
+                instance
+                    .tanto_core_guest()
+                    .call_invoke(&mut *store, &constructor_arguments, function, &arguments)
+                    .await
             }
         }
     }
@@ -475,15 +479,17 @@ impl Runtime {
         }
     }
 
-    /// Runs `function` with `arguments` in a fresh sandbox.
+    /// Runs `function` with `arguments` in a fresh sandbox, on the module's object made
+    /// from `constructor_arguments` (empty for a module without a constructor).
     pub async fn invoke(
         self: &Arc<Self>,
         callable: &Callable,
         pipeline: Arc<Pipeline>,
+        constructor_arguments: Vec<(String, Value)>,
         function: &str,
         arguments: Vec<(String, Value)>,
     ) -> Result<Value, RuntimeError> {
-        self.invoke_at(callable, pipeline, function, arguments, 0).await
+        self.invoke_at(callable, pipeline, constructor_arguments, function, arguments, 0).await
     }
 
     /// [`Runtime::invoke`] at a call depth (module-to-module calls nest).
@@ -491,6 +497,7 @@ impl Runtime {
         self: &'a Arc<Self>,
         callable: &'a Callable,
         pipeline: Arc<Pipeline>,
+        constructor_arguments: Vec<(String, Value)>,
         function: &'a str,
         arguments: Vec<(String, Value)>,
         depth: u32,
@@ -500,19 +507,25 @@ impl Runtime {
                 return Err(RuntimeError::CallDepth { limit: MAX_CALL_DEPTH });
             }
             let mut store = self.store(pipeline, callable, depth);
-            let guest_arguments = {
+            let mut to_guest = |arguments: Vec<(String, Value)>| -> Result<Vec<_>, RuntimeError> {
                 let table = &mut store.data_mut().table;
                 let mut converted = Vec::with_capacity(arguments.len());
                 for (name, value) in arguments {
                     converted.push((name, host::value_to_guest(table, value).map_err(internal("cannot pass an argument"))?));
                 }
-                converted
+                Ok(converted)
             };
+            let guest_constructor_arguments = to_guest(constructor_arguments)?;
+            let guest_arguments = to_guest(arguments)?;
             // The limit covers everything the invocation does, containers and calls to
             // other modules included; a module computing yields at each epoch tick, so the
             // timer gets its turn.
             let limit = callable.limits.timeout;
-            let result = tokio::time::timeout(limit, callable.module.pre.invoke(&mut store, function, guest_arguments)).await;
+            let result = tokio::time::timeout(
+                limit,
+                callable.module.pre.invoke(&mut store, guest_constructor_arguments, function, guest_arguments),
+            )
+            .await;
             let Ok(result) = result else {
                 return Err(RuntimeError::Timeout {
                     limit,

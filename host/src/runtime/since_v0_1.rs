@@ -88,7 +88,18 @@ convert_same! { v0_1 => latest;
     up record tanto::core::types::TypeRef { kind, is_list, optional }
     up record exports::tanto::core::guest::Argument { name, description, type_, default_value }
     up record exports::tanto::core::guest::Function { name, description, arguments [list], return_type }
-    up record exports::tanto::core::guest::ModuleSchema { name, description, functions [list] }
+}
+
+/// A 0.1 schema has no constructor.
+impl From<v0_1::exports::tanto::core::guest::ModuleSchema> for latest::exports::tanto::core::guest::ModuleSchema {
+    fn from(schema: v0_1::exports::tanto::core::guest::ModuleSchema) -> Self {
+        Self {
+            name: schema.name,
+            description: schema.description,
+            functions: schema.functions.into_iter().map(Into::into).collect(),
+            constructor: Vec::new(),
+        }
+    }
 }
 
 /// 0.1.0's `describe`, as the latest schema.
@@ -104,9 +115,17 @@ pub(crate) async fn describe(
 pub(crate) async fn invoke(
     pre: &v0_1::ModulePre<InvocationState>,
     store: &mut wasmtime::Store<InvocationState>,
+    constructor_arguments: Vec<(String, latest::tanto::core::types::Value)>,
     function: &str,
     arguments: Vec<(String, latest::tanto::core::types::Value)>,
 ) -> wasmtime::Result<Result<latest::tanto::core::types::Value, latest::tanto::core::types::Error>> {
+    // The CLI types constructor arguments by the schema, which declares none for 0.1; a
+    // module calling a 0.1 dependency with some gets an error it can handle.
+    if let Some((name, _)) = constructor_arguments.first() {
+        return Ok(Err(latest::tanto::core::types::Error::InvalidArgument(format!(
+            "the module was built against tanto:core@0.1.0, which has no constructors, but got the constructor argument `{name}`"
+        ))));
+    }
     // A 0.1.0 schema cannot declare an argument of a newer kind, so the CLI and callers,
     // which type arguments by the schema, never pass one.
     let arguments: Vec<(String, types::Value)> = arguments

@@ -118,7 +118,7 @@ macro_rules! foreach_method {
                     terminal glob(pattern: String) -> Vec<String> = |pipeline, directory| pipeline.glob(&directory, &pattern).await;
                     builder with_symlink(target: String, link_name: String) -> Directory = |directory| directory.with_symlink(&target, &link_name);
                     // Images and registries.
-                    builder docker_build(dockerfile: String, build_args: Vec<types::BuildArg>, target: Option<String>) -> Container = |directory| directory.docker_build(crate::backend::BuildSpec { dockerfile, build_args, target });
+                    builder docker_build(dockerfile: String, build_args: Vec<types::BuildArg>, target: Option<String>, secrets: Vec<Resource<Secret>>) -> Container = |directory| directory.docker_build(crate::backend::BuildSpec { dockerfile, build_args, target, secrets });
                 }
             }
 

@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Container, Directory, File, Secret, Service};
 
 /// The element kind of a value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Void,
@@ -41,7 +41,7 @@ impl fmt::Display for Kind {
 }
 
 /// A value's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeRef {
     pub kind: Kind,
     pub is_list: bool,
@@ -60,7 +60,7 @@ impl fmt::Display for TypeRef {
 }
 
 /// An argument of a module function.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Argument {
     pub name: String,
     pub description: String,
@@ -78,7 +78,7 @@ impl Argument {
 }
 
 /// A function a module offers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Function {
     pub name: String,
     pub description: String,
@@ -87,16 +87,35 @@ pub struct Function {
 }
 
 /// What a module offers, from its `describe` export.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModuleSchema {
     pub name: String,
     pub description: String,
     pub functions: Vec<Function>,
+    /// The arguments of the module's constructor, given before the function (`tanto call
+    /// --source=. build`) and passed to every invocation; empty when it has none (every
+    /// module built against 0.1).
+    pub constructor: Vec<Argument>,
 }
 
 impl ModuleSchema {
     pub fn function(&self, name: &str) -> Option<&Function> {
         self.functions.iter().find(|function| function.name == name)
+    }
+
+    /// The constructor as a function named after the module, returning nothing: what
+    /// the CLI types its arguments and shows its usage with.
+    pub fn constructor_function(&self) -> Function {
+        Function {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            arguments: self.constructor.clone(),
+            return_type: TypeRef {
+                kind: Kind::Void,
+                is_list: false,
+                optional: false,
+            },
+        }
     }
 
     /// Checks what a module says about itself before anything uses it (the CLI, `tanto
@@ -106,7 +125,8 @@ impl ModuleSchema {
     /// * the module's name matches `[A-Za-z][A-Za-z0-9_-]*` (a crate or package name),
     ///   function and argument names are kebab-case identifiers, `[a-z][a-z0-9]*(-[a-z0-9]+)*`
     ///   (what WIT and the SDKs produce), all at most [`MAX_NAME_LEN`] bytes, and no two
-    ///   functions of a module or arguments of a function share a name;
+    ///   functions of a module or arguments of a function (or of the constructor) share a
+    ///   name;
     /// * descriptions are at most [`MAX_DESCRIPTION_LEN`] bytes, with no control
     ///   characters but line breaks and tabs;
     /// * a default is a JSON literal, and no `directory`, `file` or `secret` argument has
@@ -148,48 +168,50 @@ impl ModuleSchema {
                 return Err(error(Some(function), None, "it is declared twice".into()));
             }
             check_description(&function.description).map_err(|reason| error(Some(function), None, format!("its description {reason}")))?;
-            if function.arguments.len() > MAX_ARGUMENTS {
-                return Err(error(Some(function), None, format!("it declares more than {MAX_ARGUMENTS} arguments")));
-            }
-            for (index, argument) in function.arguments.iter().enumerate() {
-                if !is_kebab_identifier(&argument.name) {
-                    return Err(error(
-                        Some(function),
-                        None,
-                        format!(
-                            "argument name {} is not a kebab-case identifier ([a-z][a-z0-9]*(-[a-z0-9]+)*, at most {MAX_NAME_LEN} bytes)",
-                            shown(&argument.name)
-                        ),
-                    ));
-                }
-                if function.arguments[..index].iter().any(|other| other.name == argument.name) {
-                    return Err(error(Some(function), Some(argument), "it is declared twice".into()));
-                }
-                check_description(&argument.description).map_err(|reason| error(Some(function), Some(argument), format!("its description {reason}")))?;
-                if let Some(default) = &argument.default_value {
-                    if matches!(argument.type_ref.kind, Kind::Directory | Kind::File | Kind::Secret | Kind::Service) {
-                        return Err(error(
-                            Some(function),
-                            Some(argument),
-                            format!(
-                                "a {} argument cannot have a default (it declares {}): its value must come from the caller, never from a path the module names",
-                                argument.type_ref.kind,
-                                shown(default)
-                            ),
-                        ));
-                    }
-                    if default.len() > MAX_DESCRIPTION_LEN || serde_json::from_str::<serde_json::Value>(default).is_err() {
-                        return Err(error(
-                            Some(function),
-                            Some(argument),
-                            format!("its default {} is not a JSON literal", shown(default)),
-                        ));
-                    }
-                }
-            }
+            check_arguments(&function.arguments).map_err(|(argument, reason)| error(Some(function), argument, reason))?;
         }
+        check_arguments(&self.constructor).map_err(|(argument, reason)| error(None, argument, format!("constructor: {reason}")))?;
         Ok(())
     }
+}
+
+/// The checks of [`ModuleSchema::validate`] on the arguments of one function (or of the
+/// constructor): the argument at fault, if the fault is in one, and why.
+fn check_arguments(arguments: &[Argument]) -> Result<(), (Option<&Argument>, String)> {
+    if arguments.len() > MAX_ARGUMENTS {
+        return Err((None, format!("it declares more than {MAX_ARGUMENTS} arguments")));
+    }
+    for (index, argument) in arguments.iter().enumerate() {
+        if !is_kebab_identifier(&argument.name) {
+            return Err((
+                None,
+                format!(
+                    "argument name {} is not a kebab-case identifier ([a-z][a-z0-9]*(-[a-z0-9]+)*, at most {MAX_NAME_LEN} bytes)",
+                    shown(&argument.name)
+                ),
+            ));
+        }
+        if arguments[..index].iter().any(|other| other.name == argument.name) {
+            return Err((Some(argument), "it is declared twice".into()));
+        }
+        check_description(&argument.description).map_err(|reason| (Some(argument), format!("its description {reason}")))?;
+        if let Some(default) = &argument.default_value {
+            if matches!(argument.type_ref.kind, Kind::Directory | Kind::File | Kind::Secret | Kind::Service) {
+                return Err((
+                    Some(argument),
+                    format!(
+                        "a {} argument cannot have a default (it declares {}): its value must come from the caller, never from a path the module names",
+                        argument.type_ref.kind,
+                        shown(default)
+                    ),
+                ));
+            }
+            if default.len() > MAX_DESCRIPTION_LEN || serde_json::from_str::<serde_json::Value>(default).is_err() {
+                return Err((Some(argument), format!("its default {} is not a JSON literal", shown(default))));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The longest module, function or argument name a schema may declare.
@@ -318,6 +340,7 @@ mod tests {
                     optional: false,
                 },
             }],
+            constructor: Vec::new(),
         }
     }
 
@@ -367,5 +390,24 @@ mod tests {
         twice.functions.push(twice.functions[0].clone());
         assert!(twice.validate().unwrap_err().to_string().contains("declared twice"));
         assert!(schema("ok", "ok", Kind::String, Some("not json")).validate().is_err());
+    }
+
+    #[test]
+    fn checks_constructor_arguments_as_function_arguments() {
+        let mut module = schema("build", "target", Kind::String, None);
+        module.constructor = module.functions[0].arguments.clone();
+        module.constructor[0].name = "source".into();
+        module.constructor[0].type_ref.kind = Kind::Directory;
+        module.validate().unwrap();
+        module.constructor[0].default_value = Some("\"../..\"".into());
+        let error = module.validate().unwrap_err();
+        assert_eq!(error.function, None);
+        assert_eq!(error.argument.as_deref(), Some("source"));
+        assert!(error.to_string().contains("constructor: a Directory argument cannot have a default"), "{error}");
+        module.constructor[0].default_value = None;
+        module.constructor.push(module.constructor[0].clone());
+        assert!(module.validate().unwrap_err().to_string().contains("constructor: it is declared twice"));
+        module.constructor[1].name = "Bad".into();
+        assert!(module.validate().is_err());
     }
 }

@@ -198,7 +198,7 @@ fn __tanto_module_describe() -> ModuleSchema {{
 }}
 
 #[unsafe(no_mangle)]
-fn __tanto_module_invoke(function: &str, arguments: Vec<(String, Value)>) -> tanto_sdk::Result<Value> {{
+fn __tanto_module_call(_constructor_arguments: Vec<(String, Value)>, function: &str, arguments: Vec<(String, Value)>) -> tanto_sdk::Result<Value> {{
     match arguments.into_iter().next() {{
         Some((_, Value::Directory(directory))) => Ok(Value::String(directory.entries(".")?.join("\n"))),
         _ => Err(tanto_sdk::Error::msg(format!("{{function}} got nothing"))),
@@ -228,6 +228,7 @@ fn __tanto_module_invoke(function: &str, arguments: Vec<(String, Value)>) -> tan
             }}],
             return_type: TypeRef::of(TypeKind::String),
         }}],
+        constructor: Vec::new(),
     }}"#
         )
     }

@@ -281,7 +281,7 @@ pub(super) enum ResolvedMount {
 impl Engine {
     /// The keyed hash that stands for `secret`'s value in step keys (see
     /// [`CacheStore::secret_key`](crate::engine::CacheStore::secret_key)).
-    fn secret_hash(&self, secret: &Secret) -> Result<String, EngineError> {
+    pub(super) fn secret_hash(&self, secret: &Secret) -> Result<String, EngineError> {
         let key = match self.secret_key.get() {
             Some(key) => *key,
             None => {

@@ -89,6 +89,14 @@ impl Engine {
             hasher.str(name).str(value);
         }
         hasher.opt_str(build.target.as_deref());
+        // Only the keyed hash of a secret's value enters the key: a new value builds
+        // again, and the key tells nothing about the value.
+        if !build.secrets.is_empty() {
+            hasher.str("secrets").u64(build.secrets.len() as u64);
+            for (id, secret) in &build.secrets {
+                hasher.str(id).str(&self.secret_hash(secret)?);
+            }
+        }
         let key = hasher.finish();
         let image = match self.cached_or_lock(&key).await? {
             Lookup::Cached(step) => step.image,

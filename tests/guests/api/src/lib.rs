@@ -1,7 +1,7 @@
 //! Exercises every method of the tanto API, each function returning what a test can
 //! compare byte for byte.
 
-use tanto_sdk::{Container, Directory, Error, ExecOptions, Expect, Filter, GitRef, Result, Secret, Sharing, dag};
+use tanto_sdk::{BuildOptions, Container, Directory, Error, ExecOptions, Expect, Filter, GitRef, Result, Secret, Sharing, dag};
 
 const IMAGE: &str = "busybox:latest";
 
@@ -20,6 +20,16 @@ fn git_ref(url: &str, kind: &str, name: &str) -> Result<GitRef> {
         "ref" => Ok(repository.git_ref(name)),
         other => Err(Error::msg(format!("unknown ref kind {other:?}"))),
     }
+}
+
+/// A build context whose Dockerfile runs `run` (one line) with `token` mounted at
+/// `/run/secrets/token` and the context's file `expected` at `/expected`.
+fn secret_dockerfile(token: &Secret, run: &str) -> Directory {
+    let dockerfile = format!(
+        "FROM {IMAGE}\nRUN --mount=type=secret,id={id},target=/run/secrets/token --mount=type=bind,source=expected,target=/expected {run}\n",
+        id = token.name()
+    );
+    dag().directory().with_new_file("Dockerfile", dockerfile)
 }
 
 fn expect_from(name: &str) -> Result<Expect> {
@@ -365,6 +375,26 @@ impl Api {
             .with_secret_variable("TOKEN", &token)
             .with_exec(["sh", "-c", "echo \"leaking $TOKEN\"; echo \"leaking $TOKEN\" >&2; exit 3"])
             .stdout()
+    }
+
+    /// The image a Dockerfile builds with `token` as a build secret (its id is the
+    /// secret's name): its `RUN` compares the secret's sha256 with `token-sha256` (a file
+    /// of the context, bind-mounted, so neither enters the image), writes `match` or
+    /// `mismatch` to `/checked` and a fresh `/run-id`, so a test sees whether the build
+    /// ran again and with which value.
+    pub fn secret_build(&self, token: Secret, token_sha256: String) -> Container {
+        let run = "cat /proc/sys/kernel/random/uuid > /run-id && \
+                   if test \"$(sha256sum < /run/secrets/token | cut -d' ' -f1)\" = \"$(cat /expected)\"; then echo match; else echo mismatch; fi > /checked";
+        secret_dockerfile(&token, run)
+            .with_new_file("expected", token_sha256)
+            .docker_build_opts("Dockerfile", BuildOptions::new().secret(&token))
+    }
+
+    /// A Dockerfile build whose `RUN` prints `token` (read as a build secret) and fails.
+    pub fn secret_build_fail(&self, token: Secret) -> Container {
+        secret_dockerfile(&token, "echo \"leaking $(cat /run/secrets/token)\"; exit 7")
+            .with_new_file("expected", "")
+            .docker_build_opts("Dockerfile", BuildOptions::new().secret(&token))
     }
 
     /// The name of a secret argument.

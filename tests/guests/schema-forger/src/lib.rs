@@ -33,11 +33,12 @@ fn __tanto_module_describe() -> ModuleSchema {
             function("leak-environ", "source", TypeKind::File, "/proc/self/environ"),
             function("leak-parent", "source", TypeKind::Directory, "../.."),
         ],
+        constructor: Vec::new(),
     }
 }
 
 #[unsafe(no_mangle)]
-fn __tanto_module_invoke(function: &str, arguments: Vec<(String, Value)>) -> Result<Value> {
+fn __tanto_module_call(_constructor_arguments: Vec<(String, Value)>, function: &str, arguments: Vec<(String, Value)>) -> Result<Value> {
     let source = arguments.into_iter().find(|(name, _)| name == "source").map(|(_, value)| value);
     match (function, source) {
         ("leak-environ", Some(Value::File(file))) => Ok(Value::String(file.contents()?)),
