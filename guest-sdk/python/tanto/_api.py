@@ -325,6 +325,10 @@ class Container(_Object):
         """This container with an empty tmpfs at `path` for the commands that follow."""
         return Container(self._handle.with_mounted_temp(path))
 
+    def without_mount(self, path: str) -> "Container":
+        """This container without the mount at `path` for the commands that follow."""
+        return Container(self._handle.without_mount(path))
+
     def with_secret_variable(self, name: str, secret: Secret) -> "Container":
         """This container with the variable `name` set to the value of `secret` for the
         commands that follow; never part of the image."""

@@ -482,6 +482,16 @@ class Container:
         ready, on the run's services network, and is cached by what the service runs.
         """
         raise NotImplementedError
+    def without_mount(self, path: str) -> Self:
+        """
+        This container without the mount at `path` (made by a `with-mounted-*`), for
+        the commands that follow: they do not see it, and their cache keys no longer
+        name it. `path` matches the mount's path when both name the same place under the
+        working directory set by `with-workdir` (`src` matches `./src`; it matches
+        `/src` only when the working directory is `/`). Unchanged when nothing is
+        mounted there.
+        """
+        raise NotImplementedError
     def __enter__(self) -> Self:
         """Returns self"""
         return self
