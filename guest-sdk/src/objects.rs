@@ -776,6 +776,29 @@ wrappers!(Container {
     fn with_service_binding(alias: String, service: &Service) -> Container = with_service_binding(alias, service);
 });
 
+// Scoped mounts.
+wrappers!(Container {
+    /// This container without the mount at `path` (made by
+    /// [`with_mounted_cache`](Container::with_mounted_cache),
+    /// [`with_mounted_directory`](Container::with_mounted_directory), ...), for the
+    /// commands that follow: they do not see it, and their cache keys no longer name it.
+    /// A mount otherwise applies to every command after it. Unchanged when nothing is
+    /// mounted at `path`.
+    ///
+    /// ```no_run
+    /// use tanto_sdk::{Sharing, dag};
+    ///
+    /// let built = dag()
+    ///     .container()
+    ///     .from("debian:bookworm")
+    ///     .with_mounted_cache("/var/cache/apt", &dag().cache_volume("apt"), Sharing::Locked)
+    ///     .with_exec(["apt-get", "install", "-y", "gcc"])
+    ///     .without_mount("/var/cache/apt")
+    ///     .with_exec(["gcc", "--version"]);
+    /// ```
+    fn without_mount(path: String) -> Container = without_mount(path);
+});
+
 /// The transport protocol of a port exposed with
 /// [`Container::with_exposed_port_described`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

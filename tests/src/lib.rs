@@ -14,6 +14,7 @@ include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
 pub mod daemon;
 pub mod git;
+pub mod python;
 pub mod registry;
 
 pub use daemon::SecondDaemon;

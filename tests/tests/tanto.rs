@@ -852,6 +852,7 @@ mod cache {
     //! The content-addressed cache, parallel evaluation and cache volumes, against the real
     //! Docker daemon: steps counted with Docker's event log and with tanto's progress lines.
 
+    use std::collections::BTreeMap;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
 
@@ -1044,6 +1045,67 @@ mod cache {
         // Each job counts the markers it sees while the other job runs too.
         assert_eq!(users("private"), vec!["1", "1"], "no private user sees another's marker");
         assert!(users("shared").contains(&"2".to_string()), "shared users see each other's markers");
+        tanto.assert_no_leftovers();
+    }
+
+    /// Four branches lock one cache volume for a step each under `-j 2`, beside a free
+    /// branch: a step waiting for the lock holds no step slot (the free branch starts
+    /// before the first locked step ends), the lock is held for one step at a time, and
+    /// `without-mount` takes the volume away from the steps after it.
+    #[test]
+    fn locked_volumes_are_waited_for_before_a_slot_and_without_mount_unmounts() {
+        let tanto = Tanto::new();
+        let wasm = guest_wasm("cache");
+        let run = tanto
+            .run(&[
+                "call",
+                "-m",
+                wasm.to_str().unwrap(),
+                "-j",
+                "2",
+                "locked-branches",
+                &format!("--key={}", unique("locked")),
+                &format!("--nonce={}", unique("n")),
+            ])
+            .success();
+        // `NAME START END [seen]`, times in hundredths of a second of the machine's clock.
+        let steps: BTreeMap<String, (f64, f64, String)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let time = |index: usize| fields[index].parse::<f64>().unwrap_or_else(|_| panic!("a time in {line:?}"));
+                (fields[0].to_string(), (time(1), time(2), fields.get(3).unwrap_or(&"").to_string()))
+            })
+            .collect();
+        assert_eq!(steps.len(), 9, "{}", run.stdout);
+        let mut locked: Vec<(f64, f64)> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|branch| (steps[&format!("locked-{branch}")].0, steps[&format!("locked-{branch}")].1))
+            .collect();
+        locked.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for pair in locked.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "locked steps overlap: {locked:?}\n{}", run.stdout);
+        }
+        let free = &steps["free"];
+        assert!(
+            free.0 < locked[0].1,
+            "the free branch waited for a locked step to end: {free:?} {locked:?}\n{}",
+            run.stderr
+        );
+        for branch in ["a", "b", "c", "d"] {
+            let after = &steps[&format!("after-{branch}")];
+            assert_eq!(after.2, "unmounted", "after-{branch} still sees /cache:\n{}", run.stdout);
+            assert!(after.0 >= steps[&format!("locked-{branch}")].1, "{}", run.stdout);
+        }
+        // The lock went with its step: the first branch's next step ran while the others
+        // still queued for the volume.
+        let first_after = ["a", "b", "c", "d"]
+            .iter()
+            .map(|branch| &steps[&format!("after-{branch}")])
+            .map(|after| after.0)
+            .fold(f64::INFINITY, f64::min);
+        assert!(first_after < locked[3].0, "no step ran between the locked ones: {}", run.stdout);
         tanto.assert_no_leftovers();
     }
 

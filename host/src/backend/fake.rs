@@ -31,6 +31,10 @@ pub struct FakeBackend {
     /// How many commands are running right now, and the most ever at once.
     running: AtomicUsize,
     pub max_running: AtomicUsize,
+    /// `start COMMAND` and `end COMMAND` as commands start and end, in order.
+    pub timeline: Mutex<Vec<String>>,
+    /// The mounts of every command run, in order.
+    pub mounts: Mutex<Vec<Vec<super::Mount>>>,
 }
 
 impl FakeBackend {
@@ -154,6 +158,8 @@ impl Backend for FakeBackend {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
         self.commands.lock().unwrap().push(spec.command.clone());
+        self.mounts.lock().unwrap().push(spec.mounts.clone());
+        self.timeline.lock().unwrap().push(format!("start {}", spec.command.join(" ")));
         let mut tree = self.tree(&spec.image)?;
         for archive in &spec.archives {
             tree = apply_archive(tree, &std::fs::read(archive.path()).unwrap());
@@ -186,6 +192,7 @@ impl Backend for FakeBackend {
         sink.output(Stream::Stdout, &stdout);
         sink.output(Stream::Stderr, &stderr);
         self.running.fetch_sub(1, Ordering::SeqCst);
+        self.timeline.lock().unwrap().push(format!("end {}", spec.command.join(" ")));
         let commit = match spec.commit {
             Commit::Always => true,
             Commit::WhenExit(accepts) => accepts(exit_code),

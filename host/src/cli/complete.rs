@@ -139,7 +139,11 @@ fn built_schema(module_path: Option<&Path>, cache_root: &Path, working_dir: &Pat
 
 fn built_of(root: &Path, cache_root: &Path) -> Option<PathBuf> {
     let manifest = Manifest::read(root).ok()?;
-    built_component(&root.join(&manifest.source), cache_root)
+    let source = root.join(&manifest.source);
+    match manifest.sdk {
+        crate::module::Sdk::Rust => built_component(&source, cache_root),
+        crate::module::Sdk::Python => crate::module::python::built_component(&source, cache_root),
+    }
 }
 
 /// What may come at `current` after the module's part of the line, `tokens`: the

@@ -52,6 +52,10 @@ fn component_lines(outcome: &LockOutcome) -> Vec<String> {
                     confinement: Confinement::Host,
                     ..
                 } => "built from source on this machine, NOT sandboxed (--allow-unsandboxed-builds)",
+                Origin::Built {
+                    confinement: Confinement::Componentize,
+                    ..
+                } => "built from source by componentize-py (its Python runs inside WebAssembly only)",
                 Origin::Local => "built from source on this machine (a local module)",
             };
             format!("  {}: {how}", component.id)

@@ -240,6 +240,7 @@ struct InitArgs {
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum SdkArg {
     Rust,
+    Python,
 }
 
 #[derive(Args, Debug)]
@@ -348,9 +349,7 @@ pub fn main() -> ExitCode {
     };
     crate::telemetry::init_tracing(cli.global.verbose);
     crate::telemetry::otel::init();
-    // Evaluating a chain of steps polls one nested future per step: a long chain needs
-    // more stack than a worker thread's default 2 MiB (only the pages used are committed).
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(64 << 20).build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             return report::render(&anyhow::anyhow!("cannot start the async runtime: {error}"));
@@ -906,6 +905,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     let InitArgs { path, sdk, name } = args;
     let sdk = match sdk {
         SdkArg::Rust => Sdk::Rust,
+        SdkArg::Python => Sdk::Python,
     };
     let report = crate::ops::init::init(InitSettings { path, sdk, name })?;
     eprintln!("Initialized module {:?} in {}", report.name, report.root.display());

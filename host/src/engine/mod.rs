@@ -236,6 +236,13 @@ impl<T: Clone> SingleFlight<T> {
         cell.get_or_init(compute).await.clone()
     }
 
+    /// Whether the result for `key` is computed or being computed.
+    pub(crate) fn started(&self, key: &Digest) -> bool {
+        self.cells
+            .lock()
+            .is_ok_and(|cells| cells.get(key).is_some_and(|cell| cell.initialized() || Arc::strong_count(cell) > 1))
+    }
+
     /// Drops the result for `key`, so that the next [`SingleFlight::run`] computes it again.
     pub(crate) fn forget(&self, key: &Digest) {
         if let Ok(mut cells) = self.cells.lock() {

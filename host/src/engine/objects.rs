@@ -164,6 +164,32 @@ pub(crate) fn join_absolute(base: &str, path: &str) -> String {
     }
 }
 
+/// The working directory's stand-in while the image's own is unknown: a part no real
+/// path holds (paths with NUL bytes are refused), so a path relative to it never
+/// compares equal to an absolute one.
+const UNKNOWN_WORKDIR: &str = "/\0workdir";
+
+/// `path` (absolute, maybe under [`UNKNOWN_WORKDIR`]) in a normal form: no `.`, no
+/// empty parts, `..` taken back (never above the root, and kept above the unknown
+/// directory), so that two spellings of one path compare equal.
+fn lexical_absolute(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(last) if !last.starts_with('\0') && *last != ".." => {
+                    parts.pop();
+                }
+                Some(_) => parts.push(".."),
+                None => {}
+            },
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// A container: a root filesystem, configuration edits, mounts and the last command.
 #[derive(Clone)]
 pub struct Container(pub(crate) Arc<ContainerNode>);
@@ -855,6 +881,34 @@ impl Container {
 
     pub fn with_mounted_temp(&self, path: &str) -> Self {
         self.with_mount(path, MountSource::Temp)
+    }
+
+    /// This container without the mount at `path`, for the commands that follow: they
+    /// neither see it nor depend on it (their cache keys no longer name it). `path` is
+    /// compared with each mount's after both are resolved against the working directory
+    /// set by `with-workdir` (when none is set, the image's is unknown here, so `src`
+    /// matches `./src` but not `/src`). Unchanged when nothing is mounted there:
+    /// builders never fail.
+    pub fn without_mount(&self, path: &str) -> Self {
+        let workdir = match self.0.config.workdir.as_deref() {
+            Some(workdir) if workdir.starts_with('/') => workdir.to_string(),
+            Some(workdir) => join_absolute(UNKNOWN_WORKDIR, workdir),
+            None => UNKNOWN_WORKDIR.to_string(),
+        };
+        let resolved = |path: &str| lexical_absolute(&join_absolute(&workdir, path));
+        let removed = resolved(path);
+        let mut mounts = self.0.mounts.clone();
+        mounts.retain(|mount| resolved(&mount.path) != removed);
+        if mounts.len() == self.0.mounts.len() {
+            return self.clone();
+        }
+        Self::assemble(
+            self.0.rootfs.clone(),
+            self.0.config.clone(),
+            mounts,
+            self.0.last_exec.clone(),
+            self.0.registry_auths.clone(),
+        )
     }
 
     /// The file at `path` in this container's root filesystem.

@@ -207,6 +207,171 @@ async fn independent_branches_run_concurrently_within_the_limit() {
     assert_eq!(fixture.backend.max_running.load(Ordering::SeqCst), 2);
 }
 
+/// A step waiting for a `locked` cache volume takes no step slot: with two slots and
+/// three steps on one locked volume, a free step (asked for last) runs beside the first
+/// locked one instead of queueing behind a locked step that holds a slot and waits.
+#[tokio::test]
+async fn a_step_waiting_for_a_locked_volume_holds_no_slot() {
+    let fixture = Fixture::new();
+    let cache = CacheVolume::new("shared-thing");
+    let mut branches: Vec<Container> = (0..3)
+        .map(|index| {
+            base()
+                .with_mounted_cache("/cache", &cache, Sharing::Locked)
+                .with_exec(args(&["sleep", "100", &format!("locked{index}")]), ExecOptions::default())
+        })
+        .collect();
+    branches.push(base().with_exec(args(&["sleep", "100", "free"]), ExecOptions::default()));
+    fixture.engine_with(CacheMode::Use, 2).sync_all(&branches).await.unwrap();
+    let timeline = fixture.backend.timeline.lock().unwrap().clone();
+    let position = |line: &str| {
+        timeline
+            .iter()
+            .position(|entry| entry == line)
+            .unwrap_or_else(|| panic!("{line} in {timeline:?}"))
+    };
+    let first_end = timeline.iter().position(|entry| entry.starts_with("end ")).unwrap();
+    assert!(
+        position("start sleep 100 free") < first_end,
+        "the free step queued behind a waiting one: {timeline:?}"
+    );
+    // One locked step at a time: each start follows the previous locked step's end.
+    let locked: Vec<&String> = timeline.iter().filter(|entry| entry.contains("locked")).collect();
+    for pair in locked.chunks(2) {
+        assert!(pair[0].starts_with("start ") && pair[1] == &pair[0].replacen("start", "end", 1), "{timeline:?}");
+    }
+}
+
+/// Two steps that mount the same two locked volumes in opposite orders take their locks
+/// in one order, so neither holds one while waiting for the other.
+#[tokio::test]
+async fn locked_volumes_are_taken_in_one_order() {
+    let fixture = Fixture::new();
+    let (first, second) = (CacheVolume::new("first"), CacheVolume::new("second"));
+    let branches: Vec<Container> = (0..4)
+        .map(|index| {
+            let (a, b) = if index % 2 == 0 { (&first, &second) } else { (&second, &first) };
+            base()
+                .with_mounted_cache("/a", a, Sharing::Locked)
+                .with_mounted_cache("/b", b, Sharing::Locked)
+                // The same volume twice in one step is locked once.
+                .with_mounted_cache("/c", a, Sharing::Locked)
+                .with_exec(args(&["sleep", "20", &index.to_string()]), ExecOptions::default())
+        })
+        .collect();
+    let engine = fixture.engine_with(CacheMode::Use, 4);
+    tokio::time::timeout(std::time::Duration::from_secs(20), engine.sync_all(&branches))
+        .await
+        .expect("no deadlock")
+        .unwrap();
+    assert_eq!(fixture.backend.max_running.load(Ordering::SeqCst), 1);
+}
+
+/// A mount applies to every step after it until `without-mount`: the steps after it do
+/// not get it, and their cache keys do not name it (the same step without ever mounting
+/// it is a cache hit).
+#[tokio::test]
+async fn without_mount_removes_the_mount_from_later_steps_and_their_keys() {
+    let fixture = Fixture::new();
+    let cache = CacheVolume::new("scoped");
+    let mounted = base()
+        .with_workdir("/work")
+        .with_mounted_cache("cache", &cache, Sharing::Shared)
+        .with_mounted_temp("/tmp");
+    let pipeline = mounted
+        .with_exec(args(&["write", "a", "1"]), ExecOptions::default())
+        .with_exec(args(&["write", "b", "2"]), ExecOptions::default())
+        .without_mount("./cache/")
+        .with_exec(args(&["echo", "after"]), ExecOptions::default());
+    assert_eq!(fixture.engine().stdout(&pipeline).await.unwrap(), "after\n");
+    let mounts = fixture.backend.mounts.lock().unwrap().clone();
+    let targets = |mounts: &[crate::backend::Mount]| -> Vec<String> {
+        mounts
+            .iter()
+            .map(|mount| match mount {
+                crate::backend::Mount::Volume { target, .. } | crate::backend::Mount::Tmpfs { target } => target.clone(),
+                crate::backend::Mount::Bind { target, .. } => target.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(targets(&mounts[0]), ["/tmp", "/work/cache"], "the mount reaches the steps after it");
+    assert_eq!(targets(&mounts[1]), ["/tmp", "/work/cache"]);
+    assert_eq!(targets(&mounts[2]), ["/tmp"], "without-mount removes it");
+
+    // Nothing mounted there: the same container.
+    assert_eq!(mounted.without_mount("/elsewhere").digest(), mounted.digest());
+    // An absolute path names the mount when the working directory is known.
+    assert_eq!(mounted.without_mount("/work/cache").digest(), mounted.without_mount("cache").digest());
+    // Without a working directory, a relative mount is not the absolute path.
+    let relative = base().with_mounted_temp("scratch");
+    assert_eq!(relative.without_mount("/scratch").digest(), relative.digest());
+    assert_ne!(relative.without_mount("scratch/.").digest(), relative.digest());
+
+    // The last step's key does not name the volume: the same steps with the volume
+    // mounted only for the first two find it in the cache.
+    let steps_before = fixture.backend.runs();
+    let never_mounted = base()
+        .with_workdir("/work")
+        .with_mounted_temp("/tmp")
+        .with_mounted_cache("cache", &cache, Sharing::Shared)
+        .with_exec(args(&["write", "a", "1"]), ExecOptions::default())
+        .with_exec(args(&["write", "b", "2"]), ExecOptions::default())
+        .without_mount("/work/cache")
+        .with_exec(args(&["echo", "after"]), ExecOptions::default());
+    assert_eq!(fixture.engine().stdout(&never_mounted).await.unwrap(), "after\n");
+    assert_eq!(fixture.backend.runs(), steps_before, "all cached");
+    let still_mounted = pipeline
+        .with_mounted_cache("cache", &cache, Sharing::Shared)
+        .with_exec(args(&["echo", "again"]), ExecOptions::default());
+    fixture.engine().stdout(&still_mounted).await.unwrap();
+    assert_eq!(targets(fixture.backend.mounts.lock().unwrap().last().unwrap()), ["/tmp", "/work/cache"]);
+}
+
+/// A chain of 500 steps evaluates on a thread with a 2 MiB stack (the default of a
+/// runtime's worker threads), run and then cached: the stack used does not grow with
+/// the chain's length.
+#[test]
+fn a_500_step_chain_evaluates_on_a_2_mib_stack() {
+    let fixture = Fixture::new();
+    let mut container = base();
+    for step in 0..500 {
+        container = container.with_exec(args(&["write", &format!("step{step}"), "x"]), ExecOptions::default());
+        if step % 100 == 0 {
+            // A run of copies between two steps is walked in a loop too.
+            for copy in 0..50 {
+                container = container.with_new_file(&format!("/copies/{step}-{copy}"), "y", None, None);
+            }
+        }
+    }
+    let container = container.with_exec(args(&["cat", "step499"]), ExecOptions::default());
+    let engine = fixture.engine_with(CacheMode::Use, 2);
+    let outputs = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let first = engine.stdout(&container).await.unwrap();
+                let again = Engine::new(
+                    fixture.backend.clone(),
+                    EngineSettings {
+                        cache_root: fixture.cache.path().to_path_buf(),
+                        cache_mode: CacheMode::Use,
+                        parallelism: 2,
+                    },
+                    Arc::new(NoProgress),
+                )
+                .stdout(&container)
+                .await
+                .unwrap();
+                (first, again, fixture.backend.runs())
+            })
+        })
+        .unwrap()
+        .join()
+        .expect("the evaluation fits a 2 MiB stack");
+    assert_eq!(outputs, ("x".to_string(), "x".to_string(), 501));
+}
+
 #[tokio::test]
 async fn expectations_decide_success() {
     let fixture = Fixture::new();

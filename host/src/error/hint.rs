@@ -57,6 +57,12 @@ pub enum Hint {
     InstallBubblewrap,
     /// The crates of a module could not be fetched.
     CheckCratesNetwork,
+    /// componentize-py, which builds Python modules, is not installed.
+    InstallComponentizePy,
+    /// A Python module has no `main.py`.
+    AddPythonMain,
+    /// A Python module fails to import or to describe itself.
+    FixPythonErrors,
 
     // ---- components ---------------------------------------------------------------------
     /// A file is no WebAssembly component at all.
@@ -210,6 +216,11 @@ impl fmt::Display for Hint {
             Hint::AddWasmTarget => f.write_str("run `rustup target add wasm32-wasip2` (or `scripts/setup`)"),
             Hint::InstallRust => f.write_str("install Rust with rustup (https://rustup.rs), then `rustup target add wasm32-wasip2`"),
             Hint::FixCompileErrors => f.write_str("fix the compile errors above, then call again"),
+            Hint::InstallComponentizePy => f.write_str(
+                "run `scripts/setup` (it installs componentize-py 0.25.1 into ~/.local/share/tanto/python), or set TANTO_COMPONENTIZE_PY to a componentize-py 0.25.1 executable",
+            ),
+            Hint::AddPythonMain => f.write_str("put the module's @tanto.module class in main.py (`tanto init --sdk=python` writes one)"),
+            Hint::FixPythonErrors => f.write_str("fix the Python error above (file and line are in the traceback), then call again"),
             Hint::MakeCdylib => f.write_str("set `[lib] crate-type = [\"cdylib\"]` in the module's Cargo.toml"),
             Hint::InstallBubblewrap => f.write_str(
                 "install bubblewrap (`apt-get install bubblewrap`; `scripts/setup` does it), or pass --allow-unsandboxed-builds to run the module's build scripts on this machine with your privileges",

@@ -48,6 +48,15 @@ pub enum BuildError {
     /// `cargo fetch` could not download a third-party module's crates.
     #[error("cannot fetch the crates of {module}:\n{output}")]
     FetchFailed { module: String, output: String },
+    /// componentize-py is not where tanto looks for it (see `module::python`).
+    #[error("cannot build a Python module: componentize-py is not installed at {} (nor named by $TANTO_COMPONENTIZE_PY)", path.display())]
+    ComponentizePyMissing { path: PathBuf },
+    /// A Python module's folder has no `main.py`.
+    #[error("the Python module in {} has no main.py (the file holding its @tanto.module class)", dir.display())]
+    PythonMainMissing { dir: PathBuf },
+    /// componentize-py failed: the Python error, with its file and line.
+    #[error("building the Python module in {} failed:\n{output}", dir.display())]
+    ComponentizePyFailed { dir: PathBuf, output: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -69,6 +78,9 @@ impl Diagnose for BuildError {
             BuildError::NoArtifact { .. } => Some(Hint::MakeCdylib),
             BuildError::SandboxUnavailable { .. } => Some(Hint::InstallBubblewrap),
             BuildError::FetchFailed { .. } => Some(Hint::CheckCratesNetwork),
+            BuildError::ComponentizePyMissing { .. } => Some(Hint::InstallComponentizePy),
+            BuildError::PythonMainMissing { .. } => Some(Hint::AddPythonMain),
+            BuildError::ComponentizePyFailed { .. } => Some(Hint::FixPythonErrors),
             BuildError::Io { .. } => None,
         }
     }
@@ -117,6 +129,15 @@ fn stamp_path(cache_root: &Path, source_dir: &Path) -> PathBuf {
 /// Whether the stamp's inputs are all unchanged.
 fn fresh(stamp: &Stamp) -> bool {
     stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input))
+}
+
+/// Builds the module in `source_dir` written with `sdk`, unless nothing changed since the
+/// last build.
+pub fn build_module(sdk: super::Sdk, source_dir: &Path, cache_root: &Path, reporter: &StepReporter) -> Result<Built, BuildError> {
+    match sdk {
+        super::Sdk::Rust => build_rust_module(source_dir, cache_root, reporter),
+        super::Sdk::Python => super::python::build_python_module(source_dir, cache_root, reporter),
+    }
 }
 
 /// The component last built from `source_dir` when nothing changed since (its stamp is
@@ -193,6 +214,9 @@ pub enum Confinement {
     Sandbox,
     /// On the host, unconfined: no sandbox could be made, and the user allowed it.
     Host,
+    /// By componentize-py (a Python module): the module's Python runs only inside the
+    /// WebAssembly interpreter componentize-py initializes it in, never on the host.
+    Componentize,
 }
 
 /// Builds a third-party module without letting its code touch the host: its crates are

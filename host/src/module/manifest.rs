@@ -18,12 +18,15 @@ pub const MANIFEST_NAME: &str = "tanto.toml";
 #[serde(rename_all = "lowercase")]
 pub enum Sdk {
     Rust,
+    /// Built with componentize-py from the folder's `main.py` (see [`super::python`]).
+    Python,
 }
 
 impl std::fmt::Display for Sdk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Sdk::Rust => "rust",
+            Sdk::Python => "python",
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod build;
 pub mod chain;
 pub mod edit;
 pub mod manifest;
+pub mod python;
 pub mod sandbox;
 
 pub use self::manifest::{MANIFEST_NAME, Manifest, ManifestError, PROJECT_MODULE_DIR, Sdk, find_module_root, module_in};

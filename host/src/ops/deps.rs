@@ -22,7 +22,8 @@ use tokio::sync::OnceCell;
 use super::module_cache::ModuleCache;
 use crate::engine::{Digest, StepReporter};
 use crate::error::{Diagnose, ErrorKind, Hint, LocalError, UsageError};
-use crate::module::build::{BuildError, Confinement, build_rust_module, build_third_party};
+use crate::module::build::{BuildError, Confinement, build_module, build_third_party};
+use crate::module::python::build_python_module;
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{Manifest, ManifestError, Sdk};
 use crate::runtime::{Callable, Dependencies, Limits, Runtime, RuntimeError};
@@ -436,11 +437,8 @@ pub fn component_of(
             origin: Origin::Prebuilt { digest },
         });
     }
-    match manifest.sdk {
-        Sdk::Rust => {}
-    }
     let (Some(module), Some(checkout)) = (git, checkout) else {
-        let built = build_rust_module(&root.join(&manifest.source), cache_root, &build.reporter).map_err(|error| ComponentError::Build {
+        let built = build_module(manifest.sdk, &root.join(&manifest.source), cache_root, &build.reporter).map_err(|error| ComponentError::Build {
             root: root.to_path_buf(),
             error,
         })?;
@@ -450,6 +448,18 @@ pub fn component_of(
         });
     };
     let source = inside_checkout(&checkout, root, "source", &manifest.source, &module.name)?;
+    if manifest.sdk == Sdk::Python {
+        // The checkout is immutable and componentize-py runs the module's Python only
+        // inside WebAssembly, so it builds in place, once (the stamp keeps it).
+        let built = build_python_module(&source, cache_root, &build.reporter).map_err(ComponentError::ThirdParty)?;
+        return Ok(Obtained {
+            wasm: built.wasm,
+            origin: Origin::Built {
+                confinement: Confinement::Componentize,
+                cached: !built.rebuilt,
+            },
+        });
+    }
     let crate_dir = source.strip_prefix(&checkout).unwrap_or(Path::new("")).to_path_buf();
     let subpath = module.path.strip_prefix(&checkout).unwrap_or(Path::new("")).to_path_buf();
     let key = Digest::of_bytes(format!("{}\0{}\0{}", module.commit, subpath.display(), toolchain_id()).as_bytes()).hex();
@@ -457,6 +467,7 @@ pub fn component_of(
         let suffix = match confinement {
             Confinement::Sandbox => "",
             Confinement::Host => "-unsandboxed",
+            Confinement::Componentize => "-componentize",
         };
         ModuleCache::new(cache_root).built_dir().join(format!("{key}{suffix}.wasm"))
     };

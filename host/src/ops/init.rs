@@ -38,6 +38,8 @@ pub enum InitError {
     InvalidName(ManifestError),
     #[error("{} already has a Cargo.toml", root.display())]
     CargoProjectExists { root: PathBuf },
+    #[error("{} already has a main.py", root.display())]
+    PythonMainExists { root: PathBuf },
     #[error("cannot write {}: {error}", path.display())]
     Write { path: PathBuf, error: std::io::Error },
 }
@@ -51,7 +53,7 @@ impl Diagnose for InitError {
         Some(match self {
             InitError::ModuleExists { .. } => Hint::ChooseAnotherFolder,
             InitError::InvalidName(_) => Hint::NameTheModule,
-            InitError::CargoProjectExists { .. } => Hint::InitInNewFolder,
+            InitError::CargoProjectExists { .. } | InitError::PythonMainExists { .. } => Hint::InitInNewFolder,
             InitError::Write { .. } => Hint::WritableFolder,
         })
     }
@@ -123,8 +125,11 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     };
     // Validate the name the same way reading the manifest will.
     Manifest::parse(&root.join(MANIFEST_NAME), &manifest.to_toml()).map_err(InitError::InvalidName)?;
-    if root.join("Cargo.toml").exists() {
+    if sdk == Sdk::Rust && root.join("Cargo.toml").exists() {
         return Err(InitError::CargoProjectExists { root }.into());
+    }
+    if sdk == Sdk::Python && root.join(crate::module::python::MAIN_FILE).exists() {
+        return Err(InitError::PythonMainExists { root }.into());
     }
 
     let mut files = Vec::new();
@@ -138,6 +143,11 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
         Ok(())
     };
     write(MANIFEST_NAME, manifest.to_toml())?;
+    if sdk == Sdk::Python {
+        write(crate::module::python::MAIN_FILE, main_py(&name))?;
+        write(".gitignore", "__pycache__/\n".to_string())?;
+        return Ok(InitReport { root, name, placement, files });
+    }
     write("Cargo.toml", cargo_toml(&name))?;
     write("src/lib.rs", lib_rs(&name))?;
     write(super::develop::BINDINGS_FILE, super::develop::rust_bindings(&[])?)?;
@@ -232,6 +242,48 @@ impl {type_name} {{
             .stdout()
     }}
 }}
+"#
+    )
+}
+
+fn main_py(name: &str) -> String {
+    let class_name = super::develop::type_name(name);
+    format!(
+        r#""""The `{name}` tanto module."""
+
+from typing import Optional
+
+import tanto
+from tanto import Container, Directory, dag
+
+
+@tanto.module(name="{name}")
+class {class_name}:
+    """Functions of the {name} module."""
+
+    @tanto.function
+    def container_echo(self, text: str) -> Container:
+        """Returns a container that echoes the given text."""
+        return dag().container().from_("busybox:latest").with_exec(["echo", text])
+
+    @tanto.function
+    def grep_dir(self, directory: Directory, pattern: str, path: Optional[str] = None) -> str:
+        """Returns the lines of the files in `directory` that match `pattern`.
+
+        Args:
+            directory: the files to search
+            pattern: what to look for (a grep pattern)
+            path: only search this subfolder
+        """
+        return (
+            dag()
+            .container()
+            .from_("busybox:latest")
+            .with_mounted_directory("/mnt", directory)
+            .with_workdir("/mnt")
+            .with_exec(["grep", "-R", pattern, path or "."])
+            .stdout()
+        )
 "#
     )
 }

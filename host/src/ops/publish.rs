@@ -22,8 +22,8 @@ use tanto_registry::git::GitConfig;
 use tanto_registry::publish::{PublishOptions, Published};
 
 use crate::error::{Diagnose, ErrorKind, Hint};
-use crate::module::build::build_rust_module;
-use crate::module::{Manifest, Sdk, find_module_root};
+use crate::module::build::build_module;
+use crate::module::{Manifest, find_module_root};
 
 /// `tanto publish --version X.Y.Z [--remote NAME]`.
 #[derive(Clone, Debug)]
@@ -79,12 +79,10 @@ fn publish_blocking(settings: PublishSettings) -> anyhow::Result<Published> {
     let manifest = Manifest::read(&root)?;
     match &manifest.component {
         Some(component) => check_prebuilt(&root, component)?,
-        None => match manifest.sdk {
-            Sdk::Rust => {
-                // Only a check that it builds: no display is set up for publishing.
-                build_rust_module(&root.join(&manifest.source), &cache_root, &crate::engine::StepReporter::silent())?;
-            }
-        },
+        // Only a check that it builds: no display is set up for publishing.
+        None => {
+            build_module(manifest.sdk, &root.join(&manifest.source), &cache_root, &crate::engine::StepReporter::silent())?;
+        }
     }
     // The process environment is git's own: credentials, SSH agents and insteadOf
     // rules apply to the push exactly as to the user's `git push`.

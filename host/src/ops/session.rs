@@ -11,9 +11,9 @@ use super::deps::{DependencySettings, GitModule, ModuleDependencies, checkout_re
 use crate::backend::Backend;
 use crate::backend::docker::DockerBackend;
 use crate::engine::{CacheMode, Engine, EngineSettings, Progress, StepReporter};
-use crate::module::build::build_rust_module;
+use crate::module::build::build_module;
 use crate::module::sandbox::UnsandboxedBuilds;
-use crate::module::{Manifest, Sdk, find_module_root};
+use crate::module::{Manifest, find_module_root};
 use crate::runtime::{Callable, Limits, ModuleSchema, NoDependencies, Runtime, RuntimeSettings};
 use tanto_registry::reference::Reference;
 use tanto_registry::resolve::Network;
@@ -254,10 +254,6 @@ impl Session {
 }
 
 fn build(root: &Path, manifest: &Manifest, cache_root: &Path, reporter: &StepReporter) -> anyhow::Result<(PathBuf, Duration)> {
-    match manifest.sdk {
-        Sdk::Rust => {
-            let built = build_rust_module(&root.join(&manifest.source), cache_root, reporter)?;
-            Ok((built.wasm, if built.rebuilt { built.duration } else { Duration::ZERO }))
-        }
-    }
+    let built = build_module(manifest.sdk, &root.join(&manifest.source), cache_root, reporter)?;
+    Ok((built.wasm, if built.rebuilt { built.duration } else { Duration::ZERO }))
 }

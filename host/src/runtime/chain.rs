@@ -701,6 +701,7 @@ mod tests {
             "exit-code",
             "sync",
             "terminal",
+            "without-mount",
         ] {
             assert!(container.contains(&expected), "{expected} missing from {container:?}");
         }

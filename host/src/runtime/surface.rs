@@ -96,6 +96,10 @@ macro_rules! foreach_method {
                     builder as_service(args: Vec<String>, use_entrypoint: bool) -> Service = |container| container.as_service(args, use_entrypoint);
                     builder with_service_binding(alias: String, service: Resource<Service>) -> Container = |container| container.with_service_binding(&alias, &service);
                 }
+                // Scoped mounts.
+                since v0_2 {
+                    builder without_mount(path: String) -> Container = |container| container.without_mount(&path);
+                }
             }
 
             Directory HostDirectory {

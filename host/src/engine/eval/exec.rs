@@ -133,10 +133,24 @@ impl Engine {
             Lookup::Missing(lock) => lock,
         };
 
+        // The volumes' locks before a step slot: a step waiting for a `locked` volume
+        // holds no slot, so the slots go to steps that can run. The locks go with the
+        // step's mounts when it ends, the slot right after.
+        let queued = std::sync::atomic::AtomicBool::new(false);
+        let queue = || {
+            if !queued.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                self.reporter.event(Event::StepQueued { id, description: &description });
+            }
+        };
+        let volumes = self.lock_volumes(&mounts, queue).await.inspect_err(|_| {
+            if queued.load(std::sync::atomic::Ordering::Relaxed) {
+                self.finish_step(id, &description, StepOutcome::Failed(Duration::ZERO), None, &key, None);
+            }
+        })?;
         let _permit = match self.steps.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {
-                self.reporter.event(Event::StepQueued { id, description: &description });
+                queue();
                 self.steps.acquire().await.map_err(|_| {
                     // Closed while the step waited: its queued line is closed too.
                     self.finish_step(id, &description, StepOutcome::Failed(Duration::ZERO), None, &key, None);
@@ -157,7 +171,9 @@ impl Engine {
         self.reporter.event(Event::StepStarted { id, description: &description });
         let started = Instant::now();
         let shell_config = self.debugs_failures().then(|| config.clone());
-        let result = self.run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, key, &sink).await;
+        let result = self
+            .run_exec_on_backend(exec, &pending, config, command.clone(), &mounts, volumes, key, &sink)
+            .await;
         sink.finish();
         let elapsed = started.elapsed();
         let failed = |log: Option<&Path>, exit_code: Option<i64>| self.finish_step(id, &description, StepOutcome::Failed(elapsed), log, &key, exit_code);

@@ -31,7 +31,9 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::future::try_join;
+use futures_util::StreamExt;
+use futures_util::future::{try_join, try_join_all};
+use futures_util::stream::FuturesUnordered;
 
 use self::copies::{CopyContent, Pending, PendingCopy};
 pub use self::export::ExportError;
@@ -47,6 +49,10 @@ use super::{Engine, EngineError, SingleFlight};
 use crate::backend::{self, BackendError, ImageConfig};
 
 type Eval<'a, T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send + 'a>>;
+
+/// How long a chain of unstarted snapshots [`Engine::eval_fs`] evaluates by nesting one
+/// future in the next; a longer one is started from the bottom.
+const SPINE_DEPTH: usize = 8;
 
 /// A materialized root filesystem.
 #[derive(Clone, Debug)]
@@ -151,7 +157,66 @@ impl Engine {
     // ---- root filesystems -------------------------------------------------------------
 
     /// Materializes a root filesystem as a snapshot image.
+    ///
+    /// Each node's evaluation awaits its parent's, so a chain of steps evaluated from its
+    /// top polls one nested future per step, and a long chain overflows a thread's stack.
+    /// A chain whose unstarted part is longer than [`SPINE_DEPTH`] is therefore started
+    /// from the bottom: each node then finds its parent in flight and waits for it, so the
+    /// stack used does not grow with the chain's length.
     pub(crate) fn eval_fs<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Snapshot> {
+        Box::pin(async move {
+            let below = self.unstarted_spine(node);
+            if below.len() > SPINE_DEPTH {
+                self.start_spine(below).await?;
+            }
+            self.eval_fs_node(node).await
+        })
+    }
+
+    /// The snapshots `node` is built on, top first, down to the first one already in
+    /// flight or done (or to a base image): the parents of its steps and removals, seen
+    /// through the copies between them (which are applied with the step above them, not
+    /// on their own).
+    fn unstarted_spine<'a>(&self, node: &'a Arc<FsNode>) -> Vec<&'a Arc<FsNode>> {
+        let mut below = Vec::new();
+        let mut current = node;
+        loop {
+            let parent = match &current.kind {
+                FsKind::Exec(exec) => &exec.rootfs,
+                FsKind::Copy { parent, .. } | FsKind::Remove { parent, .. } => parent,
+                FsKind::Scratch | FsKind::Image { .. } | FsKind::Import { .. } | FsKind::DockerBuild { .. } => break,
+            };
+            if matches!(parent.kind, FsKind::Exec(_) | FsKind::Remove { .. }) {
+                if self.memo.snapshots.0.started(&parent.digest) {
+                    break;
+                }
+                below.push(parent);
+            }
+            current = parent;
+        }
+        below
+    }
+
+    /// Evaluates `spine` (top first) with every node started bottom first, in one flat
+    /// set of futures: the first poll of each finds the one below it in flight.
+    async fn start_spine(&self, spine: Vec<&Arc<FsNode>>) -> Result<(), EngineError> {
+        let mut running = FuturesUnordered::new();
+        for node in spine.into_iter().rev() {
+            let mut evaluation = self.eval_fs_node(node);
+            match std::future::poll_fn(|context| std::task::Poll::Ready(evaluation.as_mut().poll(context))).await {
+                std::task::Poll::Ready(result) => {
+                    result?;
+                }
+                std::task::Poll::Pending => running.push(evaluation),
+            }
+        }
+        while let Some(result) = running.next().await {
+            result?;
+        }
+        Ok(())
+    }
+
+    fn eval_fs_node<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Snapshot> {
         Box::pin(self.memo.snapshots.0.run(node.digest, move || async move {
             match &node.kind {
                 FsKind::Scratch => {
@@ -211,58 +276,65 @@ impl Engine {
         }))
     }
 
-    /// A root filesystem as a materialized base plus the copies still to apply.
+    /// A root filesystem as a materialized base plus the copies still to apply. The
+    /// copies on top of the base are walked in a loop, not one nested future each, so a
+    /// long run of copies needs no more stack than a short one; their sources are
+    /// evaluated together with the base.
     fn eval_pending<'a>(&'a self, node: &'a Arc<FsNode>) -> Eval<'a, Pending> {
         Box::pin(async move {
-            match &node.kind {
-                FsKind::Copy {
-                    parent,
-                    path,
-                    workdir,
-                    source,
-                    owner,
-                } => {
-                    let (mut pending, content) = try_join(self.eval_pending(parent), self.eval_copy_source(source)).await?;
-                    let owner = match owner {
-                        None => Owner::ROOT,
-                        Some(owner) => {
-                            let spec = OwnerSpec::parse(owner)?;
-                            if spec.needs_names() && !pending.copies.is_empty() {
-                                // Names are read from the container's own files, which a
-                                // pending copy may be writing.
-                                let base = self.commit_pending(pending).await?;
-                                pending = Pending {
-                                    key: base.key,
-                                    base,
-                                    copies: Vec::new(),
-                                };
-                            }
-                            self.resolve_owner(&pending.base, &spec).await?
-                        }
-                    };
-                    let edits = ConfigEdits {
-                        workdir: workdir.clone(),
-                        ..Default::default()
-                    };
-                    let destination = normalize_absolute(&join_absolute(&edits.workdir_in(&pending.base.base), path))?;
-                    let mut hasher = Hasher::new("copy-key");
-                    hasher.digest(&pending.key).str(&destination).digest(&content.digest());
-                    if owner != Owner::ROOT {
-                        hasher.u64(u64::from(owner.uid)).u64(u64::from(owner.gid));
-                    }
-                    pending.key = hasher.finish();
-                    pending.copies.push(PendingCopy { destination, content, owner });
-                    Ok(pending)
-                }
-                _ => {
-                    let snapshot = self.eval_fs(node).await?;
-                    Ok(Pending {
-                        key: snapshot.key,
-                        base: snapshot,
-                        copies: Vec::new(),
-                    })
-                }
+            let mut copies = Vec::new();
+            let mut base = node;
+            while let FsKind::Copy {
+                parent,
+                path,
+                workdir,
+                source,
+                owner,
+            } = &base.kind
+            {
+                copies.push((path, workdir, source, owner));
+                base = parent;
             }
+            copies.reverse();
+            let sources = try_join_all(copies.iter().map(|(_, _, source, _)| self.eval_copy_source(source)));
+            let (snapshot, contents) = try_join(self.eval_fs(base), sources).await?;
+            let mut pending = Pending {
+                key: snapshot.key,
+                base: snapshot,
+                copies: Vec::new(),
+            };
+            for ((path, workdir, _, owner), content) in copies.into_iter().zip(contents) {
+                let owner = match owner {
+                    None => Owner::ROOT,
+                    Some(owner) => {
+                        let spec = OwnerSpec::parse(owner)?;
+                        if spec.needs_names() && !pending.copies.is_empty() {
+                            // Names are read from the container's own files, which a
+                            // pending copy may be writing.
+                            let base = self.commit_pending(pending).await?;
+                            pending = Pending {
+                                key: base.key,
+                                base,
+                                copies: Vec::new(),
+                            };
+                        }
+                        self.resolve_owner(&pending.base, &spec).await?
+                    }
+                };
+                let edits = ConfigEdits {
+                    workdir: workdir.clone(),
+                    ..Default::default()
+                };
+                let destination = normalize_absolute(&join_absolute(&edits.workdir_in(&pending.base.base), path))?;
+                let mut hasher = Hasher::new("copy-key");
+                hasher.digest(&pending.key).str(&destination).digest(&content.digest());
+                if owner != Owner::ROOT {
+                    hasher.u64(u64::from(owner.uid)).u64(u64::from(owner.gid));
+                }
+                pending.key = hasher.finish();
+                pending.copies.push(PendingCopy { destination, content, owner });
+            }
+            Ok(pending)
         })
     }
 

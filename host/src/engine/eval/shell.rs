@@ -30,7 +30,8 @@ impl Engine {
         let (snapshot, mounts) = try_join(self.eval_fs(&node.rootfs), self.resolve_mounts(&node.mounts)).await?;
         let config = node.config.apply(&snapshot.base);
         let mounts = absolute_mounts(mounts, config.workdir.as_deref().unwrap_or("/"))?;
-        let mut prepared = self.prepare_mounts(&mounts, &config).await?;
+        let volumes = self.lock_volumes(&mounts, || {}).await?;
+        let mut prepared = self.prepare_mounts(&mounts, &config, volumes).await?;
         let command = Self::with_secret_env(command, &node.config.secret_env, &mut prepared)?;
         let spec = TerminalSpec {
             image: snapshot.image,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::copies::{Pending, PendingCopyRef};
 use super::exec::{ResolvedMount, StepSink};
+use super::volumes::VolumeLocks;
 use super::{blocking, local_error};
 use crate::backend::{self, ImageConfig, RunSpec};
 use crate::engine::digest::Digest;
@@ -21,7 +22,7 @@ use crate::engine::{Engine, EngineError};
 pub(super) struct PreparedMounts {
     pub backend: Vec<backend::Mount>,
     dirs: Vec<tempfile::TempDir>,
-    _volume_locks: Vec<std::fs::File>,
+    volumes: VolumeLocks,
     secret_files: Option<SecretFiles>,
 }
 
@@ -34,12 +35,19 @@ impl Drop for PreparedMounts {
 }
 
 impl Engine {
-    /// Makes `mounts` (absolute paths) ready for a command running as `config`'s user.
-    pub(super) async fn prepare_mounts(&self, mounts: &[(String, ResolvedMount)], config: &ImageConfig) -> Result<PreparedMounts, EngineError> {
+    /// Makes `mounts` (absolute paths) ready for a command running as `config`'s user,
+    /// on the volumes of `volumes` (from [`Engine::lock_volumes`]), whose locks it then
+    /// holds.
+    pub(super) async fn prepare_mounts(
+        &self,
+        mounts: &[(String, ResolvedMount)],
+        config: &ImageConfig,
+        volumes: VolumeLocks,
+    ) -> Result<PreparedMounts, EngineError> {
         let mut prepared = PreparedMounts {
             backend: Vec::new(),
             dirs: Vec::new(),
-            _volume_locks: Vec::new(),
+            volumes,
             secret_files: None,
         };
         for (path, source) in mounts {
@@ -57,12 +65,11 @@ impl Engine {
                     });
                 }
                 ResolvedMount::Cache { key, sharing } => {
-                    let (name, lock) = self.acquire_volume(key, *sharing).await?;
+                    let name = prepared.volumes.volume(key, *sharing)?.to_string();
                     let labels = BTreeMap::from([(backend::CACHE_VOLUME_LABEL.to_string(), key.clone())]);
                     self.backend.ensure_volume(&name, &labels).await?;
                     self.store.record_volume(&name, key).map_err(local_error("cannot record a cache volume"))?;
                     prepared.backend.push(backend::Mount::Volume { name, target: path.clone() });
-                    prepared._volume_locks.extend(lock);
                 }
                 ResolvedMount::Temp => prepared.backend.push(backend::Mount::Tmpfs { target: path.clone() }),
                 ResolvedMount::Secret { secret, owner, mode } => {
@@ -121,11 +128,12 @@ impl Engine {
         config: ImageConfig,
         command: Vec<String>,
         mounts: &[(String, ResolvedMount)],
+        volumes: VolumeLocks,
         key: Digest,
         sink: &StepSink<'_>,
     ) -> Result<(backend::RunOutcome, PreparedMounts), EngineError> {
         let archives = self.archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
-        let mut prepared = self.prepare_mounts(mounts, &config).await?;
+        let mut prepared = self.prepare_mounts(mounts, &config, volumes).await?;
         let command = Self::with_secret_env(command, &exec.config.secret_env, &mut prepared)?;
         let expect = exec.options.expect;
         let spec = RunSpec {

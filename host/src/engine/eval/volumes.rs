@@ -1,45 +1,131 @@
 //! Cache volumes and their sharing modes: which volume a step mounts, and the file lock
 //! that keeps it shared, exclusive or private.
+//!
+//! A step takes its volumes' locks before it takes one of the `-j` step slots (see
+//! [`Engine::lock_volumes`]), and lets go of them when it ends: a step waiting for a
+//! `locked` volume never keeps another step from running.
 
-use super::{blocking, local_error};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::exec::ResolvedMount;
+use super::local_error;
 use crate::engine::digest::Digest;
 use crate::engine::objects::Sharing;
 use crate::engine::{Engine, EngineError};
 
+/// The volumes a command's cache mounts use, by cache key and sharing, with the locks
+/// that keep `locked` volumes exclusive and `private` instances the command's own; the
+/// locks go when this is dropped.
+#[derive(Debug, Default)]
+pub(super) struct VolumeLocks {
+    volumes: BTreeMap<(String, &'static str), String>,
+    locks: Vec<std::fs::File>,
+}
+
+impl VolumeLocks {
+    /// The volume to mount for cache `key` shared as `sharing`.
+    pub fn volume(&self, key: &str, sharing: Sharing) -> Result<&str, EngineError> {
+        self.volumes
+            .get(&(key.to_string(), sharing.name()))
+            .map(String::as_str)
+            .ok_or_else(|| EngineError::Local(format!("cache volume {key:?} was not locked before its step")))
+    }
+}
+
+/// The volume of cache `key` (its instance 0).
+fn volume_name(key: &str) -> String {
+    format!("tanto-cache-{}", &Digest::of_bytes(key.as_bytes()).hex()[..20])
+}
+
 impl Engine {
-    /// The volume a step mounts for cache `key`, and the lock that keeps it the step's
-    /// own while it runs. File locks work between processes and within one (each open
-    /// file is locked on its own), so the sharing modes hold for every `tanto` on the
-    /// machine.
-    pub(super) async fn acquire_volume(&self, key: &str, sharing: Sharing) -> Result<(String, Option<std::fs::File>), EngineError> {
-        let base = format!("tanto-cache-{}", &Digest::of_bytes(key.as_bytes()).hex()[..20]);
-        let locks = self.store.root().join("volumes");
-        std::fs::create_dir_all(&locks).map_err(local_error("cannot create the volume lock folder"))?;
-        match sharing {
-            Sharing::Shared => Ok((base, None)),
-            Sharing::Locked => {
-                let path = locks.join(format!("{base}.lock"));
-                let file = blocking(move || {
-                    let file = std::fs::File::create(&path).map_err(local_error("cannot open a volume lock"))?;
-                    file.lock().map_err(local_error("cannot lock a cache volume"))?;
-                    Ok(file)
-                })
-                .await?;
-                Ok((base, Some(file)))
+    /// The volumes of the cache mounts among `mounts`, their locks taken. `locked`
+    /// volumes are locked in the order of their names, so that two steps that mount the
+    /// same two volumes never each hold one and wait for the other; a volume mounted
+    /// twice by one step is locked once. `waiting` is called once, before the first wait.
+    ///
+    /// File locks work between processes and within one (each open file is locked on its
+    /// own), so the sharing modes hold for every `tanto` on the machine.
+    pub(super) async fn lock_volumes(&self, mounts: &[(String, ResolvedMount)], waiting: impl FnOnce()) -> Result<VolumeLocks, EngineError> {
+        let mut locks = VolumeLocks::default();
+        let caches: Vec<(&str, Sharing)> = mounts
+            .iter()
+            .filter_map(|(_, source)| match source {
+                ResolvedMount::Cache { key, sharing } => Some((key.as_str(), *sharing)),
+                _ => None,
+            })
+            .collect();
+        if caches.is_empty() {
+            return Ok(locks);
+        }
+        let folder = self.store.root().join("volumes");
+        std::fs::create_dir_all(&folder).map_err(local_error("cannot create the volume lock folder"))?;
+        let mut locked: Vec<(String, &str)> = caches
+            .iter()
+            .filter(|(_, sharing)| *sharing == Sharing::Locked)
+            .map(|(key, _)| (volume_name(key), *key))
+            .collect();
+        locked.sort();
+        locked.dedup();
+        let mut waiting = Some(waiting);
+        for (name, key) in locked {
+            let file = wait_for_lock(&folder.join(format!("{name}.lock")), &mut waiting).await?;
+            locks.locks.push(file);
+            locks.volumes.insert((key.to_string(), Sharing::Locked.name()), name);
+        }
+        for (key, sharing) in caches {
+            if locks.volumes.contains_key(&(key.to_string(), sharing.name())) {
+                continue;
             }
-            Sharing::Private => {
-                // The first instance nobody holds; instance 0 is the volume itself.
-                for instance in 0..256 {
-                    let name = if instance == 0 { base.clone() } else { format!("{base}-{instance}") };
-                    let file = std::fs::File::create(locks.join(format!("{name}.private.lock"))).map_err(local_error("cannot open a volume lock"))?;
-                    match file.try_lock() {
-                        Ok(()) => return Ok((name, Some(file))),
-                        Err(std::fs::TryLockError::WouldBlock) => continue,
-                        Err(std::fs::TryLockError::Error(error)) => return Err(local_error("cannot lock a cache volume")(error)),
-                    }
+            let name = match sharing {
+                Sharing::Locked => continue,
+                Sharing::Shared => volume_name(key),
+                Sharing::Private => {
+                    let (name, file) = private_instance(&folder, key)?;
+                    locks.locks.push(file);
+                    name
                 }
-                Err(EngineError::Local(format!("more than 256 concurrent private users of cache volume {key:?}")))
+            };
+            locks.volumes.insert((key.to_string(), sharing.name()), name);
+        }
+        Ok(locks)
+    }
+}
+
+/// Locks `path`, calling `waiting` (once) if another holds it. Waits by polling, like
+/// [`crate::engine::locks::KeyLock`]: a cancelled run must not leave a blocked thread
+/// behind that the runtime would wait for at exit.
+async fn wait_for_lock(path: &Path, waiting: &mut Option<impl FnOnce()>) -> Result<std::fs::File, EngineError> {
+    let file = std::fs::File::create(path).map_err(local_error("cannot open a volume lock"))?;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if let Some(waiting) = waiting.take() {
+                    waiting();
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
             }
+            Err(std::fs::TryLockError::Error(error)) => return Err(local_error("cannot lock a cache volume")(error)),
         }
     }
+}
+
+/// The first instance of cache `key`'s volume that nobody holds, locked; instance 0 is
+/// the volume itself.
+fn private_instance(folder: &Path, key: &str) -> Result<(String, std::fs::File), EngineError> {
+    let base = volume_name(key);
+    for instance in 0..256 {
+        let name = if instance == 0 { base.clone() } else { format!("{base}-{instance}") };
+        let file = std::fs::File::create(folder.join(format!("{name}.private.lock"))).map_err(local_error("cannot open a volume lock"))?;
+        match file.try_lock() {
+            Ok(()) => return Ok((name, file)),
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(error)) => return Err(local_error("cannot lock a cache volume")(error)),
+        }
+    }
+    Err(EngineError::Local(format!("more than 256 concurrent private users of cache volume {key:?}")))
 }

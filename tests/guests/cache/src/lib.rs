@@ -93,6 +93,42 @@ impl Cache {
             .stdout()
     }
 
+    /// Four branches whose first step holds cache volume `key` locked for a second, then
+    /// unmounts it for a second step that looks for it, beside a free branch of one
+    /// second with no mount. Each step prints when it started and ended (`/proc/uptime`,
+    /// the machine's clock, in hundredths of a second): `NAME START END`, and for the
+    /// second steps whether the file each locked step writes in the volume is there
+    /// (`mounted`) or not (`unmounted`).
+    pub fn locked_branches(&self, key: String, nonce: String) -> Result<Vec<String>> {
+        const SLEEP: &str = "start=$(cut -d' ' -f1 /proc/uptime); sleep 1; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime)\"";
+        const LOCKED: &str = "touch /cache/seen; start=$(cut -d' ' -f1 /proc/uptime); sleep 1; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime)\"";
+        // The mount point itself stays in the snapshot (Docker makes it), empty.
+        const LOOK: &str = "start=$(cut -d' ' -f1 /proc/uptime); if test -e /cache/seen; then seen=mounted; else seen=unmounted; fi; echo \"$0 $start $(cut -d' ' -f1 /proc/uptime) $seen\"";
+        let cache = dag().cache_volume(key);
+        let base = busybox().with_env_variable("NONCE", nonce.as_str());
+        let locked: Vec<Container> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|branch| {
+                base.with_mounted_cache("/cache", &cache, Sharing::Locked)
+                    .with_exec(["sh", "-c", LOCKED, &format!("locked-{branch}")])
+            })
+            .collect();
+        let mut jobs: Vec<Container> = locked
+            .iter()
+            .zip(["a", "b", "c", "d"])
+            .map(|(step, branch)| step.without_mount("/cache").with_exec(["sh", "-c", LOOK, &format!("after-{branch}")]))
+            .collect();
+        // Last: were slots taken before locks, two locked steps would hold both, and this
+        // one would wait for the first of them to end.
+        jobs.push(base.with_exec(["sh", "-c", SLEEP, "free"]));
+        dag().sync_all(&jobs)?;
+        locked
+            .iter()
+            .chain(&jobs)
+            .map(|step| step.stdout().map(|output| output.trim().to_string()))
+            .collect()
+    }
+
     /// `count` independent steps that each sleep `seconds`, run with sync-all.
     pub fn parallel_sleeps(&self, count: i64, seconds: i64, nonce: String) -> Result<String> {
         let jobs: Vec<Container> = (0..count)

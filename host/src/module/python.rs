@@ -1,0 +1,373 @@
+//! Building a Python module's component with componentize-py, only when its sources changed.
+//!
+//! The Python SDK (`guest-sdk/python`) is embedded in this binary and written once per
+//! SDK content into the cache (`python-sdk/<digest>/`), so a module is always built with
+//! the SDK of the tanto that runs it, and a module folder holds only its own sources
+//! (`main.py` and whatever it imports). componentize-py is the pinned version
+//! `scripts/setup` installs ([`COMPONENTIZE_PY_VERSION`]); [`componentize_py`] says where
+//! it is looked for.
+//!
+//! As for Rust modules ([`super::build`]), a stamp records the size and modification time
+//! of every input (the module's `.py` files and the folders holding them, so a new file
+//! counts too, and its tanto.toml); the next call compares those with a few `stat` calls
+//! and runs componentize-py only if something moved.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use super::build::{BuildError, Built};
+use crate::backend::Stream;
+use crate::engine::{Digest, StepReporter};
+
+/// The componentize-py release modules are built with (`scripts/setup` installs it).
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// The environment variable naming the componentize-py executable to use.
+pub const COMPONENTIZE_PY_VARIABLE: &str = "TANTO_COMPONENTIZE_PY";
+
+/// The file of a module's folder that holds its `@tanto.module` class.
+pub const MAIN_FILE: &str = "main.py";
+
+/// The Python SDK's files, as `(path in the SDK folder, contents)`.
+pub const PYTHON_SDK_FILES: &[(&str, &str)] = &[
+    ("tanto/__init__.py", include_str!("../../../guest-sdk/python/tanto/__init__.py")),
+    ("tanto/_api.py", include_str!("../../../guest-sdk/python/tanto/_api.py")),
+    ("tanto/_errors.py", include_str!("../../../guest-sdk/python/tanto/_errors.py")),
+    ("tanto/_guest.py", include_str!("../../../guest-sdk/python/tanto/_guest.py")),
+    ("tanto/_schema.py", include_str!("../../../guest-sdk/python/tanto/_schema.py")),
+    ("tanto/app.py", include_str!("../../../guest-sdk/python/tanto/app.py")),
+    ("tanto/py.typed", ""),
+    // The contract itself, not a copy that could drift from it.
+    ("tanto/wit/tanto.wit", include_str!("../../../wit/0.2.0/tanto.wit")),
+];
+
+/// Where componentize-py is: `$TANTO_COMPONENTIZE_PY`, else the virtual environment
+/// `scripts/setup` makes, `<data dir>/tanto/python` (`$XDG_DATA_HOME`, else
+/// `~/.local/share`).
+pub fn componentize_py() -> PathBuf {
+    if let Some(path) = std::env::var_os(COMPONENTIZE_PY_VARIABLE).filter(|path| !path.is_empty()) {
+        return PathBuf::from(path);
+    }
+    python_environment().join("bin").join("componentize-py")
+}
+
+/// The virtual environment `scripts/setup` installs componentize-py into.
+pub fn python_environment() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from(".local/share"));
+    data.join("tanto").join("python")
+}
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+struct Stamp {
+    version: u32,
+    /// The SDK and componentize-py the component was built with.
+    toolchain: String,
+    wasm: PathBuf,
+    inputs: Vec<InputStat>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Clone)]
+struct InputStat {
+    path: PathBuf,
+    size: u64,
+    mtime_nanos: i128,
+}
+
+impl InputStat {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            path: path.to_path_buf(),
+            size: if metadata.is_dir() { 0 } else { metadata.len() },
+            mtime_nanos: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
+        })
+    }
+}
+
+/// The digest of the embedded SDK: its folder's name, and part of every build's identity.
+fn sdk_digest() -> Digest {
+    let mut text = String::new();
+    for (path, contents) in PYTHON_SDK_FILES {
+        text.push_str(path);
+        text.push('\0');
+        text.push_str(contents);
+        text.push('\0');
+    }
+    Digest::of_bytes(text.as_bytes())
+}
+
+/// Writes the embedded SDK into the cache (once per SDK content) and returns its folder.
+fn sdk_folder(cache_root: &Path) -> Result<PathBuf, BuildError> {
+    let folder = cache_root.join("python-sdk").join(sdk_digest().hex());
+    if folder.join("tanto/__init__.py").is_file() {
+        return Ok(folder);
+    }
+    let io = |context: String| move |source| BuildError::Io { context, source };
+    let staging = cache_root.join("python-sdk").join(format!(".{}.{}", sdk_digest().hex(), std::process::id()));
+    for (path, contents) in PYTHON_SDK_FILES {
+        let target = staging.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io(format!("cannot create {}", parent.display())))?;
+        }
+        std::fs::write(&target, contents).map_err(io(format!("cannot write {}", target.display())))?;
+    }
+    // Another process may have written the same SDK meanwhile: either copy will do.
+    if let Err(error) = std::fs::rename(&staging, &folder) {
+        let _ = std::fs::remove_dir_all(&staging);
+        if !folder.join("tanto/__init__.py").is_file() {
+            return Err(BuildError::Io {
+                context: format!("cannot move the Python SDK into {}", folder.display()),
+                source: error,
+            });
+        }
+    }
+    Ok(folder)
+}
+
+/// The module's Python sources and the folders that hold them (a file added to a folder
+/// changes the folder's modification time), skipping hidden folders, `__pycache__` and
+/// virtual environments.
+fn python_inputs(source_dir: &Path) -> Vec<PathBuf> {
+    let mut inputs = vec![source_dir.to_path_buf()];
+    let mut folders = vec![source_dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(kind) = entry.file_type() else { continue };
+            let path = entry.path();
+            if kind.is_dir() {
+                let skipped = name.starts_with('.') || name == "__pycache__" || name == "target" || path.join("pyvenv.cfg").is_file();
+                if !skipped {
+                    inputs.push(path.clone());
+                    folders.push(path);
+                }
+            } else if name.ends_with(".py") || name == super::manifest::MANIFEST_NAME {
+                inputs.push(path);
+            }
+        }
+    }
+    inputs.sort();
+    inputs
+}
+
+fn stamp_path(cache_root: &Path, source_dir: &Path) -> PathBuf {
+    let key = Digest::of_bytes(source_dir.as_os_str().as_encoded_bytes());
+    cache_root.join("builds").join(format!("{}-python.json", key.hex()))
+}
+
+fn toolchain() -> String {
+    format!("sdk {} componentize-py {COMPONENTIZE_PY_VERSION}", sdk_digest().hex())
+}
+
+/// The component of the stamp at `stamp_file` if none of its inputs changed and it was
+/// built by `toolchain`.
+fn fresh_build(stamp_file: &Path, toolchain: &str) -> Option<PathBuf> {
+    let bytes = std::fs::read(stamp_file).ok()?;
+    let stamp = serde_json::from_slice::<Stamp>(&bytes).ok()?;
+    let fresh = stamp.version == 1 && stamp.toolchain == toolchain && stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input));
+    fresh.then_some(stamp.wasm)
+}
+
+/// The component last built from `source_dir` when nothing changed since, without
+/// building anything: what shell completion reads a schema through.
+pub fn built_component(source_dir: &Path, cache_root: &Path) -> Option<PathBuf> {
+    let source_dir = std::path::absolute(source_dir).ok()?;
+    fresh_build(&stamp_path(cache_root, &source_dir), &toolchain())
+}
+
+/// Builds the Python module in `source_dir` (its `main.py`) unless nothing changed since
+/// the last build. A build that runs componentize-py is reported through `reporter` as a
+/// step, with componentize-py's messages as its output.
+pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &StepReporter) -> Result<Built, BuildError> {
+    let started = Instant::now();
+    let source_dir = std::path::absolute(source_dir).map_err(|source| BuildError::Io {
+        context: format!("cannot resolve {}", source_dir.display()),
+        source,
+    })?;
+    let toolchain = toolchain();
+    let stamp_file = stamp_path(cache_root, &source_dir);
+    if let Some(wasm) = fresh_build(&stamp_file, &toolchain) {
+        return Ok(Built {
+            wasm,
+            rebuilt: false,
+            duration: started.elapsed(),
+        });
+    }
+    if !source_dir.join(MAIN_FILE).is_file() {
+        return Err(BuildError::PythonMainMissing { dir: source_dir });
+    }
+    let executable = componentize_py();
+    if !executable.is_file() {
+        return Err(BuildError::ComponentizePyMissing { path: executable });
+    }
+    let sdk = sdk_folder(cache_root)?;
+    let key = Digest::of_bytes(source_dir.as_os_str().as_encoded_bytes()).hex();
+    let wasm = cache_root.join("builds").join(format!("{key}-python.wasm"));
+    let partial = wasm.with_extension(format!("wasm.{}.partial", std::process::id()));
+    let log = cache_root.join("logs").join(format!("build-{key}"));
+
+    let name = source_dir.file_name().unwrap_or(source_dir.as_os_str()).to_string_lossy().into_owned();
+    tracing::info!(dir = %source_dir.display(), "building Python module");
+    let step = reporter.start_logged(format!("build module {name} (componentize-py)"), Some(log));
+    if let Some(parent) = wasm.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| BuildError::Io {
+            context: format!("cannot create {}", parent.display()),
+            source,
+        })?;
+    }
+    let mut command = Command::new(&executable);
+    command
+        .arg("-d")
+        .arg(sdk.join("tanto/wit"))
+        .args(["-w", "module", "componentize", "-p"])
+        .arg(&sdk)
+        .arg("-p")
+        .arg(&source_dir)
+        .args(["tanto.app", "-o"])
+        .arg(&partial)
+        .current_dir(&source_dir)
+        // componentize-py adds a Rust stack trace to a failing build: noise for a Python
+        // author, whose traceback is what matters.
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("PYTHONPATH")
+        .env_remove("VIRTUAL_ENV")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|source| BuildError::ComponentizePyFailed {
+        dir: source_dir.clone(),
+        output: format!("cannot run {}: {source}", executable.display()),
+    })?;
+    // Both streams are small (a traceback at most): read stdout on a thread, stderr here.
+    let stdout = child.stdout.take();
+    let stdout_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(stdout) = stdout {
+            let _ = stdout.take(1 << 20).read_to_string(&mut text);
+        }
+        text
+    });
+    let mut stderr = String::new();
+    if let Some(pipe) = child.stderr.take() {
+        let _ = pipe.take(4 << 20).read_to_string(&mut stderr);
+    }
+    let stdout = stdout_reader.join().unwrap_or_default();
+    let status = child.wait().map_err(|source| BuildError::Io {
+        context: "cannot wait for componentize-py".into(),
+        source,
+    })?;
+    let message = python_message(&stdout, &stderr);
+    step.output(Stream::Stderr, message.as_bytes());
+    if !status.success() || !partial.is_file() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(BuildError::ComponentizePyFailed {
+            dir: source_dir,
+            output: crate::engine::tail(message.as_bytes(), 40, 8192),
+        });
+    }
+    std::fs::rename(&partial, &wasm).map_err(|source| BuildError::Io {
+        context: format!("cannot move the component to {}", wasm.display()),
+        source,
+    })?;
+    step.done();
+    // Read after the build, as for Rust modules: the build itself may add `__pycache__`
+    // folders, which change their parent's modification time.
+    let mut inputs: Vec<InputStat> = python_inputs(&source_dir).iter().filter_map(|path| InputStat::of(path)).collect();
+    inputs.extend(InputStat::of(&wasm));
+    let stamp = Stamp {
+        version: 1,
+        toolchain,
+        wasm: wasm.clone(),
+        inputs,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&stamp)
+        && let Err(error) = crate::util::write_atomic(&stamp_file, &bytes)
+    {
+        tracing::debug!(%error, "could not write the build stamp");
+    }
+    Ok(Built {
+        wasm,
+        rebuilt: true,
+        duration: started.elapsed(),
+    })
+}
+
+/// What a Python author needs from componentize-py's output: the Python traceback (file,
+/// line, error), without the Rust backtrace and error chain it wraps it in.
+fn python_message(stdout: &str, stderr: &str) -> String {
+    let mut lines = Vec::new();
+    for line in stdout.lines().chain(stderr.lines()) {
+        let trimmed = line.trim();
+        if trimmed == "Stack backtrace:" {
+            break;
+        }
+        if trimmed.is_empty() && lines.is_empty() {
+            continue;
+        }
+        lines.push(line);
+    }
+    let mut message = lines.join("\n");
+    message.push('\n');
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SDK embedded here is the SDK in the repository, file for file.
+    #[test]
+    fn every_python_sdk_file_is_embedded() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk/python");
+        let mut folders = vec![sdk.join("tanto")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if !path.ends_with("__pycache__") {
+                        folders.push(path);
+                    }
+                    continue;
+                }
+                let relative = path.strip_prefix(&sdk).unwrap().to_string_lossy().into_owned();
+                let embedded = PYTHON_SDK_FILES.iter().find(|(name, _)| *name == relative);
+                let embedded = embedded.unwrap_or_else(|| panic!("guest-sdk/python/{relative} is not in PYTHON_SDK_FILES"));
+                assert_eq!(embedded.1, std::fs::read_to_string(&path).unwrap(), "{relative} differs from the embedded copy");
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_python_file_makes_the_inputs_change() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.py"), "x = 1\n").unwrap();
+        std::fs::create_dir(dir.path().join("__pycache__")).unwrap();
+        std::fs::write(dir.path().join("__pycache__/main.pyc"), "").unwrap();
+        let before = python_inputs(dir.path());
+        assert_eq!(before, vec![dir.path().to_path_buf(), dir.path().join("main.py")]);
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        std::fs::write(dir.path().join("lib/util.py"), "").unwrap();
+        assert_eq!(python_inputs(dir.path()).len(), 4);
+    }
+
+    #[test]
+    fn the_traceback_is_kept_and_the_rust_backtrace_dropped() {
+        let stderr = "Traceback (most recent call last):\n  File \"/m/main.py\", line 3, in <module>\nNameError: name 'x' is not defined\n\nCaused by:\n    x\n\nStack backtrace:\n   0: foo\n";
+        let message = python_message("", stderr);
+        assert!(message.contains("main.py\", line 3"), "{message}");
+        assert!(!message.contains("0: foo"), "{message}");
+    }
+}
