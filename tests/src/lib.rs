@@ -16,7 +16,7 @@ pub mod daemon;
 pub mod git;
 pub mod registry;
 
-pub use daemon::SecondDaemon;
+pub use daemon::{SecondDaemon, free_port};
 pub use registry::Registry;
 
 /// The repository root.

@@ -31,7 +31,7 @@ impl Engine {
         let config = node.config.apply(&snapshot.base);
         let mounts = absolute_mounts(mounts, config.workdir.as_deref().unwrap_or("/"))?;
         let mut prepared = self.prepare_mounts(&mounts, &config).await?;
-        let command = Self::with_secret_env(command, &node.config.secret_env, &mut prepared)?;
+        let command = Self::with_secret_env(command, &node.config.secret_env, &mut prepared, self.backend.shares_host_files())?;
         let spec = TerminalSpec {
             image: snapshot.image,
             config,
