@@ -15,9 +15,11 @@ include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 pub mod daemon;
 pub mod git;
 pub mod registry;
+pub mod sshd;
 
 pub use daemon::{SecondDaemon, free_port};
 pub use registry::Registry;
+pub use sshd::Sshd;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -6,7 +6,7 @@
 //! back by download. The daemon does run on this machine, so the test also checks that no
 //! host path was bind-mounted (the step reads its own mount table).
 
-use tanto_tests::{SecondDaemon, Tanto, docker_now, write, write_module};
+use tanto_tests::{SecondDaemon, Sshd, Tanto, docker_now, write, write_module};
 
 const MODULE: &str = r#"
 use tanto_sdk::{Container, Directory, Result, Secret, dag};
@@ -28,8 +28,8 @@ impl Remote {
             .with_mounted_directory("/mnt", &source)
             .with_mounted_secret("/run/secrets/token", &token)
             .with_secret_variable("TOKEN", &token)
-            .with_exec(["sh", "-c", "cat /src/input.txt /mnt/input.txt; echo more > /mnt/written; wc -c < /run/secrets/token; ls -l /run/secrets/token | cut -c1-10; printf %s \"$TOKEN\" | wc -c"])
-            .with_exec(["sh", "-c", "ls /mnt; ls /src; test -e /mnt/written && echo kept || echo discarded"])
+            .with_exec(["sh", "-c", "(cat /src/input.txt /mnt/input.txt; wc -c < /run/secrets/token; ls -l /run/secrets/token | cut -c1-10; printf %s \"$TOKEN\" | wc -c) > /result; echo more > /mnt/written"])
+            .with_exec(["sh", "-c", "cat /result; ls /mnt; ls /src; test -e /mnt/written && echo kept || echo discarded"])
             .stdout()
     }
 
@@ -229,6 +229,31 @@ fn a_docker_context_chooses_the_engine() {
         .env("DOCKER_HOST", "unix:///var/run/docker.sock");
     setup.call(&overridden, &["mixed", &setup.source(), "--token=env://REMOTE_TOKEN"]).success();
     assert_eq!(containers_created(&daemon, &since), 0);
+}
+
+#[test]
+fn an_engine_through_ssh_runs_the_pipeline_like_the_local_one() {
+    let setup = Setup::new();
+    let daemon = SecondDaemon::start();
+    // The session's `docker system dial-stdio` reaches daemon B.
+    let sshd = Sshd::start(&[("DOCKER_HOST", &daemon.host())]);
+    let path = format!("{}:{}", sshd.client_path().display(), std::env::var("PATH").unwrap_or_default());
+    let tanto = Tanto::new().env("REMOTE_TOKEN", TOKEN).env("PATH", &path).env("DOCKER_HOST", &sshd.address());
+    let since = docker_now();
+    let run = setup.call(&tanto, &["mixed", &setup.source(), "--token=env://REMOTE_TOKEN"]);
+    assert_eq!(run.code, Some(0), "{}\nsshd:\n{}", run.stderr, sshd.log());
+    assert_eq!(
+        run.stdout,
+        format!(
+            "the input\nthe input\n{}\n-r--------\n{}\ninput.txt\ninput.txt\ndiscarded\n",
+            TOKEN.len(),
+            TOKEN.len()
+        )
+    );
+    assert!(containers_created(&daemon, &since) >= 2, "the steps ran on the engine behind ssh");
+    drop(tanto);
+    assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
+    assert_eq!(daemon.docker(&["volume", "ls", "-q"]).trim(), "", "volumes left");
 }
 
 #[test]

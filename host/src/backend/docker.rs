@@ -114,11 +114,23 @@ impl DockerBackend {
             .get_or_try_init(|| async {
                 let unreachable = |error: DockerError| BackendError::Unreachable {
                     address: self.address.clone(),
-                    reason: error.to_string(),
+                    reason: with_causes(&error),
                 };
                 let resolved = self.endpoint.as_ref().map_err(|error| BackendError::Endpoint(error.clone()))?;
                 let docker = connect(resolved)?;
-                docker.negotiate_version().await.map_err(unreachable)
+                docker.negotiate_version().await.map_err(|error| match (&resolved.endpoint, unreachable(error)) {
+                    // With TLS 1.3 an engine refusing this client's certificate only
+                    // closes the connection after the handshake: say so, since the
+                    // client's error does not.
+                    (Endpoint::Tcp { tls: Some(tls), .. }, BackendError::Unreachable { address, reason }) if !refused_outright(&reason) => BackendError::Unreachable {
+                        address,
+                        reason: format!(
+                            "{reason} (over TLS with {}: the engine may have refused this client's certificate, or its own may not be signed by that ca.pem)",
+                            tls.cert.display()
+                        ),
+                    },
+                    (_, error) => error,
+                })
             })
             .await
     }
@@ -1391,6 +1403,38 @@ struct SecretHolder {
     binds: Vec<String>,
 }
 
+/// `error` and each cause under it that adds something ("client error (Connect)" alone
+/// does not say that the connection was refused).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
+/// Whether a connection failed before any TLS could be spoken (nothing listens, no route,
+/// no such host).
+fn refused_outright(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    [
+        "connection refused",
+        "no route",
+        "timed out",
+        "dns error",
+        "failed to lookup",
+        "network is unreachable",
+    ]
+    .iter()
+    .any(|sign| reason.contains(sign))
+}
+
 /// How long one request may take before it is abandoned: as long as bollard's default,
 /// since a step's wait and a big upload are single requests.
 const REQUEST_TIMEOUT_SECONDS: u64 = 120;
@@ -1400,7 +1444,7 @@ fn connect(resolved: &endpoint::Resolved) -> Result<Docker, BackendError> {
     let version = bollard::API_DEFAULT_VERSION;
     let unreachable = |error: DockerError| BackendError::Unreachable {
         address: resolved.address.clone(),
-        reason: error.to_string(),
+        reason: with_causes(&error),
     };
     match &resolved.endpoint {
         Endpoint::Unix(path) => Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECONDS, version).map_err(unreachable),
@@ -1560,7 +1604,7 @@ fn classify(address: &str, operation: String, error: DockerError) -> BackendErro
         DockerError::SocketNotFoundError(_) | DockerError::HyperLegacyError { .. } | DockerError::IOError { .. } | DockerError::RequestTimeoutError => {
             BackendError::Unreachable {
                 address: address.to_string(),
-                reason: error.to_string(),
+                reason: with_causes(&error),
             }
         }
         DockerError::DockerResponseServerError { message, .. } => BackendError::Failed {

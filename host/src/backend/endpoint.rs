@@ -83,7 +83,7 @@ pub enum EndpointError {
     UnknownContext { name: String, path: PathBuf },
     #[error("Docker context {name:?} cannot be read from {}: {reason}", path.display())]
     BadContext { name: String, path: PathBuf, reason: String },
-    #[error("the TLS material for the Docker engine at {address} is unusable: {} {reason}", path.display())]
+    #[error("the TLS material for the Docker engine at {address} is unusable: {}: {reason}", path.display())]
     TlsMaterial { address: String, path: PathBuf, reason: String },
 }
 

@@ -49,6 +49,7 @@ pub(super) fn command_line(destination: &SshDestination) -> Vec<String> {
 }
 
 async fn send(destination: &SshDestination, address: &str, request: BollardRequest) -> Result<hyper::Response<hyper::body::Incoming>, bollard::errors::Error> {
+    let request = origin_form(request)?;
     let arguments = command_line(destination);
     let mut child = tokio::process::Command::new(&arguments[0])
         .args(&arguments[1..])
@@ -106,6 +107,23 @@ async fn send(destination: &SshDestination, address: &str, request: BollardReque
             Err(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, reason).into())
         }
     }
+}
+
+/// `request` as a connection of its own sends it (what hyper's pooled client does for
+/// bollard's other transports): the path alone on the request line, the host in `Host`.
+fn origin_form(request: BollardRequest) -> Result<BollardRequest, bollard::errors::Error> {
+    let (mut parts, body) = request.into_parts();
+    let host = parts
+        .uri
+        .authority()
+        .map_or_else(|| "docker".to_string(), |authority| authority.as_str().to_string());
+    if !parts.headers.contains_key(hyper::header::HOST) {
+        let value = hyper::header::HeaderValue::from_str(&host).map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+        parts.headers.insert(hyper::header::HOST, value);
+    }
+    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    parts.uri = path.parse().map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+    Ok(BollardRequest::from_parts(parts, body))
 }
 
 /// The ssh process's output and input as one connection; dropping it kills the process.
