@@ -1,6 +1,8 @@
 //! The container backend: the one capability the engine needs from the outside world.
 //! [`Backend`] is implemented for Docker in [`docker`] (the only module that knows
-//! bollard) and by a fake in the engine's unit tests.
+//! bollard) and by a fake in the engine's unit tests. [`endpoint`] chooses the engine as
+//! the docker CLI does (`DOCKER_HOST`, contexts, TLS files); `ssh` carries the API over
+//! `ssh … docker system dial-stdio`.
 
 pub mod credentials;
 pub mod docker;
