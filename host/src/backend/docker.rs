@@ -966,7 +966,7 @@ impl Backend for DockerBackend {
             attach_stderr: Some(true),
             open_stdin: Some(true),
             tty: Some(true),
-            host_config: Some(HostConfig { ..mounts.host.clone() }),
+            host_config: Some(mounts.host.clone()),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
         let result = match self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await {
