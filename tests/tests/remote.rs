@@ -285,7 +285,8 @@ fn engines_that_cannot_be_reached_are_named_with_what_to_check() {
         Tanto::new().env("DOCKER_HOST", "ssh://nobody@127.0.0.1:1"),
         &[
             "ssh://nobody@127.0.0.1:1",
-            "ssh -o BatchMode=yes -l nobody -p 1 -- 127.0.0.1 docker system dial-stdio",
+            "-l nobody -p 1 -- 127.0.0.1 docker system dial-stdio",
+            "Connection refused",
             "known_hosts",
         ],
     );
