@@ -16,6 +16,8 @@ pub struct SecondDaemon {
     dir: tempfile::TempDir,
     bridge: String,
     daemon: Option<Child>,
+    /// The port it also listens on at 127.0.0.1 with mutual TLS, if asked for.
+    tls_port: Option<u16>,
 }
 
 /// Each daemon of this test process gets its own /24 and bridge name.
@@ -24,6 +26,18 @@ static NEXT_SUBNET: AtomicU8 = AtomicU8::new(0);
 impl SecondDaemon {
     /// Starts a daemon and gives it `busybox:latest` (copied from the machine's daemon).
     pub fn start() -> Self {
+        Self::start_listening(false)
+    }
+
+    /// [`SecondDaemon::start`], also listening on `tcp://127.0.0.1:PORT` (a free port)
+    /// with mutual TLS: a CA, the engine's certificate (for `IP:127.0.0.1`) and a client
+    /// certificate made with `openssl` in [`SecondDaemon::client_certs`] (`ca.pem`,
+    /// `cert.pem`, `key.pem`, as `DOCKER_CERT_PATH` wants them).
+    pub fn start_with_tls() -> Self {
+        Self::start_listening(true)
+    }
+
+    fn start_listening(tls: bool) -> Self {
         crate::ensure_docker();
         let index = NEXT_SUBNET.fetch_add(1, Ordering::SeqCst);
         // Bridge names are at most 15 bytes; the pid keeps concurrent test processes apart.
@@ -40,7 +54,16 @@ impl SecondDaemon {
         ip(&["link", "add", &bridge, "type", "bridge"]);
         ip(&["addr", "add", &format!("192.168.{subnet}.1/24"), "dev", &bridge]);
         ip(&["link", "set", &bridge, "up"]);
-        let mut daemon = Self { dir, bridge, daemon: None };
+        let tls_port = tls.then(|| {
+            make_certificates(dir.path());
+            free_port()
+        });
+        let mut daemon = Self {
+            dir,
+            bridge,
+            daemon: None,
+            tls_port,
+        };
         daemon.spawn();
         let mut save = Command::new("docker")
             .args(["save", "busybox:latest"])
@@ -62,6 +85,16 @@ impl SecondDaemon {
         format!("unix://{}", self.socket().display())
     }
 
+    /// `tcp://127.0.0.1:PORT`, where it listens with mutual TLS ([`SecondDaemon::start_with_tls`]).
+    pub fn tls_host(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.tls_port.expect("a daemon started with TLS"))
+    }
+
+    /// The folder of the client's `ca.pem`, `cert.pem` and `key.pem`.
+    pub fn client_certs(&self) -> PathBuf {
+        self.dir.path().join("client")
+    }
+
     fn socket(&self) -> PathBuf {
         self.dir.path().join("docker.sock")
     }
@@ -80,7 +113,16 @@ impl SecondDaemon {
             .append(true)
             .open(path("dockerd.log"))
             .expect("the daemon's log");
-        let child = Command::new("dockerd")
+        let mut command = Command::new("dockerd");
+        if let Some(port) = self.tls_port {
+            command
+                .arg(format!("--host=tcp://127.0.0.1:{port}"))
+                .arg("--tlsverify")
+                .arg(format!("--tlscacert={}", path("server/ca.pem").display()))
+                .arg(format!("--tlscert={}", path("server/cert.pem").display()))
+                .arg(format!("--tlskey={}", path("server/key.pem").display()));
+        }
+        let child = command
             .arg(format!("--data-root={}", path("data").display()))
             .arg(format!("--exec-root={}", path("exec").display()))
             .arg(format!("--pidfile={}", path("dockerd.pid").display()))
@@ -136,6 +178,68 @@ impl SecondDaemon {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+}
+
+/// A port nothing listens on now (the kernel's choice, released at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A CA, and certificates it signs for the engine (`server/`, for `IP:127.0.0.1`) and for
+/// a client (`client/`), under `dir`.
+fn make_certificates(dir: &Path) {
+    let server = dir.join("server");
+    let client = dir.join("client");
+    std::fs::create_dir_all(&server).expect("a folder for the engine's certificates");
+    std::fs::create_dir_all(&client).expect("a folder for the client's certificates");
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl").current_dir(dir).args(args).output().expect("openssl runs");
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &key,
+            &["-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tanto test CA"],
+        ]
+        .concat(),
+    );
+    for (name, subject, extensions) in [
+        ("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+        ("client", "/CN=tanto test client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), extensions).expect("an extensions file");
+        openssl(
+            &[
+                &["req"][..],
+                &key,
+                &["-keyout", &format!("{name}/key.pem"), "-out", &format!("{name}.csr"), "-subj", subject],
+            ]
+            .concat(),
+        );
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            &format!("{name}/cert.pem"),
+        ]);
+        std::fs::copy(dir.join("ca.pem"), dir.join(format!("{name}/ca.pem"))).expect("the CA's certificate");
     }
 }
 

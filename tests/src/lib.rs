@@ -16,9 +16,11 @@ pub mod daemon;
 pub mod git;
 pub mod python;
 pub mod registry;
+pub mod sshd;
 
-pub use daemon::SecondDaemon;
+pub use daemon::{SecondDaemon, free_port};
 pub use registry::Registry;
+pub use sshd::Sshd;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -33,6 +33,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
 use super::credentials::{self, Credentials, registry_of};
+use super::endpoint::{self, Endpoint};
 use super::{
     ArchiveFile, Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, DEBUG_LABEL, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL,
     OutputSink, RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, ServiceHosts, ServiceSpec, SnapshotImage, StartedService, Stream,
@@ -55,9 +56,13 @@ pub struct EngineVersion {
     pub api: String,
 }
 
-/// Talks to the Docker daemon named by `DOCKER_HOST` (or the default socket).
+/// Talks to the Docker engine that `DOCKER_HOST`, the Docker context or the default
+/// socket names ([`endpoint::resolve`]).
 pub struct DockerBackend {
     address: String,
+    /// The engine chosen, or why none could be: reported by the first operation, so that
+    /// commands that never touch a container work whatever the environment says.
+    endpoint: Result<endpoint::Resolved, endpoint::EndpointError>,
     session: String,
     owner: String,
     client: OnceCell<Docker>,
@@ -75,18 +80,18 @@ pub struct DockerBackend {
 }
 
 impl DockerBackend {
-    /// A backend for the daemon at `DOCKER_HOST`. Connecting is lazy: commands that never
-    /// touch a container (`tanto functions`) work without a daemon.
+    /// A backend for the engine the environment names (see [`endpoint`]). Connecting is
+    /// lazy: commands that never touch a container (`tanto functions`) work without one.
     pub fn new(session: impl Into<String>) -> Self {
-        let address = std::env::var("DOCKER_HOST").unwrap_or_default();
-        let address = if address.starts_with("unix://") || address.starts_with("tcp://") || address.starts_with("http") {
-            address
-        } else {
-            "unix:///var/run/docker.sock".to_string()
+        let endpoint = endpoint::resolve(&endpoint::ProcessEnvironment);
+        let address = match &endpoint {
+            Ok(resolved) => resolved.address.clone(),
+            Err(_) => std::env::var("DOCKER_HOST").unwrap_or_default(),
         };
         let owner = crate::util::process_owner().to_string();
         Self {
             address,
+            endpoint,
             session: session.into(),
             owner,
             client: OnceCell::new(),
@@ -112,10 +117,23 @@ impl DockerBackend {
             .get_or_try_init(|| async {
                 let unreachable = |error: DockerError| BackendError::Unreachable {
                     address: self.address.clone(),
-                    reason: error.to_string(),
+                    reason: with_causes(&error),
                 };
-                let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-                docker.negotiate_version().await.map_err(unreachable)
+                let resolved = self.endpoint.as_ref().map_err(|error| BackendError::Endpoint(error.clone()))?;
+                let docker = connect(resolved)?;
+                docker.negotiate_version().await.map_err(|error| match (&resolved.endpoint, unreachable(error)) {
+                    // With TLS 1.3 an engine refusing this client's certificate only
+                    // closes the connection after the handshake: say so, since the
+                    // client's error does not.
+                    (Endpoint::Tcp { tls: Some(tls), .. }, BackendError::Unreachable { address, reason }) if !refused_outright(&reason) => BackendError::Unreachable {
+                        address,
+                        reason: format!(
+                            "{reason} (over TLS with {}: the engine may have refused this client's certificate, or its own may not be signed by that ca.pem)",
+                            tls.cert.display()
+                        ),
+                    },
+                    (_, error) => error,
+                })
             })
             .await
     }
@@ -440,6 +458,172 @@ impl DockerBackend {
         }
     }
 
+    /// A container's mounts as the engine takes them: binds, volumes and tmpfs mounts in
+    /// its host configuration; for [`Mount::Upload`], a fresh anonymous volume (removed
+    /// with the container) whose archive [`Backend::run`] uploads before the start; for
+    /// [`Mount::SecretFile`], a bind of a file held in memory by a [`SecretHolder`].
+    async fn engine_mounts(&self, image: &str, mounts: &[Mount]) -> Result<EngineMounts, BackendError> {
+        let mut host = host_config(mounts);
+        let mut uploads = Vec::new();
+        let mut volumes = Vec::new();
+        let mut secrets = Vec::new();
+        for mount in mounts {
+            match mount {
+                Mount::Upload { archive, target } => {
+                    uploads.push(archive.clone());
+                    volumes.push(bollard::models::Mount {
+                        target: Some(target.clone()),
+                        typ: Some(bollard::models::MountType::VOLUME),
+                        // Empty: the upload is its content, not what the image has there.
+                        volume_options: Some(bollard::models::MountVolumeOptions {
+                            no_copy: Some(true),
+                            labels: Some(self.container_labels()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                }
+                Mount::SecretFile { .. } => secrets.push(mount),
+                Mount::Bind { .. } | Mount::Volume { .. } | Mount::Tmpfs { .. } => {}
+            }
+        }
+        if !volumes.is_empty() {
+            host.mounts = Some(volumes);
+        }
+        let secrets = if secrets.is_empty() {
+            None
+        } else {
+            let holder = self.hold_secrets(image, &secrets).await?;
+            let binds = host.binds.get_or_insert_with(Vec::new);
+            binds.extend(holder.binds.iter().cloned());
+            Some(holder)
+        };
+        Ok(EngineMounts { host, uploads, secrets })
+    }
+
+    /// Puts `secrets` ([`Mount::SecretFile`]) on a tmpfs of the engine's machine: a
+    /// volume of Docker's `local` driver with `type=tmpfs`, which holds its files only
+    /// while a running container mounts it. That container is the holder, from the
+    /// step's own image, waiting on `read` with its input open; the files are uploaded
+    /// into it, and the step binds each one from the volume's folder on the engine's
+    /// machine. Removing the holder unmounts the tmpfs, and the values are gone: nothing
+    /// reaches a disk, a layer or a volume that outlives the step.
+    async fn hold_secrets(&self, image: &str, secrets: &[&Mount]) -> Result<SecretHolder, BackendError> {
+        const FOLDER: &str = "/tanto-secrets";
+        let volume = bollard::models::Mount {
+            target: Some(FOLDER.into()),
+            typ: Some(bollard::models::MountType::VOLUME),
+            volume_options: Some(bollard::models::MountVolumeOptions {
+                no_copy: Some(true),
+                labels: Some(self.container_labels()),
+                driver_config: Some(bollard::models::MountVolumeOptionsDriverConfig {
+                    name: Some("local".into()),
+                    options: Some(HashMap::from([
+                        ("type".to_string(), "tmpfs".to_string()),
+                        ("device".to_string(), "tmpfs".to_string()),
+                        ("o".to_string(), "size=16m,mode=0700".to_string()),
+                    ])),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["/bin/sh".into()]),
+            cmd: Some(vec!["-c".into(), "read _".into()]),
+            open_stdin: Some(true),
+            user: Some("0".into()),
+            labels: Some(self.container_labels()),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                mounts: Some(vec![volume]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let holder = self
+            .create_tracked(body, format!("creating the holder of a step's secrets from {image}"))
+            .await?;
+        let held = async {
+            let docker = self.client().await?;
+            docker.start_container(&holder, None).await.map_err(|error| {
+                let reason = error.to_string();
+                BackendError::Failed {
+                    operation: format!("starting the holder of a step's secrets from {image}"),
+                    reason: format!(
+                        "{reason} (on an engine that does not share this machine's files, a mounted secret is handed over by /bin/sh of the step's image)"
+                    ),
+                }
+            })?;
+            let mut archive = tar::Builder::new(Vec::new());
+            let mut binds = Vec::new();
+            for (index, mount) in secrets.iter().enumerate() {
+                let Mount::SecretFile { contents, mode, owner, target } = mount else {
+                    continue;
+                };
+                let name = format!("secret-{index}");
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(contents.expose().len() as u64);
+                header.set_mode(mode & 0o7777);
+                let (uid, gid) = owner.unwrap_or((0, 0));
+                header.set_uid(u64::from(uid));
+                header.set_gid(u64::from(gid));
+                header.set_mtime(0);
+                archive
+                    .append_data(&mut header, &name, contents.expose())
+                    .map_err(|error| BackendError::Failed {
+                        operation: "packing a step's secrets".into(),
+                        reason: error.to_string(),
+                    })?;
+                binds.push((name, target.clone()));
+            }
+            let archive = archive.into_inner().map_err(|error| BackendError::Failed {
+                operation: "packing a step's secrets".into(),
+                reason: error.to_string(),
+            })?;
+            // Extracted by the engine into the tmpfs the running holder keeps mounted.
+            let options = UploadToContainerOptionsBuilder::default().path(FOLDER).copy_uidgid("1").build();
+            docker
+                .upload_to_container(&holder, Some(options), body_full(archive.into()))
+                .await
+                .map_err(self.failed("handing a step's secrets to the engine"))?;
+            let inspect = docker
+                .inspect_container(&holder, None)
+                .await
+                .map_err(self.failed("inspecting the holder of a step's secrets"))?;
+            let source = inspect
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .find(|mount| mount.destination.as_deref() == Some(FOLDER))
+                .and_then(|mount| mount.source)
+                .ok_or_else(|| BackendError::Failed {
+                    operation: "handing a step's secrets to the engine".into(),
+                    reason: "the engine did not say where the secrets' tmpfs is".into(),
+                })?;
+            Ok(binds.into_iter().map(|(name, target)| format!("{source}/{name}:{target}:ro")).collect())
+        }
+        .await;
+        match held {
+            Ok(binds) => Ok(SecretHolder { container: holder, binds }),
+            Err(error) => {
+                self.remove_container(&holder).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Lets go of what [`DockerBackend::engine_mounts`] made beyond the container itself.
+    async fn release_mounts(&self, mounts: EngineMounts) {
+        if let Some(holder) = mounts.secrets {
+            // Killing the holder unmounts the tmpfs (the values go with it); `v` removes
+            // the anonymous volume.
+            self.remove_container(&holder.container).await;
+        }
+    }
+
     async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
         let docker = self.client().await?;
         self.upload(id, &spec.archives).await?;
@@ -493,6 +677,12 @@ impl DockerBackend {
 impl Backend for DockerBackend {
     fn address(&self) -> String {
         self.address.clone()
+    }
+
+    fn shares_host_files(&self) -> bool {
+        // An engine that cannot be chosen is reported by the first operation; until then
+        // nothing is bind-mounted from this machine.
+        self.endpoint.as_ref().is_ok_and(endpoint::Resolved::is_local)
     }
 
     async fn resolve_image(&self, address: &str, credentials: Option<&Credentials>) -> Result<ImageInfo, BackendError> {
@@ -768,6 +958,7 @@ impl Backend for DockerBackend {
             }
             None => (None, None),
         };
+        let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
         let body = ContainerCreateBody {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -778,13 +969,22 @@ impl Backend for DockerBackend {
             host_config: Some(HostConfig {
                 network_mode,
                 extra_hosts,
-                ..host_config(&spec.mounts)
+                ..mounts.host.clone()
             }),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
-        let created = self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await?;
-        let outcome = self.run_created(&created, &spec, sink).await;
-        self.remove_container_later(&created).await;
+        let outcome = match self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await {
+            Ok(created) => {
+                let outcome = match self.upload(&created, &mounts.uploads).await {
+                    Ok(()) => self.run_created(&created, &spec, sink).await,
+                    Err(error) => Err(error),
+                };
+                self.remove_container_later(&created).await;
+                outcome
+            }
+            Err(error) => Err(error),
+        };
+        self.release_mounts(mounts).await;
         outcome
     }
 
@@ -795,18 +995,28 @@ impl Backend for DockerBackend {
                 reason: "the command is empty".into(),
             });
         };
+        let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
         let body = ContainerCreateBody {
             attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             open_stdin: Some(true),
             tty: Some(true),
-            host_config: Some(host_config(&spec.mounts)),
+            host_config: Some(mounts.host.clone()),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
-        let created = self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await?;
-        let result = self.run_terminal(&created, &spec, io).await;
-        self.remove_container(&created).await;
+        let result = match self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await {
+            Ok(created) => {
+                let result = match self.upload(&created, &mounts.uploads).await {
+                    Ok(()) => self.run_terminal(&created, &spec, io).await,
+                    Err(error) => Err(error),
+                };
+                self.remove_container(&created).await;
+                result
+            }
+            Err(error) => Err(error),
+        };
+        self.release_mounts(mounts).await;
         result
     }
 
@@ -1214,6 +1424,80 @@ impl Backend for DockerBackend {
     }
 }
 
+/// What a container's mounts need on the engine (see [`DockerBackend::engine_mounts`]).
+struct EngineMounts {
+    host: HostConfig,
+    /// Archives of [`Mount::Upload`]s, extracted at `/` after create, before start.
+    uploads: Vec<ArchiveFile>,
+    secrets: Option<SecretHolder>,
+}
+
+/// The running container that keeps a step's secrets in memory on the engine's machine.
+struct SecretHolder {
+    container: String,
+    /// `source:target:ro` binds of each secret file.
+    binds: Vec<String>,
+}
+
+/// `error` and each cause under it that adds something ("client error (Connect)" alone
+/// does not say that the connection was refused).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
+/// Whether a connection failed before any TLS could be spoken (nothing listens, no route,
+/// no such host).
+fn refused_outright(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    [
+        "connection refused",
+        "no route",
+        "timed out",
+        "dns error",
+        "failed to lookup",
+        "network is unreachable",
+    ]
+    .iter()
+    .any(|sign| reason.contains(sign))
+}
+
+/// How long one request may take before it is abandoned: as long as bollard's default,
+/// since a step's wait and a big upload are single requests.
+const REQUEST_TIMEOUT_SECONDS: u64 = 120;
+
+/// A client for the engine at `resolved` (not yet contacted).
+fn connect(resolved: &endpoint::Resolved) -> Result<Docker, BackendError> {
+    let version = bollard::API_DEFAULT_VERSION;
+    let unreachable = |error: DockerError| BackendError::Unreachable {
+        address: resolved.address.clone(),
+        reason: with_causes(&error),
+    };
+    match &resolved.endpoint {
+        Endpoint::Unix(path) => Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECONDS, version).map_err(unreachable),
+        Endpoint::Tcp { address, tls: None } => Docker::connect_with_http(&format!("tcp://{address}"), REQUEST_TIMEOUT_SECONDS, version).map_err(unreachable),
+        Endpoint::Tcp { address, tls: Some(tls) } => {
+            Docker::connect_with_ssl(&format!("tcp://{address}"), &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECONDS, version).map_err(|error| {
+                BackendError::Endpoint(endpoint::EndpointError::TlsMaterial {
+                    address: resolved.address.clone(),
+                    path: tls.ca.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
+                    reason: error.to_string(),
+                })
+            })
+        }
+        Endpoint::Ssh(destination) => Ok(super::ssh::connect(destination, &resolved.address, REQUEST_TIMEOUT_SECONDS)),
+    }
+}
+
 /// Removes container `id` (with its anonymous volumes) and forgets it in `live`; `false`
 /// when it may still be there.
 async fn remove_tracked(docker: &Docker, live: &Mutex<HashSet<String>>, id: &str) -> bool {
@@ -1243,6 +1527,8 @@ fn host_config(mounts: &[Mount]) -> HostConfig {
             Mount::Tmpfs { target } => {
                 tmpfs.insert(target.clone(), String::new());
             }
+            // Made on the engine by `DockerBackend::engine_mounts`.
+            Mount::Upload { .. } | Mount::SecretFile { .. } => {}
         }
     }
     HostConfig {
@@ -1354,7 +1640,7 @@ fn classify(address: &str, operation: String, error: DockerError) -> BackendErro
         DockerError::SocketNotFoundError(_) | DockerError::HyperLegacyError { .. } | DockerError::IOError { .. } | DockerError::RequestTimeoutError => {
             BackendError::Unreachable {
                 address: address.to_string(),
-                reason: error.to_string(),
+                reason: with_causes(&error),
             }
         }
         DockerError::DockerResponseServerError { message, .. } => BackendError::Failed {

@@ -94,6 +94,10 @@ impl Backend for FakeBackend {
         "fake".into()
     }
 
+    fn shares_host_files(&self) -> bool {
+        true
+    }
+
     async fn resolve_image(&self, address: &str, _credentials: Option<&super::Credentials>) -> Result<ImageInfo, BackendError> {
         if address.starts_with("missing") {
             return Err(BackendError::ImageNotFound {

@@ -1,10 +1,14 @@
 //! The container backend: the one capability the engine needs from the outside world.
 //! [`Backend`] is implemented for Docker in [`docker`] (the only module that knows
-//! bollard) and by a fake in the engine's unit tests.
+//! bollard) and by a fake in the engine's unit tests. [`endpoint`] chooses the engine as
+//! the docker CLI does (`DOCKER_HOST`, contexts, TLS files); `ssh` carries the API over
+//! `ssh … docker system dial-stdio`.
 
 pub mod credentials;
 pub mod docker;
+pub mod endpoint;
 mod session;
+mod ssh;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -79,6 +83,52 @@ pub enum Mount {
     Volume { name: String, target: String },
     /// An empty tmpfs at `target`.
     Tmpfs { target: String },
+    /// A folder at `target` holding what `archive` holds (extracted at `/`, so its entries
+    /// are under `target`), private to the container and discarded with it: a mounted
+    /// directory on an engine that does not share this machine's file system.
+    Upload { archive: ArchiveFile, target: String },
+    /// A read-only file at `target` holding `contents`, with `mode` and, if given, owned
+    /// by `owner` (`uid`, `gid`): a secret on an engine that does not share this machine's
+    /// file system. It is kept in memory there too and gone when the step ends.
+    SecretFile {
+        contents: SecretBytes,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+        target: String,
+    },
+}
+
+/// A secret's bytes on their way to an engine: never shown by `Debug`, zeroed when the
+/// last handle goes.
+#[derive(Clone)]
+pub struct SecretBytes(std::sync::Arc<ZeroedOnDrop>);
+
+struct ZeroedOnDrop(Vec<u8>);
+
+impl Drop for ZeroedOnDrop {
+    fn drop(&mut self) {
+        for byte in self.0.iter_mut() {
+            // SAFETY: `byte` is a valid, aligned, exclusive reference; the volatile write
+            // keeps the compiler from dropping a store to memory about to be freed.
+            unsafe { std::ptr::write_volatile(byte, 0) };
+        }
+    }
+}
+
+impl SecretBytes {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(std::sync::Arc::new(ZeroedOnDrop(bytes)))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0.0
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBytes(***)")
+    }
 }
 
 /// A tar archive on disk, removed when its last handle goes. The backend streams it from
@@ -284,6 +334,9 @@ pub enum BackendError {
     Cancelled,
     #[error("{operation} failed: {reason}")]
     Failed { operation: String, reason: String },
+    /// No engine could be chosen from `DOCKER_HOST`, the Docker context or its TLS files.
+    #[error(transparent)]
+    Endpoint(#[from] endpoint::EndpointError),
     /// A registry refused a push or a pull for want of valid credentials.
     #[error("{operation}: registry {registry} {problem}: {reason}")]
     Registry {
@@ -315,7 +368,7 @@ impl std::fmt::Display for RegistryProblem {
 impl Diagnose for BackendError {
     fn kind(&self) -> ErrorKind {
         match self {
-            BackendError::Unreachable { .. } | BackendError::Registry { .. } => ErrorKind::User,
+            BackendError::Unreachable { .. } | BackendError::Registry { .. } | BackendError::Endpoint(_) => ErrorKind::User,
             BackendError::Cancelled => ErrorKind::Interrupted { signal: None },
             BackendError::ImageNotFound { .. } | BackendError::PathNotFound { .. } | BackendError::Failed { .. } => ErrorKind::Pipeline,
         }
@@ -323,7 +376,14 @@ impl Diagnose for BackendError {
 
     fn hint(&self) -> Option<Hint> {
         match self {
-            BackendError::Unreachable { .. } => Some(Hint::StartDocker),
+            BackendError::Unreachable { address, reason } => Some(unreachable_hint(address, reason)),
+            BackendError::Endpoint(error) => Some(match error {
+                endpoint::EndpointError::BadAddress { .. } => Hint::CheckDockerHost,
+                endpoint::EndpointError::UnknownContext { name, .. } | endpoint::EndpointError::BadContext { name, .. } => {
+                    Hint::CheckDockerContext { name: name.clone() }
+                }
+                endpoint::EndpointError::TlsMaterial { address, .. } => Hint::CheckEngineTls { address: address.clone() },
+            }),
             BackendError::ImageNotFound { .. } => Some(Hint::ImageUnavailable),
             BackendError::Registry { registry, problem, .. } => Some(match problem {
                 RegistryProblem::Rejected => Hint::CheckRegistryCredentials { registry: registry.clone() },
@@ -334,6 +394,21 @@ impl Diagnose for BackendError {
     }
 }
 
+/// What to check when the engine at `address` did not answer: the local daemon, the
+/// remote one and the way there, or the TLS material it refused.
+fn unreachable_hint(address: &str, reason: &str) -> Hint {
+    let reason = reason.to_ascii_lowercase();
+    if address.starts_with("unix://") || address.is_empty() {
+        Hint::StartDocker
+    } else if address.starts_with("ssh://") {
+        Hint::CheckEngineSsh { address: address.to_string() }
+    } else if ["certificate", "tls", "handshake", "x509", "pem"].iter().any(|sign| reason.contains(sign)) {
+        Hint::CheckEngineTls { address: address.to_string() }
+    } else {
+        Hint::ReachRemoteEngine { address: address.to_string() }
+    }
+}
+
 /// Runs container operations. Every container it creates is labelled with
 /// [`MANAGED_LABEL`] and removed when the operation ends, fails or is cancelled.
 #[async_trait]
@@ -341,6 +416,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Where the backend runs containers (for Docker, the daemon's address), so that
     /// what a process left there is swept only by a process talking to the same place.
     fn address(&self) -> String;
+    /// Whether the engine sees this machine's file system, so that a host folder can be
+    /// bind-mounted ([`Mount::Bind`]); when it does not, mounted directories and secrets
+    /// are [`Mount::Upload`] and [`Mount::SecretFile`].
+    fn shares_host_files(&self) -> bool;
     /// The local image for `address`, pulled when it is not present, with `credentials`
     /// or else the user's own for its registry.
     async fn resolve_image(&self, address: &str, credentials: Option<&Credentials>) -> Result<ImageInfo, BackendError>;

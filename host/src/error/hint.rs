@@ -17,6 +17,24 @@ pub enum Hint {
     // ---- the machine ------------------------------------------------------------------
     /// The Docker daemon cannot be reached.
     StartDocker,
+    /// A remote Docker engine (`tcp://`) did not answer.
+    ReachRemoteEngine {
+        address: String,
+    },
+    /// An engine reached through `ssh://` did not answer.
+    CheckEngineSsh {
+        address: String,
+    },
+    /// The TLS material for an engine is missing, unreadable or refused.
+    CheckEngineTls {
+        address: String,
+    },
+    /// `DOCKER_HOST` names no engine tanto can use.
+    CheckDockerHost,
+    /// A Docker context is missing or unreadable.
+    CheckDockerContext {
+        name: String,
+    },
     /// An image is neither local nor pullable.
     ImageUnavailable,
     /// A registry refused the credentials it was given.
@@ -186,6 +204,25 @@ impl fmt::Display for Hint {
 
             Hint::StartDocker => f.write_str(
                 "start the Docker daemon (`scripts/setup` does it on a fresh machine) or point DOCKER_HOST at a running one; check with `docker info`",
+            ),
+            Hint::ReachRemoteEngine { address } => write!(
+                f,
+                "check that a Docker engine listens at {address} and that this machine reaches it (`docker -H {address} info`); DOCKER_HOST, else DOCKER_CONTEXT, else `docker context use` chooses the engine"
+            ),
+            Hint::CheckEngineSsh { address } => write!(
+                f,
+                "check that `ssh` reaches the host of {address} without a prompt (a key in your agent or ~/.ssh/config, the host in known_hosts) and that `docker system dial-stdio` runs there (`docker -H {address} info`)"
+            ),
+            Hint::CheckEngineTls { address } => write!(
+                f,
+                "the engine at {address} is reached with TLS: ca.pem, cert.pem and key.pem must be in DOCKER_CERT_PATH (else ~/.docker) or in the context's TLS folder, the engine's certificate must be signed by that ca.pem and name the host, and the engine must accept cert.pem (try `docker -H {address} --tlsverify info`)"
+            ),
+            Hint::CheckDockerHost => f.write_str(
+                "DOCKER_HOST takes unix:///path/to/docker.sock, tcp://host:port (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for TLS) or ssh://[user@]host[:port]; unset it to use the local daemon",
+            ),
+            Hint::CheckDockerContext { name } => write!(
+                f,
+                "`docker context ls` lists the contexts; choose another with DOCKER_CONTEXT or `docker context use`, or inspect this one with `docker context inspect {name}`"
             ),
             Hint::ImageUnavailable => f.write_str(
                 "the image is neither on this machine nor pullable: check the address, `docker pull` it, or build it locally (`docker image ls` lists what is here)",

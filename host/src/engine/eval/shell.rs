@@ -32,7 +32,7 @@ impl Engine {
         let mounts = absolute_mounts(mounts, config.workdir.as_deref().unwrap_or("/"))?;
         let volumes = self.lock_volumes(&mounts, || {}).await?;
         let mut prepared = self.prepare_mounts(&mounts, &config, volumes).await?;
-        let command = Self::with_secret_env(command, &node.config.secret_env, &mut prepared)?;
+        let command = Self::with_secret_env(command, &node.config.secret_env, &mut prepared, self.backend.shares_host_files())?;
         let spec = TerminalSpec {
             image: snapshot.image,
             config,

@@ -52,6 +52,25 @@ impl Engine {
         };
         for (path, source) in mounts {
             match source {
+                // An engine elsewhere gets the directory's files as an upload into a volume
+                // of the container's own (discarded with it, as the scratch folder is).
+                ResolvedMount::Directory(tree) if !self.backend.shares_host_files() => {
+                    let file = self.store.temp_file().map_err(local_error("cannot create an archive file"))?;
+                    let tree = tree.clone();
+                    let target = path.clone();
+                    let archive = blocking(move || {
+                        let (handle, temp_path) = file.into_parts();
+                        let writer = std::io::BufWriter::new(handle);
+                        let writer = tree.write_tar(&target, writer).map_err(EngineError::from)?;
+                        writer
+                            .into_inner()
+                            .map_err(|error| error.into_error())
+                            .map_err(local_error("cannot write an archive file"))?;
+                        Ok(backend::ArchiveFile::new(temp_path))
+                    })
+                    .await?;
+                    prepared.backend.push(backend::Mount::Upload { archive, target: path.clone() });
+                }
                 ResolvedMount::Directory(tree) => {
                     let work = self.store.temp_dir().map_err(local_error("cannot create a mount folder"))?;
                     let tree = tree.clone();
@@ -72,6 +91,15 @@ impl Engine {
                     prepared.backend.push(backend::Mount::Volume { name, target: path.clone() });
                 }
                 ResolvedMount::Temp => prepared.backend.push(backend::Mount::Tmpfs { target: path.clone() }),
+                ResolvedMount::Secret { secret, owner, mode } if !self.backend.shares_host_files() => {
+                    let owner = owner_ids(owner.as_deref(), config.user.as_deref())?;
+                    prepared.backend.push(backend::Mount::SecretFile {
+                        contents: backend::SecretBytes::new(secret.value().as_bytes().to_vec()),
+                        mode: mode.unwrap_or(0o400),
+                        owner,
+                        target: path.clone(),
+                    });
+                }
                 ResolvedMount::Secret { secret, owner, mode } => {
                     let files = match &mut prepared.secret_files {
                         Some(files) => files,
@@ -91,11 +119,13 @@ impl Engine {
     }
 
     /// `command`, started by a shell that first sets `secret_env` from a file mounted for
-    /// it in `prepared`; `command` itself when there are none.
+    /// it in `prepared` (handed over as a [`backend::Mount::SecretFile`] when the backend
+    /// does not share this machine's files); `command` itself when there are none.
     pub(super) fn with_secret_env(
         command: Vec<String>,
         secret_env: &BTreeMap<String, Secret>,
         prepared: &mut PreparedMounts,
+        backend_shares_host_files: bool,
     ) -> Result<Vec<String>, EngineError> {
         if secret_env.is_empty() {
             return Ok(command);
@@ -104,6 +134,15 @@ impl Engine {
         // (Docker merges the container's environment into the image it commits, and
         // keeps the container's configuration beside it): it is read from a file on a
         // tmpfs by the shell that starts the command instead.
+        if !backend_shares_host_files {
+            prepared.backend.push(backend::Mount::SecretFile {
+                contents: backend::SecretBytes::new(secret_env_script(secret_env)?),
+                mode: 0o444,
+                owner: None,
+                target: SECRET_ENV_PATH.into(),
+            });
+            return Ok(started_with_secret_env(command));
+        }
         let files = match &mut prepared.secret_files {
             Some(files) => files,
             None => prepared.secret_files.insert(SecretFiles::create()?),
@@ -134,7 +173,7 @@ impl Engine {
     ) -> Result<(backend::RunOutcome, PreparedMounts), EngineError> {
         let archives = self.archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
         let mut prepared = self.prepare_mounts(mounts, &config, volumes).await?;
-        let command = Self::with_secret_env(command, &exec.config.secret_env, &mut prepared)?;
+        let command = Self::with_secret_env(command, &exec.config.secret_env, &mut prepared, self.backend.shares_host_files())?;
         let expect = exec.options.expect;
         let spec = RunSpec {
             image: pending.base.image.clone(),
@@ -220,8 +259,9 @@ fn owner_ids(owner: Option<&str>, user: Option<&str>) -> Result<Option<(u32, u32
 
 /// The files a step's secrets are handed to Docker in: a folder of their own (mode 0700)
 /// on a host tmpfs, so a value never touches a disk, bind-mounted read-only into the
-/// container and removed when the step ends. The daemon must run on this machine, as it
-/// must for mounted directories.
+/// container and removed when the step ends. Only for an engine on this machine
+/// ([`crate::backend::Backend::shares_host_files`]); one elsewhere gets
+/// [`backend::Mount::SecretFile`]s.
 struct SecretFiles {
     folder: std::path::PathBuf,
     count: usize,
