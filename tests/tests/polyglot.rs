@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use tanto_tests::{Run, Tanto, repo_root, tanto_bin, write};
+use tanto_tests::{Run, Tanto, repo_root, tanto_bin, without_progress, write};
 
 fn examples() -> PathBuf {
     repo_root().join("modules/examples")
@@ -79,7 +79,11 @@ fn source_tree() -> tempfile::TempDir {
 /// (whose `sha256sum` prints the same lines as busybox's).
 fn expected(source: &Path, program: &str) -> String {
     let output = Command::new("sh")
-        .args(["-c", "find . -type f | LC_ALL=C sort | xargs \"$0\"", program])
+        .args([
+            "-c",
+            "find . -type f | LC_ALL=C sort | while IFS= read -r file; do \"$0\" \"$file\" || exit; done",
+            program,
+        ])
         .current_dir(source)
         .output()
         .expect("sh runs");
@@ -102,7 +106,7 @@ fn call_component(tanto: &Tanto, component: &Path, args: &[&str]) -> Run {
 }
 
 #[test]
-fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes() {
+fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes_and_errors() {
     let (javascript, c) = std::thread::scope(|scope| {
         let javascript = scope.spawn(javascript_component);
         let c = scope.spawn(c_component);
@@ -110,21 +114,39 @@ fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes() {
     });
     let source = source_tree();
     let source_arg = format!("--source={}", source.path().display());
+    // A tanto (and cache) per language: each result is computed, not answered from the
+    // cache another language's call filled. Within a language, the component compiles once.
+    let rust = Tanto::new();
+    let javascript_tanto = Tanto::new();
+    let c_tanto = Tanto::new();
     for (algorithm, program) in [(None, "sha256sum"), (Some("--algorithm=md5"), "md5sum")] {
         let args: Vec<&str> = [Some(source_arg.as_str()), algorithm].into_iter().flatten().collect();
         let expected = expected(source.path(), program);
         assert_eq!(expected.lines().count(), 5, "{expected}");
-        // A tanto (and cache) per language: each result is computed, not answered from
-        // the cache another language's call filled.
-        let rust = Tanto::new();
         assert_eq!(call_rust(&rust, &args).success().stdout, expected, "Rust, {program}");
-        rust.assert_no_leftovers();
-        for (language, component) in [("JavaScript", javascript), ("C", c)] {
-            let tanto = Tanto::new();
-            let run = call_component(&tanto, component, &args).success();
+        for (language, tanto, component) in [("JavaScript", &javascript_tanto, javascript), ("C", &c_tanto, c)] {
+            let run = call_component(tanto, component, &args).success();
             assert_eq!(run.stdout, expected, "{language}, {program}");
-            tanto.assert_no_leftovers();
         }
+    }
+
+    let missing = call_rust(&rust, &[]).failure(2);
+    let missing = without_progress(&missing.stderr);
+    assert!(missing.contains("function `checksums` needs `--source`"), "{missing}");
+    for (language, tanto, component) in [("JavaScript", &javascript_tanto, javascript), ("C", &c_tanto, c)] {
+        // Checked by tanto against the schema the module describes, before it runs.
+        let run = call_component(tanto, component, &[]).failure(2);
+        assert_eq!(without_progress(&run.stderr), missing, "{language}");
+        // The API's error reaches the module, which returns it as its own.
+        let run = call_component(tanto, component, &[&source_arg, "--algorithm=nosuch"]).failure(1);
+        assert!(
+            run.stderr.contains("nosuchsum: not found") && run.stderr.contains("exited with code 127"),
+            "{language}: the failed command and its output are shown:\n{}",
+            run.stderr
+        );
+    }
+    for tanto in [rust, javascript_tanto, c_tanto] {
+        tanto.assert_no_leftovers();
     }
 }
 
@@ -137,27 +159,4 @@ fn the_three_modules_describe_the_same_functions() {
         let run = tanto.run(&["functions", "-m", component.to_str().unwrap()]).success();
         assert_eq!(run.stdout, rust, "{language}");
     }
-}
-
-#[test]
-fn javascript_and_c_modules_fail_as_the_rust_module_does() {
-    let tanto = Tanto::new();
-    let source = tempfile::tempdir().unwrap();
-    let source_arg = format!("--source={}", source.path().display());
-    let rust = tanto.run_in(&examples().join("rust"), &["call", "checksums"]).failure(2);
-    assert!(rust.stderr.contains("function `checksums` needs `--source`"), "{}", rust.stderr);
-    for (language, component) in [("JavaScript", javascript_component()), ("C", c_component())] {
-        let component = component.to_str().unwrap();
-        // Checked by tanto against the schema the module describes, before it runs.
-        let run = tanto.run(&["call", "-m", component, "checksums"]).failure(2);
-        assert_eq!(run.stderr, rust.stderr, "{language}");
-        // The API's error reaches the module, which returns it as its own.
-        let run = tanto.run(&["call", "-m", component, "checksums", &source_arg, "--algorithm=nosuch"]).failure(1);
-        assert!(
-            run.stderr.contains("xargs: nosuchsum: No such file or directory") && run.stderr.contains("exited with code 127"),
-            "{language}: the failed command and its output are shown:\n{}",
-            run.stderr
-        );
-    }
-    tanto.assert_no_leftovers();
 }

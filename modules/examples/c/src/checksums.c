@@ -17,8 +17,9 @@
 #define FUNCTION "checksums"
 
 // Every file's checksum, one `CHECKSUM  ./PATH` line per file, sorted by path. `$0` is
-// the checksum program, passed as an argument rather than spliced into the script.
-static const char SCRIPT[] = "find . -type f | sort | xargs \"$0\"";
+// the checksum program, passed as an argument rather than spliced into the script; a
+// name with spaces is one argument (one line of `find` is one path).
+static const char SCRIPT[] = "find . -type f | sort | while IFS= read -r file; do \"$0\" \"$file\" || exit; done";
 
 typedef tanto_core_types_own_container_t container_t;
 

@@ -4,8 +4,9 @@
 use tanto_sdk::{Directory, Result, dag};
 
 /// Every file's checksum, one `CHECKSUM  ./PATH` line per file, sorted by path. `$0` is
-/// the checksum program, passed as an argument rather than spliced into the script.
-const SCRIPT: &str = "find . -type f | sort | xargs \"$0\"";
+/// the checksum program, passed as an argument rather than spliced into the script; a
+// name with spaces is one argument (one line of `find` is one path).
+const SCRIPT: &str = "find . -type f | sort | while IFS= read -r file; do \"$0\" \"$file\" || exit; done";
 
 #[derive(Default)]
 struct Checksums;
