@@ -163,12 +163,17 @@ void exports_tanto_core_guest_describe(exports_tanto_core_guest_module_schema_t 
   module_string_dup(&ret->name, MODULE);
   module_string_dup(&ret->description, "Checksums of a directory's files.");
   ret->functions = (exports_tanto_core_guest_list_function_t){function, 1};
+  // No constructor: the module's object has nothing to be made from.
+  ret->constructor = (exports_tanto_core_guest_list_argument_t){NULL, 0};
 }
 
-bool exports_tanto_core_guest_invoke(module_string_t *function, exports_tanto_core_guest_list_tuple2_string_value_t *arguments,
+bool exports_tanto_core_guest_invoke(exports_tanto_core_guest_list_tuple2_string_value_t *constructor_arguments,
+                                     module_string_t *function, exports_tanto_core_guest_list_tuple2_string_value_t *arguments,
                                      exports_tanto_core_guest_value_t *ret, exports_tanto_core_guest_error_t *err) {
   bool ok;
-  if (equals(function, FUNCTION)) {
+  if (constructor_arguments->len > 0) {
+    ok = fail(err, TANTO_CORE_TYPES_ERROR_INVALID_ARGUMENT, "module `" MODULE "` has no constructor arguments");
+  } else if (equals(function, FUNCTION)) {
     ok = checksums(arguments, ret, err);
   } else {
     ok = fail(err, TANTO_CORE_TYPES_ERROR_NOT_FOUND, "module `" MODULE "` has no function `%.*s`; it offers: " FUNCTION,
@@ -176,6 +181,8 @@ bool exports_tanto_core_guest_invoke(module_string_t *function, exports_tanto_co
   }
   for (size_t i = 0; i < arguments->len; i++) drop_handles(&arguments->ptr[i].f1);
   exports_tanto_core_guest_list_tuple2_string_value_free(arguments);
+  for (size_t i = 0; i < constructor_arguments->len; i++) drop_handles(&constructor_arguments->ptr[i].f1);
+  exports_tanto_core_guest_list_tuple2_string_value_free(constructor_arguments);
   module_string_free(function);
   return ok;
 }

@@ -81,10 +81,15 @@ export const guest = {
           returnType: { kind: "string", isList: false, optional: false },
         },
       ],
+      // No constructor: the module's object has nothing to be made from.
+      constructor: [],
     };
   },
 
-  invoke(functionName, argumentList) {
+  invoke(constructorArguments, functionName, argumentList) {
+    if (constructorArguments.length > 0) {
+      throw fail("invalid-argument", `module \`${MODULE}\` has no constructor arguments`);
+    }
     if (functionName === FUNCTION) {
       return checksums(argumentList);
     }
