@@ -172,6 +172,22 @@ fn terminal_opens_a_shell_with_the_containers_env_workdir_user_and_cache_and_exi
 }
 
 #[test]
+fn terminal_reaches_the_services_the_container_binds() {
+    let tanto = Tanto::new();
+    let services = guest_wasm("services").to_str().expect("utf-8 path").to_string();
+    let page = unique("served to the shell");
+    let mut terminal = Terminal::start(&tanto, "", &["call", "-m", &services, "client", &format!("--page={page}"), "terminal"]);
+    terminal.expect("a shell in the container");
+    terminal.type_keys("wget -qO- http://web/index.html; echo; echo \"got=$?\"\r");
+    terminal.expect(&format!("{page}\r\ngot=0"));
+    terminal.type_keys("exit\r");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 0, "{screen}");
+    // The service stopped with the shell: nothing of the run is left.
+    assert_nothing_left(&tanto);
+}
+
+#[test]
 fn terminal_follows_the_terminals_size_and_ctrl_c_reaches_the_shell() {
     let tanto = Tanto::new();
     let api = api();

@@ -995,6 +995,13 @@ impl Backend for DockerBackend {
                 reason: "the command is empty".into(),
             });
         };
+        let (network_mode, extra_hosts) = match &spec.services {
+            Some(services) => {
+                let (network, hosts) = self.service_host_config(services).await?;
+                (Some(network), Some(hosts))
+            }
+            None => (None, None),
+        };
         let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
         let body = ContainerCreateBody {
             attach_stdin: Some(true),
@@ -1002,7 +1009,11 @@ impl Backend for DockerBackend {
             attach_stderr: Some(true),
             open_stdin: Some(true),
             tty: Some(true),
-            host_config: Some(mounts.host.clone()),
+            host_config: Some(HostConfig {
+                network_mode,
+                extra_hosts,
+                ..mounts.host.clone()
+            }),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
         let result = match self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await {

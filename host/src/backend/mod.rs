@@ -230,6 +230,9 @@ pub struct TerminalSpec {
     pub config: ImageConfig,
     pub command: Vec<String>,
     pub mounts: Vec<Mount>,
+    /// The services the shell reaches, as a step binding them would; `None` keeps the
+    /// backend's default network.
+    pub services: Option<ServiceHosts>,
 }
 
 /// A terminal's size in characters.

@@ -290,7 +290,9 @@ async fn without_mount_removes_the_mount_from_later_steps_and_their_keys() {
             .iter()
             .map(|mount| match mount {
                 crate::backend::Mount::Volume { target, .. } | crate::backend::Mount::Tmpfs { target } => target.clone(),
-                crate::backend::Mount::Bind { target, .. } => target.clone(),
+                crate::backend::Mount::Bind { target, .. }
+                | crate::backend::Mount::Upload { target, .. }
+                | crate::backend::Mount::SecretFile { target, .. } => target.clone(),
             })
             .collect()
     };

@@ -204,7 +204,8 @@ impl Engine {
             failed(log.as_deref(), Some(outcome.exit_code));
             let failure = EngineError::ExecFailed(Arc::new(failure));
             if let (Some(image), Some(config)) = (outcome.failed_image, shell_config) {
-                self.debug_failed_step(image, config, &exec.config.secret_env, prepared, &failure).await;
+                self.debug_failed_step(image, config, &exec.config.secret_env, &exec.config.services, prepared, &failure)
+                    .await;
             }
             return Err(failure);
         }

@@ -1,7 +1,8 @@
 //! Interactive shells: in a container's state (`container.terminal`), and in the state a
 //! failed step left (`tanto call --interactive`). Both run on the backend as a container
 //! with a pseudo-terminal wired to the user's, with the command's configuration (env,
-//! working directory, user) and mounts (directories, cache volumes, secrets).
+//! working directory, user), mounts (directories, cache volumes, secrets) and bound
+//! services.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use super::exec::absolute_mounts;
 use super::step_spec::{PreparedMounts, started_with_secret_env};
 use crate::backend::{ImageConfig, TerminalSpec};
 use crate::engine::console::{FailureShell, no_terminal};
-use crate::engine::objects::{Container, Secret};
+use crate::engine::objects::{Container, Secret, Service};
 use crate::engine::{Engine, EngineError};
 
 /// The shell opened when no command is given.
@@ -38,9 +39,25 @@ impl Engine {
             config,
             command,
             mounts: prepared.backend.clone(),
+            services: None,
         };
-        let exit_code = self.shell(spec, "a shell in the container: leave it with `exit`").await;
+        let exit_code = self
+            .shell_binding(spec, &node.config.services, "a shell in the container: leave it with `exit`")
+            .await;
         drop(prepared);
+        exit_code
+    }
+
+    /// Runs one shell on the user's terminal with `services` bound under their aliases,
+    /// as a step binding them would have them: started (or joined) before the shell, let
+    /// go when it ends.
+    async fn shell_binding(&self, spec: TerminalSpec, services: &BTreeMap<String, Service>, banner: &str) -> Result<i64, EngineError> {
+        if services.is_empty() {
+            return self.shell(spec, banner).await;
+        }
+        let hosts = self.bind_services(services).await?;
+        let exit_code = self.shell(TerminalSpec { services: Some(hosts), ..spec }, banner).await;
+        self.unbind_services(services).await;
         exit_code
     }
 
@@ -73,6 +90,7 @@ impl Engine {
         image: String,
         config: ImageConfig,
         secret_env: &BTreeMap<String, Secret>,
+        services: &BTreeMap<String, Service>,
         prepared: PreparedMounts,
         failure: &EngineError,
     ) {
@@ -84,9 +102,10 @@ impl Engine {
                 config,
                 command,
                 mounts: prepared.backend.clone(),
+                services: None,
             };
             let banner = format!("{failure}\n\na shell in the failed step's state; leaving it with `exit` ends the run with this failure");
-            if let Err(error) = self.shell(spec, &banner).await {
+            if let Err(error) = self.shell_binding(spec, services, &banner).await {
                 tracing::warn!(%error, "cannot open a shell in the failed step's state");
             }
         }

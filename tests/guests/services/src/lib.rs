@@ -96,6 +96,12 @@ impl Services {
             .stdout()
     }
 
+    /// A busybox container with the web service bound as `web`, for `tanto call client
+    /// --page=... terminal`: a shell in it reaches the service.
+    pub fn client(&self, page: String) -> Container {
+        busybox().with_service_binding("web", &web(&page))
+    }
+
     /// The web service itself, for `tanto call web --page=... up`.
     pub fn web(&self, page: String) -> Service {
         web(&page)
