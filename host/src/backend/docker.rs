@@ -233,6 +233,18 @@ impl DockerBackend {
         Ok((network, hosts))
     }
 
+    /// The network mode and extra hosts of a step or shell: the services network when it
+    /// binds services, else the daemon's default network (as before services existed).
+    async fn binding_network(&self, services: Option<&ServiceHosts>) -> Result<(Option<String>, Option<Vec<String>>), BackendError> {
+        Ok(match services {
+            Some(services) => {
+                let (network, hosts) = self.service_host_config(services).await?;
+                (Some(network), Some(hosts))
+            }
+            None => (None, None),
+        })
+    }
+
     /// A labelled container of `image` running `program` with `arguments` in `config`'s
     /// environment, working directory and user (steps and shells add how they attach).
     fn command_container(&self, image: &str, program: &str, arguments: &[String], config: &ImageConfig) -> ContainerCreateBody {
@@ -949,15 +961,7 @@ impl Backend for DockerBackend {
                 reason: "the command is empty".into(),
             });
         };
-        // A step that binds no service keeps the daemon's default network, as before
-        // services existed.
-        let (network_mode, extra_hosts) = match &spec.services {
-            Some(services) => {
-                let (network, hosts) = self.service_host_config(services).await?;
-                (Some(network), Some(hosts))
-            }
-            None => (None, None),
-        };
+        let (network_mode, extra_hosts) = self.binding_network(spec.services.as_ref()).await?;
         let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
         let body = ContainerCreateBody {
             attach_stdout: Some(true),
@@ -995,13 +999,7 @@ impl Backend for DockerBackend {
                 reason: "the command is empty".into(),
             });
         };
-        let (network_mode, extra_hosts) = match &spec.services {
-            Some(services) => {
-                let (network, hosts) = self.service_host_config(services).await?;
-                (Some(network), Some(hosts))
-            }
-            None => (None, None),
-        };
+        let (network_mode, extra_hosts) = self.binding_network(spec.services.as_ref()).await?;
         let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
         let body = ContainerCreateBody {
             attach_stdin: Some(true),

@@ -235,10 +235,10 @@ fn object_kind(returned: TypeRef) -> Option<Kind> {
 }
 
 /// An option of tanto's: (long name, short name, takes a value, help).
-type OptionSpec = (Option<String>, Option<char>, bool, String);
+pub(super) type OptionSpec = (Option<String>, Option<char>, bool, String);
 
 /// Every option of `command`.
-fn options_of(command: &clap::Command) -> Vec<OptionSpec> {
+pub(super) fn options_of(command: &clap::Command) -> Vec<OptionSpec> {
     command
         .get_arguments()
         .filter(|argument| !argument.is_positional() && !matches!(argument.get_id().as_str(), "help" | "version"))
@@ -254,7 +254,7 @@ fn options_of(command: &clap::Command) -> Vec<OptionSpec> {
 }
 
 /// `Some(takes the next token as its value)` when `token` is one of `options`.
-fn option(options: &[OptionSpec], token: &str) -> Option<bool> {
+pub(super) fn option(options: &[OptionSpec], token: &str) -> Option<bool> {
     if let Some(long) = token.strip_prefix("--") {
         let name = long.split_once('=').map_or(long, |(name, _)| name);
         let (_, _, takes_value, _) = options.iter().find(|(option, _, _, _)| option.as_deref() == Some(name))?;

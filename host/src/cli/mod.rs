@@ -373,36 +373,10 @@ fn hoist_call_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
     use clap::CommandFactory as _;
     let mut command = Cli::command();
     command.build();
-    // (long name, short name, takes a value) of every option of `command`.
-    let options_of = |command: &clap::Command| -> Vec<(Option<String>, Option<char>, bool)> {
-        command
-            .get_arguments()
-            .filter(|argument| !argument.is_positional() && !matches!(argument.get_id().as_str(), "help" | "version"))
-            .map(|argument| {
-                (
-                    argument.get_long().map(str::to_string),
-                    argument.get_short(),
-                    argument.get_action().takes_values(),
-                )
-            })
-            .collect()
-    };
-    // `Some(takes the next token as its value)` when `token` is one of `options`.
-    let option = |options: &[(Option<String>, Option<char>, bool)], token: &str| -> Option<bool> {
-        if let Some(long) = token.strip_prefix("--") {
-            let name = long.split_once('=').map_or(long, |(name, _)| name);
-            let (_, _, takes_value) = options.iter().find(|(option, _, _)| option.as_deref() == Some(name))?;
-            return Some(*takes_value && !long.contains('='));
-        }
-        let mut shorts = token.strip_prefix('-')?.chars();
-        let first = shorts.next()?;
-        let (_, _, takes_value) = options.iter().find(|(_, short, _)| *short == Some(first))?;
-        // `-j 2` takes the next token, `-j2` holds its value.
-        Some(*takes_value && shorts.next().is_none())
-    };
+    use complete::{OptionSpec, option, options_of};
     let tokens: Vec<Option<&str>> = argv.iter().map(|token| token.to_str()).collect();
     // The first token that is not an option (or an option's value) from `start` on.
-    let first_word = |options: &[(Option<String>, Option<char>, bool)], start: usize| -> Option<usize> {
+    let first_word = |options: &[OptionSpec], start: usize| -> Option<usize> {
         let mut index = start;
         while index < tokens.len() {
             let token = tokens[index]?;

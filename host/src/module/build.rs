@@ -103,21 +103,29 @@ struct Stamp {
     inputs: Vec<InputStat>,
 }
 
+/// What a build's stamp remembers of one input file (or folder: a file added to it
+/// changes its modification time), to tell whether it changed since.
 #[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
-struct InputStat {
+pub(super) struct InputStat {
     path: PathBuf,
     size: u64,
     mtime_nanos: i128,
 }
 
 impl InputStat {
-    fn of(path: &Path) -> Option<Self> {
+    pub(super) fn of(path: &Path) -> Option<Self> {
         let metadata = std::fs::metadata(path).ok()?;
         Some(Self {
             path: path.to_path_buf(),
-            size: metadata.len(),
+            // A folder's size says nothing of its entries, and varies by file system.
+            size: if metadata.is_dir() { 0 } else { metadata.len() },
             mtime_nanos: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
         })
+    }
+
+    /// Whether the input is as it was when this was taken.
+    pub(super) fn unchanged(&self) -> bool {
+        Self::of(&self.path).as_ref() == Some(self)
     }
 }
 
@@ -128,7 +136,7 @@ fn stamp_path(cache_root: &Path, source_dir: &Path) -> PathBuf {
 
 /// Whether the stamp's inputs are all unchanged.
 fn fresh(stamp: &Stamp) -> bool {
-    stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input))
+    stamp.inputs.iter().all(InputStat::unchanged)
 }
 
 /// Builds the module in `source_dir` written with `sdk`, unless nothing changed since the

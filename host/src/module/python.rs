@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::build::{BuildError, Built};
+use super::build::{BuildError, Built, InputStat};
 use crate::backend::Stream;
 use crate::engine::{Digest, StepReporter};
 
@@ -70,25 +70,6 @@ struct Stamp {
     toolchain: String,
     wasm: PathBuf,
     inputs: Vec<InputStat>,
-}
-
-#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Clone)]
-struct InputStat {
-    path: PathBuf,
-    size: u64,
-    mtime_nanos: i128,
-}
-
-impl InputStat {
-    fn of(path: &Path) -> Option<Self> {
-        use std::os::unix::fs::MetadataExt;
-        let metadata = std::fs::metadata(path).ok()?;
-        Some(Self {
-            path: path.to_path_buf(),
-            size: if metadata.is_dir() { 0 } else { metadata.len() },
-            mtime_nanos: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
-        })
-    }
 }
 
 /// The digest of the embedded SDK: its folder's name, and part of every build's identity.
@@ -175,7 +156,7 @@ fn toolchain() -> String {
 fn fresh_build(stamp_file: &Path, toolchain: &str) -> Option<PathBuf> {
     let bytes = std::fs::read(stamp_file).ok()?;
     let stamp = serde_json::from_slice::<Stamp>(&bytes).ok()?;
-    let fresh = stamp.version == 1 && stamp.toolchain == toolchain && stamp.inputs.iter().all(|input| InputStat::of(&input.path).as_ref() == Some(input));
+    let fresh = stamp.version == 1 && stamp.toolchain == toolchain && stamp.inputs.iter().all(InputStat::unchanged);
     fresh.then_some(stamp.wasm)
 }
 
