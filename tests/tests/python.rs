@@ -127,7 +127,7 @@ fn rust_and_python_pipelines_give_the_same_bytes() {
     let python = tanto.call_python_guest("api", "fail", &["--expect=success"]).failure(1);
     assert_eq!(python.stdout, rust.stdout);
     for run in [&rust, &python] {
-        assert!(run.stderr.contains("exit code 3"), "{}", run.stderr);
+        assert!(run.stderr.contains("exited with code 3"), "{}", run.stderr);
     }
 
     // An exported directory: the same files, modes and bytes.
@@ -152,9 +152,9 @@ fn rust_and_python_pipelines_give_the_same_bytes() {
 
     // Python's own: an absent optional and a default.
     let run = tanto.call_python_guest("api", "greet", &[]).success();
-    assert_eq!(run.stdout, "hello everyone\n");
+    assert_eq!(run.stdout, "hello everyone");
     let run = tanto.call_python_guest("api", "greet", &["--name=ada", "--times=2"]).success();
-    assert_eq!(run.stdout, "hello ada hello ada\n");
+    assert_eq!(run.stdout, "hello ada hello ada");
     tanto.assert_no_leftovers();
 }
 
@@ -173,7 +173,11 @@ fn hostile_python_guests_fail_cleanly() {
 
     let run = tanto.call_python_guest("hostile", "boom", &[]).failure(1);
     assert!(run.stderr.contains("RuntimeError: the module raised on purpose"), "{}", run.stderr);
-    assert!(run.stderr.contains("main.py\", line"), "the traceback is in the module's log:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("main.py\", line"),
+        "the error shows where the exception was raised:\n{}",
+        run.stderr
+    );
 
     let run = tanto.call_python_guest("hostile", "recurse", &["--depth=1000000"]).failure(1);
     assert!(run.stderr.contains("RecursionError"), "{}", run.stderr);

@@ -18,6 +18,9 @@ try:
 except ImportError:
     Err = guest = types = None  # type: ignore[assignment,misc]
 
+# How many frames of a traceback an unexpected exception's error shows.
+_TRACEBACK_FRAMES = 3
+
 _registered: Optional[type] = None
 _schema_cache: Optional[_schema.ModuleSchema] = None
 
@@ -154,6 +157,8 @@ class Guest:
         except Err:
             raise
         except Exception as error:
-            # The traceback goes to the module's log; the caller gets the last line.
+            # The caller gets the exception and where it was raised: the traceback's
+            # innermost frames (the module's log holds it whole).
             traceback.print_exc(file=sys.stderr)
-            raise Err(types.Error_Failed(f"{type(error).__name__}: {error}")) from None
+            frames = "".join(traceback.format_tb(error.__traceback__)[-_TRACEBACK_FRAMES:]).rstrip()
+            raise Err(types.Error_Failed(f"{type(error).__name__}: {error}\n{frames}")) from None
