@@ -52,7 +52,15 @@ impl Daemon {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Daemon { child, port };
+                    // What answered may be another test's server that took the port first:
+                    // then this daemon cannot bind and exits at once. Only a daemon still
+                    // running a moment later owns the port.
+                    sleep(Duration::from_millis(100));
+                    if matches!(child.try_wait(), Ok(None)) {
+                        return Daemon { child, port };
+                    }
+                    let _ = child.wait();
+                    break;
                 }
                 // Another test may have taken the port between probe and bind: retry.
                 if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() > deadline {
