@@ -106,6 +106,28 @@ impl SecondDaemon {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// How many containers were created on this daemon since `since` (a time `docker
+    /// events` takes): its own short event log is complete, so no label filter.
+    pub fn containers_created(&self, since: &str) -> usize {
+        let until = (crate::docker_now().parse::<u64>().expect("a time") + 1).to_string();
+        self.docker(&[
+            "events",
+            "--since",
+            since,
+            "--until",
+            &until,
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--format",
+            "{{.ID}}",
+        ])
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .count()
+    }
+
     fn spawn(&mut self) {
         let path = |name: &str| self.dir.path().join(name);
         let log = std::fs::File::options()

@@ -111,28 +111,6 @@ impl Setup {
     }
 }
 
-/// Containers created on `daemon` since `since` (its own short event log is complete).
-fn containers_created(daemon: &SecondDaemon, since: &str) -> usize {
-    let until = (docker_now().parse::<u64>().expect("a time") + 1).to_string();
-    daemon
-        .docker(&[
-            "events",
-            "--since",
-            since,
-            "--until",
-            &until,
-            "--filter",
-            "type=container",
-            "--filter",
-            "event=create",
-            "--format",
-            "{{.ID}}",
-        ])
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .count()
-}
-
 fn source_argument(path: &Path) -> String {
     format!("--source={}", path.display())
 }
@@ -153,7 +131,7 @@ fn steps_pushed_from_one_daemon_are_pulled_on_another_instead_of_run() {
     let (output, stderr) = setup.call(&on_b, "--cache-from", &["pipeline", &source]);
     assert_eq!(output, on_a, "byte-identical output on B");
     assert!(!stderr.contains("ignoring"), "{stderr}");
-    assert_eq!(containers_created(&daemon, &since), 0, "no step ran on B:\n{stderr}");
+    assert_eq!(daemon.containers_created(&since), 0, "no step ran on B:\n{stderr}");
 
     // A changed input: the two steps before it come from the registry, the three after
     // it run (a fresh cache on B, so nothing answers from B's own records).
@@ -162,7 +140,7 @@ fn steps_pushed_from_one_daemon_are_pulled_on_another_instead_of_run() {
     let fresh = setup.tanto(Some(&daemon));
     let (output, stderr) = setup.call(&fresh, "--cache-from", &["pipeline", &source]);
     assert_eq!(output, "first\nfirst\nchanged input\n14\ndone\n");
-    assert_eq!(containers_created(&daemon, &since), 3, "only the dependents of the input ran:\n{stderr}");
+    assert_eq!(daemon.containers_created(&since), 3, "only the dependents of the input ran:\n{stderr}");
     drop((on_b, fresh));
 }
 
@@ -186,7 +164,7 @@ fn corrupt_entries_are_ignored_with_a_warning_and_the_steps_run() {
         stderr.contains("ignoring the registry cache's entry") && stderr.contains("the record names"),
         "{stderr}"
     );
-    assert_eq!(containers_created(&daemon, &since), 5, "every step ran");
+    assert_eq!(daemon.containers_created(&since), 5, "every step ran");
 
     // Every record replaced by an image that is no record.
     for tag in tags.iter().filter(|tag| tag.starts_with("record-")) {
@@ -200,7 +178,7 @@ fn corrupt_entries_are_ignored_with_a_warning_and_the_steps_run() {
         stderr.contains("ignoring the registry cache's entry") && stderr.contains("holds no tanto-record/record.json"),
         "{stderr}"
     );
-    assert_eq!(containers_created(&daemon, &since), 5, "every step ran");
+    assert_eq!(daemon.containers_created(&since), 5, "every step ran");
     drop((tanto, fresh));
 }
 

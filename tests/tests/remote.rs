@@ -86,28 +86,6 @@ fn over_tls(daemon: &SecondDaemon) -> Tanto {
         .env("DOCKER_CERT_PATH", daemon.client_certs().to_str().expect("utf-8"))
 }
 
-/// Containers created on `daemon` since `since`.
-fn containers_created(daemon: &SecondDaemon, since: &str) -> usize {
-    let until = (docker_now().parse::<u64>().expect("a time") + 1).to_string();
-    daemon
-        .docker(&[
-            "events",
-            "--since",
-            since,
-            "--until",
-            &until,
-            "--filter",
-            "type=container",
-            "--filter",
-            "event=create",
-            "--format",
-            "{{.ID}}",
-        ])
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .count()
-}
-
 #[test]
 fn a_tls_engine_runs_mounts_and_secrets_by_upload_with_the_local_output() {
     let setup = Setup::new();
@@ -128,7 +106,7 @@ fn a_tls_engine_runs_mounts_and_secrets_by_upload_with_the_local_output() {
     let since = docker_now();
     let run = setup.call(&remote, &["mixed", &setup.source(), token]).success();
     assert_eq!(run.stdout, on_local, "the same output on the remote engine:\n{}", run.stderr);
-    assert!(containers_created(&daemon, &since) >= 2, "the steps ran on the TLS engine");
+    assert!(daemon.containers_created(&since) >= 2, "the steps ran on the TLS engine");
     assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
 
     // The daemon shares this machine, but tanto did not use that: the directory is a
@@ -205,7 +183,7 @@ fn a_docker_context_chooses_the_engine() {
     let since = docker_now();
     let run = setup.call(&tanto, &["mixed", &setup.source(), "--token=env://REMOTE_TOKEN"]).success();
     assert!(run.stdout.starts_with("the input\nthe input\n"), "{}", run.stdout);
-    assert!(containers_created(&daemon, &since) >= 2, "the context's engine ran the steps:\n{}", run.stderr);
+    assert!(daemon.containers_created(&since) >= 2, "the context's engine ran the steps:\n{}", run.stderr);
 
     // A client certificate the engine does not accept (the engine's own, made for
     // serverAuth only) is refused, and the error says what to check.
@@ -228,7 +206,7 @@ fn a_docker_context_chooses_the_engine() {
         .env("DOCKER_CONFIG", config.path().to_str().expect("utf-8"))
         .env("DOCKER_HOST", "unix:///var/run/docker.sock");
     setup.call(&overridden, &["mixed", &setup.source(), "--token=env://REMOTE_TOKEN"]).success();
-    assert_eq!(containers_created(&daemon, &since), 0);
+    assert_eq!(daemon.containers_created(&since), 0);
 }
 
 #[test]
@@ -250,7 +228,7 @@ fn an_engine_through_ssh_runs_the_pipeline_like_the_local_one() {
             TOKEN.len()
         )
     );
-    assert!(containers_created(&daemon, &since) >= 2, "the steps ran on the engine behind ssh");
+    assert!(daemon.containers_created(&since) >= 2, "the steps ran on the engine behind ssh");
     drop(tanto);
     assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
     assert_eq!(daemon.docker(&["volume", "ls", "-q"]).trim(), "", "volumes left");
