@@ -109,23 +109,7 @@ impl SecondDaemon {
     /// How many containers were created on this daemon since `since` (a time `docker
     /// events` takes): its own short event log is complete, so no label filter.
     pub fn containers_created(&self, since: &str) -> usize {
-        let until = (crate::docker_now().parse::<u64>().expect("a time") + 1).to_string();
-        self.docker(&[
-            "events",
-            "--since",
-            since,
-            "--until",
-            &until,
-            "--filter",
-            "type=container",
-            "--filter",
-            "event=create",
-            "--format",
-            "{{.ID}}",
-        ])
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .count()
+        crate::containers_created_by(|args| self.docker(args), since, "")
     }
 
     fn spawn(&mut self) {

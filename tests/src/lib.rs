@@ -329,29 +329,7 @@ impl Tanto {
 
     /// How many containers this session created so far, from Docker's event log.
     pub fn containers_created(&self, since: &str) -> usize {
-        let filter = format!("label=tanto.session={}", self.session);
-        let until = format!(
-            "{}",
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 1
-        );
-        docker(&[
-            "events",
-            "--since",
-            since,
-            "--until",
-            &until,
-            "--filter",
-            "type=container",
-            "--filter",
-            "event=create",
-            "--filter",
-            &filter,
-            "--format",
-            "{{.ID}}",
-        ])
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .count()
+        containers_created_by(docker, since, &format!("label=tanto.session={}", self.session))
     }
 }
 
@@ -387,6 +365,29 @@ pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) 
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     (Run::from(child.wait_with_output().expect("tanto's output")), ended)
+}
+
+/// How many containers a daemon created from `since` (a unix time) until now, counted
+/// from its event log through `docker` (the machine's client or one aimed at another
+/// daemon); `filter` narrows the events, e.g. to one tanto session's label.
+pub fn containers_created_by(docker: impl Fn(&[&str]) -> String, since: &str, filter: &str) -> usize {
+    let until = (docker_now().parse::<u64>().expect("a time") + 1).to_string();
+    let mut args = vec![
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+    ];
+    if !filter.is_empty() {
+        args.extend(["--filter", filter]);
+    }
+    args.extend(["--format", "{{.ID}}"]);
+    docker(&args).lines().filter(|line| !line.trim().is_empty()).count()
 }
 
 /// The current time as Docker's `--since` wants it.
