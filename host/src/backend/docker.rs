@@ -75,6 +75,9 @@ pub struct DockerBackend {
     removals: Mutex<tokio::task::JoinSet<()>>,
     /// Debug images of failed steps not yet removed, for the same cleanup.
     live_images: Mutex<HashSet<String>>,
+    /// What running services' mounts need on the engine (secret holders), by service
+    /// container, let go when the service stops.
+    service_mounts: Mutex<HashMap<String, EngineMounts>>,
     /// Operations that talked to the daemon, for timing reports.
     round_trips: std::sync::atomic::AtomicUsize,
 }
@@ -100,6 +103,7 @@ impl DockerBackend {
             live: Arc::new(Mutex::new(HashSet::new())),
             removals: Mutex::new(tokio::task::JoinSet::new()),
             live_images: Mutex::new(HashSet::new()),
+            service_mounts: Mutex::new(HashMap::new()),
             round_trips: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -334,6 +338,7 @@ impl DockerBackend {
             working_dir: config.workdir.clone(),
             user: config.user.clone(),
             labels: Some(all_labels),
+            exposed_ports: Some(config.exposed_ports.clone()),
             ..Default::default()
         };
         let options = CommitContainerOptionsBuilder::default().container(id).pause(false).build();
@@ -1161,6 +1166,10 @@ impl Backend for DockerBackend {
             fields.insert("WorkingDir".into(), serde_json::json!(config.workdir.clone().unwrap_or_default()));
             fields.insert("User".into(), serde_json::json!(config.user.clone().unwrap_or_default()));
             fields.insert("Labels".into(), serde_json::json!(config.labels));
+            // The image's `EXPOSE`s and the container's `with-exposed-port`s, as Docker
+            // writes them: an object of empty objects.
+            let ports: serde_json::Map<String, serde_json::Value> = config.exposed_ports.iter().map(|port| (port.clone(), serde_json::json!({}))).collect();
+            fields.insert("ExposedPorts".into(), if ports.is_empty() { serde_json::Value::Null } else { ports.into() });
         }
         let layers = inspect.root_fs.and_then(|root_fs| root_fs.layers).unwrap_or_default();
         let image_config = serde_json::json!({
@@ -1343,13 +1352,14 @@ impl Backend for DockerBackend {
             });
         };
         let (network, hosts) = self.service_host_config(&spec.services).await?;
+        let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
         let body = ContainerCreateBody {
             hostname: Some(spec.hostname.clone()),
             tty: Some(false),
             host_config: Some(HostConfig {
                 network_mode: Some(network.clone()),
                 extra_hosts: (!hosts.is_empty()).then_some(hosts),
-                ..Default::default()
+                ..mounts.host.clone()
             }),
             networking_config: Some(bollard::models::NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
@@ -1362,8 +1372,15 @@ impl Backend for DockerBackend {
             }),
             ..self.command_container(&spec.image, program, arguments, &spec.config)
         };
-        let created = self.create_tracked(body, format!("creating the service {}", spec.hostname)).await?;
+        let created = match self.create_tracked(body, format!("creating the service {}", spec.hostname)).await {
+            Ok(created) => created,
+            Err(error) => {
+                self.release_mounts(mounts).await;
+                return Err(error);
+            }
+        };
         let started = async {
+            self.upload(&created, &mounts.uploads).await?;
             self.upload(&created, &spec.archives).await?;
             docker
                 .start_container(&created, None)
@@ -1385,9 +1402,15 @@ impl Backend for DockerBackend {
         }
         .await;
         match started {
-            Ok(address) => Ok(StartedService { id: created, address }),
+            Ok(address) => {
+                if let Ok(mut held) = self.service_mounts.lock() {
+                    held.insert(created.clone(), mounts);
+                }
+                Ok(StartedService { id: created, address })
+            }
             Err(error) => {
                 self.remove_container(&created).await;
+                self.release_mounts(mounts).await;
                 Err(error)
             }
         }
@@ -1422,7 +1445,12 @@ impl Backend for DockerBackend {
     }
 
     async fn stop_service(&self, id: &str) -> Result<(), BackendError> {
-        if self.remove_container(id).await {
+        let removed = self.remove_container(id).await;
+        let mounts = self.service_mounts.lock().ok().and_then(|mut held| held.remove(id));
+        if let Some(mounts) = mounts {
+            self.release_mounts(mounts).await;
+        }
+        if removed {
             Ok(())
         } else {
             Err(BackendError::Failed {
@@ -1628,6 +1656,15 @@ fn chunks<Chunk: From<Vec<u8>>>(file: tokio::fs::File) -> impl futures_util::Str
     })
 }
 
+/// Docker's `ExposedPorts` (a map, so in no order) by port number, then protocol: the
+/// order `EXPOSE` most often lists them in, and the same on every run.
+fn sorted_ports(mut ports: Vec<String>) -> Vec<String> {
+    let number = |port: &String| port.split('/').next().and_then(|number| number.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    ports.sort_by(|a, b| number(a).cmp(&number(b)).then_with(|| a.cmp(b)));
+    ports.dedup();
+    ports
+}
+
 fn image_info(address: &str, inspect: bollard::models::ImageInspect) -> ImageInfo {
     let config = inspect.config.unwrap_or_default();
     ImageInfo {
@@ -1639,6 +1676,7 @@ fn image_info(address: &str, inspect: bollard::models::ImageInspect) -> ImageInf
             entrypoint: config.entrypoint.filter(|entrypoint| !entrypoint.is_empty()),
             cmd: config.cmd.filter(|cmd| !cmd.is_empty()),
             labels: config.labels.unwrap_or_default().into_iter().collect(),
+            exposed_ports: sorted_ports(config.exposed_ports.unwrap_or_default()),
         },
     }
 }

@@ -68,6 +68,9 @@ pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    /// `PORT/PROTOCOL` (`80/tcp`), as Docker's `ExposedPorts` names them: the image's
+    /// `EXPOSE`s plus the container's `with-exposed-port`s.
+    pub exposed_ports: Vec<String>,
 }
 
 /// A mount for the duration of one step.
@@ -185,6 +188,8 @@ pub struct ServiceSpec {
     pub archives: Vec<ArchiveFile>,
     pub config: ImageConfig,
     pub command: Vec<String>,
+    /// Its mounts, as a step's ([`RunSpec::mounts`]), for as long as it runs.
+    pub mounts: Vec<Mount>,
     pub hostname: String,
     /// The services this one reaches itself.
     pub services: ServiceHosts,
@@ -485,7 +490,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn service_exit_code(&self, id: &str) -> Result<Option<i64>, BackendError>;
     /// The last `lines` lines of a service's output, both streams.
     async fn service_log_tail(&self, id: &str, lines: usize) -> Result<String, BackendError>;
-    /// Stops and removes a service's container.
+    /// Stops and removes a service's container, and what its mounts needed.
     async fn stop_service(&self, id: &str) -> Result<(), BackendError>;
 }
 

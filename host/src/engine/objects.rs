@@ -124,6 +124,13 @@ impl ConfigEdits {
             Some(args) => Some(args.clone()).filter(|args| !args.is_empty()),
             None => base.cmd.clone(),
         };
+        let mut exposed_ports = base.exposed_ports.clone();
+        for port in self.exposed_ports.keys() {
+            let name = port.to_string();
+            if !exposed_ports.contains(&name) {
+                exposed_ports.push(name);
+            }
+        }
         ImageConfig {
             env,
             workdir: Some(self.workdir_in(base)),
@@ -131,6 +138,7 @@ impl ConfigEdits {
             entrypoint,
             cmd,
             labels,
+            exposed_ports,
         }
     }
 
@@ -442,6 +450,35 @@ pub struct ExposedPort {
     pub protocol: NetworkProtocol,
 }
 
+impl ExposedPort {
+    /// The ports of Docker's `ExposedPorts` names (`80/tcp`, `53/udp`, a bare `80` being
+    /// TCP), in order, each once; others (`sctp`) are left out, as no API names them.
+    pub fn parse_all(names: &[String]) -> Vec<ExposedPort> {
+        let mut ports = Vec::new();
+        for name in names {
+            let (port, protocol) = name.split_once('/').unwrap_or((name, "tcp"));
+            let protocol = match protocol.to_ascii_lowercase().as_str() {
+                "tcp" => NetworkProtocol::Tcp,
+                "udp" => NetworkProtocol::Udp,
+                _ => continue,
+            };
+            if let Ok(port) = port.trim().parse::<u32>() {
+                let port = ExposedPort { port, protocol };
+                if !ports.contains(&port) {
+                    ports.push(port);
+                }
+            }
+        }
+        ports
+    }
+}
+
+impl std::fmt::Display for ExposedPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.port, self.protocol.name())
+    }
+}
+
 /// A service: a container's command run in the background, reached over the network by
 /// the steps that bind it. Its digest is the container's plus the command, so two
 /// bindings of the same service share one running instance.
@@ -461,11 +498,6 @@ impl Service {
         self.0.digest
     }
 
-    /// The ports the service's container exposes (`with-exposed-port`), in order.
-    pub fn ports(&self) -> Vec<ExposedPort> {
-        self.0.container.0.config.exposed_ports.keys().copied().collect()
-    }
-
     /// The name the service has on the run's network: the same for the same service, so
     /// it can be known before the service starts.
     pub fn hostname(&self) -> String {
@@ -473,12 +505,14 @@ impl Service {
     }
 
     /// `scheme://hostname:port` (`hostname:port` without a scheme); `port` defaults to
-    /// the first exposed port.
-    pub fn endpoint(&self, port: Option<u32>, scheme: Option<&str>) -> Result<String, crate::engine::EngineError> {
+    /// the first of `exposed` (the service's ports, its image's first).
+    pub fn endpoint(&self, port: Option<u32>, exposed: &[ExposedPort], scheme: Option<&str>) -> Result<String, crate::engine::EngineError> {
         let port = match port {
             Some(port) => port,
-            None => self.ports().first().map(|exposed| exposed.port).ok_or_else(|| {
-                crate::engine::EngineError::InvalidArgument("endpoint: the service exposes no port; name one, or expose one with with-exposed-port".into())
+            None => exposed.first().map(|exposed| exposed.port).ok_or_else(|| {
+                crate::engine::EngineError::InvalidArgument(
+                    "endpoint: the service exposes no port (neither its image nor with-exposed-port); name one, or expose one with with-exposed-port".into(),
+                )
             })?,
         };
         Ok(match scheme.filter(|scheme| !scheme.is_empty()) {
@@ -1232,6 +1266,44 @@ mod tests {
 
     fn base() -> Container {
         Container::scratch().from("busybox:latest")
+    }
+
+    #[test]
+    fn exposed_ports_are_the_images_then_the_containers() {
+        let image = ImageConfig {
+            exposed_ports: vec!["8080/tcp".into(), "53/udp".into(), "9/sctp".into()],
+            ..Default::default()
+        };
+        let container = base()
+            .with_exposed_port(53, NetworkProtocol::Udp, None)
+            .with_exposed_port(80, NetworkProtocol::Tcp, Some("web".into()));
+        let config = container.0.config.apply(&image);
+        assert_eq!(config.exposed_ports, ["8080/tcp", "53/udp", "9/sctp", "80/tcp"]);
+        // SCTP has no protocol in the API: left out of the service's ports, kept in the image.
+        assert_eq!(
+            ExposedPort::parse_all(&config.exposed_ports),
+            [
+                ExposedPort {
+                    port: 8080,
+                    protocol: NetworkProtocol::Tcp
+                },
+                ExposedPort {
+                    port: 53,
+                    protocol: NetworkProtocol::Udp
+                },
+                ExposedPort {
+                    port: 80,
+                    protocol: NetworkProtocol::Tcp
+                },
+            ]
+        );
+        assert_eq!(
+            ExposedPort::parse_all(&["443".into(), "443/tcp".into()]),
+            [ExposedPort {
+                port: 443,
+                protocol: NetworkProtocol::Tcp
+            }]
+        );
     }
 
     #[test]

@@ -357,7 +357,7 @@ pub fn rust_bindings(dependencies: &[(String, ModuleSchema)]) -> Result<String, 
          //! schemas. Do not edit by hand: run `tanto develop` after changing dependencies.\n\n\
          #![allow(dead_code, unused_imports, clippy::all)]\n\n\
          use tanto_sdk::value::{IntoValue, Value};\n\
-         use tanto_sdk::{Client, Container, Directory, File, Result, Secret, dag};\n\n\
+         use tanto_sdk::{Client, Container, Directory, File, Result, Secret, Service, dag};\n\n\
          /// One method per dependency on `dag()`: `dag().NAME()`.\n\
          pub trait Dependencies {\n",
     );
@@ -526,6 +526,35 @@ mod tests {
             "{code}"
         );
         assert!(code.contains("dag().call(\"my-hello\", \"build-image\", arguments)"), "{code}");
+    }
+
+    #[test]
+    fn a_dependency_taking_and_returning_services_gets_service_imported() {
+        let service = TypeRef {
+            kind: Kind::Service,
+            is_list: false,
+            optional: false,
+        };
+        let schema = ModuleSchema {
+            name: "db".into(),
+            description: String::new(),
+            functions: vec![Function {
+                name: "proxy".into(),
+                description: String::new(),
+                arguments: vec![Argument {
+                    name: "backend".into(),
+                    description: String::new(),
+                    type_ref: service,
+                    default_value: None,
+                }],
+                return_type: service,
+            }],
+            constructor: Vec::new(),
+        };
+        let code = rust_bindings(&[("db".into(), schema)]).unwrap();
+        let imports = code.lines().find(|line| line.starts_with("use tanto_sdk::{")).unwrap();
+        assert!(imports.contains(" Service,"), "{imports}");
+        assert!(code.contains("pub fn proxy(&self, backend: Service) -> Result<Service> {"), "{code}");
     }
 
     #[test]

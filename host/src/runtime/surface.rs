@@ -158,7 +158,7 @@ macro_rules! foreach_method {
 
             Service HostService [v0_2] {
                 since v0_2 {
-                    terminal endpoint(port: Option<u32>, scheme: Option<String>) -> String = |pipeline, service| { let _ = &pipeline; service.endpoint(port, scheme.as_deref()) };
+                    terminal endpoint(port: Option<u32>, scheme: Option<String>) -> String = |pipeline, service| match port { Some(_) => service.endpoint(port, &[], scheme.as_deref()), None => pipeline.service_ports(&service).await.and_then(|exposed| service.endpoint(None, &exposed, scheme.as_deref())) };
                     terminal hostname() -> String = |pipeline, service| { let _ = &pipeline; Ok(service.hostname()) };
                     terminal start() -> () = |pipeline, service| pipeline.start_service(&service).await;
                     terminal stop() -> () = |pipeline, service| pipeline.stop_service(&service).await;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::{Engine, EngineError, NetworkProtocol, Service};
+use crate::engine::{Engine, EngineError, ExposedPort, NetworkProtocol, Service};
 
 /// One forwarded port: `host` on 127.0.0.1 to `service` of the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,12 +13,13 @@ pub struct Forward {
     pub service: u16,
 }
 
-/// `HOST:SERVICE` items, or, with none, each exposed TCP port to the same number.
-pub fn forwards(service: &Service, ports: &[String]) -> Result<Vec<Forward>, EngineError> {
+/// `HOST:SERVICE` items, or, with none, each TCP port of `exposed` (the service's) to
+/// the same number.
+pub fn forwards(exposed: &[ExposedPort], ports: &[String]) -> Result<Vec<Forward>, EngineError> {
     if ports.is_empty() {
-        let exposed: Vec<Forward> = service
-            .ports()
-            .into_iter()
+        let exposed: Vec<Forward> = exposed
+            .iter()
+            .copied()
             .filter(|port| port.protocol == NetworkProtocol::Tcp)
             .filter_map(|port| u16::try_from(port.port).ok())
             .map(|port| Forward { host: port, service: port })
@@ -51,7 +52,12 @@ pub fn forwards(service: &Service, ports: &[String]) -> Result<Vec<Forward>, Eng
 /// Starts `service` and forwards `ports` to it until the future is dropped (the command
 /// line drops it on a signal). Never returns `Ok`.
 pub async fn up(pipeline: Arc<Engine>, service: Service, ports: Vec<String>) -> Result<(), EngineError> {
-    let forwards = forwards(&service, &ports)?;
+    let exposed = if ports.is_empty() {
+        pipeline.service_ports(&service).await?
+    } else {
+        Vec::new()
+    };
+    let forwards = forwards(&exposed, &ports)?;
     // Listening first: a port taken on this machine fails before the service starts.
     let mut listeners = Vec::new();
     for forward in &forwards {
@@ -106,22 +112,17 @@ pub async fn up(pipeline: Arc<Engine>, service: Service, ports: Vec<String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Container;
 
     #[test]
     fn ports_are_host_colon_service_or_the_exposed_ones() {
-        let service = Container::scratch()
-            .with_exposed_port(80, NetworkProtocol::Tcp, None)
-            .with_exposed_port(53, NetworkProtocol::Udp, None)
-            .as_service(vec!["httpd".into()], false);
-        assert_eq!(forwards(&service, &[]).unwrap(), [Forward { host: 80, service: 80 }]);
+        let exposed = ExposedPort::parse_all(&["80/tcp".into(), "53/udp".into()]);
+        assert_eq!(forwards(&exposed, &[]).unwrap(), [Forward { host: 80, service: 80 }]);
         assert_eq!(
-            forwards(&service, &["8080:80".into(), "9000".into()]).unwrap(),
+            forwards(&exposed, &["8080:80".into(), "9000".into()]).unwrap(),
             [Forward { host: 8080, service: 80 }, Forward { host: 9000, service: 9000 }]
         );
-        let error = forwards(&service, &["80:http".into()]).unwrap_err().to_string();
+        let error = forwards(&exposed, &["80:http".into()]).unwrap_err().to_string();
         assert!(error.contains("`80:http` is not HOST:SERVICE"), "{error}");
-        let bare = Container::scratch().as_service(vec!["true".into()], false);
-        assert!(forwards(&bare, &[]).unwrap_err().to_string().contains("--ports=HOST:SERVICE"));
+        assert!(forwards(&[], &[]).unwrap_err().to_string().contains("--ports=HOST:SERVICE"));
     }
 }

@@ -249,6 +249,10 @@ impl Progress for Traced {
         self.display.event(event);
     }
 
+    fn suspend(&self, suspended: bool) {
+        self.display.suspend(suspended);
+    }
+
     fn finish(&self) {
         self.display.finish();
     }

@@ -270,6 +270,70 @@ fn write_stderr(text: &str) {
     }
 }
 
+/// How much plain or JSON progress is kept while a shell has the terminal; past it, lines
+/// are counted, not kept, so a long shell session costs bounded memory.
+const HELD_LIMIT: usize = 1 << 20;
+
+/// Where plain and JSON progress go: to `out` (stderr), except while an interactive shell
+/// has the terminal ([`Progress::suspend`]), when lines written between the shell's
+/// output would garble both. Then they are held, in order, and written when the shell
+/// gives the terminal back.
+struct PausableOutput {
+    out: Box<dyn Fn(&str) + Send + Sync>,
+    /// Says how many lines were not kept, in the display's own format.
+    dropped_note: fn(u64) -> String,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    paused: bool,
+    text: String,
+    dropped: u64,
+}
+
+impl PausableOutput {
+    fn new(out: impl Fn(&str) + Send + Sync + 'static, dropped_note: fn(u64) -> String) -> Self {
+        Self {
+            out: Box::new(out),
+            dropped_note,
+            held: Mutex::new(Held::default()),
+        }
+    }
+
+    fn write(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        // Written under the lock, so nothing overtakes what a resume is flushing.
+        let Ok(mut held) = self.held.lock() else {
+            return (self.out)(text);
+        };
+        if !held.paused {
+            (self.out)(text);
+        } else if held.text.len() + text.len() <= HELD_LIMIT {
+            held.text.push_str(text);
+        } else {
+            held.dropped += text.lines().count() as u64;
+        }
+    }
+
+    fn pause(&self, paused: bool) {
+        let Ok(mut held) = self.held.lock() else {
+            return;
+        };
+        held.paused = paused;
+        if !paused {
+            let text = std::mem::take(&mut held.text);
+            (self.out)(&text);
+            let dropped = std::mem::take(&mut held.dropped);
+            if dropped > 0 {
+                (self.out)(&(self.dropped_note)(dropped));
+            }
+        }
+    }
+}
+
 /// Steps counted by how they ended, and the wall time since the display was made: the
 /// summary every display ends with.
 struct Tally {
@@ -361,10 +425,28 @@ fn indent(depth: u32) -> String {
 /// each module function call (calls into dependencies indented), `[N] command` when step N starts, `[N] | line` for its
 /// output (bounded, see [`HEAD_LINES`]), `[N] DONE 1.2s command` when it ends, and
 /// `[tanto] …` for the summary.
-#[derive(Default)]
 struct PlainProgress {
     lines: LineBuffers,
     tally: Tally,
+    output: PausableOutput,
+}
+
+impl Default for PlainProgress {
+    fn default() -> Self {
+        Self::writing_to(write_stderr)
+    }
+}
+
+impl PlainProgress {
+    fn writing_to(out: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self {
+            lines: LineBuffers::default(),
+            tally: Tally::default(),
+            output: PausableOutput::new(out, |dropped| {
+                format!("[tanto] {dropped} lines of progress were not kept while a shell had the terminal\n")
+            }),
+        }
+    }
 }
 
 impl Progress for PlainProgress {
@@ -402,12 +484,16 @@ impl Progress for PlainProgress {
                 text = format!("[call] {}{name} {ended}\n", indent(depth));
             }
         }
-        write_stderr(&text);
+        self.output.write(&text);
+    }
+
+    fn suspend(&self, suspended: bool) {
+        self.output.pause(suspended);
     }
 
     fn finish(&self) {
         if let Some(summary) = self.tally.summary() {
-            write_stderr(&format!("[tanto] {summary}\n"));
+            self.output.write(&format!("[tanto] {summary}\n"));
         }
     }
 }
@@ -797,10 +883,24 @@ impl Progress for TtyProgress {
 /// One JSON object per line (schema: docs/progress-json.md). Output comes as one
 /// `output` event per line, bounded per step like plain progress, with an `omitted`
 /// event in place of the middle.
-#[derive(Default)]
 struct JsonProgress {
     lines: LineBuffers,
     tally: Tally,
+    output: PausableOutput,
+}
+
+impl Default for JsonProgress {
+    fn default() -> Self {
+        Self {
+            lines: LineBuffers::default(),
+            tally: Tally::default(),
+            output: PausableOutput::new(write_stderr, |dropped| {
+                let mut text = String::new();
+                json_line(&mut text, serde_json::json!({ "event": "held-back", "lines": dropped }));
+                text
+            }),
+        }
+    }
 }
 
 fn stream_name(stream: Stream) -> &'static str {
@@ -869,7 +969,11 @@ impl Progress for JsonProgress {
                 emit(serde_json::json!({ "event": "call-finished", "call": id, "name": name, "depth": depth, "status": status, "seconds": seconds }));
             }
         }
-        write_stderr(&text);
+        self.output.write(&text);
+    }
+
+    fn suspend(&self, suspended: bool) {
+        self.output.pause(suspended);
     }
 
     fn finish(&self) {
@@ -885,7 +989,7 @@ impl Progress for JsonProgress {
                     "seconds": summary.wall.as_secs_f64(),
                 }),
             );
-            write_stderr(&text);
+            self.output.write(&text);
         }
     }
 }
@@ -902,6 +1006,42 @@ mod tests {
         }
         let ending = lines.finish(&mut |_, line| shown.push(line.to_string()));
         (shown, ending)
+    }
+
+    #[test]
+    fn plain_progress_holds_its_lines_while_a_shell_has_the_terminal() {
+        let written = Arc::new(Mutex::new(String::new()));
+        let sink = written.clone();
+        let plain = PlainProgress::writing_to(move |text| sink.lock().unwrap().push_str(text));
+        plain.event(Event::StepStarted { id: 1, description: "before" });
+        plain.suspend(true);
+        plain.event(Event::StepStarted { id: 2, description: "during" });
+        assert_eq!(*written.lock().unwrap(), "[1] before\n", "nothing is written while the shell runs");
+        plain.suspend(false);
+        plain.event(Event::StepStarted { id: 3, description: "after" });
+        assert_eq!(*written.lock().unwrap(), "[1] before\n[2] during\n[3] after\n");
+
+        // Held output is bounded: past the limit, lines are counted and said to be missing.
+        written.lock().unwrap().clear();
+        plain.suspend(true);
+        let long = "x".repeat(1000);
+        for id in 0..2000 {
+            plain.event(Event::StepStarted { id, description: &long });
+        }
+        assert!(written.lock().unwrap().is_empty());
+        plain.suspend(false);
+        let written = written.lock().unwrap();
+        assert!(written.len() <= HELD_LIMIT + 200, "{}", written.len());
+        assert!(written.starts_with("[0] x"), "held lines come first, in order");
+        let kept = written.lines().count() - 1;
+        assert!(
+            written.ends_with(&format!(
+                "[tanto] {} lines of progress were not kept while a shell had the terminal\n",
+                2000 - kept
+            )),
+            "{}",
+            &written[written.len() - 200..]
+        );
     }
 
     #[test]

@@ -157,3 +157,132 @@ fn up_forwards_a_port_until_sigint_then_cleans_up() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the port is still forwarded");
     tanto.assert_no_leftovers();
 }
+
+#[test]
+fn a_service_serves_its_mounted_host_directory_cache_and_tmpfs() {
+    let tanto = Tanto::new();
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "from the host\n").unwrap();
+    let run = tanto
+        .call_guest("services", "mounted", &[&format!("--site={}", site.path().display())])
+        .success();
+    // The mounted folder served, the tmpfs seen, the cache volume's file read.
+    assert_eq!(run.stdout, "from the host\ntmpfs\nfilled by a step\n", "{}", run.stderr);
+    // The service's writes went to its own copy of the mount, never to the host folder.
+    assert!(!site.path().join("mounts.txt").exists());
+    // A changed mounted file is a changed service: the step binding it runs again.
+    std::fs::write(site.path().join("index.html"), "changed\n").unwrap();
+    let changed = tanto
+        .call_guest("services", "mounted", &[&format!("--site={}", site.path().display())])
+        .success();
+    assert!(changed.stdout.starts_with("changed\n"), "{}", changed.stdout);
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn a_service_reads_its_secrets_and_nothing_shows_them() {
+    const TOKEN: &str = "svc-Probe-7f3a9c1e5b";
+    let tanto = Tanto::new().env("SVC_PROBE_TOKEN", TOKEN);
+    let wasm = guest_wasm("services");
+    let child = tanto
+        .command()
+        .args([
+            "call",
+            "-m",
+            wasm.to_str().unwrap(),
+            "secret-service",
+            "--token=env://SVC_PROBE_TOKEN",
+            "--seconds=8",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The service and the step binding it, while the step sleeps.
+    wait_for_containers(&tanto, 2);
+    let filter = format!("label=tanto.session={}", tanto.session);
+    let ids: Vec<String> = docker(&["ps", "-q", "--filter", &filter]).lines().map(str::to_string).collect();
+    assert!(ids.len() >= 2, "{ids:?}");
+    let mut arguments = vec!["inspect"];
+    arguments.extend(ids.iter().map(String::as_str));
+    let inspected = docker(&arguments);
+    assert!(inspected.contains("tanto-service-"), "the service is not among them: {inspected}");
+    assert!(!inspected.contains(TOKEN), "a secret shows in docker inspect: {inspected}");
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // The variable and the file hold the same value, of the token's length.
+    assert_eq!(stdout, format!("same\n{}\n", TOKEN.len()), "{stderr}");
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "a secret shows in tanto's output");
+    tanto.assert_no_leftovers();
+}
+
+/// An image of busybox that `EXPOSE`s 8080 and starts its `httpd` there two seconds
+/// late, tagged for this test and removed with the guard.
+struct ExposingImage(String);
+
+impl ExposingImage {
+    fn build(tanto: &Tanto) -> Self {
+        let tag = format!("tanto-test-expose:{}", tanto.session.to_ascii_lowercase());
+        let context = tempfile::tempdir().unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM busybox:latest\nRUN mkdir /www && echo exposed > /www/index.html\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"sleep 2; exec httpd -f -p 8080 -h /www\"]\n",
+        )
+        .unwrap();
+        docker(&["build", "-q", "-t", &tag, context.path().to_str().unwrap()]);
+        Self(tag)
+    }
+}
+
+impl Drop for ExposingImage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn a_service_is_waited_for_on_the_ports_its_image_exposes_and_export_writes_them() {
+    let tanto = Tanto::new();
+    let image = ExposingImage::build(&tanto);
+    // No with-exposed-port: the step reads right away, so it runs only once 8080 opened.
+    let run = tanto.call_guest("services", "image-ports", &[&format!("--image={}", image.0)]).success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("tanto-service-") && lines[0].ends_with(":8080"), "{}", run.stdout);
+    assert_eq!(lines[1], "exposed", "{}", run.stderr);
+
+    // The exported image carries the image's port and the one added.
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("image.tar");
+    tanto
+        .call_guest(
+            "services",
+            "exported-ports",
+            &[&format!("--image={}", image.0), "-o", archive.to_str().unwrap()],
+        )
+        .success();
+    let listing = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&archive)
+        .arg("manifest.json")
+        .output()
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
+    let config = std::process::Command::new("tar").arg("-xOf").arg(&archive).arg(&config_name).output().unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
+    let ports = config["config"]["ExposedPorts"].as_object().unwrap_or_else(|| panic!("{config}"));
+    let mut names: Vec<&str> = ports.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["5353/udp", "8080/tcp"], "{config}");
+    tanto.assert_no_leftovers();
+}
+
+#[test]
+fn a_service_exposing_only_udp_does_not_block_the_step() {
+    let tanto = Tanto::new().env("TANTO_SERVICE_TIMEOUT", "3");
+    let run = tanto.call_guest("services", "udp-only", &[]).success();
+    assert_eq!(run.stdout, "reached\n");
+    tanto.assert_no_leftovers();
+}

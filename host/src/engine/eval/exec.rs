@@ -1,6 +1,7 @@
 //! Exec steps: the content key of a step, and running it once (or answering it from the
 //! cache), its output streamed to the cache's files.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,31 +80,16 @@ impl Engine {
             .strs(&config.env)
             .str(&workdir)
             .opt_str(config.user.as_deref());
-        hasher.u64(mounts.len() as u64);
-        for (path, source) in &mounts {
-            hasher.str(path);
-            match source {
-                ResolvedMount::Directory(tree) => hasher.str("directory").digest(&tree.digest()),
-                // The key, never the contents: a cache volume is an accelerator, not an input.
-                ResolvedMount::Cache { key, sharing } => hasher.str("cache").str(key).str(sharing.name()),
-                ResolvedMount::Temp => hasher.str("temp"),
-                // A keyed hash of the value: a new value runs the step again, and the
-                // key tells nothing about the value without the cache's secret key.
-                ResolvedMount::Secret { secret, owner, mode } => hasher.str("secret").str(&self.secret_hash(secret)?).opt_str(owner.as_deref()).opt_u32(*mode),
-            };
-        }
-        if !exec.config.secret_env.is_empty() {
-            hasher.str("secret-env").u64(exec.config.secret_env.len() as u64);
-            for (name, secret) in &exec.config.secret_env {
-                hasher.str(name).str(&self.secret_hash(secret)?);
-            }
-        }
+        let mut uses_secret = self.hash_mounts(&mut hasher, &mounts, &exec.config.secret_env)?;
         if !exec.config.services.is_empty() {
             // A bound service is an input like any other: the step runs again when what
-            // the service runs changes.
+            // the service runs changes. One that holds a secret makes the step's output
+            // as private as a secret of its own would.
             hasher.str("services").u64(exec.config.services.len() as u64);
             for (alias, service) in &exec.config.services {
-                hasher.str(alias).digest(&self.service_key(service).await?);
+                let service_key = self.service_key(service).await?;
+                uses_secret |= self.ledger.is_private(&service_key);
+                hasher.str(alias).digest(&service_key);
             }
         }
         hasher.str(match exec.options.expect {
@@ -113,7 +99,6 @@ impl Engine {
         });
         hasher.opt_str(exec.options.stdin.as_deref());
         let key = hasher.finish();
-        let uses_secret = !exec.config.secret_env.is_empty() || mounts.iter().any(|(_, source)| matches!(source, ResolvedMount::Secret { .. }));
         self.inherit_privacy(&key, &pending.base.key, uses_secret);
 
         let description = display_command(&command);
@@ -241,6 +226,36 @@ impl Engine {
 }
 
 impl Engine {
+    /// Hashes what a command's `mounts` and `secret_env` bring in, as a step's key (and a
+    /// service's) takes them; returns whether any of them is a secret.
+    pub(super) fn hash_mounts(
+        &self,
+        hasher: &mut Hasher,
+        mounts: &[(String, ResolvedMount)],
+        secret_env: &BTreeMap<String, Secret>,
+    ) -> Result<bool, EngineError> {
+        hasher.u64(mounts.len() as u64);
+        for (path, source) in mounts {
+            hasher.str(path);
+            match source {
+                ResolvedMount::Directory(tree) => hasher.str("directory").digest(&tree.digest()),
+                // The key, never the contents: a cache volume is an accelerator, not an input.
+                ResolvedMount::Cache { key, sharing } => hasher.str("cache").str(key).str(sharing.name()),
+                ResolvedMount::Temp => hasher.str("temp"),
+                // A keyed hash of the value: a new value runs the step again, and the
+                // key tells nothing about the value without the cache's secret key.
+                ResolvedMount::Secret { secret, owner, mode } => hasher.str("secret").str(&self.secret_hash(secret)?).opt_str(owner.as_deref()).opt_u32(*mode),
+            };
+        }
+        if !secret_env.is_empty() {
+            hasher.str("secret-env").u64(secret_env.len() as u64);
+            for (name, secret) in secret_env {
+                hasher.str(name).str(&self.secret_hash(secret)?);
+            }
+        }
+        Ok(!secret_env.is_empty() || mounts.iter().any(|(_, source)| matches!(source, ResolvedMount::Secret { .. })))
+    }
+
     /// The sources of `mounts` evaluated (directories to trees), their paths as given.
     pub(super) async fn resolve_mounts(&self, mounts: &[Mount]) -> Result<Vec<(String, ResolvedMount)>, EngineError> {
         try_join_all(mounts.iter().map(|mount| async move {

@@ -1,17 +1,22 @@
 //! Services: a container's command kept running in the background for the steps that
-//! bind it. One instance per service digest, started by its first binder (and ready once
-//! its TCP ports accept connections), stopped when its last binder lets go. Whatever is
+//! bind it, with the mounts and secrets a step of that container would have. One instance
+//! per service digest, started by its first binder (and ready once its TCP ports accept
+//! connections; UDP ports are not waited for), stopped when its last binder lets go. Whatever is
 //! still running when the run ends goes with the backend's cleanup, Ctrl-C included.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::try_join;
+
 use super::Eval;
 use super::copies::PendingCopyRef;
+use super::exec::absolute_mounts;
+use super::step_spec::PreparedMounts;
 use crate::backend::{BackendError, ServiceHosts, ServiceSpec, StartedService};
 use crate::engine::digest::{Digest, Hasher};
-use crate::engine::objects::{NetworkProtocol, Service};
+use crate::engine::objects::{ExposedPort, NetworkProtocol, Service};
 use crate::engine::{Engine, EngineError, display_command};
 
 /// How long a service may take to open its ports, unless `TANTO_SERVICE_TIMEOUT` (in
@@ -42,6 +47,8 @@ struct Instance {
     started: StartedService,
     /// The services this one binds, released when it stops.
     bound: BTreeMap<String, Service>,
+    /// Its mounts' scratch folders, volume locks and secret files, let go when it stops.
+    _mounts: PreparedMounts,
 }
 
 impl Services {
@@ -67,13 +74,17 @@ impl Engine {
     }
 
     /// The content key of `service`: its root filesystem's key, the command and
-    /// configuration it runs with, its ports and the keys of the services it binds. A step
-    /// that binds it is cached by this key, like any input.
+    /// configuration it runs with, its ports (its image's included), its mounts and
+    /// secrets (as a step's key takes them: a keyed hash of a secret's value, never the
+    /// value) and the keys of the services it binds. A step that binds it is cached by
+    /// this key, like any input; a key whose service holds a secret is private, as the
+    /// key of a step holding one is.
     pub(crate) fn service_key<'a>(&'a self, service: &'a Service) -> Eval<'a, Digest> {
         Box::pin(async move {
             let container = &service.0.container.0;
-            let pending = self.eval_pending(&container.rootfs).await?;
+            let (pending, mounts) = try_join(self.eval_pending(&container.rootfs), self.resolve_mounts(&container.mounts)).await?;
             let config = container.config.apply(&pending.base.base);
+            let mounts = absolute_mounts(mounts, config.workdir.as_deref().unwrap_or("/"))?;
             let command = service_command(service, &config)?;
             let mut hasher = Hasher::new("service-key");
             hasher
@@ -82,16 +93,31 @@ impl Engine {
                 .strs(&config.env)
                 .opt_str(config.workdir.as_deref())
                 .opt_str(config.user.as_deref());
-            hasher.u64(container.config.exposed_ports.len() as u64);
-            for port in container.config.exposed_ports.keys() {
+            let ports = ExposedPort::parse_all(&config.exposed_ports);
+            hasher.u64(ports.len() as u64);
+            for port in &ports {
                 hasher.u64(u64::from(port.port)).str(port.protocol.name());
             }
+            let mut uses_secret = self.hash_mounts(&mut hasher, &mounts, &container.config.secret_env)?;
             hasher.u64(container.config.services.len() as u64);
             for (alias, bound) in &container.config.services {
-                hasher.str(alias).digest(&self.service_key(bound).await?);
+                let bound_key = self.service_key(bound).await?;
+                uses_secret |= self.ledger.is_private(&bound_key);
+                hasher.str(alias).digest(&bound_key);
             }
-            Ok(hasher.finish())
+            let key = hasher.finish();
+            self.inherit_privacy(&key, &pending.base.key, uses_secret);
+            Ok(key)
         })
+    }
+
+    /// The ports `service` listens on: its image's (`EXPOSE`, in the image's order), then
+    /// those given with `with-exposed-port`. Knowing the image's needs the container's
+    /// filesystem evaluated.
+    pub async fn service_ports(&self, service: &Service) -> Result<Vec<ExposedPort>, EngineError> {
+        let container = &service.0.container.0;
+        let pending = self.eval_pending(&container.rootfs).await?;
+        Ok(ExposedPort::parse_all(&container.config.apply(&pending.base.base).exposed_ports))
     }
 
     /// Starts each of `services` that is not running and counts one more binder of each;
@@ -196,16 +222,16 @@ impl Engine {
         Ok(stopped?)
     }
 
-    /// Starts one instance of `service` and waits until it is ready.
+    /// Starts one instance of `service` and waits until it is ready. It gets its mounts
+    /// and secrets as a step of its container would ([`Engine::prepare_mounts`]), held
+    /// until the instance stops.
     async fn start_instance(&self, service: &Service) -> Result<Instance, EngineError> {
         let container = &service.0.container.0;
         let hostname = service.hostname();
-        if !container.mounts.is_empty() || !container.config.secret_env.is_empty() {
-            return Err(EngineError::InvalidArgument(format!(
-                "as-service: service {hostname} has mounts or secret variables, which services do not take yet; copy files in with with-directory or with-file instead"
-            )));
-        }
-        for port in container.config.exposed_ports.keys() {
+        let (pending, mounts) = try_join(self.eval_pending(&container.rootfs), self.resolve_mounts(&container.mounts)).await?;
+        let config = container.config.apply(&pending.base.base);
+        let ports = ExposedPort::parse_all(&config.exposed_ports);
+        for port in &ports {
             if port.port == 0 || port.port > u32::from(u16::MAX) {
                 return Err(EngineError::InvalidArgument(format!(
                     "with-exposed-port: {} is not a port (1 to 65535)",
@@ -213,17 +239,20 @@ impl Engine {
                 )));
             }
         }
-        let pending = self.eval_pending(&container.rootfs).await?;
-        let config = container.config.apply(&pending.base.base);
+        let mounts = absolute_mounts(mounts, config.workdir.as_deref().unwrap_or("/"))?;
         let command = service_command(service, &config)?;
         let archives = self.archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
+        let volumes = self.lock_volumes(&mounts, || {}).await?;
+        let mut prepared = self.prepare_mounts(&mounts, &config, volumes).await?;
+        let run = Self::with_secret_env(command.clone(), &container.config.secret_env, &mut prepared, self.backend.shares_host_files())?;
         let bound = container.config.services.clone();
         let services = self.bind_services(&bound).await?;
         let spec = ServiceSpec {
             image: pending.base.image.clone(),
             archives,
             config,
-            command: command.clone(),
+            command: run,
+            mounts: prepared.backend.clone(),
             hostname: hostname.clone(),
             services,
         };
@@ -235,8 +264,12 @@ impl Engine {
             }
         };
         self.services.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let instance = Instance { started, bound };
-        match self.wait_ready(service, &instance.started, &command).await {
+        let instance = Instance {
+            started,
+            bound,
+            _mounts: prepared,
+        };
+        match self.wait_ready(service, &instance.started, &ports, &command).await {
             Ok(()) => Ok(instance),
             Err(error) => {
                 if let Err(stop_error) = self.stop_instance(instance).await {
@@ -247,15 +280,16 @@ impl Engine {
         }
     }
 
-    /// Waits until every TCP port the service exposes accepts a connection from this
-    /// machine (the daemon's bridge networks are local), the service ends, or the ready
-    /// timeout passes; the last two fail with the tail of its log.
-    async fn wait_ready(&self, service: &Service, started: &StartedService, command: &[String]) -> Result<(), EngineError> {
+    /// Waits until every TCP port of `ports` accepts a connection from this machine (the
+    /// daemon's bridge networks are local), the service ends, or the ready timeout
+    /// passes; the last two fail with the tail of its log. UDP ports are not waited for:
+    /// nothing answers a probe there (Dagger does the same), so a service exposing only
+    /// UDP is ready once its command runs.
+    async fn wait_ready(&self, service: &Service, started: &StartedService, ports: &[ExposedPort], command: &[String]) -> Result<(), EngineError> {
         let timeout = ready_timeout();
         let deadline = Instant::now() + timeout;
-        let ports: Vec<u16> = service
-            .ports()
-            .into_iter()
+        let ports: Vec<u16> = ports
+            .iter()
             .filter(|port| port.protocol == NetworkProtocol::Tcp)
             .filter_map(|port| u16::try_from(port.port).ok())
             .collect();

@@ -90,7 +90,8 @@ impl Engine {
     }
 
     /// An image of the container with exactly its configuration (entrypoint, default
-    /// arguments, environment, working directory, user, labels), for the user to run.
+    /// arguments, environment, working directory, user, labels, exposed ports), for the
+    /// user to run.
     pub async fn image(&self, container: &Container) -> Result<String, EngineError> {
         self.memo
             .images
@@ -115,6 +116,9 @@ impl Engine {
                 for (name, value) in &config.labels {
                     hasher.str(name).str(value);
                 }
+                // Always, so that no image made before exposed ports were written is
+                // taken for one that has them.
+                hasher.str("exposed-ports").strs(&config.exposed_ports);
                 let key = hasher.finish();
                 self.inherit_privacy(&key, &snapshot.key, false);
                 let _lock = match self.cached_or_lock(&key).await? {

@@ -1,7 +1,8 @@
 //! Services: steps that reach a busybox `httpd` by alias, share one instance, wait for a
-//! service that never opens its port, and a service returned for `tanto call ... up`.
+//! service that never opens its port, and a service returned for `tanto call ... up`;
+//! services with mounts and secrets, with the ports of their image, and with UDP ports.
 
-use tanto_sdk::{Container, Result, Service, dag};
+use tanto_sdk::{Container, Directory, File, NetworkProtocol, Result, Secret, Service, Sharing, dag};
 
 fn busybox() -> Container {
     dag().container().from("busybox:latest")
@@ -105,5 +106,80 @@ impl Services {
     /// The web service itself, for `tanto call web --page=... up`.
     pub fn web(&self, page: String) -> Service {
         web(&page)
+    }
+
+    /// An `httpd` serving the mounted directory `site`, with a cache volume (filled by a
+    /// step before) and a tmpfs mounted: its `mounts.txt` says what it found there.
+    pub fn mounted(&self, site: Directory) -> Result<String> {
+        let cache = dag().cache_volume("services-mounted");
+        busybox()
+            .with_mounted_cache("/cache", &cache, Sharing::Shared)
+            .with_exec(["sh", "-c", "echo filled by a step > /cache/mark"])
+            .sync()?;
+        let service = busybox()
+            .with_mounted_directory("/www", &site)
+            .with_mounted_cache("/cache", &cache, Sharing::Shared)
+            .with_mounted_temp("/scratch")
+            .with_exposed_port(80)
+            .as_service_with_args([
+                "sh",
+                "-c",
+                "{ grep ' /scratch ' /proc/mounts | cut -d' ' -f3; cat /cache/mark; } > /www/mounts.txt; exec httpd -f -p 80 -h /www",
+            ]);
+        busybox()
+            .with_service_binding("web", &service)
+            .with_exec(["sh", "-c", "wget -qO- http://web/index.html && wget -qO- http://web/mounts.txt"])
+            .stdout()
+    }
+
+    /// A service with `token` as a variable and as a file, which compares them, says so
+    /// over HTTP (`/check`), and prints the value to its own log; a step reads `/check`
+    /// and then waits `seconds` (for the test to inspect the containers).
+    pub fn secret_service(&self, token: Secret, seconds: i64) -> Result<String> {
+        let service = busybox()
+            .with_secret_variable("TOKEN", &token)
+            .with_mounted_secret("/run/secrets/token", &token)
+            .with_exposed_port(80)
+            .as_service_with_args([
+                "sh",
+                "-c",
+                "mkdir -p /www; echo \"service log: $TOKEN\"; if [ \"$TOKEN\" = \"$(cat /run/secrets/token)\" ]; then echo same > /www/check; fi; echo ${#TOKEN} >> /www/check; exec httpd -f -p 80 -h /www",
+            ]);
+        busybox()
+            .with_service_binding("web", &service)
+            .with_exec(["sh", "-c", &format!("wget -qO- http://web/check && sleep {seconds}")])
+            .stdout()
+    }
+
+    /// A service of `image` with no `with-exposed-port`: its image's `EXPOSE` is what it
+    /// is waited for on. Its endpoint, then what a step read from it right away.
+    pub fn image_ports(&self, image: String) -> Result<String> {
+        let service = dag().container().from(&image).as_service();
+        let endpoint = service.endpoint()?;
+        let body = busybox()
+            .with_service_binding("web", &service)
+            .with_exec(["wget", "-qO-", "http://web:8080/index.html"])
+            .stdout()?;
+        Ok(format!("{endpoint}\n{body}"))
+    }
+
+    /// `image` with a UDP port exposed beside its own, exported as an image archive.
+    pub fn exported_ports(&self, image: String) -> File {
+        dag()
+            .container()
+            .from(&image)
+            .with_exposed_port_described(5353, NetworkProtocol::Udp, "dns".to_string())
+            .export()
+    }
+
+    /// A step bound to a service that exposes only a UDP port, where nothing answers.
+    pub fn udp_only(&self) -> Result<String> {
+        let service = busybox()
+            .with_exposed_port_described(5353, NetworkProtocol::Udp, "nothing listens".to_string())
+            .as_service_with_args(["sleep", "600"]);
+        busybox()
+            .with_service_binding("quiet", &service)
+            .with_exec(["echo", "reached"])
+            .stdout()
     }
 }

@@ -203,15 +203,19 @@ class Service:
     A container's command kept running in the background, reached over the network by
     the steps that bind it (`with-service-binding`). It starts before the first step
     that binds it, on a network of the run's own; it is ready when each TCP port it
-    exposes accepts connections; it stops when no running step binds it any more, and
+    exposes (its image's `EXPOSE`s included) accepts connections. UDP ports are not
+    waited for, as nothing answers a probe there: a service exposing only UDP ports is
+    ready once its command runs. It stops when no running step binds it any more, and
     at the end of the run at the latest. Steps that bind the same service share one
-    running instance.
+    running instance. It has the mounts (directories, cache volumes, tmpfs) and the
+    secrets (files and variables) of its container, as a step of it would.
     """
     
     def endpoint(self, port: Optional[int], scheme: Optional[str]) -> str:
         """
         `scheme://hostname:port` (`hostname:port` when `scheme` is absent) where steps
-        that bind this service reach it; `port` defaults to its first exposed port.
+        that bind this service reach it; `port` defaults to its first exposed port
+        (its image's `EXPOSE`s first, then `with-exposed-port`'s).
         
         Raises: `componentize_py_types.Err(wit_world.imports.types.Error)`
         """
@@ -464,15 +468,18 @@ class Container:
         raise NotImplementedError
     def with_exposed_port(self, port: int, protocol: NetworkProtocol, description: Optional[str]) -> Self:
         """
-        This container with `port` exposed: a service made from it listens there, and
-        is ready once each of its TCP ports accepts connections.
+        This container with `port` exposed, beside the ports its image exposes: a
+        service made from it listens there, and is ready once each of its TCP ports
+        accepts connections (UDP ports are not waited for). `publish` writes them into
+        the image's configuration.
         """
         raise NotImplementedError
     def as_service(self, args: List[str], use_entrypoint: bool) -> Service:
         """
         This container's command run as a service: `args` (after the entrypoint when
         `use-entrypoint`), or, when `args` is empty, its default command (entrypoint and
-        default arguments). Mounts and secret variables are not taken into services.
+        default arguments). The service has this container's mounts and secrets, as a
+        step would.
         """
         raise NotImplementedError
     def with_service_binding(self, alias: str, service: Service) -> Self:
