@@ -149,16 +149,22 @@ impl Engine {
         Ok(())
     }
 
-    /// The address of `service` on the services network once it runs and is ready; for
-    /// the command line's `up`, which forwards host ports to it.
-    pub async fn service_address(&self, service: &Service) -> Result<String, EngineError> {
+    /// `service` once it runs and is ready; for the command line's `up`, which forwards
+    /// host ports to it.
+    pub async fn service_instance(&self, service: &Service) -> Result<StartedService, EngineError> {
         self.start_service(service).await?;
         let slot = self.services.slot(service.digest())?;
         let slot = slot.lock().await;
         slot.instance
             .as_ref()
-            .map(|instance| instance.started.address.clone())
+            .map(|instance| instance.started.clone())
             .ok_or_else(|| EngineError::Local("a started service has no instance".into()))
+    }
+
+    /// A connection from this machine to `port` of a started service, however the engine
+    /// is reached (see [`crate::backend::Backend::connect_service`]).
+    pub async fn connect_service(&self, started: &StartedService, port: u16) -> Result<Box<dyn crate::backend::ServiceIo>, EngineError> {
+        Ok(self.backend.connect_service(started, port).await?)
     }
 
     fn acquire_service<'a>(&'a self, service: &'a Service) -> Eval<'a, String> {
@@ -226,6 +232,7 @@ impl Engine {
             command: command.clone(),
             hostname: hostname.clone(),
             services,
+            ports: tcp_ports(service),
         };
         let started = match self.backend.start_service(spec).await {
             Ok(started) => started,
@@ -248,17 +255,12 @@ impl Engine {
     }
 
     /// Waits until every TCP port the service exposes accepts a connection from this
-    /// machine (the daemon's bridge networks are local), the service ends, or the ready
+    /// machine (however the backend reaches the engine), the service ends, or the ready
     /// timeout passes; the last two fail with the tail of its log.
     async fn wait_ready(&self, service: &Service, started: &StartedService, command: &[String]) -> Result<(), EngineError> {
         let timeout = ready_timeout();
         let deadline = Instant::now() + timeout;
-        let ports: Vec<u16> = service
-            .ports()
-            .into_iter()
-            .filter(|port| port.protocol == NetworkProtocol::Tcp)
-            .filter_map(|port| u16::try_from(port.port).ok())
-            .collect();
+        let ports = tcp_ports(service);
         let failed = |reason: String, log: String| {
             let mut reason = reason;
             if log.trim().is_empty() {
@@ -282,8 +284,7 @@ impl Engine {
             }
             let mut waiting = Vec::new();
             for port in &ports {
-                let attempt = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect((started.address.as_str(), *port))).await;
-                if !matches!(attempt, Ok(Ok(_))) {
+                if !self.backend.service_port_ready(started, *port).await {
                     waiting.push(*port);
                 }
             }
@@ -305,6 +306,16 @@ impl Engine {
             pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
+}
+
+/// The TCP ports `service` exposes (the ones waited for and forwarded).
+fn tcp_ports(service: &Service) -> Vec<u16> {
+    service
+        .ports()
+        .into_iter()
+        .filter(|port| port.protocol == NetworkProtocol::Tcp)
+        .filter_map(|port| u16::try_from(port.port).ok())
+        .collect()
 }
 
 /// The command a service runs: its arguments (after the entrypoint when asked), or with
