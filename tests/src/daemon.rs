@@ -154,9 +154,8 @@ impl SecondDaemon {
             .arg(format!("--host={}", self.host()))
             .arg(format!("--bridge={}", self.bridge))
             .args(["--iptables=false", "--ip-masq=false"])
-            // Its own pool for the networks it makes (a run's services network): the
-            // default pool's 172.18.0.0/16 may be the machine daemon's network too, and
-            // two bridges on one subnet leave containers unable to reach each other.
+            // Its own pool for the networks it makes (a run's services network), apart
+            // from the machine daemon's: both would take 172.18.0.0/16 first.
             .arg(format!("--default-address-pool=base=10.{}.0.0/16,size=24", self.subnet))
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
