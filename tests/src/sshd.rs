@@ -37,7 +37,7 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {pid}\nAuthorizedKeysFile {authorized}\n\
                  AllowUsers {user}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-                 UsePAM no\nStrictModes no\n{set_env}",
+                 UsePAM no\nStrictModes no\nLogLevel DEBUG1\n{set_env}",
                 host_key = path("host_key").display(),
                 pid = path("sshd.pid").display(),
                 authorized = path("authorized_keys").display(),

@@ -5,8 +5,18 @@
 //! machine's files: mounted directories and secrets reach it by upload, exports come
 //! back by download. The daemon does run on this machine, so the test also checks that no
 //! host path was bind-mounted (the step reads its own mount table).
+//!
+//! Services on such an engine are probed and forwarded the way a truly remote engine
+//! needs: through ports the engine publishes on the address tanto reaches it at (TCP),
+//! or through the engine's machine itself (`ssh -W`). The second daemon's bridge is on
+//! this machine, so a probe straight to the container's address would succeed too: the
+//! tests assert the route taken (tanto's debug log says it for every probe, and sshd's
+//! own log shows the forwarded connections), and that no probe went by the bridge.
 
-use tanto_tests::{SecondDaemon, Sshd, Tanto, docker_now, write, write_module};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use tanto_tests::{SecondDaemon, Sshd, Tanto, docker_now, guest_wasm, write, write_module};
 
 const MODULE: &str = r#"
 use tanto_sdk::{Container, Directory, Result, Secret, dag};
@@ -274,4 +284,123 @@ fn engines_that_cannot_be_reached_are_named_with_what_to_check() {
         &["Docker context \"no-such-context\" does not exist", "docker context ls"],
     );
     expect_error(Tanto::new().env("DOCKER_HOST", "ftp://example"), &["DOCKER_HOST", "tcp://host:port"]);
+}
+
+/// The `services` guest's `web ... up` on a remote engine: the service's port forwarded
+/// to this machine; every readiness probe takes `route`, none the bridge; the page comes
+/// back and nothing is left on the engine. (A step reaching the service on the engine,
+/// `fetch`, is not tried: the test's second daemon runs with `--iptables=false` beside
+/// the machine's, whose FORWARD policy drops traffic between containers on the second
+/// daemon's own networks.)
+fn serve_and_forward(tanto: Tanto, daemon: &SecondDaemon, route: &str) {
+    let tanto = tanto.env("TANTO_LOG", "tanto::backend::docker=debug");
+    let port = tanto_tests::free_port();
+    let wasm = guest_wasm("services");
+    let child = tanto
+        .command()
+        .args([
+            "call",
+            "-m",
+            wasm.to_str().expect("utf-8"),
+            "web",
+            "--page=forwarded",
+            "up",
+            &format!("--ports={port}:80"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tanto starts");
+    let started = Instant::now();
+    let body = loop {
+        if let Some(body) = http_get(port, "/index.html").filter(|body| !body.is_empty()) {
+            break body;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let output = child.wait_with_output().expect("tanto ends");
+            panic!("the forwarded port never answered:\n{}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(body, "forwarded");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("tanto ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let probes: Vec<&str> = stderr.lines().filter(|line| line.contains("probing a service port")).collect();
+    assert!(!probes.is_empty(), "no probe logged:\n{stderr}");
+    for probe in &probes {
+        assert!(probe.contains(&format!("route=\"{route}\"")), "a probe took another route: {probe}");
+    }
+    assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
+}
+
+/// The body of `GET path` from 127.0.0.1:`port`, if it answers.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+#[test]
+fn a_service_on_a_tls_engine_is_probed_and_forwarded_through_published_ports() {
+    let daemon = SecondDaemon::start_with_tls();
+    serve_and_forward(over_tls(&daemon), &daemon, "published");
+}
+
+#[test]
+fn a_service_on_an_engine_through_ssh_is_probed_and_forwarded_through_ssh() {
+    let daemon = SecondDaemon::start();
+    let sshd = Sshd::start(&[("DOCKER_HOST", &daemon.host())]);
+    let path = format!("{}:{}", sshd.client_path().display(), std::env::var("PATH").unwrap_or_default());
+    let tanto = Tanto::new().env("PATH", &path).env("DOCKER_HOST", &sshd.address());
+    serve_and_forward(tanto, &daemon, "ssh -W");
+    // sshd itself made the connections to the service's port 80 (probes and `up`).
+    let log = sshd.log();
+    let forwarded = log
+        .lines()
+        .filter(|line| line.contains("server_request_direct_tcpip") && line.contains("port 80"))
+        .count();
+    assert!(forwarded >= 2, "sshd forwarded no connection to port 80:\n{log}");
+}
+
+#[test]
+fn docker_tls_alone_encrypts_without_verifying_the_engine() {
+    let setup = Setup::new();
+    let daemon = SecondDaemon::start_with_tls();
+    // This client's certificate and key, but no ca.pem: nothing to verify the engine by.
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    for file in ["cert.pem", "key.pem"] {
+        std::fs::copy(daemon.client_certs().join(file), folder.path().join(file)).expect("the client's TLS files");
+    }
+    let cert_path = folder.path().to_str().expect("utf-8");
+    let unverified = Tanto::new()
+        .env("DOCKER_HOST", &daemon.tls_host())
+        .env("DOCKER_TLS", "1")
+        .env("DOCKER_CERT_PATH", cert_path);
+    let out = tempfile::tempdir().expect("a temporary folder");
+    let built = out.path().join("built");
+    let since = docker_now();
+    let run = setup
+        .call(&unverified, &["built", &setup.source(), "-o", built.to_str().expect("utf-8")])
+        .success();
+    assert_eq!(std::fs::read_to_string(built.join("upper.txt")).expect("the export"), "THE INPUT\n");
+    assert!(daemon.containers_created(&since) >= 1, "the TLS engine ran the step:\n{}", run.stderr);
+    assert!(run.stderr.contains("is not verified"), "the user is warned:\n{}", run.stderr);
+
+    // Verifying wants the ca.pem this folder lacks.
+    let verified = Tanto::new()
+        .env("DOCKER_HOST", &daemon.tls_host())
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", cert_path);
+    let run = setup.call(&verified, &["built", &setup.source()]).failure(2);
+    assert!(run.stderr.contains("ca.pem"), "{}", run.stderr);
 }

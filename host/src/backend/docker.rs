@@ -108,6 +108,17 @@ impl DockerBackend {
         }
     }
 
+    /// Where services' ports are published for this machine (see [`engine_ip`]).
+    async fn publish_address(&self) -> Result<Option<std::net::IpAddr>, BackendError> {
+        let Ok(resolved) = &self.endpoint else {
+            return Ok(None);
+        };
+        engine_ip(&resolved.endpoint).await.map_err(|reason| BackendError::Failed {
+            operation: "publishing a service's ports on the engine".into(),
+            reason,
+        })
+    }
+
     /// How many daemon operations this backend made (each one or a few API requests).
     pub fn round_trips(&self) -> usize {
         self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
@@ -131,10 +142,13 @@ impl DockerBackend {
                     // client's error does not.
                     (Endpoint::Tcp { tls: Some(tls), .. }, BackendError::Unreachable { address, reason }) if !refused_outright(&reason) => BackendError::Unreachable {
                         address,
-                        reason: format!(
-                            "{reason} (over TLS with {}: the engine may have refused this client's certificate, or its own may not be signed by that ca.pem)",
-                            tls.cert.display()
-                        ),
+                        reason: match &tls.client {
+                            Some((cert, _)) => format!(
+                                "{reason} (over TLS with {}: the engine may have refused this client's certificate, or its own may not be signed by that ca.pem)",
+                                cert.display()
+                            ),
+                            None => format!("{reason} (over TLS without a client certificate: the engine may want one)"),
+                        },
                     },
                     (_, error) => error,
                 })
@@ -1353,12 +1367,32 @@ impl Backend for DockerBackend {
         };
         let (network, hosts) = self.service_host_config(&spec.services).await?;
         let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
+        // An engine reached over TCP runs on a machine whose bridge this one cannot
+        // route to: its ports are published there, on the address tanto reaches the
+        // engine at (a port the engine picks), for the readiness probe and `up`. They are
+        // open to whoever reaches that address while the service runs (README, "Remote
+        // engines"). Over ssh the engine's machine connects for us (`ssh -W`) instead.
+        let publish_on = self.publish_address().await?;
+        let published_ports = publish_on.map(|ip| {
+            spec.ports
+                .iter()
+                .map(|port| {
+                    let binding = bollard::models::PortBinding {
+                        host_ip: Some(ip.to_string()),
+                        host_port: Some(String::new()),
+                    };
+                    (format!("{port}/tcp"), Some(vec![binding]))
+                })
+                .collect::<bollard::models::PortMap>()
+        });
         let body = ContainerCreateBody {
             hostname: Some(spec.hostname.clone()),
             tty: Some(false),
+            exposed_ports: published_ports.as_ref().map(|ports| ports.keys().cloned().collect()),
             host_config: Some(HostConfig {
                 network_mode: Some(network.clone()),
                 extra_hosts: (!hosts.is_empty()).then_some(hosts),
+                port_bindings: published_ports,
                 ..mounts.host.clone()
             }),
             networking_config: Some(bollard::models::NetworkingConfig {
@@ -1390,29 +1424,88 @@ impl Backend for DockerBackend {
                 .inspect_container(&created, None)
                 .await
                 .map_err(self.failed(format!("inspecting the service {}", spec.hostname)))?;
-            let address = inspect
-                .network_settings
-                .and_then(|settings| settings.networks)
+            let settings = inspect.network_settings.unwrap_or_default();
+            let address = settings
+                .networks
                 .and_then(|mut networks| networks.remove(&network))
                 .and_then(|endpoint| endpoint.ip_address)
                 .filter(|address| !address.is_empty());
-            // A command that ended at once has no address: that is the service failing,
-            // which its readiness check reports with its log.
-            Ok::<_, BackendError>(address.unwrap_or_default())
+            let mut published = BTreeMap::new();
+            if let Some(ip) = publish_on {
+                let mut bound = settings.ports.unwrap_or_default();
+                for port in &spec.ports {
+                    let host_port = bound
+                        .remove(&format!("{port}/tcp"))
+                        .flatten()
+                        .into_iter()
+                        .flatten()
+                        .find_map(|binding| binding.host_port.and_then(|text| text.parse::<u16>().ok()));
+                    if let Some(host_port) = host_port {
+                        published.insert(*port, std::net::SocketAddr::new(ip, host_port));
+                    }
+                }
+            }
+            // A command that ended at once has no address (nor published ports): that is
+            // the service failing, which its readiness check reports with its log.
+            Ok::<_, BackendError>((address.unwrap_or_default(), published))
         }
         .await;
         match started {
-            Ok(address) => {
+            Ok((address, published)) => {
                 if let Ok(mut held) = self.service_mounts.lock() {
                     held.insert(created.clone(), mounts);
                 }
-                Ok(StartedService { id: created, address })
+                Ok(StartedService {
+                    id: created,
+                    address,
+                    published,
+                })
             }
             Err(error) => {
                 self.remove_container(&created).await;
                 self.release_mounts(mounts).await;
                 Err(error)
             }
+        }
+    }
+
+    async fn service_port_ready(&self, service: &StartedService, port: u16) -> bool {
+        match self.endpoint.as_ref().map(|resolved| &resolved.endpoint) {
+            Ok(Endpoint::Ssh(destination)) => {
+                tracing::debug!(service = %service.id, port, route = "ssh -W", "probing a service port");
+                super::ssh::probe(destination, &service.address, port, SSH_PROBE_TIMEOUT).await
+            }
+            Ok(Endpoint::Tcp { .. }) => match service.published.get(&port) {
+                Some(published) => {
+                    tracing::debug!(service = %service.id, port, route = "published", %published, "probing a service port");
+                    published_port_accepts(*published).await
+                }
+                None => false,
+            },
+            _ => {
+                tracing::debug!(service = %service.id, port, route = "bridge", "probing a service port");
+                super::port_accepts(&service.address, port).await
+            }
+        }
+    }
+
+    async fn connect_service(&self, service: &StartedService, port: u16) -> Result<Box<dyn super::ServiceIo>, BackendError> {
+        match self.endpoint.as_ref().map(|resolved| &resolved.endpoint) {
+            Ok(Endpoint::Ssh(destination)) => {
+                let stream = super::ssh::dial(destination, &service.address, port).map_err(|error| BackendError::Failed {
+                    operation: format!("connecting to port {port} of a service through ssh ({})", self.address),
+                    reason: error.to_string(),
+                })?;
+                Ok(Box::new(stream))
+            }
+            Ok(Endpoint::Tcp { .. }) => match service.published.get(&port) {
+                Some(published) => super::connect_port(&published.ip().to_string(), published.port()).await,
+                None => Err(BackendError::Failed {
+                    operation: format!("connecting to port {port} of a service on {}", self.address),
+                    reason: format!("the engine did not publish port {port}: only the ports the service exposes (with-exposed-port) are published"),
+                }),
+            },
+            _ => super::connect_port(&service.address, port).await,
         }
     }
 
@@ -1513,6 +1606,48 @@ fn refused_outright(reason: &str) -> bool {
 const REQUEST_TIMEOUT_SECONDS: u64 = 120;
 
 /// A client for the engine at `resolved` (not yet contacted).
+/// How long a readiness probe through ssh may take: a new `ssh` process (sharing the
+/// engine's connection) and one round trip to the engine's machine.
+const SSH_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether the service behind a port the engine published accepts connections. The
+/// engine's proxy (docker-proxy) accepts on the service's behalf and closes at once when
+/// the service refuses, so connecting is not enough: the connection must also stay open
+/// a little (a few round trips to the engine, at least 250 ms) or carry the service's
+/// first bytes.
+async fn published_port_accepts(published: std::net::SocketAddr) -> bool {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let Ok(Ok(mut stream)) = tokio::time::timeout(super::SERVICE_PROBE_TIMEOUT, tokio::net::TcpStream::connect(published)).await else {
+        return false;
+    };
+    let settle = (started.elapsed() * 4).max(std::time::Duration::from_millis(250));
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(settle, stream.read(&mut byte)).await {
+        // Held open, or the service spoke first: it is there.
+        Err(_) | Ok(Ok(1..)) => true,
+        // Closed or reset by the proxy: nothing listens behind it yet.
+        Ok(Ok(0) | Err(_)) => false,
+    }
+}
+
+/// The address of this machine's way to the engine, on which a service's ports are
+/// published: the host of a `tcp://` engine's address (resolved here); `None` for the
+/// others. A name resolving to no address the engine's machine has fails the service's
+/// start with Docker's words.
+async fn engine_ip(endpoint: &Endpoint) -> Result<Option<std::net::IpAddr>, String> {
+    let Endpoint::Tcp { address, .. } = endpoint else {
+        return Ok(None);
+    };
+    let mut addresses = tokio::net::lookup_host(address.as_str())
+        .await
+        .map_err(|error| format!("cannot resolve {address}: {error}"))?;
+    addresses
+        .next()
+        .map(|found| Some(found.ip()))
+        .ok_or_else(|| format!("{address} resolves to no address"))
+}
+
 fn connect(resolved: &endpoint::Resolved) -> Result<Docker, BackendError> {
     let version = bollard::API_DEFAULT_VERSION;
     let unreachable = |error: DockerError| BackendError::Unreachable {
@@ -1522,15 +1657,13 @@ fn connect(resolved: &endpoint::Resolved) -> Result<Docker, BackendError> {
     match &resolved.endpoint {
         Endpoint::Unix(path) => Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECONDS, version).map_err(unreachable),
         Endpoint::Tcp { address, tls: None } => Docker::connect_with_http(&format!("tcp://{address}"), REQUEST_TIMEOUT_SECONDS, version).map_err(unreachable),
-        Endpoint::Tcp { address, tls: Some(tls) } => {
-            Docker::connect_with_ssl(&format!("tcp://{address}"), &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECONDS, version).map_err(|error| {
-                BackendError::Endpoint(endpoint::EndpointError::TlsMaterial {
-                    address: resolved.address.clone(),
-                    path: tls.ca.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
-                    reason: error.to_string(),
-                })
+        Endpoint::Tcp { address, tls: Some(tls) } => super::tls::connect(address, tls, REQUEST_TIMEOUT_SECONDS).map_err(|(path, reason)| {
+            BackendError::Endpoint(endpoint::EndpointError::TlsMaterial {
+                address: resolved.address.clone(),
+                path,
+                reason,
             })
-        }
+        }),
         Endpoint::Ssh(destination) => Ok(super::ssh::connect(destination, &resolved.address, REQUEST_TIMEOUT_SECONDS)),
     }
 }

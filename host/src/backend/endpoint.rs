@@ -1,5 +1,5 @@
 //! Which Docker engine tanto talks to, chosen as the docker CLI chooses it: `DOCKER_HOST`
-//! (with `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` for `tcp://`), else the context named
+//! (with `DOCKER_TLS_VERIFY` or `DOCKER_TLS`, and `DOCKER_CERT_PATH`, for `tcp://`), else the context named
 //! by `DOCKER_CONTEXT`, else the `currentContext` of the Docker configuration
 //! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), else the local socket.
 //!
@@ -27,15 +27,14 @@ pub enum Endpoint {
     Ssh(SshDestination),
 }
 
-/// The files of a mutually authenticated TLS connection, as `docker --tlsverify` reads
-/// them.
+/// The files of a TLS connection, as `docker --tlsverify` (or `--tls`) reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
-    /// The certificate authority the engine's certificate must chain to.
-    pub ca: PathBuf,
-    /// This client's certificate and key.
-    pub cert: PathBuf,
-    pub key: PathBuf,
+    /// The certificate authority the engine's certificate must chain to; `None` with
+    /// `DOCKER_TLS` alone: encrypted, but the engine is not authenticated.
+    pub ca: Option<PathBuf>,
+    /// This client's certificate and key, when it has them.
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 /// `ssh://[user@]host[:port]`.
@@ -121,6 +120,19 @@ pub fn resolve(environment: &dyn Environment) -> Result<Resolved, EndpointError>
                     })?,
                 };
                 Some(tls_files(&host, &folder)?)
+            }
+            // `DOCKER_TLS` alone, as the docker CLI's `--tls`: encrypted, the engine not
+            // verified, a client certificate presented if the folder has one.
+            None if environment.var("DOCKER_TLS").is_some() => {
+                let folder = environment
+                    .var("DOCKER_CERT_PATH")
+                    .map(PathBuf::from)
+                    .or_else(|| docker_config_dir(environment));
+                let client = folder
+                    .map(|folder| (folder.join("cert.pem"), folder.join("key.pem")))
+                    .filter(|(cert, key)| cert.is_file() && key.is_file());
+                tracing::warn!(engine = %host, "DOCKER_TLS without DOCKER_TLS_VERIFY: the engine's certificate is not verified, so whoever answers at that address receives the run's files and secrets");
+                Some(TlsFiles { ca: None, client })
             }
             None => None,
         };
@@ -262,9 +274,8 @@ fn tls_files(address: &str, folder: &Path) -> Result<TlsFiles, EndpointError> {
         }
     };
     Ok(TlsFiles {
-        ca: file("ca.pem")?,
-        cert: file("cert.pem")?,
-        key: file("key.pem")?,
+        ca: Some(file("ca.pem")?),
+        client: Some((file("cert.pem")?, file("key.pem")?)),
     })
 }
 
@@ -424,7 +435,7 @@ mod tests {
             panic!("a TLS endpoint: {resolved:?}")
         };
         assert_eq!(address, "10.0.0.2:2376");
-        assert!(tls.ca.ends_with("docker/ca.pem"));
+        assert!(tls.ca.is_some_and(|ca| ca.ends_with("docker/ca.pem")));
 
         // `default` is the local socket, whatever the configuration says.
         let resolved = resolve(&environment(home.path(), &[("DOCKER_CONTEXT", "default")])).unwrap();
@@ -472,6 +483,35 @@ mod tests {
         std::fs::write(certs.join("key.pem"), "pem").unwrap();
         let resolved = resolve(&environment(home.path(), &vars)).unwrap();
         assert!(matches!(resolved.endpoint, Endpoint::Tcp { tls: Some(_), .. }));
+    }
+
+    #[test]
+    fn docker_tls_alone_encrypts_without_a_ca_and_presents_a_client_certificate_if_there_is_one() {
+        let home = tempfile::tempdir().unwrap();
+        let certs = home.path().join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let vars = [
+            ("DOCKER_HOST", "tcp://127.0.0.1"),
+            ("DOCKER_TLS", "1"),
+            ("DOCKER_CERT_PATH", certs.to_str().unwrap()),
+        ];
+        let resolved = resolve(&environment(home.path(), &vars)).unwrap();
+        let tls = TlsFiles { ca: None, client: None };
+        assert_eq!(
+            resolved.endpoint,
+            Endpoint::Tcp {
+                address: "127.0.0.1:2376".into(),
+                tls: Some(tls)
+            }
+        );
+        std::fs::write(certs.join("cert.pem"), "pem").unwrap();
+        std::fs::write(certs.join("key.pem"), "pem").unwrap();
+        let resolved = resolve(&environment(home.path(), &vars)).unwrap();
+        let Endpoint::Tcp { tls: Some(tls), .. } = resolved.endpoint else {
+            panic!("a TLS endpoint: {resolved:?}")
+        };
+        assert_eq!(tls.ca, None);
+        assert_eq!(tls.client, Some((certs.join("cert.pem"), certs.join("key.pem"))));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod endpoint;
 mod session;
 mod ssh;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -193,15 +194,31 @@ pub struct ServiceSpec {
     pub hostname: String,
     /// The services this one reaches itself.
     pub services: ServiceHosts,
+    /// The TCP ports it exposes: an engine this machine cannot route to publishes them
+    /// (see [`Backend::connect_service`]).
+    pub ports: Vec<u16>,
 }
+
+/// A connection from this machine to a service's port.
+pub trait ServiceIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ServiceIo for T {}
+
+/// How long one readiness probe of a service port may take.
+pub const SERVICE_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A service the backend started.
 #[derive(Clone, Debug)]
 pub struct StartedService {
     /// The backend's id for its container.
     pub id: String,
-    /// Its address on the run's services network, which this machine reaches too.
+    /// Its address on the run's services network, which the engine's machine routes to
+    /// (this machine too only when the engine runs here).
     pub address: String,
+    /// Where the engine published its TCP ports for this machine, by service port: for
+    /// an engine reached over TCP, whose bridge this machine cannot route to; empty
+    /// otherwise.
+    pub published: BTreeMap<u16, std::net::SocketAddr>,
 }
 
 /// Whether a step's result becomes an image.
@@ -492,6 +509,33 @@ pub trait Backend: Send + Sync + 'static {
     async fn service_log_tail(&self, id: &str, lines: usize) -> Result<String, BackendError>;
     /// Stops and removes a service's container, and what its mounts needed.
     async fn stop_service(&self, id: &str) -> Result<(), BackendError>;
+    /// Whether `port` of `service` accepts a connection from this machine now (the
+    /// readiness probe). By default through the service's address, which the engine's
+    /// network must route to.
+    async fn service_port_ready(&self, service: &StartedService, port: u16) -> bool {
+        port_accepts(&service.address, port).await
+    }
+    /// A connection from this machine to `port` of `service` (what `up` forwards). By
+    /// default to the service's address, as [`Backend::service_port_ready`].
+    async fn connect_service(&self, service: &StartedService, port: u16) -> Result<Box<dyn ServiceIo>, BackendError> {
+        connect_port(&service.address, port).await
+    }
+}
+
+/// Whether `host:port` accepts a TCP connection from this machine within
+/// [`SERVICE_PROBE_TIMEOUT`].
+pub(crate) async fn port_accepts(host: &str, port: u16) -> bool {
+    let attempt = tokio::time::timeout(SERVICE_PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await;
+    matches!(attempt, Ok(Ok(_)))
+}
+
+/// A TCP connection from this machine to `host:port`.
+pub(crate) async fn connect_port(host: &str, port: u16) -> Result<Box<dyn ServiceIo>, BackendError> {
+    let stream = tokio::net::TcpStream::connect((host, port)).await.map_err(|error| BackendError::Failed {
+        operation: format!("connecting to a service's port at {host}:{port}"),
+        reason: error.to_string(),
+    })?;
+    Ok(Box::new(stream))
 }
 
 #[cfg(test)]

@@ -82,6 +82,90 @@ fn control_folder() -> Option<std::path::PathBuf> {
 
 /// The `ssh` command line that reaches the engine.
 pub(super) fn command_line(destination: &SshDestination) -> Vec<String> {
+    let mut arguments = ssh_options(destination);
+    // `--` ends the options: the host (validated not to start with `-`) is never one.
+    arguments.extend(["--".to_string(), destination.host.clone()]);
+    arguments.extend(["docker", "system", "dial-stdio"].map(String::from));
+    arguments
+}
+
+/// The `ssh` command line whose standard input and output are a TCP connection from the
+/// engine's machine to `ip:port` (`-W`): how this machine reaches a service there, whose
+/// bridge address only that machine routes to. It shares the engine's connection
+/// (ControlMaster). `verbose` makes ssh say when the far side has connected (see
+/// [`probe`]).
+pub(super) fn forward_command_line(destination: &SshDestination, ip: &str, port: u16, verbose: bool) -> Vec<String> {
+    let mut arguments = ssh_options(destination);
+    if verbose {
+        arguments.push("-vv".into());
+    }
+    // An IPv6 address is bracketed, as `-W` wants.
+    let target = if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
+    arguments.extend(["-W".to_string(), target]);
+    arguments.extend(["--".to_string(), destination.host.clone()]);
+    arguments
+}
+
+/// A connection to `ip:port` on the engine's machine through ssh (`ssh -W`), for `up`'s
+/// forwarding. Nothing is known about the far side until bytes flow: a refused
+/// connection ends the stream.
+pub(super) fn dial(destination: &SshDestination, ip: &str, port: u16) -> std::io::Result<SshStream> {
+    let arguments = forward_command_line(destination, ip, port, false);
+    tracing::debug!(command = %arguments.join(" "), "connecting to a service through ssh");
+    let mut child = spawn(&arguments)?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(std::io::Error::other("ssh started without pipes"));
+    };
+    Ok(SshStream { _child: child, stdin, stdout })
+}
+
+/// What ssh prints (at `-vv`) once the far side's connection is open: as a ControlMaster
+/// client (`mux_client_request_stdio_fwd`, sent only after the channel is confirmed), or
+/// holding the connection itself (`channel_input_open_confirmation`). A refused or
+/// unreachable port makes ssh exit instead (`stdio forwarding failed`).
+const OPENED: [&str; 2] = ["master session id", ": open confirm "];
+
+/// Whether `ip:port` on the engine's machine accepts a connection, asked through ssh:
+/// ssh reports the channel opening (see [`OPENED`]) or exits. The readiness probe of a
+/// service on an engine reached over ssh; `false` on any doubt (timeout included).
+pub(super) async fn probe(destination: &SshDestination, ip: &str, port: u16, timeout: std::time::Duration) -> bool {
+    use tokio::io::AsyncBufReadExt;
+    let arguments = forward_command_line(destination, ip, port, true);
+    let Ok(mut child) = spawn(&arguments) else {
+        return false;
+    };
+    let Some(stderr) = child.stderr.take() else {
+        return false;
+    };
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let opened = tokio::time::timeout(timeout, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if OPENED.iter().any(|said| line.contains(said)) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    // Dropping the child kills it (and closes the probe's connection).
+    drop(child);
+    opened
+}
+
+/// Starts `arguments` with piped input, output and errors, killed when dropped.
+fn spawn(arguments: &[String]) -> std::io::Result<Child> {
+    tokio::process::Command::new(&arguments[0])
+        .args(&arguments[1..])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+}
+
+/// The options every `ssh` to the engine's machine takes, before the host.
+fn ssh_options(destination: &SshDestination) -> Vec<String> {
     let mut arguments = vec!["ssh".to_string(), "-o".into(), "BatchMode=yes".into()];
     if let Some(folder) = control_folder() {
         arguments.extend([
@@ -99,9 +183,6 @@ pub(super) fn command_line(destination: &SshDestination) -> Vec<String> {
     if let Some(port) = destination.port {
         arguments.extend(["-p".to_string(), port.to_string()]);
     }
-    // `--` ends the options: the host (validated not to start with `-`) is never one.
-    arguments.extend(["--".to_string(), destination.host.clone()]);
-    arguments.extend(["docker", "system", "dial-stdio"].map(String::from));
     arguments
 }
 
@@ -200,7 +281,7 @@ fn origin_form(request: BollardRequest) -> Result<BollardRequest, bollard::error
 }
 
 /// The ssh process's output and input as one connection; dropping it kills the process.
-struct SshStream {
+pub(super) struct SshStream {
     _child: Child,
     stdin: ChildStdin,
     stdout: ChildStdout,

@@ -66,7 +66,7 @@ pub async fn up(pipeline: Arc<Engine>, service: Service, ports: Vec<String>) -> 
             .map_err(|error| EngineError::InvalidArgument(format!("up: cannot listen on 127.0.0.1:{}: {error}", forward.host)))?;
         listeners.push((listener, *forward));
     }
-    let address = pipeline.service_address(&service).await?;
+    let started = pipeline.service_instance(&service).await?;
     // Shown as a step that runs until the end: what listens where, in the progress the
     // user watches.
     let shown = forwards
@@ -81,7 +81,8 @@ pub async fn up(pipeline: Arc<Engine>, service: Service, ports: Vec<String>) -> 
     });
     let mut accepting = tokio::task::JoinSet::new();
     for (listener, forward) in listeners {
-        let address = address.clone();
+        let pipeline = pipeline.clone();
+        let started = started.clone();
         accepting.spawn(async move {
             loop {
                 let (mut client, _) = match listener.accept().await {
@@ -91,9 +92,10 @@ pub async fn up(pipeline: Arc<Engine>, service: Service, ports: Vec<String>) -> 
                         continue;
                     }
                 };
-                let address = address.clone();
+                let pipeline = pipeline.clone();
+                let started = started.clone();
                 tokio::spawn(async move {
-                    match tokio::net::TcpStream::connect((address.as_str(), forward.service)).await {
+                    match pipeline.connect_service(&started, forward.service).await {
                         Ok(mut upstream) => {
                             let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
                         }

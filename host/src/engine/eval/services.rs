@@ -175,16 +175,22 @@ impl Engine {
         Ok(())
     }
 
-    /// The address of `service` on the services network once it runs and is ready; for
-    /// the command line's `up`, which forwards host ports to it.
-    pub async fn service_address(&self, service: &Service) -> Result<String, EngineError> {
+    /// `service` once it runs and is ready; for the command line's `up`, which forwards
+    /// host ports to it.
+    pub async fn service_instance(&self, service: &Service) -> Result<StartedService, EngineError> {
         self.start_service(service).await?;
         let slot = self.services.slot(service.digest())?;
         let slot = slot.lock().await;
         slot.instance
             .as_ref()
-            .map(|instance| instance.started.address.clone())
+            .map(|instance| instance.started.clone())
             .ok_or_else(|| EngineError::Local("a started service has no instance".into()))
+    }
+
+    /// A connection from this machine to `port` of a started service, however the engine
+    /// is reached (see [`crate::backend::Backend::connect_service`]).
+    pub async fn connect_service(&self, started: &StartedService, port: u16) -> Result<Box<dyn crate::backend::ServiceIo>, EngineError> {
+        Ok(self.backend.connect_service(started, port).await?)
     }
 
     fn acquire_service<'a>(&'a self, service: &'a Service) -> Eval<'a, String> {
@@ -255,6 +261,7 @@ impl Engine {
             mounts: prepared.backend.clone(),
             hostname: hostname.clone(),
             services,
+            ports: tcp_ports(&ports),
         };
         let started = match self.backend.start_service(spec).await {
             Ok(started) => started,
@@ -280,19 +287,15 @@ impl Engine {
         }
     }
 
-    /// Waits until every TCP port of `ports` accepts a connection from this machine (the
-    /// daemon's bridge networks are local), the service ends, or the ready timeout
+    /// Waits until every TCP port of `ports` accepts a connection from this machine
+    /// (however the backend reaches the engine), the service ends, or the ready timeout
     /// passes; the last two fail with the tail of its log. UDP ports are not waited for:
     /// nothing answers a probe there (Dagger does the same), so a service exposing only
     /// UDP is ready once its command runs.
     async fn wait_ready(&self, service: &Service, started: &StartedService, ports: &[ExposedPort], command: &[String]) -> Result<(), EngineError> {
         let timeout = ready_timeout();
         let deadline = Instant::now() + timeout;
-        let ports: Vec<u16> = ports
-            .iter()
-            .filter(|port| port.protocol == NetworkProtocol::Tcp)
-            .filter_map(|port| u16::try_from(port.port).ok())
-            .collect();
+        let ports = tcp_ports(ports);
         let failed = |reason: String, log: String| {
             let mut reason = reason;
             if log.trim().is_empty() {
@@ -316,8 +319,7 @@ impl Engine {
             }
             let mut waiting = Vec::new();
             for port in &ports {
-                let attempt = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect((started.address.as_str(), *port))).await;
-                if !matches!(attempt, Ok(Ok(_))) {
+                if !self.backend.service_port_ready(started, *port).await {
                     waiting.push(*port);
                 }
             }
@@ -339,6 +341,15 @@ impl Engine {
             pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
+}
+
+/// The TCP ports `service` exposes (the ones waited for and forwarded).
+fn tcp_ports(ports: &[ExposedPort]) -> Vec<u16> {
+    ports
+        .iter()
+        .filter(|port| port.protocol == NetworkProtocol::Tcp)
+        .filter_map(|port| u16::try_from(port.port).ok())
+        .collect()
 }
 
 /// The command a service runs: its arguments (after the entrypoint when asked), or with
