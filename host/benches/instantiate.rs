@@ -27,6 +27,7 @@ fn main() {
         Arc::new(
             Runtime::new(RuntimeSettings {
                 compiled_cache: cache.to_path_buf(),
+                digest_stamps: cache.join("digests"),
             })
             .expect("runtime"),
         )

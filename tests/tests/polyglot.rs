@@ -98,11 +98,17 @@ fn call_rust(tanto: &Tanto, args: &[&str]) -> Run {
     tanto.run_in(&examples().join("rust"), &all)
 }
 
-/// `tanto call -m COMPONENT checksums ARGS`.
+/// `tanto call checksums ARGS` in the folder of `component`'s example, whose tanto.toml
+/// names the component its own tools built (`component = "build/checksums.wasm"`).
 fn call_component(tanto: &Tanto, component: &Path, args: &[&str]) -> Run {
-    let mut all = vec!["call", "-m", component.to_str().unwrap(), "checksums"];
+    let mut all = vec!["call", "checksums"];
     all.extend_from_slice(args);
-    tanto.run(&all)
+    tanto.run_in(example_of(component), &all)
+}
+
+/// The example folder whose `build/` holds `component`.
+fn example_of(component: &Path) -> &Path {
+    component.parent().and_then(Path::parent).unwrap()
 }
 
 #[test]
@@ -156,7 +162,31 @@ fn the_three_modules_describe_the_same_functions() {
     let rust = tanto.run_in(&examples().join("rust"), &["functions"]).success().stdout;
     assert!(rust.contains("checksums"), "{rust}");
     for (language, component) in [("JavaScript", javascript_component()), ("C", c_component())] {
-        let run = tanto.run(&["functions", "-m", component.to_str().unwrap()]).success();
+        let run = tanto.run_in(example_of(component), &["functions"]).success();
         assert_eq!(run.stdout, rust, "{language}");
+        let run = tanto.run(&["functions", "-m", component.to_str().unwrap()]).success();
+        assert_eq!(run.stdout, rust, "{language}, -m COMPONENT");
     }
+}
+
+/// A module whose tanto.toml names a component that was not built says so, and what to do.
+#[test]
+fn a_missing_prebuilt_component_is_named() {
+    let tanto = Tanto::new();
+    let module = tempfile::tempdir().unwrap();
+    write(
+        module.path(),
+        "tanto.toml",
+        "name = \"checksums\"\nsdk = \"javascript\"\ncomponent = \"build/checksums.wasm\"\n",
+    );
+    let run = tanto.run_in(module.path(), &["functions"]).failure(2);
+    assert!(
+        run.stderr.contains("names the prebuilt component `build/checksums.wasm`")
+            && run.stderr.contains("does not exist: build the module with its own tool first"),
+        "{}",
+        run.stderr
+    );
+    write(module.path(), "tanto.toml", "name = \"checksums\"\nsdk = \"c\"\n");
+    let run = tanto.run_in(module.path(), &["call", "checksums"]).failure(2);
+    assert!(run.stderr.contains("tanto does not build such a module"), "{}", run.stderr);
 }

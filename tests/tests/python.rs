@@ -218,3 +218,158 @@ fn python_build_errors_name_the_file_and_line() {
     );
     assert!(run.stderr.contains("run `scripts/setup`"), "{}", run.stderr);
 }
+
+/// A wheel of one module `name` (`name/__init__.py` holding `source`) tagged `tag`, made
+/// with the zipfile module of the test's Python: no build tool, no network.
+fn make_wheel(dir: &std::path::Path, name: &str, version: &str, tag: &str, source: &str) -> std::path::PathBuf {
+    let wheel = dir.join(format!("{name}-{version}-{tag}.whl"));
+    let pure = tag.ends_with("-any");
+    let script = r#"
+import sys, zipfile
+wheel, name, version, tag, source, pure = sys.argv[1:]
+info = f"{name}-{version}.dist-info"
+files = {
+    f"{name}/__init__.py": source,
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: tanto-tests\nRoot-Is-Purelib: {pure}\nTag: {tag}\n",
+}
+with zipfile.ZipFile(wheel, "w") as archive:
+    for path, text in files.items():
+        archive.writestr(path, text)
+    archive.writestr(f"{info}/RECORD", "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n")
+"#;
+    let output = Command::new(python_environment().join("bin/python"))
+        .args([
+            "-c",
+            script,
+            wheel.to_str().unwrap(),
+            name,
+            version,
+            tag,
+            source,
+            if pure { "true" } else { "false" },
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    wheel
+}
+
+fn pyproject(requirements: &[String], description: &str) -> String {
+    let listed: Vec<String> = requirements.iter().map(|requirement| format!("{requirement:?}")).collect();
+    format!(
+        "[project]\nname = \"shouter\"\nversion = \"0.1.0\"\ndescription = \"{description}\"\ndependencies = [{}]\n",
+        listed.join(", ")
+    )
+}
+
+/// The packages a module's pyproject.toml lists are installed (once per list) and bundled;
+/// an edit elsewhere in the file rebuilds without installing; a changed list installs
+/// again; a package with native code is refused by name; offline, only cached lists work.
+#[test]
+fn pure_python_packages_listed_in_pyproject_are_bundled() {
+    let tanto = Tanto::new();
+    let wheels = tempfile::tempdir().unwrap();
+    let shout = make_wheel(
+        wheels.path(),
+        "shout",
+        "1.0",
+        "py3-none-any",
+        "def shout(text):\n    return text.upper() + '!'\n",
+    );
+    let frame = make_wheel(wheels.path(), "frame", "2.0", "py3-none-any", "def frame(text):\n    return '[' + text + ']'\n");
+    let native = make_wheel(wheels.path(), "fastshout", "0.1", "py3-none-linux_x86_64", "");
+    let requirement = |name: &str, wheel: &std::path::Path| format!("{name} @ file://{}", wheel.display());
+
+    let folder = tempfile::tempdir().unwrap();
+    tanto.run_in(folder.path(), &["init", "shouter", "--sdk=python"]).success();
+    let module = folder.path().join("shouter");
+    let written = std::fs::read_to_string(module.join("pyproject.toml")).unwrap();
+    assert!(written.contains("dependencies = []"), "init lists no packages:\n{written}");
+    std::fs::write(
+        module.join("main.py"),
+        // Imported at the top: componentize-py bundles what the module imports when it
+        // is initialized; an import first run inside a function finds nothing.
+        r#"import shout
+import tanto
+
+try:
+    import frame
+except ImportError:
+    frame = None
+
+
+@tanto.module
+class Shouter:
+    @tanto.function
+    def shout(self, text: str) -> str:
+        if frame is None:
+            return shout.shout(text)
+        return frame.frame(shout.shout(text))
+"#,
+    )
+    .unwrap();
+    let one = vec![requirement("shout", &shout)];
+    std::fs::write(module.join("pyproject.toml"), pyproject(&one, "first")).unwrap();
+    let run = tanto.run_in(&module, &["call", "shout", "--text=hi"]).success();
+    assert_eq!(run.stdout, "HI!");
+    assert!(run.stderr.contains("install Python packages: shout @ file://"), "{}", run.stderr);
+    assert!(run.stderr.contains("build module shouter"), "{}", run.stderr);
+
+    let run = tanto.run_in(&module, &["call", "shout", "--text=hi"]).success();
+    assert!(
+        !run.stderr.contains("install Python packages") && !run.stderr.contains("build module"),
+        "{}",
+        run.stderr
+    );
+
+    // The same list: the module builds again (pyproject.toml is one of its inputs), pip
+    // does not run.
+    std::fs::write(module.join("pyproject.toml"), pyproject(&one, "second")).unwrap();
+    let run = tanto.run_in(&module, &["call", "shout", "--text=hi"]).success();
+    assert_eq!(run.stdout, "HI!");
+    assert!(run.stderr.contains("build module shouter"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("install Python packages"),
+        "an unchanged list is not installed again:\n{}",
+        run.stderr
+    );
+
+    let two = vec![requirement("shout", &shout), requirement("frame", &frame)];
+    std::fs::write(module.join("pyproject.toml"), pyproject(&two, "second")).unwrap();
+    let run = tanto.run_in(&module, &["call", "shout", "--text=hi"]).success();
+    assert_eq!(run.stdout, "[HI!]");
+    assert!(
+        run.stderr.contains("install Python packages") && run.stderr.contains("frame @ file://"),
+        "{}",
+        run.stderr
+    );
+
+    // Offline, a list the cache does not hold fails, naming it; nothing is built.
+    let three = vec![requirement("frame", &frame)];
+    std::fs::write(module.join("pyproject.toml"), pyproject(&three, "third")).unwrap();
+    let run = tanto.run_in(&module, &["--offline", "call", "shout", "--text=hi"]).failure(2);
+    assert!(
+        run.stderr.contains("are not in the cache, and --offline forbids installing them") && run.stderr.contains("frame @ file://"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("without --offline"), "{}", run.stderr);
+
+    let with_native = vec![requirement("shout", &shout), requirement("fastshout", &native)];
+    std::fs::write(module.join("pyproject.toml"), pyproject(&with_native, "fourth")).unwrap();
+    let run = tanto.run_in(&module, &["call", "shout", "--text=hi"]).failure(2);
+    assert!(
+        run.stderr.contains("the Python package fastshout 0.1 of the module in") && run.stderr.contains("is not pure Python (Root-Is-Purelib: false)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("pure-Python alternative"), "{}", run.stderr);
+
+    // Back to a cached list: offline is fine.
+    std::fs::write(module.join("pyproject.toml"), pyproject(&two, "fifth")).unwrap();
+    let run = tanto.run_in(&module, &["--offline", "call", "shout", "--text=hi"]).success();
+    assert_eq!(run.stdout, "[HI!]");
+    assert!(!run.stderr.contains("install Python packages"), "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}

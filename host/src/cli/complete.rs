@@ -139,10 +139,14 @@ fn built_schema(module_path: Option<&Path>, cache_root: &Path, working_dir: &Pat
 
 fn built_of(root: &Path, cache_root: &Path) -> Option<PathBuf> {
     let manifest = Manifest::read(root).ok()?;
+    if let Some(component) = &manifest.component {
+        return Some(root.join(component));
+    }
     let source = root.join(&manifest.source);
     match manifest.sdk {
         crate::module::Sdk::Rust => built_component(&source, cache_root),
         crate::module::Sdk::Python => crate::module::python::built_component(&source, cache_root),
+        crate::module::Sdk::Javascript | crate::module::Sdk::C => None,
     }
 }
 

@@ -81,6 +81,14 @@ pub enum Hint {
     AddPythonMain,
     /// A Python module fails to import or to describe itself.
     FixPythonErrors,
+    /// A module's pyproject.toml does not parse.
+    FixPyprojectLine,
+    /// pip could not install a Python module's packages.
+    CheckPythonPackages,
+    /// A Python module lists a package with native code.
+    PurePythonPackages,
+    /// A Python module's packages are not cached, and the call is offline.
+    InstallPythonPackagesOnline,
 
     // ---- components ---------------------------------------------------------------------
     /// A file is no WebAssembly component at all.
@@ -258,6 +266,16 @@ impl fmt::Display for Hint {
             ),
             Hint::AddPythonMain => f.write_str("put the module's @tanto.module class in main.py (`tanto init --sdk=python` writes one)"),
             Hint::FixPythonErrors => f.write_str("fix the Python error above (file and line are in the traceback), then call again"),
+            Hint::FixPyprojectLine => {
+                f.write_str("fix the line shown above; the module's packages are `[project] dependencies = [\"name==1.0\", ...]`")
+            }
+            Hint::CheckPythonPackages => f.write_str(
+                "check the requirements in pyproject.toml's `[project] dependencies` and the connection to PyPI; each package needs a pure-Python wheel (py3-none-any)",
+            ),
+            Hint::PurePythonPackages => f.write_str(
+                "remove it from pyproject.toml's `[project] dependencies`, or use a pure-Python alternative (a py3-none-any wheel)",
+            ),
+            Hint::InstallPythonPackagesOnline => f.write_str("run once without --offline, so pip installs them into the cache"),
             Hint::MakeCdylib => f.write_str("set `[lib] crate-type = [\"cdylib\"]` in the module's Cargo.toml"),
             Hint::InstallBubblewrap => f.write_str(
                 "install bubblewrap (`apt-get install bubblewrap`; `scripts/setup` does it), or pass --allow-unsandboxed-builds to run the module's build scripts on this machine with your privileges",

@@ -57,6 +57,16 @@ pub enum BuildError {
     /// componentize-py failed: the Python error, with its file and line.
     #[error("building the Python module in {} failed:\n{output}", dir.display())]
     ComponentizePyFailed { dir: PathBuf, output: String },
+    #[error("{path} is not a valid pyproject.toml:\n{message}")]
+    PyprojectInvalid { path: PathBuf, message: String },
+    #[error("installing the Python packages of the module in {dir} failed (pip, wheels only):\n{output}")]
+    PipFailed { dir: PathBuf, output: String },
+    #[error("the Python package {package} of the module in {dir} is not pure Python ({tag}): native code cannot run inside a WebAssembly component")]
+    NativePythonPackage { dir: PathBuf, package: String, tag: String },
+    #[error("the Python packages of the module in {dir} ({requirements}) are not in the cache, and --offline forbids installing them")]
+    PythonPackagesOffline { dir: PathBuf, requirements: String },
+    #[error("tanto does not build {sdk} modules: tanto.toml must name the component the module's own tools build (`component = \"...\"`)")]
+    NotBuiltByTanto { sdk: super::Sdk },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -81,6 +91,11 @@ impl Diagnose for BuildError {
             BuildError::ComponentizePyMissing { .. } => Some(Hint::InstallComponentizePy),
             BuildError::PythonMainMissing { .. } => Some(Hint::AddPythonMain),
             BuildError::ComponentizePyFailed { .. } => Some(Hint::FixPythonErrors),
+            BuildError::NotBuiltByTanto { .. } => Some(Hint::BuildComponent),
+            BuildError::PyprojectInvalid { .. } => Some(Hint::FixPyprojectLine),
+            BuildError::PipFailed { .. } => Some(Hint::CheckPythonPackages),
+            BuildError::NativePythonPackage { .. } => Some(Hint::PurePythonPackages),
+            BuildError::PythonPackagesOffline { .. } => Some(Hint::InstallPythonPackagesOnline),
             BuildError::Io { .. } => None,
         }
     }
@@ -140,11 +155,13 @@ fn fresh(stamp: &Stamp) -> bool {
 }
 
 /// Builds the module in `source_dir` written with `sdk`, unless nothing changed since the
-/// last build.
-pub fn build_module(sdk: super::Sdk, source_dir: &Path, cache_root: &Path, reporter: &StepReporter) -> Result<Built, BuildError> {
+/// last build; `network` offline, it fetches nothing (a Python module's packages).
+pub fn build_module(sdk: super::Sdk, source_dir: &Path, cache_root: &Path, network: Network, reporter: &StepReporter) -> Result<Built, BuildError> {
     match sdk {
         super::Sdk::Rust => build_rust_module(source_dir, cache_root, reporter),
-        super::Sdk::Python => super::python::build_python_module(source_dir, cache_root, reporter),
+        super::Sdk::Python => super::python::build_python_module(source_dir, cache_root, network, reporter),
+        // The manifest's check lets no such module through without a component.
+        sdk @ (super::Sdk::Javascript | super::Sdk::C) => Err(BuildError::NotBuiltByTanto { sdk }),
     }
 }
 

@@ -20,6 +20,19 @@ pub enum Sdk {
     Rust,
     /// Built with componentize-py from the folder's `main.py` (see [`super::python`]).
     Python,
+    /// Built by the module's own tools (componentize-js), which tanto does not run: the
+    /// manifest names the component (`component = "..."`).
+    Javascript,
+    /// Built by the module's own tools (clang, wasi-libc), as for JavaScript.
+    C,
+}
+
+impl Sdk {
+    /// Whether tanto builds modules in this language from source; other modules name
+    /// their prebuilt component.
+    pub fn builds_from_source(self) -> bool {
+        matches!(self, Sdk::Rust | Sdk::Python)
+    }
 }
 
 impl std::fmt::Display for Sdk {
@@ -27,6 +40,8 @@ impl std::fmt::Display for Sdk {
         f.write_str(match self {
             Sdk::Rust => "rust",
             Sdk::Python => "python",
+            Sdk::Javascript => "javascript",
+            Sdk::C => "c",
         })
     }
 }
@@ -175,6 +190,15 @@ impl Manifest {
                 message: format!("`name = {:?}`: a module name uses letters, digits, `-` and `_` only", manifest.name),
             });
         }
+        if !manifest.sdk.builds_from_source() && manifest.component.is_none() {
+            return Err(ManifestError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "`sdk = \"{}\"`: tanto does not build such a module; build it with its own tools and name the component, e.g. `component = \"build/{}.wasm\"`",
+                    manifest.sdk, manifest.name
+                ),
+            });
+        }
         if let Some(limits) = &manifest.limits {
             limits.checked().map_err(|InvalidLimit { key, reason }| ManifestError::InvalidLimit {
                 path: path.to_path_buf(),
@@ -252,6 +276,18 @@ mod tests {
         assert_eq!(manifest.sdk, Sdk::Rust);
         assert_eq!(manifest.source, PathBuf::from("."));
         assert_eq!(Manifest::parse(Path::new("t"), &manifest.to_toml()).unwrap(), manifest);
+    }
+
+    #[test]
+    fn a_module_tanto_does_not_build_names_its_component() {
+        let text = "name = \"checksums\"\nsdk = \"javascript\"\ncomponent = \"build/checksums.wasm\"\n";
+        let manifest = Manifest::parse(Path::new("t"), text).unwrap();
+        assert_eq!(
+            (manifest.sdk, manifest.component.as_deref()),
+            (Sdk::Javascript, Some(Path::new("build/checksums.wasm")))
+        );
+        let error = Manifest::parse(Path::new("tanto.toml"), "name = \"checksums\"\nsdk = \"c\"\n").unwrap_err();
+        assert!(error.to_string().contains("component = \"build/checksums.wasm\""), "{error}");
     }
 
     #[test]

@@ -11,11 +11,20 @@
 //! of every input (the module's `.py` files and the folders holding them, so a new file
 //! counts too, and its tanto.toml); the next call compares those with a few `stat` calls
 //! and runs componentize-py only if something moved.
+//!
+//! Third-party packages are listed where a Python user lists them, PEP 621's `[project]
+//! dependencies` in the module's `pyproject.toml`. They are installed by the virtual
+//! environment's pip, wheels only (`--only-binary=:all:`: no build runs, nothing but the
+//! index is fetched), for the Python componentize-py embeds, into a cache folder per exact
+//! requirement list, and given to componentize-py as one more path. A wheel with native
+//! code cannot run inside the component and is refused, named.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use tanto_registry::resolve::Network;
 
 use super::build::{BuildError, Built, InputStat};
 use crate::backend::Stream;
@@ -23,6 +32,17 @@ use crate::engine::{Digest, StepReporter};
 
 /// The componentize-py release modules are built with (`scripts/setup` installs it).
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// The Python componentize-py [`COMPONENTIZE_PY_VERSION`] embeds and runs a module in:
+/// packages are chosen for it (environment markers, `Requires-Python`), not for the Python
+/// of the virtual environment pip runs in.
+pub const GUEST_PYTHON_VERSION: &str = "3.14";
+
+/// The file whose `[project] dependencies` (PEP 621) lists a module's packages.
+pub const PYPROJECT_FILE: &str = "pyproject.toml";
+
+/// Written last into a packages folder: the folder is complete.
+const PACKAGES_COMPLETE: &str = ".tanto-requirements";
 
 /// The environment variable naming the componentize-py executable to use.
 pub const COMPONENTIZE_PY_VARIABLE: &str = "TANTO_COMPONENTIZE_PY";
@@ -133,7 +153,7 @@ fn python_inputs(source_dir: &Path) -> Vec<PathBuf> {
                     inputs.push(path.clone());
                     folders.push(path);
                 }
-            } else if name.ends_with(".py") || name == super::manifest::MANIFEST_NAME {
+            } else if name.ends_with(".py") || name == super::manifest::MANIFEST_NAME || name == PYPROJECT_FILE {
                 inputs.push(path);
             }
         }
@@ -167,10 +187,169 @@ pub fn built_component(source_dir: &Path, cache_root: &Path) -> Option<PathBuf> 
     fresh_build(&stamp_path(cache_root, &source_dir), &toolchain())
 }
 
+/// The requirements `[project] dependencies` lists in `source_dir/pyproject.toml`, as
+/// written (none without the file).
+fn requirements(source_dir: &Path) -> Result<Vec<String>, BuildError> {
+    #[derive(serde::Deserialize)]
+    struct Pyproject {
+        project: Option<Project>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Project {
+        #[serde(default)]
+        dependencies: Vec<String>,
+    }
+    let path = source_dir.join(PYPROJECT_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(BuildError::Io {
+                context: format!("cannot read {}", path.display()),
+                source,
+            });
+        }
+    };
+    let pyproject: Pyproject = toml::from_str(&text).map_err(|error| BuildError::PyprojectInvalid {
+        path: path.clone(),
+        message: error.to_string(),
+    })?;
+    let listed = pyproject.project.map(|project| project.dependencies).unwrap_or_default();
+    Ok(listed
+        .iter()
+        .map(|requirement| requirement.trim().to_owned())
+        .filter(|requirement| !requirement.is_empty())
+        .collect())
+}
+
+/// The folder holding the packages `requirements` name, for componentize-py's path:
+/// `<cache>/python-packages/<key>/`, the key being the exact list (with the guest Python
+/// and componentize-py), installed by pip only when no folder has that key yet.
+fn packages_folder(requirements: &[String], source_dir: &Path, cache_root: &Path, network: Network, reporter: &StepReporter) -> Result<PathBuf, BuildError> {
+    let mut identity = format!("python {GUEST_PYTHON_VERSION}\0componentize-py {COMPONENTIZE_PY_VERSION}\0");
+    for requirement in requirements {
+        identity.push_str(requirement);
+        identity.push('\0');
+    }
+    let key = Digest::of_bytes(identity.as_bytes()).hex();
+    let packages = cache_root.join("python-packages");
+    let folder = packages.join(&key);
+    if folder.join(PACKAGES_COMPLETE).is_file() {
+        return Ok(folder);
+    }
+    if network == Network::Offline {
+        return Err(BuildError::PythonPackagesOffline {
+            dir: source_dir.to_path_buf(),
+            requirements: requirements.join(", "),
+        });
+    }
+    let io = |context: String| move |source| BuildError::Io { context, source };
+    let staging = packages.join(format!(".{key}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(io(format!("cannot create {}", staging.display())))?;
+    // pip of the environment componentize-py is in (its sibling), else of the one
+    // scripts/setup makes.
+    let python = [componentize_py().with_file_name("python"), python_environment().join("bin/python")]
+        .into_iter()
+        .find(|python| python.is_file())
+        .ok_or_else(|| BuildError::ComponentizePyMissing { path: componentize_py() })?;
+    let log = cache_root.join("logs").join(format!("pip-{key}"));
+    let step = reporter.start_logged(format!("install Python packages: {}", requirements.join(" ")), Some(log));
+    tracing::info!(requirements = %requirements.join(" "), "installing Python packages");
+    let output = Command::new(&python)
+        .args(["-m", "pip", "install", "--target"])
+        .arg(&staging)
+        .args([
+            "--only-binary=:all:",
+            "--python-version",
+            GUEST_PYTHON_VERSION,
+            "--no-input",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--no-warn-script-location",
+            "--",
+        ])
+        .args(requirements)
+        .current_dir(source_dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("PYTHONPATH")
+        .env_remove("VIRTUAL_ENV")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| BuildError::PipFailed {
+            dir: source_dir.to_path_buf(),
+            output: format!("cannot run {}: {source}", python.display()),
+        })?;
+    step.output(Stream::Stdout, &output.stdout);
+    step.output(Stream::Stderr, &output.stderr);
+    if !output.status.success() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(BuildError::PipFailed {
+            dir: source_dir.to_path_buf(),
+            output: crate::engine::tail(&output.stderr, 40, 8192),
+        });
+    }
+    if let Some((package, tag)) = native_package(&staging) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(BuildError::NativePythonPackage {
+            dir: source_dir.to_path_buf(),
+            package,
+            tag,
+        });
+    }
+    let listed = requirements.join("\n") + "\n";
+    std::fs::write(staging.join(PACKAGES_COMPLETE), listed).map_err(io(format!("cannot write into {}", staging.display())))?;
+    // Another process may have installed the same list meanwhile: either copy will do.
+    if let Err(error) = std::fs::rename(&staging, &folder) {
+        let _ = std::fs::remove_dir_all(&staging);
+        if !folder.join(PACKAGES_COMPLETE).is_file() {
+            return Err(BuildError::Io {
+                context: format!("cannot move the Python packages into {}", folder.display()),
+                source: error,
+            });
+        }
+    }
+    step.done();
+    Ok(folder)
+}
+
+/// The first installed distribution in `folder` whose wheel is not pure Python (its
+/// `WHEEL` file says `Root-Is-Purelib: false`, or a tag names a platform), as its
+/// `name version` and the offending tag.
+fn native_package(folder: &Path) -> Option<(String, String)> {
+    let mut entries: Vec<PathBuf> = crate::util::read_dir_paths(folder);
+    entries.sort();
+    for dist_info in entries.iter().filter(|path| path.extension().is_some_and(|extension| extension == "dist-info")) {
+        let Ok(wheel) = std::fs::read_to_string(dist_info.join("WHEEL")) else {
+            continue;
+        };
+        let stem = dist_info.file_stem().unwrap_or_default().to_string_lossy();
+        let package = match stem.split_once('-') {
+            Some((name, version)) => format!("{name} {version}"),
+            None => stem.to_string(),
+        };
+        for line in wheel.lines() {
+            let Some((field, value)) = line.split_once(':') else { continue };
+            let value = value.trim();
+            let native = match field.trim() {
+                "Root-Is-Purelib" => value.eq_ignore_ascii_case("false"),
+                "Tag" => value.rsplit('-').next() != Some("any"),
+                _ => false,
+            };
+            if native {
+                return Some((package, format!("{}: {value}", field.trim())));
+            }
+        }
+    }
+    None
+}
+
 /// Builds the Python module in `source_dir` (its `main.py`) unless nothing changed since
 /// the last build. A build that runs componentize-py is reported through `reporter` as a
-/// step, with componentize-py's messages as its output.
-pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &StepReporter) -> Result<Built, BuildError> {
+/// step, with componentize-py's messages as its output; so is an install of the packages
+/// its pyproject.toml lists, which runs only when that list changed (never with
+/// `network` offline: then the packages must be in the cache).
+pub fn build_python_module(source_dir: &Path, cache_root: &Path, network: Network, reporter: &StepReporter) -> Result<Built, BuildError> {
     let started = Instant::now();
     let source_dir = std::path::absolute(source_dir).map_err(|source| BuildError::Io {
         context: format!("cannot resolve {}", source_dir.display()),
@@ -193,6 +372,12 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &Step
         return Err(BuildError::ComponentizePyMissing { path: executable });
     }
     let sdk = sdk_folder(cache_root)?;
+    let requirements = requirements(&source_dir)?;
+    let packages = if requirements.is_empty() {
+        None
+    } else {
+        Some(packages_folder(&requirements, &source_dir, cache_root, network, reporter)?)
+    };
     let key = Digest::of_bytes(source_dir.as_os_str().as_encoded_bytes()).hex();
     let wasm = cache_root.join("builds").join(format!("{key}-python.wasm"));
     let partial = wasm.with_extension(format!("wasm.{}.partial", std::process::id()));
@@ -214,7 +399,11 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, reporter: &Step
         .args(["-w", "module", "componentize", "-p"])
         .arg(&sdk)
         .arg("-p")
-        .arg(&source_dir)
+        .arg(&source_dir);
+    if let Some(packages) = &packages {
+        command.arg("-p").arg(packages);
+    }
+    command
         .args(["tanto.app", "-o"])
         .arg(&partial)
         .current_dir(&source_dir)
@@ -342,6 +531,42 @@ mod tests {
         std::fs::create_dir(dir.path().join("lib")).unwrap();
         std::fs::write(dir.path().join("lib/util.py"), "").unwrap();
         assert_eq!(python_inputs(dir.path()).len(), 4);
+    }
+
+    #[test]
+    fn requirements_are_read_from_the_project_table_of_pyproject() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(requirements(dir.path()).unwrap().is_empty(), "no pyproject.toml, no packages");
+        let pyproject = dir.path().join(PYPROJECT_FILE);
+        std::fs::write(
+            &pyproject,
+            "[project]\nname = \"m\"\ndependencies = [\" pyyaml==6.0.2 \", \"attrs\"]\n[tool.x]\ny = 1\n",
+        )
+        .unwrap();
+        assert_eq!(requirements(dir.path()).unwrap(), vec!["pyyaml==6.0.2".to_string(), "attrs".to_string()]);
+        std::fs::write(&pyproject, "[project]\ndependencies = \"attrs\"\n").unwrap();
+        let error = requirements(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("is not a valid pyproject.toml") && error.contains("line 2"), "{error}");
+    }
+
+    #[test]
+    fn a_wheel_with_native_code_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = |name: &str, text: &str| {
+            let info = dir.path().join(format!("{name}.dist-info"));
+            std::fs::create_dir_all(&info).unwrap();
+            std::fs::write(info.join("WHEEL"), text).unwrap();
+        };
+        wheel("attrs-25.1.0", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n");
+        assert_eq!(native_package(dir.path()), None);
+        wheel(
+            "pyyaml-6.0.2",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp314-cp314-manylinux_2_17_x86_64\n",
+        );
+        assert_eq!(
+            native_package(dir.path()),
+            Some(("pyyaml 6.0.2".to_string(), "Root-Is-Purelib: false".to_string()))
+        );
     }
 
     #[test]

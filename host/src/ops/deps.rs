@@ -26,7 +26,7 @@ use crate::module::build::{BuildError, Confinement, build_module, build_third_pa
 use crate::module::python::build_python_module;
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{Manifest, ManifestError, Sdk};
-use crate::runtime::{Callable, Dependencies, Limits, Runtime, RuntimeError};
+use crate::runtime::{Callable, Dependencies, Limits, LoadFileError, Runtime, RuntimeError};
 
 /// How dependencies are fetched.
 #[derive(Clone, Debug)]
@@ -303,16 +303,16 @@ impl Dependencies for ModuleDependencies {
             match cached {
                 Some(module) => module,
                 None => {
-                    let bytes = std::fs::read(&wasm).map_err(|error| {
-                        dependency_error(
+                    let module = runtime.load_file(&wasm).map_err(|error| match error {
+                        LoadFileError::Read { path, source } => dependency_error(
                             context(),
                             LocalError {
-                                context: format!("cannot read {}", wasm.display()),
-                                error,
+                                context: format!("cannot read {}", path.display()),
+                                error: source,
                             },
-                        )
+                        ),
+                        LoadFileError::Load(error) => error,
                     })?;
-                    let module = runtime.load(&wasm, &bytes)?;
                     if let Ok(mut loaded) = self.context.loaded.lock() {
                         loaded.insert(wasm.clone(), module.clone());
                     }
@@ -438,10 +438,11 @@ pub fn component_of(
         });
     }
     let (Some(module), Some(checkout)) = (git, checkout) else {
-        let built = build_module(manifest.sdk, &root.join(&manifest.source), cache_root, &build.reporter).map_err(|error| ComponentError::Build {
-            root: root.to_path_buf(),
-            error,
-        })?;
+        let built =
+            build_module(manifest.sdk, &root.join(&manifest.source), cache_root, build.network, &build.reporter).map_err(|error| ComponentError::Build {
+                root: root.to_path_buf(),
+                error,
+            })?;
         return Ok(Obtained {
             wasm: built.wasm,
             origin: Origin::Local,
@@ -451,7 +452,7 @@ pub fn component_of(
     if manifest.sdk == Sdk::Python {
         // The checkout is immutable and componentize-py runs the module's Python only
         // inside WebAssembly, so it builds in place, once (the stamp keeps it).
-        let built = build_python_module(&source, cache_root, &build.reporter).map_err(ComponentError::ThirdParty)?;
+        let built = build_python_module(&source, cache_root, build.network, &build.reporter).map_err(ComponentError::ThirdParty)?;
         return Ok(Obtained {
             wasm: built.wasm,
             origin: Origin::Built {

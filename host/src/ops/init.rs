@@ -145,6 +145,7 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     write(MANIFEST_NAME, manifest.to_toml())?;
     if sdk == Sdk::Python {
         write(crate::module::python::MAIN_FILE, main_py(&name))?;
+        write(crate::module::python::PYPROJECT_FILE, pyproject_toml(&name))?;
         write(".gitignore", "__pycache__/\n".to_string())?;
         return Ok(InitReport { root, name, placement, files });
     }
@@ -242,6 +243,19 @@ impl {type_name} {{
             .stdout()
     }}
 }}
+"#
+    )
+}
+
+/// Where a Python user lists packages (PEP 621); tanto bundles those into the component.
+fn pyproject_toml(name: &str) -> String {
+    format!(
+        r#"[project]
+name = "{name}"
+version = "0.1.0"
+# Pure-Python packages the module imports, bundled into its component by `tanto call`
+# (pip, wheels only), e.g. "pyyaml==6.0.2" or "name @ file:///path/to/name-1.0-py3-none-any.whl".
+dependencies = []
 "#
     )
 }

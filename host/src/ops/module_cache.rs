@@ -7,6 +7,8 @@
 //!                      subpath and toolchain
 //! <root>/git/          fetched repositories and checkouts of dependencies (the layout
 //!                      of `tanto_registry::git::CacheLayout`)
+//! <root>/digests/      the sha256 of component files, by path, trusted while their size,
+//!                      times and inode are unchanged
 //! <root>/schemas/      the schema each component described, by component sha256, for
 //!                      shell completion (which never builds nor runs a module)
 //! ```
@@ -41,6 +43,12 @@ impl ModuleCache {
     /// Where the runtime keeps compiled components.
     pub fn compiled_dir(&self) -> PathBuf {
         self.root.join("components")
+    }
+
+    /// Where the sha256 of component files is remembered by their size, times and inode,
+    /// so a cached call need not read and hash a big component (small JSON files).
+    pub fn digests_dir(&self) -> PathBuf {
+        self.root.join("digests")
     }
 
     /// Where the schemas components described are kept (small JSON files).

@@ -81,7 +81,13 @@ fn publish_blocking(settings: PublishSettings) -> anyhow::Result<Published> {
         Some(component) => check_prebuilt(&root, component)?,
         // Only a check that it builds: no display is set up for publishing.
         None => {
-            build_module(manifest.sdk, &root.join(&manifest.source), &cache_root, &crate::engine::StepReporter::silent())?;
+            build_module(
+                manifest.sdk,
+                &root.join(&manifest.source),
+                &cache_root,
+                tanto_registry::resolve::Network::Online,
+                &crate::engine::StepReporter::silent(),
+            )?;
         }
     }
     // The process environment is git's own: credentials, SSH agents and insteadOf

@@ -14,7 +14,7 @@ use crate::engine::{CacheMode, Engine, EngineSettings, Progress, StepReporter};
 use crate::module::build::build_module;
 use crate::module::sandbox::UnsandboxedBuilds;
 use crate::module::{Manifest, find_module_root};
-use crate::runtime::{Callable, Limits, ModuleSchema, NoDependencies, Runtime, RuntimeSettings};
+use crate::runtime::{Callable, Limits, LoadFileError, ModuleSchema, NoDependencies, Runtime, RuntimeSettings};
 use tanto_registry::reference::Reference;
 use tanto_registry::resolve::Network;
 
@@ -125,6 +125,7 @@ impl Session {
         }
         let runtime = Arc::new(Runtime::new(RuntimeSettings {
             compiled_cache: super::module_cache::ModuleCache::new(&self.settings.cache_root).compiled_dir(),
+            digest_stamps: super::module_cache::ModuleCache::new(&self.settings.cache_root).digests_dir(),
         })?);
         Ok(self.runtime.get_or_init(|| runtime).clone())
     }
@@ -148,13 +149,13 @@ impl Session {
             }
             ModuleLocation::Path(path) => {
                 let manifest = Manifest::read(path)?;
-                let (wasm, build_time) = build(path, &manifest, &self.settings.cache_root, self.pipeline.reporter())?;
+                let (wasm, build_time) = build(path, &manifest, &self.settings.cache_root, self.settings.network, self.pipeline.reporter())?;
                 (path.clone(), Some(manifest), wasm, build_time)
             }
             ModuleLocation::Search(start) => {
                 let root = find_module_root(start)?;
                 let manifest = Manifest::read(&root)?;
-                let (wasm, build_time) = build(&root, &manifest, &self.settings.cache_root, self.pipeline.reporter())?;
+                let (wasm, build_time) = build(&root, &manifest, &self.settings.cache_root, self.settings.network, self.pipeline.reporter())?;
                 (root, Some(manifest), wasm, build_time)
             }
             ModuleLocation::Remote(reference) => {
@@ -195,9 +196,12 @@ impl Session {
         let located = started.elapsed();
         let runtime = self.runtime()?;
         // The component is the user's (`-m x.wasm`) or what their module's build wrote.
-        let bytes = std::fs::read(&wasm)
-            .map_err(|error| UsageError::with_hint(format!("cannot read the component {}: {error}", wasm.display()), Hint::CheckModulePath))?;
-        let module = runtime.load(&wasm, &bytes)?;
+        let module = runtime.load_file(&wasm).map_err(|error| match error {
+            LoadFileError::Read { path, source } => {
+                UsageError::with_hint(format!("cannot read the component {}: {source}", path.display()), Hint::CheckModulePath).into()
+            }
+            LoadFileError::Load(error) => anyhow::Error::from(error),
+        })?;
         let loaded = started.elapsed();
         let compiled_cache_hit = module.load.compiled_cache_hit;
         let callable = Callable { module, limits, dependencies };
@@ -253,7 +257,23 @@ impl Session {
     }
 }
 
-fn build(root: &Path, manifest: &Manifest, cache_root: &Path, reporter: &StepReporter) -> anyhow::Result<(PathBuf, Duration)> {
-    let built = build_module(manifest.sdk, &root.join(&manifest.source), cache_root, reporter)?;
+/// The module's component: its prebuilt one when tanto.toml names one (`component =
+/// "..."`, made by the module's own tool: componentize-js, clang), else its build from
+/// source, which runs only when the sources changed.
+fn build(root: &Path, manifest: &Manifest, cache_root: &Path, network: Network, reporter: &StepReporter) -> anyhow::Result<(PathBuf, Duration)> {
+    if let Some(component) = &manifest.component {
+        let wasm = root.join(component);
+        if !wasm.is_file() {
+            let message = format!(
+                "{} names the prebuilt component `{}`, and {} does not exist: build the module with its own tool first",
+                root.join(crate::module::manifest::MANIFEST_NAME).display(),
+                component.display(),
+                wasm.display()
+            );
+            return Err(UsageError::with_hint(message, Hint::BuildComponent).into());
+        }
+        return Ok((wasm, Duration::ZERO));
+    }
+    let built = build_module(manifest.sdk, &root.join(&manifest.source), cache_root, network, reporter)?;
     Ok((built.wasm, if built.rebuilt { built.duration } else { Duration::ZERO }))
 }

@@ -190,6 +190,8 @@ fn internal(context: &str) -> impl FnOnce(wasmtime::Error) -> RuntimeError + '_ 
 pub struct RuntimeSettings {
     /// Where compiled components are kept.
     pub compiled_cache: PathBuf,
+    /// Where the sha256 of component files is remembered (see [`Runtime::load_file`]).
+    pub digest_stamps: PathBuf,
 }
 
 /// A wasmtime engine and linker shared by every invocation in the process.
@@ -197,6 +199,7 @@ pub struct Runtime {
     engine: wasmtime::Engine,
     linker: Linker<InvocationState>,
     compiled_cache: PathBuf,
+    digest_stamps: PathBuf,
     fingerprint: String,
 }
 
@@ -300,6 +303,93 @@ impl GuestPre {
     }
 }
 
+/// Why [`Runtime::load_file`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFileError {
+    #[error("cannot read the component {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Load(RuntimeError),
+}
+
+/// The sha256 of one component file, remembered in a small file with what tells that
+/// version of the file apart (size, modification and change times, inode, device), as
+/// cargo trusts modification times instead of reading sources again.
+struct DigestStamp {
+    file: PathBuf,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+struct FileVersion {
+    size: u64,
+    mtime_nanos: i128,
+    ctime_nanos: i128,
+    inode: u64,
+    device: u64,
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let metadata = std::fs::metadata(path).ok()?;
+        let nanos = |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+        Some(Self {
+            size: metadata.len(),
+            mtime_nanos: nanos(metadata.mtime(), metadata.mtime_nsec()),
+            ctime_nanos: nanos(metadata.ctime(), metadata.ctime_nsec()),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+        })
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RememberedDigest {
+    file: FileVersion,
+    digest: Digest,
+}
+
+/// A file changed this recently is not stamped: a write within the file system's time
+/// granularity after it was hashed could leave every field as it was (git's "racy" rule).
+const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+impl DigestStamp {
+    /// The remembered sha256 of the file at `path`, if the file is still that version.
+    fn digest(&self, path: &Path) -> Option<Digest> {
+        let bytes = std::fs::read(&self.file).ok()?;
+        let remembered: RememberedDigest = serde_json::from_slice(&bytes).ok()?;
+        (FileVersion::of(path)? == remembered.file).then_some(remembered.digest)
+    }
+
+    /// Remembers `digest` for the file at `path` as it is now, unless it changed too
+    /// recently to be told from a later write, or changed since `before` (taken before it
+    /// was read).
+    fn remember(&self, path: &Path, before: Option<FileVersion>, digest: &Digest) {
+        let Some(file) = FileVersion::of(path).filter(|now| Some(now) == before.as_ref()) else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let newest = file.mtime_nanos.max(file.ctime_nanos);
+        if i128::try_from(now).unwrap_or(i128::MAX) - newest < RACY_WINDOW.as_nanos() as i128 {
+            return;
+        }
+        let remembered = RememberedDigest { file, digest: *digest };
+        let written = serde_json::to_vec(&remembered)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::util::write_atomic(&self.file, &bytes));
+        if let Err(error) = written {
+            tracing::debug!(%error, path = %self.file.display(), "could not remember the component's digest");
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct LoadReport {
     pub duration: Duration,
@@ -356,8 +446,60 @@ impl Runtime {
             engine,
             linker,
             compiled_cache: settings.compiled_cache,
+            digest_stamps: settings.digest_stamps,
             fingerprint,
         })
+    }
+
+    /// Loads the component file at `path` (see [`Runtime::load`]). A big component (a
+    /// Python one is 18–35 MB) is neither read nor hashed when its stamp shows the file is
+    /// the one hashed before and the compiled cache has its copy: a cached call costs a
+    /// `stat`, not a sha256 of the whole file.
+    pub fn load_file(&self, path: &Path) -> Result<LoadedModule, LoadFileError> {
+        let started = Instant::now();
+        let stamp = self.digest_stamp(path);
+        if let Some(digest) = stamp.as_ref().and_then(|stamp| stamp.digest(path))
+            && let Some(component) = self.compiled(&digest)
+        {
+            return self.link(path, component, digest, started, true).map_err(LoadFileError::Load);
+        }
+        let before = FileVersion::of(path);
+        let bytes = std::fs::read(path).map_err(|source| LoadFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let module = self.load(path, &bytes).map_err(LoadFileError::Load)?;
+        if let Some(stamp) = stamp {
+            stamp.remember(path, before, &module.digest);
+        }
+        Ok(module)
+    }
+
+    /// Where the digest of the component file at `path` is remembered.
+    fn digest_stamp(&self, path: &Path) -> Option<DigestStamp> {
+        let path = std::path::absolute(path).ok()?;
+        let key = Digest::of_bytes(path.as_os_str().as_encoded_bytes());
+        Some(DigestStamp {
+            file: self.digest_stamps.join(key.hex()),
+        })
+    }
+
+    /// The compiled copy of the component with sha256 `digest`, if the cache has one.
+    fn compiled(&self, digest: &Digest) -> Option<Component> {
+        let compiled = self.compiled_cache.join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint));
+        if !compiled.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `Component::serialize` of an engine with the
+        // same compatibility fingerprint (it is part of the name), atomically, under the
+        // user's own cache folder.
+        match unsafe { Component::deserialize_file(&self.engine, &compiled) } {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::debug!(%error, path = %compiled.display(), "ignoring an unusable compiled component");
+                None
+            }
+        }
     }
 
     /// Loads a component from `bytes` (named `path` in errors): checks it is a component
@@ -373,25 +515,8 @@ impl Runtime {
             return Err(RuntimeError::CoreModule { path: shown });
         }
         let digest = Digest::of_bytes(bytes);
-        let compiled = self.compiled_cache.join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint));
-        let mut compiled_cache_hit = false;
-        let cached = if compiled.exists() {
-            // SAFETY: the file was written by `Component::serialize` of an engine with the
-            // same compatibility fingerprint (it is part of the name), atomically, under the
-            // user's own cache folder.
-            match unsafe { Component::deserialize_file(&self.engine, &compiled) } {
-                Ok(component) => {
-                    compiled_cache_hit = true;
-                    Some(component)
-                }
-                Err(error) => {
-                    tracing::debug!(%error, path = %compiled.display(), "ignoring an unusable compiled component");
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let cached = self.compiled(&digest);
+        let compiled_cache_hit = cached.is_some();
         let component = match cached {
             Some(component) => component,
             None => {
@@ -399,6 +524,7 @@ impl Runtime {
                     path: shown.clone(),
                     reason: format!("{error:#}"),
                 })?;
+                let compiled = self.compiled_cache.join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint));
                 match component.serialize() {
                     Ok(serialized) => {
                         if let Err(error) = crate::util::write_atomic(&compiled, &serialized) {
@@ -412,6 +538,12 @@ impl Runtime {
                 component
             }
         };
+        self.link(path, component, digest, started, compiled_cache_hit)
+    }
+
+    /// Checks `component` speaks a served API version and links it.
+    fn link(&self, path: &Path, component: Component, digest: Digest, started: Instant, compiled_cache_hit: bool) -> Result<LoadedModule, RuntimeError> {
+        let shown = path.display().to_string();
         let component_type = component.component_type();
         let api = api_version(
             &shown,
