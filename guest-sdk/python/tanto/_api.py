@@ -11,7 +11,7 @@ return a new immutable object. Only the terminal methods (`stdout`, `stderr`,
 from __future__ import annotations
 
 import enum
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from . import _errors
 
@@ -458,6 +458,29 @@ class Client:
         """Evaluates `containers` concurrently; raises the first error."""
         _evaluate(_client().sync_all, [container._handle for container in containers])
 
+    def call(
+        self,
+        module: str,
+        function: str,
+        arguments: Optional[Mapping[str, Any]] = None,
+        *,
+        constructor: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
+        """Calls `function` of the dependency this module names `module` in its tanto.toml,
+        with named arguments (`{"name": "ada"}`, kebab-case as `tanto functions` shows
+        them) and, for a dependency with a constructor, `constructor`'s. Objects pass by
+        handle; the result comes back as a Python value or object. The typed client
+        `tanto develop` writes in `tanto_deps/` makes these calls for you.
+
+        Raises a `TantoError`: `NotFoundError` for an undeclared dependency or function,
+        the dependency's own error when it fails."""
+        named = _named_values(arguments)
+        if constructor is None:
+            result = _evaluate(_client().call, module, function, named)
+        else:
+            result = _evaluate(_client().call_constructed, module, _named_values(constructor), function, named)
+        return value_from_wit(result)
+
 
 _DAG = Client()
 
@@ -465,3 +488,60 @@ _DAG = Client()
 def dag() -> Client:
     """The root of the pipeline API."""
     return _DAG
+
+
+# The kinds of a value, in the order they are tried (`bool` before `int`: a bool is an int).
+_VALUE_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "Boolean"),
+    (int, "Integer"),
+    (float, "Float"),
+    (str, "String"),
+    (Container, "Container"),
+    (Directory, "Directory"),
+    (File, "File"),
+    (Secret, "Secret"),
+    (Service, "Service"),
+)
+
+
+def _wit_case(value: Any) -> tuple[str, Any]:
+    """The WIT case name of a scalar or object, and what it carries."""
+    for kind, case in _VALUE_KINDS:
+        if isinstance(value, kind):
+            return case, value._handle if isinstance(value, _Object) else value
+    raise TypeError(f"a {type(value).__name__} cannot be passed to a module: pass a str, bool, int, float, Container, Directory, File, Secret, Service, a list of one of them, or None")
+
+
+def value_to_wit(value: Any) -> Any:
+    """A WIT `value` from a Python one, its kind told by its type."""
+    types = _types()
+    if value is None:
+        return types.Value_None_()
+    if isinstance(value, (list, tuple)):
+        items = []
+        for element in value:
+            case, carried = _wit_case(element)
+            items.append(getattr(types, f"Item_{case}")(carried))
+        return types.Value_List(items)
+    case, carried = _wit_case(value)
+    return getattr(types, f"Value_{case}")(carried)
+
+
+def _named_values(arguments: Optional[Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    return [(str(name), value_to_wit(value)) for name, value in (arguments or {}).items()]
+
+
+_OBJECT_CASES = {"Container": Container, "Directory": Directory, "File": File, "Secret": Secret, "Service": Service}
+
+
+def value_from_wit(value: Any) -> Any:
+    """The Python value of a WIT `value` (or list `item`): objects wrapped, `none` as None."""
+    types = _types()
+    if isinstance(value, types.Value_None_):
+        return None
+    if isinstance(value, types.Value_List):
+        return [value_from_wit(item) for item in value.value]
+    for case, cls in _OBJECT_CASES.items():
+        if isinstance(value, (getattr(types, f"Value_{case}"), getattr(types, f"Item_{case}"))):
+            return cls(value.value)
+    return value.value

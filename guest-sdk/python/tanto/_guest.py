@@ -55,14 +55,7 @@ _OBJECT_CLASSES = {
 
 
 def _from_wit(types: Any, value: Any) -> Any:
-    if isinstance(value, types.Value_None_):
-        return None
-    if isinstance(value, types.Value_List):
-        return [_from_wit(types, item) for item in value.value]
-    for kind, cls in _OBJECT_CLASSES.items():
-        if isinstance(value, (getattr(types, f"Value_{kind.capitalize()}"), getattr(types, f"Item_{kind.capitalize()}"))):
-            return cls(value.value)
-    return value.value
+    return _api.value_from_wit(value)
 
 
 def _item(types: Any, kind: str, value: Any) -> Any:

@@ -239,18 +239,23 @@ pub async fn update(session: &Session, settings: UpdateSettings) -> anyhow::Resu
 /// that follows the lock, such as regenerating typed dependency bindings; a failure
 /// here leaves both files written.
 async fn lock_written(session: &Session, outcome: &LockOutcome) -> anyhow::Result<()> {
-    // The typed dependency APIs follow the dependencies: regenerated for Rust modules that
-    // keep them (`tanto init` scaffolds src/dependencies.rs), never forced on others.
+    // The typed dependency APIs follow the dependencies: regenerated for modules that keep
+    // them (`tanto init` scaffolds src/dependencies.rs; `tanto develop` writes a Python
+    // module's tanto_deps/), never forced on others.
     let manifest = Manifest::read(&outcome.project_root)?;
     let source = if manifest.source == Path::new(".") {
         outcome.project_root.clone()
     } else {
         outcome.project_root.join(&manifest.source)
     };
-    if manifest.sdk == Sdk::Rust && source.join(super::develop::BINDINGS_FILE).is_file() {
+    let file = match manifest.sdk {
+        Sdk::Rust => super::develop::BINDINGS_FILE,
+        Sdk::Python => super::python_client::PYTHON_BINDINGS_FILE,
+    };
+    if source.join(file).is_file() {
         super::develop::regenerate_bindings(session, &outcome.project_root)
             .await
-            .context("tanto.toml and tanto.lock are written, but regenerating src/dependencies.rs failed (fix it, then run `tanto develop`)")?;
+            .with_context(|| format!("tanto.toml and tanto.lock are written, but regenerating {file} failed (fix it, then run `tanto develop`)"))?;
     }
     Ok(())
 }

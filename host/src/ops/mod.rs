@@ -9,6 +9,7 @@ pub mod init;
 pub mod install;
 pub mod module_cache;
 pub mod publish;
+pub mod python_client;
 mod session;
 pub mod vendor;
 pub mod version;
