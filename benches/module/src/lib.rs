@@ -33,6 +33,24 @@ impl Bench {
         container.with_exec(["sh", "-c", "cat /step*"]).stdout()
     }
 
+    /// `branches` steps in parallel, each holding the same `locked` cache volume while it
+    /// sleeps a second and writes `megabytes` MB into its snapshot; `nonce` makes every
+    /// run new. How long a locked volume is held beyond its command (benches/locked.sh).
+    pub fn locked_fan_out(&self, branches: i64, megabytes: i64, nonce: String) -> Result<String> {
+        let cache = dag().cache_volume("tanto-bench-locked");
+        let mut gathered = dag().container().from("busybox:latest");
+        for branch in 0..branches {
+            let script = format!("sleep 1 && head -c {megabytes}000000 /dev/urandom > /data && echo {branch} $0 > /done");
+            let built = dag()
+                .container()
+                .from("busybox:latest")
+                .with_mounted_cache("/cache", &cache, Sharing::Locked)
+                .with_exec(["sh", "-c", script.as_str(), nonce.as_str()]);
+            gathered = gathered.with_file(&format!("/done{branch}"), &built.file("/done"));
+        }
+        gathered.with_exec(["sh", "-c", "cat /done*"]).stdout()
+    }
+
     /// The C benchmark of benches/c-project.sh, the same pipeline as its Dockerfile: `base`
     /// (a debootstrapped Debian) with gcc and make installed through an apt cache volume,
     /// then `source` (a C project) built with `make -j2 CFLAGS=<cflags>` and tested.
