@@ -79,12 +79,18 @@ pub enum DevelopError {
         #[source]
         error: std::io::Error,
     },
+    /// A module tanto does not build (`sdk = "javascript"` or `"c"`, with a prebuilt
+    /// `component`): its author's own tool generates its bindings.
+    #[error(
+        "tanto develop writes typed clients for Rust and Python modules; this is a {sdk} module: call dependencies through the `client.call` import of tanto:core (the WIT in wit/ describes it)"
+    )]
+    NoGenerator { sdk: Sdk },
 }
 
 impl Diagnose for DevelopError {
     fn kind(&self) -> ErrorKind {
         match self {
-            DevelopError::DependencyName { .. } | DevelopError::Schema(_) | DevelopError::Write { .. } => ErrorKind::User,
+            DevelopError::DependencyName { .. } | DevelopError::Schema(_) | DevelopError::Write { .. } | DevelopError::NoGenerator { .. } => ErrorKind::User,
             DevelopError::Describe { error, .. } => error.kind(),
         }
     }
@@ -97,6 +103,7 @@ impl Diagnose for DevelopError {
             DevelopError::Write { .. } => Some(Hint::WritableModuleFile {
                 file: PathBuf::from(BINDINGS_FILE),
             }),
+            DevelopError::NoGenerator { .. } => None,
         }
     }
 }
@@ -180,6 +187,7 @@ async fn generate_bindings(session: &Session, root: &Path, manifest: &Manifest) 
     let (file, generated) = match manifest.sdk {
         Sdk::Rust => (BINDINGS_FILE, rust_bindings(&schemas)),
         Sdk::Python => (super::python_client::PYTHON_BINDINGS_FILE, super::python_client::python_bindings(&schemas)),
+        sdk @ (Sdk::Javascript | Sdk::C) => return Err(DevelopError::NoGenerator { sdk }.into()),
     };
     Ok(Bindings {
         path: source.join(file),
@@ -207,6 +215,8 @@ impl Bindings {
             Sdk::Rust => std::fs::read_to_string(source.join("src/lib.rs")).is_ok_and(|text| text.contains("mod dependencies")),
             // A package beside main.py: `import tanto_deps` finds it, nothing to declare.
             Sdk::Python => true,
+            // Never reached: `bindings` refuses SDKs without a generator.
+            Sdk::Javascript | Sdk::C => false,
         };
         Ok(BindingsReport {
             path,

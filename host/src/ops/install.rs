@@ -251,6 +251,8 @@ async fn lock_written(session: &Session, outcome: &LockOutcome) -> anyhow::Resul
     let file = match manifest.sdk {
         Sdk::Rust => super::develop::BINDINGS_FILE,
         Sdk::Python => super::python_client::PYTHON_BINDINGS_FILE,
+        // Their authors' own tools write their bindings.
+        Sdk::Javascript | Sdk::C => return Ok(()),
     };
     if source.join(file).is_file() {
         super::develop::regenerate_bindings(session, &outcome.project_root)

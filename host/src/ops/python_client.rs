@@ -260,7 +260,7 @@ fn client(name: &str, schema: &ModuleSchema) -> String {
         schema.description.clone()
     };
     let mut out = format!("class {class}:\n");
-    out.push_str(&docstring(&[summary.clone()], "    "));
+    out.push_str(&docstring(std::slice::from_ref(&summary), "    "));
     out.push('\n');
     let parameters = parameters(&schema.constructor, "self._constructor", "        ");
     let mut signature = vec!["self".to_string()];
