@@ -417,6 +417,10 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, network: Networ
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // componentize-py's embedded Python writes bytecode beside the sources it imports
+    // (it does not honour PYTHONDONTWRITEBYTECODE): folders it adds are removed after the
+    // build, so a git dependency's checkout keeps the content its lock entry hashes.
+    let pycache_before = pycache_folders(&source_dir);
     let mut child = command.spawn().map_err(|source| BuildError::ComponentizePyFailed {
         dir: source_dir.clone(),
         output: format!("cannot run {}: {source}", executable.display()),
@@ -439,6 +443,11 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, network: Networ
         context: "cannot wait for componentize-py".into(),
         source,
     })?;
+    for added in pycache_folders(&source_dir).into_iter().filter(|folder| !pycache_before.contains(folder)) {
+        if let Err(error) = std::fs::remove_dir_all(&added) {
+            tracing::debug!(%error, folder = %added.display(), "could not remove the bytecode the build wrote");
+        }
+    }
     let message = python_message(&stdout, &stderr);
     step.output(Stream::Stderr, message.as_bytes());
     if !status.success() || !partial.is_file() {
@@ -473,6 +482,26 @@ pub fn build_python_module(source_dir: &Path, cache_root: &Path, network: Networ
         rebuilt: true,
         duration: started.elapsed(),
     })
+}
+
+/// Every `__pycache__` folder under `dir` (symbolic links and `.git` not followed).
+fn pycache_folders(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|kind| kind.is_dir()) || entry.file_name() == ".git" {
+                continue;
+            }
+            if entry.file_name() == "__pycache__" {
+                found.push(entry.path());
+            } else {
+                pending.push(entry.path());
+            }
+        }
+    }
+    found
 }
 
 /// What a Python author needs from componentize-py's output: the Python traceback (file,
