@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 pub struct SecondDaemon {
     dir: tempfile::TempDir,
     bridge: String,
-    /// Its bridge is 192.168.SUBNET.0/24, the networks it makes come from 10.SUBNET.0.0/16.
-    subnet: u8,
     daemon: Option<Child>,
     /// The port it also listens on at 127.0.0.1 with mutual TLS, if asked for.
     tls_port: Option<u16>,
@@ -63,7 +61,6 @@ impl SecondDaemon {
         let mut daemon = Self {
             dir,
             bridge,
-            subnet,
             daemon: None,
             tls_port,
         };
@@ -138,9 +135,6 @@ impl SecondDaemon {
             .arg(format!("--host={}", self.host()))
             .arg(format!("--bridge={}", self.bridge))
             .args(["--iptables=false", "--ip-masq=false"])
-            // Its own pool for the networks it makes (a run's services network), apart
-            // from the machine daemon's: both would take 172.18.0.0/16 first.
-            .arg(format!("--default-address-pool=base=10.{}.0.0/16,size=24", self.subnet))
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .spawn()
