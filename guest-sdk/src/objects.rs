@@ -735,16 +735,19 @@ impl Container {
 
 // Services.
 wrappers!(Container {
-    /// This container with TCP `port` exposed: a [`Service`] made from it listens there,
-    /// and is ready once the port accepts connections.
+    /// This container with TCP `port` exposed, beside the ports its image exposes
+    /// (`EXPOSE`): a [`Service`] made from it listens there, and is ready once each of
+    /// its TCP ports accepts connections. `publish` writes them into the image's
+    /// configuration.
     fn with_exposed_port(port: u32) -> Container = with_exposed_port(port, wit::NetworkProtocol::Tcp, None);
 
     /// [`with_exposed_port`](Container::with_exposed_port) with a protocol and a
-    /// description (UDP ports are not checked for readiness).
+    /// description (UDP ports are not waited for: a service exposing only UDP is ready
+    /// once its command runs).
     fn with_exposed_port_described(port: u32, protocol: NetworkProtocol, description: String) -> Container = with_exposed_port(port, protocol, Some(description.as_str()));
 
     /// This container's default command (entrypoint and default arguments) run as a
-    /// [`Service`].
+    /// [`Service`], with this container's mounts and secrets, as a step would have them.
     fn as_service() -> Service = as_service(&Vec::new(), false);
 
     /// `args` run as a [`Service`] (without the entrypoint).
