@@ -204,14 +204,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let arguments = command_line(destination);
-    let mut child = tokio::process::Command::new(&arguments[0])
-        .args(&arguments[1..])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|error| std::io::Error::new(error.kind(), format!("cannot run `ssh` to reach {address}: {error}")))?;
+    let mut child = spawn(&arguments).map_err(|error| std::io::Error::new(error.kind(), format!("cannot run `ssh` to reach {address}: {error}")))?;
     let mut stderr = child.stderr.take();
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(std::io::Error::other("ssh started without pipes").into());
