@@ -187,6 +187,26 @@ pub fn built_component(source_dir: &Path, cache_root: &Path) -> Option<PathBuf> 
     fresh_build(&stamp_path(cache_root, &source_dir), &toolchain())
 }
 
+/// Refuses a module from git whose pyproject.toml lists a package by a path or URL
+/// (`name @ file:///…`, `./pkg.whl`, `https://…`): pip would read it for the module, so a
+/// third-party module could have any host file it names bundled into its component.
+/// Only names from the package index are allowed there; the user's own module may list
+/// anything.
+pub fn refuse_named_locations(source_dir: &Path) -> Result<(), BuildError> {
+    let located = requirements(source_dir)?
+        .into_iter()
+        .find(|requirement| requirement.contains(['/', '\\', '@']) || requirement.starts_with(['.', '~']));
+    match located {
+        Some(requirement) => Err(BuildError::PyprojectInvalid {
+            path: source_dir.join(PYPROJECT_FILE),
+            message: format!(
+                "`{requirement}` names a path or URL; a module installed from git may list packages only by name (and version) from the package index"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The requirements `[project] dependencies` lists in `source_dir/pyproject.toml`, as
 /// written (none without the file).
 fn requirements(source_dir: &Path) -> Result<Vec<String>, BuildError> {
@@ -576,6 +596,30 @@ mod tests {
         std::fs::write(&pyproject, "[project]\ndependencies = \"attrs\"\n").unwrap();
         let error = requirements(dir.path()).unwrap_err().to_string();
         assert!(error.contains("is not a valid pyproject.toml") && error.contains("line 2"), "{error}");
+    }
+
+    #[test]
+    fn a_module_from_git_lists_packages_only_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let pyproject = dir.path().join(PYPROJECT_FILE);
+        std::fs::write(
+            &pyproject,
+            "[project]\ndependencies = [\"attrs==23.2.0\", \"pyyaml>=6; python_version >= '3.8'\"]\n",
+        )
+        .unwrap();
+        refuse_named_locations(dir.path()).unwrap();
+        for located in [
+            "x @ file:///etc/x.whl",
+            "/root/x.whl",
+            "./x.whl",
+            "~/x.whl",
+            "x @ https://example.com/x.whl",
+            "..\\x.whl",
+        ] {
+            std::fs::write(&pyproject, format!("[project]\ndependencies = [{located:?}]\n")).unwrap();
+            let error = refuse_named_locations(dir.path()).unwrap_err().to_string();
+            assert!(error.contains(&format!("`{located}` names a path or URL")), "{error}");
+        }
     }
 
     #[test]

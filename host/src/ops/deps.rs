@@ -452,6 +452,7 @@ pub fn component_of(
     if manifest.sdk == Sdk::Python {
         // The checkout is immutable and componentize-py runs the module's Python only
         // inside WebAssembly, so it builds in place, once (the stamp keeps it).
+        crate::module::python::refuse_named_locations(&source).map_err(ComponentError::ThirdParty)?;
         let built = build_python_module(&source, cache_root, build.network, &build.reporter).map_err(ComponentError::ThirdParty)?;
         return Ok(Obtained {
             wasm: built.wasm,
