@@ -680,6 +680,7 @@ impl DockerBackend {
             Err(error) => return Err(self.failed(format!("starting {:?}", spec.command))(error)),
         };
         let duration = started.elapsed();
+        sink.exited();
 
         let commit = match spec.commit {
             Commit::Always => true,

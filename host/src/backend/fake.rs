@@ -35,6 +35,9 @@ pub struct FakeBackend {
     pub timeline: Mutex<Vec<String>>,
     /// The mounts of every command run, in order.
     pub mounts: Mutex<Vec<Vec<super::Mount>>>,
+    /// How long a commit takes; a commit that takes any time adds `committed COMMAND`
+    /// to the timeline when it is done.
+    pub commit_delay: Mutex<Duration>,
 }
 
 impl FakeBackend {
@@ -197,10 +200,16 @@ impl Backend for FakeBackend {
         sink.output(Stream::Stderr, &stderr);
         self.running.fetch_sub(1, Ordering::SeqCst);
         self.timeline.lock().unwrap().push(format!("end {}", spec.command.join(" ")));
+        sink.exited();
         let commit = match spec.commit {
             Commit::Always => true,
             Commit::WhenExit(accepts) => accepts(exit_code),
         };
+        let commit_delay = *self.commit_delay.lock().unwrap();
+        if commit && !commit_delay.is_zero() {
+            tokio::time::sleep(commit_delay).await;
+            self.timeline.lock().unwrap().push(format!("committed {}", spec.command.join(" ")));
+        }
         let image = commit.then(|| {
             self.commits.fetch_add(1, Ordering::SeqCst);
             self.store_snapshot(tree, &spec.snapshot_labels)

@@ -305,6 +305,11 @@ pub enum Stream {
 /// place the output goes (to the cache's files and to live progress).
 pub trait OutputSink: Send + Sync {
     fn output(&self, stream: Stream, bytes: &[u8]);
+
+    /// The command has exited and wrote its last output; its snapshot is not committed
+    /// yet. What only the running command needed (a `locked` cache volume, which no
+    /// snapshot holds) may go now instead of after the commit.
+    fn exited(&self) {}
 }
 
 /// What became of an image removal.

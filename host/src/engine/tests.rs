@@ -267,6 +267,32 @@ async fn locked_volumes_are_taken_in_one_order() {
     assert_eq!(fixture.backend.max_running.load(Ordering::SeqCst), 1);
 }
 
+/// A locked volume goes when its command exits, not after the snapshot is committed: the
+/// next step that locks it starts while the first one's commit is still going on.
+#[tokio::test]
+async fn a_locked_volume_is_let_go_when_the_command_exits() {
+    let fixture = Fixture::new();
+    *fixture.backend.commit_delay.lock().unwrap() = std::time::Duration::from_millis(400);
+    let cache = CacheVolume::new("apt");
+    let branches: Vec<Container> = (0..2)
+        .map(|index| {
+            base()
+                .with_mounted_cache("/cache", &cache, Sharing::Locked)
+                .with_exec(args(&["sleep", "50", &format!("locked{index}")]), ExecOptions::default())
+        })
+        .collect();
+    fixture.engine_with(CacheMode::Use, 2).sync_all(&branches).await.unwrap();
+    let timeline = fixture.backend.timeline.lock().unwrap().clone();
+    let first_commit = timeline.iter().position(|entry| entry.starts_with("committed ")).unwrap();
+    let second_start = timeline.iter().rposition(|entry| entry.starts_with("start ")).unwrap();
+    assert!(
+        second_start < first_commit,
+        "the second locked step waited for the first one's commit: {timeline:?}"
+    );
+    // Still one command at a time on the volume.
+    assert_eq!(fixture.backend.max_running.load(Ordering::SeqCst), 1, "{timeline:?}");
+}
+
 /// A mount applies to every step after it until `without-mount`: the steps after it do
 /// not get it, and their cache keys do not name it (the same step without ever mounting
 /// it is a cache hit).

@@ -28,6 +28,8 @@ pub(super) struct StepSink<'a> {
     writer: std::sync::Mutex<StepWriter>,
     /// One per stream: stdout, stderr.
     scrubbers: std::sync::Mutex<[StreamScrubber; 2]>,
+    /// The cache volumes' locks, let go as the command exits (see [`OutputSink::exited`]).
+    pub(super) held_while_running: std::sync::Mutex<Vec<std::fs::File>>,
 }
 
 impl StepSink<'_> {
@@ -56,6 +58,12 @@ impl OutputSink for StepSink<'_> {
         };
         if let Ok(mut scrubbers) = self.scrubbers.lock() {
             scrubbers[index].push(bytes, &mut |scrubbed| self.emit(stream, scrubbed));
+        }
+    }
+
+    fn exited(&self) {
+        if let Ok(mut locks) = self.held_while_running.lock() {
+            locks.clear();
         }
     }
 }
@@ -119,8 +127,8 @@ impl Engine {
         };
 
         // The volumes' locks before a step slot: a step waiting for a `locked` volume
-        // holds no slot, so the slots go to steps that can run. The locks go with the
-        // step's mounts when it ends, the slot right after.
+        // holds no slot, so the slots go to steps that can run. The locks go as the
+        // command exits (before its snapshot is committed), the slot when the step ends.
         let queued = std::sync::atomic::AtomicBool::new(false);
         let queue = || {
             if !queued.swap(true, std::sync::atomic::Ordering::Relaxed) {
@@ -152,6 +160,7 @@ impl Engine {
             id,
             writer: std::sync::Mutex::new(writer),
             scrubbers: std::sync::Mutex::new(Default::default()),
+            held_while_running: std::sync::Mutex::new(Vec::new()),
         };
         self.reporter.event(Event::StepStarted { id, description: &description });
         let started = Instant::now();

@@ -173,6 +173,13 @@ impl Engine {
     ) -> Result<(backend::RunOutcome, PreparedMounts), EngineError> {
         let archives = self.archives(pending.copies.iter().map(PendingCopyRef::from).collect()).await?;
         let mut prepared = self.prepare_mounts(mounts, &config, volumes).await?;
+        // A failed step's shell (`--interactive`) opens on the volumes as the command had
+        // them, locks included; otherwise they go as the command exits.
+        if !self.debugs_failures()
+            && let Ok(mut held) = sink.held_while_running.lock()
+        {
+            *held = prepared.volumes.take_locks();
+        }
         let command = Self::with_secret_env(command, &exec.config.secret_env, &mut prepared, self.backend.shares_host_files())?;
         let expect = exec.options.expect;
         let spec = RunSpec {

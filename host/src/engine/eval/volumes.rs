@@ -25,6 +25,11 @@ pub(super) struct VolumeLocks {
 }
 
 impl VolumeLocks {
+    /// The locks, leaving the volume names: for whoever lets go of them first.
+    pub fn take_locks(&mut self) -> Vec<std::fs::File> {
+        std::mem::take(&mut self.locks)
+    }
+
     /// The volume to mount for cache `key` shared as `sharing`.
     pub fn volume(&self, key: &str, sharing: Sharing) -> Result<&str, EngineError> {
         self.volumes
