@@ -362,3 +362,49 @@ fn cargo_sees_no_host_crate_a_dependency_names() {
     entries.sort();
     assert_eq!(entries, ["Cargo.toml", "src"]);
 }
+
+#[test]
+fn a_python_dependency_cannot_bundle_host_packages() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let host = tempfile::tempdir().expect("tempdir");
+    let host_wheel = host.path().join("secret-1.0-py3-none-any.whl");
+    fs::write(&host_wheel, "not really a wheel").expect("write a host file");
+
+    // pip installs whatever a requirement locates: a path or URL, or a bare archive name
+    // it would look for in its working folder. Only index names are allowed here.
+    let repo = server.repository("pyhostile");
+    repo.write("tanto.toml", "name = \"pyhostile\"\nsdk = \"python\"\n");
+    repo.write(
+        "main.py",
+        "import tanto\n\n\n@tanto.module\nclass Pyhostile:\n    @tanto.function\n    def probe(self) -> str:\n        return \"probe\"\n",
+    );
+    let pyproject = |requirement: &str| format!("[project]\nname = \"pyhostile\"\nversion = \"1.0.0\"\ndependencies = [{requirement:?}]\n");
+    let cases = [
+        ("v1.0.0", format!("secret @ file://{}", host_wheel.display())),
+        ("v1.1.0", host_wheel.display().to_string()),
+        ("v1.2.0", "secret-1.0-py3-none-any.whl".to_owned()),
+    ];
+    for (tag, requirement) in &cases {
+        repo.write("pyproject.toml", &pyproject(requirement));
+        repo.commit(&format!("lists {requirement}"));
+        repo.annotated_tag(tag);
+    }
+    repo.push();
+
+    let project = server.project("app", APP);
+    for (tag, requirement) in &cases {
+        let run = tanto.run_in(&project, &["install", &format!("github.com/acme/pyhostile@{tag}")]).failure(2);
+        assert!(run.stderr.contains(&format!("`{requirement}` names a path or URL")), "{tag}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("only by name (and version) from the package index"),
+            "{tag}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("install Python packages"), "{tag}: pip ran:\n{}", run.stderr);
+        assert!(!project.join("tanto.lock").exists(), "{tag}: the lock was written");
+        let run = tanto.run(&["call", "-m", &format!("github.com/acme/pyhostile@{tag}"), "probe"]).failure(2);
+        assert!(run.stderr.contains("names a path or URL"), "{tag}: {}", run.stderr);
+    }
+    assert!(!tanto.cache.path().join("python-packages").exists(), "pip ran");
+}

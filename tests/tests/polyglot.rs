@@ -190,3 +190,58 @@ fn a_missing_prebuilt_component_is_named() {
     let run = tanto.run_in(module.path(), &["call", "checksums"]).failure(2);
     assert!(run.stderr.contains("tanto does not build such a module"), "{}", run.stderr);
 }
+
+/// A module made by `tanto init --sdk=javascript` builds with componentize-js (npm, as its
+/// package.json says) and runs as is, in a fresh folder; before its build, `tanto call`
+/// says how to build it.
+#[test]
+fn init_then_build_and_call_a_javascript_module() {
+    let tanto = Tanto::new();
+    let folder = tempfile::tempdir().unwrap();
+    tanto.run_in(folder.path(), &["init", "echoes", "--sdk=javascript"]).success();
+    let module = folder.path().join("echoes");
+    let run = tanto.run_in(&module, &["call", "container-echo", "--text=hi", "stdout"]).failure(2);
+    assert!(
+        run.stderr.contains("build the module with its own tool first (`npm install && npm run build`)"),
+        "{}",
+        run.stderr
+    );
+
+    // `npm install` would fetch the pinned componentize-js that scripts/setup installed
+    // for the example: the test uses that copy.
+    let installed = examples().join("javascript/node_modules");
+    require(&installed.join(".bin/componentize-js"), "componentize-js");
+    std::os::unix::fs::symlink(&installed, module.join("node_modules")).unwrap();
+    build("init's JavaScript", Command::new("npm").args(["run", "--silent", "build"]).current_dir(&module));
+    require(&module.join("build/echoes.wasm"), "the built component");
+
+    let run = tanto.run_in(&module, &["call", "container-echo", "--text=hi there", "stdout"]).success();
+    assert_eq!(run.stdout, "hi there\n");
+    let source = source_tree();
+    let run = tanto
+        .run_in(
+            &module,
+            &["call", "grep-dir", &format!("--directory={}", source.path().display()), "--pattern=spaces"],
+        )
+        .success();
+    assert_eq!(run.stdout, "./src/with space.txt:spaces\n");
+    let run = tanto
+        .run_in(
+            &module,
+            &[
+                "call",
+                "grep-dir",
+                &format!("--directory={}", source.path().display()),
+                "--pattern=int",
+                "--path=src",
+            ],
+        )
+        .success();
+    assert_eq!(run.stdout, "src/main.c:int main(void) { return 0; }\n");
+    let functions = tanto.run_in(&module, &["functions"]).success().stdout;
+    assert!(functions.contains("container-echo") && functions.contains("grep-dir"), "{functions}");
+    // Checked against the schema the module describes, before it runs.
+    let run = tanto.run_in(&module, &["call", "grep-dir", "--pattern=x"]).failure(2);
+    assert!(run.stderr.contains("function `grep-dir` needs `--directory`"), "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}

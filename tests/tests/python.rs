@@ -371,5 +371,20 @@ class Shouter:
     let run = tanto.run_in(&module, &["--offline", "call", "shout", "--text=hi"]).success();
     assert_eq!(run.stdout, "[HI!]");
     assert!(!run.stderr.contains("install Python packages"), "{}", run.stderr);
+
+    // Installed packages are part of the cache: du counts them, prune of everything
+    // removes them, and the next build installs them again.
+    let python_line = |du: &str| du.lines().find(|line| line.trim_start().starts_with("python ")).map(str::to_owned);
+    let du = tanto.run(&["cache", "du"]).success().stdout;
+    let line = python_line(&du).unwrap_or_else(|| panic!("{du}"));
+    assert!(!line.contains(" 0 B "), "{du}");
+    let prune = tanto.run(&["cache", "prune"]).success().stdout;
+    assert!(prune.contains("Removed the installed Python packages"), "{prune}");
+    let du = tanto.run(&["cache", "du"]).success().stdout;
+    assert!(python_line(&du).unwrap().contains(" 0 B "), "{du}");
+    std::fs::write(module.join("pyproject.toml"), pyproject(&two, "sixth")).unwrap();
+    let run = tanto.run_in(&module, &["call", "shout", "--text=hi"]).success();
+    assert_eq!(run.stdout, "[HI!]");
+    assert!(run.stderr.contains("install Python packages"), "{}", run.stderr);
     tanto.assert_no_leftovers();
 }

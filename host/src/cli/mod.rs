@@ -241,6 +241,8 @@ struct InitArgs {
 enum SdkArg {
     Rust,
     Python,
+    /// Built by componentize-js (`npm run build`), which tanto does not run.
+    Javascript,
 }
 
 #[derive(Args, Debug)]
@@ -661,6 +663,14 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
                 human_bytes(usage.held.git_bytes)
             );
             println!(
+                "  python              {:>10}  packages Python modules list, installed by pip",
+                human_bytes(usage.held.python_package_bytes)
+            );
+            println!(
+                "  index               {:>10}  digests of component files and schemas for completion",
+                human_bytes(usage.held.index_bytes)
+            );
+            println!(
                 "  logs        {:>6}  {:>10}  output of recent steps that failed and of module builds",
                 usage.held.logs,
                 human_bytes(usage.held.log_bytes)
@@ -714,6 +724,9 @@ async fn cache(session: &Session, command: CacheCommand) -> anyhow::Result<()> {
             );
             if report.removed.git_bytes > 0 {
                 println!("Removed the git cache: {}", human_bytes(report.removed.git_bytes));
+            }
+            if report.removed.python_package_bytes > 0 {
+                println!("Removed the installed Python packages: {}", human_bytes(report.removed.python_package_bytes));
             }
             if report.removed.logs > 0 {
                 println!(
@@ -880,9 +893,13 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     let sdk = match sdk {
         SdkArg::Rust => Sdk::Rust,
         SdkArg::Python => Sdk::Python,
+        SdkArg::Javascript => Sdk::Javascript,
     };
     let report = crate::ops::init::init(InitSettings { path, sdk, name })?;
     eprintln!("Initialized module {:?} in {}", report.name, report.root.display());
+    if sdk == Sdk::Javascript {
+        eprintln!("Build it with componentize-js: cd {} && npm install && npm run build", report.root.display());
+    }
     match report.placement {
         Placement::Folder => eprintln!("Try: cd {} && tanto functions", report.root.display()),
         Placement::Project => eprintln!("Try: tanto functions (from anywhere in the project; its module lives in .tanto/)"),

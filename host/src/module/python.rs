@@ -193,9 +193,29 @@ pub fn built_component(source_dir: &Path, cache_root: &Path) -> Option<PathBuf> 
 /// Only names from the package index are allowed there; the user's own module may list
 /// anything.
 pub fn refuse_named_locations(source_dir: &Path) -> Result<(), BuildError> {
+    // pip takes a bare file name with an archive's extension for a file in its working
+    // folder, so those are locations too.
+    const ARCHIVES: [&str; 12] = [
+        ".whl",
+        ".zip",
+        ".tar",
+        ".tar.gz",
+        ".tgz",
+        ".tar.bz2",
+        ".tbz",
+        ".tar.xz",
+        ".txz",
+        ".tlz",
+        ".tar.lz",
+        ".tar.lzma",
+    ];
+    let is_archive = |requirement: &str| {
+        let name = requirement.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        ARCHIVES.iter().any(|extension| name.ends_with(extension))
+    };
     let located = requirements(source_dir)?
         .into_iter()
-        .find(|requirement| requirement.contains(['/', '\\', '@']) || requirement.starts_with(['.', '~']));
+        .find(|requirement| requirement.contains(['/', '\\', '@']) || requirement.starts_with(['.', '~']) || is_archive(requirement));
     match located {
         Some(requirement) => Err(BuildError::PyprojectInvalid {
             path: source_dir.join(PYPROJECT_FILE),
@@ -615,6 +635,8 @@ mod tests {
             "~/x.whl",
             "x @ https://example.com/x.whl",
             "..\\x.whl",
+            "x-1.0-py3-none-any.whl",
+            "x.tar.gz ; python_version >= '3'",
         ] {
             std::fs::write(&pyproject, format!("[project]\ndependencies = [{located:?}]\n")).unwrap();
             let error = refuse_named_locations(dir.path()).unwrap_err().to_string();

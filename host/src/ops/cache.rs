@@ -17,7 +17,7 @@ use super::module_cache::{FileRecord, ModuleCache};
 use crate::backend::{Backend, Removal};
 use crate::engine::{CacheStore, Digest, locks};
 
-/// The default ceiling of the cache: snapshots plus extracted trees plus components.
+/// The default ceiling of the cache: everything `tanto cache du` counts but cache volumes.
 pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
 
 /// The size ceiling from `TANTO_CACHE_MAX_SIZE` (`10GB`, `512MiB`, ...), or the default.
@@ -102,6 +102,10 @@ pub struct Tally {
     pub component_bytes: u64,
     /// Bytes of fetched repositories and their checkouts.
     pub git_bytes: u64,
+    /// Bytes of the third-party packages Python modules list.
+    pub python_package_bytes: u64,
+    /// Bytes of the digest stamps of component files and the schemas kept for completion.
+    pub index_bytes: u64,
     /// Kept output of recent steps that failed.
     pub logs: usize,
     pub log_bytes: u64,
@@ -109,7 +113,7 @@ pub struct Tally {
 
 impl Tally {
     pub fn bytes(&self) -> u64 {
-        self.step_bytes + self.tree_bytes + self.component_bytes + self.git_bytes + self.log_bytes
+        self.step_bytes + self.tree_bytes + self.component_bytes + self.git_bytes + self.python_package_bytes + self.index_bytes + self.log_bytes
     }
 
     pub fn entries(&self) -> usize {
@@ -160,6 +164,8 @@ pub async fn usage(store: &CacheStore, backend: &dyn Backend) -> Usage {
             components: components.len(),
             component_bytes: components.iter().map(|component| component.size).sum(),
             git_bytes: modules.git_bytes(),
+            python_package_bytes: modules.python_package_bytes(),
+            index_bytes: modules.index_bytes(),
             logs,
             log_bytes,
         },
@@ -415,12 +421,18 @@ async fn prune_locked(store: &CacheStore, backend: &dyn Backend, settings: &Prun
         steps = refused.into_iter().map(|(step, _)| step).collect();
     }
     remove_unreferenced_snapshots(store, backend, &mut report).await;
-    // Fetched repositories and failed-step logs go only with everything else:
-    // least-recently-used pruning cannot see inside the former, and the latter are
-    // bounded on their own (the newest few are kept).
+    // Fetched repositories, installed Python packages, digest stamps, schemas and
+    // failed-step logs go only with everything else: least-recently-used pruning cannot
+    // see inside the first two (they are build inputs; the components built from them
+    // are what calls use), stamps and schemas are a few hundred bytes each, and the logs
+    // are bounded on their own (the newest few are kept).
     if settings.all {
         report.removed.git_bytes = modules.git_bytes();
         modules.remove_git();
+        report.removed.python_package_bytes = modules.python_package_bytes();
+        modules.remove_python_packages();
+        report.removed.index_bytes = modules.index_bytes();
+        modules.remove_index();
         (report.removed.logs, report.removed.log_bytes) = store.failed_logs();
         store.remove_failed_logs();
     }

@@ -40,6 +40,8 @@ pub enum InitError {
     CargoProjectExists { root: PathBuf },
     #[error("{} already has a main.py", root.display())]
     PythonMainExists { root: PathBuf },
+    #[error("{} already has a package.json", root.display())]
+    PackageJsonExists { root: PathBuf },
     #[error("cannot write {}: {error}", path.display())]
     Write { path: PathBuf, error: std::io::Error },
 }
@@ -53,7 +55,7 @@ impl Diagnose for InitError {
         Some(match self {
             InitError::ModuleExists { .. } => Hint::ChooseAnotherFolder,
             InitError::InvalidName(_) => Hint::NameTheModule,
-            InitError::CargoProjectExists { .. } | InitError::PythonMainExists { .. } => Hint::InitInNewFolder,
+            InitError::CargoProjectExists { .. } | InitError::PythonMainExists { .. } | InitError::PackageJsonExists { .. } => Hint::InitInNewFolder,
             InitError::Write { .. } => Hint::WritableFolder,
         })
     }
@@ -76,6 +78,19 @@ pub const RUST_SDK_FILES: &[(&str, &str)] = &[
     ("wit/0.1.0/tanto.wit", include_str!("../../../wit/0.1.0/tanto.wit")),
     ("wit/0.2.0/tanto.wit", include_str!("../../../wit/0.2.0/tanto.wit")),
 ];
+
+/// The API a JavaScript module is built against, kept in the module for componentize-js.
+const JAVASCRIPT_WIT: &str = "wit/tanto.wit";
+const WIT_0_2: &str = include_str!("../../../wit/0.2.0/tanto.wit");
+
+/// The module `tanto init --sdk=javascript` writes: its functions in a table, and the
+/// `guest` interface (schema and dispatch) made from it.
+const JAVASCRIPT_MODULE: &str = include_str!("templates/module.js");
+
+/// The componentize-js a JavaScript module builds with: the versions
+/// `modules/examples/javascript` pins (a test keeps them equal).
+const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
+const PREVIEW2_SHIM_VERSION: &str = "0.25.0";
 
 /// A valid module name from a folder name: lowercase, `-` for anything else.
 fn name_from_folder(folder: &Path) -> String {
@@ -118,7 +133,8 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
         name: name.clone(),
         sdk,
         source: PathBuf::from("."),
-        component: None,
+        // tanto does not run componentize-js: the module's `npm run build` writes this.
+        component: (sdk == Sdk::Javascript).then(|| PathBuf::from(format!("build/{name}.wasm"))),
         limits: None,
         cache: None,
         dependencies: Default::default(),
@@ -130,6 +146,9 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
     }
     if sdk == Sdk::Python && root.join(crate::module::python::MAIN_FILE).exists() {
         return Err(InitError::PythonMainExists { root }.into());
+    }
+    if sdk == Sdk::Javascript && root.join("package.json").exists() {
+        return Err(InitError::PackageJsonExists { root }.into());
     }
 
     let mut files = Vec::new();
@@ -147,6 +166,14 @@ pub fn init(settings: InitSettings) -> anyhow::Result<InitReport> {
         write(crate::module::python::MAIN_FILE, main_py(&name))?;
         write(crate::module::python::PYPROJECT_FILE, pyproject_toml(&name))?;
         write(".gitignore", "__pycache__/\n".to_string())?;
+        return Ok(InitReport { root, name, placement, files });
+    }
+    if sdk == Sdk::Javascript {
+        write("package.json", package_json(&name))?;
+        write(&format!("src/{name}.js"), JAVASCRIPT_MODULE.replace("__MODULE_NAME__", &name))?;
+        write(JAVASCRIPT_WIT, WIT_0_2.to_string())?;
+        // The component stays tracked: a module installed from git runs the one it holds.
+        write(".gitignore", "node_modules/\n".to_string())?;
         return Ok(InitReport { root, name, placement, files });
     }
     write("Cargo.toml", cargo_toml(&name))?;
@@ -247,6 +274,25 @@ impl {type_name} {{
     )
 }
 
+fn package_json(name: &str) -> String {
+    format!(
+        r#"{{
+  "name": "{name}",
+  "private": true,
+  "description": "The {name} tanto module",
+  "type": "module",
+  "scripts": {{
+    "build": "mkdir -p build && componentize-js src/{name}.js --wit wit --world-name module --disable http fetch-event -o build/{name}.wasm"
+  }},
+  "devDependencies": {{
+    "@bytecodealliance/componentize-js": "{COMPONENTIZE_JS_VERSION}",
+    "@bytecodealliance/preview2-shim": "{PREVIEW2_SHIM_VERSION}"
+  }}
+}}
+"#
+    )
+}
+
 /// Where a Python user lists packages (PEP 621); tanto bundles those into the component.
 fn pyproject_toml(name: &str) -> String {
     format!(
@@ -320,6 +366,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A JavaScript module builds with the componentize-js the example pins (and
+    /// `scripts/setup` installs), and the same flags.
+    #[test]
+    fn the_javascript_module_builds_as_the_example_does() {
+        let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/examples/javascript/package.json")).unwrap();
+        let example: serde_json::Value = serde_json::from_str(&example).unwrap();
+        let written: serde_json::Value = serde_json::from_str(&package_json("probe")).unwrap();
+        assert_eq!(written["devDependencies"], example["devDependencies"]);
+        let flags = |package: &serde_json::Value| {
+            let build = package["scripts"]["build"].as_str().unwrap().to_owned();
+            build[build.find("--world-name").unwrap()..build.find(" -o ").unwrap()].to_owned()
+        };
+        assert_eq!(flags(&written), flags(&example));
     }
 
     #[test]

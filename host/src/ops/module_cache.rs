@@ -11,6 +11,9 @@
 //!                      times and inode are unchanged
 //! <root>/schemas/      the schema each component described, by component sha256, for
 //!                      shell completion (which never builds nor runs a module)
+//! <root>/python-packages/
+//!                      third-party packages Python modules list, installed by pip, one
+//!                      folder per exact list (see `crate::module::python`)
 //! ```
 //!
 //! `tanto cache du` and `prune` count and remove these through [`ModuleCache`].
@@ -119,6 +122,34 @@ impl ModuleCache {
     pub fn remove_git(&self) {
         crate::util::remove_tree(&self.git_dir());
     }
+
+    /// Where pip installs the packages Python modules list.
+    pub fn python_packages_dir(&self) -> PathBuf {
+        self.root.join("python-packages")
+    }
+
+    /// The installed Python packages: their size in bytes.
+    pub fn python_package_bytes(&self) -> u64 {
+        folder_size(&self.python_packages_dir())
+    }
+
+    /// Removes the installed Python packages; the next build of a module listing some
+    /// installs them again.
+    pub fn remove_python_packages(&self) {
+        crate::util::remove_tree(&self.python_packages_dir());
+    }
+
+    /// The digest stamps and kept schemas: their size in bytes.
+    pub fn index_bytes(&self) -> u64 {
+        folder_size(&self.digests_dir()) + folder_size(&self.schemas_dir())
+    }
+
+    /// Removes the digest stamps and kept schemas: the next call hashes its component once
+    /// more, and completion of a module not called since lists no functions.
+    pub fn remove_index(&self) {
+        crate::util::remove_tree(&self.digests_dir());
+        crate::util::remove_tree(&self.schemas_dir());
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +174,23 @@ mod tests {
         assert_eq!(cache.git_bytes(), 0);
         assert!(!dir.path().join("git").exists());
         assert_eq!(cache.components().len(), 2, "removing the git cache leaves components");
+    }
+
+    #[test]
+    fn python_packages_digests_and_schemas_are_counted_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ModuleCache::new(dir.path());
+        fs::create_dir_all(cache.python_packages_dir().join("key/package")).unwrap();
+        fs::create_dir_all(cache.digests_dir()).unwrap();
+        fs::create_dir_all(cache.schemas_dir()).unwrap();
+        fs::write(cache.python_packages_dir().join("key/package/__init__.py"), [0u8; 40]).unwrap();
+        fs::write(cache.digests_dir().join("stamp.json"), [0u8; 5]).unwrap();
+        fs::write(cache.schemas_dir().join("schema.json"), [0u8; 7]).unwrap();
+        assert_eq!(cache.python_package_bytes(), 40);
+        assert_eq!(cache.index_bytes(), 12);
+        cache.remove_python_packages();
+        cache.remove_index();
+        assert_eq!(cache.python_package_bytes() + cache.index_bytes(), 0);
+        assert!(!cache.python_packages_dir().exists() && !cache.digests_dir().exists() && !cache.schemas_dir().exists());
     }
 }

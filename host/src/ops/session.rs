@@ -264,8 +264,14 @@ fn build(root: &Path, manifest: &Manifest, cache_root: &Path, network: Network, 
     if let Some(component) = &manifest.component {
         let wasm = root.join(component);
         if !wasm.is_file() {
+            // A JavaScript module with a package.json (as `tanto init` writes) builds with npm.
+            let how = if manifest.sdk == crate::module::Sdk::Javascript && root.join("package.json").is_file() {
+                " (`npm install && npm run build`)"
+            } else {
+                ""
+            };
             let message = format!(
-                "{} names the prebuilt component `{}`, and {} does not exist: build the module with its own tool first",
+                "{} names the prebuilt component `{}`, and {} does not exist: build the module with its own tool first{how}",
                 root.join(crate::module::manifest::MANIFEST_NAME).display(),
                 component.display(),
                 wasm.display()
