@@ -133,8 +133,13 @@ fn built_schema(module_path: Option<&Path>, cache_root: &Path, working_dir: &Pat
         }
         None => built_of(&find_module_root(working_dir).ok()?, cache_root)?,
     };
-    let bytes = std::fs::read(wasm).ok()?;
-    ModuleCache::new(cache_root).schema(&Digest::of_bytes(&bytes))
+    let modules = ModuleCache::new(cache_root);
+    // A stamp from the component's last load saves reading it (a Python module's is 18 MB).
+    let digest = match crate::runtime::remembered_digest(&modules.digests_dir(), &wasm) {
+        Some(digest) => digest,
+        None => Digest::of_bytes(&std::fs::read(&wasm).ok()?),
+    };
+    modules.schema(&digest)
 }
 
 fn built_of(root: &Path, cache_root: &Path) -> Option<PathBuf> {

@@ -357,7 +357,23 @@ struct RememberedDigest {
 /// granularity after it was hashed could leave every field as it was (git's "racy" rule).
 const RACY_WINDOW: Duration = Duration::from_secs(2);
 
+/// The sha256 of the component file at `path` as remembered in `digest_stamps` by the
+/// last load of that very version of the file, if any: what shell completion looks the
+/// module's schema up by, without reading a big component.
+pub fn remembered_digest(digest_stamps: &Path, path: &Path) -> Option<Digest> {
+    DigestStamp::of(digest_stamps, path)?.digest(path)
+}
+
 impl DigestStamp {
+    /// Where the digest of the file at `path` is remembered, in `digest_stamps`.
+    fn of(digest_stamps: &Path, path: &Path) -> Option<Self> {
+        let path = std::path::absolute(path).ok()?;
+        let key = Digest::of_bytes(path.as_os_str().as_encoded_bytes());
+        Some(Self {
+            file: digest_stamps.join(key.hex()),
+        })
+    }
+
     /// The remembered sha256 of the file at `path`, if the file is still that version.
     fn digest(&self, path: &Path) -> Option<Digest> {
         let bytes = std::fs::read(&self.file).ok()?;
@@ -477,11 +493,7 @@ impl Runtime {
 
     /// Where the digest of the component file at `path` is remembered.
     fn digest_stamp(&self, path: &Path) -> Option<DigestStamp> {
-        let path = std::path::absolute(path).ok()?;
-        let key = Digest::of_bytes(path.as_os_str().as_encoded_bytes());
-        Some(DigestStamp {
-            file: self.digest_stamps.join(key.hex()),
-        })
+        DigestStamp::of(&self.digest_stamps, path)
     }
 
     /// The compiled copy of the component with sha256 `digest`, if the cache has one.
@@ -763,6 +775,32 @@ mod tests {
 
     fn version_of(interfaces: &[&str]) -> Result<ApiVersion, RuntimeError> {
         api_version("module.wasm", interfaces.iter().copied())
+    }
+
+    /// A digest is remembered only for a file older than the racy window, and only while
+    /// the file stays that version; completion reads the same stamp.
+    #[test]
+    fn a_digest_stamp_holds_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let stamps = dir.path().join("digests");
+        let component = dir.path().join("module.wasm");
+        std::fs::write(&component, b"first version").unwrap();
+        let first = Digest::of_bytes(b"first version");
+        let stamp = DigestStamp::of(&stamps, &component).unwrap();
+        // Just written: a write within the file system's time granularity could go unseen.
+        stamp.remember(&component, FileVersion::of(&component), &first);
+        assert_eq!(remembered_digest(&stamps, &component), None);
+        std::thread::sleep(RACY_WINDOW + Duration::from_millis(100));
+        // Changed while it was read: not remembered either.
+        let mut stale = FileVersion::of(&component).unwrap();
+        stale.size += 1;
+        stamp.remember(&component, Some(stale), &first);
+        assert_eq!(remembered_digest(&stamps, &component), None);
+        stamp.remember(&component, FileVersion::of(&component), &first);
+        assert_eq!(remembered_digest(&stamps, &component), Some(first));
+        // Rewritten, even at the same size: the stamp no longer holds.
+        std::fs::write(&component, b"other version").unwrap();
+        assert_eq!(remembered_digest(&stamps, &component), None);
     }
 
     #[test]
