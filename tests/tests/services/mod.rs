@@ -179,6 +179,31 @@ fn a_service_serves_its_mounted_host_directory_cache_and_tmpfs() {
     tanto.assert_no_leftovers();
 }
 
+/// A step and a service it binds (directly or through another service) mounting one
+/// cache volume `locked` would wait forever, since the service holds the lock while it
+/// runs: refused, naming both. One side `shared` runs.
+#[test]
+fn a_step_and_its_service_locking_one_cache_volume_are_refused() {
+    let tanto = Tanto::new();
+    for nested in ["--nested=false", "--nested=true"] {
+        let run = tanto
+            .call_guest("services", "locked-by-service", &["--service-sharing=locked", nested])
+            .failure(1);
+        assert!(
+            run.stderr.contains("the step and the service bound as `")
+                && run.stderr.contains("both mount the cache volume \"services-locked\" with locked sharing"),
+            "{nested}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("mount it shared or private in one of them"), "{}", run.stderr);
+    }
+    let run = tanto
+        .call_guest("services", "locked-by-service", &["--service-sharing=shared", "--nested=true"])
+        .success();
+    assert_eq!(run.stdout, "served\n", "{}", run.stderr);
+    tanto.assert_no_leftovers();
+}
+
 #[test]
 fn a_service_reads_its_secrets_and_nothing_shows_them() {
     const TOKEN: &str = "svc-Probe-7f3a9c1e5b";

@@ -5,7 +5,7 @@
 //! [`Engine::lock_volumes`]), and lets go of them when it ends: a step waiting for a
 //! `locked` volume never keeps another step from running.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -37,6 +37,52 @@ impl VolumeLocks {
             .map(String::as_str)
             .ok_or_else(|| EngineError::Local(format!("cache volume {key:?} was not locked before its step")))
     }
+}
+
+/// The keys of the cache volumes `mounts` mount `locked`.
+fn locked_keys(mounts: &[crate::engine::objects::Mount]) -> BTreeSet<String> {
+    mounts
+        .iter()
+        .filter_map(|mount| match &mount.source {
+            crate::engine::objects::MountSource::Cache {
+                volume,
+                sharing: Sharing::Locked,
+            } => Some(volume.key().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Refuses what would wait forever: a step and a service it binds (or two services it
+/// binds, at any depth) mounting one cache volume `locked`. A service holds its volumes'
+/// locks for its whole life, and it lives at least as long as the step, so the other
+/// could never take the lock. `step_locked` are the keys the step itself locks.
+pub(super) fn refuse_locked_by_bound_services(
+    step_locked: BTreeSet<String>,
+    services: &BTreeMap<String, crate::engine::objects::Service>,
+) -> Result<(), EngineError> {
+    let mut holders: Vec<(String, BTreeSet<String>)> = vec![("the step".to_string(), step_locked)];
+    // Each service instance once (one bound under two aliases, or twice, is one instance).
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<(String, &crate::engine::objects::Service)> = services.iter().map(|(alias, service)| (alias.clone(), service)).collect();
+    while let Some((alias, service)) = pending.pop() {
+        if !seen.insert(service.0.digest) {
+            continue;
+        }
+        let container = &service.0.container.0;
+        holders.push((format!("the service bound as `{alias}`"), locked_keys(&container.mounts)));
+        pending.extend(container.config.services.iter().map(|(alias, service)| (alias.clone(), service)));
+    }
+    for (index, (first, first_keys)) in holders.iter().enumerate() {
+        for (second, second_keys) in &holders[index + 1..] {
+            if let Some(key) = first_keys.intersection(second_keys).next() {
+                return Err(EngineError::InvalidArgument(format!(
+                    "{first} and {second} both mount the cache volume {key:?} with locked sharing: a service holds its locks while it runs, so {first} could never take this one; mount it shared or private in one of them"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The volume of cache `key` (its instance 0).

@@ -132,6 +132,31 @@ impl Services {
             .stdout()
     }
 
+    /// A service mounting a cache volume with `service_sharing` (`locked` or `shared`),
+    /// bound by a step that mounts it `locked` too; with `nested`, the service is bound
+    /// through a second service instead. Locked on both sides, the step could never run.
+    pub fn locked_by_service(&self, service_sharing: String, nested: bool) -> Result<String> {
+        let cache = dag().cache_volume("services-locked");
+        let sharing = if service_sharing == "locked" { Sharing::Locked } else { Sharing::Shared };
+        let holder = busybox()
+            .with_mounted_cache("/cache", &cache, sharing)
+            .with_exposed_port(80)
+            .as_service_with_args(["sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 80 -h /www"]);
+        let bound = if nested {
+            busybox()
+                .with_service_binding("inner", &holder)
+                .with_exposed_port(80)
+                .as_service_with_args(["sh", "-c", "mkdir -p /www && wget -qO /www/index.html http://inner/ && exec httpd -f -p 80 -h /www"])
+        } else {
+            holder
+        };
+        busybox()
+            .with_mounted_cache("/cache", &cache, Sharing::Locked)
+            .with_service_binding("web", &bound)
+            .with_exec(["wget", "-qO-", "http://web/"])
+            .stdout()
+    }
+
     /// A service with `token` as a variable and as a file, which compares them, says so
     /// over HTTP (`/check`), and prints the value to its own log; a step reads `/check`
     /// and then waits `seconds` (for the test to inspect the containers).
