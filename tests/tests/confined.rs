@@ -408,3 +408,60 @@ fn a_python_dependency_cannot_bundle_host_packages() {
     }
     assert!(!tanto.cache.path().join("python-packages").exists(), "pip ran");
 }
+
+/// A repository whose tanto.toml is a symlink to a file of this machine: install refuses
+/// it before reading it, so nothing of the file (here, the dependencies it names) is used
+/// or shown.
+#[test]
+fn a_dependency_manifest_linking_to_a_host_file_is_not_read() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let host = tempfile::tempdir().expect("tempdir");
+    let host_manifest = host.path().join("tanto.toml");
+    fs::write(
+        &host_manifest,
+        "name = \"private\"\nsdk = \"rust\"\n\n[dependencies]\nleaked = \"github.com/acme/leaked-name@^1\"\n",
+    )
+    .expect("write a host file");
+
+    let repo = server.repository("linkedmanifest");
+    repo.write("README.md", "a module whose manifest is elsewhere\n");
+    std::os::unix::fs::symlink(&host_manifest, repo.work.join("tanto.toml")).expect("symlink");
+    repo.commit("absolute link");
+    repo.annotated_tag("v1.0.0");
+    fs::remove_file(repo.work.join("tanto.toml")).expect("remove the link");
+    let depth = "../".repeat(repo.work.components().count() + 4);
+    let relative = format!("{depth}{}", host_manifest.display().to_string().trim_start_matches('/'));
+    std::os::unix::fs::symlink(&relative, repo.work.join("tanto.toml")).expect("symlink");
+    repo.commit("climbing link");
+    repo.annotated_tag("v1.1.0");
+    repo.push();
+
+    let project = server.project("app", APP);
+    for version in ["v1.0.0", "v1.1.0"] {
+        let run = tanto
+            .run_in(&project, &["install", &format!("github.com/acme/linkedmanifest@{version}")])
+            .failure(2);
+        assert!(
+            run.stderr.contains("the tanto.toml of github.com/acme/linkedmanifest@") && run.stderr.contains("lies outside its repository"),
+            "{version}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("leaked-name") && !run.stderr.contains("private"),
+            "{version}: {}",
+            run.stderr
+        );
+        assert!(!project.join("tanto.lock").exists(), "{version}: the lock was written");
+        // Called directly, it is refused the same way.
+        let run = tanto
+            .run(&["call", "-m", &format!("github.com/acme/linkedmanifest@{version}"), "probe"])
+            .failure(2);
+        assert!(run.stderr.contains("lies outside its repository"), "{version}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("leaked-name") && !run.stderr.contains("private"),
+            "{version}: {}",
+            run.stderr
+        );
+    }
+}

@@ -41,6 +41,10 @@ pub enum InstallError {
     /// A local dependency of a git module points outside its repository.
     #[error("local dependency {dependency} of a git module points outside its repository: `{}`", path.display())]
     LocalOutsideRepository { dependency: String, path: PathBuf },
+    /// A dependency's tanto.toml (or the folder it is in) is a symlink out of its
+    /// repository: reading it would read a file of this machine.
+    #[error("the {MANIFEST_NAME} of {dependency} lies outside its repository (`{}` is reached through a symlink); refusing to read it", path.display())]
+    ManifestOutsideRepository { dependency: String, path: PathBuf },
     /// Locked mode, and the lock would change.
     #[error("`{}` is out of date with tanto.toml{}", path.display(), render_changes(report.as_deref()))]
     LockOutOfDate { path: PathBuf, report: Option<Box<InstallReport>> },
@@ -106,6 +110,7 @@ impl InstallError {
             InstallError::Hash { .. } => None,
             InstallError::NotAModule { subpath, .. } => Some(Hint::CheckSubpath { subpath: subpath.clone() }),
             InstallError::LocalNotFound { .. } | InstallError::LocalOutsideRepository { .. } => None,
+            InstallError::ManifestOutsideRepository { .. } => None,
             InstallError::LockOutOfDate { .. } => Some(Hint::RunInstall),
             InstallError::UnknownModule { known, .. } => Some(Hint::KnownModules { names: known.clone() }),
             InstallError::Cycle { .. } => Some(Hint::BreakCycle),

@@ -307,6 +307,9 @@ impl Graph<'_> {
             return Ok(());
         }
         let manifest = canonical.join(MANIFEST_NAME);
+        if let Some(root) = &edge.checkout_root {
+            refuse_outside(root, &manifest, &edge.alias)?;
+        }
         if !manifest.is_file() {
             return Err(InstallError::LocalNotFound {
                 dependency: edge.alias.clone(),
@@ -427,6 +430,7 @@ impl Graph<'_> {
             None => checkout.clone(),
         };
         let manifest = module_dir.join(MANIFEST_NAME);
+        refuse_outside(&checkout, &manifest, &reference.to_string())?;
         if !manifest.is_file() {
             return Err(InstallError::NotAModule {
                 dependency: reference.to_string(),
@@ -575,4 +579,19 @@ fn entry_id(name: &str, resolved: &Resolved) -> String {
         Some(version) => format!("{name}@{version}"),
         None => format!("{name}@{}", &resolved.commit[..resolved.commit.len().min(12)]),
     }
+}
+
+/// Refuses `manifest` when, through a symlink (itself or a folder above it), it resolves
+/// outside `checkout`: a third-party repository must not have a file of this machine read
+/// as its manifest. An absent file is left to the caller's own error.
+fn refuse_outside(checkout: &Path, manifest: &Path, dependency: &str) -> Result<(), InstallError> {
+    if let (Ok(real), Ok(root)) = (manifest.canonicalize(), checkout.canonicalize())
+        && !real.starts_with(&root)
+    {
+        return Err(InstallError::ManifestOutsideRepository {
+            dependency: dependency.to_owned(),
+            path: manifest.strip_prefix(checkout).unwrap_or(manifest).to_path_buf(),
+        });
+    }
+    Ok(())
 }
