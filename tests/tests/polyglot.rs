@@ -1,7 +1,8 @@
 //! Modules in other languages: the checksums pipeline of modules/examples, written in
-//! Rust, JavaScript (componentize-js) and C (clang + wasi-libc + wit-bindgen's C
-//! bindings), each built from source with the real tools and run with `tanto call`.
-//! The three return the same bytes, which are those of the host's own `sha256sum`.
+//! Rust, Python (componentize-py, built by tanto), JavaScript (componentize-js) and C
+//! (clang + wasi-libc + wit-bindgen's C bindings), each built from source with the real
+//! tools and run with `tanto call`. The four return the same bytes, which are those of
+//! the host's own `sha256sum`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,6 +99,13 @@ fn call_rust(tanto: &Tanto, args: &[&str]) -> Run {
     tanto.run_in(&examples().join("rust"), &all)
 }
 
+/// `tanto call checksums ARGS` of the Python example (built from source by tanto).
+fn call_python(tanto: &Tanto, args: &[&str]) -> Run {
+    let mut all = vec!["call", "checksums"];
+    all.extend_from_slice(args);
+    tanto.run_in(&examples().join("python"), &all)
+}
+
 /// `tanto call checksums ARGS` in the folder of `component`'s example, whose tanto.toml
 /// names the component its own tools built (`component = "build/checksums.wasm"`).
 fn call_component(tanto: &Tanto, component: &Path, args: &[&str]) -> Run {
@@ -112,7 +120,7 @@ fn example_of(component: &Path) -> &Path {
 }
 
 #[test]
-fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes_and_errors() {
+fn the_pipeline_in_rust_python_javascript_and_c_returns_the_same_bytes_and_errors() {
     let (javascript, c) = std::thread::scope(|scope| {
         let javascript = scope.spawn(javascript_component);
         let c = scope.spawn(c_component);
@@ -123,6 +131,7 @@ fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes_and_errors() {
     // A tanto (and cache) per language: each result is computed, not answered from the
     // cache another language's call filled. Within a language, the component compiles once.
     let rust = Tanto::new();
+    let python = Tanto::new();
     let javascript_tanto = Tanto::new();
     let c_tanto = Tanto::new();
     for (algorithm, program) in [(None, "sha256sum"), (Some("--algorithm=md5"), "md5sum")] {
@@ -130,6 +139,7 @@ fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes_and_errors() {
         let expected = expected(source.path(), program);
         assert_eq!(expected.lines().count(), 5, "{expected}");
         assert_eq!(call_rust(&rust, &args).success().stdout, expected, "Rust, {program}");
+        assert_eq!(call_python(&python, &args).success().stdout, expected, "Python, {program}");
         for (language, tanto, component) in [("JavaScript", &javascript_tanto, javascript), ("C", &c_tanto, c)] {
             let run = call_component(tanto, component, &args).success();
             assert_eq!(run.stdout, expected, "{language}, {program}");
@@ -139,6 +149,14 @@ fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes_and_errors() {
     let missing = call_rust(&rust, &[]).failure(2);
     let missing = without_progress(&missing.stderr);
     assert!(missing.contains("function `checksums` needs `--source`"), "{missing}");
+    let python_missing = call_python(&python, &[]).failure(2);
+    assert_eq!(without_progress(&python_missing.stderr), missing, "Python");
+    let run = call_python(&python, &[&source_arg, "--algorithm=nosuch"]).failure(1);
+    assert!(
+        run.stderr.contains("nosuchsum: not found") && run.stderr.contains("exited with code 127"),
+        "Python: the failed command and its output are shown:\n{}",
+        run.stderr
+    );
     for (language, tanto, component) in [("JavaScript", &javascript_tanto, javascript), ("C", &c_tanto, c)] {
         // Checked by tanto against the schema the module describes, before it runs.
         let run = call_component(tanto, component, &[]).failure(2);
@@ -151,16 +169,18 @@ fn the_pipeline_in_rust_javascript_and_c_returns_the_same_bytes_and_errors() {
             run.stderr
         );
     }
-    for tanto in [rust, javascript_tanto, c_tanto] {
+    for tanto in [rust, python, javascript_tanto, c_tanto] {
         tanto.assert_no_leftovers();
     }
 }
 
 #[test]
-fn the_three_modules_describe_the_same_functions() {
+fn the_four_modules_describe_the_same_functions() {
     let tanto = Tanto::new();
     let rust = tanto.run_in(&examples().join("rust"), &["functions"]).success().stdout;
     assert!(rust.contains("checksums"), "{rust}");
+    let python = tanto.run_in(&examples().join("python"), &["functions"]).success().stdout;
+    assert_eq!(python, rust, "Python");
     for (language, component) in [("JavaScript", javascript_component()), ("C", c_component())] {
         let run = tanto.run_in(example_of(component), &["functions"]).success();
         assert_eq!(run.stdout, rust, "{language}");

@@ -1,5 +1,6 @@
 //! Checksums of a directory's files, computed in a busybox container. The same module is
-//! written in JavaScript (`../javascript`) and C (`../c`); the three return the same bytes.
+//! written in Python (`../python`), JavaScript (`../javascript`) and C (`../c`); the four
+//! return the same bytes.
 
 use tanto_sdk::{Directory, Result, dag};
 
