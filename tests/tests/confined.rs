@@ -254,6 +254,21 @@ fn a_dependency_manifest_cannot_name_host_paths() {
     assert_eq!(entries, ["Cargo.toml", "src"]);
 }
 
+/// Makes `path` in `repo` a symlink to `host_file`: absolute at v1.0.0, climbing out with
+/// `../`s at v1.1.0 (refused the same way), both pushed.
+fn link_to_host_file(repo: &Repository, path: &str, host_file: &Path) {
+    std::os::unix::fs::symlink(host_file, repo.work.join(path)).expect("symlink");
+    repo.commit(&format!("{path} is a host file"));
+    repo.annotated_tag("v1.0.0");
+    fs::remove_file(repo.work.join(path)).expect("remove the link");
+    let depth = "../".repeat(repo.work.join(path).components().count() + 3);
+    let relative = format!("{depth}{}", host_file.display().to_string().trim_start_matches('/'));
+    std::os::unix::fs::symlink(&relative, repo.work.join(path)).expect("symlink");
+    repo.commit(&format!("{path} climbs to a host file"));
+    repo.annotated_tag("v1.1.0");
+    repo.push();
+}
+
 #[test]
 fn a_dependency_whose_sources_link_to_host_files_is_refused() {
     let server = GitServer::start();
@@ -265,17 +280,7 @@ fn a_dependency_whose_sources_link_to_host_files_is_refused() {
     let repo = server.repository("linked");
     write_source_module(&tanto, &repo, "fn main() {}\n");
     fs::remove_file(repo.work.join("src/lib.rs")).expect("remove lib.rs");
-    std::os::unix::fs::symlink(&host_source, repo.work.join("src/lib.rs")).expect("symlink");
-    repo.commit("lib.rs is a host file");
-    repo.annotated_tag("v1.0.0");
-    // A relative link that climbs out is refused the same way.
-    fs::remove_file(repo.work.join("src/lib.rs")).expect("remove the link");
-    let depth = "../".repeat(repo.work.components().count() + 4);
-    let relative = format!("{depth}{}", host_source.display().to_string().trim_start_matches('/'));
-    std::os::unix::fs::symlink(&relative, repo.work.join("src/lib.rs")).expect("symlink");
-    repo.commit("lib.rs climbs to a host file");
-    repo.annotated_tag("v1.1.0");
-    repo.push();
+    link_to_host_file(&repo, "src/lib.rs", &host_source);
 
     let project = server.project("app", APP);
     for (version, name) in [("v1.0.0", "symlink_absolute"), ("v1.1.0", "symlink_relative")] {
@@ -426,16 +431,7 @@ fn a_dependency_manifest_linking_to_a_host_file_is_not_read() {
 
     let repo = server.repository("linkedmanifest");
     repo.write("README.md", "a module whose manifest is elsewhere\n");
-    std::os::unix::fs::symlink(&host_manifest, repo.work.join("tanto.toml")).expect("symlink");
-    repo.commit("absolute link");
-    repo.annotated_tag("v1.0.0");
-    fs::remove_file(repo.work.join("tanto.toml")).expect("remove the link");
-    let depth = "../".repeat(repo.work.components().count() + 4);
-    let relative = format!("{depth}{}", host_manifest.display().to_string().trim_start_matches('/'));
-    std::os::unix::fs::symlink(&relative, repo.work.join("tanto.toml")).expect("symlink");
-    repo.commit("climbing link");
-    repo.annotated_tag("v1.1.0");
-    repo.push();
+    link_to_host_file(&repo, "tanto.toml", &host_manifest);
 
     let project = server.project("app", APP);
     for version in ["v1.0.0", "v1.1.0"] {
