@@ -7,9 +7,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tanto_tests::git::GitServer;
-use tanto_tests::{Tanto, Victim, write};
+use tanto_tests::{Tanto, Victim, docker, write};
 
 const URL: &str = "https://github.com/acme/src";
 
@@ -186,13 +188,22 @@ fn git_refuses_local_repositories_and_transport_tricks() {
     assert!(!std::path::Path::new("/tmp/tanto-pwned").exists());
 }
 
-/// An HTTP server on 127.0.0.1 answering `/hello.txt` and 404 for anything else.
+/// An HTTP server on 127.0.0.1 answering `/files/hello.txt` and 404 for anything else.
 fn http_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    http_server_on("127.0.0.1", None).0
+}
+
+/// An HTTP server on `ip` answering as [`http_server`] does, and `/redirect` with a 302 to
+/// `redirect_to`; it counts the requests it gets.
+fn http_server_on(ip: &str, redirect_to: Option<String>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((ip, 0)).unwrap();
     let address = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request = String::new();
             if reader.read_line(&mut request).is_err() {
@@ -204,6 +215,13 @@ fn http_server() -> String {
                     break;
                 }
             }
+            if let (true, Some(target)) = (request.starts_with("GET /redirect "), &redirect_to) {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                continue;
+            }
             let (status, body) = if request.starts_with("GET /files/hello.txt ") {
                 ("200 OK", "hello over http")
             } else {
@@ -212,13 +230,64 @@ fn http_server() -> String {
             let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         }
     });
-    format!("http://{address}")
+    (format!("http://{address}"), requests)
+}
+
+/// tanto fetches a module's sources from the host, where loopback reaches services no
+/// container can: a module may not name this machine's own addresses, directly, through
+/// a redirect or through a name, unless the user sets TANTO_ALLOW_LOCAL_URLS=1.
+#[test]
+fn modules_cannot_fetch_from_this_machines_own_addresses() {
+    let (local, local_requests) = http_server_on("127.0.0.1", None);
+    let port = local.rsplit(':').next().unwrap().to_owned();
+    // A server this machine also answers on, but not on loopback (containers reach the
+    // bridge's gateway too): allowed, and it redirects to the loopback one.
+    let gateway = docker(&["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
+    let (outside, outside_requests) = http_server_on(gateway.trim(), Some(format!("{local}/files/hello.txt")));
+    let tanto = Tanto::new();
+    for url in [
+        format!("{local}/files/hello.txt"),
+        format!("http://localhost:{port}/files/hello.txt"),
+        format!("http://[::1]:{port}/files/hello.txt"),
+        format!("http://0.0.0.0:{port}/files/hello.txt"),
+    ] {
+        let run = tanto.call_guest("api", "http-file", &[&format!("--url={url}")]).failure(1);
+        assert!(
+            run.stderr.contains("reaches this machine's own addresses") && run.stderr.contains("TANTO_ALLOW_LOCAL_URLS=1"),
+            "{url}: {}",
+            run.stderr
+        );
+    }
+    let run = tanto.call_guest("api", "http-file", &[&format!("--url={outside}/redirect")]).failure(1);
+    assert!(run.stderr.contains("redirects to this machine's own addresses"), "{}", run.stderr);
+    assert_eq!(outside_requests.load(Ordering::SeqCst), 1, "the redirect was asked for");
+    for url in [
+        format!("git://127.0.0.1:{port}/repo"),
+        format!("http://localhost:{port}/repo.git"),
+        format!("ssh://git@[::1]:{port}/repo"),
+        "git@localhost:repo".to_owned(),
+    ] {
+        let run = tanto
+            .call_guest("api", "git-files", &[&format!("--url={url}"), "--kind=branch", "--name=main"])
+            .failure(1);
+        assert!(run.stderr.contains("reaches this machine's own addresses"), "{url}: {}", run.stderr);
+    }
+    assert_eq!(local_requests.load(Ordering::SeqCst), 0, "the loopback server was reached");
+
+    // The user's choice: allowed, the same download and redirect work.
+    let allowed = Tanto::new().env("TANTO_ALLOW_LOCAL_URLS", "1");
+    let run = allowed.call_guest("api", "http-file", &[&format!("--url={outside}/redirect")]).success();
+    // Named after the URL the module gave.
+    assert_eq!(run.stdout, "redirect 15 hello over http | hello over http");
+    assert_eq!(local_requests.load(Ordering::SeqCst), 1);
+    tanto.assert_no_leftovers();
 }
 
 #[test]
 fn http_files_download_and_fail_clearly() {
     let base = http_server();
-    let tanto = Tanto::new();
+    // The server is on this machine's loopback, which the user allows here.
+    let tanto = Tanto::new().env("TANTO_ALLOW_LOCAL_URLS", "1");
     let url = format!("--url={base}/files/hello.txt");
     assert_eq!(call(&tanto, "http-file", &[&url]), "hello.txt 15 hello over http | hello over http");
 

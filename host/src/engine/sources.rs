@@ -150,6 +150,81 @@ pub(crate) fn check_git_url(url: &str) -> Result<(), EngineError> {
     }
 }
 
+/// The variable that lets modules fetch from this machine's own addresses.
+pub(crate) const ALLOW_LOCAL_URLS: &str = "TANTO_ALLOW_LOCAL_URLS";
+
+/// Whether the user let modules name this machine's own addresses (`127.0.0.1`, `::1`,
+/// `localhost`): `TANTO_ALLOW_LOCAL_URLS=1`. By default they may not. tanto fetches git and
+/// HTTP sources from the host, where loopback reaches services no container can (a
+/// Docker API on a TCP port, local dashboards, a developer's own servers).
+pub(crate) fn local_urls_allowed() -> bool {
+    std::env::var(ALLOW_LOCAL_URLS).is_ok_and(|value| value == "1" || value.eq_ignore_ascii_case("true"))
+}
+
+/// Whether `address` is this machine's own: loopback or unspecified (which connects to
+/// the local host too), IPv4-mapped ones included.
+pub(crate) fn is_local_address(address: std::net::IpAddr) -> bool {
+    let address = match address {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(address),
+        v4 => v4,
+    };
+    address.is_loopback() || address.is_unspecified()
+}
+
+/// Whether a URL's `host` (a name, an IP, or `[v6]`) names this machine without asking
+/// DNS: `localhost` (and `*.localhost`, which resolvers keep local) or a local address.
+pub(crate) fn is_local_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.ends_with(".localhost") || bare.parse().is_ok_and(is_local_address)
+}
+
+/// The error for a module's URL that reaches this machine.
+pub(crate) fn local_url_refused(url: &str, what: &str) -> EngineError {
+    EngineError::InvalidArgument(format!(
+        "{what} {:?} is refused: it reaches this machine's own addresses, which modules may not fetch from unless {ALLOW_LOCAL_URLS}=1",
+        display_url(url)
+    ))
+}
+
+/// Refuses a git URL whose host is, or resolves (now) to, one of this machine's own
+/// addresses, unless allowed. A name that does not resolve is left to git (the user's
+/// `insteadOf` may rewrite it).
+pub(crate) fn check_git_host(url: &str) -> Result<(), EngineError> {
+    if local_urls_allowed() {
+        return Ok(());
+    }
+    let (authority, default_port) = match url.split_once("://") {
+        Some((scheme, rest)) => (
+            rest.split('/').next().unwrap_or_default(),
+            match scheme.to_ascii_lowercase().as_str() {
+                "https" => 443,
+                "http" => 80,
+                "git" => 9418,
+                _ => 22,
+            },
+        ),
+        None => (url.split(':').next().unwrap_or_default(), 22),
+    };
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    // `host:port`, `[v6]:port`, `[v6]` or `host`.
+    let host = match host_port.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None if url.contains("://") => host_port.split(':').next().unwrap_or_default(),
+        None => host_port,
+    };
+    if is_local_host(host) {
+        return Err(local_url_refused(url, "git URL"));
+    }
+    use std::net::ToSocketAddrs as _;
+    if let Ok(addresses) = (host, default_port).to_socket_addrs()
+        && addresses.into_iter().any(|address| is_local_address(address.ip()))
+    {
+        return Err(local_url_refused(url, "git URL"));
+    }
+    Ok(())
+}
+
 /// Checks an HTTP URL a module gave: `http://` or `https://` with a host.
 pub(crate) fn check_http_url(url: &str) -> Result<(), EngineError> {
     let lower = url.to_ascii_lowercase();
@@ -196,6 +271,49 @@ pub(crate) fn url_file_name(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_machines_own_addresses_are_told_apart() {
+        for local in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "localhost",
+            "LOCALHOST.",
+            "db.localhost",
+            "[::1]",
+            "::1",
+            "0.0.0.0",
+            "[::]",
+            "[::ffff:127.0.0.1]",
+        ] {
+            assert!(is_local_host(local), "{local}");
+        }
+        for remote in [
+            "github.com",
+            "10.0.0.1",
+            "172.17.0.1",
+            "169.254.169.254",
+            "[2001:db8::1]",
+            "localhost.example.com",
+        ] {
+            assert!(!is_local_host(remote), "{remote}");
+        }
+        // TANTO_ALLOW_LOCAL_URLS is not set for the unit tests.
+        for url in [
+            "git://127.0.0.1:9418/repo",
+            "https://localhost/repo.git",
+            "ssh://git@[::1]:22/repo",
+            "git@localhost:repo",
+            "http://user:token@127.0.0.1:8080/x",
+        ] {
+            let error = check_git_host(url).unwrap_err().to_string();
+            assert!(error.contains("reaches this machine's own addresses"), "{url}: {error}");
+            assert!(!error.contains("token"), "{error}");
+        }
+        // A name that does not resolve here is left to git (and the user's insteadOf).
+        check_git_host("https://no-such-host.invalid/repo.git").unwrap();
+        check_git_host("git@no-such-host.invalid:repo").unwrap();
+    }
 
     #[test]
     fn git_urls_reach_only_the_network() {

@@ -18,9 +18,31 @@ use sha2::{Digest as _, Sha256};
 
 use super::{blocking, local_error};
 use crate::engine::digest::{Digest, Hasher};
-use crate::engine::sources::{GitRef, GitReference, check_git_url, check_http_url, display_url};
+use crate::engine::sources::{
+    GitRef, GitReference, check_git_host, check_git_url, check_http_url, display_url, is_local_address, is_local_host, local_url_refused, local_urls_allowed,
+};
 use crate::engine::tree::{FileEntry, Filter, IgnoreFiles, Tree};
 use crate::engine::{Engine, EngineError};
+
+/// Resolves names as the system does and drops this machine's own addresses: a module's
+/// download never connects to them (a name that resolves only to them fails).
+struct RemoteOnly;
+
+impl reqwest::dns::Resolve for RemoteOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|address| !is_local_address(address.ip()))
+                .collect();
+            if addresses.is_empty() {
+                return Err(format!("{host} resolves to no address but this machine's own, which modules may not fetch from").into());
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
 
 /// The transports git may use, whatever `insteadOf` rewrites a URL to.
 const ALLOWED_PROTOCOLS: &str = "https:http:ssh:git";
@@ -38,7 +60,11 @@ impl Engine {
                 check_git_url(&git_ref.0.url)?;
                 let url = git_ref.0.url.to_string();
                 let reference = git_ref.0.reference.clone();
-                blocking(move || resolve(&url, &reference)).await
+                blocking(move || {
+                    check_git_host(&url)?;
+                    resolve(&url, &reference)
+                })
+                .await
             })
             .await
     }
@@ -77,7 +103,26 @@ impl Engine {
         check_http_url(url)?;
         let shown = display_url(url);
         let failed = |error: reqwest::Error| EngineError::Failed(format!("GET {shown}: {}", error_chain(&error)));
-        let client = reqwest::Client::builder().timeout(HTTP_TIMEOUT).build().map_err(failed)?;
+        let mut client = reqwest::Client::builder().timeout(HTTP_TIMEOUT);
+        if !local_urls_allowed() {
+            if reqwest::Url::parse(url).ok().and_then(|parsed| parsed.host_str().map(is_local_host)) != Some(false) {
+                return Err(local_url_refused(url, "URL"));
+            }
+            // Every hop is checked: a redirect's literal address here, any name as it is
+            // resolved (so neither a redirect nor DNS can lead back to this machine).
+            client = client
+                .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                    if attempt.previous().len() >= 10 {
+                        attempt.error("more than 10 redirects")
+                    } else if attempt.url().host_str().is_none_or(is_local_host) {
+                        attempt.error("it redirects to this machine's own addresses, which modules may not fetch from")
+                    } else {
+                        attempt.follow()
+                    }
+                }))
+                .dns_resolver(Arc::new(RemoteOnly));
+        }
+        let client = client.build().map_err(failed)?;
         let mut response = client.get(url).send().await.map_err(failed)?;
         let status = response.status();
         if !status.is_success() {
