@@ -222,6 +222,11 @@ fn http_server_on(ip: &str, redirect_to: Option<String>) -> (String, Arc<AtomicU
                 );
                 continue;
             }
+            if request.starts_with("GET /files/unsized.txt ") {
+                // No length: the body ends when the connection does.
+                let _ = write!(stream, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello over http, unsized");
+                continue;
+            }
             let (status, body) = if request.starts_with("GET /files/hello.txt ") {
                 ("200 OK", "hello over http")
             } else {
@@ -301,7 +306,23 @@ fn http_files_download_and_fail_clearly() {
 
     let run = tanto.call_guest("api", "http-file", &["--url=file:///etc/passwd"]).failure(1);
     assert!(run.stderr.contains("only http:// and https:// URLs"), "{}", run.stderr);
+
+    // A download is kept in the cache, so it may not be bigger than the cache's ceiling:
+    // refused from its announced length, or as soon as an unannounced body passes it.
+    let small = Tanto::new().env("TANTO_ALLOW_LOCAL_URLS", "1").env("TANTO_CACHE_MAX_SIZE", "10");
+    for file in ["hello.txt", "unsized.txt"] {
+        let run = small.call_guest("api", "http-file", &[&format!("--url={base}/files/{file}")]).failure(1);
+        assert!(
+            run.stderr
+                .contains("the file is larger than the cache's size ceiling (10 B); raise TANTO_CACHE_MAX_SIZE"),
+            "{file}: {}",
+            run.stderr
+        );
+    }
+    let run = tanto.call_guest("api", "http-file", &[&format!("--url={base}/files/unsized.txt")]).success();
+    assert_eq!(run.stdout, "unsized.txt 24 hello over http, unsized | hello over http, unsized");
     tanto.assert_no_leftovers();
+    small.assert_no_leftovers();
 }
 
 #[test]

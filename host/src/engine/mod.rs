@@ -189,6 +189,10 @@ pub enum CacheMode {
     Refresh,
 }
 
+/// The cache's default size ceiling (`TANTO_CACHE_MAX_SIZE`), which is also the default
+/// limit of a download.
+pub const DEFAULT_CACHE_CEILING: u64 = 10 << 30;
+
 /// How an [`Engine`] is set up.
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
@@ -196,6 +200,9 @@ pub struct EngineSettings {
     pub cache_mode: CacheMode,
     /// How many steps may run on the backend at once.
     pub parallelism: usize,
+    /// The largest file a module may download (`http`): the cache's size ceiling, since
+    /// a download is kept in the cache.
+    pub max_download: u64,
 }
 
 impl EngineSettings {
@@ -205,6 +212,7 @@ impl EngineSettings {
             cache_root: CacheStore::default_root(),
             cache_mode: CacheMode::Use,
             parallelism: std::thread::available_parallelism().map(|count| count.get()).unwrap_or(2),
+            max_download: DEFAULT_CACHE_CEILING,
         }
     }
 }
@@ -258,6 +266,7 @@ pub struct Engine {
     hash_cache: Arc<HashCache>,
     reporter: StepReporter,
     cache_mode: CacheMode,
+    max_download: u64,
     steps: Semaphore,
     memo: eval::Memo,
     /// The services running for this run's steps.
@@ -299,6 +308,7 @@ impl Engine {
             hash_cache,
             reporter: StepReporter::new(progress),
             cache_mode: settings.cache_mode,
+            max_download: settings.max_download,
             steps: Semaphore::new(settings.parallelism.max(1)),
             memo: eval::Memo::default(),
             services: eval::Services::default(),

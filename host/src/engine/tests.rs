@@ -34,6 +34,7 @@ impl Fixture {
             cache_root: self.cache.path().to_path_buf(),
             cache_mode,
             parallelism,
+            max_download: crate::engine::DEFAULT_CACHE_CEILING,
         };
         Engine::new(self.backend.clone(), settings, Arc::new(NoProgress))
     }
@@ -385,6 +386,7 @@ fn a_500_step_chain_evaluates_on_a_2_mib_stack() {
                         cache_root: fixture.cache.path().to_path_buf(),
                         cache_mode: CacheMode::Use,
                         parallelism: 2,
+                        max_download: crate::engine::DEFAULT_CACHE_CEILING,
                     },
                     Arc::new(NoProgress),
                 )

@@ -18,7 +18,7 @@ use crate::backend::{Backend, Removal};
 use crate::engine::{CacheStore, Digest, locks};
 
 /// The default ceiling of the cache: everything `tanto cache du` counts but cache volumes.
-pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
+pub const DEFAULT_MAX_SIZE: u64 = crate::engine::DEFAULT_CACHE_CEILING;
 
 /// The size ceiling from `TANTO_CACHE_MAX_SIZE` (`10GB`, `512MiB`, ...), or the default.
 pub fn max_size_from_env() -> Result<u64, String> {
@@ -63,21 +63,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(number * seconds))
 }
 
-/// Bytes for people: `1.5 GB`, `12.0 MB`, `800 B`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::util::human_bytes;
 
 /// How long ago, for people: `5s`, `3m`, `2h`, `4d`.
 pub fn human_age(time: SystemTime) -> String {

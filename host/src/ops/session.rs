@@ -107,6 +107,7 @@ impl Session {
             cache_root: settings.cache_root.clone(),
             cache_mode: settings.cache_mode,
             parallelism: settings.parallelism,
+            max_download: settings.max_cache_size,
         };
         let pipeline = Arc::new(Engine::new(backend.clone() as Arc<dyn Backend>, engine_settings, progress));
         pipeline.set_registry_cache(settings.registry_cache.clone());

@@ -133,12 +133,28 @@ impl Engine {
                 EngineError::Failed(message)
             });
         }
+        // Kept in the cache, so no bigger than the cache may grow: told before the body
+        // when the server says its length, else as soon as the body passes it.
+        let too_big = || {
+            EngineError::Failed(format!(
+                "GET {shown}: the file is larger than the cache's size ceiling ({}); raise TANTO_CACHE_MAX_SIZE to download it",
+                crate::util::human_bytes(self.max_download)
+            ))
+        };
+        if response.content_length().is_some_and(|length| length > self.max_download) {
+            return Err(too_big());
+        }
         // Streamed to disk chunk by chunk: memory stays bounded whatever the size.
         let work = self.store.temp_dir().map_err(local_error("cannot create a work folder"))?;
         let download = work.path().join("root");
         let mut file = std::io::BufWriter::new(std::fs::File::create(&download).map_err(local_error("cannot create a download file"))?);
         let mut hasher = Sha256::new();
+        let mut received: u64 = 0;
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            received += chunk.len() as u64;
+            if received > self.max_download {
+                return Err(too_big());
+            }
             hasher.update(&chunk);
             file.write_all(&chunk).map_err(local_error("cannot write a download"))?;
         }
