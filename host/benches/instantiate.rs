@@ -62,6 +62,7 @@ fn main() {
         cache_root: scratch.path().to_path_buf(),
         cache_mode: CacheMode::Use,
         parallelism: 1,
+        max_download: tanto::engine::DEFAULT_CACHE_CEILING,
     };
     let pipeline = Arc::new(Engine::new(Arc::new(DockerBackend::new("bench")), settings, Arc::new(NoProgress)));
     let module = runtime.load(path, &bytes).expect("the component loads");
