@@ -123,12 +123,11 @@ pub(crate) fn check_git_url(url: &str) -> Result<(), EngineError> {
     if url.starts_with('-') {
         return refuse("it starts with `-`");
     }
-    if let Some((scheme, rest)) = url.split_once("://") {
+    if let Some((scheme, _)) = url.split_once("://") {
         if !["https", "http", "ssh", "git"].contains(&scheme.to_ascii_lowercase().as_str()) {
             return refuse("its transport is not a network one");
         }
-        let host = rest.split('/').next().unwrap_or_default();
-        let host = host.rsplit('@').next().unwrap_or_default();
+        let host = git_authority(url);
         if host.is_empty() || host.starts_with('-') {
             return refuse("it names no host");
         }
@@ -140,7 +139,7 @@ pub(crate) fn check_git_url(url: &str) -> Result<(), EngineError> {
     // scp-like: `[user@]host:path`, a colon before any slash (else git reads a path).
     match url.split_once(':') {
         Some((authority, path)) if !authority.contains('/') && !path.is_empty() => {
-            let host = authority.rsplit('@').next().unwrap_or_default();
+            let host = git_authority(url);
             if host.is_empty() || host.starts_with('-') || (host.starts_with('[') && !host.ends_with(']')) {
                 return refuse("it names no host");
             }
@@ -148,6 +147,16 @@ pub(crate) fn check_git_url(url: &str) -> Result<(), EngineError> {
         }
         _ => refuse("it is a local path"),
     }
+}
+
+/// The `host[:port]` of a git URL (an IPv6 host keeps its brackets): after `scheme://`
+/// and any `user@`, or before the `:` of scp-like `[user@]host:path`.
+fn git_authority(url: &str) -> &str {
+    let authority = match url.split_once("://") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or_default(),
+        None => url.split(':').next().unwrap_or_default(),
+    };
+    authority.rsplit('@').next().unwrap_or_default()
 }
 
 /// The variable that lets modules fetch from this machine's own addresses.
@@ -194,19 +203,13 @@ pub(crate) fn check_git_host(url: &str) -> Result<(), EngineError> {
     if local_urls_allowed() {
         return Ok(());
     }
-    let (authority, default_port) = match url.split_once("://") {
-        Some((scheme, rest)) => (
-            rest.split('/').next().unwrap_or_default(),
-            match scheme.to_ascii_lowercase().as_str() {
-                "https" => 443,
-                "http" => 80,
-                "git" => 9418,
-                _ => 22,
-            },
-        ),
-        None => (url.split(':').next().unwrap_or_default(), 22),
+    let default_port = match url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()).as_deref() {
+        Some("https") => 443,
+        Some("http") => 80,
+        Some("git") => 9418,
+        _ => 22,
     };
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host_port = git_authority(url);
     // `host:port`, `[v6]:port`, `[v6]` or `host`.
     let host = match host_port.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),

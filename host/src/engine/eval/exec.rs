@@ -90,14 +90,7 @@ impl Engine {
             .opt_str(config.user.as_deref());
         let mut uses_secret = self.hash_mounts(&mut hasher, &mounts, &exec.config.secret_env)?;
         if !exec.config.services.is_empty() {
-            let step_locked = mounts
-                .iter()
-                .filter_map(|(_, source)| match source {
-                    ResolvedMount::Cache { key, sharing: Sharing::Locked } => Some(key.clone()),
-                    _ => None,
-                })
-                .collect();
-            super::volumes::refuse_locked_by_bound_services(step_locked, &exec.config.services)?;
+            super::volumes::refuse_locked_by_bound_services(&exec.mounts, &exec.config.services)?;
             // A bound service is an input like any other: the step runs again when what
             // the service runs changes. One that holds a secret makes the step's output
             // as private as a secret of its own would.

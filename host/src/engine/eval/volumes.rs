@@ -56,12 +56,12 @@ fn locked_keys(mounts: &[crate::engine::objects::Mount]) -> BTreeSet<String> {
 /// Refuses what would wait forever: a step and a service it binds (or two services it
 /// binds, at any depth) mounting one cache volume `locked`. A service holds its volumes'
 /// locks for its whole life, and it lives at least as long as the step, so the other
-/// could never take the lock. `step_locked` are the keys the step itself locks.
+/// could never take the lock. `step_mounts` are the step's own mounts.
 pub(super) fn refuse_locked_by_bound_services(
-    step_locked: BTreeSet<String>,
+    step_mounts: &[crate::engine::objects::Mount],
     services: &BTreeMap<String, crate::engine::objects::Service>,
 ) -> Result<(), EngineError> {
-    let mut holders: Vec<(String, BTreeSet<String>)> = vec![("the step".to_string(), step_locked)];
+    let mut holders: Vec<(String, BTreeSet<String>)> = vec![("the step".to_string(), locked_keys(step_mounts))];
     // Each service instance once (one bound under two aliases, or twice, is one instance).
     let mut seen = BTreeSet::new();
     let mut pending: Vec<(String, &crate::engine::objects::Service)> = services.iter().map(|(alias, service)| (alias.clone(), service)).collect();
