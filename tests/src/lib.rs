@@ -351,6 +351,40 @@ pub fn send_signal(child: &std::process::Child, signal: &str) {
     assert!(status.success(), "kill -{signal} {} failed", child.id());
 }
 
+/// The body of `GET path` from 127.0.0.1:`port`, if it answers within a second and
+/// sends its response within `read_timeout`.
+pub fn http_get(port: u16, path: &str, read_timeout: std::time::Duration) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), std::time::Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(read_timeout)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// `tanto call -m services web --page=PAGE up --ports=PORT:80` started in the background
+/// (the `services` guest's httpd serving `page`, forwarded to 127.0.0.1:`port`), its
+/// output piped.
+pub fn spawn_up(tanto: &Tanto, page: &str, port: u16) -> std::process::Child {
+    let wasm = guest_wasm("services");
+    tanto
+        .command()
+        .args([
+            "call",
+            "-m",
+            wasm.to_str().expect("utf-8"),
+            "web",
+            &format!("--page={page}"),
+            "up",
+            &format!("--ports={port}:80"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tanto starts")
+}
+
 /// Waits for `child` at most `limit`, killing it (SIGKILL) if it is still running then;
 /// returns the run and whether it ended on its own.
 pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) -> (Run, bool) {

@@ -7,7 +7,7 @@
 //! to point `DOCKER_CONFIG` at (never the user's own).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ impl Registry {
             .expect("htpasswd runs (Debian package apache2-utils; scripts/setup installs it)");
         assert!(output.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&output.stderr));
         std::fs::write(&htpasswd, &output.stdout).expect("writing htpasswd");
-        let port = free_port();
+        let port = crate::free_port();
         let address = format!("127.0.0.1:{port}");
         let config = folder.path().join("config.yml");
         std::fs::write(
@@ -151,14 +151,6 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port on 127.0.0.1")
-        .port()
 }
 
 /// Standard base64 with padding.

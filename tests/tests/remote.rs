@@ -13,10 +13,9 @@
 //! tests assert the route taken (tanto's debug log says it for every probe, and sshd's
 //! own log shows the forwarded connections), and that no probe went by the bridge.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use tanto_tests::{SecondDaemon, Sshd, Tanto, docker_now, guest_wasm, write, write_module};
+use tanto_tests::{SecondDaemon, Sshd, Tanto, docker_now, write, write_module};
 
 const MODULE: &str = r#"
 use tanto_sdk::{Container, Directory, Result, Secret, dag};
@@ -295,25 +294,10 @@ fn engines_that_cannot_be_reached_are_named_with_what_to_check() {
 fn serve_and_forward(tanto: Tanto, daemon: &SecondDaemon, route: &str) {
     let tanto = tanto.env("TANTO_LOG", "tanto::backend::docker=debug");
     let port = tanto_tests::free_port();
-    let wasm = guest_wasm("services");
-    let child = tanto
-        .command()
-        .args([
-            "call",
-            "-m",
-            wasm.to_str().expect("utf-8"),
-            "web",
-            "--page=forwarded",
-            "up",
-            &format!("--ports={port}:80"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("tanto starts");
+    let child = tanto_tests::spawn_up(&tanto, "forwarded", port);
     let started = Instant::now();
     let body = loop {
-        if let Some(body) = http_get(port, "/index.html").filter(|body| !body.is_empty()) {
+        if let Some(body) = tanto_tests::http_get(port, "/index.html", Duration::from_secs(10)).filter(|body| !body.is_empty()) {
             break body;
         }
         if started.elapsed() > Duration::from_secs(90) {
@@ -324,11 +308,7 @@ fn serve_and_forward(tanto: Tanto, daemon: &SecondDaemon, route: &str) {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(body, "forwarded");
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    tanto_tests::send_signal(&child, "INT");
     let output = child.wait_with_output().expect("tanto ends");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
@@ -338,16 +318,6 @@ fn serve_and_forward(tanto: Tanto, daemon: &SecondDaemon, route: &str) {
         assert!(probe.contains(&format!("route=\"{route}\"")), "a probe took another route: {probe}");
     }
     assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
-}
-
-/// The body of `GET path` from 127.0.0.1:`port`, if it answers.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
 }
 
 #[test]

@@ -3,10 +3,9 @@
 //! its log, `up` forwards a port to this machine until SIGINT, and nothing (container or
 //! network) is left after success, failure or Ctrl-C.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use tanto_tests::{Tanto, docker, guest_wasm};
+use tanto_tests::{Tanto, docker, free_port, guest_wasm, http_get, send_signal, spawn_up};
 
 /// The `services` guest (tests/guests/services), named for the guest-has-a-test check.
 #[test]
@@ -79,11 +78,6 @@ fn wait_for_containers(tanto: &Tanto, count: usize) {
     assert!(running, "{count} containers never ran");
 }
 
-fn interrupt(child: &std::process::Child) {
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn ctrl_c_removes_a_running_service_and_its_network() {
     let tanto = Tanto::new();
@@ -99,57 +93,27 @@ fn ctrl_c_removes_a_running_service_and_its_network() {
     wait_for_containers(&tanto, 2);
     let filter = format!("label=tanto.session={}", tanto.session);
     assert_eq!(docker(&["network", "ls", "-q", "--filter", &filter]).lines().count(), 1, "no services network");
-    interrupt(&child);
+    send_signal(&child, "INT");
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
     tanto.assert_no_leftovers();
 }
 
-/// `GET path` on 127.0.0.1:`port`, the body once it answers.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn up_forwards_a_port_until_sigint_then_cleans_up() {
     let tanto = Tanto::new();
-    let wasm = guest_wasm("services");
     let port = free_port();
-    let child = tanto
-        .command()
-        .args([
-            "call",
-            "-m",
-            wasm.to_str().unwrap(),
-            "web",
-            "--page=served up",
-            "up",
-            &format!("--ports={port}:80"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_up(&tanto, "served up", port);
     let started = Instant::now();
     let body = loop {
-        if let Some(body) = http_get(port, "/index.html").filter(|body| !body.is_empty()) {
+        if let Some(body) = http_get(port, "/index.html", Duration::from_secs(5)).filter(|body| !body.is_empty()) {
             break body;
         }
         assert!(started.elapsed() < Duration::from_secs(60), "the forwarded port never answered");
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(body, "served up");
-    interrupt(&child);
+    send_signal(&child, "INT");
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
