@@ -14,10 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
+require_buildkit_docker
 runs=${1:-5}
 files=${2:-200}
-buildkit_docker=/usr/bin/docker
-[ -x "$buildkit_docker" ] || { echo "Debian's docker client ($buildkit_docker) is needed for BuildKit builds" >&2; exit 1; }
 debootstrap=$(command -v debootstrap || echo /usr/sbin/debootstrap)
 
 if [ -z "${TANTO:-}" ]; then

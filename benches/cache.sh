@@ -8,10 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
+require_buildkit_docker
 runs=${1:-5}
 steps=${2:-5}
-buildkit_docker=/usr/bin/docker
-[ -x "$buildkit_docker" ] || { echo "Debian's docker client ($buildkit_docker) is needed for BuildKit builds" >&2; exit 1; }
 
 cargo build --release -p tanto --quiet
 tanto=$PWD/target/release/tanto

@@ -17,3 +17,11 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ values[NR] = $1 } END { if (NR 
 
 # a / b with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# Sets buildkit_docker to Debian's docker client, which builds with BuildKit
+# (DOCKER_BUILDKIT=1) where a newer client would need buildx: the peer of the BuildKit
+# benchmarks. Exits when it is missing.
+require_buildkit_docker() {
+  buildkit_docker=/usr/bin/docker
+  [ -x "$buildkit_docker" ] || { echo "Debian's docker client ($buildkit_docker) is needed for BuildKit builds" >&2; exit 1; }
+}

@@ -11,11 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
+require_buildkit_docker
 runs=${1:-5}
 branches=${2:-4}
 megabytes=${3:-100}
-buildkit_docker=/usr/bin/docker
-[ -x "$buildkit_docker" ] || { echo "Debian's docker client ($buildkit_docker) is needed for BuildKit builds" >&2; exit 1; }
 
 if [ -z "${TANTO:-}" ]; then
   cargo build --release -p tanto --quiet
