@@ -49,12 +49,21 @@ struct Api;
 impl Api {
     /// The environment of a command after setting `name` and removing `HOME`.
     pub fn env_vars(&self, name: String, value: String) -> Result<String> {
-        busybox().with_env_variable(&name, &value).with_env_variable("HOME", "/set-then-removed").without_env_variable("HOME").with_exec(["env"]).stdout()
+        busybox()
+            .with_env_variable(&name, &value)
+            .with_env_variable("HOME", "/set-then-removed")
+            .without_env_variable("HOME")
+            .with_exec(["env"])
+            .stdout()
     }
 
     /// The working directory a command sees.
     pub fn workdir(&self, path: String) -> Result<String> {
-        busybox().with_exec(["mkdir", "-p", path.as_str()]).with_workdir(&path).with_exec(["pwd"]).stdout()
+        busybox()
+            .with_exec(["mkdir", "-p", path.as_str()])
+            .with_workdir(&path)
+            .with_exec(["pwd"])
+            .stdout()
     }
 
     /// `id` run as `name`.
@@ -66,7 +75,13 @@ impl Api {
     pub fn entrypoint(&self) -> Result<String> {
         busybox()
             .with_entrypoint(["echo", "from-entrypoint"])
-            .with_exec_opts(["argument"], ExecOptions { use_entrypoint: true, ..Default::default() })
+            .with_exec_opts(
+                ["argument"],
+                ExecOptions {
+                    use_entrypoint: true,
+                    ..Default::default()
+                },
+            )
             .stdout()
     }
 
@@ -107,7 +122,10 @@ impl Api {
 
     /// The entries of a directory made by a command, read back with `directory(path)`.
     pub fn read_dir(&self) -> Result<Vec<String>> {
-        busybox().with_exec(["sh", "-c", "mkdir -p /out/sub && touch /out/a.txt /out/b.txt /out/sub/c.txt"]).directory("/out").entries(".")
+        busybox()
+            .with_exec(["sh", "-c", "mkdir -p /out/sub && touch /out/a.txt /out/b.txt /out/sub/c.txt"])
+            .directory("/out")
+            .entries(".")
     }
 
     /// A directory built with every directory operation, for `-o` to export.
@@ -132,21 +150,38 @@ impl Api {
     /// The exit code of a command that prints to both streams and exits 3.
     pub fn fail(&self, expect: String) -> Result<i64> {
         let code = busybox()
-            .with_exec_opts(["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"], ExecOptions { expect: expect_from(&expect)?, ..Default::default() })
+            .with_exec_opts(
+                ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"],
+                ExecOptions {
+                    expect: expect_from(&expect)?,
+                    ..Default::default()
+                },
+            )
             .exit_code()?;
         Ok(i64::from(code))
     }
 
     /// The stdout and stderr of a failing command, with expect = any.
     pub fn streams(&self) -> Result<String> {
-        let container = busybox().with_exec_opts(["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"], ExecOptions { expect: Expect::Any, ..Default::default() });
+        let container = busybox().with_exec_opts(
+            ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"],
+            ExecOptions {
+                expect: Expect::Any,
+                ..Default::default()
+            },
+        );
         Ok(format!("out={} err={}", container.stdout()?.trim(), container.stderr()?.trim()))
     }
 
     /// A failing command's error, caught and described by the module.
     pub fn catch(&self) -> Result<String> {
         match busybox().with_exec(["sh", "-c", "echo broken >&2; exit 7"]).sync() {
-            Err(Error::ExecFailed { exit_code, stderr_tail, command, .. }) => Ok(format!("caught {exit_code} from {} with {}", command.join(" "), stderr_tail.trim())),
+            Err(Error::ExecFailed {
+                exit_code,
+                stderr_tail,
+                command,
+                ..
+            }) => Ok(format!("caught {exit_code} from {} with {}", command.join(" "), stderr_tail.trim())),
             Err(other) => Err(other),
             Ok(()) => Err(Error::msg("the command should have failed")),
         }
@@ -154,7 +189,15 @@ impl Api {
 
     /// `text` fed to `cat` on standard input.
     pub fn stdin(&self, text: String) -> Result<String> {
-        busybox().with_exec_opts(["cat"], ExecOptions { stdin: Some(text), ..Default::default() }).stdout()
+        busybox()
+            .with_exec_opts(
+                ["cat"],
+                ExecOptions {
+                    stdin: Some(text),
+                    ..Default::default()
+                },
+            )
+            .stdout()
     }
 
     /// A command run in an image that exists nowhere.
@@ -170,7 +213,10 @@ impl Api {
     /// A mounted directory read by a command, and the mount point's contents in the
     /// container's filesystem afterwards (a mount is not part of the snapshot).
     pub fn mounted(&self, source: Directory) -> Result<String> {
-        let container = busybox().with_mounted_directory("/mnt/src", &source).with_exec(["sh", "-c", "cat /mnt/src/a.txt && touch /mnt/src/written-by-command"]);
+        let container =
+            busybox()
+                .with_mounted_directory("/mnt/src", &source)
+                .with_exec(["sh", "-c", "cat /mnt/src/a.txt && touch /mnt/src/written-by-command"]);
         let seen = container.stdout()?;
         let after = container.directory("/mnt").entries(".")?;
         Ok(format!("{} {:?}", seen.trim(), after))
@@ -278,7 +324,11 @@ impl Api {
     /// the step before, and a path that never existed.
     pub fn without(&self) -> Result<String> {
         busybox()
-            .with_exec(["sh", "-c", "mkdir -p /data/sub/deeper && touch /data/a.txt /data/b.txt /data/sub/c.txt /data/sub/deeper/d.txt"])
+            .with_exec([
+                "sh",
+                "-c",
+                "mkdir -p /data/sub/deeper && touch /data/a.txt /data/b.txt /data/sub/c.txt /data/sub/deeper/d.txt",
+            ])
             .with_new_file("/data/new.txt", "added then removed")
             .without_file("/data/new.txt")
             .without_file("/data/a.txt")
@@ -296,7 +346,11 @@ impl Api {
             .with_symlink("target.txt", "/data/relative")
             .with_symlink("/data/target.txt", "/links/absolute")
             .with_symlink("/nowhere", "/data/dangling")
-            .with_exec(["sh", "-c", "for link in /data/relative /links/absolute /data/dangling; do readlink $link; done; cat /data/relative; echo; cat /links/absolute"])
+            .with_exec([
+                "sh",
+                "-c",
+                "for link in /data/relative /links/absolute /data/dangling; do readlink $link; done; cat /data/relative; echo; cat /links/absolute",
+            ])
             .stdout()
     }
 
@@ -327,13 +381,20 @@ impl Api {
             .with_directory_owner("/o/tree", &tree, "nobody:nogroup")
             .with_new_file("/o/default", "d")
             .with_new_file_owner("/o/uid-only", "u", "1000")
-            .with_exec(["sh", "-c", "cd /o && stat -c '%n %U:%G %u:%g' named numbers tree tree/x tree/x/y.txt default uid-only"])
+            .with_exec([
+                "sh",
+                "-c",
+                "cd /o && stat -c '%n %U:%G %u:%g' named numbers tree tree/x tree/x/y.txt default uid-only",
+            ])
             .stdout()
     }
 
     /// An owner naming a user the container does not have.
     pub fn unknown_owner(&self) -> Result<String> {
-        busybox().with_new_file_owner("/o/x", "x", "no-such-user").with_exec(["ls", "-l", "/o"]).stdout()
+        busybox()
+            .with_new_file_owner("/o/x", "x", "no-such-user")
+            .with_exec(["ls", "-l", "/o"])
+            .stdout()
     }
 
     // ---- secrets ----------------------------------------------------------------------
@@ -365,7 +426,11 @@ impl Api {
         let container = busybox()
             .with_secret_variable("TOKEN", &token)
             .with_mounted_secret("/run/secrets/token", &token)
-            .with_exec(["sh", "-c", "echo \"token is $TOKEN\"; printf %s \"$TOKEN\" | base64; cat /run/secrets/token; echo \"on stderr $TOKEN\" >&2"]);
+            .with_exec([
+                "sh",
+                "-c",
+                "echo \"token is $TOKEN\"; printf %s \"$TOKEN\" | base64; cat /run/secrets/token; echo \"on stderr $TOKEN\" >&2",
+            ]);
         Ok(format!("{}--stderr--\n{}", container.stdout()?, container.stderr()?))
     }
 
@@ -405,7 +470,10 @@ impl Api {
     /// A secret the module makes itself with `set-secret`, printed by a command.
     pub fn secret_made(&self) -> Result<String> {
         let made = dag().set_secret("made", "module-made-secret-9f1c2e");
-        busybox().with_secret_variable("MADE", &made).with_exec(["sh", "-c", "echo \"made: $MADE\""]).stdout()
+        busybox()
+            .with_secret_variable("MADE", &made)
+            .with_exec(["sh", "-c", "echo \"made: $MADE\""])
+            .stdout()
     }
 
     /// A container to debug in: `FOO` set to `foo-value`, working directory `/work`, user

@@ -64,7 +64,12 @@ impl Cache {
                 busybox()
                     .with_mounted_cache("/cache", &cache, sharing)
                     .with_env_variable("NONCE", nonce.as_str())
-                    .with_exec(["sh", "-c", "touch /cache/$0 && sleep 1.5 && ls /cache | grep -c -e first -e second; rm /cache/$0", job])
+                    .with_exec([
+                        "sh",
+                        "-c",
+                        "touch /cache/$0 && sleep 1.5 && ls /cache | grep -c -e first -e second; rm /cache/$0",
+                        job,
+                    ])
             })
             .collect();
         dag().sync_all(&jobs)?;
@@ -132,7 +137,11 @@ impl Cache {
     /// `count` independent steps that each sleep `seconds`, run with sync-all.
     pub fn parallel_sleeps(&self, count: i64, seconds: i64, nonce: String) -> Result<String> {
         let jobs: Vec<Container> = (0..count)
-            .map(|index| busybox().with_env_variable("NONCE", nonce.as_str()).with_exec(["sh", "-c", &format!("sleep {seconds} && echo {index}")]))
+            .map(|index| {
+                busybox()
+                    .with_env_variable("NONCE", nonce.as_str())
+                    .with_exec(["sh", "-c", &format!("sleep {seconds} && echo {index}")])
+            })
             .collect();
         dag().sync_all(&jobs)?;
         Ok(format!("{} done", jobs.len()))
@@ -140,7 +149,9 @@ impl Cache {
 
     /// A tmpfs at /scratch: writable, empty, and not in the snapshot afterwards.
     pub fn temp(&self) -> Result<String> {
-        let container = busybox().with_mounted_temp("/scratch").with_exec(["sh", "-c", "echo hi > /scratch/file && mount | grep -c ' /scratch type tmpfs'"]);
+        let container = busybox()
+            .with_mounted_temp("/scratch")
+            .with_exec(["sh", "-c", "echo hi > /scratch/file && mount | grep -c ' /scratch type tmpfs'"]);
         let mounted = container.stdout()?;
         let after = container.directory("/scratch").entries(".")?;
         Ok(format!("{} {:?}", mounted.trim(), after))

@@ -27,14 +27,22 @@ impl Escaper {
     pub fn backslash_tree(&self, target: String, name: String) -> Directory {
         let file = format!("/out/a\\..\\0\\{name}");
         busybox()
-            .with_exec(["sh", "-c", "mkdir /out && ln -s \"$0\" /out/0 && printf pwned > \"$1\" && chmod 777 \"$1\"", &target, &file])
+            .with_exec([
+                "sh",
+                "-c",
+                "mkdir /out && ln -s \"$0\" /out/0 && printf pwned > \"$1\" && chmod 777 \"$1\"",
+                &target,
+                &file,
+            ])
             .directory("/out")
     }
 
     /// A folder whose link `0` (to `target`) is then replaced by a folder holding
     /// `0/NAME`: a writer that followed the link would write `target/NAME`.
     pub fn link_then_file(&self, target: String, name: String) -> Directory {
-        let linked = busybox().with_exec(["sh", "-c", "mkdir /out && ln -s \"$0\" /out/0", &target]).directory("/out");
+        let linked = busybox()
+            .with_exec(["sh", "-c", "mkdir /out && ln -s \"$0\" /out/0", &target])
+            .directory("/out");
         dag().directory().with_directory(".", &linked).with_new_file(format!("0/{name}"), "pwned")
     }
 

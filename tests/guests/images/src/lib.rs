@@ -73,7 +73,11 @@ impl Images {
         dag()
             .container()
             .import(&archive)
-            .with_exec(["sh", "-c", "pwd; id -u; echo $APP_MARKER; sha256sum /app/data.bin | cut -d' ' -f1; cat /app/built.txt"])
+            .with_exec([
+                "sh",
+                "-c",
+                "pwd; id -u; echo $APP_MARKER; sha256sum /app/data.bin | cut -d' ' -f1; cat /app/built.txt",
+            ])
             .stdout()
     }
 

@@ -11,10 +11,11 @@ fn busybox() -> Container {
 /// An `httpd` on port 80 serving `page` as `/index.html`, and as `/id` an id it draws
 /// when it starts, so that steps can tell instances apart.
 fn web(page: &str) -> Service {
-    busybox()
-        .with_new_file("/www/index.html", page)
-        .with_exposed_port(80)
-        .as_service_with_args(["sh", "-c", "cat /proc/sys/kernel/random/uuid > /www/id && exec httpd -f -p 80 -h /www"])
+    busybox().with_new_file("/www/index.html", page).with_exposed_port(80).as_service_with_args([
+        "sh",
+        "-c",
+        "cat /proc/sys/kernel/random/uuid > /www/id && exec httpd -f -p 80 -h /www",
+    ])
 }
 
 #[derive(Default)]
@@ -73,10 +74,7 @@ impl Services {
         let service = busybox()
             .with_exposed_port(8080)
             .as_service_with_args(["sh", "-c", "echo warming up; echo port 8080 stays closed >&2; sleep 600"]);
-        busybox()
-            .with_service_binding("dead", &service)
-            .with_exec(["echo", "reached"])
-            .stdout()
+        busybox().with_service_binding("dead", &service).with_exec(["echo", "reached"]).stdout()
     }
 
     /// A step that holds its bound service for `seconds` (for Ctrl-C).
@@ -143,10 +141,11 @@ impl Services {
             .with_exposed_port(80)
             .as_service_with_args(["sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 80 -h /www"]);
         let bound = if nested {
-            busybox()
-                .with_service_binding("inner", &holder)
-                .with_exposed_port(80)
-                .as_service_with_args(["sh", "-c", "mkdir -p /www && wget -qO /www/index.html http://inner/ && exec httpd -f -p 80 -h /www"])
+            busybox().with_service_binding("inner", &holder).with_exposed_port(80).as_service_with_args([
+                "sh",
+                "-c",
+                "mkdir -p /www && wget -qO /www/index.html http://inner/ && exec httpd -f -p 80 -h /www",
+            ])
         } else {
             holder
         };
@@ -202,9 +201,6 @@ impl Services {
         let service = busybox()
             .with_exposed_port_described(5353, NetworkProtocol::Udp, "nothing listens".to_string())
             .as_service_with_args(["sleep", "600"]);
-        busybox()
-            .with_service_binding("quiet", &service)
-            .with_exec(["echo", "reached"])
-            .stdout()
+        busybox().with_service_binding("quiet", &service).with_exec(["echo", "reached"]).stdout()
     }
 }
