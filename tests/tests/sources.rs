@@ -168,6 +168,72 @@ fn a_git_tree_has_no_dot_git_keeps_links_and_has_one_digest_everywhere() {
     assert_eq!(first, second);
 }
 
+/// What a git source brings is kept in the cache, so neither what a fetch receives nor
+/// the files a commit holds may be bigger than the cache's ceiling; a refused fetch
+/// leaves nothing in the cache's repository.
+#[test]
+fn git_fetches_and_checkouts_are_bounded_by_the_cache_ceiling() {
+    use std::io::Read;
+    let server = GitServer::start();
+    // 400 KB that do not compress: a pack of about that size.
+    let noise = server.repository("noise");
+    let mut random = vec![0; 400_000];
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut random).unwrap();
+    std::fs::write(noise.work.join("noise.bin"), &random).unwrap();
+    noise.write("README.md", "noise");
+    noise.commit("noise");
+    noise.push();
+    // 8 MB of zeros: a pack of a few KB, files of 8 MB.
+    let zeros = server.repository("zeros");
+    std::fs::write(zeros.work.join("zeros.bin"), vec![0u8; 8_000_000]).unwrap();
+    zeros.write("README.md", "small");
+    zeros.commit("zeros");
+    zeros.push();
+
+    let small = server.tanto().env("TANTO_CACHE_MAX_SIZE", "200KB");
+    let files = |tanto: &Tanto, repository: &str| {
+        tanto.call_guest(
+            "api",
+            "git-files",
+            &[&format!("--url=https://github.com/acme/{repository}"), "--kind=branch", "--name=main"],
+        )
+    };
+    let run = files(&small, "noise").failure(1);
+    assert!(
+        run.stderr.contains("the repository sends more than the cache's size ceiling") && run.stderr.contains("raise TANTO_CACHE_MAX_SIZE"),
+        "{}",
+        run.stderr
+    );
+    let packs: u64 = walk_sizes(&small.cache.path().join("git"));
+    assert!(packs < 100_000, "a refused fetch left {packs} bytes in the cache's repositories");
+    let run = files(&small, "zeros").failure(1);
+    assert!(
+        run.stderr.contains("its files take more than the cache's size ceiling") && run.stderr.contains("raise TANTO_CACHE_MAX_SIZE"),
+        "{}",
+        run.stderr
+    );
+
+    // Under the default ceiling both are fetched and checked out.
+    let tanto = server.tanto();
+    assert!(files(&tanto, "noise").success().stdout.contains("paths README.md noise.bin"));
+    assert!(files(&tanto, "zeros").success().stdout.contains("paths README.md zeros.bin"));
+    small.assert_no_leftovers();
+    tanto.assert_no_leftovers();
+}
+
+/// The bytes the files under `folder` hold.
+fn walk_sizes(folder: &std::path::Path) -> u64 {
+    std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => walk_sizes(&entry.path()),
+            _ => entry.metadata().map(|metadata| metadata.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
 #[test]
 fn git_refuses_local_repositories_and_transport_tricks() {
     let tanto = Tanto::new();

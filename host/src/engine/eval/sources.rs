@@ -80,9 +80,12 @@ impl Engine {
             .cached_tree_dir(&key, "a git checkout", |work| async move {
                 let database = self.store.root().join("git").join(Digest::of_bytes(git_ref.0.url.as_bytes()).hex());
                 let url = git_ref.0.url.to_string();
+                // Both the fetched objects and the files checked out stay in the cache, so
+                // neither may be bigger than the cache may grow.
+                let limit = self.max_download;
                 blocking(move || {
-                    fetch_commit(&database, &url, &commit)?;
-                    checkout(&database, &commit, &work.path().join("root"))?;
+                    fetch_commit(&database, &url, &commit, limit)?;
+                    checkout(&database, &url, &commit, &work.path().join("root"), limit)?;
                     Ok(work)
                 })
                 .await
@@ -267,8 +270,8 @@ fn resolve(url: &str, reference: &GitReference) -> Result<String, EngineError> {
 }
 
 /// Makes sure the bare repository at `database` holds `commit` of `url`: a commit
-/// fetched before is never fetched again.
-fn fetch_commit(database: &Path, url: &str, commit: &str) -> Result<(), EngineError> {
+/// fetched before is never fetched again. What a fetch adds may not pass `limit` bytes.
+fn fetch_commit(database: &Path, url: &str, commit: &str, limit: u64) -> Result<(), EngineError> {
     let shown = display_url(url);
     std::fs::create_dir_all(database).map_err(local_error("cannot create a git cache folder"))?;
     if !database.join("HEAD").exists() {
@@ -281,10 +284,18 @@ fn fetch_commit(database: &Path, url: &str, commit: &str) -> Result<(), EngineEr
     // the remote advertises, for servers that only serve advertised tips.
     let mut by_id = git_in(database, &["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--depth=1", "--"]);
     by_id.arg(url).arg(commit);
-    if run(by_id, "").is_err() || !has_commit(database, commit) {
+    let fetched = match run_bounded(by_id, "", database, limit) {
+        Err(Bounded::TooBig) => return Err(fetch_too_big(&shown, limit)),
+        fetched => fetched.is_ok(),
+    };
+    if !fetched || !has_commit(database, commit) {
         let mut everything = git_in(database, &["fetch", "--quiet", "--no-recurse-submodules", "--"]);
         everything.arg(url).args(["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]);
-        run(everything, &format!("git fetch {shown}"))?;
+        match run_bounded(everything, &format!("git fetch {shown}"), database, limit) {
+            Ok(_) => {}
+            Err(Bounded::TooBig) => return Err(fetch_too_big(&shown, limit)),
+            Err(Bounded::Failed(error)) => return Err(error),
+        }
     }
     if has_commit(database, commit) {
         Ok(())
@@ -293,10 +304,103 @@ fn fetch_commit(database: &Path, url: &str, commit: &str) -> Result<(), EngineEr
     }
 }
 
+fn fetch_too_big(shown: &str, limit: u64) -> EngineError {
+    EngineError::Failed(format!(
+        "git fetch {shown}: the repository sends more than the cache's size ceiling ({}); raise TANTO_CACHE_MAX_SIZE to fetch it",
+        crate::util::human_bytes(limit)
+    ))
+}
+
+/// Why a bounded fetch did not finish.
+enum Bounded {
+    Failed(EngineError),
+    TooBig,
+}
+
+/// Where a fetch into a bare repository writes what it receives: packs only (see
+/// [`git_in`]), a temporary one while it arrives.
+fn pack_folder(database: &Path) -> std::path::PathBuf {
+    database.join("objects").join("pack")
+}
+
+/// The files of `folder` and their sizes.
+fn files_in(folder: &Path) -> std::collections::HashMap<OsString, u64> {
+    std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| Some((entry.file_name(), entry.metadata().ok()?.len())))
+        .collect()
+}
+
+/// Runs a fetch into `database` like [`run`], stopping it once the packs it writes pass
+/// `limit` bytes (git has no such limit of its own: `receive.maxInputSize` holds for
+/// pushes only). A fetch stopped, or finished over the limit, leaves nothing behind.
+fn run_bounded(mut command: Command, what: &str, database: &Path, limit: u64) -> Result<String, Bounded> {
+    let folder = pack_folder(database);
+    let before = files_in(&folder);
+    let added = || -> u64 {
+        files_in(&folder)
+            .iter()
+            .filter(|(name, size)| before.get(*name) != Some(size))
+            .map(|(_, size)| size)
+            .sum()
+    };
+    let remove_added = || {
+        for name in files_in(&folder).into_keys().filter(|name| !before.contains_key(name)) {
+            let _ = std::fs::remove_file(folder.join(name));
+        }
+    };
+    let output = tempfile::tempfile().and_then(|stdout| Ok((stdout, tempfile::tempfile()?)));
+    let (mut stdout, mut stderr) = output.map_err(|error| Bounded::Failed(EngineError::Local(format!("cannot create a file for git's output: {error}"))))?;
+    let clone = |file: &std::fs::File| {
+        file.try_clone()
+            .map_err(|error| Bounded::Failed(EngineError::Local(format!("cannot share a file with git: {error}"))))
+    };
+    command.stdout(clone(&stdout)?).stderr(clone(&stderr)?);
+    let mut child = command.spawn().map_err(|error| {
+        Bounded::Failed(EngineError::Failed(format!(
+            "{what}: cannot run git ({error}); install git to read git sources"
+        )))
+    })?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if added() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                remove_added();
+                return Err(Bounded::TooBig);
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(error) => return Err(Bounded::Failed(EngineError::Failed(format!("{what}: cannot wait for git ({error})")))),
+        }
+    };
+    if added() > limit {
+        remove_added();
+        return Err(Bounded::TooBig);
+    }
+    let read = |file: &mut std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        let _ = file.seek(std::io::SeekFrom::Start(0));
+        let _ = file.take(1 << 20).read_to_string(&mut text);
+        text
+    };
+    if status.success() {
+        Ok(read(&mut stdout))
+    } else {
+        Err(Bounded::Failed(EngineError::Failed(format!("{what}: {}", read(&mut stderr).trim()))))
+    }
+}
+
 fn git_in(database: &Path, args: &[&str]) -> Command {
     let mut git_dir = OsString::from("--git-dir=");
     git_dir.push(database);
     let mut command = git(&[]);
+    // What a fetch receives is kept as a pack, however few objects it holds, so that
+    // [`run_bounded`] sees all of it in one folder.
+    command.args(["-c", "fetch.unpackLimit=1", "-c", "transfer.unpackLimit=1"]);
     command.arg(git_dir).args(args);
     command
 }
@@ -308,8 +412,16 @@ fn has_commit(database: &Path, commit: &str) -> bool {
 }
 
 /// Writes the files of `commit` into `destination` (a new folder): no `.git`, links as
-/// links, no submodules, no hooks.
-fn checkout(database: &Path, commit: &str, destination: &Path) -> Result<(), EngineError> {
+/// links, no submodules, no hooks. Refused when its files take more than `limit` bytes.
+fn checkout(database: &Path, url: &str, commit: &str, destination: &Path, limit: u64) -> Result<(), EngineError> {
+    let size = files_size(database, commit, limit)?;
+    if size > limit {
+        return Err(EngineError::Failed(format!(
+            "{} at {commit}: its files take more than the cache's size ceiling ({}); raise TANTO_CACHE_MAX_SIZE to check it out",
+            display_url(url),
+            crate::util::human_bytes(limit)
+        )));
+    }
     std::fs::create_dir(destination).map_err(local_error("cannot create a checkout folder"))?;
     let index = destination.with_file_name("index");
     let mut work_tree = OsString::from("--work-tree=");
@@ -322,4 +434,40 @@ fn checkout(database: &Path, commit: &str, destination: &Path) -> Result<(), Eng
     run(command, &format!("git checkout {commit}"))?;
     std::fs::remove_file(&index).map_err(local_error("cannot remove a checkout's index"))?;
     Ok(())
+}
+
+/// How many bytes the files of `commit` hold, counted until the count passes `limit`: a
+/// small pack can hold files that expand far beyond it. Read from `git ls-tree` line by
+/// line, never held whole.
+fn files_size(database: &Path, commit: &str, limit: u64) -> Result<u64, EngineError> {
+    use std::io::BufRead;
+    let mut command = git_in(database, &["ls-tree", "-r", "-l", "-z", "--full-tree"]);
+    command.arg(commit).stdout(Stdio::piped()).stderr(Stdio::null());
+    let what = format!("git ls-tree {commit}");
+    let mut child = command
+        .spawn()
+        .map_err(|error| EngineError::Failed(format!("{what}: cannot run git ({error}); install git to read git sources")))?;
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut total: u64 = 0;
+    let mut line = Vec::new();
+    // `<mode> <type> <object> <size>\t<path>\0`; the size of a submodule's commit is `-`.
+    while total <= limit {
+        line.clear();
+        if lines
+            .read_until(0, &mut line)
+            .map_err(|error| EngineError::Failed(format!("{what}: {error}")))?
+            == 0
+        {
+            break;
+        }
+        let fields = line.split(|byte| *byte == b'\t').next().unwrap_or_default();
+        let size = fields.split(|byte| *byte == b' ').filter(|field| !field.is_empty()).nth(3);
+        total += size.and_then(|size| std::str::from_utf8(size).ok()?.parse::<u64>().ok()).unwrap_or(0);
+    }
+    let _ = child.kill();
+    let status = child.wait().map_err(|error| EngineError::Failed(format!("{what}: {error}")))?;
+    if total <= limit && !status.success() {
+        return Err(EngineError::Failed(format!("{what} failed ({status})")));
+    }
+    Ok(total)
 }
