@@ -51,6 +51,15 @@ impl Remote {
             .stdout()
     }
 
+    /// The size of `token` mounted into a step whose image has no shell.
+    pub fn shell_less(&self, token: Secret) -> Result<String> {
+        busybox()
+            .with_exec(["rm", "/bin/sh"])
+            .with_mounted_secret("/run/secrets/token", &token)
+            .with_exec(["wc", "-c", "/run/secrets/token"])
+            .stdout()
+    }
+
     /// A directory built from `source`, for `-o`.
     pub fn built(&self, source: Directory) -> Directory {
         busybox()
@@ -129,6 +138,11 @@ fn a_tls_engine_runs_mounts_and_secrets_by_upload_with_the_local_output() {
         .find(|line| line.contains(" /run/secrets/token "))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(secret_line.contains(" - tmpfs ") && !secret_line.contains("tanto-secrets-"), "{secret_line}");
+
+    // A mounted secret needs nothing of the step's image, not even a shell: the holder of
+    // its tmpfs on the engine runs tanto's own pause image.
+    let run = setup.call(&remote, &["shell-less", token]).success();
+    assert_eq!(run.stdout, format!("{} /run/secrets/token\n", TOKEN.len()), "{}", run.stderr);
 
     // An export comes back by download.
     let out = tempfile::tempdir().expect("a temporary folder");

@@ -34,6 +34,7 @@ use tokio::sync::OnceCell;
 
 use super::credentials::{self, Credentials, registry_of};
 use super::endpoint::{self, Endpoint};
+use super::pause;
 use super::{
     ArchiveFile, Backend, BackendError, BuildSpec, CACHE_LABEL, Commit, CommitSpec, DEBUG_LABEL, ImageConfig, ImageInfo, MANAGED_LABEL, Mount, OWNER_LABEL,
     OutputSink, RegistryProblem, Removal, RunOutcome, RunSpec, SESSION_LABEL, SNAPSHOT_LABEL, ServiceHosts, ServiceSpec, SnapshotImage, StartedService, Stream,
@@ -80,6 +81,8 @@ pub struct DockerBackend {
     service_mounts: Mutex<HashMap<String, EngineMounts>>,
     /// Operations that talked to the daemon, for timing reports.
     round_trips: std::sync::atomic::AtomicUsize,
+    /// The pause image's tag, or `None` when the engine cannot have one (see [`pause`]).
+    pause_image: OnceCell<Option<String>>,
 }
 
 impl DockerBackend {
@@ -105,6 +108,7 @@ impl DockerBackend {
             live_images: Mutex::new(HashSet::new()),
             service_mounts: Mutex::new(HashMap::new()),
             round_trips: std::sync::atomic::AtomicUsize::new(0),
+            pause_image: OnceCell::new(),
         }
     }
 
@@ -216,6 +220,34 @@ impl DockerBackend {
                 remove_tracked(&docker, &live, &id).await;
             });
         }
+    }
+
+    /// The pause image on the engine, imported the first time it is needed (see
+    /// [`pause`]); `None` when the engine's architecture has no pause program or the
+    /// import failed.
+    async fn pause_image(&self) -> Option<String> {
+        self.pause_image
+            .get_or_init(|| async {
+                let docker = self.client().await.ok()?;
+                let version = docker.version().await.ok()?;
+                let program = pause::pause_program(version.arch.as_deref()?)?;
+                let (archive, tag) = pause::pause_image(&program).ok()?;
+                if docker.inspect_image(&tag).await.is_err() {
+                    let (repo, version) = tag.split_once(':')?;
+                    let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(version).build();
+                    if let Err(error) = docker
+                        .create_image(Some(options), Some(body_full(archive.into())), None)
+                        .try_collect::<Vec<_>>()
+                        .await
+                    {
+                        tracing::debug!(%error, "no pause image");
+                        return None;
+                    }
+                }
+                Some(tag)
+            })
+            .await
+            .clone()
     }
 
     /// The run's services network, created on first use: a user-defined bridge, where
@@ -559,10 +591,16 @@ impl DockerBackend {
             }),
             ..Default::default()
         };
+        // The pause image needs nothing of the step's; an engine without one gets the
+        // step's own image, waiting in its shell.
+        let (holder_image, entrypoint, cmd) = match self.pause_image().await {
+            Some(pause) => (pause, vec![pause::PAUSE.to_string()], Vec::new()),
+            None => (image.to_string(), vec!["/bin/sh".into()], vec!["-c".into(), "read _".into()]),
+        };
         let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            entrypoint: Some(vec!["/bin/sh".into()]),
-            cmd: Some(vec!["-c".into(), "read _".into()]),
+            image: Some(holder_image.clone()),
+            entrypoint: Some(entrypoint),
+            cmd: Some(cmd),
             open_stdin: Some(true),
             user: Some("0".into()),
             labels: Some(self.container_labels()),
@@ -574,17 +612,20 @@ impl DockerBackend {
             ..Default::default()
         };
         let holder = self
-            .create_tracked(body, format!("creating the holder of a step's secrets from {image}"))
+            .create_tracked(body, format!("creating the holder of a step's secrets from {holder_image}"))
             .await?;
         let held = async {
             let docker = self.client().await?;
             docker.start_container(&holder, None).await.map_err(|error| {
-                let reason = error.to_string();
+                let mut reason = error.to_string();
+                if holder_image == image {
+                    reason.push_str(
+                        " (on an engine that does not share this machine's files and has no pause image for its architecture, a mounted secret is handed over by /bin/sh of the step's image)",
+                    );
+                }
                 BackendError::Failed {
-                    operation: format!("starting the holder of a step's secrets from {image}"),
-                    reason: format!(
-                        "{reason} (on an engine that does not share this machine's files, a mounted secret is handed over by /bin/sh of the step's image)"
-                    ),
+                    operation: format!("starting the holder of a step's secrets from {holder_image}"),
+                    reason,
                 }
             })?;
             let mut archive = tar::Builder::new(Vec::new());

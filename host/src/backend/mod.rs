@@ -7,6 +7,7 @@
 pub mod credentials;
 pub mod docker;
 pub mod endpoint;
+mod pause;
 mod session;
 mod ssh;
 mod tls;

@@ -1,0 +1,129 @@
+//! The pause image: the smallest container that stays up, for helpers that only need to
+//! be running (the holder of a step's secrets on a remote engine keeps a tmpfs mounted).
+//!
+//! Its one file is `/pause`, a static executable of a few instructions that waits for
+//! signals forever (PID 1 of a container ignores those it has no handler for; removal
+//! kills it), made here for x86-64 and arm64 engines and imported once per engine
+//! ([`pause_image`]). It needs nothing of the image a step runs, not even a shell.
+
+use sha2::{Digest, Sha256};
+
+/// The path of the pause program in its image.
+pub const PAUSE: &str = "/pause";
+
+/// The pause program for an engine of `architecture` (as Docker names it), if there is one.
+pub fn pause_program(architecture: &str) -> Option<Vec<u8>> {
+    match architecture {
+        // mov eax, 34 (pause); syscall; jmp back to the mov.
+        "amd64" | "x86_64" => Some(static_executable(0x3e, &[0xb8, 0x22, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf7])),
+        // ppoll(NULL, 0, NULL, NULL, 0) (arm64 has no pause); branch back to the start.
+        "arm64" | "aarch64" => {
+            let words: [u32; 8] = [
+                0xd280_0928, // movz x8, #73 (ppoll)
+                0xd280_0000, // movz x0, #0
+                0xd280_0001, // movz x1, #0
+                0xd280_0002, // movz x2, #0
+                0xd280_0003, // movz x3, #0
+                0xd280_0004, // movz x4, #0
+                0xd400_0001, // svc #0
+                0x17ff_fff9, // b -7 instructions
+            ];
+            Some(static_executable(0xb7, &words.iter().flat_map(|word| word.to_le_bytes()).collect::<Vec<_>>()))
+        }
+        _ => None,
+    }
+}
+
+/// A 64-bit little-endian ELF executable for `machine` whose one loadable segment is its
+/// headers followed by `code`, where it starts.
+fn static_executable(machine: u16, code: &[u8]) -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    const HEADER: u64 = 64;
+    const PROGRAM_HEADER: u64 = 56;
+    let size = HEADER + PROGRAM_HEADER + code.len() as u64;
+    let mut elf = Vec::with_capacity(size as usize);
+    // Identification: magic, 64-bit, little-endian, version 1, System V ABI.
+    elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // an executable
+    elf.extend_from_slice(&machine.to_le_bytes());
+    elf.extend_from_slice(&1u32.to_le_bytes()); // version
+    elf.extend_from_slice(&(BASE + HEADER + PROGRAM_HEADER).to_le_bytes()); // entry: the code
+    elf.extend_from_slice(&HEADER.to_le_bytes()); // program headers right after this one
+    elf.extend_from_slice(&0u64.to_le_bytes()); // no section headers
+    elf.extend_from_slice(&0u32.to_le_bytes()); // flags
+    elf.extend_from_slice(&(HEADER as u16).to_le_bytes());
+    elf.extend_from_slice(&(PROGRAM_HEADER as u16).to_le_bytes());
+    elf.extend_from_slice(&1u16.to_le_bytes()); // one program header
+    elf.extend_from_slice(&[0; 6]); // section header size, count and names: none
+    // The segment: the whole file, loaded at BASE, readable and executable.
+    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // R + X
+    elf.extend_from_slice(&0u64.to_le_bytes()); // from the file's start
+    elf.extend_from_slice(&BASE.to_le_bytes());
+    elf.extend_from_slice(&BASE.to_le_bytes());
+    elf.extend_from_slice(&size.to_le_bytes());
+    elf.extend_from_slice(&size.to_le_bytes());
+    elf.extend_from_slice(&0x1000u64.to_le_bytes());
+    elf.extend_from_slice(code);
+    elf
+}
+
+/// The image holding `program` as [`PAUSE`], as an archive for `docker import`, and its
+/// tag (named by the program's content, so an engine keeps one per version of it).
+pub fn pause_image(program: &[u8]) -> std::io::Result<(Vec<u8>, String)> {
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(program.len() as u64);
+    header.set_mode(0o755);
+    header.set_mtime(0);
+    archive.append_data(&mut header, PAUSE.trim_start_matches('/'), program)?;
+    let tag = format!("tanto-pause:{}", &hex::encode(Sha256::digest(program))[..12]);
+    Ok((archive.into_inner()?, tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_program_waits_until_killed() {
+        let Some(program) = pause_program(std::env::consts::ARCH) else {
+            return;
+        };
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("pause");
+        std::fs::write(&path, &program).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let mut child = std::process::Command::new(&path).spawn().unwrap();
+        // A signal it has no handler for but does not die of wakes it, and it waits again.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        send_signal(child.id(), "CONT");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(child.try_wait().unwrap().is_none(), "the pause program stopped on its own");
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+    }
+
+    fn send_signal(pid: u32, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    #[test]
+    fn both_programs_are_well_formed_executables() {
+        for (architecture, machine) in [("amd64", 0x3e), ("arm64", 0xb7)] {
+            let program = pause_program(architecture).unwrap();
+            assert_eq!(&program[..4], b"\x7fELF");
+            assert_eq!(u16::from_le_bytes([program[18], program[19]]), machine);
+            let entry = u64::from_le_bytes(program[24..32].try_into().unwrap());
+            assert_eq!(entry - 0x40_0000, 120, "the code starts after the two headers");
+            let size = u64::from_le_bytes(program[96..104].try_into().unwrap());
+            assert_eq!(size, program.len() as u64, "the segment is the whole file");
+        }
+        assert!(pause_program("s390x").is_none());
+    }
+}
