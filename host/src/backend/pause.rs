@@ -113,6 +113,30 @@ mod tests {
         assert!(status.success());
     }
 
+    /// The program of the other architecture runs under user-mode emulation
+    /// (`qemu-user`, which scripts/setup installs): it waits, as the native one does.
+    #[test]
+    fn the_other_architectures_program_waits_under_emulation() {
+        let (architecture, emulator) = match std::env::consts::ARCH {
+            "x86_64" => ("arm64", "qemu-aarch64"),
+            "aarch64" => ("amd64", "qemu-x86_64"),
+            _ => return,
+        };
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("pause");
+        std::fs::write(&path, pause_program(architecture).unwrap()).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let mut child = std::process::Command::new(emulator)
+            .arg(&path)
+            .spawn()
+            .unwrap_or_else(|error| panic!("{emulator}: {error} (scripts/setup installs qemu-user)"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let status = child.try_wait().unwrap();
+        assert!(status.is_none(), "the {architecture} pause program stopped on its own: {status:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     #[test]
     fn both_programs_are_well_formed_executables() {
         for (architecture, machine) in [("amd64", 0x3e), ("arm64", 0xb7)] {
