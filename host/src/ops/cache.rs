@@ -116,11 +116,17 @@ pub struct Usage {
     pub newest: Option<SystemTime>,
 }
 
+/// How many snapshot layers are measured at once: each is one request to the daemon,
+/// and a run that ran many steps measures them all before it ends.
+const MEASURED_AT_ONCE: usize = 8;
+
 /// Measures the snapshot layers whose size is not recorded yet.
 async fn measure_steps(store: &CacheStore, backend: &dyn Backend) -> Vec<crate::engine::cache::StepRecord> {
+    use futures_util::StreamExt;
     let mut steps = store.steps();
-    for step in &mut steps {
-        if step.size.is_none() {
+    let unmeasured = steps.iter_mut().filter(|step| step.size.is_none());
+    futures_util::stream::iter(unmeasured)
+        .for_each_concurrent(MEASURED_AT_ONCE, |step| async move {
             match backend.layer_size(&step.image).await {
                 Ok(size) => {
                     store.set_step_size(&step.key, size);
@@ -128,8 +134,8 @@ async fn measure_steps(store: &CacheStore, backend: &dyn Backend) -> Vec<crate::
                 }
                 Err(error) => tracing::debug!(%error, image = %step.image, "cannot measure a snapshot"),
             }
-        }
-    }
+        })
+        .await;
     steps
 }
 
@@ -518,10 +524,10 @@ async fn volume_exists_elsewhere(backend: &dyn Backend, name: &str) -> bool {
     backend.volume_exists(name).await.unwrap_or(true)
 }
 
-/// Brings the cache under `max_size` if it grew past it, removing the least recently used
-/// entries down to 80% of the ceiling so the next runs do not prune again at once.
-pub async fn enforce_ceiling(store: &CacheStore, backend: &dyn Backend, max_size: u64) -> Option<PruneReport> {
-    let used = usage(store, backend).await.held.bytes();
+/// Brings the cache under `max_size` if it holds more (`used` bytes, as [`usage`] counts
+/// them), removing the least recently used entries down to 80% of the ceiling so the next
+/// runs do not prune again at once.
+pub async fn enforce_ceiling(store: &CacheStore, backend: &dyn Backend, max_size: u64, used: u64) -> Option<PruneReport> {
     if used <= max_size {
         return None;
     }

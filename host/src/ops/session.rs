@@ -239,15 +239,25 @@ impl Session {
     pub async fn close(&self) {
         let started = Instant::now();
         self.pipeline.persist();
-        let cleaned = self.backend.cleanup().await;
+        // Measuring a cache that grew reads all its records: done while the backend
+        // removes this run's containers, which mostly waits for the daemon.
+        let (store, backend) = (self.pipeline.store(), self.pipeline.backend());
+        let measured = async {
+            if self.pipeline.cache_grew() {
+                Some(super::cache::usage(store, backend.as_ref()).await.held.bytes())
+            } else {
+                None
+            }
+        };
+        let (cleaned, used) = tokio::join!(self.backend.cleanup(), measured);
         if let Err(error) = &cleaned {
             tracing::warn!(%error, "cleanup failed; the next run removes what is left");
         }
         // The run is over: what it used may go like anything else if the cache grew past
         // its ceiling (least recently used first, so this run's entries go last).
         self.pipeline.release_pins();
-        if self.pipeline.cache_grew() {
-            super::cache::enforce_ceiling(self.pipeline.store(), self.pipeline.backend().as_ref(), self.settings.max_cache_size).await;
+        if let Some(used) = used {
+            super::cache::enforce_ceiling(store, backend.as_ref(), self.settings.max_cache_size, used).await;
         }
         // Kept when cleanup failed: once this process ends, the owner file is free and the
         // next run or prune sweeps what is left.
