@@ -304,6 +304,34 @@ fn http_server_on(ip: &str, redirect_to: Option<String>) -> (String, Arc<AtomicU
     (format!("http://{address}"), requests)
 }
 
+/// The address of the machine on Docker's default bridge. The daemon names it in the
+/// network's IPAM config only when it chose it; a daemon started on an existing docker0
+/// leaves it out, and the interface's own address is the gateway.
+fn bridge_gateway() -> String {
+    let named = docker(&["network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"]);
+    if !named.trim().is_empty() {
+        return named.trim().to_owned();
+    }
+    let interface = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{index .Options \"com.docker.network.bridge.name\"}}",
+    ]);
+    let output = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", interface.trim()])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&output.stdout);
+    // `3: docker0    inet 172.17.0.1/16 brd ... scope global docker0`
+    let address = listing.split_whitespace().skip_while(|word| *word != "inet").nth(1);
+    address
+        .and_then(|cidr| cidr.split('/').next())
+        .unwrap_or_else(|| panic!("no IPv4 address on {}: {listing}", interface.trim()))
+        .to_owned()
+}
+
 /// tanto fetches a module's sources from the host, where loopback reaches services no
 /// container can: a module may not name this machine's own addresses, directly, through
 /// a redirect or through a name, unless the user sets TANTO_ALLOW_LOCAL_URLS=1.
@@ -313,8 +341,8 @@ fn modules_cannot_fetch_from_this_machines_own_addresses() {
     let port = local.rsplit(':').next().unwrap().to_owned();
     // A server this machine also answers on, but not on loopback (containers reach the
     // bridge's gateway too): allowed, and it redirects to the loopback one.
-    let gateway = docker(&["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
-    let (outside, outside_requests) = http_server_on(gateway.trim(), Some(format!("{local}/files/hello.txt")));
+    let gateway = bridge_gateway();
+    let (outside, outside_requests) = http_server_on(&gateway, Some(format!("{local}/files/hello.txt")));
     let tanto = Tanto::new();
     for url in [
         format!("{local}/files/hello.txt"),

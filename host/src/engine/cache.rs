@@ -6,6 +6,8 @@
 //! <root>/ops/<2 hex>/<key>/        a step's record: `header.json`, `stdout`, `stderr`
 //! <root>/logs/<key>/               the output of a recent step that failed (no snapshot)
 //! <root>/trees/<key>/root          a path extracted from a snapshot
+//! <root>/trees/<key>/hashes.json   the content hashes of its files, once computed
+//! <root>/hashes.json               the content hashes of the user's own files
 //! <root>/tmp/<owner>/              work areas of one process, renamed into place when
 //!                                  complete, swept once that process is gone
 //! ```

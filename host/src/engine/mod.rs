@@ -300,7 +300,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(backend: Arc<dyn Backend>, settings: EngineSettings, progress: Arc<dyn Progress>) -> Self {
         let store = CacheStore::new(&settings.cache_root);
-        let hash_cache = Arc::new(HashCache::load(&settings.cache_root.join("hashes.json")));
+        let hash_cache = Arc::new(HashCache::load_sources(&settings.cache_root.join("hashes.json"), &settings.cache_root));
         Self {
             backend,
             cache_id: store.id(),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::{Snapshot, blocking, local_error};
 use crate::engine::digest::Hasher;
-use crate::engine::tree::{FileEntry, Filter, IgnoreFiles, Tree};
+use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
 use crate::engine::{Engine, EngineError};
 
 impl Engine {
@@ -45,7 +45,6 @@ impl Engine {
             })
             .await?;
         let root = installed.join("root");
-        let hash_cache = self.hash_cache.clone();
         blocking(move || {
             // `symlink_metadata`: a link the container made is never followed on the host.
             let metadata = std::fs::symlink_metadata(&root).map_err(local_error("cannot read an extracted tree"))?;
@@ -53,14 +52,12 @@ impl Engine {
                 let target = std::fs::read_link(&root).map_err(local_error("cannot read an extracted link"))?;
                 Ok(Extracted::Link(target.to_string_lossy().into_owned()))
             } else if metadata.is_dir() {
-                Ok(Extracted::Directory(Tree::from_host(
-                    &root,
-                    &Filter::default(),
-                    IgnoreFiles::None,
-                    &hash_cache,
-                )?))
+                let tree = HashCache::with_installed(&installed, |hashes| Tree::from_host(&root, &Filter::default(), IgnoreFiles::None, hashes))?;
+                Ok(Extracted::Directory(tree))
             } else if metadata.is_file() {
-                Ok(Extracted::File(FileEntry::from_host(&root, &hash_cache)?))
+                Ok(Extracted::File(HashCache::with_installed(&installed, |hashes| {
+                    FileEntry::from_host(&root, hashes)
+                })?))
             } else {
                 Err(EngineError::InvalidArgument("the path is neither a file, a folder nor a link".into()))
             }

@@ -11,7 +11,7 @@ use super::{Snapshot, blocking, local_error};
 use crate::backend::{self, BuildSpec, ImageConfig};
 use crate::engine::digest::Hasher;
 use crate::engine::objects::{Container, Directory, File};
-use crate::engine::tree::{Blob, FileEntry, normalize_relative};
+use crate::engine::tree::{Blob, FileEntry, HashCache, normalize_relative};
 use crate::engine::{Engine, EngineError};
 
 /// The most a `manifest.json` of an image archive may hold: it lists a few file names.
@@ -44,8 +44,7 @@ impl Engine {
             })
             .await?;
         let root = installed.join("root");
-        let hash_cache = self.hash_cache.clone();
-        blocking(move || Ok(FileEntry::from_host(&root, &hash_cache)?)).await
+        blocking(move || Ok(HashCache::with_installed(&installed, |hashes| FileEntry::from_host(&root, hashes))?)).await
     }
 
     /// The image of an image archive, loaded once per archive content. The archive is

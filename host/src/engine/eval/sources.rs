@@ -21,7 +21,7 @@ use crate::engine::digest::{Digest, Hasher};
 use crate::engine::sources::{
     GitRef, GitReference, check_git_host, check_git_url, check_http_url, display_url, is_local_address, is_local_host, local_url_refused, local_urls_allowed,
 };
-use crate::engine::tree::{FileEntry, Filter, IgnoreFiles, Tree};
+use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
 use crate::engine::{Engine, EngineError};
 
 /// Resolves names as the system does and drops this machine's own addresses: a module's
@@ -92,9 +92,8 @@ impl Engine {
             })
             .await?;
         let root = installed.join("root");
-        let hash_cache = self.hash_cache.clone();
         blocking(move || {
-            let tree = Tree::from_host(&root, &Filter::default(), IgnoreFiles::None, &hash_cache)?;
+            let tree = HashCache::with_installed(&installed, |hashes| Tree::from_host(&root, &Filter::default(), IgnoreFiles::None, hashes))?;
             Ok(Arc::new(tree.with_git_modes()))
         })
         .await
@@ -172,8 +171,12 @@ impl Engine {
         self.pin(&key);
         self.grew.store(true, Ordering::Relaxed);
         let installed = self.store.install_tree(&key, work).map_err(local_error("cannot store a download"))?;
-        let hash_cache = self.hash_cache.clone();
-        blocking(move || Ok(FileEntry::from_host(&installed.join("root"), &hash_cache)?)).await
+        blocking(move || {
+            Ok(HashCache::with_installed(&installed, |hashes| {
+                FileEntry::from_host(&installed.join("root"), hashes)
+            })?)
+        })
+        .await
     }
 }
 
