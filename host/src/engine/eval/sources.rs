@@ -287,18 +287,15 @@ fn fetch_commit(database: &Path, url: &str, commit: &str, limit: u64) -> Result<
     // the remote advertises, for servers that only serve advertised tips.
     let mut by_id = git_in(database, &["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--depth=1", "--"]);
     by_id.arg(url).arg(commit);
+    // A failed fetch by id is tried again the other way; one that was too big is not.
     let fetched = match run_bounded(by_id, "", database, limit) {
-        Err(Bounded::TooBig) => return Err(fetch_too_big(&shown, limit)),
+        Err(Bounded::TooBig) => return Err(Bounded::TooBig.into_error(&shown, limit)),
         fetched => fetched.is_ok(),
     };
     if !fetched || !has_commit(database, commit) {
         let mut everything = git_in(database, &["fetch", "--quiet", "--no-recurse-submodules", "--"]);
         everything.arg(url).args(["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]);
-        match run_bounded(everything, &format!("git fetch {shown}"), database, limit) {
-            Ok(_) => {}
-            Err(Bounded::TooBig) => return Err(fetch_too_big(&shown, limit)),
-            Err(Bounded::Failed(error)) => return Err(error),
-        }
+        run_bounded(everything, &format!("git fetch {shown}"), database, limit).map_err(|stopped| stopped.into_error(&shown, limit))?;
     }
     if has_commit(database, commit) {
         Ok(())
@@ -307,17 +304,23 @@ fn fetch_commit(database: &Path, url: &str, commit: &str, limit: u64) -> Result<
     }
 }
 
-fn fetch_too_big(shown: &str, limit: u64) -> EngineError {
-    EngineError::Failed(format!(
-        "git fetch {shown}: the repository sends more than the cache's size ceiling ({}); raise TANTO_CACHE_MAX_SIZE to fetch it",
-        crate::util::human_bytes(limit)
-    ))
-}
-
 /// Why a bounded fetch did not finish.
 enum Bounded {
     Failed(EngineError),
     TooBig,
+}
+
+impl Bounded {
+    /// The error of a fetch of `shown` bounded by `limit` bytes.
+    fn into_error(self, shown: &str, limit: u64) -> EngineError {
+        match self {
+            Bounded::Failed(error) => error,
+            Bounded::TooBig => EngineError::Failed(format!(
+                "git fetch {shown}: the repository sends more than the cache's size ceiling ({}); raise TANTO_CACHE_MAX_SIZE to fetch it",
+                crate::util::human_bytes(limit)
+            )),
+        }
+    }
 }
 
 /// Where a fetch into a bare repository writes what it receives: packs only (see
