@@ -475,6 +475,31 @@ fn links_stay_links_in_containers_and_on_export() {
 }
 
 #[test]
+fn a_container_folder_is_copied_into_another_container_as_it_was() {
+    let tanto = Tanto::new();
+    assert_eq!(
+        call(&tanto, "container-folder-copy", &[]),
+        "copy/bin/prog 4755 nobody:nogroup 2\n\
+         copy/bin/same 4755 nobody:nogroup 2\n\
+         copy/lib 700 nobody:nogroup 2\n\
+         plain/bin/prog 4755 root:root 2\n\
+         plain/lib 700 root:root 2\n\
+         bin/prog\n\
+         elf\n\
+         bin\n\
+         current\n\
+         lib\n"
+    );
+    // Kept as the daemon's archives, never unpacked: no tree of the cache holds a folder.
+    let trees = tanto.cache.path().join("trees");
+    for tree in std::fs::read_dir(&trees).unwrap() {
+        let root = tree.unwrap().path().join("root");
+        assert!(!root.is_dir(), "{} was unpacked", root.display());
+    }
+    tanto.assert_no_leftovers();
+}
+
+#[test]
 fn copies_take_an_owner() {
     let tanto = Tanto::new();
     assert_eq!(

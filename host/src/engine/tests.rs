@@ -479,6 +479,56 @@ async fn links_read_from_snapshots_resolve_inside_the_snapshot_never_on_the_host
 }
 
 #[tokio::test]
+async fn a_container_folder_is_copied_from_its_archive_keyed_by_its_contents() {
+    let fixture = Fixture::new();
+    let build = |marker: &str| {
+        base()
+            .with_exec(args(&["write", "out/app/bin", "binary"]), ExecOptions::default())
+            .with_exec(args(&["link", "app", "out/current"]), ExecOptions::default())
+            .with_exec(args(&["write", "marker", marker]), ExecOptions::default())
+    };
+    let consumer = |marker: &str, include: Vec<String>| {
+        base()
+            .with_directory("/dest", &build(marker).directory("/out/current"), include, Vec::new(), None)
+            .with_exec(args(&["cat", "dest/bin"]), ExecOptions::default())
+    };
+    let engine = fixture.engine();
+    assert_eq!(engine.stdout(&consumer("one", Vec::new())).await.unwrap(), "binary");
+    assert_eq!(fixture.backend.runs(), 4);
+    // The link at the path and the folder it leads to were kept as the backend's archives
+    // of them (the link's as a record only), never unpacked.
+    let trees: Vec<_> = std::fs::read_dir(fixture.cache.path().join("trees"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(trees.len(), 2);
+    assert!(trees.iter().all(|tree| tree.join("root").is_file()), "{trees:?}");
+    assert_eq!(trees.iter().filter(|tree| tree.join("archive.tar").is_file()).count(), 1);
+
+    // Copied through the host (a filter that keeps everything), the folder has the same
+    // digest, so the consumer's key is the same and it does not run again.
+    let engine = fixture.engine();
+    assert_eq!(engine.stdout(&consumer("one", vec!["**".into()])).await.unwrap(), "binary");
+    assert_eq!(fixture.backend.runs(), 4);
+
+    // An upstream step that ran again but left the folder as it was: the consumer is
+    // still cached.
+    let engine = fixture.engine();
+    assert_eq!(engine.stdout(&consumer("two", Vec::new())).await.unwrap(), "binary");
+    assert_eq!(fixture.backend.runs(), 5, "only the changed upstream step ran");
+
+    let error = engine
+        .stdout(
+            &base()
+                .with_directory("/dest", &build("one").directory("/out/app/bin"), Vec::new(), Vec::new(), None)
+                .with_exec(args(&["echo", "never"]), ExecOptions::default()),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("/out/app/bin is a file, not a directory"), "{error}");
+}
+
+#[tokio::test]
 async fn config_edits_reach_the_command() {
     let fixture = Fixture::new();
     let engine = fixture.engine();

@@ -104,8 +104,9 @@ pub mod escaper {
         tanto.assert_no_leftovers();
     }
 
-    /// `directory("/leak")` and `with-directory` of it, where `/leak` links to a host
-    /// folder: never listed or copied from the host.
+    /// `directory("/leak")` and `with-directory` of it (into a folder, and into another
+    /// container), where `/leak` links to a host folder: never listed or copied from the
+    /// host.
     #[test]
     fn linked_folders_are_never_read_from_the_host() {
         let tanto = Tanto::new();
@@ -124,6 +125,9 @@ pub mod escaper {
                 &[&format!("--target={target}"), "-o", destination.to_str().unwrap()],
             )
             .failure(1);
+            victim.assert_not_leaked(&run, &victim.out());
+            let run = call(&tanto, GUEST, "container-copy-link", &[&format!("--target={target}")]).failure(1);
+            assert!(run.stderr.contains("no such file or directory"), "{target}: {}", run.stderr);
             victim.assert_not_leaked(&run, &victim.out());
             victim.assert_untouched();
         }

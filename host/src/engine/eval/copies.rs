@@ -27,6 +27,13 @@ pub(super) struct PendingCopy {
 
 pub(super) enum CopyContent {
     Tree(Arc<Tree>),
+    /// A folder of a snapshot, as the archive the backend gave of it (kept in the tree
+    /// cache, never unpacked), with its tree's digest: rewritten to its destination as it
+    /// is copied.
+    Archived {
+        archive: Arc<std::path::Path>,
+        digest: Digest,
+    },
     File(FileEntry),
     /// Removes what is at the destination. An OCI whiteout (an empty `.wh.<name>` beside
     /// it): the extractor writes it as a plain file, and the commit that follows applies
@@ -39,6 +46,7 @@ impl CopyContent {
     pub(super) fn digest(&self) -> Digest {
         match self {
             CopyContent::Tree(tree) => tree.digest(),
+            CopyContent::Archived { digest, .. } => *digest,
             CopyContent::File(file) => {
                 let mut hasher = Hasher::new("copied-file");
                 hasher.u64(u64::from(file.mode)).digest(&file.hash);
@@ -51,7 +59,8 @@ impl CopyContent {
 
 impl Engine {
     /// The archives of `copies`, each written to a file in the cache's work area as it is
-    /// built (file contents stream from the host), never held in memory.
+    /// built (file contents stream from the host, a snapshot's folder from its archive),
+    /// never held in memory.
     pub(super) async fn archives(&self, copies: Vec<PendingCopyRef>) -> Result<Vec<ArchiveFile>, EngineError> {
         let store = self.store.clone();
         blocking(move || {
@@ -62,6 +71,15 @@ impl Engine {
                     let writer = std::io::BufWriter::with_capacity(256 << 10, file);
                     let writer = match copy.content {
                         CopyContentRef::Tree(tree) => tree.write_tar_owned(&copy.destination, writer, copy.owner)?,
+                        CopyContentRef::Archived(archive) => {
+                            let source = std::fs::File::open(&archive).map_err(local_error("cannot read a folder's archive"))?;
+                            crate::engine::archive::rebase_path_archive(
+                                std::io::BufReader::with_capacity(256 << 10, source),
+                                writer,
+                                &copy.destination,
+                                copy.owner,
+                            )?
+                        }
                         CopyContentRef::File(file) => {
                             let (tree, parent) = file_tree(&copy.destination, &file)?;
                             tree.write_tar_owned(&parent, writer, copy.owner)?
@@ -117,6 +135,7 @@ pub(super) struct PendingCopyRef {
 
 enum CopyContentRef {
     Tree(Arc<Tree>),
+    Archived(Arc<std::path::Path>),
     File(FileEntry),
     Whiteout,
 }
@@ -127,6 +146,7 @@ impl From<&PendingCopy> for PendingCopyRef {
             destination: copy.destination.clone(),
             content: match &copy.content {
                 CopyContent::Tree(tree) => CopyContentRef::Tree(tree.clone()),
+                CopyContent::Archived { archive, .. } => CopyContentRef::Archived(archive.clone()),
                 CopyContent::File(file) => CopyContentRef::File(file.clone()),
                 CopyContent::Whiteout => CopyContentRef::Whiteout,
             },

@@ -3,9 +3,11 @@
 //! on the host.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{Snapshot, blocking, local_error};
-use crate::engine::digest::Hasher;
+use crate::engine::archive::{StreamedPath, digest_path_archive};
+use crate::engine::digest::{Digest, Hasher};
 use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
 use crate::engine::{Engine, EngineError};
 
@@ -65,6 +67,70 @@ impl Engine {
         .await
     }
 }
+
+impl Engine {
+    /// The folder at `path` in a snapshot, for a copy into another container: its archive
+    /// as the backend gives it (once links at `path` are followed inside the snapshot),
+    /// and its tree's digest, hashed as the archive is read. The archive is kept in the
+    /// tree cache under the snapshot's key and the path and is never unpacked: a copy
+    /// rewrites it to its destination ([`crate::engine::archive::rebase_path_archive`]), so
+    /// a folder going from container to container is written on the host once, as one
+    /// file, and a run that finds it there asks the backend nothing.
+    pub(super) async fn archived_folder(&self, snapshot: &Snapshot, path: &str) -> Result<(Arc<Path>, Digest), EngineError> {
+        let mut current = path.to_string();
+        for _ in 0..MAX_LINK_HOPS {
+            match self.path_archive(snapshot, &current).await? {
+                (StreamedPath::Directory(digest), archive) => return Ok((archive, digest)),
+                (StreamedPath::Link(target), _) => current = resolve_link(&current, &target),
+                (StreamedPath::File, _) => return Err(EngineError::InvalidArgument(format!("{current} is a file, not a directory"))),
+            }
+        }
+        Err(EngineError::InvalidArgument(format!(
+            "{path}: too many levels of symbolic links in the container (more than {MAX_LINK_HOPS})"
+        )))
+    }
+
+    /// The archive of `path` in a snapshot and what is at its top, through the tree cache:
+    /// `root` records the top, `archive.tar` (kept for a folder only) is the archive.
+    async fn path_archive(&self, snapshot: &Snapshot, path: &str) -> Result<(StreamedPath, Arc<Path>), EngineError> {
+        let mut hasher = Hasher::new("path-archive");
+        hasher.digest(&snapshot.key).str(path);
+        let key = hasher.finish();
+        self.memo
+            .archives
+            .0
+            .run(key, || async move {
+                let installed = self
+                    .cached_tree_dir(&key, "a folder's archive", |work| async move {
+                        let archive = work.path().join(PATH_ARCHIVE);
+                        self.backend.read_path(&snapshot.image, path, &archive).await?;
+                        blocking(move || {
+                            let file = std::fs::File::open(&archive).map_err(local_error("cannot read the archive read from the container"))?;
+                            let top = digest_path_archive(std::io::BufReader::with_capacity(256 << 10, file))?;
+                            if !matches!(top, StreamedPath::Directory(_)) {
+                                std::fs::remove_file(&archive).map_err(local_error("cannot remove an archive"))?;
+                            }
+                            let record = serde_json::to_vec(&top).map_err(|error| EngineError::Local(format!("cannot record an archive's top: {error}")))?;
+                            std::fs::write(work.path().join("root"), record).map_err(local_error("cannot record an archive's top"))?;
+                            Ok(work)
+                        })
+                        .await
+                    })
+                    .await?;
+                blocking(move || {
+                    let record = std::fs::read(installed.join("root")).map_err(local_error("cannot read an archive's record"))?;
+                    let top = serde_json::from_slice(&record)
+                        .map_err(|error| EngineError::Local(format!("cannot read the record {}: {error}", installed.join("root").display())))?;
+                    Ok((top, Arc::from(installed.join(PATH_ARCHIVE))))
+                })
+                .await
+            })
+            .await
+    }
+}
+
+/// The name of a folder's archive in its tree-cache folder.
+const PATH_ARCHIVE: &str = "archive.tar";
 
 pub(super) enum Extracted {
     Directory(Tree),

@@ -81,6 +81,8 @@ pub(crate) struct Memo {
     trees: SingleFlightDefault<Arc<Tree>>,
     files: SingleFlightDefault<FileEntry>,
     images: SingleFlightDefault<String>,
+    /// Archives of paths in snapshots (see [`Engine::archived_folder`]).
+    archives: SingleFlightDefault<(crate::engine::archive::StreamedPath, Arc<Path>)>,
     /// Git refs resolved to commits.
     commits: SingleFlightDefault<String>,
 }
@@ -96,6 +98,16 @@ impl<T: Clone> Default for SingleFlightDefault<T> {
 /// `/`-rooted normal form of an absolute path.
 fn normalize_absolute(path: &str) -> Result<String, EngineError> {
     Ok(format!("/{}", normalize_relative(path)?))
+}
+
+/// The absolute, normalized form of `path` in `snapshot`, a relative one taken from
+/// `workdir` (or the snapshot's own working folder).
+fn container_path(snapshot: &Snapshot, path: &str, workdir: &Option<String>) -> Result<String, EngineError> {
+    let edits = ConfigEdits {
+        workdir: workdir.clone(),
+        ..Default::default()
+    };
+    normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))
 }
 
 fn local_error(context: &str) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
@@ -341,8 +353,19 @@ impl Engine {
     async fn eval_copy_source(&self, source: &CopySource) -> Result<CopyContent, EngineError> {
         match source {
             CopySource::Directory { directory, include, exclude } => {
-                let tree = self.eval_tree(directory).await?;
                 let filter = Filter::new(include, exclude)?;
+                // A whole folder of a container is copied from its archive, never unpacked.
+                if let DirKind::ContainerPath { rootfs, path, workdir } = &directory.0.kind
+                    && filter.is_empty()
+                {
+                    let snapshot = self.eval_fs(rootfs).await?;
+                    let absolute = container_path(&snapshot, path, workdir)?;
+                    if absolute != "/" {
+                        let (archive, digest) = self.archived_folder(&snapshot, &absolute).await?;
+                        return Ok(CopyContent::Archived { archive, digest });
+                    }
+                }
+                let tree = self.eval_tree(directory).await?;
                 Ok(CopyContent::Tree(if filter.is_empty() { tree } else { Arc::new(tree.filtered(&filter)) }))
             }
             CopySource::File { file, permissions } => {
@@ -361,11 +384,7 @@ impl Engine {
                 DirKind::Tree(tree) => Ok(tree.clone()),
                 DirKind::ContainerPath { rootfs, path, workdir } => {
                     let snapshot = self.eval_fs(rootfs).await?;
-                    let edits = ConfigEdits {
-                        workdir: workdir.clone(),
-                        ..Default::default()
-                    };
-                    let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
+                    let absolute = container_path(&snapshot, path, workdir)?;
                     let extracted = self.extract_resolved(&snapshot, &absolute).await?;
                     match extracted {
                         Extracted::Directory(tree) => Ok(Arc::new(tree)),
@@ -420,11 +439,7 @@ impl Engine {
                 FileKind::InDirectory { directory, path } => Ok(self.eval_tree(directory).await?.file(path)?.clone()),
                 FileKind::InContainer { rootfs, path, workdir } => {
                     let snapshot = self.eval_fs(rootfs).await?;
-                    let edits = ConfigEdits {
-                        workdir: workdir.clone(),
-                        ..Default::default()
-                    };
-                    let absolute = normalize_absolute(&join_absolute(&edits.workdir_in(&snapshot.base), path))?;
+                    let absolute = container_path(&snapshot, path, workdir)?;
                     match self.extract_resolved(&snapshot, &absolute).await? {
                         Extracted::File(entry) => Ok(entry),
                         Extracted::Directory(_) | Extracted::Link(_) => Err(EngineError::InvalidArgument(format!("{absolute} is a directory, not a file"))),

@@ -144,11 +144,15 @@ impl HashCache {
 }
 
 fn hash_file_contents(path: &Path) -> io::Result<Digest> {
-    let mut file = fs::File::open(path)?;
+    hash_reader(fs::File::open(path)?)
+}
+
+/// The sha256 of everything `reader` gives, the hash of a file's contents in a tree.
+pub(crate) fn hash_reader(mut reader: impl Read) -> io::Result<Digest> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
-        let read = file.read(&mut buffer)?;
+        let read = reader.read(&mut buffer)?;
         if read == 0 {
             break;
         }

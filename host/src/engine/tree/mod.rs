@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use self::archive::Owner;
 pub use self::filter::Filter;
 pub use self::hash_cache::HashCache;
+pub(crate) use self::hash_cache::hash_reader;
 pub(crate) use self::host::DirectoryWalker;
 pub use self::host::IgnoreFiles;
 use self::path::parent_of;
@@ -105,6 +106,30 @@ pub enum Entry {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Tree {
     entries: BTreeMap<String, Entry>,
+}
+
+/// What a tree's digest takes of one entry.
+pub(crate) enum DigestPart<'a> {
+    Directory { mode: u32 },
+    File { mode: u32, hash: &'a Digest },
+    Symlink { target: &'a str },
+}
+
+/// The digest of a tree's content from its `count` entries, sorted by path: [`Tree::digest`],
+/// and the same for a tree known only from an archive's stream (see
+/// [`crate::engine::archive::digest_path_archive`]).
+pub(crate) fn digest_entries<'a>(count: usize, entries: impl Iterator<Item = (&'a str, DigestPart<'a>)>) -> Digest {
+    let mut hasher = Hasher::new("tree");
+    hasher.u64(count as u64);
+    for (path, part) in entries {
+        hasher.str(path);
+        match part {
+            DigestPart::Directory { mode } => hasher.str("dir").u64(u64::from(mode)),
+            DigestPart::File { mode, hash } => hasher.str("file").u64(u64::from(mode)).digest(hash),
+            DigestPart::Symlink { target } => hasher.str("link").str(target),
+        };
+    }
+    hasher.finish()
 }
 
 /// Why a tree operation failed.
@@ -194,17 +219,20 @@ impl Tree {
 
     /// The digest of the tree's content: paths, kinds, modes, file hashes, link targets.
     pub fn digest(&self) -> Digest {
-        let mut hasher = Hasher::new("tree");
-        hasher.u64(self.entries.len() as u64);
-        for (path, entry) in &self.entries {
-            hasher.str(path);
-            match entry {
-                Entry::Directory { mode } => hasher.str("dir").u64(u64::from(*mode)),
-                Entry::File(file) => hasher.str("file").u64(u64::from(file.mode)).digest(&file.hash),
-                Entry::Symlink { target } => hasher.str("link").str(target),
-            };
-        }
-        hasher.finish()
+        digest_entries(
+            self.entries.len(),
+            self.entries.iter().map(|(path, entry)| {
+                let part = match entry {
+                    Entry::Directory { mode } => DigestPart::Directory { mode: *mode },
+                    Entry::File(file) => DigestPart::File {
+                        mode: file.mode,
+                        hash: &file.hash,
+                    },
+                    Entry::Symlink { target } => DigestPart::Symlink { target },
+                };
+                (path.as_str(), part)
+            }),
+        )
     }
 
     /// The entries, sorted by path.

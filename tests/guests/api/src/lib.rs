@@ -389,6 +389,29 @@ impl Api {
             .stdout()
     }
 
+    /// A folder one container made, copied whole into another (from the archive the
+    /// daemon gives of it, never unpacked on the host), reached through a link, with and
+    /// without an owner: modes (setuid too), links, a hard link, and the owner replacing
+    /// the source's; the fifo is left out, as a copy through the host leaves it out.
+    pub fn container_folder_copy(&self) -> Result<String> {
+        let built = busybox().with_exec([
+            "sh",
+            "-c",
+            "mkdir -p /b/bin /b/lib && echo elf > /b/bin/prog && ln -s bin/prog /b/current && ln /b/bin/prog /b/bin/same \
+             && mkfifo /b/pipe && chown -R 1234:5678 /b && chmod 4755 /b/bin/prog && chmod 700 /b/lib && ln -s /b /link-to-b",
+        ]);
+        busybox()
+            .with_directory_owner("/o/copy", &built.directory("/link-to-b"), "nobody:nogroup")
+            .with_directory("/o/plain", &built.directory("/b"))
+            .with_exec([
+                "sh",
+                "-c",
+                "cd /o && stat -c '%n %a %U:%G %h' copy/bin/prog copy/bin/same copy/lib plain/bin/prog plain/lib \
+                 && readlink copy/current && cat copy/current && ls copy",
+            ])
+            .stdout()
+    }
+
     /// An owner naming a user the container does not have.
     pub fn unknown_owner(&self) -> Result<String> {
         busybox()

@@ -79,6 +79,15 @@ impl Escaper {
         dag().directory().with_directory("copied", &linking(&target).directory("/leak"))
     }
 
+    /// A linked folder copied with `with-directory` straight into another container (from
+    /// the daemon's archive of it), listed there.
+    pub fn container_copy_link(&self, target: String) -> Result<String> {
+        busybox()
+            .with_directory("/in", &linking(&target).directory("/leak"))
+            .with_exec(["ls", "-R", "/in"])
+            .stdout()
+    }
+
     /// The hostile folders copied into a container with `with-directory`, listed there.
     pub fn into_container(&self, target: String, name: String) -> Result<String> {
         busybox()
