@@ -94,7 +94,18 @@ mod tests {
         let path = folder.path().join("pause");
         std::fs::write(&path, &program).unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let mut child = std::process::Command::new(&path).spawn().unwrap();
+        // A fork another test makes while the file is open for writing keeps it open for
+        // a moment, and exec refuses a file open for writing (ETXTBSY): try again.
+        let mut attempts = 0;
+        let mut child = loop {
+            match std::process::Command::new(&path).spawn() {
+                Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                spawned => break spawned.unwrap(),
+            }
+        };
         // A signal it has no handler for but does not die of wakes it, and it waits again.
         std::thread::sleep(std::time::Duration::from_millis(200));
         send_signal(child.id(), "CONT");
