@@ -112,3 +112,35 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// What a file's metadata says of its version: size, modification and change times to the
+/// nanosecond, inode and device. A file whose stamp has not changed is taken to be the same
+/// file with the same bytes (git's rule), so what was computed from it (a hash, a build)
+/// is used again without reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FileStamp {
+    pub size: u64,
+    pub mtime_nanos: i128,
+    pub ctime_nanos: i128,
+    pub inode: u64,
+    pub device: u64,
+}
+
+impl FileStamp {
+    pub(crate) fn of(metadata: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        let nanos = |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+        Self {
+            size: metadata.len(),
+            mtime_nanos: nanos(metadata.mtime(), metadata.mtime_nsec()),
+            ctime_nanos: nanos(metadata.ctime(), metadata.ctime_nsec()),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+        }
+    }
+
+    /// The stamp of the file (or folder) at `path`, following links.
+    pub(crate) fn of_path(path: &Path) -> Option<Self> {
+        fs::metadata(path).ok().as_ref().map(Self::of)
+    }
+}

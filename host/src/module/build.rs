@@ -7,7 +7,6 @@
 //! `stat` calls — and builds only if something moved.
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use super::sandbox::{BUILD_DIR, Phase, Sandbox, Toolchain, UnsandboxedBuilds};
 use crate::backend::Stream;
 use crate::engine::{Digest, RunningStep, StepReporter};
 use crate::error::{Diagnose, ErrorKind, Hint};
+use crate::util::FileStamp;
 
 /// The target modules are compiled for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
@@ -119,28 +119,24 @@ struct Stamp {
 }
 
 /// What a build's stamp remembers of one input file (or folder: a file added to it
-/// changes its modification time), to tell whether it changed since.
+/// changes its times), to tell whether it changed since.
 #[derive(Serialize, Deserialize, PartialEq, Eq, Clone)]
 pub(super) struct InputStat {
     path: PathBuf,
-    size: u64,
-    mtime_nanos: i128,
+    stamp: FileStamp,
 }
 
 impl InputStat {
     pub(super) fn of(path: &Path) -> Option<Self> {
-        let metadata = std::fs::metadata(path).ok()?;
         Some(Self {
             path: path.to_path_buf(),
-            // A folder's size says nothing of its entries, and varies by file system.
-            size: if metadata.is_dir() { 0 } else { metadata.len() },
-            mtime_nanos: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
+            stamp: FileStamp::of_path(path)?,
         })
     }
 
     /// Whether the input is as it was when this was taken.
     pub(super) fn unchanged(&self) -> bool {
-        Self::of(&self.path).as_ref() == Some(self)
+        FileStamp::of_path(&self.path) == Some(self.stamp)
     }
 }
 

@@ -33,6 +33,7 @@ pub use self::sandbox::{LimitError, Limits};
 pub use self::values::{Argument, Function, Kind, ModuleSchema, SchemaError, TypeRef, Value};
 use crate::engine::{Digest, Engine as Pipeline, EngineError};
 use crate::error::Diagnose;
+use crate::util::FileStamp;
 
 /// Why loading or running a module failed.
 #[derive(Debug, thiserror::Error)]
@@ -323,33 +324,9 @@ struct DigestStamp {
     file: PathBuf,
 }
 
-#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-struct FileVersion {
-    size: u64,
-    mtime_nanos: i128,
-    ctime_nanos: i128,
-    inode: u64,
-    device: u64,
-}
-
-impl FileVersion {
-    fn of(path: &Path) -> Option<Self> {
-        use std::os::unix::fs::MetadataExt as _;
-        let metadata = std::fs::metadata(path).ok()?;
-        let nanos = |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
-        Some(Self {
-            size: metadata.len(),
-            mtime_nanos: nanos(metadata.mtime(), metadata.mtime_nsec()),
-            ctime_nanos: nanos(metadata.ctime(), metadata.ctime_nsec()),
-            inode: metadata.ino(),
-            device: metadata.dev(),
-        })
-    }
-}
-
 #[derive(serde::Serialize, serde::Deserialize)]
 struct RememberedDigest {
-    file: FileVersion,
+    file: FileStamp,
     digest: Digest,
 }
 
@@ -378,14 +355,14 @@ impl DigestStamp {
     fn digest(&self, path: &Path) -> Option<Digest> {
         let bytes = std::fs::read(&self.file).ok()?;
         let remembered: RememberedDigest = serde_json::from_slice(&bytes).ok()?;
-        (FileVersion::of(path)? == remembered.file).then_some(remembered.digest)
+        (FileStamp::of_path(path)? == remembered.file).then_some(remembered.digest)
     }
 
     /// Remembers `digest` for the file at `path` as it is now, unless it changed too
     /// recently to be told from a later write, or changed since `before` (taken before it
     /// was read).
-    fn remember(&self, path: &Path, before: Option<FileVersion>, digest: &Digest) {
-        let Some(file) = FileVersion::of(path).filter(|now| Some(now) == before.as_ref()) else {
+    fn remember(&self, path: &Path, before: Option<FileStamp>, digest: &Digest) {
+        let Some(file) = FileStamp::of_path(path).filter(|now| Some(now) == before.as_ref()) else {
             return;
         };
         let now = std::time::SystemTime::now()
@@ -479,7 +456,7 @@ impl Runtime {
         {
             return self.link(path, component, digest, started, true).map_err(LoadFileError::Load);
         }
-        let before = FileVersion::of(path);
+        let before = FileStamp::of_path(path);
         let bytes = std::fs::read(path).map_err(|source| LoadFileError::Read {
             path: path.to_path_buf(),
             source,
@@ -788,15 +765,15 @@ mod tests {
         let first = Digest::of_bytes(b"first version");
         let stamp = DigestStamp::of(&stamps, &component).unwrap();
         // Just written: a write within the file system's time granularity could go unseen.
-        stamp.remember(&component, FileVersion::of(&component), &first);
+        stamp.remember(&component, FileStamp::of_path(&component), &first);
         assert_eq!(remembered_digest(&stamps, &component), None);
         std::thread::sleep(RACY_WINDOW + Duration::from_millis(100));
         // Changed while it was read: not remembered either.
-        let mut stale = FileVersion::of(&component).unwrap();
+        let mut stale = FileStamp::of_path(&component).unwrap();
         stale.size += 1;
         stamp.remember(&component, Some(stale), &first);
         assert_eq!(remembered_digest(&stamps, &component), None);
-        stamp.remember(&component, FileVersion::of(&component), &first);
+        stamp.remember(&component, FileStamp::of_path(&component), &first);
         assert_eq!(remembered_digest(&stamps, &component), Some(first));
         // Rewritten, even at the same size: the stamp no longer holds.
         std::fs::write(&component, b"other version").unwrap();

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -11,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::super::digest::Digest;
+use crate::util::FileStamp;
 
 /// Remembers file hashes by (path, size, mtime, inode, ctime), so unchanged files of a
 /// large source tree are not read again. The key never includes content, so a stale
@@ -18,34 +18,18 @@ use super::super::digest::Digest;
 /// nanosecond and inode, which the ctime check also catches.
 #[derive(Default)]
 pub struct HashCache {
-    entries: Mutex<HashMap<PathBuf, (StatKey, Digest)>>,
+    entries: Mutex<HashMap<PathBuf, (FileStamp, Digest)>>,
     dirty: Mutex<bool>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct StatKey {
-    size: u64,
-    mtime_nanos: i128,
-    ctime_nanos: i128,
-    inode: u64,
-}
-
-impl StatKey {
-    fn of(metadata: &fs::Metadata) -> Self {
-        Self {
-            size: metadata.len(),
-            mtime_nanos: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
-            ctime_nanos: i128::from(metadata.ctime()) * 1_000_000_000 + i128::from(metadata.ctime_nsec()),
-            inode: metadata.ino(),
-        }
-    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct HashCacheFile {
     version: u32,
-    entries: Vec<(PathBuf, StatKey, Digest)>,
+    entries: Vec<(PathBuf, FileStamp, Digest)>,
 }
+
+/// The format of a hashes file: 2 since stamps hold the device.
+const HASHES_VERSION: u32 = 2;
 
 /// The name of the hashes kept beside an installed tree of the cache (next to its `root`).
 const BESIDE_INSTALLED: &str = "hashes.json";
@@ -69,7 +53,7 @@ impl HashCache {
         let cache = Self::default();
         if let Ok(bytes) = fs::read(path)
             && let Ok(file) = serde_json::from_slice::<HashCacheFile>(&bytes)
-            && file.version == 1
+            && file.version == HASHES_VERSION
             && let Ok(mut entries) = cache.entries.lock()
         {
             let count = file.entries.len();
@@ -115,7 +99,7 @@ impl HashCache {
         };
         entries.retain(|path, _| fs::symlink_metadata(path).is_ok());
         let file = HashCacheFile {
-            version: 1,
+            version: HASHES_VERSION,
             entries: entries.iter().map(|(path, (key, digest))| (path.clone(), *key, *digest)).collect(),
         };
         let bytes = serde_json::to_vec(&file).map_err(io::Error::other)?;
@@ -125,7 +109,7 @@ impl HashCache {
     }
 
     pub(super) fn hash_file(&self, path: &Path, metadata: &fs::Metadata) -> io::Result<Digest> {
-        let key = StatKey::of(metadata);
+        let key = FileStamp::of(metadata);
         if let Ok(entries) = self.entries.lock()
             && let Some((cached_key, digest)) = entries.get(path)
             && *cached_key == key
