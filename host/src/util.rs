@@ -113,6 +113,9 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// How long after a file changed its stamp is trusted (see [`FileStamp::is_recent`]).
+pub(crate) const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What a file's metadata says of its version: size, modification and change times to the
 /// nanosecond, inode and device. A file whose stamp has not changed is taken to be the same
 /// file with the same bytes (git's rule), so what was computed from it (a hash, a build)
@@ -137,6 +140,18 @@ impl FileStamp {
             inode: metadata.ino(),
             device: metadata.dev(),
         }
+    }
+
+    /// Whether the file changed so recently that a second change within the same tick of
+    /// the file system's clock, at the same size, could still leave this stamp as it is
+    /// (git's "racy" files): what was computed from it must not be remembered yet.
+    pub(crate) fn is_recent(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let newest = self.mtime_nanos.max(self.ctime_nanos);
+        i128::try_from(now).unwrap_or(i128::MAX) - newest < RACY_WINDOW.as_nanos() as i128
     }
 
     /// The stamp of the file (or folder) at `path`, following links.

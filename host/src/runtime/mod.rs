@@ -330,10 +330,6 @@ struct RememberedDigest {
     digest: Digest,
 }
 
-/// A file changed this recently is not stamped: a write within the file system's time
-/// granularity after it was hashed could leave every field as it was (git's "racy" rule).
-const RACY_WINDOW: Duration = Duration::from_secs(2);
-
 /// The sha256 of the component file at `path` as remembered in `digest_stamps` by the
 /// last load of that very version of the file, if any: what shell completion looks the
 /// module's schema up by, without reading a big component.
@@ -365,12 +361,7 @@ impl DigestStamp {
         let Some(file) = FileStamp::of_path(path).filter(|now| Some(now) == before.as_ref()) else {
             return;
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let newest = file.mtime_nanos.max(file.ctime_nanos);
-        if i128::try_from(now).unwrap_or(i128::MAX) - newest < RACY_WINDOW.as_nanos() as i128 {
+        if file.is_recent() {
             return;
         }
         let remembered = RememberedDigest { file, digest: *digest };
@@ -767,7 +758,7 @@ mod tests {
         // Just written: a write within the file system's time granularity could go unseen.
         stamp.remember(&component, FileStamp::of_path(&component), &first);
         assert_eq!(remembered_digest(&stamps, &component), None);
-        std::thread::sleep(RACY_WINDOW + Duration::from_millis(100));
+        std::thread::sleep(crate::util::RACY_WINDOW + Duration::from_millis(100));
         // Changed while it was read: not remembered either.
         let mut stale = FileStamp::of_path(&component).unwrap();
         stale.size += 1;

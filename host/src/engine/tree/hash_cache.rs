@@ -12,14 +12,17 @@ use sha2::{Digest as _, Sha256};
 use super::super::digest::Digest;
 use crate::util::FileStamp;
 
-/// Remembers file hashes by (path, size, mtime, inode, ctime), so unchanged files of a
-/// large source tree are not read again. The key never includes content, so a stale
-/// entry is impossible unless a file is rewritten with the same size within the same
-/// nanosecond and inode, which the ctime check also catches.
+/// Remembers file hashes by stamp (path, size, times, inode, device), so unchanged files
+/// of a large source tree are not read again. A file's times tick with the file system's
+/// clock, not by the nanosecond, so a file rewritten at the same size in the same tick
+/// keeps its stamp: a file that changed within [`crate::util::RACY_WINDOW`] of its hashing
+/// is not remembered (git's rule for "racy" files), unless the cache is of an installed
+/// tree, which never changes.
 #[derive(Default)]
 pub struct HashCache {
     entries: Mutex<HashMap<PathBuf, (FileStamp, Digest)>>,
     dirty: Mutex<bool>,
+    unchanging: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -77,7 +80,10 @@ impl HashCache {
     /// run that uses the tree reads them.
     pub fn with_installed<T>(installed: &Path, read: impl FnOnce(&HashCache) -> T) -> T {
         let path = installed.join(BESIDE_INSTALLED);
-        let cache = Self::load(&path);
+        let cache = Self {
+            unchanging: true,
+            ..Self::load(&path)
+        };
         let result = read(&cache);
         if let Err(error) = cache.save(&path) {
             tracing::debug!(%error, path = %path.display(), "could not save the hashes of an installed tree");
@@ -117,6 +123,9 @@ impl HashCache {
             return Ok(*digest);
         }
         let digest = hash_file_contents(path)?;
+        if !self.unchanging && key.is_recent() {
+            return Ok(digest);
+        }
         if let Ok(mut entries) = self.entries.lock() {
             entries.insert(path.to_path_buf(), (key, digest));
         }
@@ -170,6 +179,7 @@ mod tests {
         for file in [&kept, &deleted, &installed] {
             fs::write(file, "contents").unwrap();
         }
+        std::thread::sleep(crate::util::RACY_WINDOW + std::time::Duration::from_millis(100));
         let saved = cache_root.join("hashes.json");
         // As tanto wrote it before installed trees kept their own hashes.
         let old = HashCache::load(&saved);
@@ -204,5 +214,21 @@ mod tests {
         // trees that never change keep their hashes this way).
         let again = HashCache::with_installed(&installed, |hashes| hashes.entries.lock().unwrap().get(&file).map(|(_, digest)| *digest));
         assert_eq!(again, Some(digest));
+    }
+
+    #[test]
+    fn a_file_changed_just_now_is_hashed_again_until_its_stamp_is_old_enough() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("a.txt");
+        fs::write(&file, "a").unwrap();
+        let cache = HashCache::default();
+        hash(&cache, &file);
+        assert!(
+            cache.entries.lock().unwrap().is_empty(),
+            "a rewrite in the same clock tick would keep its stamp"
+        );
+        std::thread::sleep(crate::util::RACY_WINDOW + std::time::Duration::from_millis(100));
+        hash(&cache, &file);
+        assert_eq!(cache.entries.lock().unwrap().len(), 1);
     }
 }
