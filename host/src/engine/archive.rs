@@ -46,17 +46,8 @@ pub fn unpack(archive: impl Read, destination: &Path) -> Result<(), TreeError> {
     let entries = reader.entries().map_err(io_error("cannot read the archive".into()))?;
     for entry in entries {
         let mut entry = entry.map_err(io_error("cannot read the archive".into()))?;
-        let raw = entry.path_bytes();
-        let name = String::from_utf8_lossy(&raw).into_owned();
-        let mut path = name.trim_end_matches('/');
-        while let Some(rest) = path.strip_prefix("./") {
-            path = rest;
-        }
-        if path.is_empty() || path == "." {
-            continue;
-        }
-        validate_relative(path)?;
-        let path = path.to_string();
+        let Some(path) = entry_name(&entry.path_bytes()) else { continue };
+        validate_relative(&path)?;
         let context = || format!("cannot unpack {path}");
         let (parent, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         let directory = walker.open(parent, true).map_err(|error| match error.kind() {
@@ -99,11 +90,7 @@ pub fn unpack(archive: impl Read, destination: &Path) -> Result<(), TreeError> {
                 .map_err(io_error(context()))?;
             files.insert(path);
         } else if kind.is_symlink() {
-            let target = entry.link_name_bytes().ok_or_else(|| refused(&path, "it is a link without a target"))?;
-            if target.contains(&0) {
-                return Err(refused(&path, "its link target contains a NUL byte"));
-            }
-            let target = String::from_utf8_lossy(&target).into_owned();
+            let target = link_target(&entry, &path)?;
             directory.symlink_contents(&target, base).map_err(io_error(context()))?;
         } else if kind.is_hard_link() {
             let target = entry

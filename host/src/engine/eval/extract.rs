@@ -22,9 +22,7 @@ impl Engine {
                 extracted => return Ok(extracted),
             }
         }
-        Err(EngineError::InvalidArgument(format!(
-            "{path}: too many levels of symbolic links in the container (more than {MAX_LINK_HOPS})"
-        )))
+        Err(too_many_links(path))
     }
 
     /// Reads `path` out of a snapshot, through the on-disk tree cache. A link at `path`
@@ -66,9 +64,7 @@ impl Engine {
         })
         .await
     }
-}
 
-impl Engine {
     /// The folder at `path` in a snapshot, for a copy into another container: its archive
     /// as the backend gives it (once links at `path` are followed inside the snapshot),
     /// and its tree's digest, hashed as the archive is read. The archive is kept in the
@@ -85,9 +81,7 @@ impl Engine {
                 (StreamedPath::File, _) => return Err(EngineError::InvalidArgument(format!("{current} is a file, not a directory"))),
             }
         }
-        Err(EngineError::InvalidArgument(format!(
-            "{path}: too many levels of symbolic links in the container (more than {MAX_LINK_HOPS})"
-        )))
+        Err(too_many_links(path))
     }
 
     /// The archive of `path` in a snapshot and what is at its top, through the tree cache:
@@ -137,6 +131,12 @@ pub(super) enum Extracted {
     File(FileEntry),
     /// A symbolic link, with its target as the container wrote it.
     Link(String),
+}
+
+fn too_many_links(path: &str) -> EngineError {
+    EngineError::InvalidArgument(format!(
+        "{path}: too many levels of symbolic links in the container (more than {MAX_LINK_HOPS})"
+    ))
 }
 
 /// How many links a path read out of a container may go through, as Linux allows
