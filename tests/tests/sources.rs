@@ -259,8 +259,8 @@ fn http_server() -> String {
     http_server_on("127.0.0.1", None).0
 }
 
-/// An HTTP server on `ip` answering as [`http_server`] does, and `/redirect` with a 302 to
-/// `redirect_to`; it counts the requests it gets.
+/// An HTTP server on `ip` answering as [`http_server`] does, and any path starting with
+/// `/redirect` with a 302 to `redirect_to`; it counts the requests it gets.
 fn http_server_on(ip: &str, redirect_to: Option<String>) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind((ip, 0)).unwrap();
     let address = listener.local_addr().unwrap();
@@ -281,7 +281,7 @@ fn http_server_on(ip: &str, redirect_to: Option<String>) -> (String, Arc<AtomicU
                     break;
                 }
             }
-            if let (true, Some(target)) = (request.starts_with("GET /redirect "), &redirect_to) {
+            if let (true, Some(target)) = (request.starts_with("GET /redirect"), &redirect_to) {
                 let _ = write!(
                     stream,
                     "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -333,8 +333,9 @@ fn bridge_gateway() -> String {
 }
 
 /// tanto fetches a module's sources from the host, where loopback reaches services no
-/// container can: a module may not name this machine's own addresses, directly, through
-/// a redirect or through a name, unless the user sets TANTO_ALLOW_LOCAL_URLS=1.
+/// container can and link-local addresses a cloud's metadata service (the machine's
+/// credentials): a module may not name them, directly, through a redirect or through a
+/// name, unless the user sets TANTO_ALLOW_LOCAL_URLS=1.
 #[test]
 fn modules_cannot_fetch_from_this_machines_own_addresses() {
     let (local, local_requests) = http_server_on("127.0.0.1", None);
@@ -349,27 +350,49 @@ fn modules_cannot_fetch_from_this_machines_own_addresses() {
         format!("http://localhost:{port}/files/hello.txt"),
         format!("http://[::1]:{port}/files/hello.txt"),
         format!("http://0.0.0.0:{port}/files/hello.txt"),
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_owned(),
+        "http://[fe80::a9fe:a9fe]/latest/meta-data/".to_owned(),
+        "http://[::ffff:169.254.169.254]/latest/meta-data/".to_owned(),
     ] {
         let run = tanto.call_guest("api", "http-file", &[&format!("--url={url}")]).failure(1);
         assert!(
-            run.stderr.contains("reaches this machine's own addresses") && run.stderr.contains("TANTO_ALLOW_LOCAL_URLS=1"),
+            run.stderr.contains("reaches this machine's own or link-local addresses") && run.stderr.contains("TANTO_ALLOW_LOCAL_URLS=1"),
             "{url}: {}",
             run.stderr
         );
     }
     let run = tanto.call_guest("api", "http-file", &[&format!("--url={outside}/redirect")]).failure(1);
-    assert!(run.stderr.contains("redirects to this machine's own addresses"), "{}", run.stderr);
+    assert!(run.stderr.contains("redirects to this machine's own or link-local addresses"), "{}", run.stderr);
     assert_eq!(outside_requests.load(Ordering::SeqCst), 1, "the redirect was asked for");
+    // git (libcurl) would follow a redirect to any address: it follows none.
+    let run = tanto
+        .call_guest(
+            "api",
+            "git-files",
+            &[&format!("--url={outside}/redirect/repo.git"), "--kind=branch", "--name=main"],
+        )
+        .failure(1);
+    assert!(
+        run.stderr.contains("returned error: 302") && run.stderr.contains("the server redirects elsewhere"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(outside_requests.load(Ordering::SeqCst), 2, "git asked the outside server");
     for url in [
         format!("git://127.0.0.1:{port}/repo"),
         format!("http://localhost:{port}/repo.git"),
         format!("ssh://git@[::1]:{port}/repo"),
         "git@localhost:repo".to_owned(),
+        "https://169.254.169.254/repo.git".to_owned(),
     ] {
         let run = tanto
             .call_guest("api", "git-files", &[&format!("--url={url}"), "--kind=branch", "--name=main"])
             .failure(1);
-        assert!(run.stderr.contains("reaches this machine's own addresses"), "{url}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("reaches this machine's own or link-local addresses"),
+            "{url}: {}",
+            run.stderr
+        );
     }
     assert_eq!(local_requests.load(Ordering::SeqCst), 0, "the loopback server was reached");
 

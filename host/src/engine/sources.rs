@@ -3,6 +3,7 @@
 //! URL is checked when it is evaluated (see `eval::sources`), since a module is
 //! untrusted and may name anything.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::EngineError;
@@ -159,29 +160,37 @@ fn git_authority(url: &str) -> &str {
     authority.rsplit('@').next().unwrap_or_default()
 }
 
-/// The variable that lets modules fetch from this machine's own addresses.
+/// The variable that lets modules fetch from this machine's own and link-local addresses.
 pub(crate) const ALLOW_LOCAL_URLS: &str = "TANTO_ALLOW_LOCAL_URLS";
 
-/// Whether the user let modules name this machine's own addresses (`127.0.0.1`, `::1`,
-/// `localhost`): `TANTO_ALLOW_LOCAL_URLS=1`. By default they may not. tanto fetches git and
-/// HTTP sources from the host, where loopback reaches services no container can (a
-/// Docker API on a TCP port, local dashboards, a developer's own servers).
+/// Whether the user let modules name this machine's own and link-local addresses
+/// (`127.0.0.1`, `::1`, `localhost`, `169.254.169.254`): `TANTO_ALLOW_LOCAL_URLS=1`. By
+/// default they may not. tanto fetches git and HTTP sources from the host, where loopback
+/// reaches services no container can (a Docker API on a TCP port, local dashboards, a
+/// developer's own servers) and link-local a cloud's metadata service (the machine's
+/// credentials).
 pub(crate) fn local_urls_allowed() -> bool {
     std::env::var(ALLOW_LOCAL_URLS).is_ok_and(|value| value == "1" || value.eq_ignore_ascii_case("true"))
 }
 
-/// Whether `address` is this machine's own: loopback or unspecified (which connects to
-/// the local host too), IPv4-mapped ones included.
-pub(crate) fn is_local_address(address: std::net::IpAddr) -> bool {
+/// Whether `address` is one a module may not fetch from: this machine's own (loopback,
+/// or unspecified, which connects to the local host too) or link-local (169.254.0.0/16,
+/// fe80::/10, where cloud metadata services hand out the machine's credentials to
+/// whatever runs on it), IPv4-mapped ones included.
+pub(crate) fn is_local_address(address: IpAddr) -> bool {
     let address = match address {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(address),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(address),
         v4 => v4,
     };
-    address.is_loopback() || address.is_unspecified()
+    match address {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_unspecified() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || v6.is_unicast_link_local(),
+    }
 }
 
-/// Whether a URL's `host` (a name, an IP, or `[v6]`) names this machine without asking
-/// DNS: `localhost` (and `*.localhost`, which resolvers keep local) or a local address.
+/// Whether a URL's `host` (a name, an IP, or `[v6]`) names this machine or its link
+/// without asking DNS: `localhost` (and `*.localhost`, which resolvers keep local) or a
+/// local address.
 pub(crate) fn is_local_host(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -191,41 +200,169 @@ pub(crate) fn is_local_host(host: &str) -> bool {
 /// The error for a module's URL that reaches this machine.
 pub(crate) fn local_url_refused(url: &str, what: &str) -> EngineError {
     EngineError::InvalidArgument(format!(
-        "{what} {:?} is refused: it reaches this machine's own addresses, which modules may not fetch from unless {ALLOW_LOCAL_URLS}=1",
+        "{what} {:?} is refused: it reaches {LOCAL_ADDRESSES}, which modules may not fetch from unless {ALLOW_LOCAL_URLS}=1",
         display_url(url)
     ))
 }
 
-/// Refuses a git URL whose host is, or resolves (now) to, one of this machine's own
-/// addresses, unless allowed. A name that does not resolve is left to git (the user's
-/// `insteadOf` may rewrite it).
-pub(crate) fn check_git_host(url: &str) -> Result<(), EngineError> {
+/// How the refusals name what [`is_local_address`] holds.
+pub(crate) const LOCAL_ADDRESSES: &str = "this machine's own or link-local addresses";
+
+/// How git is to reach a module's git URL once its host was checked: the URL to give it
+/// and the settings (`-c name=value`) to give with it, which keep git on the addresses
+/// tanto checked.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct GitRemote {
+    pub url: String,
+    pub config: Vec<String>,
+}
+
+/// How git talks to a remote, as far as reaching its host goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GitTransport {
+    /// `http://`, `https://`: libcurl, which resolves the name again and follows redirects.
+    Http,
+    /// `git://`: git connects itself, or through `core.gitProxy`.
+    Git,
+    /// `ssh://` and scp-like: ssh, which the user's ssh configuration steers.
+    Ssh,
+}
+
+/// Checks the host of git URL `url` and pins git to the addresses checked, unless the user
+/// allowed local URLs. A name is resolved once, here: refused when any address it has is
+/// local, else handed to git as those addresses (`http.curloptResolve` for libcurl, the
+/// address itself in a `git://` URL), so a second answer of DNS (rebinding) cannot lead
+/// git elsewhere. Redirects, which libcurl follows to any host, are not followed. A name
+/// that does not resolve fails here rather than being left to a second lookup by git,
+/// unless a proxy resolves it. ssh connections go where the user's ssh configuration says
+/// (it may rename hosts), so only the name is checked. A URL the user's
+/// `url.<base>.insteadOf` `rewritten` goes where the user sends it: only the module's own
+/// name is checked, and git resolves the user's.
+pub(crate) fn git_remote(url: &str, rewritten: bool) -> Result<GitRemote, EngineError> {
+    git_remote_resolved(url, rewritten, &|host, port| {
+        use std::net::ToSocketAddrs as _;
+        Ok((host, port).to_socket_addrs()?.map(|address| address.ip()).collect())
+    })
+}
+
+/// Names resolved as the system does, or otherwise in tests.
+pub(crate) type Resolver<'a> = &'a dyn Fn(&str, u16) -> std::io::Result<Vec<IpAddr>>;
+
+/// [`git_remote`] with the names resolved by `resolve`.
+pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver) -> Result<GitRemote, EngineError> {
+    let mut remote = GitRemote {
+        url: url.to_owned(),
+        config: Vec::new(),
+    };
     if local_urls_allowed() {
-        return Ok(());
+        return Ok(remote);
     }
-    let default_port = match url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()).as_deref() {
-        Some("https") => 443,
-        Some("http") => 80,
-        Some("git") => 9418,
-        _ => 22,
+    let (transport, default_port) = match url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()).as_deref() {
+        Some("https") => (GitTransport::Http, 443),
+        Some("http") => (GitTransport::Http, 80),
+        Some("git") => (GitTransport::Git, 9418),
+        _ => (GitTransport::Ssh, 22),
     };
     let host_port = git_authority(url);
-    // `host:port`, `[v6]:port`, `[v6]` or `host`.
-    let host = match host_port.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None if url.contains("://") => host_port.split(':').next().unwrap_or_default(),
-        None => host_port,
+    // `host:port`, `[v6]:port`, `[v6]` or `host`; scp-like addresses have no port.
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(rest) => {
+            let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+            (host, after.strip_prefix(':'))
+        }
+        None if url.contains("://") => match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+        None => (host_port, None),
     };
+    let port = port.and_then(|port| port.parse::<u16>().ok()).unwrap_or(default_port);
     if is_local_host(host) {
         return Err(local_url_refused(url, "git URL"));
     }
-    use std::net::ToSocketAddrs as _;
-    if let Ok(addresses) = (host, default_port).to_socket_addrs()
-        && addresses.into_iter().any(|address| is_local_address(address.ip()))
-    {
-        return Err(local_url_refused(url, "git URL"));
+    if rewritten {
+        return Ok(remote);
     }
-    Ok(())
+    if transport == GitTransport::Http {
+        remote.config.push("http.followRedirects=false".into());
+    }
+    if host.parse::<IpAddr>().is_ok() {
+        // An address: checked above, nothing to resolve.
+        return Ok(remote);
+    }
+    let resolved = resolve(host, port).and_then(|addresses| match addresses.is_empty() {
+        true => Err(std::io::Error::other("no address")),
+        false => Ok(addresses),
+    });
+    match resolved {
+        Ok(addresses) => {
+            if addresses.iter().any(|address| is_local_address(*address)) {
+                return Err(local_url_refused(url, "git URL"));
+            }
+            let mut unique: Vec<IpAddr> = Vec::new();
+            for address in addresses {
+                if !unique.contains(&address) {
+                    unique.push(address);
+                }
+            }
+            pin_git_remote(&mut remote, transport, host, port, &unique, proxied(transport));
+            Ok(remote)
+        }
+        Err(_) if transport == GitTransport::Ssh || proxied(transport) => Ok(remote),
+        Err(error) => Err(EngineError::Failed(format!(
+            "git URL {:?}: cannot resolve host {host} ({error})",
+            display_url(url)
+        ))),
+    }
+}
+
+/// Keeps git on `addresses`, the ones `host` resolved to and tanto checked.
+fn pin_git_remote(remote: &mut GitRemote, transport: GitTransport, host: &str, port: u16, addresses: &[IpAddr], proxied: bool) {
+    let Some(first) = addresses.first() else {
+        return;
+    };
+    let bracketed = |address: &IpAddr| match address {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    match transport {
+        // Through a proxy libcurl resolves nothing, and the entry does no harm.
+        GitTransport::Http => {
+            let listed: Vec<String> = addresses.iter().map(bracketed).collect();
+            remote.config.push(format!("http.curloptResolve={host}:{port}:{}", listed.join(",")));
+        }
+        // A proxy command connects by the name; git protocol servers rarely look at the
+        // `host=` the request carries.
+        GitTransport::Git if !proxied => {
+            let (scheme, rest) = remote.url.split_once("://").unwrap_or(("git", &remote.url));
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let (user, _) = authority.rsplit_once('@').map_or(("", authority), |(user, host)| (user, host));
+            let user = if user.is_empty() { String::new() } else { format!("{user}@") };
+            remote.url = format!("{scheme}://{user}{}:{port}{path}", bracketed(first));
+        }
+        GitTransport::Git | GitTransport::Ssh => {}
+    }
+}
+
+/// Whether the user's environment or git configuration sends `transport` through a proxy,
+/// which resolves remote names itself.
+fn proxied(transport: GitTransport) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+    let configured = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", "--get", key])
+            .env_remove("GIT_DIR")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|output| output.status.success() && !output.stdout.trim_ascii().is_empty())
+    };
+    match transport {
+        GitTransport::Http => ["https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY"].into_iter().any(set) || configured("http.proxy"),
+        GitTransport::Git => set("GIT_PROXY_COMMAND") || configured("core.gitProxy"),
+        GitTransport::Ssh => false,
+    }
 }
 
 /// Checks an HTTP URL a module gave: `http://` or `https://` with a host.
@@ -276,7 +413,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_machines_own_addresses_are_told_apart() {
+    fn this_machines_own_and_link_local_addresses_are_told_apart() {
         for local in [
             "127.0.0.1",
             "127.1.2.3",
@@ -288,6 +425,9 @@ mod tests {
             "0.0.0.0",
             "[::]",
             "[::ffff:127.0.0.1]",
+            "169.254.169.254",
+            "[fe80::1]",
+            "[::ffff:169.254.169.254]",
         ] {
             assert!(is_local_host(local), "{local}");
         }
@@ -295,8 +435,9 @@ mod tests {
             "github.com",
             "10.0.0.1",
             "172.17.0.1",
-            "169.254.169.254",
+            "169.255.0.1",
             "[2001:db8::1]",
+            "[fd00::1]",
             "localhost.example.com",
         ] {
             assert!(!is_local_host(remote), "{remote}");
@@ -308,14 +449,67 @@ mod tests {
             "ssh://git@[::1]:22/repo",
             "git@localhost:repo",
             "http://user:token@127.0.0.1:8080/x",
+            "http://169.254.169.254/latest/meta-data/",
+            "https://[fe80::1]:8443/repo.git",
         ] {
-            let error = check_git_host(url).unwrap_err().to_string();
-            assert!(error.contains("reaches this machine's own addresses"), "{url}: {error}");
+            let error = git_remote(url, false).unwrap_err().to_string();
+            assert!(error.contains("reaches this machine's own or link-local addresses"), "{url}: {error}");
             assert!(!error.contains("token"), "{error}");
         }
-        // A name that does not resolve here is left to git (and the user's insteadOf).
-        check_git_host("https://no-such-host.invalid/repo.git").unwrap();
-        check_git_host("git@no-such-host.invalid:repo").unwrap();
+    }
+
+    #[test]
+    fn git_is_kept_on_the_addresses_checked() {
+        // An address needs no resolving; libcurl is told not to follow redirects.
+        assert_eq!(
+            git_remote("https://192.0.2.7/repo.git", false).unwrap(),
+            GitRemote {
+                url: "https://192.0.2.7/repo.git".into(),
+                config: vec!["http.followRedirects=false".into()],
+            }
+        );
+        assert_eq!(git_remote("ssh://git@192.0.2.7/repo", false).unwrap().config, Vec::<String>::new());
+        // A name that does not resolve is not left to a second lookup by git, which DNS
+        // could answer otherwise; ssh's own configuration may name hosts DNS does not know.
+        let error = git_remote("https://user:token@no-such-host.invalid/repo.git", false).unwrap_err().to_string();
+        assert!(error.contains("cannot resolve host no-such-host.invalid"), "{error}");
+        assert!(!error.contains("token"), "{error}");
+        assert!(git_remote("git://no-such-host.invalid/repo", false).is_err());
+        git_remote("git@no-such-host.invalid:repo", false).unwrap();
+        // The user's own rewrite (a mirror, which may be local) is the user's business;
+        // the module's name is still checked.
+        git_remote("https://no-such-host.invalid/repo.git", true).unwrap();
+        assert!(git_remote("https://localhost/repo.git", true).is_err());
+
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8::7".parse().unwrap();
+        let pinned = |url: &str, transport, port, proxied| {
+            let mut remote = GitRemote {
+                url: url.into(),
+                config: Vec::new(),
+            };
+            pin_git_remote(&mut remote, transport, "git.example.com", port, &[v4, v6], proxied);
+            remote
+        };
+        assert_eq!(
+            pinned("https://git.example.com/repo.git", GitTransport::Http, 443, false).config,
+            ["http.curloptResolve=git.example.com:443:192.0.2.7,[2001:db8::7]"]
+        );
+        assert_eq!(
+            pinned("git://git.example.com/acme/app", GitTransport::Git, 9418, false).url,
+            "git://192.0.2.7:9418/acme/app"
+        );
+        assert_eq!(
+            pinned("git://me@git.example.com:9999/acme/app", GitTransport::Git, 9999, false).url,
+            "git://me@192.0.2.7:9999/acme/app"
+        );
+        // A proxy command connects by name; ssh goes where its configuration says.
+        assert_eq!(
+            pinned("git://git.example.com/app", GitTransport::Git, 9418, true).url,
+            "git://git.example.com/app"
+        );
+        let ssh = pinned("git@git.example.com:app", GitTransport::Ssh, 22, false);
+        assert_eq!((ssh.url.as_str(), ssh.config.len()), ("git@git.example.com:app", 0));
     }
 
     #[test]

@@ -19,13 +19,15 @@ use sha2::{Digest as _, Sha256};
 use super::{blocking, local_error};
 use crate::engine::digest::{Digest, Hasher};
 use crate::engine::sources::{
-    GitRef, GitReference, check_git_host, check_git_url, check_http_url, display_url, is_local_address, is_local_host, local_url_refused, local_urls_allowed,
+    GitRef, GitReference, GitRemote, LOCAL_ADDRESSES, check_git_url, check_http_url, display_url, git_remote, is_local_address, is_local_host,
+    local_url_refused, local_urls_allowed,
 };
 use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
 use crate::engine::{Engine, EngineError};
 
-/// Resolves names as the system does and drops this machine's own addresses: a module's
-/// download never connects to them (a name that resolves only to them fails).
+/// Resolves names as the system does and drops this machine's own and link-local
+/// addresses: a module's download never connects to them (a name that resolves only to
+/// them fails).
 struct RemoteOnly;
 
 impl reqwest::dns::Resolve for RemoteOnly {
@@ -37,7 +39,7 @@ impl reqwest::dns::Resolve for RemoteOnly {
                 .filter(|address| !is_local_address(address.ip()))
                 .collect();
             if addresses.is_empty() {
-                return Err(format!("{host} resolves to no address but this machine's own, which modules may not fetch from").into());
+                return Err(format!("{host} resolves to no address but {LOCAL_ADDRESSES}, which modules may not fetch from").into());
             }
             Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
         })
@@ -60,11 +62,7 @@ impl Engine {
                 check_git_url(&git_ref.0.url)?;
                 let url = git_ref.0.url.to_string();
                 let reference = git_ref.0.reference.clone();
-                blocking(move || {
-                    check_git_host(&url)?;
-                    resolve(&url, &reference)
-                })
-                .await
+                blocking(move || resolve(&url, &reference)).await
             })
             .await
     }
@@ -117,7 +115,7 @@ impl Engine {
                     if attempt.previous().len() >= 10 {
                         attempt.error("more than 10 redirects")
                     } else if attempt.url().host_str().is_none_or(is_local_host) {
-                        attempt.error("it redirects to this machine's own addresses, which modules may not fetch from")
+                        attempt.error(format!("it redirects to {LOCAL_ADDRESSES}, which modules may not fetch from"))
                     } else {
                         attempt.follow()
                     }
@@ -211,6 +209,38 @@ fn git(args: &[&str]) -> Command {
     command
 }
 
+/// `url` checked and git kept on what was checked (see [`git_remote`]), just before git
+/// reaches it.
+fn checked_remote(url: &str) -> Result<GitRemote, EngineError> {
+    let mut expand = git(&["ls-remote", "--get-url", "--"]);
+    expand.arg(url);
+    let expanded = run(expand, &format!("git ls-remote --get-url {}", display_url(url)))?;
+    git_remote(url, expanded.trim_end() != url)
+}
+
+impl GitRemote {
+    /// Adds the remote's settings to `command`, before its subcommand.
+    fn settings(&self, command: &mut Command) {
+        for setting in &self.config {
+            command.arg("-c").arg(setting);
+        }
+    }
+}
+
+/// `error` of git reaching `remote`, told why when the server redirected git.
+fn not_redirected(error: EngineError, remote: &GitRemote) -> EngineError {
+    match error {
+        EngineError::Failed(message)
+            if remote.config.iter().any(|setting| setting == "http.followRedirects=false") && message.contains("returned error: 30") =>
+        {
+            EngineError::Failed(format!(
+                "{message} (the server redirects elsewhere: tanto does not let git follow a module's git URL to another address, which could be one of {LOCAL_ADDRESSES}; use the URL it redirects to)"
+            ))
+        }
+        error => error,
+    }
+}
+
 /// Runs `command`; its stdout, or an error naming `what` with git's stderr.
 fn run(mut command: Command, what: &str) -> Result<String, EngineError> {
     let output = command
@@ -250,12 +280,16 @@ fn resolve(url: &str, reference: &GitReference) -> Result<String, EngineError> {
         GitReference::Ref(name) => vec![format!("refs/heads/{name}"), format!("refs/tags/{name}")],
         GitReference::Commit(_) => Vec::new(),
     };
-    let mut command = git(&["ls-remote", "--"]);
+    // Checked now, as git is about to reach it, and git kept on what was checked.
+    let remote = checked_remote(url)?;
+    let mut command = git(&[]);
+    remote.settings(&mut command);
+    command.args(["ls-remote", "--"]);
     // A pattern lists no `^{}` line (the commit of an annotated tag) unless asked for.
     command
-        .arg(url)
+        .arg(&remote.url)
         .args(candidates.iter().flat_map(|candidate| [candidate.clone(), format!("{candidate}^{{}}")]));
-    let listed = run(command, &format!("git ls-remote {shown}"))?;
+    let listed = run(command, &format!("git ls-remote {shown}")).map_err(|error| not_redirected(error, &remote))?;
     // `<oid>\t<ref>` lines; an annotated tag also has `<ref>^{}` with its commit.
     let oid_of = |wanted: &str| {
         listed
@@ -278,24 +312,32 @@ fn fetch_commit(database: &Path, url: &str, commit: &str, limit: u64) -> Result<
     let shown = display_url(url);
     std::fs::create_dir_all(database).map_err(local_error("cannot create a git cache folder"))?;
     if !database.join("HEAD").exists() {
-        run(git_in(database, &["init", "--bare", "--quiet"]), "git init")?;
+        run(git_in(database, None, &["init", "--bare", "--quiet"]), "git init")?;
     }
     if has_commit(database, commit) {
         return Ok(());
     }
+    let remote = checked_remote(url)?;
     // By id first (servers that allow it send only what is needed), then everything
     // the remote advertises, for servers that only serve advertised tips.
-    let mut by_id = git_in(database, &["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--depth=1", "--"]);
-    by_id.arg(url).arg(commit);
+    let mut by_id = git_in(
+        database,
+        Some(&remote),
+        &["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--depth=1", "--"],
+    );
+    by_id.arg(&remote.url).arg(commit);
     // A failed fetch by id is tried again the other way; one that was too big is not.
     let fetched = match run_bounded(by_id, "", database, limit) {
         Err(Bounded::TooBig) => return Err(Bounded::TooBig.into_error(&shown, limit)),
         fetched => fetched.is_ok(),
     };
     if !fetched || !has_commit(database, commit) {
-        let mut everything = git_in(database, &["fetch", "--quiet", "--no-recurse-submodules", "--"]);
-        everything.arg(url).args(["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]);
-        run_bounded(everything, &format!("git fetch {shown}"), database, limit).map_err(|stopped| stopped.into_error(&shown, limit))?;
+        let mut everything = git_in(database, Some(&remote), &["fetch", "--quiet", "--no-recurse-submodules", "--"]);
+        everything
+            .arg(&remote.url)
+            .args(["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]);
+        run_bounded(everything, &format!("git fetch {shown}"), database, limit)
+            .map_err(|stopped| not_redirected(stopped.into_error(&shown, limit), &remote))?;
     }
     if has_commit(database, commit) {
         Ok(())
@@ -400,10 +442,15 @@ fn run_bounded(mut command: Command, what: &str, database: &Path, limit: u64) ->
     }
 }
 
-fn git_in(database: &Path, args: &[&str]) -> Command {
+/// `git` on the bare repository `database`, with the settings that keep it on `remote`'s
+/// checked addresses when it reaches one.
+fn git_in(database: &Path, remote: Option<&GitRemote>, args: &[&str]) -> Command {
     let mut git_dir = OsString::from("--git-dir=");
     git_dir.push(database);
     let mut command = git(&[]);
+    if let Some(remote) = remote {
+        remote.settings(&mut command);
+    }
     // What a fetch receives is kept as a pack, however few objects it holds, so that
     // [`run_bounded`] sees all of it in one folder.
     command.args(["-c", "fetch.unpackLimit=1", "-c", "transfer.unpackLimit=1"]);
@@ -412,7 +459,7 @@ fn git_in(database: &Path, args: &[&str]) -> Command {
 }
 
 fn has_commit(database: &Path, commit: &str) -> bool {
-    let mut command = git_in(database, &["cat-file", "-e"]);
+    let mut command = git_in(database, None, &["cat-file", "-e"]);
     command.arg(format!("{commit}^{{commit}}")).stdout(Stdio::null()).stderr(Stdio::null());
     command.status().is_ok_and(|status| status.success())
 }
@@ -432,7 +479,7 @@ fn checkout(database: &Path, url: &str, commit: &str, destination: &Path, limit:
     let index = destination.with_file_name("index");
     let mut work_tree = OsString::from("--work-tree=");
     work_tree.push(destination);
-    let mut command = git_in(database, &[]);
+    let mut command = git_in(database, None, &[]);
     command
         .arg(work_tree)
         .args(["checkout", "--quiet", "--force", commit, "--", "."])
@@ -447,7 +494,7 @@ fn checkout(database: &Path, url: &str, commit: &str, destination: &Path, limit:
 /// line, never held whole.
 fn files_size(database: &Path, commit: &str, limit: u64) -> Result<u64, EngineError> {
     use std::io::BufRead;
-    let mut command = git_in(database, &["ls-tree", "-r", "-l", "-z", "--full-tree"]);
+    let mut command = git_in(database, None, &["ls-tree", "-r", "-l", "-z", "--full-tree"]);
     command.arg(commit).stdout(Stdio::piped()).stderr(Stdio::null());
     let what = format!("git ls-tree {commit}");
     let mut child = command
@@ -476,4 +523,98 @@ fn files_size(database: &Path, commit: &str, limit: u64) -> Result<u64, EngineEr
         return Err(EngineError::Failed(format!("{what} failed ({status})")));
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{IpAddr, TcpListener};
+
+    use super::*;
+    use crate::engine::sources::git_remote_resolved;
+
+    /// This machine's address on its route out (no packet is sent): not one tanto refuses,
+    /// yet a listener on every address answers on it.
+    fn routable_address() -> IpAddr {
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        socket
+            .connect("198.51.100.1:9")
+            .expect("this test needs a route off this machine (any default route)");
+        socket.local_addr().unwrap().ip()
+    }
+
+    /// A listener on every address, and what the first connection to it sent until its
+    /// first blank line or NUL-ended request (at most 4 KiB).
+    fn one_request() -> (u16, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.fill_buf().is_ok_and(|bytes| bytes.starts_with(b"GET ")) {
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).map_or(true, |read| read == 0) || line == "\r\n" {
+                        break;
+                    }
+                    request.push_str(&line);
+                }
+                let _ = (&stream).write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            } else {
+                // A git protocol request: `<4 hex digits of length>git-upload-pack /path\0host=...\0`.
+                let mut bytes = Vec::new();
+                let mut chunk = [0; 4096];
+                while bytes.iter().filter(|byte| **byte == 0).count() < 2 && bytes.len() < 4096 {
+                    match reader.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => bytes.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                request = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            request
+        });
+        (port, served)
+    }
+
+    /// A name DNS does not know, resolved by the test to this machine's routable address:
+    /// git reaching the listener by it shows that git used the addresses tanto checked
+    /// rather than asking DNS again.
+    #[test]
+    fn git_reaches_only_the_addresses_tanto_checked() {
+        let address = routable_address();
+        let resolver = move |host: &str, _port: u16| match host {
+            "tanto-pinned.invalid" => Ok(vec![address]),
+            _ => Err(std::io::Error::other("unknown in this test")),
+        };
+
+        let (port, served) = one_request();
+        let url = format!("http://tanto-pinned.invalid:{port}/repo.git");
+        let remote = git_remote_resolved(&url, false, &resolver).unwrap();
+        let mut command = git(&[]);
+        remote.settings(&mut command);
+        command.args(["ls-remote", "--", &remote.url]);
+        let error = run(command, "git ls-remote").unwrap_err().to_string();
+        assert!(error.contains("not found"), "{error}");
+        let request = served.join().unwrap();
+        assert!(request.starts_with("GET /repo.git/info/refs"), "{request}");
+        assert!(request.contains(&format!("Host: tanto-pinned.invalid:{port}")), "{request}");
+
+        let (port, served) = one_request();
+        let url = format!("git://tanto-pinned.invalid:{port}/repo");
+        let remote = git_remote_resolved(&url, false, &resolver).unwrap();
+        let mut command = git(&[]);
+        remote.settings(&mut command);
+        command.args(["ls-remote", "--", &remote.url]);
+        assert!(run(command, "git ls-remote").is_err());
+        let request = served.join().unwrap();
+        assert!(request.contains("git-upload-pack /repo\0"), "{request:?}");
+
+        // An answer with one local address among others is refused whole: git would pick.
+        let rebound = move |_: &str, _: u16| Ok(vec![address, "127.0.0.1".parse().unwrap()]);
+        let error = git_remote_resolved("https://tanto-pinned.invalid/repo.git", false, &rebound).unwrap_err();
+        assert!(error.to_string().contains("reaches this machine's own or link-local addresses"), "{error}");
+    }
 }
