@@ -182,6 +182,49 @@ fn hostile_module(server: &GitServer, name: &str, manifest: &str, setup: impl Fn
     repo.push();
 }
 
+/// A third-party module may not make `tanto install` fetch from this machine's own or
+/// link-local addresses through the dependencies it declares (the user's own may).
+#[test]
+fn a_dependency_declared_by_a_third_party_cannot_lead_to_local_addresses() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    // A service on loopback, counting the connections it gets.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    for (name, url) in [
+        ("loopback", format!("http://127.0.0.1:{port}/acme/tool.git")),
+        ("metadata", "http://169.254.169.254/acme/tool.git".to_owned()),
+    ] {
+        let repo_name = format!("declares-{name}");
+        let manifest = format!("name = \"hostile\"\nsdk = \"rust\"\n[dependencies]\ntool = \"{url}@^1\"\n");
+        hostile_module(&server, &repo_name, &manifest, |_| {});
+        let project = server.project(&repo_name, APP);
+        let run = tanto.run_in(&project, &["install", &format!("github.com/acme/{repo_name}@^1")]).failure(2);
+        assert!(
+            run.stderr.contains("reaches this machine's own or link-local addresses") && run.stderr.contains("TANTO_ALLOW_LOCAL_URLS=1"),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(&format!("required by {repo_name}")), "{name}: {}", run.stderr);
+        assert!(!project.join("tanto.lock").exists(), "{name}: the lock was written");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "the loopback service was reached");
+    // The user's own choice is the user's: named directly, the same URL is asked for.
+    let project = server.project("direct", APP);
+    tanto
+        .run_in(&project, &["install", &format!("http://127.0.0.1:{port}/acme/tool.git@^1")])
+        .failure(2);
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) > 0, "the user's own URL was not fetched");
+}
+
 /// What a hostile case adds to its repository's work tree.
 type Setup<'a> = Box<dyn FnOnce(&Repository) + 'a>;
 

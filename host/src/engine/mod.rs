@@ -24,6 +24,7 @@ pub mod sources;
 pub mod tree;
 
 mod eval;
+pub(crate) use eval::check_declared_module_url;
 
 use std::collections::HashMap;
 use std::future::Future;

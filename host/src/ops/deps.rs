@@ -54,9 +54,11 @@ impl DependencySettings {
 }
 
 /// The system `git` over the shared cache, with the process environment (credential
-/// helpers, SSH agents and `insteadOf` mirrors work as for git users).
+/// helpers, SSH agents and `insteadOf` mirrors work as for git users). A dependency a
+/// third-party module declares may not lead to this machine's own addresses.
 pub fn git_source(cache_root: &Path) -> GitCli {
-    GitCli::new(GitConfig::new(), CacheLayout::new(cache_root))
+    let config = GitConfig::new().with_declared_url_check(crate::engine::check_declared_module_url);
+    GitCli::new(config, CacheLayout::new(cache_root))
 }
 
 /// The graph of a project's dependencies, as `tanto.lock` records it.

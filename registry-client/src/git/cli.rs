@@ -25,13 +25,20 @@ use crate::reference::is_commit_like;
 pub struct GitConfig {
     program: OsString,
     env: Vec<(OsString, OsString)>,
+    /// The host's check of URLs third-party modules declare (see
+    /// [`GitSource::check_declared_url`]).
+    declared_url_check: Option<DeclaredUrlCheck>,
 }
+
+/// Answers whether a URL a third-party module declared may be fetched: `Err` says why not.
+pub type DeclaredUrlCheck = fn(&str) -> Result<(), String>;
 
 impl Default for GitConfig {
     fn default() -> Self {
         GitConfig {
             program: OsString::from("git"),
             env: Vec::new(),
+            declared_url_check: None,
         }
     }
 }
@@ -59,6 +66,12 @@ impl GitConfig {
     /// Adds an environment variable to every git invocation.
     pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> GitConfig {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Checks the URLs third-party modules declare with `check` before git reaches them.
+    pub fn with_declared_url_check(mut self, check: DeclaredUrlCheck) -> GitConfig {
+        self.declared_url_check = Some(check);
         self
     }
 
@@ -526,6 +539,13 @@ impl GitSource for GitCli {
                     source,
                 })
             }
+        }
+    }
+
+    fn check_declared_url(&self, url: &str) -> Result<(), GitError> {
+        match self.config.declared_url_check {
+            Some(check) => check(url).map_err(|reason| GitError::Refused { url: url.to_owned(), reason }),
+            None => Ok(()),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 pub use cache::{CacheLayout, default_cache_root};
 pub(crate) use cli::unique_suffix;
-pub use cli::{GitCli, GitConfig};
+pub use cli::{DeclaredUrlCheck, GitCli, GitConfig};
 pub use fake::{FakeGit, FakeRepository};
 
 use crate::hint::Hint;
@@ -126,6 +126,14 @@ pub trait GitSource: Send + Sync {
     /// commit always yields the same directory, and a directory that exists is
     /// complete.
     fn checkout(&self, url: &str, commit: &str) -> Result<PathBuf, GitError>;
+
+    /// Checks `url`, which a third-party module declared (the user did not), before the
+    /// network is reached for it: where such a module may make this machine fetch from
+    /// is the host's policy. Everything passes by default.
+    fn check_declared_url(&self, url: &str) -> Result<(), GitError> {
+        let _ = url;
+        Ok(())
+    }
 }
 
 /// How a git command failed, read from its stderr.
@@ -176,6 +184,9 @@ pub enum GitError {
     /// The commit is not in the repository (after fetching).
     #[error("commit `{commit}` does not exist in {url}")]
     CommitNotFound { url: String, commit: String },
+    /// A third-party module declared a URL the host does not let it reach.
+    #[error("{reason}")]
+    Refused { url: String, reason: String },
     /// Offline mode, and the cache holds nothing of this repository.
     #[error("{url} is not in the module cache")]
     NotCached { url: String },
@@ -219,7 +230,7 @@ impl GitError {
             }
             GitError::CommitNotFound { .. } => Some(Hint::CheckVersionSpec),
             GitError::NotCached { .. } => Some(Hint::FillCache),
-            GitError::Spawn { .. } | GitError::Io { .. } => None,
+            GitError::Spawn { .. } | GitError::Io { .. } | GitError::Refused { .. } => None,
         }
     }
 

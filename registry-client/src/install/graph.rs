@@ -20,10 +20,39 @@ use crate::schema::lock::{LockedModule, Lockfile};
 use crate::schema::manifest::Dependencies;
 
 /// Answers `list_remote_refs` once per URL for the whole run, so a monorepo with ten
-/// modules is asked once.
+/// modules is asked once; checks a URL only third-party modules declared before the
+/// network is reached for it.
 struct RunCache<'a> {
     inner: &'a dyn GitSource,
     remote_refs: Mutex<HashMap<String, RemoteRefs>>,
+    /// URLs the user's own modules declared, and those only git modules did.
+    declared: Mutex<Declared>,
+}
+
+#[derive(Default)]
+struct Declared {
+    by_user: BTreeSet<String>,
+    by_third_parties: BTreeSet<String>,
+}
+
+impl RunCache<'_> {
+    fn declare(&self, url: &str, by_third_party: bool) {
+        let mut declared = self.declared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if by_third_party {
+            declared.by_third_parties.insert(url.to_owned());
+        } else {
+            declared.by_user.insert(url.to_owned());
+        }
+    }
+
+    fn check(&self, url: &str) -> Result<(), GitError> {
+        let declared = self.declared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if declared.by_third_parties.contains(url) && !declared.by_user.contains(url) {
+            drop(declared);
+            self.inner.check_declared_url(url)?;
+        }
+        Ok(())
+    }
 }
 
 impl GitSource for RunCache<'_> {
@@ -32,6 +61,7 @@ impl GitSource for RunCache<'_> {
         if let Some(refs) = memo.get(url) {
             return Ok(refs.clone());
         }
+        self.check(url)?;
         let refs = self.inner.list_remote_refs(url)?;
         memo.insert(url.to_owned(), refs.clone());
         Ok(refs)
@@ -40,6 +70,7 @@ impl GitSource for RunCache<'_> {
         self.inner.list_cached_refs(url)
     }
     fn fetch(&self, url: &str, target: &FetchTarget) -> Result<(), GitError> {
+        self.check(url)?;
         self.inner.fetch(url, target)
     }
     fn find_commit(&self, url: &str, commit: &str) -> Result<Option<String>, GitError> {
@@ -147,6 +178,7 @@ pub fn resolve_graph(
     let git = RunCache {
         inner: git,
         remote_refs: Mutex::new(HashMap::new()),
+        declared: Mutex::new(Declared::default()),
     };
     let mut graph = Graph {
         git: &git,
@@ -176,7 +208,7 @@ pub fn resolve_graph(
 }
 
 struct Graph<'a> {
-    git: &'a dyn GitSource,
+    git: &'a RunCache<'a>,
     existing: &'a Lockfile,
     options: &'a InstallOptions,
     nodes: Vec<Node>,
@@ -355,6 +387,9 @@ impl Graph<'_> {
         let Some(url) = reference.clone_url() else {
             return Ok(());
         };
+        // Edges out of a git checkout are a third party's; the user's own modules are
+        // the root and its local dependencies.
+        self.git.declare(&url, edge.checkout_root.is_some());
         let network = self.options.network;
 
         // A lock entry that still satisfies the spec is kept, unless released by update.

@@ -381,3 +381,74 @@ fn pinned_versions_satisfy_specs() {
     }
     assert!(satisfies(&entry, None));
 }
+
+/// A git source whose host refuses every URL a third-party module declares, and which
+/// counts the network requests it gets.
+struct Guarded<'a> {
+    git: &'a FakeGit,
+    checked: Mutex<Vec<String>>,
+    requests: Mutex<Vec<String>>,
+}
+
+impl GitSource for Guarded<'_> {
+    fn list_remote_refs(&self, url: &str) -> Result<RemoteRefs, GitError> {
+        self.requests.lock().expect("requests").push(format!("ls-remote {url}"));
+        self.git.list_remote_refs(url)
+    }
+    fn list_cached_refs(&self, url: &str) -> Result<Option<RemoteRefs>, GitError> {
+        self.git.list_cached_refs(url)
+    }
+    fn fetch(&self, url: &str, target: &FetchTarget) -> Result<(), GitError> {
+        self.requests.lock().expect("requests").push(format!("fetch {url}"));
+        self.git.fetch(url, target)
+    }
+    fn find_commit(&self, url: &str, commit: &str) -> Result<Option<String>, GitError> {
+        self.git.find_commit(url, commit)
+    }
+    fn checkout(&self, url: &str, commit: &str) -> Result<PathBuf, GitError> {
+        self.git.checkout(url, commit)
+    }
+    fn check_declared_url(&self, url: &str) -> Result<(), GitError> {
+        self.checked.lock().expect("checked").push(url.to_owned());
+        Err(GitError::Refused {
+            url: url.to_owned(),
+            reason: format!("{url} is refused here"),
+        })
+    }
+}
+
+#[test]
+fn urls_only_third_party_modules_declare_are_checked_before_the_network() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let git = fake(root.path());
+    let guarded = Guarded {
+        git: &git,
+        checked: Mutex::new(Vec::new()),
+        requests: Mutex::new(Vec::new()),
+    };
+    // app (the user's) declares lib: lib is refused before anything asks for it.
+    let error = resolve_graph(
+        &guarded,
+        root.path(),
+        &deps(&[("app", "github.com/acme/app@^1")]),
+        None,
+        &InstallOptions::default(),
+    )
+    .expect_err("lib is declared by app only");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("{LIB} is refused here")) && message.contains("required by app"),
+        "{message}"
+    );
+    assert_eq!(guarded.checked.lock().expect("checked").as_slice(), [LIB]);
+    assert_eq!(
+        guarded.requests.lock().expect("requests").as_slice(),
+        [format!("ls-remote {APP}"), format!("fetch {APP}")]
+    );
+
+    // The user names lib too: it is the user's choice, fetched unchecked.
+    guarded.checked.lock().expect("checked").clear();
+    let both = deps(&[("app", "github.com/acme/app@^1"), ("lib", "github.com/acme/lib@^1")]);
+    resolve_graph(&guarded, root.path(), &both, None, &InstallOptions::default()).expect("lib is the user's too");
+    assert_eq!(guarded.checked.lock().expect("checked").as_slice(), [] as [String; 0]);
+}

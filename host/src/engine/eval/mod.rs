@@ -21,6 +21,7 @@ mod shell;
 pub(crate) use self::record::SnapshotChecks;
 mod services;
 mod sources;
+pub(crate) use sources::check_declared_module_url;
 mod step_spec;
 mod terminal;
 mod volumes;
