@@ -544,3 +544,44 @@ fn copies_take_an_owner() {
     );
     tanto.assert_no_leftovers();
 }
+
+/// Runs reading commits of one repository at the same time share its git cache: each
+/// fetch waits for the one before it (git's own locks, `shallow.lock` among them, would
+/// fail it), and every run reads its own commit.
+#[test]
+fn concurrent_runs_fetch_one_repository_in_turn() {
+    let server = GitServer::start();
+    let repo = server.repository("busy");
+    let commits: Vec<String> = (0..4)
+        .map(|index| {
+            repo.write("README.md", &format!("version {index}"));
+            // Something to send, so that fetches overlap.
+            let noise: String = (0..400_000).map(|byte| char::from(b'a' + ((byte * 7 + index * 13) % 26) as u8)).collect();
+            repo.write(&format!("noise-{index}.txt"), &noise);
+            repo.commit(&format!("version {index}"))
+        })
+        .collect();
+    repo.push();
+    let tanto = server.tanto();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = commits
+            .iter()
+            .map(|commit| {
+                let tanto = &tanto;
+                scope.spawn(move || {
+                    let args = [
+                        "--url=https://github.com/acme/busy".to_owned(),
+                        "--kind=commit".to_owned(),
+                        format!("--name={commit}"),
+                    ];
+                    tanto.call_guest("api", "git-files", &args.iter().map(String::as_str).collect::<Vec<_>>())
+                })
+            })
+            .collect();
+        for (index, run) in runs.into_iter().enumerate() {
+            let run = run.join().expect("a run").success();
+            assert!(run.stdout.ends_with(&format!("readme version {index}")), "{}", run.stdout);
+        }
+    });
+    tanto.assert_no_leftovers();
+}

@@ -317,7 +317,21 @@ fn resolve(url: &str, reference: &GitReference) -> Result<String, EngineError> {
 /// fetched before is never fetched again. What a fetch adds may not pass `limit` bytes.
 fn fetch_commit(database: &Path, url: &str, commit: &str, limit: u64) -> Result<(), EngineError> {
     let shown = display_url(url);
+    if database.join("HEAD").exists() && has_commit(database, commit) {
+        return Ok(());
+    }
     std::fs::create_dir_all(database).map_err(local_error("cannot create a git cache folder"))?;
+    // One fetch at a time into a repository, across processes: git's own locks
+    // (`shallow.lock`, refs) fail a concurrent fetch rather than wait for it, and the
+    // size bound must count what this fetch adds alone. A commit fetched while this one
+    // waited is then found below.
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(database.with_extension("lock"))
+        .map_err(local_error("cannot open a git cache lock"))?;
+    lock.lock().map_err(local_error("cannot lock a git cache folder"))?;
     if !database.join("HEAD").exists() {
         run(git_in(database, None, &["init", "--bare", "--quiet"]), "git init")?;
     }
