@@ -7,7 +7,7 @@ use std::fs;
 
 use common::Fixture;
 use tanto_git_fixtures::{Abbreviated, free_port, redact_hex};
-use tanto_registry::git::{CacheLayout, FailureKind, GitCli, GitError, GitSource};
+use tanto_registry::git::{CacheLayout, FailureKind, FetchTarget, GitCli, GitError, GitSource};
 use tanto_registry::install::{InstallError, InstallOptions, LockMode, install, update};
 use tanto_registry::lockfile::{VerifyError, read_lockfile};
 use tanto_registry::publish::{PublishError, PublishOptions, publish};
@@ -433,4 +433,58 @@ fn unknown_host_missing_repository_and_missing_version_are_clear() {
         ),
         "{unreachable}"
     );
+}
+
+/// A repository may not fill the disk through the module cache: a fetch is stopped once
+/// what it received passes the limit (and leaves no pack), and a commit whose files
+/// expand past it (a small pack of zeros) is not checked out.
+#[test]
+fn fetches_and_checkouts_are_bounded() {
+    let fixture = Fixture::new();
+    let noisy = fixture.host.repository("noisy");
+    // 2 MB that do not compress.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: String = (0..2_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'!' + (state % 90) as u8)
+        })
+        .collect();
+    noisy.write("noise.txt", &noise);
+    let noisy_commit = noisy.commit("noise");
+    noisy.push();
+    let zeros = fixture.host.repository("zeros");
+    zeros.write("zeros.txt", &"\0".repeat(8_000_000));
+    let zeros_commit = zeros.commit("zeros");
+    zeros.push();
+
+    let limit = 1_000_000;
+    let git = GitCli::new(fixture.git_config().with_size_limit(limit), CacheLayout::new(&fixture.cache));
+    let url = "https://github.com/acme/noisy";
+    let error = git.fetch(url, &FetchTarget::Commit(noisy_commit.clone())).expect_err("too big");
+    assert!(matches!(&error, GitError::FetchTooBig { limit: 1_000_000, .. }), "{error}");
+    assert!(error.to_string().contains("TANTO_CACHE_MAX_SIZE"), "{error}");
+    let packs = git.cache().database(url).join("objects/pack");
+    let left: Vec<_> = fs::read_dir(&packs)
+        .map(|entries| entries.flatten().map(|entry| entry.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(git.find_commit(url, &noisy_commit).expect("find"), None);
+
+    let url = "https://github.com/acme/zeros";
+    git.fetch(url, &FetchTarget::Commit(zeros_commit.clone())).expect("a small pack");
+    let error = git.checkout(url, &zeros_commit).expect_err("expands too far");
+    assert!(matches!(&error, GitError::CheckoutTooBig { .. }), "{error}");
+    assert!(!git.cache().checkout(url, &zeros_commit).exists());
+
+    // Under a ceiling they fit, both work.
+    let roomy = GitCli::new(fixture.git_config().with_size_limit(100_000_000), CacheLayout::new(&fixture.cache));
+    roomy
+        .fetch("https://github.com/acme/noisy", &FetchTarget::Commit(noisy_commit.clone()))
+        .expect("fetch");
+    let checkout = roomy.checkout("https://github.com/acme/noisy", &noisy_commit).expect("checkout");
+    assert_eq!(fs::read_to_string(checkout.join("noise.txt")).expect("read").len(), 2_000_000);
+    roomy.checkout(url, &zeros_commit).expect("checkout");
 }

@@ -225,6 +225,34 @@ fn a_dependency_declared_by_a_third_party_cannot_lead_to_local_addresses() {
     assert!(connections.load(std::sync::atomic::Ordering::SeqCst) > 0, "the user's own URL was not fetched");
 }
 
+/// A module's repository may not fill the disk through the module cache: its fetch is
+/// bounded by the cache's ceiling as downloads are.
+#[test]
+fn a_module_repository_bigger_than_the_cache_ceiling_is_refused() {
+    let server = GitServer::start();
+    let tanto = server.tanto().env("TANTO_CACHE_MAX_SIZE", "1000000");
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: String = (0..2_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'!' + (state % 90) as u8)
+        })
+        .collect();
+    hostile_module(&server, "heavy", "name = \"heavy\"\nsdk = \"rust\"\n", |repo| {
+        fs::write(repo.work.join("noise.txt"), &noise).expect("write")
+    });
+    let project = server.project("heavy", APP);
+    let run = tanto.run_in(&project, &["install", "github.com/acme/heavy@^1"]).failure(2);
+    assert!(
+        run.stderr.contains("the most one fetch may add to the module cache (TANTO_CACHE_MAX_SIZE)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!project.join("tanto.lock").exists());
+}
+
 /// What a hostile case adds to its repository's work tree.
 type Setup<'a> = Box<dyn FnOnce(&Repository) + 'a>;
 

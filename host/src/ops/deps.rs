@@ -57,7 +57,12 @@ impl DependencySettings {
 /// helpers, SSH agents and `insteadOf` mirrors work as for git users). A dependency a
 /// third-party module declares may not lead to this machine's own addresses.
 pub fn git_source(cache_root: &Path) -> GitCli {
-    let config = GitConfig::new().with_declared_url_check(crate::engine::check_declared_module_url);
+    // What a repository may put in the cache is bounded as the engine's downloads are; a
+    // ceiling that cannot be read is told about by the session that reads it.
+    let ceiling = super::cache::max_size_from_env().unwrap_or(crate::engine::DEFAULT_CACHE_CEILING);
+    let config = GitConfig::new()
+        .with_declared_url_check(crate::engine::check_declared_module_url)
+        .with_size_limit(ceiling);
     GitCli::new(config, CacheLayout::new(cache_root))
 }
 

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::debug;
 
+use super::bounded::{Fetched, FilesSizeError, PACKS_ONLY, files_size, run_bounded_fetch};
 use super::{CacheLayout, FailureKind, FetchTarget, GitError, GitSource, RemoteRefs, TagTarget};
 use crate::reference::is_commit_like;
 
@@ -28,6 +29,8 @@ pub struct GitConfig {
     /// The host's check of URLs third-party modules declare (see
     /// [`GitSource::check_declared_url`]).
     declared_url_check: Option<DeclaredUrlCheck>,
+    /// The most bytes one fetch may add to the cache, and the files of one checkout take.
+    size_limit: Option<u64>,
 }
 
 /// Answers whether a URL a third-party module declared may be fetched: `Err` says why not.
@@ -39,6 +42,7 @@ impl Default for GitConfig {
             program: OsString::from("git"),
             env: Vec::new(),
             declared_url_check: None,
+            size_limit: None,
         }
     }
 }
@@ -75,6 +79,13 @@ impl GitConfig {
         self
     }
 
+    /// Stops a fetch once what it received passes `limit` bytes, and refuses to check out
+    /// a commit whose files take more: a repository may not fill the disk.
+    pub fn with_size_limit(mut self, limit: u64) -> GitConfig {
+        self.size_limit = Some(limit);
+        self
+    }
+
     /// Renders a command line for messages (arguments with spaces are quoted).
     fn describe(&self, args: &[&OsStr]) -> String {
         let mut text = self.program.to_string_lossy().into_owned();
@@ -92,10 +103,8 @@ impl GitConfig {
         text
     }
 
-    /// Runs git and collects its output; fails only when git cannot be started.
-    pub(crate) fn output(&self, args: &[&OsStr], current_dir: Option<&Path>, extra_env: &[(&str, &OsStr)]) -> Result<Finished, GitError> {
-        let command_line = self.describe(args);
-        debug!(command = %command_line, "running git");
+    /// git with `args` and this configuration's environment, not started.
+    fn command(&self, args: &[&OsStr], extra_env: &[(&str, &OsStr)]) -> Command {
         let mut command = Command::new(&self.program);
         command
             .args(args)
@@ -106,6 +115,14 @@ impl GitConfig {
         for (key, value) in extra_env {
             command.env(key, value);
         }
+        command
+    }
+
+    /// Runs git and collects its output; fails only when git cannot be started.
+    pub(crate) fn output(&self, args: &[&OsStr], current_dir: Option<&Path>, extra_env: &[(&str, &OsStr)]) -> Result<Finished, GitError> {
+        let command_line = self.describe(args);
+        debug!(command = %command_line, "running git");
+        let mut command = self.command(args, extra_env);
         if let Some(dir) = current_dir {
             command.current_dir(dir);
         }
@@ -311,16 +328,35 @@ impl GitCli {
 
     fn fetch_refspecs(&self, database: &Path, url: &str, refspecs: &[&str]) -> Result<(), GitError> {
         let git_dir = git_dir_arg(database);
-        let mut args: Vec<&OsStr> = vec![
+        let mut args: Vec<&OsStr> = PACKS_ONLY.iter().map(OsStr::new).collect();
+        args.extend([
             git_dir.as_os_str(),
             OsStr::new("fetch"),
             OsStr::new("--quiet"),
             OsStr::new("--no-tags"),
             OsStr::new(url),
-        ];
+        ]);
         args.extend(refspecs.iter().map(OsStr::new));
-        self.config.run(&args, None, Some(url))?;
-        Ok(())
+        let Some(limit) = self.config.size_limit else {
+            self.config.run(&args, None, Some(url))?;
+            return Ok(());
+        };
+        let command_line = self.config.describe(&args);
+        debug!(command = %command_line, limit, "running git, bounded");
+        match run_bounded_fetch(self.config.command(&args, &[]), database, limit) {
+            Ok(Fetched::Exited { success: true, .. }) => Ok(()),
+            Ok(Fetched::Exited { stdout, stderr, .. }) => Err(failed(
+                Finished {
+                    success: false,
+                    stdout,
+                    stderr,
+                    command: command_line,
+                },
+                Some(url),
+            )),
+            Ok(Fetched::TooBig) => Err(GitError::FetchTooBig { url: url.to_owned(), limit }),
+            Err(source) => Err(GitError::Spawn { command: command_line, source }),
+        }
     }
 
     fn fetch_everything(&self, database: &Path, url: &str) -> Result<(), GitError> {
@@ -484,6 +520,27 @@ impl GitSource for GitCli {
             return Ok(destination);
         }
         let database = self.cache.database(url);
+        if let Some(limit) = self.config.size_limit {
+            let size = files_size(self.config.command(&[], &[]), &database, commit, limit).map_err(|error| match error {
+                FilesSizeError::Spawn(source) => GitError::Spawn {
+                    command: self.config.describe(&[OsStr::new("ls-tree"), OsStr::new(commit)]),
+                    source,
+                },
+                error => GitError::Failed {
+                    command: self.config.describe(&[OsStr::new("ls-tree"), OsStr::new(commit)]),
+                    url: Some(url.to_owned()),
+                    kind: FailureKind::Other,
+                    stderr: error.to_string(),
+                },
+            })?;
+            if size > limit {
+                return Err(GitError::CheckoutTooBig {
+                    url: url.to_owned(),
+                    commit: commit.to_owned(),
+                    limit,
+                });
+            }
+        }
         let parent = self.cache.checkouts(url);
         fs::create_dir_all(&parent).map_err(io_error("create directory", &parent))?;
         let suffix = unique_suffix();

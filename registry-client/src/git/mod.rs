@@ -5,6 +5,7 @@
 //! agents, proxies and `url.<base>.insteadOf` mirrors then behave exactly as they do for
 //! the user's own `git clone`.
 
+mod bounded;
 mod cache;
 mod cli;
 mod fake;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 
+pub use bounded::{Fetched, FilesSizeError, PACKS_ONLY, files_size, run_bounded_fetch};
 pub use cache::{CacheLayout, default_cache_root};
 pub(crate) use cli::unique_suffix;
 pub use cli::{DeclaredUrlCheck, GitCli, GitConfig};
@@ -184,6 +186,12 @@ pub enum GitError {
     /// The commit is not in the repository (after fetching).
     #[error("commit `{commit}` does not exist in {url}")]
     CommitNotFound { url: String, commit: String },
+    /// A fetch received more than the cache may take from it.
+    #[error("{url} sends more than {limit} bytes, the most one fetch may add to the module cache (TANTO_CACHE_MAX_SIZE)")]
+    FetchTooBig { url: String, limit: u64 },
+    /// A commit's files take more than the cache may hold of them.
+    #[error("the files of {url} at {commit} take more than {limit} bytes, the most one checkout may take in the module cache (TANTO_CACHE_MAX_SIZE)")]
+    CheckoutTooBig { url: String, commit: String, limit: u64 },
     /// A third-party module declared a URL the host does not let it reach.
     #[error("{reason}")]
     Refused { url: String, reason: String },
@@ -230,7 +238,7 @@ impl GitError {
             }
             GitError::CommitNotFound { .. } => Some(Hint::CheckVersionSpec),
             GitError::NotCached { .. } => Some(Hint::FillCache),
-            GitError::Spawn { .. } | GitError::Io { .. } | GitError::Refused { .. } => None,
+            GitError::Spawn { .. } | GitError::Io { .. } | GitError::Refused { .. } | GitError::FetchTooBig { .. } | GitError::CheckoutTooBig { .. } => None,
         }
     }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use sha2::{Digest as _, Sha256};
+use tanto_registry::git::{Fetched, FilesSizeError};
 
 use super::{blocking, local_error};
 use crate::engine::digest::{Digest, Hasher};
@@ -250,9 +251,7 @@ fn not_redirected(error: EngineError, remote: &GitRemote) -> EngineError {
 
 /// Runs `command`; its stdout, or an error naming `what` with git's stderr.
 fn run(mut command: Command, what: &str) -> Result<String, EngineError> {
-    let output = command
-        .output()
-        .map_err(|error| EngineError::Failed(format!("{what}: cannot run git ({error}); install git to read git sources")))?;
+    let output = command.output().map_err(|error| cannot_run_git(what, &error))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
@@ -386,81 +385,20 @@ impl Bounded {
     }
 }
 
-/// Where a fetch into a bare repository writes what it receives: packs only (see
-/// [`git_in`]), a temporary one while it arrives.
-fn pack_folder(database: &Path) -> std::path::PathBuf {
-    database.join("objects").join("pack")
+/// Runs `command`, a fetch into `database`, like [`run`], stopped once the packs it
+/// writes pass `limit` bytes (see [`tanto_registry::git::run_bounded_fetch`]).
+fn run_bounded(command: Command, what: &str, database: &Path, limit: u64) -> Result<String, Bounded> {
+    match tanto_registry::git::run_bounded_fetch(command, database, limit) {
+        Ok(Fetched::Exited { success: true, stdout, .. }) => Ok(stdout),
+        Ok(Fetched::Exited { stderr, .. }) => Err(Bounded::Failed(EngineError::Failed(format!("{what}: {}", stderr.trim())))),
+        Ok(Fetched::TooBig) => Err(Bounded::TooBig),
+        Err(error) => Err(Bounded::Failed(cannot_run_git(what, &error))),
+    }
 }
 
-/// The files of `folder` and their sizes.
-fn files_in(folder: &Path) -> std::collections::HashMap<OsString, u64> {
-    std::fs::read_dir(folder)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| Some((entry.file_name(), entry.metadata().ok()?.len())))
-        .collect()
-}
-
-/// Runs a fetch into `database` like [`run`], stopping it once the packs it writes pass
-/// `limit` bytes (git has no such limit of its own: `receive.maxInputSize` holds for
-/// pushes only). A fetch stopped, or finished over the limit, leaves nothing behind.
-fn run_bounded(mut command: Command, what: &str, database: &Path, limit: u64) -> Result<String, Bounded> {
-    let folder = pack_folder(database);
-    let before = files_in(&folder);
-    let added = || -> u64 {
-        files_in(&folder)
-            .iter()
-            .filter(|(name, size)| before.get(*name) != Some(size))
-            .map(|(_, size)| size)
-            .sum()
-    };
-    let remove_added = || {
-        for name in files_in(&folder).into_keys().filter(|name| !before.contains_key(name)) {
-            let _ = std::fs::remove_file(folder.join(name));
-        }
-    };
-    let output = tempfile::tempfile().and_then(|stdout| Ok((stdout, tempfile::tempfile()?)));
-    let (mut stdout, mut stderr) = output.map_err(|error| Bounded::Failed(EngineError::Local(format!("cannot create a file for git's output: {error}"))))?;
-    let clone = |file: &std::fs::File| {
-        file.try_clone()
-            .map_err(|error| Bounded::Failed(EngineError::Local(format!("cannot share a file with git: {error}"))))
-    };
-    command.stdout(clone(&stdout)?).stderr(clone(&stderr)?);
-    let mut child = command.spawn().map_err(|error| {
-        Bounded::Failed(EngineError::Failed(format!(
-            "{what}: cannot run git ({error}); install git to read git sources"
-        )))
-    })?;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if added() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                remove_added();
-                return Err(Bounded::TooBig);
-            }
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
-            Err(error) => return Err(Bounded::Failed(EngineError::Failed(format!("{what}: cannot wait for git ({error})")))),
-        }
-    };
-    if added() > limit {
-        remove_added();
-        return Err(Bounded::TooBig);
-    }
-    let read = |file: &mut std::fs::File| {
-        use std::io::{Read, Seek};
-        let mut text = String::new();
-        let _ = file.seek(std::io::SeekFrom::Start(0));
-        let _ = file.take(1 << 20).read_to_string(&mut text);
-        text
-    };
-    if status.success() {
-        Ok(read(&mut stdout))
-    } else {
-        Err(Bounded::Failed(EngineError::Failed(format!("{what}: {}", read(&mut stderr).trim()))))
-    }
+/// The error of a git command that could not be run (or waited for).
+fn cannot_run_git(what: &str, error: &std::io::Error) -> EngineError {
+    EngineError::Failed(format!("{what}: cannot run git ({error}); install git to read git sources"))
 }
 
 /// `git` on the bare repository `database`, with the settings that keep it on `remote`'s
@@ -472,10 +410,7 @@ fn git_in(database: &Path, remote: Option<&GitRemote>, args: &[&str]) -> Command
     if let Some(remote) = remote {
         remote.settings(&mut command);
     }
-    // What a fetch receives is kept as a pack, however few objects it holds, so that
-    // [`run_bounded`] sees all of it in one folder.
-    command.args(["-c", "fetch.unpackLimit=1", "-c", "transfer.unpackLimit=1"]);
-    command.arg(git_dir).args(args);
+    command.args(tanto_registry::git::PACKS_ONLY).arg(git_dir).args(args);
     command
 }
 
@@ -488,7 +423,11 @@ fn has_commit(database: &Path, commit: &str) -> bool {
 /// Writes the files of `commit` into `destination` (a new folder): no `.git`, links as
 /// links, no submodules, no hooks. Refused when its files take more than `limit` bytes.
 fn checkout(database: &Path, url: &str, commit: &str, destination: &Path, limit: u64) -> Result<(), EngineError> {
-    let size = files_size(database, commit, limit)?;
+    let what = format!("git ls-tree {commit}");
+    let size = tanto_registry::git::files_size(git(&[]), database, commit, limit).map_err(|error| match error {
+        FilesSizeError::Spawn(error) => cannot_run_git(&what, &error),
+        error => EngineError::Failed(format!("{what}: {error}")),
+    })?;
     if size > limit {
         return Err(EngineError::Failed(format!(
             "{} at {commit}: its files take more than the cache's size ceiling ({}); raise TANTO_CACHE_MAX_SIZE to check it out",
@@ -508,42 +447,6 @@ fn checkout(database: &Path, url: &str, commit: &str, destination: &Path, limit:
     run(command, &format!("git checkout {commit}"))?;
     std::fs::remove_file(&index).map_err(local_error("cannot remove a checkout's index"))?;
     Ok(())
-}
-
-/// How many bytes the files of `commit` hold, counted until the count passes `limit`: a
-/// small pack can hold files that expand far beyond it. Read from `git ls-tree` line by
-/// line, never held whole.
-fn files_size(database: &Path, commit: &str, limit: u64) -> Result<u64, EngineError> {
-    use std::io::BufRead;
-    let mut command = git_in(database, None, &["ls-tree", "-r", "-l", "-z", "--full-tree"]);
-    command.arg(commit).stdout(Stdio::piped()).stderr(Stdio::null());
-    let what = format!("git ls-tree {commit}");
-    let mut child = command
-        .spawn()
-        .map_err(|error| EngineError::Failed(format!("{what}: cannot run git ({error}); install git to read git sources")))?;
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped"));
-    let mut total: u64 = 0;
-    let mut line = Vec::new();
-    // `<mode> <type> <object> <size>\t<path>\0`; the size of a submodule's commit is `-`.
-    while total <= limit {
-        line.clear();
-        if lines
-            .read_until(0, &mut line)
-            .map_err(|error| EngineError::Failed(format!("{what}: {error}")))?
-            == 0
-        {
-            break;
-        }
-        let fields = line.split(|byte| *byte == b'\t').next().unwrap_or_default();
-        let size = fields.split(|byte| *byte == b' ').filter(|field| !field.is_empty()).nth(3);
-        total += size.and_then(|size| std::str::from_utf8(size).ok()?.parse::<u64>().ok()).unwrap_or(0);
-    }
-    let _ = child.kill();
-    let status = child.wait().map_err(|error| EngineError::Failed(format!("{what}: {error}")))?;
-    if total <= limit && !status.success() {
-        return Err(EngineError::Failed(format!("{what} failed ({status})")));
-    }
-    Ok(total)
 }
 
 #[cfg(test)]
