@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 
 use common::Fixture;
-use tanto_git_fixtures::{Abbreviated, free_port, redact_hex};
+use tanto_git_fixtures::{Abbreviated, free_port, incompressible, redact_hex};
 use tanto_registry::git::{CacheLayout, FailureKind, FetchTarget, GitCli, GitError, GitSource};
 use tanto_registry::install::{InstallError, InstallOptions, LockMode, install, update};
 use tanto_registry::lockfile::{VerifyError, read_lockfile};
@@ -442,17 +442,7 @@ fn unknown_host_missing_repository_and_missing_version_are_clear() {
 fn fetches_and_checkouts_are_bounded() {
     let fixture = Fixture::new();
     let noisy = fixture.host.repository("noisy");
-    // 2 MB that do not compress.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let noise: String = (0..2_000_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b'!' + (state % 90) as u8)
-        })
-        .collect();
-    noisy.write("noise.txt", &noise);
+    noisy.write("noise.txt", &incompressible(2_000_000));
     let noisy_commit = noisy.commit("noise");
     noisy.push();
     let zeros = fixture.host.repository("zeros");

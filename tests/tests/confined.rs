@@ -231,15 +231,7 @@ fn a_dependency_declared_by_a_third_party_cannot_lead_to_local_addresses() {
 fn a_module_repository_bigger_than_the_cache_ceiling_is_refused() {
     let server = GitServer::start();
     let tanto = server.tanto().env("TANTO_CACHE_MAX_SIZE", "1000000");
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let noise: String = (0..2_000_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b'!' + (state % 90) as u8)
-        })
-        .collect();
+    let noise = tanto_git_fixtures::incompressible(2_000_000);
     hostile_module(&server, "heavy", "name = \"heavy\"\nsdk = \"rust\"\n", |repo| {
         fs::write(repo.work.join("noise.txt"), &noise).expect("write")
     });

@@ -82,6 +82,20 @@ impl Drop for Daemon {
     }
 }
 
+/// `len` printable characters that do not compress (a fixed xorshift sequence): a file
+/// whose pack is as big as the file, for tests of size bounds.
+pub fn incompressible(len: usize) -> String {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'!' + (state % 90) as u8)
+        })
+        .collect()
+}
+
 /// A port nothing listens on right now (bound to 127.0.0.1:0, then released).
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

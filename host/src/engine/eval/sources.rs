@@ -210,6 +210,14 @@ fn git(args: &[&str]) -> Command {
     command
 }
 
+/// `git ls-remote` of `remote`, patterns to follow.
+fn ls_remote(remote: &GitRemote) -> Command {
+    let mut command = git(&[]);
+    remote.settings(&mut command);
+    command.args(["ls-remote", "--"]).arg(&remote.url);
+    command
+}
+
 /// `url` checked and git kept on what was checked (see [`git_remote`]), just before git
 /// reaches it.
 fn checked_remote(url: &str) -> Result<GitRemote, EngineError> {
@@ -288,13 +296,9 @@ fn resolve(url: &str, reference: &GitReference) -> Result<String, EngineError> {
     };
     // Checked now, as git is about to reach it, and git kept on what was checked.
     let remote = checked_remote(url)?;
-    let mut command = git(&[]);
-    remote.settings(&mut command);
-    command.args(["ls-remote", "--"]);
     // A pattern lists no `^{}` line (the commit of an annotated tag) unless asked for.
-    command
-        .arg(&remote.url)
-        .args(candidates.iter().flat_map(|candidate| [candidate.clone(), format!("{candidate}^{{}}")]));
+    let mut command = ls_remote(&remote);
+    command.args(candidates.iter().flat_map(|candidate| [candidate.clone(), format!("{candidate}^{{}}")]));
     let listed = run(command, &format!("git ls-remote {shown}")).map_err(|error| not_redirected(error, &remote))?;
     // `<oid>\t<ref>` lines; an annotated tag also has `<ref>^{}` with its commit.
     let oid_of = |wanted: &str| {
@@ -516,10 +520,7 @@ mod tests {
 
         let (port, served) = one_request();
         let url = format!("http://tanto-pinned.invalid:{port}/repo.git");
-        let remote = git_remote_resolved(&url, false, &resolver).unwrap();
-        let mut command = git(&[]);
-        remote.settings(&mut command);
-        command.args(["ls-remote", "--", &remote.url]);
+        let command = ls_remote(&git_remote_resolved(&url, false, &resolver).unwrap());
         let error = run(command, "git ls-remote").unwrap_err().to_string();
         assert!(error.contains("not found"), "{error}");
         let request = served.join().unwrap();
@@ -528,10 +529,7 @@ mod tests {
 
         let (port, served) = one_request();
         let url = format!("git://tanto-pinned.invalid:{port}/repo");
-        let remote = git_remote_resolved(&url, false, &resolver).unwrap();
-        let mut command = git(&[]);
-        remote.settings(&mut command);
-        command.args(["ls-remote", "--", &remote.url]);
+        let command = ls_remote(&git_remote_resolved(&url, false, &resolver).unwrap());
         assert!(run(command, "git ls-remote").is_err());
         let request = served.join().unwrap();
         assert!(request.contains("git-upload-pack /repo\0"), "{request:?}");
