@@ -10,7 +10,7 @@
 //! The `tar` crate's own `unpack` is not used: it follows links inside the destination
 //! and checks containment by canonicalizing paths, which is weaker than never following.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -29,84 +29,62 @@ fn io_error(context: String) -> impl FnOnce(io::Error) -> TreeError {
     move |source| TreeError::Io { context, source }
 }
 
-/// Unpacks the tar `archive` into `destination` (an existing folder).
-///
-/// Refuses (and stops at) an entry whose name is absolute, climbs with `..`, has empty
-/// components or a NUL byte, whose parent is a link or a file, or a hard link to anything
-/// but a regular file unpacked before it. Devices and fifos are skipped. Folder modes
-/// are applied last, so a read-only folder can still be filled.
+/// Unpacks the tar `archive` into `destination` (a new, empty folder), its entries checked
+/// as [`walk_archive`] checks them: it refuses (and stops at) an entry whose name is
+/// absolute, climbs with `..`, has empty components or a NUL byte, whose parent is a link
+/// or a file, or a hard link to anything but a regular file unpacked before it. Devices
+/// and fifos are skipped. Folder modes are applied last, so a read-only folder can still
+/// be filled.
 pub fn unpack(archive: impl Read, destination: &Path) -> Result<(), TreeError> {
     let root =
         cap_std::fs::Dir::open_ambient_dir(destination, cap_std::ambient_authority()).map_err(io_error(format!("cannot open {}", destination.display())))?;
     let mut walker = DirectoryWalker::new(root.try_clone().map_err(io_error(format!("cannot open {}", destination.display())))?);
-    let mut reader = tar::Archive::new(archive);
-    // Regular files this archive made, the only possible targets of its hard links.
-    let mut files: HashSet<String> = HashSet::new();
     let mut directory_modes: Vec<(String, u32)> = Vec::new();
-    let entries = reader.entries().map_err(io_error("cannot read the archive".into()))?;
-    for entry in entries {
-        let mut entry = entry.map_err(io_error("cannot read the archive".into()))?;
-        let Some(path) = entry_name(&entry.path_bytes()) else { continue };
-        validate_relative(&path)?;
+    walk_archive(archive, Layout::Root, |entry| {
+        let path = entry.path().to_string();
         let context = || format!("cannot unpack {path}");
         let (parent, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-        let directory = walker.open(parent, true).map_err(|error| match error.kind() {
-            io::ErrorKind::NotADirectory => refused(&path, "its parent is a link or a file in the archive"),
-            _ => io_error(context())(error),
-        })?;
-        let kind = entry.header().entry_type();
-        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
-        let existing = match directory.symlink_metadata(base) {
-            Ok(metadata) => Some(metadata.is_dir()),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
-            Err(error) => return Err(io_error(context())(error)),
+        // The walk saw every parent as a folder of the archive, made here before this
+        // entry: opening one never follows a link.
+        let directory = walker.open(parent, false).map_err(io_error(context()))?;
+        // An entry that is not a folder replaces a file or link of an earlier entry, as
+        // tar does (the walk refuses one replacing a folder).
+        let replace = || match directory.remove_file(base) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(io_error(context())(error)),
+            _ => Ok(()),
         };
-        if kind.is_dir() {
-            match existing {
-                Some(true) => {}
-                Some(false) => return Err(refused(&path, "a folder would replace a file or link of the archive")),
-                None => directory.create_dir(base).map_err(io_error(context()))?,
+        match entry {
+            Below::Directory { mode, .. } => {
+                if !directory.symlink_metadata(base).is_ok_and(|metadata| metadata.is_dir()) {
+                    directory.create_dir(base).map_err(io_error(context()))?;
+                }
+                directory_modes.push((path.clone(), mode));
             }
-            directory_modes.push((path.clone(), mode));
-            continue;
-        }
-        // Anything else replaces a file or link of an earlier entry, as tar does, but
-        // never a folder (which would take the entries below it along).
-        match existing {
-            Some(true) => return Err(refused(&path, "it would replace a folder of the archive")),
-            Some(false) => {
-                directory.remove_file(base).map_err(io_error(context()))?;
-                files.remove(&path);
+            Below::File { mode, contents, .. } => {
+                replace()?;
+                let mut output = directory
+                    .open_with(base, cap_std::fs::OpenOptions::new().write(true).create_new(true))
+                    .map_err(io_error(context()))?;
+                io::copy(contents, &mut output).map_err(io_error(context()))?;
+                output
+                    .set_permissions(cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(mode)))
+                    .map_err(io_error(context()))?;
             }
-            None => {}
-        }
-        if kind.is_file() || kind == tar::EntryType::Continuous {
-            let mut output = directory
-                .open_with(base, cap_std::fs::OpenOptions::new().write(true).create_new(true))
-                .map_err(io_error(context()))?;
-            io::copy(&mut entry, &mut output).map_err(io_error(context()))?;
-            output
-                .set_permissions(cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(mode)))
-                .map_err(io_error(context()))?;
-            files.insert(path);
-        } else if kind.is_symlink() {
-            let target = link_target(&entry, &path)?;
-            directory.symlink_contents(&target, base).map_err(io_error(context()))?;
-        } else if kind.is_hard_link() {
-            let target = entry
-                .link_name_bytes()
-                .map(|target| String::from_utf8_lossy(&target).trim_start_matches("./").to_string())
-                .ok_or_else(|| refused(&path, "it is a hard link without a target"))?;
-            if !files.contains(&target) {
-                return Err(refused(&path, "it is a hard link to something other than a file of the archive"));
+            Below::Symlink { target, .. } => {
+                replace()?;
+                directory.symlink_contents(&target, base).map_err(io_error(context()))?;
             }
-            // Both paths are real folders and files this function made (never links), so
-            // no component of either is followed out of the destination.
-            root.hard_link(&target, directory, base).map_err(io_error(context()))?;
-            files.insert(path);
+            Below::HardLink { target, .. } => {
+                replace()?;
+                // Both paths are real folders and files this function made (never links),
+                // so no component of either is followed out of the destination.
+                root.hard_link(&target, directory, base).map_err(io_error(context()))?;
+            }
+            // Character and block devices and fifos have no content to keep.
+            Below::Dropped { .. } => replace()?,
         }
-        // Character and block devices and fifos have no content to keep.
-    }
+        Ok(())
+    })?;
     directory_modes.sort_by_key(|(path, _)| std::cmp::Reverse(path.matches('/').count()));
     for (path, mode) in directory_modes {
         walker.set_directory_mode(&path, mode).map_err(io_error(format!("cannot unpack {path}")))?;
@@ -157,6 +135,17 @@ pub enum Below<'entry, 'archive, R: Read> {
     },
 }
 
+impl<R: Read> Below<'_, '_, R> {
+    /// Where the entry goes, relative to the top folder.
+    pub fn path(&self) -> &str {
+        match self {
+            Below::Directory { path, .. } | Below::File { path, .. } | Below::Symlink { path, .. } | Below::HardLink { path, .. } | Below::Dropped { path } => {
+                path
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Seen {
     Directory,
@@ -164,9 +153,25 @@ enum Seen {
     Other,
 }
 
+/// How an archive's entries are named.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Relative to the folder it is unpacked in.
+    Root,
+    /// Docker's archive of one path: a top entry named after the path, then everything
+    /// below it.
+    Path,
+}
+
 /// Walks path archive `archive`, handing each entry below its top folder to `visit`.
 /// Stops at the top entry when it is not a folder.
-pub fn walk_path_archive<R: Read>(archive: R, mut visit: impl FnMut(Below<'_, '_, R>) -> Result<(), TreeError>) -> Result<PathTop, TreeError> {
+pub fn walk_path_archive<R: Read>(archive: R, visit: impl FnMut(Below<'_, '_, R>) -> Result<(), TreeError>) -> Result<PathTop, TreeError> {
+    walk_archive(archive, Layout::Path, visit)
+}
+
+/// Walks `archive`, handing each entry (below the top folder of a path archive) to
+/// `visit`, checked as [`Below`] says. A root archive always has a folder at its top.
+fn walk_archive<R: Read>(archive: R, layout: Layout, mut visit: impl FnMut(Below<'_, '_, R>) -> Result<(), TreeError>) -> Result<PathTop, TreeError> {
     let mut reader = tar::Archive::new(archive);
     let mut top: Option<String> = None;
     let mut seen: HashMap<String, Seen> = HashMap::new();
@@ -176,17 +181,21 @@ pub fn walk_path_archive<R: Read>(archive: R, mut visit: impl FnMut(Below<'_, '_
         let raw = entry.path_bytes();
         let Some(name) = entry_name(&raw) else { continue };
         let kind = entry.header().entry_type();
-        let Some(top) = &top else {
-            if kind.is_dir() {
+        let path = match (layout, &top) {
+            (Layout::Root, _) => name,
+            (Layout::Path, Some(top)) => below_top(top, &name)?,
+            (Layout::Path, None) if kind.is_dir() => {
                 top = Some(name);
                 continue;
             }
-            if kind.is_symlink() {
-                return Ok(PathTop::Link(link_target(&entry, &name)?));
-            }
-            return Ok(PathTop::File);
+            (Layout::Path, None) if kind.is_symlink() => return Ok(PathTop::Link(link_target(&entry, &name)?)),
+            (Layout::Path, None) => return Ok(PathTop::File),
         };
-        let path = below_top(top, &name)?;
+        // Hard link targets are named as entries are.
+        let in_archive = |name: String| match &top {
+            Some(top) => below_top(top, &name).ok(),
+            None => Some(name),
+        };
         validate_relative(&path)?;
         let mut parent = path.rsplit_once('/').map(|(parent, _)| parent);
         let mut missing = Vec::new();
@@ -229,7 +238,7 @@ pub fn walk_path_archive<R: Read>(archive: R, mut visit: impl FnMut(Below<'_, '_
         } else if kind.is_hard_link() {
             let raw_target = entry.link_name_bytes().ok_or_else(|| refused(&path, "it is a hard link without a target"))?;
             let (target, mode) = entry_name(&raw_target)
-                .and_then(|target| below_top(top, &target).ok())
+                .and_then(in_archive)
                 .and_then(|target| match seen.get(&target) {
                     Some(Seen::File { mode }) => Some((target, *mode)),
                     _ => None,
@@ -242,9 +251,9 @@ pub fn walk_path_archive<R: Read>(archive: R, mut visit: impl FnMut(Below<'_, '_
             visit(Below::Dropped { path })?;
         }
     }
-    match top {
-        Some(_) => Ok(PathTop::Directory),
-        None => Err(TreeError::NotFound("the container returned an empty archive".into())),
+    match (layout, top) {
+        (Layout::Root, _) | (Layout::Path, Some(_)) => Ok(PathTop::Directory),
+        (Layout::Path, None) => Err(TreeError::NotFound("the container returned an empty archive".into())),
     }
 }
 
