@@ -232,9 +232,9 @@ impl DockerBackend {
                 let version = docker.version().await.ok()?;
                 let program = pause::pause_program(version.arch.as_deref()?)?;
                 let (archive, tag) = pause::pause_image(&program).ok()?;
-                if docker.inspect_image(&tag).await.is_err() {
-                    let (repo, version) = tag.split_once(':')?;
-                    let options = CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(version).build();
+                let reference = format!("{}:{tag}", pause::REPOSITORY);
+                if docker.inspect_image(&reference).await.is_err() {
+                    let options = CreateImageOptionsBuilder::default().from_src("-").repo(pause::REPOSITORY).tag(&tag).build();
                     if let Err(error) = docker
                         .create_image(Some(options), Some(body_full(archive.into())), None)
                         .try_collect::<Vec<_>>()
@@ -244,7 +244,7 @@ impl DockerBackend {
                         return None;
                     }
                 }
-                Some(tag)
+                Some(reference)
             })
             .await
             .clone()

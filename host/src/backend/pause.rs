@@ -68,8 +68,12 @@ fn static_executable(machine: u16, code: &[u8]) -> Vec<u8> {
     elf
 }
 
+/// The repository of pause images.
+pub const REPOSITORY: &str = "tanto-pause";
+
 /// The image holding `program` as [`PAUSE`], as an archive for `docker import`, and its
-/// tag (named by the program's content, so an engine keeps one per version of it).
+/// tag in [`REPOSITORY`] (named by the program's content, so an engine keeps one per
+/// version of it).
 pub fn pause_image(program: &[u8]) -> std::io::Result<(Vec<u8>, String)> {
     let mut archive = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
@@ -77,7 +81,7 @@ pub fn pause_image(program: &[u8]) -> std::io::Result<(Vec<u8>, String)> {
     header.set_mode(0o755);
     header.set_mtime(0);
     archive.append_data(&mut header, PAUSE.trim_start_matches('/'), program)?;
-    let tag = format!("tanto-pause:{}", &hex::encode(Sha256::digest(program))[..12]);
+    let tag = hex::encode(Sha256::digest(program))[..12].to_string();
     Ok((archive.into_inner()?, tag))
 }
 
