@@ -28,6 +28,8 @@ pub struct FakeBackend {
     /// Questions about images: one at a time, and listings of the snapshots.
     pub existence_checks: AtomicUsize,
     pub snapshot_listings: AtomicUsize,
+    /// Archives of paths read out of images.
+    pub path_reads: AtomicUsize,
     /// How many commands are running right now, and the most ever at once.
     running: AtomicUsize,
     pub max_running: AtomicUsize,
@@ -239,6 +241,7 @@ impl Backend for FakeBackend {
     }
 
     async fn read_path(&self, image: &str, path: &str, archive: &std::path::Path) -> Result<(), BackendError> {
+        self.path_reads.fetch_add(1, Ordering::SeqCst);
         let tree = self.tree(image)?;
         let relative = path.trim_start_matches('/');
         let name = relative.rsplit('/').next().unwrap_or(relative);

@@ -506,10 +506,17 @@ async fn a_container_folder_is_copied_from_its_archive_keyed_by_its_contents() {
     assert_eq!(trees.iter().filter(|tree| tree.join("archive.tar").is_file()).count(), 1);
 
     // Copied through the host (a filter that keeps everything), the folder has the same
-    // digest, so the consumer's key is the same and it does not run again.
+    // digest, so the consumer's key is the same and it does not run again; it is unpacked
+    // from the archive kept of it, not downloaded again.
+    let reads = fixture.backend.path_reads.load(Ordering::SeqCst);
     let engine = fixture.engine();
     assert_eq!(engine.stdout(&consumer("one", vec!["**".into()])).await.unwrap(), "binary");
     assert_eq!(fixture.backend.runs(), 4);
+    assert_eq!(
+        fixture.backend.path_reads.load(Ordering::SeqCst),
+        reads + 1,
+        "only the link at the path was read again"
+    );
 
     // An upstream step that ran again but left the folder as it was: the consumer is
     // still cached.

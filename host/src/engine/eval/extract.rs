@@ -33,12 +33,25 @@ impl Engine {
         let key = hasher.finish();
         let installed = self
             .cached_tree_dir(&key, "an extracted tree", |work| async move {
-                let archive = work.path().join("archive.tar");
-                self.backend.read_path(&snapshot.image, path, &archive).await?;
+                // A folder copied whole into another container was kept as its archive
+                // (see [`Engine::archived_folder`]): unpacked from there, it is not
+                // downloaded again. Pinned, so a prune leaves it while it is read.
+                let kept_key = path_archive_key(snapshot, path);
+                self.pin(&kept_key);
+                let kept = self.store.tree_dir(&kept_key).join(PATH_ARCHIVE);
+                let (archive, downloaded) = if kept.is_file() {
+                    (kept, false)
+                } else {
+                    let archive = work.path().join("archive.tar");
+                    self.backend.read_path(&snapshot.image, path, &archive).await?;
+                    (archive, true)
+                };
                 let is_root = path == "/";
                 blocking(move || {
                     unpack_top_entry(&archive, work.path(), is_root)?;
-                    std::fs::remove_file(&archive).map_err(local_error("cannot remove an unpacked archive"))?;
+                    if downloaded {
+                        std::fs::remove_file(&archive).map_err(local_error("cannot remove an unpacked archive"))?;
+                    }
                     Ok(work)
                 })
                 .await
@@ -87,9 +100,7 @@ impl Engine {
     /// The archive of `path` in a snapshot and what is at its top, through the tree cache:
     /// `root` records the top, `archive.tar` (kept for a folder only) is the archive.
     async fn path_archive(&self, snapshot: &Snapshot, path: &str) -> Result<(StreamedPath, Arc<Path>), EngineError> {
-        let mut hasher = Hasher::new("path-archive");
-        hasher.digest(&snapshot.key).str(path);
-        let key = hasher.finish();
+        let key = path_archive_key(snapshot, path);
         self.memo
             .archives
             .0
@@ -121,6 +132,13 @@ impl Engine {
             })
             .await
     }
+}
+
+/// The tree-cache key of the archive of `path` in `snapshot`.
+fn path_archive_key(snapshot: &Snapshot, path: &str) -> Digest {
+    let mut hasher = Hasher::new("path-archive");
+    hasher.digest(&snapshot.key).str(path);
+    hasher.finish()
 }
 
 /// The name of a folder's archive in its tree-cache folder.
