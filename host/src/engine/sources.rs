@@ -305,7 +305,9 @@ pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver)
                     unique.push(address);
                 }
             }
-            pin_git_remote(&mut remote, transport, host, port, &unique, proxied(transport));
+            // Only a `git://` pin depends on a proxy (libcurl's is harmless behind one).
+            let proxied = transport == GitTransport::Git && proxied(transport);
+            pin_git_remote(&mut remote, transport, host, port, &unique, proxied);
             Ok(remote)
         }
         Err(_) if transport == GitTransport::Ssh || proxied(transport) => Ok(remote),
