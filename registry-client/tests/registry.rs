@@ -7,7 +7,7 @@ use std::fs;
 
 use common::Fixture;
 use tanto_git_fixtures::{Abbreviated, free_port, incompressible, redact_hex};
-use tanto_registry::git::{CacheLayout, FailureKind, FetchTarget, GitCli, GitError, GitSource};
+use tanto_registry::git::{CacheLayout, FailureKind, FetchTarget, GitCli, GitError, GitSource, Reach};
 use tanto_registry::install::{InstallError, InstallOptions, LockMode, install, update};
 use tanto_registry::lockfile::{VerifyError, read_lockfile};
 use tanto_registry::publish::{PublishError, PublishOptions, publish};
@@ -477,4 +477,50 @@ fn fetches_and_checkouts_are_bounded() {
     let checkout = roomy.checkout("https://github.com/acme/noisy", &noisy_commit).expect("checkout");
     assert_eq!(fs::read_to_string(checkout.join("noise.txt")).expect("read").len(), 2_000_000);
     roomy.checkout(url, &zeros_commit).expect("checkout");
+}
+
+/// A URL a third-party module declared reaches git as the host's check answered: its URL
+/// (an address in place of a name) and its settings, ahead of the command.
+#[test]
+fn declared_urls_are_reached_as_the_check_answered() {
+    fn to_the_fixture(_: &str) -> Result<Reach, String> {
+        Ok(Reach {
+            url: "https://github.com/acme/single".into(),
+            settings: Vec::new(),
+        })
+    }
+    fn without_git_protocol(url: &str) -> Result<Reach, String> {
+        Ok(Reach {
+            settings: vec!["protocol.git.allow=never".into()],
+            ..to_the_fixture(url)?
+        })
+    }
+    fn refused(url: &str) -> Result<Reach, String> {
+        Err(format!("{url} is not for modules"))
+    }
+    let fixture = Fixture::new();
+    fixture.standard();
+    let declared = "https://declared.invalid/acme/single";
+    let cache = CacheLayout::new(&fixture.cache);
+
+    let git = GitCli::new(fixture.git_config().with_declared_url_check(to_the_fixture), cache.clone());
+    git.check_declared_url(declared).expect("allowed");
+    let refs = git.list_remote_refs(declared).expect("listed through the fixture's URL");
+    assert!(refs.tags.contains_key("v1.2.0"), "{refs:?}");
+    git.fetch(declared, &FetchTarget::Tag("v1.2.0".into()))
+        .expect("fetched through the fixture's URL");
+
+    // The settings come before the command (`protocol.git.allow=never` stops the
+    // fixture's git:// transport).
+    let git = GitCli::new(fixture.git_config().with_declared_url_check(without_git_protocol), cache.clone());
+    git.check_declared_url(declared).expect("allowed");
+    let error = git.list_remote_refs(declared).expect_err("git:// is not allowed");
+    assert!(error.to_string().contains("transport 'git' not allowed"), "{error}");
+
+    let git = GitCli::new(fixture.git_config().with_declared_url_check(refused), cache);
+    let error = git.check_declared_url(declared).expect_err("refused");
+    assert!(
+        matches!(&error, GitError::Refused { .. }) && error.to_string().contains("is not for modules"),
+        "{error}"
+    );
 }

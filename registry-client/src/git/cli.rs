@@ -1,10 +1,12 @@
 //! [`GitSource`] over the system `git` command.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::debug;
@@ -33,8 +35,18 @@ pub struct GitConfig {
     size_limit: Option<u64>,
 }
 
-/// Answers whether a URL a third-party module declared may be fetched: `Err` says why not.
-pub type DeclaredUrlCheck = fn(&str) -> Result<(), String>;
+/// Answers whether a URL a third-party module declared may be fetched, and how git is to
+/// reach it; `Err` says why not.
+pub type DeclaredUrlCheck = fn(&str) -> Result<Reach, String>;
+
+/// How git reaches a URL a third-party module declared, as the host's check answered: the
+/// URL to give git (the address checked in place of a name, say) and settings
+/// (`name=value`, each given with `-c`) that keep git on what was checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub url: String,
+    pub settings: Vec<String>,
+}
 
 impl Default for GitConfig {
     fn default() -> Self {
@@ -256,12 +268,35 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 pub struct GitCli {
     config: GitConfig,
     cache: CacheLayout,
+    /// How the host's check said to reach the URLs third parties declared, by URL.
+    reaches: Arc<Mutex<HashMap<String, Reach>>>,
 }
 
 impl GitCli {
     /// A git source that runs `config` and caches under `cache`.
     pub fn new(config: GitConfig, cache: CacheLayout) -> GitCli {
-        GitCli { config, cache }
+        GitCli {
+            config,
+            cache,
+            reaches: Arc::default(),
+        }
+    }
+
+    /// The settings (as `-c` arguments) and the URL to give git for `url`: as the host's
+    /// check of a URL a third party declared said, else none and `url` itself.
+    fn reach(&self, url: &str) -> (Vec<OsString>, OsString) {
+        let reaches = self.reaches.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match reaches.get(url) {
+            Some(reach) => (
+                reach
+                    .settings
+                    .iter()
+                    .flat_map(|setting| [OsString::from("-c"), OsString::from(setting)])
+                    .collect(),
+                OsString::from(&reach.url),
+            ),
+            None => (Vec::new(), OsString::from(url)),
+        }
     }
 
     /// The cache layout in use.
@@ -328,13 +363,15 @@ impl GitCli {
 
     fn fetch_refspecs(&self, database: &Path, url: &str, refspecs: &[&str]) -> Result<(), GitError> {
         let git_dir = git_dir_arg(database);
-        let mut args: Vec<&OsStr> = PACKS_ONLY.iter().map(OsStr::new).collect();
+        let (settings, reached) = self.reach(url);
+        let mut args: Vec<&OsStr> = settings.iter().map(OsString::as_os_str).collect();
+        args.extend(PACKS_ONLY.iter().map(OsStr::new));
         args.extend([
             git_dir.as_os_str(),
             OsStr::new("fetch"),
             OsStr::new("--quiet"),
             OsStr::new("--no-tags"),
-            OsStr::new(url),
+            reached.as_os_str(),
         ]);
         args.extend(refspecs.iter().map(OsStr::new));
         let Some(limit) = self.config.size_limit else {
@@ -373,18 +410,17 @@ fn git_dir_arg(database: &Path) -> OsString {
 impl GitSource for GitCli {
     fn list_remote_refs(&self, url: &str) -> Result<RemoteRefs, GitError> {
         Self::check_url(url)?;
-        let output = self.config.run(
-            &[
-                OsStr::new("ls-remote"),
-                OsStr::new("--symref"),
-                OsStr::new(url),
-                OsStr::new("HEAD"),
-                OsStr::new("refs/heads/*"),
-                OsStr::new("refs/tags/*"),
-            ],
-            None,
-            Some(url),
-        )?;
+        let (settings, reached) = self.reach(url);
+        let mut args: Vec<&OsStr> = settings.iter().map(OsString::as_os_str).collect();
+        args.extend([
+            OsStr::new("ls-remote"),
+            OsStr::new("--symref"),
+            reached.as_os_str(),
+            OsStr::new("HEAD"),
+            OsStr::new("refs/heads/*"),
+            OsStr::new("refs/tags/*"),
+        ]);
+        let output = self.config.run(&args, None, Some(url))?;
         Ok(RemoteRefs::parse_ls_remote(&output))
     }
 
@@ -600,10 +636,15 @@ impl GitSource for GitCli {
     }
 
     fn check_declared_url(&self, url: &str) -> Result<(), GitError> {
-        match self.config.declared_url_check {
-            Some(check) => check(url).map_err(|reason| GitError::Refused { url: url.to_owned(), reason }),
-            None => Ok(()),
-        }
+        let Some(check) = self.config.declared_url_check else {
+            return Ok(());
+        };
+        let reach = check(url).map_err(|reason| GitError::Refused { url: url.to_owned(), reason })?;
+        self.reaches
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(url.to_owned(), reach);
+        Ok(())
     }
 }
 

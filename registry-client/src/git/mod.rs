@@ -17,7 +17,7 @@ use std::path::PathBuf;
 pub use bounded::{Fetched, FilesSizeError, PACKS_ONLY, files_size, run_bounded_fetch};
 pub use cache::{CacheLayout, default_cache_root};
 pub(crate) use cli::unique_suffix;
-pub use cli::{DeclaredUrlCheck, GitCli, GitConfig};
+pub use cli::{DeclaredUrlCheck, GitCli, GitConfig, Reach};
 pub use fake::{FakeGit, FakeRepository};
 
 use crate::hint::Hint;

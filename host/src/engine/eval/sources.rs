@@ -227,11 +227,16 @@ fn checked_remote(url: &str) -> Result<GitRemote, EngineError> {
     git_remote(url, expanded.trim_end() != url)
 }
 
-/// Whether `url`, a dependency a third-party module declared, may be fetched: the rule
-/// of the git sources a module reads (see [`git_remote`]), checked as the install is
-/// about to reach it. The install's git is not held to the addresses checked.
-pub(crate) fn check_declared_module_url(url: &str) -> Result<(), String> {
-    checked_remote(url).map(drop).map_err(|error| error.to_string())
+/// Whether `url`, a dependency a third-party module declared, may be fetched, and how git
+/// is to reach it: the rule of the git sources a module reads (see [`git_remote`]),
+/// checked as the install is about to reach it.
+pub(crate) fn check_declared_module_url(url: &str) -> Result<tanto_registry::git::Reach, String> {
+    checked_remote(url)
+        .map(|remote| tanto_registry::git::Reach {
+            url: remote.url,
+            settings: remote.config,
+        })
+        .map_err(|error| error.to_string())
 }
 
 impl GitRemote {
