@@ -431,6 +431,70 @@ fn cargo_sees_no_host_crate_a_dependency_names() {
     assert_eq!(entries, ["Cargo.toml", "src"]);
 }
 
+/// `cargo fetch` shares the host's network: a module's crates may not come from this
+/// machine's own or link-local addresses, named by its manifest or its lockfile.
+#[test]
+fn cargo_fetches_no_crate_from_this_machines_own_addresses() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    // A service on loopback, counting the connections it gets.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let git_dependency = format!("tanto-sdk = {{ path = \"sdk\" }}\nevil = {{ git = \"http://127.0.0.1:{port}/evil.git\" }}");
+    for (name, manifest, lock_source, named) in [
+        (
+            "gitdep",
+            CARGO_TOML.replace("tanto-sdk = { path = \"sdk\" }", &git_dependency),
+            None,
+            "Cargo.toml: crate source",
+        ),
+        (
+            "lockdep",
+            CARGO_TOML.to_owned(),
+            Some("sparse+http://169.254.169.254/index/"),
+            "Cargo.lock: crate source",
+        ),
+    ] {
+        let repo = server.repository(name);
+        write_source_module(&tanto, &repo, "fn main() {}\n");
+        repo.write("Cargo.toml", &manifest);
+        if let Some(source) = lock_source {
+            let lock = fs::read_to_string(repo.work.join("Cargo.lock")).expect("read Cargo.lock");
+            repo.write(
+                "Cargo.lock",
+                &format!("{lock}\n[[package]]\nname = \"evil\"\nversion = \"1.0.0\"\nsource = \"{source}\"\n"),
+            );
+        } else {
+            fs::remove_file(repo.work.join("Cargo.lock")).expect("remove Cargo.lock");
+        }
+        repo.commit(&format!("{name} 1.0.0"));
+        repo.annotated_tag("v1.0.0");
+        repo.push();
+        let project = server.project(name, APP);
+        let run = tanto.run_in(&project, &["install", &format!("github.com/acme/{name}@^1")]).failure(2);
+        assert!(
+            run.stderr.contains(&format!("cannot fetch the crates of {name}@1.0.0: {named}")),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("reaches this machine's own or link-local addresses"),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(!project.join("tanto.lock").exists());
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "the loopback service was reached");
+}
+
 #[test]
 fn a_python_dependency_cannot_bundle_host_packages() {
     let server = GitServer::start();

@@ -263,20 +263,7 @@ pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver)
         Some("git") => (GitTransport::Git, 9418),
         _ => (GitTransport::Ssh, 22),
     };
-    let host_port = git_authority(url);
-    // `host:port`, `[v6]:port`, `[v6]` or `host`; scp-like addresses have no port.
-    let (host, port) = match host_port.strip_prefix('[') {
-        Some(rest) => {
-            let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
-            (host, after.strip_prefix(':'))
-        }
-        None if url.contains("://") => match host_port.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        },
-        None => (host_port, None),
-    };
-    let port = port.and_then(|port| port.parse::<u16>().ok()).unwrap_or(default_port);
+    let (host, port) = host_and_port(url, default_port);
     if is_local_host(host) {
         return Err(local_url_refused(url, "git URL"));
     }
@@ -316,6 +303,47 @@ pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver)
             display_url(url)
         ))),
     }
+}
+
+/// The host of `url` (brackets of an IPv6 address taken off) and its port, `default_port`
+/// when it names none: `host:port`, `[v6]:port`, `[v6]` or `host`; scp-like addresses
+/// have no port.
+fn host_and_port(url: &str, default_port: u16) -> (&str, u16) {
+    let host_port = git_authority(url);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(rest) => {
+            let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+            (host, after.strip_prefix(':'))
+        }
+        None if url.contains("://") => match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+        None => (host_port, None),
+    };
+    (host, port.and_then(|port| port.parse::<u16>().ok()).unwrap_or(default_port))
+}
+
+/// Refuses `url`, which a program tanto runs for a third-party module reaches by itself
+/// (cargo fetching a module's crates), when its host is, or resolves now to, one of
+/// [`LOCAL_ADDRESSES`], unless allowed. That program resolves the name again, so this is
+/// a check and not a pin; a name that does not resolve here is left to it.
+pub(crate) fn refuse_local_url(url: &str, what: &str) -> Result<(), EngineError> {
+    if local_urls_allowed() {
+        return Ok(());
+    }
+    let (host, port) = host_and_port(url, 443);
+    if is_local_host(host) {
+        return Err(local_url_refused(url, what));
+    }
+    use std::net::ToSocketAddrs as _;
+    if host.parse::<IpAddr>().is_err()
+        && let Ok(mut addresses) = (host, port).to_socket_addrs()
+        && addresses.any(|address| is_local_address(address.ip()))
+    {
+        return Err(local_url_refused(url, what));
+    }
+    Ok(())
 }
 
 /// Keeps git on `addresses`, the ones `host` resolved to and tanto checked.

@@ -45,6 +45,10 @@ pub enum BuildError {
     /// The Rust toolchain to build a third-party module with could not be found.
     #[error("cannot build {module}: {reason}")]
     Toolchain { module: String, reason: String },
+    /// A third-party module's manifest or lockfile names a crate source `cargo fetch`
+    /// may not reach.
+    #[error("cannot fetch the crates of {module}: {}: {reason}", path.display())]
+    CrateSourceRefused { module: String, path: PathBuf, reason: String },
     /// `cargo fetch` could not download a third-party module's crates.
     #[error("cannot fetch the crates of {module}:\n{output}")]
     FetchFailed { module: String, output: String },
@@ -96,7 +100,7 @@ impl Diagnose for BuildError {
             BuildError::PipFailed { .. } => Some(Hint::CheckPythonPackages),
             BuildError::NativePythonPackage { .. } => Some(Hint::PurePythonPackages),
             BuildError::PythonPackagesOffline { .. } => Some(Hint::InstallPythonPackagesOnline),
-            BuildError::Io { .. } => None,
+            BuildError::Io { .. } | BuildError::CrateSourceRefused { .. } => None,
         }
     }
 }
@@ -317,11 +321,68 @@ pub fn build_third_party(
     }
 }
 
+/// Refuses a third-party module whose crates would come from this machine's own or
+/// link-local addresses: `cargo fetch` shares the host's network, where loopback reaches
+/// services no container can (see [`crate::engine::sources::refuse_local_url`]). Every
+/// `git` and `registry-index` URL of the checkout's manifests, and every git or registry
+/// source of its lockfiles, is checked once; links are not followed.
+fn refuse_local_crate_sources(checkout: &Path, module: &str) -> Result<(), BuildError> {
+    let mut checked = std::collections::BTreeSet::new();
+    let files = ignore::WalkBuilder::new(checkout).standard_filters(false).follow_links(false).build();
+    for file in files.flatten() {
+        if !file.file_type().is_some_and(|kind| kind.is_file()) || !matches!(file.file_name().to_str(), Some("Cargo.toml" | "Cargo.lock")) {
+            continue;
+        }
+        // A file cargo cannot read is cargo's to report.
+        let Some(table) = std::fs::read_to_string(file.path()).ok().and_then(|text| text.parse::<toml::Table>().ok()) else {
+            continue;
+        };
+        let mut urls = Vec::new();
+        crate_source_urls(&toml::Value::Table(table), &mut urls);
+        for url in urls {
+            if checked.insert(url.clone()) {
+                crate::engine::sources::refuse_local_url(&url, "crate source").map_err(|error| BuildError::CrateSourceRefused {
+                    module: module.to_owned(),
+                    path: file.path().strip_prefix(checkout).unwrap_or(file.path()).to_path_buf(),
+                    reason: error.to_string(),
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The URLs crates are fetched from that `value` (a manifest or a lockfile) names:
+/// `git = "URL"` and `registry-index = "URL"` anywhere (dependencies, `[patch]`, target
+/// tables), and lockfiles' `source = "git+URL"`, `"registry+URL"`, `"sparse+URL"`.
+fn crate_source_urls(value: &toml::Value, urls: &mut Vec<String>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, value) in table {
+                match (key.as_str(), value) {
+                    ("git" | "registry-index", toml::Value::String(url)) => urls.push(url.clone()),
+                    ("source", toml::Value::String(source)) => {
+                        if let Some(url) = ["git+", "registry+", "sparse+"].iter().find_map(|prefix| source.strip_prefix(prefix)) {
+                            urls.push(url.to_owned());
+                        }
+                    }
+                    _ => crate_source_urls(value, urls),
+                }
+            }
+        }
+        toml::Value::Array(items) => items.iter().for_each(|item| crate_source_urls(item, urls)),
+        _ => {}
+    }
+}
+
 /// `cargo fetch` of a third-party crate into the user's crate cache: in the sandbox's
 /// fetch phase, or (unsandboxed builds allowed) on the host. Either way it runs from
 /// above the checkout, so cargo reads none of the module's own configuration
 /// (`.cargo/config.toml` can name programs to run) and rustup none of its toolchain files.
 fn fetch(sandbox: Option<&Sandbox>, toolchain: &Toolchain, work: &Path, crate_dir: &Path, module: &str, network: Network) -> Result<(), BuildError> {
+    if network == Network::Online {
+        refuse_local_crate_sources(&work.join("src"), module)?;
+    }
     let mut args = vec!["fetch"];
     if network == Network::Offline {
         args.push("--offline");
