@@ -4,7 +4,9 @@
 //! untrusted and may name anything.
 
 use std::net::IpAddr;
+
 use std::sync::Arc;
+pub(crate) use tanto_registry::git::Reach;
 
 use super::EngineError;
 use super::digest::{Digest, Hasher};
@@ -208,15 +210,6 @@ pub(crate) fn local_url_refused(url: &str, what: &str) -> EngineError {
 /// How the refusals name what [`is_local_address`] holds.
 pub(crate) const LOCAL_ADDRESSES: &str = "this machine's own or link-local addresses";
 
-/// How git is to reach a module's git URL once its host was checked: the URL to give it
-/// and the settings (`-c name=value`) to give with it, which keep git on the addresses
-/// tanto checked.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct GitRemote {
-    pub url: String,
-    pub config: Vec<String>,
-}
-
 /// How git talks to a remote, as far as reaching its host goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GitTransport {
@@ -238,7 +231,7 @@ enum GitTransport {
 /// (it may rename hosts), so only the name is checked. A URL the user's
 /// `url.<base>.insteadOf` `rewritten` goes where the user sends it: only the module's own
 /// name is checked, and git resolves the user's.
-pub(crate) fn git_remote(url: &str, rewritten: bool) -> Result<GitRemote, EngineError> {
+pub(crate) fn git_remote(url: &str, rewritten: bool) -> Result<Reach, EngineError> {
     git_remote_resolved(url, rewritten, &|host, port| {
         use std::net::ToSocketAddrs as _;
         Ok((host, port).to_socket_addrs()?.map(|address| address.ip()).collect())
@@ -249,10 +242,10 @@ pub(crate) fn git_remote(url: &str, rewritten: bool) -> Result<GitRemote, Engine
 pub(crate) type Resolver<'a> = &'a dyn Fn(&str, u16) -> std::io::Result<Vec<IpAddr>>;
 
 /// [`git_remote`] with the names resolved by `resolve`.
-pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver) -> Result<GitRemote, EngineError> {
-    let mut remote = GitRemote {
+pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver) -> Result<Reach, EngineError> {
+    let mut remote = Reach {
         url: url.to_owned(),
-        config: Vec::new(),
+        settings: Vec::new(),
     };
     if local_urls_allowed() {
         return Ok(remote);
@@ -271,7 +264,7 @@ pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver)
         return Ok(remote);
     }
     if transport == GitTransport::Http {
-        remote.config.push("http.followRedirects=false".into());
+        remote.settings.push("http.followRedirects=false".into());
     }
     if host.parse::<IpAddr>().is_ok() {
         // An address: checked above, nothing to resolve.
@@ -347,7 +340,7 @@ pub(crate) fn refuse_local_url(url: &str, what: &str) -> Result<(), EngineError>
 }
 
 /// Keeps git on `addresses`, the ones `host` resolved to and tanto checked.
-fn pin_git_remote(remote: &mut GitRemote, transport: GitTransport, host: &str, port: u16, addresses: &[IpAddr], proxied: bool) {
+fn pin_git_remote(remote: &mut Reach, transport: GitTransport, host: &str, port: u16, addresses: &[IpAddr], proxied: bool) {
     let Some(first) = addresses.first() else {
         return;
     };
@@ -359,7 +352,7 @@ fn pin_git_remote(remote: &mut GitRemote, transport: GitTransport, host: &str, p
         // Through a proxy libcurl resolves nothing, and the entry does no harm.
         GitTransport::Http => {
             let listed: Vec<String> = addresses.iter().map(bracketed).collect();
-            remote.config.push(format!("http.curloptResolve={host}:{port}:{}", listed.join(",")));
+            remote.settings.push(format!("http.curloptResolve={host}:{port}:{}", listed.join(",")));
         }
         // A proxy command connects by the name; git protocol servers rarely look at the
         // `host=` the request carries.
@@ -493,12 +486,12 @@ mod tests {
         // An address needs no resolving; libcurl is told not to follow redirects.
         assert_eq!(
             git_remote("https://192.0.2.7/repo.git", false).unwrap(),
-            GitRemote {
+            Reach {
                 url: "https://192.0.2.7/repo.git".into(),
-                config: vec!["http.followRedirects=false".into()],
+                settings: vec!["http.followRedirects=false".into()],
             }
         );
-        assert_eq!(git_remote("ssh://git@192.0.2.7/repo", false).unwrap().config, Vec::<String>::new());
+        assert_eq!(git_remote("ssh://git@192.0.2.7/repo", false).unwrap().settings, Vec::<String>::new());
         // A name that does not resolve is not left to a second lookup by git, which DNS
         // could answer otherwise; ssh's own configuration may name hosts DNS does not know.
         let error = git_remote("https://user:token@no-such-host.invalid/repo.git", false).unwrap_err().to_string();
@@ -514,15 +507,15 @@ mod tests {
         let v4: IpAddr = "192.0.2.7".parse().unwrap();
         let v6: IpAddr = "2001:db8::7".parse().unwrap();
         let pinned = |url: &str, transport, port, proxied| {
-            let mut remote = GitRemote {
+            let mut remote = Reach {
                 url: url.into(),
-                config: Vec::new(),
+                settings: Vec::new(),
             };
             pin_git_remote(&mut remote, transport, "git.example.com", port, &[v4, v6], proxied);
             remote
         };
         assert_eq!(
-            pinned("https://git.example.com/repo.git", GitTransport::Http, 443, false).config,
+            pinned("https://git.example.com/repo.git", GitTransport::Http, 443, false).settings,
             ["http.curloptResolve=git.example.com:443:192.0.2.7,[2001:db8::7]"]
         );
         assert_eq!(
@@ -539,7 +532,7 @@ mod tests {
             "git://git.example.com/app"
         );
         let ssh = pinned("git@git.example.com:app", GitTransport::Ssh, 22, false);
-        assert_eq!((ssh.url.as_str(), ssh.config.len()), ("git@git.example.com:app", 0));
+        assert_eq!((ssh.url.as_str(), ssh.settings.len()), ("git@git.example.com:app", 0));
     }
 
     #[test]

@@ -48,6 +48,16 @@ pub struct Reach {
     pub settings: Vec<String>,
 }
 
+impl Reach {
+    /// The settings as git's `-c NAME=VALUE` options, for before its command.
+    pub fn setting_args(&self) -> Vec<OsString> {
+        self.settings
+            .iter()
+            .flat_map(|setting| [OsString::from("-c"), OsString::from(setting)])
+            .collect()
+    }
+}
+
 impl Default for GitConfig {
     fn default() -> Self {
         GitConfig {

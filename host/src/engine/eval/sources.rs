@@ -20,8 +20,8 @@ use tanto_registry::git::{Fetched, FilesSizeError};
 use super::{blocking, local_error};
 use crate::engine::digest::{Digest, Hasher};
 use crate::engine::sources::{
-    GitRef, GitReference, GitRemote, LOCAL_ADDRESSES, check_git_url, check_http_url, display_url, git_remote, is_local_address, is_local_host,
-    local_url_refused, local_urls_allowed,
+    GitRef, GitReference, LOCAL_ADDRESSES, Reach, check_git_url, check_http_url, display_url, git_remote, is_local_address, is_local_host, local_url_refused,
+    local_urls_allowed,
 };
 use crate::engine::tree::{FileEntry, Filter, HashCache, IgnoreFiles, Tree};
 use crate::engine::{Engine, EngineError};
@@ -211,16 +211,16 @@ fn git(args: &[&str]) -> Command {
 }
 
 /// `git ls-remote` of `remote`, patterns to follow.
-fn ls_remote(remote: &GitRemote) -> Command {
+fn ls_remote(remote: &Reach) -> Command {
     let mut command = git(&[]);
-    remote.settings(&mut command);
+    command.args(remote.setting_args());
     command.args(["ls-remote", "--"]).arg(&remote.url);
     command
 }
 
 /// `url` checked and git kept on what was checked (see [`git_remote`]), just before git
 /// reaches it.
-fn checked_remote(url: &str) -> Result<GitRemote, EngineError> {
+fn checked_remote(url: &str) -> Result<Reach, EngineError> {
     let mut expand = git(&["ls-remote", "--get-url", "--"]);
     expand.arg(url);
     let expanded = run(expand, &format!("git ls-remote --get-url {}", display_url(url)))?;
@@ -230,29 +230,15 @@ fn checked_remote(url: &str) -> Result<GitRemote, EngineError> {
 /// Whether `url`, a dependency a third-party module declared, may be fetched, and how git
 /// is to reach it: the rule of the git sources a module reads (see [`git_remote`]),
 /// checked as the install is about to reach it.
-pub(crate) fn check_declared_module_url(url: &str) -> Result<tanto_registry::git::Reach, String> {
-    checked_remote(url)
-        .map(|remote| tanto_registry::git::Reach {
-            url: remote.url,
-            settings: remote.config,
-        })
-        .map_err(|error| error.to_string())
-}
-
-impl GitRemote {
-    /// Adds the remote's settings to `command`, before its subcommand.
-    fn settings(&self, command: &mut Command) {
-        for setting in &self.config {
-            command.arg("-c").arg(setting);
-        }
-    }
+pub(crate) fn check_declared_module_url(url: &str) -> Result<Reach, String> {
+    checked_remote(url).map_err(|error| error.to_string())
 }
 
 /// `error` of git reaching `remote`, told why when the server redirected git.
-fn not_redirected(error: EngineError, remote: &GitRemote) -> EngineError {
+fn not_redirected(error: EngineError, remote: &Reach) -> EngineError {
     match error {
         EngineError::Failed(message)
-            if remote.config.iter().any(|setting| setting == "http.followRedirects=false") && message.contains("returned error: 30") =>
+            if remote.settings.iter().any(|setting| setting == "http.followRedirects=false") && message.contains("returned error: 30") =>
         {
             EngineError::Failed(format!(
                 "{message} (the server redirects elsewhere: tanto does not let git follow a module's git URL to another address, which could be one of {LOCAL_ADDRESSES}; use the URL it redirects to)"
@@ -412,12 +398,12 @@ fn cannot_run_git(what: &str, error: &std::io::Error) -> EngineError {
 
 /// `git` on the bare repository `database`, with the settings that keep it on `remote`'s
 /// checked addresses when it reaches one.
-fn git_in(database: &Path, remote: Option<&GitRemote>, args: &[&str]) -> Command {
+fn git_in(database: &Path, remote: Option<&Reach>, args: &[&str]) -> Command {
     let mut git_dir = OsString::from("--git-dir=");
     git_dir.push(database);
     let mut command = git(&[]);
     if let Some(remote) = remote {
-        remote.settings(&mut command);
+        command.args(remote.setting_args());
     }
     command.args(tanto_registry::git::PACKS_ONLY).arg(git_dir).args(args);
     command
