@@ -182,13 +182,8 @@ fn hostile_module(server: &GitServer, name: &str, manifest: &str, setup: impl Fn
     repo.push();
 }
 
-/// A third-party module may not make `tanto install` fetch from this machine's own or
-/// link-local addresses through the dependencies it declares (the user's own may).
-#[test]
-fn a_dependency_declared_by_a_third_party_cannot_lead_to_local_addresses() {
-    let server = GitServer::start();
-    let tanto = server.tanto();
-    // A service on loopback, counting the connections it gets.
+/// A service on loopback that counts the connections it gets (and drops them): its port.
+fn loopback_service() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
     let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -199,6 +194,16 @@ fn a_dependency_declared_by_a_third_party_cannot_lead_to_local_addresses() {
             drop(stream);
         }
     });
+    (port, connections)
+}
+
+/// A third-party module may not make `tanto install` fetch from this machine's own or
+/// link-local addresses through the dependencies it declares (the user's own may).
+#[test]
+fn a_dependency_declared_by_a_third_party_cannot_lead_to_local_addresses() {
+    let server = GitServer::start();
+    let tanto = server.tanto();
+    let (port, connections) = loopback_service();
     for (name, url) in [
         ("loopback", format!("http://127.0.0.1:{port}/acme/tool.git")),
         ("metadata", "http://169.254.169.254/acme/tool.git".to_owned()),
@@ -437,17 +442,7 @@ fn cargo_sees_no_host_crate_a_dependency_names() {
 fn cargo_fetches_no_crate_from_this_machines_own_addresses() {
     let server = GitServer::start();
     let tanto = server.tanto();
-    // A service on loopback, counting the connections it gets.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = connections.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            drop(stream);
-        }
-    });
+    let (port, connections) = loopback_service();
     let git_dependency = format!("tanto-sdk = {{ path = \"sdk\" }}\nevil = {{ git = \"http://127.0.0.1:{port}/evil.git\" }}");
     for (name, manifest, lock_source, named) in [
         (
