@@ -232,10 +232,13 @@ enum GitTransport {
 /// `url.<base>.insteadOf` `rewritten` goes where the user sends it: only the module's own
 /// name is checked, and git resolves the user's.
 pub(crate) fn git_remote(url: &str, rewritten: bool) -> Result<Reach, EngineError> {
-    git_remote_resolved(url, rewritten, &|host, port| {
-        use std::net::ToSocketAddrs as _;
-        Ok((host, port).to_socket_addrs()?.map(|address| address.ip()).collect())
-    })
+    git_remote_resolved(url, rewritten, &system_resolver)
+}
+
+/// The addresses `host` resolves to, as the system resolves it.
+fn system_resolver(host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+    use std::net::ToSocketAddrs as _;
+    Ok((host, port).to_socket_addrs()?.map(|address| address.ip()).collect())
 }
 
 /// Names resolved as the system does, or otherwise in tests.
@@ -257,45 +260,65 @@ pub(crate) fn git_remote_resolved(url: &str, rewritten: bool, resolve: Resolver)
         _ => (GitTransport::Ssh, 22),
     };
     let (host, port) = host_and_port(url, default_port);
-    if is_local_host(host) {
-        return Err(local_url_refused(url, "git URL"));
-    }
     if rewritten {
-        return Ok(remote);
+        return match is_local_host(host) {
+            true => Err(local_url_refused(url, "git URL")),
+            false => Ok(remote),
+        };
     }
     if transport == GitTransport::Http {
         remote.settings.push("http.followRedirects=false".into());
     }
-    if host.parse::<IpAddr>().is_ok() {
-        // An address: checked above, nothing to resolve.
-        return Ok(remote);
-    }
-    let resolved = resolve(host, port).and_then(|addresses| match addresses.is_empty() {
-        true => Err(std::io::Error::other("no address")),
-        false => Ok(addresses),
-    });
-    match resolved {
-        Ok(addresses) => {
-            if addresses.iter().any(|address| is_local_address(*address)) {
-                return Err(local_url_refused(url, "git URL"));
-            }
-            let mut unique: Vec<IpAddr> = Vec::new();
-            for address in addresses {
-                if !unique.contains(&address) {
-                    unique.push(address);
-                }
-            }
+    match check_host(url, "git URL", host, port, resolve)? {
+        CheckedHost::Address => Ok(remote),
+        CheckedHost::Resolved(addresses) => {
             // Only a `git://` pin depends on a proxy (libcurl's is harmless behind one).
             let proxied = transport == GitTransport::Git && proxied(transport);
-            pin_git_remote(&mut remote, transport, host, port, &unique, proxied);
+            pin_git_remote(&mut remote, transport, host, port, &addresses, proxied);
             Ok(remote)
         }
-        Err(_) if transport == GitTransport::Ssh || proxied(transport) => Ok(remote),
-        Err(error) => Err(EngineError::Failed(format!(
+        CheckedHost::Unresolved(_) if transport == GitTransport::Ssh || proxied(transport) => Ok(remote),
+        CheckedHost::Unresolved(error) => Err(EngineError::Failed(format!(
             "git URL {:?}: cannot resolve host {host} ({error})",
             display_url(url)
         ))),
     }
+}
+
+/// What the host of a URL is, once checked.
+enum CheckedHost {
+    /// An address, named in the URL.
+    Address,
+    /// A name, and the addresses it resolves to (each once, in the resolver's order).
+    Resolved(Vec<IpAddr>),
+    /// A name that resolves to nothing.
+    Unresolved(std::io::Error),
+}
+
+/// Checks `host` (with `port`) of `url`: refused as `what` when it names, or any address
+/// it resolves to is, one of [`LOCAL_ADDRESSES`].
+fn check_host(url: &str, what: &str, host: &str, port: u16, resolve: Resolver) -> Result<CheckedHost, EngineError> {
+    if is_local_host(host) {
+        return Err(local_url_refused(url, what));
+    }
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(CheckedHost::Address);
+    }
+    let addresses = match resolve(host, port) {
+        Ok(addresses) if !addresses.is_empty() => addresses,
+        Ok(_) => return Ok(CheckedHost::Unresolved(std::io::Error::other("no address"))),
+        Err(error) => return Ok(CheckedHost::Unresolved(error)),
+    };
+    if addresses.iter().any(|address| is_local_address(*address)) {
+        return Err(local_url_refused(url, what));
+    }
+    let mut unique: Vec<IpAddr> = Vec::new();
+    for address in addresses {
+        if !unique.contains(&address) {
+            unique.push(address);
+        }
+    }
+    Ok(CheckedHost::Resolved(unique))
 }
 
 /// The host of `url` (brackets of an IPv6 address taken off) and its port, `default_port`
@@ -326,17 +349,7 @@ pub(crate) fn refuse_local_url(url: &str, what: &str) -> Result<(), EngineError>
         return Ok(());
     }
     let (host, port) = host_and_port(url, 443);
-    if is_local_host(host) {
-        return Err(local_url_refused(url, what));
-    }
-    use std::net::ToSocketAddrs as _;
-    if host.parse::<IpAddr>().is_err()
-        && let Ok(mut addresses) = (host, port).to_socket_addrs()
-        && addresses.any(|address| is_local_address(address.ip()))
-    {
-        return Err(local_url_refused(url, what));
-    }
-    Ok(())
+    check_host(url, what, host, port, &system_resolver).map(drop)
 }
 
 /// Keeps git on `addresses`, the ones `host` resolved to and tanto checked.
@@ -360,8 +373,10 @@ fn pin_git_remote(remote: &mut Reach, transport: GitTransport, host: &str, port:
             let (scheme, rest) = remote.url.split_once("://").unwrap_or(("git", &remote.url));
             let authority_end = rest.find('/').unwrap_or(rest.len());
             let (authority, path) = rest.split_at(authority_end);
-            let (user, _) = authority.rsplit_once('@').map_or(("", authority), |(user, host)| (user, host));
-            let user = if user.is_empty() { String::new() } else { format!("{user}@") };
+            let user = authority
+                .rsplit_once('@')
+                .filter(|(user, _)| !user.is_empty())
+                .map_or(String::new(), |(user, _)| format!("{user}@"));
             remote.url = format!("{scheme}://{user}{}:{port}{path}", bracketed(first));
         }
         GitTransport::Git | GitTransport::Ssh => {}
