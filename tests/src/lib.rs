@@ -519,35 +519,50 @@ impl ContainerEvents {
                 }
             }
         });
-        // The stream is live once it reports a container made after it started.
         let mut listening = Self {
             events,
             lines,
             session: session.to_string(),
         };
-        listening.sentinel();
+        // The stream is live once it reports a container made after it started. Nothing
+        // says when `docker events` has subscribed (a busy daemon can take seconds), and a
+        // container made before is never reported: sentinels are made until one is.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while listening.sentinel_within(std::time::Duration::from_secs(5)).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "docker events reported none of its sentinel containers in 120 s"
+            );
+        }
         listening
     }
 
     /// Creates and removes a container, and reads the stream up to its creation: every
     /// event before it has been read. Returns the lines read before it.
     fn sentinel(&mut self) -> Vec<String> {
+        self.sentinel_within(std::time::Duration::from_secs(60))
+            .expect("docker events reports the sentinel container")
+    }
+
+    /// [`Self::sentinel`], or `None` when the stream has not reported the container within
+    /// `wait`.
+    fn sentinel_within(&mut self, wait: std::time::Duration) -> Option<Vec<String>> {
         let id = docker(&["create", "--label", "tanto-test-sentinel=yes", "busybox:latest", "true"])
             .trim()
             .to_string();
+        let deadline = std::time::Instant::now() + wait;
         let mut before = Vec::new();
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(std::time::Duration::from_secs(60))
-                .expect("docker events reports the sentinel container");
+        let seen = loop {
+            let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
+                break false;
+            };
             if line.starts_with(&id) {
-                break;
+                break true;
             }
             before.push(line);
-        }
+        };
         docker(&["rm", &id]);
-        before
+        seen.then_some(before)
     }
 
     /// How many containers the session created since the start or the last count.
