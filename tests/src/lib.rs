@@ -401,9 +401,10 @@ pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) 
     (Run::from(child.wait_with_output().expect("tanto's output")), ended)
 }
 
-/// How many containers a daemon created from `since` (a unix time) until now, counted
-/// from its event log through `docker` (the machine's client or one aimed at another
-/// daemon); `filter` narrows the events, e.g. to one tanto session's label.
+/// How many step containers a daemon created from `since` (a unix time) until now,
+/// counted from its event log through `docker` (the machine's client or one aimed at
+/// another daemon; the network holders steps share are not steps); `filter` narrows the
+/// events, e.g. to one tanto session's label.
 pub fn containers_created_by(docker: impl Fn(&[&str]) -> String, since: &str, filter: &str) -> usize {
     let until = (docker_now().parse::<u64>().expect("a time") + 1).to_string();
     let mut args = vec![
@@ -420,8 +421,8 @@ pub fn containers_created_by(docker: impl Fn(&[&str]) -> String, since: &str, fi
     if !filter.is_empty() {
         args.extend(["--filter", filter]);
     }
-    args.extend(["--format", "{{.ID}}"]);
-    docker(&args).lines().filter(|line| !line.trim().is_empty()).count()
+    args.extend(["--format", "{{.ID}} {{index .Actor.Attributes \"tanto.network-holder\"}}"]);
+    docker(&args).lines().filter(|line| !line.trim().is_empty() && !line.ends_with(" true")).count()
 }
 
 /// The current time as Docker's `--since` wants it.
@@ -504,7 +505,7 @@ impl ContainerEvents {
                 "--filter",
                 "event=create",
                 "--format",
-                "{{.ID}} {{index .Actor.Attributes \"tanto.session\"}}",
+                "{{.ID}} {{index .Actor.Attributes \"tanto.session\"}} {{index .Actor.Attributes \"tanto.network-holder\"}}",
             ])
             .stdout(Stdio::piped())
             .spawn()
@@ -565,12 +566,16 @@ impl ContainerEvents {
         seen.then_some(before)
     }
 
-    /// How many containers the session created since the start or the last count.
+    /// How many step containers the session created since the start or the last count
+    /// (the network holders its steps share are not steps).
     pub fn count(&mut self) -> usize {
         let session = self.session.clone();
         self.sentinel()
             .iter()
-            .filter(|line| line.split_once(' ').is_some_and(|(_, label)| label == session))
+            .filter(|line| {
+                let mut fields = line.split(' ').skip(1);
+                fields.next() == Some(session.as_str()) && fields.next() != Some("true")
+            })
             .count()
     }
 }

@@ -107,9 +107,21 @@ fn eight_different_runs_at_once_share_one_cache() {
     tanto.assert_no_leftovers();
 }
 
-/// Waits until a container of `session` is running on `host` (the machine's daemon when
-/// `None`) and returns its id.
+/// Waits until a step container of `session` is running on `host` (the machine's daemon
+/// when `None`) and returns its id.
 fn running_container(host: Option<&str>, session: &str) -> String {
+    running_containers(host, session, |steps, _| steps.first().cloned())
+}
+
+/// Waits until a step container of `session` and the network holder the step had started
+/// are both running on the machine's daemon, and returns the step's id.
+fn running_step_and_holder(session: &str) -> String {
+    running_containers(None, session, |steps, holders| steps.first().filter(|_| !holders.is_empty()).cloned())
+}
+
+/// Waits until `ready` finds what it looks for among the running step containers and
+/// network holders of `session` on `host`.
+fn running_containers(host: Option<&str>, session: &str, ready: impl Fn(&[String], &[String]) -> Option<String>) -> String {
     let started = Instant::now();
     loop {
         let mut command = Command::new("docker");
@@ -117,12 +129,19 @@ fn running_container(host: Option<&str>, session: &str) -> String {
             command.args(["-H", host]);
         }
         let output = command
-            .args(["ps", "-q", "--no-trunc", "--filter", &format!("label=tanto.session={session}")])
+            .args(["ps", "--no-trunc", "--filter", &format!("label=tanto.session={session}")])
+            .args(["--format", "{{.ID}} {{.Label \"tanto.network-holder\"}}"])
             .output()
             .unwrap();
-        let ids = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        if !ids.is_empty() {
-            return ids;
+        let (mut steps, mut holders) = (Vec::new(), Vec::new());
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            match line.split_once(' ') {
+                Some((id, "true")) => holders.push(id.to_string()),
+                _ => steps.push(line.trim().to_string()),
+            }
+        }
+        if let Some(found) = ready(&steps, &holders) {
+            return found;
         }
         assert!(started.elapsed() < Duration::from_secs(120), "no step of {session} started");
         std::thread::sleep(Duration::from_millis(100));
@@ -145,7 +164,8 @@ fn a_killed_run_is_swept_by_the_next() {
     let source = tempfile::tempdir().unwrap();
     write(source.path(), "mounted.txt", &unique("mounted"));
     let mut killed = spawn_call(&tanto, &["mounted-sleep", &format!("--source={}", source.path().display()), "--seconds=60"]);
-    let container = running_container(None, &tanto.session);
+    // The step and the network holder it has started for later steps.
+    let container = running_step_and_holder(&tanto.session);
     // kill -9: no handler runs, nothing is cleaned up.
     killed.kill().unwrap();
     killed.wait().unwrap();
@@ -162,7 +182,7 @@ fn a_killed_run_is_swept_by_the_next() {
     assert_eq!(succeeded(output), expected);
     assert!(
         stderr.contains(&format!(
-            "removed what ended tanto processes (pid {}) left behind: 1 container, work folders of",
+            "removed what ended tanto processes (pid {}) left behind: 2 containers, work folders of",
             killed.id()
         )),
         "the new run says what it swept:\n{stderr}"

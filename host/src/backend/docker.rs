@@ -7,12 +7,15 @@
 //! committed as the snapshot image of the step, and removed. Removal happens off the
 //! critical path (removing a container whose layer holds a big install takes seconds, and
 //! nothing after the step needs it gone): it runs in the background, and
-//! [`Backend::cleanup`] waits for every removal still under way. Every container carries
-//! [`MANAGED_LABEL`], [`SESSION_LABEL`] and [`OWNER_LABEL`]; the ones still alive when the
-//! process stops (Ctrl-C, a failure) are removed by [`Backend::cleanup`], and those of a
-//! process that was killed by [`Backend::sweep_owner`] in a later one. Snapshot images
-//! carry [`SNAPSHOT_LABEL`] and [`CACHE_LABEL`] with those three blanked; images made for
-//! users carry only the user's labels.
+//! [`Backend::cleanup`] waits for every removal still under way. Steps that bind no
+//! service join the network namespace of a running holder container when one is idle,
+//! which spares them Docker's network set-up and release (see [`NetworkHolder`]).
+//! Every container carries [`MANAGED_LABEL`], [`SESSION_LABEL`] and [`OWNER_LABEL`];
+//! the ones still alive when the process stops (Ctrl-C, a failure) are removed by
+//! [`Backend::cleanup`], and those of a process that was killed by
+//! [`Backend::sweep_owner`] in a later one. Snapshot images carry [`SNAPSHOT_LABEL`] and
+//! [`CACHE_LABEL`] with those three blanked; images made for users carry only the
+//! user's labels.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -83,6 +86,97 @@ pub struct DockerBackend {
     round_trips: std::sync::atomic::AtomicUsize,
     /// The pause image's tag, or `None` when the engine cannot have one (see [`pause`]).
     pause_image: OnceCell<Option<String>>,
+    /// Network holders no step is using (see [`NetworkHolder`]).
+    idle_holders: Arc<Mutex<Vec<NetworkHolder>>>,
+    /// Network holders being started in the background; cleanup waits for them.
+    holder_starts: Mutex<tokio::task::JoinSet<()>>,
+}
+
+/// A running pause container whose network namespace steps join (`NetworkMode:
+/// container:ID`), one step at a time. Starting a container on Docker's bridge costs
+/// most of its start (the namespace, a veth pair, the bridge's port) and again after it
+/// exits (the network released before its commit): a step joining a holder's namespace
+/// skips both. A run starts a holder in the background when a step finds none idle, so
+/// the first steps of a run keep their own network and later ones reuse the holders.
+/// Processes, mounts and the file system stay the step's own; what the steps of one
+/// holder share is the namespace (nothing of a step outlives it there: its processes
+/// and their sockets end with it, and a step without `NET_ADMIN` can change no address,
+/// route or rule) and the holder's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`,
+/// which Docker mounts writable into every step joining it. Those are compared with what
+/// the daemon made after each step (while it is committed), and a holder whose files a
+/// step changed is removed, never joined again.
+struct NetworkHolder {
+    id: String,
+    /// The daemon's archive of the holder's `/etc` when it started.
+    etc: Vec<u8>,
+}
+
+/// Marks network holders among a run's containers (for who counts its steps' containers).
+const NETWORK_HOLDER_LABEL: &str = "tanto.network-holder";
+
+/// The most the archive of a holder's `/etc` may hold: three short files. A bigger one
+/// was written by a step, and retires the holder.
+const MAX_HOLDER_ETC_BYTES: usize = 64 * 1024;
+
+/// The daemon's archive of a holder's `/etc`, or `None` when it cannot be read or is
+/// bigger than [`MAX_HOLDER_ETC_BYTES`].
+async fn holder_etc(docker: &Docker, id: &str) -> Option<Vec<u8>> {
+    let options = DownloadFromContainerOptionsBuilder::default().path("/etc").build();
+    let mut stream = docker.download_from_container(id, Some(options));
+    let mut etc = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        etc.extend_from_slice(&chunk.ok()?);
+        if etc.len() > MAX_HOLDER_ETC_BYTES {
+            return None;
+        }
+    }
+    Some(etc)
+}
+
+/// Starts a network holder from `pause` and makes it idle in `idle`; one that fails is
+/// removed.
+async fn start_network_holder(
+    docker: Docker,
+    pause: String,
+    mut labels: HashMap<String, String>,
+    live: Arc<Mutex<HashSet<String>>>,
+    idle: Arc<Mutex<Vec<NetworkHolder>>>,
+) {
+    labels.insert(NETWORK_HOLDER_LABEL.to_string(), "true".to_string());
+    let body = ContainerCreateBody {
+        image: Some(pause),
+        entrypoint: Some(vec![pause::PAUSE.to_string()]),
+        cmd: Some(Vec::new()),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let id = match docker.create_container(None, body).await {
+        Ok(created) => created.id,
+        Err(error) => {
+            tracing::debug!(%error, "no network holder");
+            return;
+        }
+    };
+    if let Ok(mut live) = live.lock() {
+        live.insert(id.clone());
+    }
+    let etc = match docker.start_container(&id, None).await {
+        Ok(()) => holder_etc(&docker, &id).await,
+        Err(error) => {
+            tracing::debug!(%error, "no network holder");
+            None
+        }
+    };
+    let kept = match (etc, idle.lock()) {
+        (Some(etc), Ok(mut idle)) => {
+            idle.push(NetworkHolder { id: id.clone(), etc });
+            true
+        }
+        _ => false,
+    };
+    if !kept {
+        remove_tracked(&docker, &live, &id).await;
+    }
 }
 
 impl DockerBackend {
@@ -109,6 +203,8 @@ impl DockerBackend {
             service_mounts: Mutex::new(HashMap::new()),
             round_trips: std::sync::atomic::AtomicUsize::new(0),
             pause_image: OnceCell::new(),
+            idle_holders: Arc::new(Mutex::new(Vec::new())),
+            holder_starts: Mutex::new(tokio::task::JoinSet::new()),
         }
     }
 
@@ -220,6 +316,42 @@ impl DockerBackend {
                 remove_tracked(&docker, &live, &id).await;
             });
         }
+    }
+
+    /// An idle network holder for a step (its `/etc` as the daemon made it); `None` when
+    /// there is none (one is then started in the background for later steps, unless one
+    /// is being started already) or the engine has no pause image.
+    async fn network_holder(&self) -> Option<NetworkHolder> {
+        let docker = self.client().await.ok()?;
+        if let Some(holder) = self.idle_holders.lock().ok()?.pop() {
+            return Some(holder);
+        }
+        let pause = self.pause_image().await?;
+        let mut starts = self.holder_starts.lock().ok()?;
+        while starts.try_join_next().is_some() {}
+        if starts.is_empty() {
+            starts.spawn(start_network_holder(
+                docker.clone(),
+                pause,
+                self.container_labels(),
+                self.live.clone(),
+                self.idle_holders.clone(),
+            ));
+        }
+        None
+    }
+
+    /// Makes `holder` idle again after a step that ended as it should and left its
+    /// `/etc` as it was; otherwise it is removed.
+    async fn release_holder(&self, holder: NetworkHolder, reusable: bool) {
+        if !reusable {
+            tracing::debug!(holder = holder.id, "network holder retired");
+        }
+        if reusable && let Ok(mut idle) = self.idle_holders.lock() {
+            idle.push(holder);
+            return;
+        }
+        self.remove_container_later(&holder.id).await;
     }
 
     /// The pause image on the engine, imported the first time it is needed (see
@@ -707,7 +839,10 @@ impl DockerBackend {
         }
     }
 
-    async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink) -> Result<RunOutcome, BackendError> {
+    /// Runs the created step `id` and commits it; with the step's network `holder`, also
+    /// says whether the holder's `/etc` is as the daemon made it (read while the step is
+    /// committed).
+    async fn run_created(&self, id: &str, spec: &RunSpec, sink: &dyn OutputSink, holder: Option<&NetworkHolder>) -> Result<(RunOutcome, bool), BackendError> {
         let docker = self.client().await?;
         self.upload(id, &spec.archives).await?;
         let attach_options = AttachContainerOptionsBuilder::default()
@@ -738,22 +873,36 @@ impl DockerBackend {
             Commit::Always => true,
             Commit::WhenExit(accepts) => accepts(exit_code),
         };
-        let image = if commit {
-            Some(self.commit_container(id, &spec.config, &spec.snapshot_labels).await?)
-        } else {
-            None
+        let holder_intact = async {
+            match holder {
+                Some(holder) => holder_etc(docker, &holder.id).await.is_some_and(|etc| etc == holder.etc),
+                None => false,
+            }
         };
-        let failed_image = if !commit && spec.keep_failed {
-            Some(self.commit_debug(id, &spec.config).await?)
-        } else {
-            None
+        let snapshot = async {
+            let image = if commit {
+                Some(self.commit_container(id, &spec.config, &spec.snapshot_labels).await?)
+            } else {
+                None
+            };
+            let failed_image = if !commit && spec.keep_failed {
+                Some(self.commit_debug(id, &spec.config).await?)
+            } else {
+                None
+            };
+            Ok::<_, BackendError>((image, failed_image))
         };
-        Ok(RunOutcome {
-            exit_code,
-            image,
-            failed_image,
-            duration,
-        })
+        let (snapshot, holder_intact) = tokio::join!(snapshot, holder_intact);
+        let (image, failed_image) = snapshot?;
+        Ok((
+            RunOutcome {
+                exit_code,
+                image,
+                failed_image,
+                duration,
+            },
+            holder_intact,
+        ))
     }
 }
 
@@ -1034,7 +1183,20 @@ impl Backend for DockerBackend {
             });
         };
         let (network_mode, extra_hosts) = self.binding_network(spec.services.as_ref()).await?;
-        let mounts = self.engine_mounts(&spec.image, &spec.mounts).await?;
+        let holder = match network_mode {
+            None => self.network_holder().await,
+            Some(_) => None,
+        };
+        let network_mode = network_mode.or_else(|| holder.as_ref().map(|holder| format!("container:{}", holder.id)));
+        let mounts = match self.engine_mounts(&spec.image, &spec.mounts).await {
+            Ok(mounts) => mounts,
+            Err(error) => {
+                if let Some(holder) = holder {
+                    self.release_holder(holder, true).await;
+                }
+                return Err(error);
+            }
+        };
         let body = ContainerCreateBody {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -1052,7 +1214,7 @@ impl Backend for DockerBackend {
         let outcome = match self.create_tracked(body, format!("creating a container for {:?}", spec.command)).await {
             Ok(created) => {
                 let outcome = match self.upload(&created, &mounts.uploads).await {
-                    Ok(()) => self.run_created(&created, &spec, sink).await,
+                    Ok(()) => self.run_created(&created, &spec, sink, holder.as_ref()).await,
                     Err(error) => Err(error),
                 };
                 self.remove_container_later(&created).await;
@@ -1060,6 +1222,13 @@ impl Backend for DockerBackend {
             }
             Err(error) => Err(error),
         };
+        let (outcome, holder_intact) = match outcome {
+            Ok((outcome, intact)) => (Ok(outcome), intact),
+            Err(error) => (Err(error), false),
+        };
+        if let Some(holder) = holder {
+            self.release_holder(holder, holder_intact).await;
+        }
         self.release_mounts(mounts).await;
         outcome
     }
@@ -1366,6 +1535,13 @@ impl Backend for DockerBackend {
         // `live` and is removed below.
         let mut removals = self.removals.lock().map(|mut removals| std::mem::take(&mut *removals)).unwrap_or_default();
         while removals.join_next().await.is_some() {}
+        // Network holders starting finish first, and all are removed below with the
+        // rest of this process's containers.
+        let mut starts = self.holder_starts.lock().map(|mut starts| std::mem::take(&mut *starts)).unwrap_or_default();
+        while starts.join_next().await.is_some() {}
+        if let Ok(mut idle) = self.idle_holders.lock() {
+            idle.clear();
+        }
         let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
         let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();

@@ -1,5 +1,6 @@
 //! The pause image: the smallest container that stays up, for helpers that only need to
-//! be running (the holder of a step's secrets on a remote engine keeps a tmpfs mounted).
+//! be running (the holder of a step's secrets on a remote engine keeps a tmpfs mounted; a
+//! network holder keeps the network namespace steps join).
 //!
 //! Its one file is `/pause`, a static executable of a few instructions that waits for
 //! signals forever (PID 1 of a container ignores those it has no handler for; removal

@@ -309,3 +309,33 @@ fn __tanto_module_call(_constructor_arguments: Vec<(String, Value)>, function: &
         tanto.assert_no_leftovers();
     }
 }
+
+/// Steps of one run take turns in the network namespaces of a few holder containers, and
+/// Docker mounts a holder's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` writable
+/// into every step joining it: what one step writes there must never reach another.
+pub mod network_holders {
+    use super::*;
+
+    /// A chain of steps, every third one writing a name and a name server of its own into
+    /// those files: no step sees them, and steps did share holders (a holder's hostname
+    /// seen by more than one step).
+    #[test]
+    fn a_step_cannot_change_the_names_a_later_step_resolves() {
+        let tanto = Tanto::new();
+        let record = "--args=sh,-c,echo host:$(hostname) >> /seen; cat /etc/hosts /etc/resolv.conf /etc/hostname >> /seen";
+        let poison =
+            format!("{record}; echo '10.9.9.9 poisoned.example' >> /etc/hosts; echo 'nameserver 10.9.9.9' >> /etc/resolv.conf; echo poisoned > /etc/hostname");
+        let mut args = vec!["--base=busybox:latest", "--marker=m"];
+        for step in 0..12 {
+            args.extend(["with-exec", if step % 3 == 2 { poison.as_str() } else { record }]);
+        }
+        args.extend(["with-exec", "--args=cat,/seen", "stdout"]);
+        let run = tanto.call_guest("api", "pass-through", &args).success();
+        assert!(!run.stdout.contains("poisoned") && !run.stdout.contains("10.9.9.9"), "{}", run.stdout);
+        let hosts: Vec<&str> = run.stdout.lines().filter_map(|line| line.strip_prefix("host:")).collect();
+        assert_eq!(hosts.len(), 12, "{}", run.stdout);
+        let distinct: std::collections::HashSet<&str> = hosts.iter().copied().collect();
+        assert!(distinct.len() < hosts.len(), "no two steps shared a network holder: {hosts:?}");
+        tanto.assert_no_leftovers();
+    }
+}
