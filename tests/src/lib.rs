@@ -319,6 +319,7 @@ impl Tanto {
     #[track_caller]
     pub fn assert_no_leftovers(&self) {
         let filter = format!("label=tanto.session={}", self.session);
+        wait_for_network_holders(docker, Some(&filter));
         let containers = docker(&["ps", "-aq", "--filter", &filter]);
         assert!(containers.trim().is_empty(), "containers left behind by {}: {containers}", self.session);
         let volumes = docker(&["volume", "ls", "-q", "--filter", &filter]);
@@ -423,6 +424,29 @@ pub fn containers_created_by(docker: impl Fn(&[&str]) -> String, since: &str, fi
     }
     args.extend(["--format", "{{.ID}} {{index .Actor.Attributes \"tanto.network-holder\"}}"]);
     docker(&args).lines().filter(|line| !line.trim().is_empty() && !line.ends_with(" true")).count()
+}
+
+/// Waits until no network holder is left among the containers `filter` selects (all of a
+/// daemon's when `None`), through `docker` (the machine's client or one aimed at another
+/// daemon). The daemon removes a run's holders itself once the run has ended, a moment
+/// after its process exits; 30 s without that fails the test.
+pub fn wait_for_network_holders(docker: impl Fn(&[&str]) -> String, filter: Option<&str>) {
+    let started = std::time::Instant::now();
+    let mut args = vec!["ps", "-aq", "--filter", "label=tanto.network-holder=true"];
+    if let Some(filter) = filter {
+        args.extend(["--filter", filter]);
+    }
+    loop {
+        let left = docker(&args);
+        if left.trim().is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "network holders still there 30 s after their run ended: {left}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// The current time as Docker's `--since` wants it.

@@ -166,9 +166,11 @@ fn a_killed_run_is_swept_by_the_next() {
     let mut killed = spawn_call(&tanto, &["mounted-sleep", &format!("--source={}", source.path().display()), "--seconds=60"]);
     // The step and the network holder it has started for later steps.
     let container = running_step_and_holder(&tanto.session);
-    // kill -9: no handler runs, nothing is cleaned up.
+    // kill -9: no handler runs, nothing is cleaned up; but the holder ends with the
+    // process's connection to it, and the daemon removes it.
     killed.kill().unwrap();
     killed.wait().unwrap();
+    tanto_tests::wait_for_network_holders(docker, Some(&format!("label=tanto.session={}", tanto.session)));
     let work_folders: Vec<_> = std::fs::read_dir(tanto.cache.path().join("tmp"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -182,7 +184,7 @@ fn a_killed_run_is_swept_by_the_next() {
     assert_eq!(succeeded(output), expected);
     assert!(
         stderr.contains(&format!(
-            "removed what ended tanto processes (pid {}) left behind: 2 containers, work folders of",
+            "removed what ended tanto processes (pid {}) left behind: 1 container, work folders of",
             killed.id()
         )),
         "the new run says what it swept:\n{stderr}"
@@ -384,5 +386,37 @@ fn a_docker_daemon_killed_mid_run_fails_the_run_clearly_and_the_next_run_recover
     assert!(!daemon.docker(&["ps", "-aq", "--no-trunc"]).contains(&orphan), "the orphan is swept");
     let pruned = tanto.run(&["cache", "prune", "--all"]).success();
     assert!(!pruned.stdout.contains("Kept"), "{}", pruned.stdout);
+    tanto_tests::wait_for_network_holders(|args| daemon.docker(args), None);
     assert!(daemon.docker(&["ps", "-aq"]).trim().is_empty());
+}
+
+/// A network holder stopped by someone else while no step uses it is not joined (the
+/// step would fail to start): the next step runs on a network of its own.
+#[test]
+fn a_network_holder_stopped_by_someone_else_is_not_joined() {
+    let tanto = Tanto::new();
+    let api = guest_wasm("api");
+    let run = tanto
+        .command()
+        .args(["call", "-m", api.to_str().unwrap(), "pass-through", "--base=busybox:latest", "--marker=m"])
+        .args(["with-exec", "--args=sh,-c,sleep 5", "with-exec", "--args=echo,after", "stdout"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first step runs on its own network and starts a holder for the next one.
+    running_step_and_holder(&tanto.session);
+    let holders = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=tanto.session={}", tanto.session),
+        "--filter",
+        "label=tanto.network-holder=true",
+    ]);
+    for holder in holders.split_whitespace() {
+        docker(&["kill", holder]);
+    }
+    assert_eq!(succeeded(run.wait_with_output().unwrap()), "after\n");
+    tanto.assert_no_leftovers();
 }

@@ -155,6 +155,7 @@ fn a_tls_engine_runs_mounts_and_secrets_by_upload_with_the_local_output() {
     // Nothing left on the engine: no container, no volume (the secrets' tmpfs volume
     // and the mounts' volumes went with their containers).
     drop(remote);
+    tanto_tests::wait_for_network_holders(|args| daemon.docker(args), None);
     assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
     assert_eq!(daemon.docker(&["volume", "ls", "-q"]).trim(), "", "volumes left");
     assert_no_secret_in_images(&daemon);
@@ -253,6 +254,7 @@ fn an_engine_through_ssh_runs_the_pipeline_like_the_local_one() {
     );
     assert!(daemon.containers_created(&since) >= 2, "the steps ran on the engine behind ssh");
     drop(tanto);
+    tanto_tests::wait_for_network_holders(|args| daemon.docker(args), None);
     assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
     assert_eq!(daemon.docker(&["volume", "ls", "-q"]).trim(), "", "volumes left");
 }
@@ -331,6 +333,7 @@ fn serve_and_forward(tanto: Tanto, daemon: &SecondDaemon, route: &str) {
     for probe in &probes {
         assert!(probe.contains(&format!("route=\"{route}\"")), "a probe took another route: {probe}");
     }
+    tanto_tests::wait_for_network_holders(|args| daemon.docker(args), None);
     assert_eq!(daemon.docker(&["ps", "-aq"]).trim(), "", "containers left");
 }
 

@@ -90,9 +90,12 @@ pub struct DockerBackend {
     idle_holders: Arc<Mutex<Vec<NetworkHolder>>>,
     /// Network holders being started in the background; cleanup waits for them.
     holder_starts: Mutex<tokio::task::JoinSet<()>>,
+    /// Network holders that end with this process's connection to them, which the daemon
+    /// removes: cleanup leaves them be.
+    attached_holders: Arc<Mutex<HashSet<String>>>,
 }
 
-/// A running pause container whose network namespace steps join (`NetworkMode:
+/// A running container whose network namespace steps join (`NetworkMode:
 /// container:ID`), one step at a time. Starting a container on Docker's bridge costs
 /// most of its start (the namespace, a veth pair, the bridge's port) and again after it
 /// exits (the network released before its commit): a step joining a holder's namespace
@@ -104,11 +107,32 @@ pub struct DockerBackend {
 /// route or rule) and the holder's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`,
 /// which Docker mounts writable into every step joining it. Those are compared with what
 /// the daemon made after each step (while it is committed), and a holder whose files a
-/// step changed is removed, never joined again.
+/// step changed is let go, never joined again.
+///
+/// A holder runs the pause image's hold program with this process attached to its
+/// standard input, and the daemon removes it when it exits (`AutoRemove`): dropping the
+/// holder ends it, and so does this process ending in any way, `kill -9` included, with
+/// nothing for the process to wait for at exit.
 struct NetworkHolder {
     id: String,
     /// The daemon's archive of the holder's `/etc` when it started.
     etc: Vec<u8>,
+    /// The connection attached to the holder: it exits when this is dropped, and its
+    /// output (the holder writes nothing) ends when it has exited. The lock makes the
+    /// holder shareable with the step that joins it.
+    attached: Mutex<bollard::container::AttachContainerResults>,
+}
+
+impl NetworkHolder {
+    /// Whether the holder still runs, as far as its connection tells without waiting (a
+    /// holder someone else stopped must not be joined: the step would fail to start).
+    fn running(&self) -> bool {
+        use futures_util::FutureExt as _;
+        let Ok(mut attached) = self.attached.lock() else {
+            return false;
+        };
+        !matches!(attached.output.next().now_or_never(), Some(None | Some(Err(_))))
+    }
 }
 
 /// Marks network holders among a run's containers (for who counts its steps' containers).
@@ -133,21 +157,33 @@ async fn holder_etc(docker: &Docker, id: &str) -> Option<Vec<u8>> {
     Some(etc)
 }
 
-/// Starts a network holder from `pause` and makes it idle in `idle`; one that fails is
-/// removed.
-async fn start_network_holder(
-    docker: Docker,
-    pause: String,
-    mut labels: HashMap<String, String>,
+/// Where a network holder's start puts what it makes.
+struct HolderPool {
+    /// Containers to remove at cleanup, as [`DockerBackend`]'s.
     live: Arc<Mutex<HashSet<String>>>,
+    /// Holders whose input this process holds (see [`NetworkHolder`]).
+    attached: Arc<Mutex<HashSet<String>>>,
+    /// Holders no step is using.
     idle: Arc<Mutex<Vec<NetworkHolder>>>,
-) {
+}
+
+/// Starts a network holder from `pause` and makes it idle in `pool`; one that fails is
+/// removed.
+async fn start_network_holder(docker: Docker, pause: String, mut labels: HashMap<String, String>, pool: HolderPool) {
     labels.insert(NETWORK_HOLDER_LABEL.to_string(), "true".to_string());
     let body = ContainerCreateBody {
         image: Some(pause),
-        entrypoint: Some(vec![pause::PAUSE.to_string()]),
+        entrypoint: Some(vec![pause::HOLD.to_string()]),
         cmd: Some(Vec::new()),
         labels: Some(labels),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        host_config: Some(HostConfig {
+            auto_remove: Some(true),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let id = match docker.create_container(None, body).await {
@@ -157,25 +193,41 @@ async fn start_network_holder(
             return;
         }
     };
-    if let Ok(mut live) = live.lock() {
+    if let Ok(mut live) = pool.live.lock() {
         live.insert(id.clone());
     }
-    let etc = match docker.start_container(&id, None).await {
-        Ok(()) => holder_etc(&docker, &id).await,
+    // Its output too, though it writes nothing: the daemon ends an attachment that
+    // includes output when the container exits, which is how `running` learns of it.
+    let options = AttachContainerOptionsBuilder::default().stream(true).stdin(true).stdout(true).build();
+    let started = match docker.attach_container(&id, Some(options)).await {
+        Ok(input) => match docker.start_container(&id, None).await {
+            Ok(()) => Ok(input),
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    let input = match started {
+        Ok(input) => input,
         Err(error) => {
+            // Never started, so the daemon will not remove it.
             tracing::debug!(%error, "no network holder");
-            None
+            remove_tracked(&docker, &pool.live, &id).await;
+            return;
         }
     };
-    let kept = match (etc, idle.lock()) {
-        (Some(etc), Ok(mut idle)) => {
-            idle.push(NetworkHolder { id: id.clone(), etc });
-            true
-        }
-        _ => false,
-    };
-    if !kept {
-        remove_tracked(&docker, &live, &id).await;
+    // From here the holder ends with `input` and the daemon removes it.
+    if let (Ok(mut live), Ok(mut attached)) = (pool.live.lock(), pool.attached.lock()) {
+        live.remove(&id);
+        attached.insert(id.clone());
+    }
+    if let Some(etc) = holder_etc(&docker, &id).await
+        && let Ok(mut idle) = pool.idle.lock()
+    {
+        idle.push(NetworkHolder {
+            id,
+            etc,
+            attached: Mutex::new(input),
+        });
     }
 }
 
@@ -205,6 +257,7 @@ impl DockerBackend {
             pause_image: OnceCell::new(),
             idle_holders: Arc::new(Mutex::new(Vec::new())),
             holder_starts: Mutex::new(tokio::task::JoinSet::new()),
+            attached_holders: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
@@ -323,35 +376,38 @@ impl DockerBackend {
     /// is being started already) or the engine has no pause image.
     async fn network_holder(&self) -> Option<NetworkHolder> {
         let docker = self.client().await.ok()?;
-        if let Some(holder) = self.idle_holders.lock().ok()?.pop() {
-            return Some(holder);
+        loop {
+            let holder = self.idle_holders.lock().ok()?.pop();
+            match holder {
+                Some(holder) if holder.running() => return Some(holder),
+                Some(holder) => tracing::debug!(holder = holder.id, "a network holder stopped"),
+                None => break,
+            }
         }
         let pause = self.pause_image().await?;
         let mut starts = self.holder_starts.lock().ok()?;
         while starts.try_join_next().is_some() {}
         if starts.is_empty() {
-            starts.spawn(start_network_holder(
-                docker.clone(),
-                pause,
-                self.container_labels(),
-                self.live.clone(),
-                self.idle_holders.clone(),
-            ));
+            let pool = HolderPool {
+                live: self.live.clone(),
+                attached: self.attached_holders.clone(),
+                idle: self.idle_holders.clone(),
+            };
+            starts.spawn(start_network_holder(docker.clone(), pause, self.container_labels(), pool));
         }
         None
     }
 
     /// Makes `holder` idle again after a step that ended as it should and left its
-    /// `/etc` as it was; otherwise it is removed.
-    async fn release_holder(&self, holder: NetworkHolder, reusable: bool) {
+    /// `/etc` as it was; otherwise lets it go (it exits, and the daemon removes it).
+    fn release_holder(&self, holder: NetworkHolder, reusable: bool) {
         if !reusable {
-            tracing::debug!(holder = holder.id, "network holder retired");
-        }
-        if reusable && let Ok(mut idle) = self.idle_holders.lock() {
-            idle.push(holder);
+            tracing::debug!(holder = holder.id, "network holder let go");
             return;
         }
-        self.remove_container_later(&holder.id).await;
+        if let Ok(mut idle) = self.idle_holders.lock() {
+            idle.push(holder);
+        }
     }
 
     /// The pause image on the engine, imported the first time it is needed (see
@@ -362,8 +418,7 @@ impl DockerBackend {
             .get_or_init(|| async {
                 let docker = self.client().await.ok()?;
                 let version = docker.version().await.ok()?;
-                let program = pause::pause_program(version.arch.as_deref()?)?;
-                let (archive, tag) = pause::pause_image(&program).ok()?;
+                let (archive, tag) = pause::pause_image(version.arch.as_deref()?)?.ok()?;
                 let reference = format!("{}:{tag}", pause::REPOSITORY);
                 if docker.inspect_image(&reference).await.is_err() {
                     let options = CreateImageOptionsBuilder::default().from_src("-").repo(pause::REPOSITORY).tag(&tag).build();
@@ -1192,7 +1247,7 @@ impl Backend for DockerBackend {
             Ok(mounts) => mounts,
             Err(error) => {
                 if let Some(holder) = holder {
-                    self.release_holder(holder, true).await;
+                    self.release_holder(holder, true);
                 }
                 return Err(error);
             }
@@ -1227,7 +1282,7 @@ impl Backend for DockerBackend {
             Err(error) => (Err(error), false),
         };
         if let Some(holder) = holder {
-            self.release_holder(holder, holder_intact).await;
+            self.release_holder(holder, holder_intact);
         }
         self.release_mounts(mounts).await;
         outcome
@@ -1535,20 +1590,21 @@ impl Backend for DockerBackend {
         // `live` and is removed below.
         let mut removals = self.removals.lock().map(|mut removals| std::mem::take(&mut *removals)).unwrap_or_default();
         while removals.join_next().await.is_some() {}
-        // Network holders starting finish first, and all are removed below with the
-        // rest of this process's containers.
+        // Network holders starting finish first; then all are let go, and the daemon
+        // removes them as they exit.
         let mut starts = self.holder_starts.lock().map(|mut starts| std::mem::take(&mut *starts)).unwrap_or_default();
         while starts.join_next().await.is_some() {}
         if let Ok(mut idle) = self.idle_holders.lock() {
             idle.clear();
         }
+        let let_go = self.attached_holders.lock().map(|attached| attached.clone()).unwrap_or_default();
         let mut doomed: HashSet<String> = self.live.lock().map(|live| live.clone()).unwrap_or_default();
         let filters = HashMap::from([("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)])]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let listed = docker.list_containers(Some(options)).await;
         let mut removed_all = listed.is_ok();
         if let Ok(containers) = listed {
-            doomed.extend(containers.into_iter().filter_map(|container| container.id));
+            doomed.extend(containers.into_iter().filter_map(|container| container.id).filter(|id| !let_go.contains(id)));
         }
         for id in doomed {
             removed_all &= self.remove_container(&id).await;

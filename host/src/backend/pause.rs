@@ -2,15 +2,59 @@
 //! be running (the holder of a step's secrets on a remote engine keeps a tmpfs mounted; a
 //! network holder keeps the network namespace steps join).
 //!
-//! Its one file is `/pause`, a static executable of a few instructions that waits for
-//! signals forever (PID 1 of a container ignores those it has no handler for; removal
-//! kills it), made here for x86-64 and arm64 engines and imported once per engine
-//! ([`pause_image`]). It needs nothing of the image a step runs, not even a shell.
+//! Its files are two static executables of a few instructions each, made here for x86-64
+//! and arm64 engines and imported once per engine ([`pause_image`]); they need nothing of
+//! the image a step runs, not even a shell. `/pause` waits for signals forever (PID 1 of
+//! a container ignores those it has no handler for; removal kills it). `/hold` waits
+//! until its standard input ends: a container of it, attached to and removed by the
+//! daemon when it exits, lives exactly as long as the connection of the process that
+//! attached, however that process ends (`kill -9` included).
 
 use sha2::{Digest, Sha256};
 
 /// The path of the pause program in its image.
 pub const PAUSE: &str = "/pause";
+
+/// The path of the hold program in its image.
+pub const HOLD: &str = "/hold";
+
+/// The hold program for an engine of `architecture` (as Docker names it), if there is one:
+/// `read(0, sp, 1)` until it returns 0 or an error, then `exit(0)`.
+pub fn hold_program(architecture: &str) -> Option<Vec<u8>> {
+    match architecture {
+        "amd64" | "x86_64" => Some(static_executable(
+            0x3e,
+            &[
+                0x31, 0xc0, // xor eax, eax (read)
+                0x31, 0xff, // xor edi, edi (standard input)
+                0x48, 0x89, 0xe6, // mov rsi, rsp (over argc: never read again)
+                0xba, 0x01, 0x00, 0x00, 0x00, // mov edx, 1
+                0x0f, 0x05, // syscall
+                0x48, 0x85, 0xc0, // test rax, rax
+                0x7f, 0xed, // jg back to the start
+                0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (exit)
+                0x31, 0xff, // xor edi, edi
+                0x0f, 0x05, // syscall
+            ],
+        )),
+        "arm64" | "aarch64" => {
+            let words: [u32; 10] = [
+                0xd280_07e8, // movz x8, #63 (read)
+                0xd280_0000, // movz x0, #0 (standard input)
+                0x9100_03e1, // mov x1, sp (over argc: never read again)
+                0xd280_0022, // movz x2, #1
+                0xd400_0001, // svc #0
+                0xf100_001f, // cmp x0, #0
+                0x54ff_ff4c, // b.gt -6 instructions
+                0xd280_0ba8, // movz x8, #93 (exit)
+                0xd280_0000, // movz x0, #0
+                0xd400_0001, // svc #0
+            ];
+            Some(static_executable(0xb7, &words.iter().flat_map(|word| word.to_le_bytes()).collect::<Vec<_>>()))
+        }
+        _ => None,
+    }
+}
 
 /// The pause program for an engine of `architecture` (as Docker names it), if there is one.
 pub fn pause_program(architecture: &str) -> Option<Vec<u8>> {
@@ -72,18 +116,27 @@ fn static_executable(machine: u16, code: &[u8]) -> Vec<u8> {
 /// The repository of pause images.
 pub const REPOSITORY: &str = "tanto-pause";
 
-/// The image holding `program` as [`PAUSE`], as an archive for `docker import`, and its
-/// tag in [`REPOSITORY`] (named by the program's content, so an engine keeps one per
-/// version of it).
-pub fn pause_image(program: &[u8]) -> std::io::Result<(Vec<u8>, String)> {
-    let mut archive = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(program.len() as u64);
-    header.set_mode(0o755);
-    header.set_mtime(0);
-    archive.append_data(&mut header, PAUSE.trim_start_matches('/'), program)?;
-    let tag = hex::encode(Sha256::digest(program))[..12].to_string();
-    Ok((archive.into_inner()?, tag))
+/// The image holding the pause and hold programs for `architecture` as [`PAUSE`] and
+/// [`HOLD`], as an archive for `docker import`, and its tag in [`REPOSITORY`] (named by
+/// the programs' content, so an engine keeps one per version of them); `None` for an
+/// architecture without them.
+pub fn pause_image(architecture: &str) -> Option<std::io::Result<(Vec<u8>, String)>> {
+    let programs = [(PAUSE, pause_program(architecture)?), (HOLD, hold_program(architecture)?)];
+    let image = || {
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut digest = Sha256::new();
+        for (path, program) in &programs {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(program.len() as u64);
+            header.set_mode(0o755);
+            header.set_mtime(0);
+            archive.append_data(&mut header, path.trim_start_matches('/'), program.as_slice())?;
+            digest.update(path.as_bytes());
+            digest.update(program);
+        }
+        Ok((archive.into_inner()?, hex::encode(digest.finalize())[..12].to_string()))
+    };
+    Some(image())
 }
 
 #[cfg(test)]
@@ -156,14 +209,63 @@ mod tests {
     #[test]
     fn both_programs_are_well_formed_executables() {
         for (architecture, machine) in [("amd64", 0x3e), ("arm64", 0xb7)] {
-            let program = pause_program(architecture).unwrap();
-            assert_eq!(&program[..4], b"\x7fELF");
-            assert_eq!(u16::from_le_bytes([program[18], program[19]]), machine);
-            let entry = u64::from_le_bytes(program[24..32].try_into().unwrap());
-            assert_eq!(entry - 0x40_0000, 120, "the code starts after the two headers");
-            let size = u64::from_le_bytes(program[96..104].try_into().unwrap());
-            assert_eq!(size, program.len() as u64, "the segment is the whole file");
+            for program in [pause_program(architecture).unwrap(), hold_program(architecture).unwrap()] {
+                assert_eq!(&program[..4], b"\x7fELF");
+                assert_eq!(u16::from_le_bytes([program[18], program[19]]), machine);
+                let entry = u64::from_le_bytes(program[24..32].try_into().unwrap());
+                assert_eq!(entry - 0x40_0000, 120, "the code starts after the two headers");
+                let size = u64::from_le_bytes(program[96..104].try_into().unwrap());
+                assert_eq!(size, program.len() as u64, "the segment is the whole file");
+            }
         }
-        assert!(pause_program("s390x").is_none());
+        assert!(pause_program("s390x").is_none() && hold_program("s390x").is_none() && pause_image("s390x").is_none());
+    }
+
+    /// The hold program of this machine's architecture, and of the other one under
+    /// user-mode emulation (`qemu-user`, which scripts/setup installs): it reads what comes
+    /// and waits, and exits with 0 once its standard input ends.
+    #[test]
+    fn the_hold_program_waits_until_its_input_ends() {
+        let (native, other, emulator) = match std::env::consts::ARCH {
+            "x86_64" => ("amd64", "arm64", "qemu-aarch64"),
+            "aarch64" => ("arm64", "amd64", "qemu-x86_64"),
+            _ => return,
+        };
+        let folder = tempfile::tempdir().unwrap();
+        for (architecture, emulator) in [(native, None), (other, Some(emulator))] {
+            let path = folder.path().join(format!("hold-{architecture}"));
+            std::fs::write(&path, hold_program(architecture).unwrap()).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            let mut command = match emulator {
+                Some(emulator) => {
+                    let mut command = std::process::Command::new(emulator);
+                    command.arg(&path);
+                    command
+                }
+                None => std::process::Command::new(&path),
+            };
+            // A fork another test makes while the file is open for writing keeps it open
+            // for a moment, and exec refuses a file open for writing (ETXTBSY): try again.
+            let mut attempts = 0;
+            let mut child = loop {
+                match command.stdin(std::process::Stdio::piped()).spawn() {
+                    Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempts < 100 => {
+                        attempts += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    spawned => break spawned.unwrap_or_else(|error| panic!("{architecture}: {error} (scripts/setup installs qemu-user)")),
+                }
+            };
+            let mut input = child.stdin.take().unwrap();
+            std::io::Write::write_all(&mut input, b"some bytes").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the {architecture} hold program stopped with its input open"
+            );
+            drop(input);
+            let status = child.wait().unwrap();
+            assert_eq!(status.code(), Some(0), "the {architecture} hold program after its input ended");
+        }
     }
 }
