@@ -93,14 +93,18 @@ pub struct DockerBackend {
     /// Network holders that end with this process's connection to them, which the daemon
     /// removes: cleanup leaves them be.
     attached_holders: Arc<Mutex<HashSet<String>>>,
+    /// Network holders idle or in use (see [`MAX_NETWORK_HOLDERS`]).
+    holders_alive: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A running container whose network namespace steps join (`NetworkMode:
 /// container:ID`), one step at a time. Starting a container on Docker's bridge costs
 /// most of its start (the namespace, a veth pair, the bridge's port) and again after it
 /// exits (the network released before its commit): a step joining a holder's namespace
-/// skips both. A run starts a holder in the background when a step finds none idle, so
-/// the first steps of a run keep their own network and later ones reuse the holders.
+/// skips both. A run starts its holder in the background when its first step starts
+/// (and again if one is let go), so that step keeps its own network and later ones take
+/// turns in the holder ([`MAX_NETWORK_HOLDERS`]); a step running while another uses it
+/// keeps its own network too.
 /// Processes, mounts and the file system stay the step's own; what the steps of one
 /// holder share is the namespace (nothing of a step outlives it there: its processes
 /// and their sockets end with it, and a step without `NET_ADMIN` can change no address,
@@ -121,6 +125,14 @@ struct NetworkHolder {
     /// output (the holder writes nothing) ends when it has exited. The lock makes the
     /// holder shareable with the step that joins it.
     attached: Mutex<bollard::container::AttachContainerResults>,
+    /// The run's count of holders alive, which this one leaves when dropped.
+    alive: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for NetworkHolder {
+    fn drop(&mut self) {
+        self.alive.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl NetworkHolder {
@@ -134,6 +146,12 @@ impl NetworkHolder {
         !matches!(attached.output.next().now_or_never(), Some(None | Some(Err(_))))
     }
 }
+
+/// How many network holders a run keeps. Steps running alongside the one using it keep
+/// their own network: on two cores, a second holder (started while the steps that need
+/// the daemon most start, its `/etc` read after each step) cost the four-way fan-out of
+/// `benches/c-project.sh` about what it saved.
+const MAX_NETWORK_HOLDERS: usize = 1;
 
 /// Marks network holders among a run's containers (for who counts its steps' containers).
 const NETWORK_HOLDER_LABEL: &str = "tanto.network-holder";
@@ -165,6 +183,8 @@ struct HolderPool {
     attached: Arc<Mutex<HashSet<String>>>,
     /// Holders no step is using.
     idle: Arc<Mutex<Vec<NetworkHolder>>>,
+    /// Holders idle or in use.
+    alive: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Starts a network holder from `pause` and makes it idle in `pool`; one that fails is
@@ -223,10 +243,12 @@ async fn start_network_holder(docker: Docker, pause: String, mut labels: HashMap
     if let Some(etc) = holder_etc(&docker, &id).await
         && let Ok(mut idle) = pool.idle.lock()
     {
+        pool.alive.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         idle.push(NetworkHolder {
             id,
             etc,
             attached: Mutex::new(input),
+            alive: pool.alive.clone(),
         });
     }
 }
@@ -258,6 +280,7 @@ impl DockerBackend {
             idle_holders: Arc::new(Mutex::new(Vec::new())),
             holder_starts: Mutex::new(tokio::task::JoinSet::new()),
             attached_holders: Arc::new(Mutex::new(HashSet::new())),
+            holders_alive: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
 
@@ -373,9 +396,9 @@ impl DockerBackend {
 
     /// An idle network holder for a step (its `/etc` as the daemon made it); `None` when
     /// there is none (one is then started in the background for later steps, unless one
-    /// is being started already) or the engine has no pause image.
+    /// is being started already or the run has its holders) or the engine has no pause
+    /// image.
     async fn network_holder(&self) -> Option<NetworkHolder> {
-        let docker = self.client().await.ok()?;
         loop {
             let holder = self.idle_holders.lock().ok()?.pop();
             match holder {
@@ -385,13 +408,15 @@ impl DockerBackend {
             }
         }
         let pause = self.pause_image().await?;
+        let docker = self.client().await.ok()?;
         let mut starts = self.holder_starts.lock().ok()?;
         while starts.try_join_next().is_some() {}
-        if starts.is_empty() {
+        if starts.is_empty() && self.holders_alive.load(std::sync::atomic::Ordering::Relaxed) < MAX_NETWORK_HOLDERS {
             let pool = HolderPool {
                 live: self.live.clone(),
                 attached: self.attached_holders.clone(),
                 idle: self.idle_holders.clone(),
+                alive: self.holders_alive.clone(),
             };
             starts.spawn(start_network_holder(docker.clone(), pause, self.container_labels(), pool));
         }

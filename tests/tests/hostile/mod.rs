@@ -310,9 +310,9 @@ fn __tanto_module_call(_constructor_arguments: Vec<(String, Value)>, function: &
     }
 }
 
-/// Steps of one run take turns in the network namespaces of a few holder containers, and
-/// Docker mounts a holder's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` writable
-/// into every step joining it: what one step writes there must never reach another.
+/// Steps of one run take turns in the network namespace of a holder container, and Docker
+/// mounts a holder's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` writable into
+/// every step joining it: what one step writes there must never reach another.
 pub mod network_holders {
     use super::*;
 
