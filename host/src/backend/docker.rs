@@ -219,14 +219,12 @@ async fn start_network_holder(docker: Docker, pause: String, mut labels: HashMap
     // Its output too, though it writes nothing: the daemon ends an attachment that
     // includes output when the container exits, which is how `running` learns of it.
     let options = AttachContainerOptionsBuilder::default().stream(true).stdin(true).stdout(true).build();
-    let started = match docker.attach_container(&id, Some(options)).await {
-        Ok(input) => match docker.start_container(&id, None).await {
-            Ok(()) => Ok(input),
-            Err(error) => Err(error),
-        },
-        Err(error) => Err(error),
+    let started = async {
+        let input = docker.attach_container(&id, Some(options)).await?;
+        docker.start_container(&id, None).await?;
+        Ok::<_, DockerError>(input)
     };
-    let input = match started {
+    let input = match started.await {
         Ok(input) => input,
         Err(error) => {
             // Never started, so the daemon will not remove it.
